@@ -1,0 +1,48 @@
+// Command mvwatch watches RTSP cameras in the compressed domain. Run `mvwatch help` for its sub-commands.
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+// command is one sub-command: its one-line summary and its entry point, which gets the arguments after
+// the sub-command's name and returns the process exit code.
+type command struct {
+	summary string
+	run     func(args []string) int
+}
+
+func commands() map[string]command {
+	return map[string]command{
+		"extract": {"write per-frame motion vectors (CSV, .npy) and residual tensors of a file or RTSP URL", runExtract},
+		"testcam": {"start the built-in RTSP test camera", runTestcam},
+		"live":    {"live extraction from RTSP cameras (the built-in test camera by default), a summary per second", runLive},
+		"bench":   {"benchmarks: `bench extract [FILE]`", runBench},
+	}
+}
+
+func run(args []string) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage()
+		return 0
+	}
+	c, ok := commands()[args[0]]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "mvwatch: unknown command %q\n", args[0])
+		usage()
+		return 2
+	}
+	return c.run(args[1:])
+}
+
+func usage() {
+	fmt.Fprintln(os.Stderr, "usage: mvwatch COMMAND [flags]\n\ncommands:")
+	for _, name := range []string{"live", "extract", "testcam", "bench"} {
+		fmt.Fprintf(os.Stderr, "  %-8s %s\n", name, commands()[name].summary)
+	}
+}
