@@ -88,7 +88,7 @@ func TestSessionRunRejectsBadValues(t *testing.T) {
 		edit func(in, out []Value) ([]Value, []Value)
 		msg  string
 	}{
-		"too few inputs": {func(in, out []Value) ([]Value, []Value) { return in[:1], out }, "got 1 inputs"},
+		"too few inputs":  {func(in, out []Value) ([]Value, []Value) { return in[:1], out }, "got 1 inputs"},
 		"too few outputs": {func(in, out []Value) ([]Value, []Value) { return in, out[:1] }, "got 1 outputs"},
 		"wrong dtype": {func(in, out []Value) ([]Value, []Value) {
 			in[1] = Int32([]int64{1}, make([]int32, 1))
