@@ -1,0 +1,254 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/mvwatch/mvwatch/demux"
+	"github.com/mvwatch/mvwatch/mvextract"
+)
+
+// extractOptions configures `mvwatch extract`.
+type extractOptions struct {
+	outDir   string
+	threads  int
+	threadTy string
+	hwaccel  string
+	npy      bool
+	progress bool
+	maxTime  time.Duration // RTSP: stop after this long (0: until the stream ends or a signal)
+	frames   int           // stop after this many frames (0: all)
+}
+
+func runExtract(args []string) int {
+	fs := flag.NewFlagSet("extract", flag.ContinueOnError)
+	var o extractOptions
+	fs.StringVar(&o.outDir, "out", "mvs-out", "output directory")
+	fs.IntVar(&o.threads, "threads", 0, "decoder threads (0: number of CPUs)")
+	fs.StringVar(&o.threadTy, "thread-type", "auto", "auto, frame or slice (auto: frame threading unless the stream has B-frames)")
+	fs.StringVar(&o.hwaccel, "hwaccel", "none", "hardware decoder: auto, none, qsv, vaapi, cuda (motion vectors always need the software decoder)")
+	fs.BoolVar(&o.npy, "npy", true, "also write per-frame .npy files (motion_vectors/mvs-N.npy, int32 [N,10]) like mv-extractor")
+	fs.BoolVar(&o.progress, "progress", isTerminal(os.Stderr), "print progress to stderr")
+	fs.DurationVar(&o.maxTime, "duration", 0, "for RTSP inputs: stop after this long (0: until the stream ends or Ctrl-C)")
+	fs.IntVar(&o.frames, "frames", 0, "stop after this many frames (0: all)")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: mvwatch extract [flags] INPUT\n\nINPUT is a video file (mp4, mkv, ts, raw .h264, ...) or an rtsp:// URL.\nWrites mvs.csv (mv-extractor columns), mv_counts.csv, frame_types.txt and motion_vectors/mvs-N.npy into -out.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	n, err := extract(ctx, fs.Arg(0), o)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "mvwatch extract: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(os.Stderr, "mvwatch extract: %d frames written to %s\n", n, o.outDir)
+	return 0
+}
+
+// extract decodes input and writes its motion vectors into o.outDir. It returns the number of frames.
+func extract(ctx context.Context, input string, o extractOptions) (int, error) {
+	w, err := newMVWriter(o.outDir, o.npy)
+	if err != nil {
+		return 0, err
+	}
+	cfg := demux.DecoderConfig{
+		MotionVectors: true,
+		Threads:       o.threads,
+		ThreadType:    demux.ThreadType(o.threadTy),
+		HWAccel:       demux.HWAccel(o.hwaccel),
+	}
+	var prog *progress
+	if o.progress {
+		prog = &progress{out: os.Stderr}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	onFrame := func(f *demux.Frame) error {
+		if err := w.write(f); err != nil {
+			return err
+		}
+		if prog != nil {
+			prog.tick(f)
+		}
+		if o.frames > 0 && w.frames >= o.frames {
+			cancel()
+			return errStop
+		}
+		return nil
+	}
+	var runErr error
+	if isRTSP(input) {
+		runErr = extractRTSP(ctx, input, cfg, o.maxTime, onFrame)
+	} else {
+		runErr = extractFile(ctx, input, cfg, onFrame)
+	}
+	if prog != nil {
+		prog.done()
+	}
+	if errors.Is(runErr, errStop) || (runErr != nil && errors.Is(runErr, context.Canceled) && o.frames > 0) {
+		runErr = nil
+	}
+	closeErr := w.close()
+	return w.frames, errors.Join(runErr, closeErr)
+}
+
+// errStop ends a decode loop early without being an error.
+var errStop = errors.New("stop")
+
+func isRTSP(s string) bool {
+	return strings.HasPrefix(s, "rtsp://") || strings.HasPrefix(s, "rtsps://")
+}
+
+func extractFile(ctx context.Context, path string, cfg demux.DecoderConfig, fn func(*demux.Frame) error) error {
+	f, err := demux.OpenFile(path, cfg)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	err = f.Run(ctx, fn)
+	if st := f.Stats(); st.DecodeErrors > 0 {
+		fmt.Fprintf(os.Stderr, "mvwatch extract: %s: %d packets could not be decoded and were skipped\n", path, st.DecodeErrors)
+	}
+	return err
+}
+
+// mvWriter writes the outputs of `extract`: mvs.csv in mv-extractor's columns, mv_counts.csv (frame,count; no header),
+// frame_types.txt and, optionally, motion_vectors/mvs-N.npy (int32 [N,10] in mv-extractor's column order:
+// source, w, h, src_x, src_y, dst_x, dst_y, motion_x, motion_y, motion_scale).
+type mvWriter struct {
+	dir                  string
+	npy                  bool
+	csvF, countsF, typeF *os.File
+	csv, counts, types   *bufio.Writer
+	mvs                  []mvextract.MotionVector
+	rows                 []int32
+	line                 []byte
+	frames               int
+}
+
+func newMVWriter(dir string, npy bool) (*mvWriter, error) {
+	w := &mvWriter{dir: dir, npy: npy}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	if npy {
+		if err := os.MkdirAll(filepath.Join(dir, "motion_vectors"), 0o755); err != nil {
+			return nil, err
+		}
+	}
+	var err error
+	open := func(name string) (*os.File, *bufio.Writer) {
+		if err != nil {
+			return nil, nil
+		}
+		var f *os.File
+		f, err = os.Create(filepath.Join(dir, name))
+		return f, bufio.NewWriterSize(f, 1<<16)
+	}
+	w.csvF, w.csv = open("mvs.csv")
+	w.countsF, w.counts = open("mv_counts.csv")
+	w.typeF, w.types = open("frame_types.txt")
+	if err != nil {
+		w.close()
+		return nil, err
+	}
+	w.csv.WriteString("frame,source,w,h,src_x,src_y,dst_x,dst_y,motion_x,motion_y,motion_scale\n")
+	return w, nil
+}
+
+func (w *mvWriter) write(f *demux.Frame) error {
+	var err error
+	w.mvs, err = mvextract.ParseMotionVectors(f.MotionVectors, w.mvs)
+	if err != nil {
+		return fmt.Errorf("frame %d: %w", f.Index, err)
+	}
+	w.rows = w.rows[:0]
+	for _, mv := range w.mvs {
+		cols := [10]int32{mv.Source, int32(mv.W), int32(mv.H), int32(mv.SrcX), int32(mv.SrcY),
+			int32(mv.DstX), int32(mv.DstY), mv.MotionX, mv.MotionY, int32(mv.MotionScale)}
+		b := strconv.AppendInt(w.line[:0], int64(f.Index), 10)
+		for _, c := range cols {
+			b = append(b, ',')
+			b = strconv.AppendInt(b, int64(c), 10)
+		}
+		b = append(b, '\n')
+		w.line = b
+		w.csv.Write(b)
+		w.rows = append(w.rows, cols[:]...)
+	}
+	fmt.Fprintf(w.counts, "%d,%d\n", f.Index, len(w.mvs))
+	w.types.WriteByte(f.PictType)
+	w.types.WriteByte('\n')
+	if w.npy {
+		if err := writeNPYFile(filepath.Join(w.dir, "motion_vectors", fmt.Sprintf("mvs-%d.npy", f.Index)),
+			[]int{len(w.mvs), 10}, w.rows); err != nil {
+			return err
+		}
+	}
+	w.frames++
+	return nil
+}
+
+func (w *mvWriter) close() error {
+	var errs []error
+	for _, p := range []struct {
+		b *bufio.Writer
+		f *os.File
+	}{{w.csv, w.csvF}, {w.counts, w.countsF}, {w.types, w.typeF}} {
+		if p.f == nil {
+			continue
+		}
+		errs = append(errs, p.b.Flush(), p.f.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// progress prints a frame counter to a terminal once a second.
+type progress struct {
+	out   io.Writer
+	last  time.Time
+	start time.Time
+	n     int
+}
+
+func (p *progress) tick(f *demux.Frame) {
+	now := time.Now()
+	if p.start.IsZero() {
+		p.start, p.last = now, now
+	}
+	p.n++
+	if now.Sub(p.last) >= time.Second {
+		p.last = now
+		fmt.Fprintf(p.out, "\r%d frames, %.0f frames/s, at %s   ", p.n, float64(p.n)/now.Sub(p.start).Seconds(), f.PTS.Round(time.Millisecond))
+	}
+}
+
+func (p *progress) done() {
+	if !p.start.IsZero() {
+		fmt.Fprintln(p.out)
+	}
+}
+
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,307 @@
+package demux
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/asticode/go-astiav"
+
+	"github.com/mvwatch/mvwatch/ingest"
+)
+
+// ErrNoRandomAccess is returned by Decode for access units dropped while the decoder waits for the first
+// random-access unit of a stream (a stream joined mid-GOP cannot be decoded before it).
+var ErrNoRandomAccess = errors.New("demux: waiting for a random-access unit")
+
+var ffmpegLogOnce sync.Once
+
+// quietFFmpeg keeps FFmpeg's own log at error level: decode errors are counted in Stats and reported by
+// the caller, and a corrupt stream must not flood the service's log with warnings.
+func quietFFmpeg() {
+	ffmpegLogOnce.Do(func() { astiav.SetLogLevel(astiav.LogLevelError) })
+}
+
+// Decoder decodes one video stream with FFmpeg. It is not safe for concurrent use: one goroutine owns it.
+type Decoder struct {
+	cfg      DecoderConfig
+	codec    *astiav.Codec
+	cc       *astiav.CodecContext
+	pkt      *astiav.Packet
+	frm      *astiav.Frame
+	swFrm    *astiav.Frame // hardware frames are transferred here
+	hw       HWStatus
+	hwPixFmt astiav.PixelFormat
+	timeBase astiav.Rational
+
+	out   Frame
+	mvBuf []byte
+	buf   []byte // Annex-B assembly buffer for access units
+	stats Stats
+	auID  astiav.CodecID // set for decoders opened lazily from access units
+	open  bool
+}
+
+var codecIDs = map[ingest.Codec]astiav.CodecID{
+	ingest.CodecH264: astiav.CodecIDH264,
+	ingest.CodecH265: astiav.CodecIDHevc,
+}
+
+// NewDecoder returns a decoder for access units of the given codec, such as those an ingest.Client
+// delivers. It opens on the first random-access unit, so it can pick the thread type from its SPS.
+func NewDecoder(codec ingest.Codec, cfg DecoderConfig) (*Decoder, error) {
+	id, ok := codecIDs[codec]
+	if !ok {
+		return nil, fmt.Errorf("demux: unsupported codec %q (want h264 or h265)", codec)
+	}
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	quietFFmpeg()
+	return &Decoder{cfg: cfg, auID: id, timeBase: astiav.NewRational(1, 1_000_000)}, nil
+}
+
+// openDecoder allocates and opens the codec context. params may be nil (access-unit decoders).
+// On error everything allocated so far is freed.
+func (d *Decoder) openDecoder(id astiav.CodecID, params *astiav.CodecParameters, mayReorder bool) (err error) {
+	defer func() {
+		if err != nil {
+			d.free()
+		}
+	}()
+	d.hw = HWStatus{Requested: d.cfg.HWAccel, Active: HWNone}
+	var hdc *astiav.HardwareDeviceContext
+	if d.cfg.HWAccel != HWNone {
+		if d.cfg.MotionVectors {
+			d.hw.Reason = errNoMVsInHardware.Error()
+		} else {
+			var kind HWAccel
+			var herr error
+			hdc, kind, herr = openHWDevice(d.cfg.HWAccel)
+			if herr != nil {
+				d.hw.Reason = herr.Error()
+			} else {
+				d.hw.Active = kind
+			}
+		}
+		if d.hw.Active == HWNone {
+			d.cfg.Logger.Warn("demux: hardware decoder not used, decoding in software",
+				"requested", string(d.cfg.HWAccel), "reason", d.hw.Reason)
+		}
+	}
+	d.codec = astiav.FindDecoder(id)
+	if d.codec == nil {
+		return fmt.Errorf("demux: no FFmpeg decoder for codec %s", id)
+	}
+	if d.cc = astiav.AllocCodecContext(d.codec); d.cc == nil {
+		return errors.New("demux: cannot allocate codec context")
+	}
+	if params != nil {
+		if err := params.ToCodecContext(d.cc); err != nil {
+			return fmt.Errorf("demux: codec parameters: %w", err)
+		}
+	}
+	if hdc != nil {
+		pf, ok := hwPixelFormat(d.codec, hwDeviceTypes[d.hw.Active])
+		if !ok {
+			d.hw = HWStatus{Requested: d.cfg.HWAccel, Active: HWNone,
+				Reason: fmt.Sprintf("decoder %s has no %s configuration", d.codec.Name(), d.hw.Active)}
+			d.cfg.Logger.Warn("demux: hardware decoder not used, decoding in software",
+				"requested", string(d.cfg.HWAccel), "reason", d.hw.Reason)
+		} else {
+			d.hwPixFmt = pf
+			d.cc.SetHardwareDeviceContext(hdc)
+			d.cc.SetPixelFormatCallback(func(pfs []astiav.PixelFormat) astiav.PixelFormat {
+				for _, p := range pfs {
+					if p == pf {
+						return p
+					}
+				}
+				return pfs[0]
+			})
+			d.swFrm = astiav.AllocFrame()
+		}
+	}
+	d.cc.SetThreadCount(d.cfg.Threads)
+	tt := d.cfg.ThreadType
+	if tt == ThreadAuto {
+		tt = ThreadFrame
+		if mayReorder {
+			tt = ThreadSlice
+		}
+	}
+	if tt == ThreadFrame {
+		d.cc.SetThreadType(astiav.ThreadTypeFrame)
+	} else {
+		d.cc.SetThreadType(astiav.ThreadTypeSlice)
+	}
+	if d.cfg.MotionVectors {
+		d.cc.SetFlags2(d.cc.Flags2().Add(astiav.CodecFlag2ExportMvs))
+	}
+	if err := d.cc.Open(d.codec, nil); err != nil {
+		return fmt.Errorf("demux: open %s decoder: %w", d.codec.Name(), err)
+	}
+	d.pkt = astiav.AllocPacket()
+	d.frm = astiav.AllocFrame()
+	d.open = true
+	return nil
+}
+
+// HW reports what the hardware-decoder choice came to. It is meaningful once the decoder has opened.
+func (d *Decoder) HW() HWStatus { return d.hw }
+
+// Stats returns the decoder's counters.
+func (d *Decoder) Stats() Stats { return d.stats }
+
+// Decode sends one access unit to the decoder and calls fn for each frame it outputs. Access units before
+// the first random-access unit are dropped with ErrNoRandomAccess. An access unit the decoder refuses as
+// invalid is counted in Stats.DecodeErrors and reported as an error wrapping astiav.ErrInvaliddata;
+// decoding may go on with the next one. An error returned by fn is returned as is.
+func (d *Decoder) Decode(au ingest.AccessUnit, fn func(*Frame) error) error {
+	if !d.open {
+		if !au.RandomAccess {
+			d.stats.Skipped++
+			return ErrNoRandomAccess
+		}
+		mayReorder := true
+		if d.auID == astiav.CodecIDH264 {
+			mayReorder = h264MayReorder(nil, au.NALUs)
+		}
+		if err := d.openDecoder(d.auID, nil, mayReorder); err != nil {
+			return err
+		}
+	}
+	d.buf = d.buf[:0]
+	for _, n := range au.NALUs {
+		d.buf = append(d.buf, 0, 0, 0, 1)
+		d.buf = append(d.buf, n...)
+	}
+	if len(d.buf) == 0 {
+		return nil
+	}
+	if err := fillPacket(d.pkt, d.buf); err != nil {
+		return err
+	}
+	d.pkt.SetPts(au.PTS.Microseconds())
+	if au.RandomAccess {
+		d.pkt.SetFlags(d.pkt.Flags().Add(astiav.PacketFlagKey))
+	}
+	defer d.pkt.Unref()
+	return d.send(d.pkt, fn)
+}
+
+// Flush drains the frames the decoder still holds (at the end of a stream) and resets it for a new one.
+func (d *Decoder) Flush(fn func(*Frame) error) error {
+	if !d.open {
+		return nil
+	}
+	return d.send(nil, fn)
+}
+
+// send feeds one packet (nil drains) and receives every frame it releases.
+func (d *Decoder) send(pkt *astiav.Packet, fn func(*Frame) error) error {
+	if pkt != nil {
+		d.stats.Packets++
+	}
+	var sendErr error
+	if err := d.cc.SendPacket(pkt); err != nil && !errors.Is(err, astiav.ErrEof) {
+		if !errors.Is(err, astiav.ErrEagain) {
+			d.stats.DecodeErrors++
+			sendErr = fmt.Errorf("demux: decode packet %d: %w", d.stats.Packets, err)
+		}
+	}
+	for {
+		err := d.cc.ReceiveFrame(d.frm)
+		if errors.Is(err, astiav.ErrEagain) {
+			return sendErr
+		}
+		if errors.Is(err, astiav.ErrEof) {
+			if pkt == nil {
+				flushBuffers(d.cc)
+			}
+			return sendErr
+		}
+		if err != nil {
+			d.stats.DecodeErrors++
+			return fmt.Errorf("demux: decode: %w", err)
+		}
+		err = d.emit(fn)
+		d.frm.Unref()
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// emit converts the received AVFrame into d.out and hands it to fn.
+func (d *Decoder) emit(fn func(*Frame) error) error {
+	src := d.frm
+	if d.swFrm != nil && d.frm.PixelFormat() == d.hwPixFmt {
+		if d.cfg.Pixels {
+			if err := d.frm.TransferHardwareData(d.swFrm); err != nil {
+				return fmt.Errorf("demux: copy frame from %s: %w", d.hw.Active, err)
+			}
+			defer d.swFrm.Unref()
+			src = d.swFrm
+		}
+	}
+	if err := copyFrame(&d.out, &d.mvBuf, src, d.cfg.Pixels && (src != d.frm || d.swFrm == nil || d.frm.PixelFormat() != d.hwPixFmt)); err != nil {
+		return err
+	}
+	d.out.Index = int(d.stats.Frames)
+	d.stats.Frames++
+	d.out.PictType = pictTypeLetter(d.frm.PictureType())
+	d.out.KeyFrame = d.frm.KeyFrame()
+	d.out.PTS = -1
+	if pts := d.frm.Pts(); pts != astiav.NoPtsValue {
+		d.out.PTS = time.Duration(astiav.RescaleQ(pts, d.timeBase, astiav.NewRational(1, int(time.Second))))
+	}
+	return fn(&d.out)
+}
+
+func pictTypeLetter(t astiav.PictureType) byte {
+	switch t {
+	case astiav.PictureTypeI:
+		return 'I'
+	case astiav.PictureTypeP:
+		return 'P'
+	case astiav.PictureTypeB:
+		return 'B'
+	case astiav.PictureTypeS:
+		return 'S'
+	case astiav.PictureTypeSi:
+		return 'i'
+	case astiav.PictureTypeSp:
+		return 'p'
+	case astiav.PictureTypeBi:
+		return 'b'
+	}
+	return '?'
+}
+
+// free releases every FFmpeg object the decoder holds.
+func (d *Decoder) free() {
+	if d.frm != nil {
+		d.frm.Free()
+		d.frm = nil
+	}
+	if d.swFrm != nil {
+		d.swFrm.Free()
+		d.swFrm = nil
+	}
+	if d.pkt != nil {
+		d.pkt.Free()
+		d.pkt = nil
+	}
+	if d.cc != nil {
+		d.cc.SetPixelFormatCallback(nil)
+		d.cc.Free()
+		d.cc = nil
+	}
+	d.open = false
+}
+
+// Close frees the decoder. It is safe to call more than once.
+func (d *Decoder) Close() { d.free() }

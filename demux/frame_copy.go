@@ -1,0 +1,84 @@
+package demux
+
+/*
+#cgo pkg-config: libavutil
+#include <libavutil/frame.h>
+
+static int mvw_side_data(const AVFrame *f, int type, uint8_t **data) {
+	AVFrameSideData *sd = av_frame_get_side_data(f, (enum AVFrameSideDataType)type);
+	if (!sd) return 0;
+	*data = sd->data;
+	return (int)sd->size;
+}
+*/
+import "C"
+
+import (
+	"fmt"
+	"unsafe"
+
+	"github.com/asticode/go-astiav"
+)
+
+// copyFrame fills dst from an AVFrame without allocating once dst's buffers have grown to size:
+// the motion-vector side data always, and the planes when pixels is set. The C memory is only read here,
+// while the AVFrame is still referenced by the caller.
+func copyFrame(dst *Frame, mvBuf *[]byte, src *astiav.Frame, pixels bool) error {
+	cf := (*C.AVFrame)(src.UnsafePointer())
+	var data *C.uint8_t
+	n := C.mvw_side_data(cf, C.int(astiav.FrameSideDataTypeMotionVectors), &data)
+	dst.MotionVectors = nil
+	if n > 0 {
+		*mvBuf = append((*mvBuf)[:0], unsafe.Slice((*byte)(unsafe.Pointer(data)), int(n))...)
+		dst.MotionVectors = *mvBuf
+	}
+	w, h := int(cf.width), int(cf.height)
+	dst.Width, dst.Height = w, h
+	if !pixels {
+		dst.Y, dst.Cb, dst.Cr = nil, nil, nil
+		return nil
+	}
+	cw, ch := (w+1)/2, (h+1)/2
+	dst.YStride, dst.CStride = w, cw
+	plane := func(i, rows int) []byte {
+		ls := int(cf.linesize[i])
+		if ls <= 0 || cf.data[i] == nil {
+			return nil
+		}
+		return unsafe.Slice((*byte)(unsafe.Pointer(cf.data[i])), ls*rows)
+	}
+	dst.Y = grow(dst.Y, w*h)
+	copyPlane(dst.Y, w, plane(0, h), int(cf.linesize[0]), w, h)
+	dst.Cb = grow(dst.Cb, cw*ch)
+	dst.Cr = grow(dst.Cr, cw*ch)
+	switch pf := astiav.PixelFormat(cf.format); pf {
+	case astiav.PixelFormatYuv420P, astiav.PixelFormatYuvj420P:
+		copyPlane(dst.Cb, cw, plane(1, ch), int(cf.linesize[1]), cw, ch)
+		copyPlane(dst.Cr, cw, plane(2, ch), int(cf.linesize[2]), cw, ch)
+	case astiav.PixelFormatNv12: // what hardware decoders hand back: interleaved CbCr
+		uv, ls := plane(1, ch), int(cf.linesize[1])
+		for y := 0; y < ch; y++ {
+			row := uv[y*ls : y*ls+2*cw]
+			cb, cr := dst.Cb[y*cw:(y+1)*cw], dst.Cr[y*cw:(y+1)*cw]
+			for x := range cw {
+				cb[x], cr[x] = row[2*x], row[2*x+1]
+			}
+		}
+	default:
+		return fmt.Errorf("demux: pixel format %s is not supported (mvwatch reads 8-bit 4:2:0)", pf)
+	}
+	return nil
+}
+
+func copyPlane(dst []byte, dstStride int, src []byte, srcStride, w, h int) {
+	for y := range h {
+		copy(dst[y*dstStride:y*dstStride+w], src[y*srcStride:y*srcStride+w])
+	}
+}
+
+func grow(b []byte, n int) []byte {
+	if cap(b) < n {
+		return make([]byte, n)
+	}
+	return b[:n]
+}
