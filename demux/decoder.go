@@ -43,6 +43,23 @@ type Decoder struct {
 	open  bool
 }
 
+// ErrNoMotionVectors is returned when motion vectors are asked for from a codec whose FFmpeg decoder
+// cannot export them (MJPEG, VP9, AV1, ...).
+var ErrNoMotionVectors = errors.New("demux: codec exports no motion vectors")
+
+// mvCodecs are the codecs whose FFmpeg 5.1 decoders export motion vectors (H.264 and the mpegvideo
+// family). HEVC decodes, but FFmpeg 5.1's HEVC decoder exports none: frames then carry no vectors.
+var mvCodecs = map[astiav.CodecID]bool{
+	astiav.CodecIDH264:       true,
+	astiav.CodecIDMpeg4:      true,
+	astiav.CodecIDMpeg1Video: true,
+	astiav.CodecIDMpeg2Video: true,
+	astiav.CodecIDH263:       true,
+	astiav.CodecIDH263P:      true,
+	astiav.CodecIDFlv1:       true,
+	astiav.CodecIDHevc:       true,
+}
+
 var codecIDs = map[ingest.Codec]astiav.CodecID{
 	ingest.CodecH264: astiav.CodecIDH264,
 	ingest.CodecH265: astiav.CodecIDHevc,
@@ -93,7 +110,13 @@ func (d *Decoder) openDecoder(id astiav.CodecID, params *astiav.CodecParameters,
 	}
 	d.codec = astiav.FindDecoder(id)
 	if d.codec == nil {
-		return fmt.Errorf("demux: no FFmpeg decoder for codec %s", id)
+		return fmt.Errorf("demux: unsupported codec %s: no FFmpeg decoder", id)
+	}
+	if d.cfg.MotionVectors && !mvCodecs[id] {
+		return fmt.Errorf("%w: %s (supported: h264, mpeg4, mpeg1/2 video, h263, flv1; hevc without vectors)", ErrNoMotionVectors, d.codec.Name())
+	}
+	if d.cfg.MotionVectors && id == astiav.CodecIDHevc {
+		d.cfg.Logger.Warn("demux: FFmpeg 5.1's HEVC decoder exports no motion vectors; frames carry none")
 	}
 	if d.cc = astiav.AllocCodecContext(d.codec); d.cc == nil {
 		return errors.New("demux: cannot allocate codec context")
