@@ -264,4 +264,3 @@ func ffmpeg(t *testing.T, args ...string) {
 	out, err := exec.Command("ffmpeg", append([]string{"-v", "error", "-y"}, args...)...).CombinedOutput()
 	require.NoError(t, err, "ffmpeg: %s", out)
 }
-
