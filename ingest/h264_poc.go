@@ -16,19 +16,19 @@ const sliceHeaderBytes = 128
 
 // h264Slice holds the slice header fields that identify a picture and give its picture order count.
 type h264Slice struct {
-	naluType      h264.NALUType
-	refIdc        uint8
-	firstMB       uint32
-	sliceType     uint32
-	ppsID         uint32
-	frameNum      uint32
-	fieldPic      bool
-	bottomField   bool
-	idrPicID      uint32
-	pocLsb        uint32
-	deltaPOCBot   int32
-	deltaPOC      [2]int32
-	spsID         uint32
+	naluType    h264.NALUType
+	refIdc      uint8
+	firstMB     uint32
+	sliceType   uint32
+	ppsID       uint32
+	frameNum    uint32
+	fieldPic    bool
+	bottomField bool
+	idrPicID    uint32
+	pocLsb      uint32
+	deltaPOCBot int32
+	deltaPOC    [2]int32
+	spsID       uint32
 }
 
 // h264PPS is the part of a picture parameter set the slice header parser needs.
