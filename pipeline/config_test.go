@@ -1,0 +1,275 @@
+package pipeline
+
+import (
+	"bytes"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+const fullConfig = `# mvwatch config
+listen:
+  http: 127.0.0.1:9090
+  rtsp: :8555
+api_token: s3cr3t-token-value
+model_dir: /opt/models
+inference:
+  provider: cpu
+  max_batch: 16
+  max_wait: 30ms
+thresholds:
+  min_score: 0.6
+  labels:
+    person: 0.8
+gate:
+  alpha: 0.1
+  min_hold: 3s
+store:
+  path: /var/lib/mvwatch/events.db
+  max_age: 48h
+  max_events: 500
+webhooks:
+  - url: https://hooks.example.com/alert?key=hook-key-123
+    secret: hmac-secret-456
+    labels: [person]
+cameras:
+  - name: door
+    url: rtsp://admin:hunter2pass@10.0.0.5:554/stream1
+  - name: yard
+    url: rtsp://10.0.0.6/live
+    transport: udp
+    enabled: false
+    hwaccel: auto
+    gate:
+      on_factor: 5
+`
+
+func noEnv(string) (string, bool) { return "", false }
+
+func TestParseConfigFull(t *testing.T) {
+	cfg, err := ParseConfig("config.yaml", []byte(fullConfig), noEnv)
+	require.NoError(t, err)
+	require.Equal(t, "127.0.0.1:9090", cfg.Listen.HTTP)
+	require.Equal(t, ":8555", cfg.Listen.RTSP)
+	require.Equal(t, 16, cfg.Inference.MaxBatch)
+	require.Equal(t, 30*time.Millisecond, cfg.Inference.MaxWait.D())
+	require.Equal(t, 0.8, cfg.Thresholds.MinScoreFor("person"))
+	require.Equal(t, 0.6, cfg.Thresholds.MinScoreFor("car"))
+	require.Equal(t, 48*time.Hour, cfg.Store.MaxAge.D())
+	require.Equal(t, 500, *cfg.Store.MaxEvents)
+	require.Len(t, cfg.Webhooks, 1)
+	require.Equal(t, "webhook0", cfg.Webhooks[0].Name)
+	require.Equal(t, 5, *cfg.Webhooks[0].MaxRetries)
+	require.Equal(t, 5*time.Second, cfg.Webhooks[0].Timeout.D())
+	require.Len(t, cfg.Cameras, 2)
+
+	door, yard := cfg.Cameras[0], cfg.Cameras[1]
+	require.True(t, door.IsEnabled())
+	require.Equal(t, "tcp", door.Transport)
+	require.Equal(t, "none", door.HWAccel)
+	// The top-level gate overrides the defaults; the camera inherits it.
+	require.Equal(t, 0.1, door.Gate.Alpha)
+	require.InDelta(t, 0.005, door.Gate.ActiveAlpha, 1e-12)
+	require.Equal(t, 3*time.Second, door.Gate.MinHold.D())
+	require.Equal(t, 3.0, door.Gate.OnFactor)
+	require.False(t, yard.IsEnabled())
+	require.Equal(t, "udp", yard.Transport)
+	require.Equal(t, 5.0, yard.Gate.OnFactor)
+	require.Equal(t, 0.1, yard.Gate.Alpha)
+	require.True(t, yard.Gate.IsEnabled())
+}
+
+func TestParseConfigEmptyGivesDefaults(t *testing.T) {
+	for _, in := range []string{"", "# nothing\n", "---\n"} {
+		cfg, err := ParseConfig("c.yaml", []byte(in), noEnv)
+		require.NoError(t, err, "%q", in)
+		require.Equal(t, DefaultConfig(), cfg)
+		require.Equal(t, ":8080", cfg.Listen.HTTP)
+		require.Equal(t, ":8554", cfg.Listen.RTSP)
+		require.Equal(t, DefaultStoreMaxAge, cfg.Store.MaxAge.D())
+		require.Equal(t, DefaultMaxEvents, *cfg.Store.MaxEvents)
+		require.Equal(t, "cpu", cfg.Inference.Provider)
+	}
+}
+
+// configErrorCases are invalid configs and the exact problem each must report; they seed the fuzzer.
+var configErrorCases = []struct {
+	name, in, want string
+}{
+	{"unknown top", "listen:\n  http: :1\nbogus: 1\n", `c.yaml:3: (top level): unknown field "bogus"`},
+	{"unknown nested", "cameras:\n  - name: a\n    url: rtsp://h/x\n    colour: red\n", `c.yaml:4: cameras[0]: unknown field "colour"`},
+	{"bad url line", "cameras:\n  - name: a\n    url: rtsp://h/x\n  - name: b\n    url: http://h/x\n", `c.yaml:5: cameras[1].url: scheme must be one of rtsp, rtsps, file, not "http"`},
+	{"missing url", "cameras:\n  - name: a\n", `c.yaml:2: cameras[0].url: required`},
+	{"missing host", "cameras:\n  - name: a\n    url: rtsp:///x\n", `c.yaml:3: cameras[0].url: missing host`},
+	{"bad name", "cameras:\n  - name: a b\n    url: rtsp://h/x\n", `c.yaml:2: cameras[0].name: must be 1 to 64 of A-Z a-z 0-9 _ -, not "a b"`},
+	{"dup name", "cameras:\n  - name: a\n    url: rtsp://h/x\n  - name: a\n    url: rtsp://h/y\n", `c.yaml:4: cameras[1].name: duplicate camera name "a" (also cameras[0])`},
+	{"transport", "cameras:\n  - name: a\n    url: rtsp://h/x\n    transport: quic\n", `c.yaml:4: cameras[0].transport: must be tcp, udp or auto, not "quic"`},
+	{"hwaccel", "cameras:\n  - name: a\n    url: rtsp://h/x\n    hwaccel: tpu\n", `c.yaml:4: cameras[0].hwaccel: must be none, auto, cuda, vaapi or qsv, not "tpu"`},
+	{"type error", "inference:\n  max_batch: many\n", "c.yaml:2: cannot unmarshal !!str `many` into int"},
+	{"bad duration", "gate:\n  min_hold: soon\n", `c.yaml:2: invalid duration "soon" (want e.g. "500ms", "2s", "24h")`},
+	{"syntax", "listen:\n  http: [\n", "c.yaml:2: did not find expected node content"},
+	{"not a mapping", "- a\n- b\n", "c.yaml:1: the config must be a mapping (key: value)"},
+	{"two docs", "model_dir: a\n---\nmodel_dir: b\n", "c.yaml:2: only one YAML document is allowed"},
+	{"addr", "listen:\n  http: 8080\n", `c.yaml:2: listen.http: want host:port such as ":8080", got "8080"`},
+	{"score", "thresholds:\n  labels:\n    person: 1.5\n", "c.yaml:3: thresholds.labels.person: must be between 0 and 1, not 1.5"},
+	{"hysteresis", "gate:\n  on_factor: 1.2\n", "c.yaml:2: gate.on_factor: must be at least off_factor (1.5), not 1.2"},
+	{"camera gate", "cameras:\n  - name: a\n    url: rtsp://h/x\n    gate:\n      alpha: 2\n", "c.yaml:5: cameras[0].gate.alpha: must be in (0, 1], not 2"},
+	{"camera gate inherited line", "gate:\n  alpha: 2\n", "c.yaml:2: gate.alpha: must be in (0, 1], not 2"},
+	{"webhook", "webhooks:\n  - url: ftp://h/x\n", `c.yaml:2: webhooks[0].url: scheme must be one of http, https, not "ftp"`},
+	{"retries", "webhooks:\n  - url: http://h/x\n    max_retries: -1\n", "c.yaml:3: webhooks[0].max_retries: must be 0..100"},
+	{"provider", "inference:\n  provider: tpu\n", `c.yaml:2: inference.provider: must be cpu, cuda or openvino, not "tpu"`},
+	{"store", "store:\n  max_events: -3\n", "c.yaml:2: store.max_events: must not be negative"},
+	{"duplicate key", "model_dir: a\nmodel_dir: b\n", `c.yaml:2: mapping key "model_dir" already defined at line 1`},
+}
+
+func TestParseConfigErrors(t *testing.T) {
+	for _, tc := range configErrorCases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseConfig("c.yaml", []byte(tc.in), noEnv)
+			require.Error(t, err)
+			require.ErrorIs(t, err, ErrInvalidConfig)
+			require.Contains(t, strings.Split(err.Error(), "\n"), tc.want, "all problems:\n%v", err)
+		})
+	}
+}
+
+func TestParseConfigReportsEveryProblem(t *testing.T) {
+	in := "cameras:\n  - name: a\n    url: rtsp://h/x\n    transport: x\n  - name: b\n    url: ''\n"
+	_, err := ParseConfig("c.yaml", []byte(in), noEnv)
+	var ce *ConfigError
+	require.ErrorAs(t, err, &ce)
+	require.Equal(t, []string{
+		`c.yaml:4: cameras[0].transport: must be tcp, udp or auto, not "x"`,
+		`c.yaml:6: cameras[1].url: required`,
+	}, ce.Problems)
+}
+
+func TestParseConfigEnvOverrides(t *testing.T) {
+	env := map[string]string{
+		"MVWATCH_HTTP_ADDR":  "127.0.0.1:18080",
+		"MVWATCH_API_TOKEN":  "from-env",
+		"MVWATCH_MODEL_DIR":  "/m",
+		"MVWATCH_STORE_PATH": "/tmp/x.db",
+		"MVWATCH_MIN_SCORE":  "0.25",
+		"MVWATCH_ORT_LIB":    "/lib/ort.so",
+	}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	cfg, err := ParseConfig("c.yaml", []byte(fullConfig), lookup)
+	require.NoError(t, err)
+	require.Equal(t, "127.0.0.1:18080", cfg.Listen.HTTP)
+	require.Equal(t, ":8555", cfg.Listen.RTSP) // not overridden
+	require.Equal(t, "from-env", cfg.APIToken)
+	require.Equal(t, "/m", cfg.ModelDir)
+	require.Equal(t, "/tmp/x.db", cfg.Store.Path)
+	require.Equal(t, 0.25, cfg.Thresholds.MinScore)
+	require.Equal(t, "/lib/ort.so", cfg.Inference.Library)
+
+	env = map[string]string{"MVWATCH_HTTP_ADDR": "nope", "MVWATCH_MIN_SCORE": "high"}
+	_, err = ParseConfig("c.yaml", []byte(fullConfig), lookup)
+	require.ErrorIs(t, err, ErrInvalidConfig)
+	require.Contains(t, err.Error(), `env MVWATCH_HTTP_ADDR: listen.http: want host:port such as ":8080", got "nope"`)
+	require.Contains(t, err.Error(), `env MVWATCH_MIN_SCORE: thresholds.min_score: not a number: "high"`)
+	require.Contains(t, EnvOverrides(), "MVWATCH_API_TOKEN")
+}
+
+func TestConfigSecretsNeverRendered(t *testing.T) {
+	cfg, err := ParseConfig("c.yaml", []byte(fullConfig), noEnv)
+	require.NoError(t, err)
+	secrets := []string{"hunter2pass", "s3cr3t-token-value", "hook-key-123", "hmac-secret-456"}
+
+	var logBuf bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&logBuf, nil))
+	log.Info("loaded", "config", cfg, "camera", cfg.Cameras[0])
+	log.Info("text", "config", cfg)
+	rendered := cfg.String() + logBuf.String()
+	for _, s := range secrets {
+		require.NotContains(t, rendered, s)
+	}
+	require.Contains(t, rendered, "rtsp://admin:REDACTED@10.0.0.5:554/stream1")
+	require.Contains(t, rendered, "https://hooks.example.com/alert?key=REDACTED")
+
+	// Redacted does not modify the original.
+	require.Equal(t, "rtsp://admin:hunter2pass@10.0.0.5:554/stream1", cfg.Cameras[0].URL)
+	require.Equal(t, "s3cr3t-token-value", cfg.APIToken)
+
+	// Validation errors never echo a password.
+	bad := "cameras:\n  - name: a\n    url: 'rtsp://u:topsecret@[::1'\n"
+	_, err = ParseConfig("c.yaml", []byte(bad), noEnv)
+	require.Error(t, err)
+	require.NotContains(t, err.Error(), "topsecret")
+}
+
+func TestLoadConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "mv.yaml")
+	require.NoError(t, os.WriteFile(path, []byte("cameras:\n  - name: a\n    url: rtsp://h/x\n    oops: 1\n"), 0o600))
+	_, err := LoadConfig(path)
+	require.ErrorContains(t, err, `mv.yaml:4: cameras[0]: unknown field "oops"`)
+	_, err = LoadConfig(filepath.Join(dir, "missing.yaml"))
+	require.ErrorIs(t, err, os.ErrNotExist)
+}
+
+func TestCameraValidate(t *testing.T) {
+	c := CameraConfig{Name: "x", URL: "rtsp://h/x"}
+	require.NoError(t, c.Validate(DefaultGateConfig()))
+	require.Equal(t, "tcp", c.Transport)
+	require.Equal(t, 3.0, c.Gate.OnFactor)
+	c = CameraConfig{Name: "x"}
+	err := c.Validate(DefaultGateConfig())
+	require.ErrorIs(t, err, ErrInvalidConfig)
+	require.EqualError(t, err, "url: required")
+}
+
+func TestDurationForms(t *testing.T) {
+	cfg, err := ParseConfig("c.yaml", []byte("gate:\n  min_hold: 1.5\ninference:\n  max_wait: 5ms\n"), noEnv)
+	require.NoError(t, err)
+	require.Equal(t, 1500*time.Millisecond, cfg.Gate.MinHold.D())
+	var d Duration
+	require.NoError(t, d.UnmarshalJSON([]byte(`"250ms"`)))
+	require.Equal(t, 250*time.Millisecond, d.D())
+	require.NoError(t, d.UnmarshalJSON([]byte(`2`)))
+	require.Equal(t, 2*time.Second, d.D())
+	require.Error(t, d.UnmarshalJSON([]byte(`"later"`)))
+	require.Error(t, d.UnmarshalJSON([]byte(`{}`)))
+	b, err := d.MarshalJSON()
+	require.NoError(t, err)
+	require.Equal(t, `"2s"`, string(b))
+}
+
+func FuzzParseConfig(f *testing.F) {
+	f.Add([]byte(fullConfig))
+	for _, tc := range configErrorCases {
+		f.Add([]byte(tc.in))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg, err := ParseConfig("c.yaml", data, noEnv)
+		if err != nil {
+			require.True(t, errors.Is(err, ErrInvalidConfig) || strings.HasPrefix(err.Error(), "config:"), "unwrapped error: %v", err)
+			for _, line := range strings.Split(err.Error(), "\n") {
+				require.True(t, strings.HasPrefix(line, "c.yaml"), "problem without position: %q", line)
+			}
+			return
+		}
+		// A valid config renders without secrets, and the rendering parses back to the same config
+		// apart from the redacted values.
+		back, err := ParseConfig("c.yaml", []byte(cfg.String()), noEnv)
+		require.NoError(t, err, "rendered:\n%s", cfg.String())
+		if cfg.APIToken != "" {
+			require.Equal(t, redactedMark, back.APIToken)
+		}
+		require.Equal(t, len(cfg.Cameras), len(back.Cameras))
+		for i, c := range cfg.Cameras {
+			require.True(t, cameraNameRE.MatchString(c.Name))
+			require.Equal(t, c.Name, back.Cameras[i].Name)
+			require.Equal(t, c.Gate, back.Cameras[i].Gate)
+			require.Equal(t, RedactURL(c.URL), back.Cameras[i].URL)
+		}
+		require.Equal(t, cfg.Listen, back.Listen)
+	})
+}
