@@ -1,0 +1,151 @@
+package mvextract
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/mvwatch/mvwatch/demux"
+)
+
+// GridCell is the cell size in pixels of the dense motion field the Extractor builds (H.264's smallest
+// partition).
+const GridCell = 4
+
+// ExtractorConfig configures an Extractor. The zero value is ready to use.
+type ExtractorConfig struct {
+	// Future also fills the field's future-reference part from vectors with Source > 0 (B-frames).
+	// It defaults to false.
+	Future bool
+	// NoResidual skips motion compensation and residuals even when frames carry pixels. It defaults
+	// to false.
+	NoResidual bool
+}
+
+// Features is what an Extractor derives from one frame. It and everything it points to belong to the
+// Extractor and are valid until its next Process call.
+type Features struct {
+	// Index, PTS, PictType and KeyFrame are copied from the frame.
+	Index    int
+	PTS      time.Duration
+	PictType byte
+	KeyFrame bool
+	// Width and Height are the luma size in pixels.
+	Width, Height int
+	// Vectors are the frame's parsed motion vectors (empty for intra frames).
+	Vectors []MotionVector
+	// Field is the dense motion field on the 4x4 grid.
+	Field *Field
+	// HasResidual reports that Residual and Prediction are set: the frame had pixels and residuals
+	// were not disabled.
+	HasResidual bool
+	// HasReference reports that a previous frame of the same size was available as reference. When it
+	// is false (the first frame, or the first after a size change) Prediction is the frame itself and
+	// Residual is all zero.
+	HasReference bool
+	// Prediction is the motion-compensated luma prediction, stride Width.
+	Prediction []byte
+	// Residual is the luma residual (frame minus Prediction) in [-255, 255], stride Width.
+	Residual []int16
+}
+
+// Extractor turns decoded frames, in output order, into Features: parsed motion vectors, the dense
+// motion field, and the luma residual against a motion-compensated prediction.
+//
+// The reference of frame n is frame n-1 in output order (the Extractor keeps a copy of its luma).
+// FFmpeg's motion-vector export carries only the direction of each vector (past or future), not the index
+// of the reference frame, so for streams with several reference frames or B-frames this residual is an
+// approximation of the decoder's own; for single-reference P-only streams it is close to it (see Predict
+// for the interpolation). Only past vectors are used for prediction.
+//
+// An Extractor keeps its buffers: after the first frame of a given size, Process allocates nothing.
+// It is not safe for concurrent use.
+type Extractor struct {
+	cfg      ExtractorConfig
+	vectors  []MotionVector
+	field    Field
+	prev     []byte
+	hasPrev  bool
+	pred     []byte
+	residual []int16
+	feat     Features
+}
+
+// NewExtractor returns an Extractor with the given configuration.
+func NewExtractor(cfg ExtractorConfig) *Extractor {
+	return &Extractor{cfg: cfg}
+}
+
+// Reset forgets the reference frame, as after a stream restart; buffers are kept.
+func (e *Extractor) Reset() {
+	e.hasPrev = false
+}
+
+// Process derives the Features of f, the next frame in output order. f's slices are read during the
+// call only. A frame with bad side data or inconsistent planes gives an error wrapping ErrSideData or
+// ErrGeometry; the reference is then left unchanged.
+func (e *Extractor) Process(f *demux.Frame) (*Features, error) {
+	var err error
+	e.vectors, err = ParseMotionVectors(f.MotionVectors, e.vectors)
+	if err != nil {
+		return nil, fmt.Errorf("frame %d: %w", f.Index, err)
+	}
+	w, h := f.Width, f.Height
+	if w != e.field.Width || h != e.field.Height {
+		e.hasPrev = false
+	}
+	if err := e.field.Reset(w, h, GridCell); err != nil {
+		return nil, fmt.Errorf("frame %d: %w", f.Index, err)
+	}
+	if err := e.field.Fill(e.vectors, e.cfg.Future); err != nil {
+		return nil, fmt.Errorf("frame %d: %w", f.Index, err)
+	}
+	e.feat = Features{
+		Index: f.Index, PTS: f.PTS, PictType: f.PictType, KeyFrame: f.KeyFrame,
+		Width: w, Height: h, Vectors: e.vectors, Field: &e.field,
+	}
+	if e.cfg.NoResidual || f.Y == nil {
+		e.hasPrev = false
+		return &e.feat, nil
+	}
+	if f.YStride < w || len(f.Y) < (h-1)*f.YStride+w {
+		return nil, fmt.Errorf("frame %d: %w: luma plane of %d bytes, stride %d, for %dx%d",
+			f.Index, ErrGeometry, len(f.Y), f.YStride, w, h)
+	}
+	n := w * h
+	e.pred = resizeNoClear(e.pred, n)
+	e.residual = resizeNoClear(e.residual, n)
+	if e.hasPrev {
+		if err := Predict(e.pred, e.prev, w, &e.field); err != nil {
+			return nil, fmt.Errorf("frame %d: %w", f.Index, err)
+		}
+	} else {
+		copyPlane(e.pred, w, f.Y, f.YStride, w, h)
+	}
+	if err := Residual(e.residual, f.Y, f.YStride, e.pred, w, h); err != nil {
+		return nil, fmt.Errorf("frame %d: %w", f.Index, err)
+	}
+	e.feat.HasResidual = true
+	e.feat.HasReference = e.hasPrev
+	e.feat.Prediction = e.pred
+	e.feat.Residual = e.residual
+	// The current frame becomes the next reference.
+	e.prev = resizeNoClear(e.prev, n)
+	copyPlane(e.prev, w, f.Y, f.YStride, w, h)
+	e.hasPrev = true
+	return &e.feat, nil
+}
+
+// copyPlane copies a w x h plane from src (stride ss) to dst (stride ds).
+func copyPlane(dst []byte, ds int, src []byte, ss, w, h int) {
+	for y := 0; y < h; y++ {
+		copy(dst[y*ds:y*ds+w], src[y*ss:y*ss+w])
+	}
+}
+
+// resizeNoClear returns s with length n, reallocating only when cap(s) < n; contents are unspecified.
+func resizeNoClear[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
+}

@@ -1,0 +1,156 @@
+package mvextract
+
+import "fmt"
+
+// Predict writes into pred (stride f.Width) the motion-compensated prediction of the f.Width x
+// f.Height luma plane from ref (stride refStride), using the past vectors of field f (any cell size).
+// Cells without a past vector (intra blocks, I-frames, future-only blocks) are predicted from the
+// co-located reference pixels, as if their motion were zero.
+//
+// Sub-pel positions are interpolated bilinearly from the four neighbouring integer pixels at 1/16-pixel
+// precision (exact for H.264 quarter-pel and MPEG-4 half-pel vectors), rounded to nearest. This is a
+// deliberate simplification of H.264's 6-tap half-pel filter: it is cheaper and, since FFmpeg exports
+// neither the reference index nor the 4x4 sub-partition vectors of 8x8 blocks, the prediction is an
+// approximation of the decoder's anyway. Reference positions outside the frame are clamped to the nearest
+// border pixel, as H.264's unrestricted motion vectors do.
+func Predict(pred, ref []byte, refStride int, f *Field) error {
+	w, h := f.Width, f.Height
+	if f.Cell <= 0 || len(f.mv16x) != f.Cols*f.Rows || f.Cols*f.Rows == 0 {
+		return fmt.Errorf("%w: Predict with a field that was not Reset", ErrGeometry)
+	}
+	if refStride < w || len(ref) < (h-1)*refStride+w || len(pred) < w*h {
+		return fmt.Errorf("%w: Predict %dx%d with reference of %d bytes (stride %d) and prediction of %d bytes",
+			ErrGeometry, w, h, len(ref), refStride, len(pred))
+	}
+	cell := f.Cell
+	for r := 0; r < f.Rows; r++ {
+		y0 := r * cell
+		bh := min(cell, h-y0)
+		row := r * f.Cols
+		for c := 0; c < f.Cols; {
+			mx, my := f.mv16x[row+c], f.mv16y[row+c]
+			e := c + 1
+			for e < f.Cols && f.mv16x[row+e] == mx && f.mv16y[row+e] == my {
+				e++
+			}
+			x0 := c * cell
+			predictBlock(pred, w, ref, refStride, w, h, x0, y0, min(e*cell, w)-x0, bh, mx, my)
+			c = e
+		}
+	}
+	return nil
+}
+
+// predictBlock predicts the bw x bh block at (x0, y0) from ref displaced by (mx, my)/16 pixels.
+func predictBlock(pred []byte, ps int, ref []byte, rs, w, h, x0, y0, bw, bh int, mx, my int32) {
+	ix, iy := x0+int(mx>>4), y0+int(my>>4)
+	fx, fy := int(mx&15), int(my&15)
+	needX, needY := bw, bh
+	if fx != 0 {
+		needX++
+	}
+	if fy != 0 {
+		needY++
+	}
+	if ix < 0 || iy < 0 || ix+needX > w || iy+needY > h {
+		predictClamped(pred, ps, ref, rs, w, h, x0, y0, bw, bh, ix, iy, fx, fy)
+		return
+	}
+	switch {
+	case fx == 0 && fy == 0:
+		for y := 0; y < bh; y++ {
+			copy(pred[(y0+y)*ps+x0:(y0+y)*ps+x0+bw], ref[(iy+y)*rs+ix:])
+		}
+	case fy == 0:
+		a, b := 16-fx, fx
+		for y := 0; y < bh; y++ {
+			d := pred[(y0+y)*ps+x0 : (y0+y)*ps+x0+bw]
+			s := ref[(iy+y)*rs+ix : (iy+y)*rs+ix+bw+1]
+			for x := range d {
+				d[x] = byte((int(s[x])*a + int(s[x+1])*b + 8) >> 4)
+			}
+		}
+	case fx == 0:
+		a, b := 16-fy, fy
+		for y := 0; y < bh; y++ {
+			d := pred[(y0+y)*ps+x0 : (y0+y)*ps+x0+bw]
+			s0 := ref[(iy+y)*rs+ix : (iy+y)*rs+ix+bw]
+			s1 := ref[(iy+y+1)*rs+ix : (iy+y+1)*rs+ix+bw]
+			for x := range d {
+				d[x] = byte((int(s0[x])*a + int(s1[x])*b + 8) >> 4)
+			}
+		}
+	default:
+		w00, w01 := (16-fx)*(16-fy), fx*(16-fy)
+		w10, w11 := (16-fx)*fy, fx*fy
+		for y := 0; y < bh; y++ {
+			d := pred[(y0+y)*ps+x0 : (y0+y)*ps+x0+bw]
+			s0 := ref[(iy+y)*rs+ix : (iy+y)*rs+ix+bw+1]
+			s1 := ref[(iy+y+1)*rs+ix : (iy+y+1)*rs+ix+bw+1]
+			for x := range d {
+				d[x] = byte((int(s0[x])*w00 + int(s0[x+1])*w01 + int(s1[x])*w10 + int(s1[x+1])*w11 + 128) >> 8)
+			}
+		}
+	}
+}
+
+// predictClamped is predictBlock's slow path for blocks whose reference area crosses the frame border.
+func predictClamped(pred []byte, ps int, ref []byte, rs, w, h, x0, y0, bw, bh, ix, iy, fx, fy int) {
+	w00, w01 := (16-fx)*(16-fy), fx*(16-fy)
+	w10, w11 := (16-fx)*fy, fx*fy
+	for y := 0; y < bh; y++ {
+		ya := clampInt(iy+y, 0, h-1) * rs
+		yb := clampInt(iy+y+1, 0, h-1) * rs
+		d := pred[(y0+y)*ps+x0 : (y0+y)*ps+x0+bw]
+		for x := range d {
+			xa := clampInt(ix+x, 0, w-1)
+			xb := clampInt(ix+x+1, 0, w-1)
+			d[x] = byte((int(ref[ya+xa])*w00 + int(ref[ya+xb])*w01 + int(ref[yb+xa])*w10 + int(ref[yb+xb])*w11 + 128) >> 8)
+		}
+	}
+}
+
+// Residual writes cur - pred into dst for a width x height luma plane: cur has stride curStride, pred and
+// dst have stride width. Each value lies in [-255, 255].
+func Residual(dst []int16, cur []byte, curStride int, pred []byte, width, height int) error {
+	if width <= 0 || height <= 0 || curStride < width || len(cur) < (height-1)*curStride+width ||
+		len(pred) < width*height || len(dst) < width*height {
+		return fmt.Errorf("%w: Residual %dx%d with current of %d bytes (stride %d), prediction of %d, residual of %d",
+			ErrGeometry, width, height, len(cur), curStride, len(pred), len(dst))
+	}
+	for y := 0; y < height; y++ {
+		d := dst[y*width : y*width+width]
+		c := cur[y*curStride : y*curStride+width]
+		p := pred[y*width : y*width+width]
+		for x := range d {
+			d[x] = int16(c[x]) - int16(p[x])
+		}
+	}
+	return nil
+}
+
+// Reconstruct is the inverse of Residual: it writes pred + residual into dst (all with stride width).
+// For a residual made by Residual from the same prediction the result equals the current frame exactly;
+// values outside [0, 255], which only a foreign residual can produce, are clamped.
+func Reconstruct(dst, pred []byte, residual []int16, width, height int) error {
+	n := width * height
+	if width <= 0 || height <= 0 || len(dst) < n || len(pred) < n || len(residual) < n {
+		return fmt.Errorf("%w: Reconstruct %dx%d with destination of %d bytes, prediction of %d, residual of %d",
+			ErrGeometry, width, height, len(dst), len(pred), len(residual))
+	}
+	d, p, r := dst[:n], pred[:n], residual[:n]
+	for i := range d {
+		d[i] = byte(clampInt(int(p[i])+int(r[i]), 0, 255))
+	}
+	return nil
+}
+
+func clampInt(v, lo, hi int) int {
+	if v < lo {
+		return lo
+	}
+	if v > hi {
+		return hi
+	}
+	return v
+}
