@@ -37,6 +37,7 @@ type Decoder struct {
 
 	out   Frame
 	mvBuf []byte
+	yuv   []byte // NV12 frames from hardware are split into planar 4:2:0 here
 	buf   []byte // Annex-B assembly buffer for access units
 	stats Stats
 	auID  astiav.CodecID // set for decoders opened lazily from access units
@@ -270,7 +271,7 @@ func (d *Decoder) emit(fn func(*Frame) error) error {
 			src = d.swFrm
 		}
 	}
-	if err := copyFrame(&d.out, &d.mvBuf, src, d.cfg.Pixels && (src != d.frm || d.swFrm == nil || d.frm.PixelFormat() != d.hwPixFmt)); err != nil {
+	if err := copyFrame(&d.out, &d.mvBuf, &d.yuv, src, d.cfg.Pixels && (src != d.frm || d.swFrm == nil || d.frm.PixelFormat() != d.hwPixFmt)); err != nil {
 		return err
 	}
 	d.out.Index = int(d.stats.Frames)

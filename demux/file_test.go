@@ -115,9 +115,14 @@ func TestPixelsMatchFFmpegCLI(t *testing.T) {
 	err = f.Run(context.Background(), func(fr *Frame) error {
 		require.Equal(t, 1280, fr.Width)
 		require.Nil(t, fr.MotionVectors)
-		got = append(got, fr.Y...)
-		got = append(got, fr.Cb...)
-		got = append(got, fr.Cr...)
+		for y := range fr.Height {
+			got = append(got, fr.Y[y*fr.YStride:y*fr.YStride+fr.Width]...)
+		}
+		for _, p := range [][]byte{fr.Cb, fr.Cr} {
+			for y := range (fr.Height + 1) / 2 {
+				got = append(got, p[y*fr.CStride:y*fr.CStride+(fr.Width+1)/2]...)
+			}
+		}
 		if fr.Index == frames-1 {
 			return errStopTest
 		}

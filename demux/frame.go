@@ -16,6 +16,7 @@ type Frame struct {
 	// Width and Height are the luma dimensions in pixels.
 	Width, Height int
 	// Y, Cb and Cr are the 8-bit 4:2:0 planes, nil when the decoder was asked for motion vectors only.
+	// They may alias FFmpeg's own frame buffers: never keep them past the callback.
 	Y, Cb, Cr []byte
 	// YStride and CStride are the line sizes of the luma and chroma planes in bytes.
 	YStride, CStride int

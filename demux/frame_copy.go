@@ -20,10 +20,11 @@ import (
 	"github.com/asticode/go-astiav"
 )
 
-// copyFrame fills dst from an AVFrame without allocating once dst's buffers have grown to size:
-// the motion-vector side data always, and the planes when pixels is set. The C memory is only read here,
-// while the AVFrame is still referenced by the caller.
-func copyFrame(dst *Frame, mvBuf *[]byte, src *astiav.Frame, pixels bool) error {
+// copyFrame fills dst from an AVFrame without allocating once the buffers have grown to size: the
+// motion-vector side data is copied into mvBuf; with pixels set, 4:2:0 planar pictures are handed on
+// in place (dst's planes alias the AVFrame, valid while the caller holds its reference) and NV12
+// pictures from hardware decoders are split into yuv.
+func copyFrame(dst *Frame, mvBuf, yuv *[]byte, src *astiav.Frame, pixels bool) error {
 	cf := (*C.AVFrame)(src.UnsafePointer())
 	var data *C.uint8_t
 	n := C.mvw_side_data(cf, C.int(astiav.FrameSideDataTypeMotionVectors), &data)
@@ -39,7 +40,6 @@ func copyFrame(dst *Frame, mvBuf *[]byte, src *astiav.Frame, pixels bool) error 
 		return nil
 	}
 	cw, ch := (w+1)/2, (h+1)/2
-	dst.YStride, dst.CStride = w, cw
 	plane := func(i, rows int) []byte {
 		ls := int(cf.linesize[i])
 		if ls <= 0 || cf.data[i] == nil {
@@ -47,15 +47,20 @@ func copyFrame(dst *Frame, mvBuf *[]byte, src *astiav.Frame, pixels bool) error 
 		}
 		return unsafe.Slice((*byte)(unsafe.Pointer(cf.data[i])), ls*rows)
 	}
-	dst.Y = grow(dst.Y, w*h)
-	copyPlane(dst.Y, w, plane(0, h), int(cf.linesize[0]), w, h)
-	dst.Cb = grow(dst.Cb, cw*ch)
-	dst.Cr = grow(dst.Cr, cw*ch)
 	switch pf := astiav.PixelFormat(cf.format); pf {
 	case astiav.PixelFormatYuv420P, astiav.PixelFormatYuvj420P:
-		copyPlane(dst.Cb, cw, plane(1, ch), int(cf.linesize[1]), cw, ch)
-		copyPlane(dst.Cr, cw, plane(2, ch), int(cf.linesize[2]), cw, ch)
-	case astiav.PixelFormatNv12: // what hardware decoders hand back: interleaved CbCr
+		// Zero copy: the planes alias the decoder's buffers, which stay referenced until the callback
+		// returns (the Frame contract), so the per-frame cost is nil.
+		dst.Y, dst.Cb, dst.Cr = plane(0, h), plane(1, ch), plane(2, ch)
+		dst.YStride, dst.CStride = int(cf.linesize[0]), int(cf.linesize[1])
+		if dst.Y == nil || dst.Cb == nil || dst.Cr == nil || int(cf.linesize[2]) != dst.CStride {
+			return fmt.Errorf("demux: frame %dx%d has unexpected plane layout", w, h)
+		}
+	case astiav.PixelFormatNv12: // what hardware decoders hand back: interleaved CbCr, copied apart
+		dst.YStride, dst.CStride = w, cw
+		*yuv = grow(*yuv, w*h+2*cw*ch)
+		dst.Y, dst.Cb, dst.Cr = (*yuv)[:w*h], (*yuv)[w*h:w*h+cw*ch], (*yuv)[w*h+cw*ch:]
+		copyPlane(dst.Y, w, plane(0, h), int(cf.linesize[0]), w, h)
 		uv, ls := plane(1, ch), int(cf.linesize[1])
 		for y := 0; y < ch; y++ {
 			row := uv[y*ls : y*ls+2*cw]

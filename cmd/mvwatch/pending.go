@@ -14,4 +14,3 @@ func extractRTSP(context.Context, string, demux.DecoderConfig, time.Duration, fu
 }
 func runTestcam([]string) int { return 1 }
 func runLive([]string) int    { return 1 }
-func runBench([]string) int   { return 1 }
