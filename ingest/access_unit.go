@@ -22,4 +22,8 @@ type AccessUnit struct {
 	PTS time.Duration
 	// RandomAccess is true for IDR (H.264) or IRAP (H.265) pictures.
 	RandomAccess bool
+	// Discontinuity is true on the first access unit of a new RTSP session (the first one and each one
+	// after a reconnect): it is a random-access unit, the parameter sets may have changed, and a
+	// decoder should be flushed before it. PTS keeps increasing across sessions.
+	Discontinuity bool
 }

@@ -63,17 +63,18 @@ type TestCameraConfig struct {
 type TestCamera struct {
 	cfg TestCameraConfig
 
-	server   *gortsplib.Server
-	stream   *gortsplib.ServerStream
-	media    *description.Media
-	first    AccessUnit
-	addr     string
-	playOnce sync.Once
-	playing  chan struct{}
-	mu       sync.Mutex
-	playConn *gortsplib.ServerConn // the connection whose PLAY is being answered
-	sent     atomic.Uint64
-	dropped  atomic.Uint64
+	server    *gortsplib.Server
+	stream    *gortsplib.ServerStream
+	media     *description.Media
+	first     AccessUnit
+	addr      string
+	playOnce  sync.Once
+	closeOnce sync.Once
+	playing   chan struct{}
+	mu        sync.Mutex
+	playConn  *gortsplib.ServerConn // the connection whose PLAY is being answered
+	sent      atomic.Uint64
+	dropped   atomic.Uint64
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -151,15 +152,18 @@ func (c *TestCamera) Start() error {
 	return nil
 }
 
-// Close stops sending, disconnects readers and closes the listeners. It waits for the sender to end.
+// Close stops sending, disconnects readers and closes the listeners. It waits for the sender to end
+// and may be called more than once.
 func (c *TestCamera) Close() {
-	if c.cancel == nil {
-		return
-	}
-	c.cancel()
-	<-c.done
-	c.stream.Close()
-	c.server.Close()
+	c.closeOnce.Do(func() {
+		if c.cancel == nil {
+			return
+		}
+		c.cancel()
+		<-c.done
+		c.stream.Close()
+		c.server.Close()
+	})
 }
 
 // URL is the rtsp:// address readers use (with the credentials when the camera requires them).

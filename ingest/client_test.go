@@ -1,0 +1,402 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bluenviron/gortsplib/v4/pkg/description"
+	"github.com/bluenviron/gortsplib/v4/pkg/format"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+	"github.com/pion/rtp"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+// stripParams removes the parameter sets the client prepended to a random-access unit, given the
+// NAL units the camera sent.
+func stripParams(t *testing.T, got AccessUnit, sent [][]byte) [][]byte {
+	t.Helper()
+	extra := len(got.NALUs) - len(sent)
+	require.GreaterOrEqual(t, extra, 0)
+	if extra > 0 {
+		require.True(t, got.RandomAccess, "only random-access units get parameter sets")
+		for _, n := range got.NALUs[:extra] {
+			typ := h264.NALUType(n[0] & 0x1F)
+			require.True(t, typ == h264.NALUTypeSPS || typ == h264.NALUTypePPS, "prepended %v", typ)
+		}
+	}
+	return got.NALUs[extra:]
+}
+
+func TestClientPeerClipOverRTSP(t *testing.T) {
+	path := peerFile(t)
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	want, err := ParseAnnexB(data, 0)
+	require.NoError(t, err)
+	require.Len(t, want, 337)
+
+	src, err := OpenAnnexB(path, AnnexBOptions{})
+	require.NoError(t, err)
+	cam := startCamera(t, TestCameraConfig{Source: src, Fast: true, Path: "/peer"})
+
+	reg := prometheus.NewRegistry()
+	var s sink
+	c := newTestClient(t, ClientConfig{URL: cam.URL(), Camera: "peer", OnAccessUnit: s.onAU, QueueSize: 1024, Registerer: reg})
+	c.Start()
+	eventually(t, 60*time.Second, func() bool { return s.count() >= 337 }, "337 access units, got %d", s.count())
+	time.Sleep(100 * time.Millisecond) // nothing more may come
+	got := s.units()
+	require.Len(t, got, 337)
+	require.Zero(t, cam.Dropped())
+
+	var wantNALUs [][]byte
+	for _, au := range want {
+		wantNALUs = append(wantNALUs, au.NALUs...)
+	}
+	var gotNALUs [][]byte
+	for i, au := range got {
+		require.Equal(t, CodecH264, au.Codec)
+		require.Equal(t, want[i].RandomAccess, au.RandomAccess, "AU %d", i)
+		require.Equal(t, i == 0, au.Discontinuity, "AU %d", i)
+		nalus := stripParams(t, au, want[i].NALUs)
+		require.Equal(t, want[i].NALUs, nalus, "AU %d: same NAL units, same grouping", i)
+		require.Equal(t, want[i].PTS, au.PTS, "AU %d: PTS from the POC order", i)
+		gotNALUs = append(gotNALUs, nalus...)
+	}
+	require.True(t, bytes.Equal(bytes.Join(wantNALUs, nil), bytes.Join(gotNALUs, nil)))
+	require.Equal(t, ffprobeDecodeOrder(t, path), displayOrder(got))
+
+	st := c.State()
+	require.Equal(t, StateStreaming, st.State)
+	require.Equal(t, uint64(337), st.AUsDelivered)
+	require.Zero(t, st.PacketsLost)
+	require.Zero(t, st.AUsDropped)
+	require.Zero(t, st.DecodeErrors)
+	require.Greater(t, st.Bytes, uint64(len(data)))
+	require.Equal(t, "tcp", st.Transport)
+
+	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(`
+# HELP mvwatch_ingest_access_units_total Access units delivered.
+# TYPE mvwatch_ingest_access_units_total counter
+mvwatch_ingest_access_units_total{camera="peer"} 337
+# HELP mvwatch_ingest_state 1 for the client's current state, 0 for the others.
+# TYPE mvwatch_ingest_state gauge
+mvwatch_ingest_state{camera="peer",state="backoff"} 0
+mvwatch_ingest_state{camera="peer",state="closed"} 0
+mvwatch_ingest_state{camera="peer",state="connecting"} 0
+mvwatch_ingest_state{camera="peer",state="failed"} 0
+mvwatch_ingest_state{camera="peer",state="idle"} 0
+mvwatch_ingest_state{camera="peer",state="streaming"} 1
+`), "mvwatch_ingest_access_units_total", "mvwatch_ingest_state"))
+	require.NoError(t, c.Close())
+	require.Equal(t, StateClosed, c.State().State)
+}
+
+func TestClientUDP(t *testing.T) {
+	rtpAddr, rtcpAddr := udpPortPair(t)
+	cam := startCamera(t, TestCameraConfig{UDPRTPAddress: rtpAddr, UDPRTCPAddress: rtcpAddr})
+	var s sink
+	c := newTestClient(t, ClientConfig{URL: cam.URL(), Transport: TransportUDP, OnAccessUnit: s.onAU})
+	c.Start()
+	eventually(t, 15*time.Second, func() bool { return s.count() >= 10 }, "10 access units over UDP")
+	require.Equal(t, "udp", c.State().Transport)
+	aus := s.units()
+	require.True(t, aus[0].RandomAccess)
+	require.Equal(t, h264.NALUTypeSPS, h264.NALUType(aus[0].NALUs[0][0]&0x1F))
+}
+
+func TestClientReconnects(t *testing.T) {
+	cam := NewTestCamera(TestCameraConfig{Address: "127.0.0.1:0"})
+	require.NoError(t, cam.Start())
+	addr := cam.Addr()
+
+	var s sink
+	c := newTestClient(t, ClientConfig{URL: cam.URL(), OnAccessUnit: s.onAU, OnStateChange: s.onState})
+	c.Start()
+	eventually(t, 10*time.Second, func() bool { return s.count() >= 5 }, "first access units")
+	firstSession := s.count()
+
+	cam.Close()
+	eventually(t, 10*time.Second, func() bool { return c.State().State == StateBackoff }, "backoff after the camera went away")
+
+	cam2 := NewTestCamera(TestCameraConfig{Address: addr})
+	require.NoError(t, cam2.Start())
+	defer cam2.Close()
+	restarted := time.Now()
+	eventually(t, 10*time.Second, func() bool { return s.count() >= firstSession+5 }, "access units after the restart")
+	t.Logf("resumed %v after the restart", time.Since(restarted).Round(time.Millisecond))
+
+	st := c.State()
+	require.Equal(t, StateStreaming, st.State)
+	require.GreaterOrEqual(t, st.Reconnects, uint64(1))
+	log := s.stateLog()
+	require.Equal(t, []State{StateConnecting, StateStreaming}, log[:2])
+	// streaming -> backoff -> (connecting -> backoff)* -> connecting -> streaming
+	require.Equal(t, StateBackoff, log[2])
+	require.Equal(t, StateStreaming, log[len(log)-1])
+
+	aus := s.units()
+	var discont []int
+	for i, au := range aus {
+		if au.Discontinuity {
+			discont = append(discont, i)
+			require.True(t, au.RandomAccess)
+		}
+	}
+	require.Len(t, discont, 2)
+	var maxFirst time.Duration
+	for _, au := range aus[:discont[1]] {
+		maxFirst = max(maxFirst, au.PTS)
+	}
+	require.Greater(t, aus[discont[1]].PTS, maxFirst, "PTS keeps increasing across sessions")
+
+	require.NoError(t, c.Close())
+	cam2.Close()
+	goleak.VerifyNone(t, goleak.IgnoreCurrent())
+}
+
+func TestClientConnectionRefused(t *testing.T) {
+	var s sink
+	c := newTestClient(t, ClientConfig{URL: "rtsp://" + closedPort(t) + "/cam", OnAccessUnit: s.onAU})
+	c.Start()
+	eventually(t, 5*time.Second, func() bool { return c.State().Reconnects >= 2 }, "retries")
+	st := c.State()
+	require.Contains(t, []State{StateBackoff, StateConnecting}, st.State)
+	require.Contains(t, st.Reason, "connection refused")
+	require.NoError(t, c.Close())
+	require.Equal(t, StateClosed, c.State().State)
+}
+
+func TestClientNotFound(t *testing.T) {
+	cam := startCamera(t, TestCameraConfig{})
+	var s sink
+	c := newTestClient(t, ClientConfig{URL: "rtsp://" + cam.Addr() + "/nope", OnAccessUnit: s.onAU})
+	c.Start()
+	eventually(t, 5*time.Second, func() bool { return c.State().State == StateBackoff }, "backoff")
+	require.Contains(t, c.State().Reason, "404")
+}
+
+func TestClientUnsupportedCodec(t *testing.T) {
+	desc := &description.Session{Medias: []*description.Media{
+		{Type: description.MediaTypeVideo, Formats: []format.Format{&format.MJPEG{}}},
+		{Type: description.MediaTypeAudio, Formats: []format.Format{&format.G711{PayloadTyp: 0, MULaw: true, SampleRate: 8000, ChannelCount: 1}}},
+	}}
+	srv := startStreamServer(t, desc)
+	var s sink
+	c := NewClient(ClientConfig{URL: "rtsp://" + srv.addr + "/mjpeg", OnAccessUnit: s.onAU, Log: discardLog()})
+	err := c.Run(context.Background())
+	require.ErrorIs(t, err, ErrUnsupportedCodec)
+	require.ErrorContains(t, err, "video/M-JPEG")
+	st := c.State()
+	require.Equal(t, StateFailed, st.State)
+	require.Contains(t, st.Reason, "no H.264 or H.265 video")
+}
+
+func TestClientBadURL(t *testing.T) {
+	for _, u := range []string{"http://x/y", "rtsp://", "::::", "rtsp://user:hunter22@[::1"} {
+		c := NewClient(ClientConfig{URL: u, OnAccessUnit: func(AccessUnit) {}, Log: discardLog()})
+		err := c.Run(context.Background())
+		require.ErrorIs(t, err, ErrBadURL, u)
+		require.NotContains(t, err.Error(), "hunter22")
+		require.Equal(t, StateFailed, c.State().State)
+	}
+}
+
+func TestClientGarbageRTP(t *testing.T) {
+	src, err := NewDefaultSource(true)
+	require.NoError(t, err)
+	first, err := src.Next()
+	require.NoError(t, err)
+	forma, err := formatFor(first)
+	require.NoError(t, err)
+	medi := &description.Media{Type: description.MediaTypeVideo, Formats: []format.Format{forma}}
+	srv := startStreamServer(t, &description.Session{Medias: []*description.Media{medi}})
+
+	var s sink
+	c := newTestClient(t, ClientConfig{URL: "rtsp://" + srv.addr + "/garbage", OnAccessUnit: s.onAU, Log: discardLog()})
+	c.Start()
+	select {
+	case <-srv.playing:
+	case <-time.After(10 * time.Second):
+		t.Fatal("client did not play")
+	}
+
+	enc, err := newEncoder(forma)
+	require.NoError(t, err)
+	real := map[string]bool{}
+	var seq uint16
+	write := func(pkt *rtp.Packet) {
+		pkt.Version, pkt.PayloadType, pkt.SequenceNumber = 2, 96, seq
+		seq++
+		require.NoError(t, srv.stream.WritePacketRTP(medi, pkt))
+	}
+	au := first
+	for i := range 60 {
+		// A burst of random payloads, then a real access unit.
+		for range 5 {
+			payload := make([]byte, 1+int(seq)%300)
+			_, _ = rand.Read(payload)
+			write(&rtp.Packet{Header: rtp.Header{Timestamp: uint32(i) * 3000, Marker: seq%3 == 0}, Payload: payload})
+		}
+		real[string(bytes.Join(au.NALUs, nil))] = true
+		pkts, err := enc.Encode(au.NALUs)
+		require.NoError(t, err)
+		for _, p := range pkts {
+			p.Timestamp = uint32(i)*6000 + 1
+			write(p)
+		}
+		au, err = src.Next()
+		require.NoError(t, err)
+		time.Sleep(2 * time.Millisecond)
+	}
+	eventually(t, 10*time.Second, func() bool { return c.State().PacketsReceived >= uint64(seq) }, "all packets received")
+	st := c.State()
+	require.Equal(t, StateStreaming, st.State, "garbage does not end the session")
+	require.Zero(t, st.Reconnects)
+	require.Greater(t, st.DecodeErrors, uint64(0), "garbage is counted")
+	require.Greater(t, st.AUsDropped, uint64(0), "broken units are dropped")
+	intact := 0
+	for _, got := range s.units() {
+		if real[string(bytes.Join(got.NALUs, nil))] {
+			intact++
+		}
+	}
+	require.Greater(t, intact, 10, "real access units get through between the garbage")
+	t.Logf("garbage: %d intact; %+v", intact, st)
+
+	// Clean packets afterwards: every access unit arrives.
+	before := s.count()
+	for i := 60; i < 75; i++ {
+		pkts, err := enc.Encode(au.NALUs)
+		require.NoError(t, err)
+		for _, p := range pkts {
+			p.Timestamp = uint32(i)*6000 + 1
+			write(p)
+		}
+		au, err = src.Next()
+		require.NoError(t, err)
+	}
+	eventually(t, 10*time.Second, func() bool { return s.count() >= before+15 }, "clean access units after the garbage")
+}
+
+func TestClientStall(t *testing.T) {
+	src := &blockingSource{release: make(chan struct{})}
+	cam := NewTestCamera(TestCameraConfig{Address: "127.0.0.1:0", Source: src})
+	require.NoError(t, cam.Start())
+	defer func() {
+		close(src.release)
+		cam.Close()
+	}()
+	var s sink
+	c := newTestClient(t, ClientConfig{URL: cam.URL(), OnAccessUnit: s.onAU, StallTimeout: 300 * time.Millisecond, InitialBackoff: time.Second})
+	c.Start()
+	eventually(t, 10*time.Second, func() bool { return c.State().State == StateBackoff }, "stall detected")
+	require.Contains(t, c.State().Reason, "stalled")
+	require.Equal(t, 1, s.count())
+	require.NoError(t, c.Close())
+}
+
+// blockingSource yields the default clip's first access unit, then blocks until released.
+type blockingSource struct {
+	once    sync.Once
+	release chan struct{}
+}
+
+func (b *blockingSource) Next() (AccessUnit, error) {
+	var au AccessUnit
+	first := false
+	b.once.Do(func() { first = true })
+	if first {
+		src, err := NewDefaultSource(false)
+		if err != nil {
+			return au, err
+		}
+		return src.Next()
+	}
+	<-b.release
+	return au, io.EOF
+}
+
+func TestClientCredentials(t *testing.T) {
+	const user, pass = "viewer", "s3cr3t-Pa55"
+	cam := startCamera(t, TestCameraConfig{User: user, Pass: pass, Path: "/private"})
+	require.Contains(t, cam.URL(), user+":"+pass+"@")
+
+	logger, logs := captureLog()
+	var s sink
+	c := newTestClient(t, ClientConfig{URL: cam.URL(), OnAccessUnit: s.onAU, Log: logger})
+	c.Start()
+	eventually(t, 10*time.Second, func() bool { return s.count() >= 3 }, "access units with credentials")
+	st := c.State()
+	require.Equal(t, StateStreaming, st.State)
+	require.Equal(t, "rtsp://***@"+cam.Addr()+"/private", st.URL)
+	require.NoError(t, c.Close())
+
+	// Wrong password: failed, and neither password shows anywhere.
+	wrong := "rtsp://" + user + ":wr0ng-Pa55@" + cam.Addr() + "/private"
+	c2 := NewClient(ClientConfig{URL: wrong, OnAccessUnit: s.onAU, Log: logger})
+	err := c2.Run(context.Background())
+	require.ErrorIs(t, err, ErrUnauthorized)
+	st2 := c2.State()
+	require.Equal(t, StateFailed, st2.State)
+	require.Contains(t, st2.Reason, "401")
+
+	// No credentials at all against a camera that wants them.
+	c3 := NewClient(ClientConfig{URL: "rtsp://" + cam.Addr() + "/private", OnAccessUnit: s.onAU, Log: logger})
+	require.ErrorIs(t, c3.Run(context.Background()), ErrUnauthorized)
+
+	for _, secret := range []string{pass, "wr0ng-Pa55"} {
+		require.NotContains(t, logs.String(), secret)
+		require.NotContains(t, fmt.Sprintf("%+v %+v", st, st2), secret)
+		require.NotContains(t, err.Error(), secret)
+	}
+	require.Contains(t, logs.String(), `"camera":"camera"`)
+	require.Contains(t, logs.String(), "streaming")
+}
+
+func TestRedactURL(t *testing.T) {
+	cases := map[string]string{
+		"rtsp://cam.local:554/stream":        "rtsp://cam.local:554/stream",
+		"rtsp://admin:hunter2@10.0.0.5/h264": "rtsp://***@10.0.0.5/h264",
+		"rtsp://admin@10.0.0.5/h264":         "rtsp://***@10.0.0.5/h264",
+		"rtsp://a:b%40c@host/p?x=1":          "rtsp://***@host/p?x=1",
+		"rtsp://user:p@ss@host:8554/x":       "rtsp://***@host:8554/x",
+		"rtsp://user:pa ss@[::1/x":           "rtsp://***@[::1/x",
+		"not a url user:pass@host":           "***@host",
+		"":                                   "",
+	}
+	for in, want := range cases {
+		require.Equal(t, want, RedactURL(in), in)
+	}
+	s := newSecrets("rtsp://admin:hunter2@10.0.0.5/h264")
+	require.Equal(t, "dial ***@10.0.0.5 with *** failed", s.scrub("dial admin:hunter2@10.0.0.5 with hunter2 failed"))
+}
+
+func TestBackoff(t *testing.T) {
+	b := backoff{initial: 100 * time.Millisecond, max: time.Second}
+	require.Equal(t, 100*time.Millisecond, b.delay(0))
+	require.Equal(t, 200*time.Millisecond, b.delay(1))
+	require.Equal(t, 800*time.Millisecond, b.delay(3))
+	require.Equal(t, time.Second, b.delay(4))
+	require.Equal(t, time.Second, b.delay(1000))
+	b.jitter = 0.2
+	seen := map[time.Duration]bool{}
+	for range 100 {
+		d := b.delay(2)
+		require.GreaterOrEqual(t, d, 320*time.Millisecond)
+		require.LessOrEqual(t, d, 480*time.Millisecond)
+		seen[d] = true
+	}
+	require.Greater(t, len(seen), 10, "jitter spreads the delays")
+}
