@@ -1,0 +1,154 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+)
+
+// ErrInvalidEvent is wrapped by the errors that sinks return for an event that fails Event.Validate.
+var ErrInvalidEvent = errors.New("invalid event")
+
+// MaxKeyframeBytes bounds the keyframe JPEG attached to an event.
+const MaxKeyframeBytes = 4 << 20
+
+// Event is one detection: what happened (Label, Score), where (Camera), when (Start, End) and how the
+// model decided (ExitStage). It is the JSON object of the API, the SSE stream and webhooks.
+type Event struct {
+	// ID is unique and sorts by Start (NewEventID).
+	ID string `json:"id"`
+	// Camera is the camera's configured name.
+	Camera string `json:"camera"`
+	// Label is the class the model gave the clip.
+	Label string `json:"label"`
+	// Score is the model's confidence in Label, 0 to 1.
+	Score float64 `json:"score"`
+	// Start and End bound the clip in wall-clock time.
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+	// ExitStage is the model stage whose early-exit head decided (0 = first stage).
+	ExitStage int `json:"exit_stage"`
+	// KeyframeRef is the API path of the event's keyframe JPEG, empty when it has none.
+	KeyframeRef string `json:"keyframe_ref,omitempty"`
+	// Caption is an optional text description.
+	Caption string `json:"caption,omitempty"`
+	// Keyframe is the JPEG itself; stores keep it apart from the event (see AttachKeyframe).
+	Keyframe []byte `json:"-"`
+}
+
+// NewEventID returns a new event ID for an event starting at start: 16 hex digits of the start time in
+// Unix nanoseconds then 8 random hex digits, so IDs sort by start time.
+func NewEventID(start time.Time) string {
+	var b [12]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(max(start.UnixNano(), 0)))
+	if _, err := rand.Read(b[8:]); err != nil {
+		panic(err) // crypto/rand never fails on Linux; a failure means the system is unusable
+	}
+	return hex.EncodeToString(b[:])
+}
+
+// timeKey is the ID prefix for time t: IDs >= timeKey(t) start at or after t.
+func timeKey(t time.Time) []byte {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(max(t.UnixNano(), 0)))
+	return []byte(hex.EncodeToString(b[:]))
+}
+
+// validID reports whether id has the NewEventID form.
+func validID(id string) bool {
+	if len(id) != 24 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// KeyframePath returns the API path that serves the keyframe of event id.
+func KeyframePath(id string) string { return "/api/v1/events/" + id + "/keyframe" }
+
+// AttachKeyframe sets the event's keyframe JPEG and its KeyframeRef. Set ID first.
+func (e *Event) AttachKeyframe(jpeg []byte) {
+	e.Keyframe = jpeg
+	e.KeyframeRef = KeyframePath(e.ID)
+}
+
+// Validate checks the event's fields; errors wrap ErrInvalidEvent.
+func (e *Event) Validate() error {
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("%w: %s", ErrInvalidEvent, fmt.Sprintf(format, a...))
+	}
+	switch {
+	case !validID(e.ID):
+		return bad("id %q is not 24 lower-case hex digits (use NewEventID)", e.ID)
+	case !cameraNameRE.MatchString(e.Camera):
+		return bad("camera %q is not a valid camera name", e.Camera)
+	case e.Label == "" || len(e.Label) > 128:
+		return bad("label must be 1 to 128 bytes")
+	case math.IsNaN(e.Score) || e.Score < 0 || e.Score > 1:
+		return bad("score %g is not in [0, 1]", e.Score)
+	case e.Start.IsZero() || e.End.Before(e.Start):
+		return bad("start must be set and end not before it")
+	case e.ExitStage < 0:
+		return bad("exit_stage must not be negative")
+	case len(e.Keyframe) > MaxKeyframeBytes:
+		return bad("keyframe is %d bytes, more than %d", len(e.Keyframe), MaxKeyframeBytes)
+	case len(e.Keyframe) > 0 && !bytes.HasPrefix(e.Keyframe, []byte{0xFF, 0xD8, 0xFF}):
+		return bad("keyframe is not a JPEG")
+	}
+	return nil
+}
+
+// Sink receives events. Publish returns once the sink has taken the event: a durable sink (Store) only
+// after it is on disk, a best-effort sink (WebhookSink, Hub) once it is queued or dropped.
+type Sink interface {
+	Publish(ctx context.Context, ev Event) error
+}
+
+// Fanout publishes each event to every sink in order and joins their errors. Put the durable store
+// first: when Publish returns nil the event is acknowledged.
+type Fanout []Sink
+
+// Publish implements Sink.
+func (f Fanout) Publish(ctx context.Context, ev Event) error {
+	var errs []error
+	for _, s := range f {
+		if err := s.Publish(ctx, ev); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// EventQuery selects stored events. Zero fields do not filter.
+type EventQuery struct {
+	// From and To bound Start: From <= Start < To.
+	From, To time.Time
+	// Camera and Label match exactly.
+	Camera, Label string
+	// MinScore keeps events with Score >= MinScore.
+	MinScore float64
+	// Limit is the page size. It defaults to 100 and is capped at 1000.
+	Limit int
+	// Cursor continues a previous query: pass its NextCursor.
+	Cursor string
+	// Ascending returns the oldest first; the default is newest first.
+	Ascending bool
+}
+
+// EventPage is one page of query results.
+type EventPage struct {
+	Events []Event `json:"events"`
+	// NextCursor continues the query; empty when there are no more events.
+	NextCursor string `json:"next_cursor,omitempty"`
+}

@@ -1,0 +1,345 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// ErrNotFound is returned for an event or keyframe that is not stored.
+var ErrNotFound = errors.New("not found")
+
+var (
+	bucketEvents    = []byte("events")
+	bucketKeyframes = []byte("keyframes")
+	bucketMeta      = []byte("meta")
+	keyCount        = []byte("count")
+)
+
+// StoreOptions configures a Store.
+type StoreOptions struct {
+	// MaxAge drops events whose Start is older than this. It defaults to 0: keep forever.
+	MaxAge time.Duration
+	// MaxEvents keeps at most this many events, dropping the oldest Start first. It defaults to 0:
+	// no limit.
+	MaxEvents int
+	// PruneInterval is how often the MaxAge retention runs. It defaults to 1 minute.
+	PruneInterval time.Duration
+	// Now returns the current time. It defaults to time.Now (tests replace it).
+	Now func() time.Time
+	// Logger logs retention failures. It defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+// Store is the embedded event store: a bbolt file that survives restarts. Events are keyed by ID, so
+// they sort by start time; keyframe JPEGs live in their own bucket. Publish returns only after the
+// write is committed and fsync'd. Retention drops events by age (in the background) and by count
+// (on every write). Safe for concurrent use.
+type Store struct {
+	db   *bolt.DB
+	opts StoreOptions
+
+	cancel context.CancelFunc
+	done   chan struct{}
+	close  sync.Once
+}
+
+// OpenStore opens (creating if needed) the store at path, runs retention once and starts the
+// background retention. Close it.
+func OpenStore(path string, opts StoreOptions) (*Store, error) {
+	if opts.PruneInterval <= 0 {
+		opts.PruneInterval = time.Minute
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.MaxAge < 0 || opts.MaxEvents < 0 {
+		return nil, errors.New("store: negative retention")
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketEvents, bucketKeyframes, bucketMeta} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("store: init %s: %w", path, err), db.Close())
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Store{db: db, opts: opts, cancel: cancel, done: make(chan struct{})}
+	if _, err := s.Prune(); err != nil {
+		cancel()
+		return nil, errors.Join(err, db.Close())
+	}
+	go s.run(ctx)
+	return s, nil
+}
+
+func (s *Store) run(ctx context.Context) {
+	defer close(s.done)
+	t := time.NewTicker(s.opts.PruneInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := s.Prune(); err != nil {
+				s.opts.Logger.Error("event store retention failed", "err", err)
+			}
+		}
+	}
+}
+
+// Close stops the retention goroutine and closes the file. It is safe to call more than once.
+func (s *Store) Close() error {
+	var err error
+	s.close.Do(func() {
+		s.cancel()
+		<-s.done
+		err = s.db.Close()
+	})
+	return err
+}
+
+// Publish stores ev (and its keyframe) durably: it returns nil only once the transaction is committed
+// and fsync'd. Concurrent calls are batched into one transaction. Storing an ID again replaces it.
+func (s *Store) Publish(ctx context.Context, ev Event) error {
+	if err := ev.Validate(); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	jpeg := ev.Keyframe
+	ev.Keyframe = nil
+	if len(jpeg) > 0 {
+		ev.KeyframeRef = KeyframePath(ev.ID)
+	}
+	val, err := json.Marshal(ev)
+	if err != nil {
+		return fmt.Errorf("store: encode event: %w", err)
+	}
+	key := []byte(ev.ID)
+	// Batch may run the function more than once: it must be idempotent.
+	err = s.db.Batch(func(tx *bolt.Tx) error {
+		events := tx.Bucket(bucketEvents)
+		existed := events.Get(key) != nil
+		if err := events.Put(key, val); err != nil {
+			return err
+		}
+		kf := tx.Bucket(bucketKeyframes)
+		if len(jpeg) > 0 {
+			if err := kf.Put(key, jpeg); err != nil {
+				return err
+			}
+		} else if err := kf.Delete(key); err != nil {
+			return err
+		}
+		n := count(tx)
+		if !existed {
+			n++
+		}
+		if s.opts.MaxEvents > 0 && n > uint64(s.opts.MaxEvents) {
+			dropped, err := deleteOldest(tx, func(_ []byte, i int) bool { return uint64(i) < n-uint64(s.opts.MaxEvents) })
+			if err != nil {
+				return err
+			}
+			n -= uint64(dropped)
+		}
+		return setCount(tx, n)
+	})
+	if err != nil {
+		return fmt.Errorf("store: write event %s: %w", ev.ID, err)
+	}
+	return nil
+}
+
+func count(tx *bolt.Tx) uint64 {
+	v := tx.Bucket(bucketMeta).Get(keyCount)
+	if len(v) != 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(v)
+}
+
+func setCount(tx *bolt.Tx, n uint64) error {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], n)
+	return tx.Bucket(bucketMeta).Put(keyCount, b[:])
+}
+
+// deleteOldest deletes events from the oldest while more(key, i) holds for the i-th (0-based) one.
+func deleteOldest(tx *bolt.Tx, more func(key []byte, i int) bool) (int, error) {
+	kf := tx.Bucket(bucketKeyframes)
+	c := tx.Bucket(bucketEvents).Cursor()
+	i := 0
+	for k, _ := c.First(); k != nil && more(k, i); k, _ = c.First() {
+		if err := kf.Delete(k); err != nil {
+			return i, err
+		}
+		if err := c.Delete(); err != nil {
+			return i, err
+		}
+		i++
+	}
+	return i, nil
+}
+
+// Prune drops the events older than MaxAge now; it returns how many. The store runs it periodically.
+func (s *Store) Prune() (int, error) {
+	if s.opts.MaxAge <= 0 {
+		return 0, nil
+	}
+	limit := timeKey(s.opts.Now().Add(-s.opts.MaxAge))
+	var dropped int
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		var err error
+		dropped, err = deleteOldest(tx, func(k []byte, _ int) bool { return bytes.Compare(k, limit) < 0 })
+		if err != nil || dropped == 0 {
+			return err
+		}
+		n := count(tx)
+		return setCount(tx, n-min(n, uint64(dropped)))
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: retention: %w", err)
+	}
+	return dropped, nil
+}
+
+// Count returns the number of stored events.
+func (s *Store) Count() (int, error) {
+	var n uint64
+	err := s.db.View(func(tx *bolt.Tx) error { n = count(tx); return nil })
+	if err != nil {
+		return 0, fmt.Errorf("store: %w", err)
+	}
+	return int(n), nil
+}
+
+// Get returns the event id (without its keyframe bytes).
+func (s *Store) Get(id string) (Event, error) {
+	var ev Event
+	err := s.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketEvents).Get([]byte(id))
+		if v == nil {
+			return ErrNotFound
+		}
+		return json.Unmarshal(v, &ev)
+	})
+	if err != nil {
+		return Event{}, fmt.Errorf("store: event %q: %w", id, err)
+	}
+	return ev, nil
+}
+
+// Keyframe returns the keyframe JPEG of event id.
+func (s *Store) Keyframe(id string) ([]byte, error) {
+	var out []byte
+	err := s.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketKeyframes).Get([]byte(id))
+		if v == nil {
+			return ErrNotFound
+		}
+		out = bytes.Clone(v)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: keyframe %q: %w", id, err)
+	}
+	return out, nil
+}
+
+// Query returns one page of the events matching q. A full page carries NextCursor (the last event's ID);
+// the page after it may be empty.
+func (s *Store) Query(q EventQuery) (EventPage, error) {
+	if q.Limit <= 0 {
+		q.Limit = 100
+	}
+	q.Limit = min(q.Limit, 1000)
+	if q.Cursor != "" && !validID(q.Cursor) {
+		return EventPage{}, fmt.Errorf("store: bad cursor %q", q.Cursor)
+	}
+	var lo, hi []byte // lo <= key < hi
+	if !q.From.IsZero() {
+		lo = timeKey(q.From)
+	}
+	if !q.To.IsZero() {
+		hi = timeKey(q.To)
+	}
+	page := EventPage{Events: []Event{}}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketEvents).Cursor()
+		var k, v []byte
+		step := c.Next
+		if q.Ascending {
+			switch {
+			case q.Cursor != "":
+				k, v = c.Seek([]byte(q.Cursor))
+				if k != nil && string(k) == q.Cursor {
+					k, v = c.Next()
+				}
+			case lo != nil:
+				k, v = c.Seek(lo)
+			default:
+				k, v = c.First()
+			}
+		} else {
+			step = c.Prev
+			seek := hi
+			if q.Cursor != "" && (hi == nil || q.Cursor < string(hi)) {
+				seek = []byte(q.Cursor)
+			}
+			if seek == nil {
+				k, v = c.Last()
+			} else if k, v = c.Seek(seek); k == nil {
+				k, v = c.Last()
+			} else {
+				k, v = c.Prev() // Seek found the first key >= seek; we want keys < seek
+			}
+		}
+		for ; k != nil; k, v = step() {
+			if (hi != nil && bytes.Compare(k, hi) >= 0) || (lo != nil && bytes.Compare(k, lo) < 0) {
+				if q.Ascending == (hi != nil && bytes.Compare(k, hi) >= 0) {
+					break // past the end of the range in the direction of travel
+				}
+				continue
+			}
+			var ev Event
+			if err := json.Unmarshal(v, &ev); err != nil {
+				return fmt.Errorf("decode event %s: %w", k, err)
+			}
+			if (q.Camera != "" && ev.Camera != q.Camera) || (q.Label != "" && ev.Label != q.Label) || ev.Score < q.MinScore {
+				continue
+			}
+			page.Events = append(page.Events, ev)
+			if len(page.Events) == q.Limit {
+				page.NextCursor = ev.ID
+				break
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return EventPage{}, fmt.Errorf("store: query: %w", err)
+	}
+	return page, nil
+}

@@ -1,0 +1,281 @@
+package pipeline
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+var t0 = time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+
+// testJPEG is the start of a JPEG file; stores only check the magic bytes.
+var testJPEG = []byte{0xFF, 0xD8, 0xFF, 0xE0, 0, 0x10, 'J', 'F', 'I', 'F', 0, 0xFF, 0xD9}
+
+func testEvent(cam, label string, score float64, start time.Time) Event {
+	return Event{ID: NewEventID(start), Camera: cam, Label: label, Score: score, Start: start,
+		End: start.Add(2 * time.Second), ExitStage: 1}
+}
+
+func openTestStore(t *testing.T, path string, opts StoreOptions) *Store {
+	t.Helper()
+	s, err := OpenStore(path, opts)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, s.Close()) })
+	return s
+}
+
+func TestStorePublishGetKeyframe(t *testing.T) {
+	s := openTestStore(t, filepath.Join(t.TempDir(), "ev.db"), StoreOptions{})
+	ctx := context.Background()
+	ev := testEvent("door", "person", 0.9, t0)
+	ev.Caption = "a person walks in"
+	ev.AttachKeyframe(testJPEG)
+	require.NoError(t, s.Publish(ctx, ev))
+
+	got, err := s.Get(ev.ID)
+	require.NoError(t, err)
+	require.Nil(t, got.Keyframe)
+	require.Equal(t, KeyframePath(ev.ID), got.KeyframeRef)
+	require.True(t, got.Start.Equal(ev.Start))
+	require.Equal(t, "a person walks in", got.Caption)
+	jpeg, err := s.Keyframe(ev.ID)
+	require.NoError(t, err)
+	require.Equal(t, testJPEG, jpeg)
+
+	_, err = s.Get(NewEventID(t0))
+	require.ErrorIs(t, err, ErrNotFound)
+	_, err = s.Keyframe("nope")
+	require.ErrorIs(t, err, ErrNotFound)
+
+	n, err := s.Count()
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	// Publishing the same ID again replaces, it does not count twice.
+	ev.Score = 0.95
+	require.NoError(t, s.Publish(ctx, ev))
+	n, _ = s.Count()
+	require.Equal(t, 1, n)
+}
+
+func TestStoreRejectsInvalidEvents(t *testing.T) {
+	s := openTestStore(t, filepath.Join(t.TempDir(), "ev.db"), StoreOptions{})
+	good := testEvent("door", "person", 0.5, t0)
+	for name, mut := range map[string]func(*Event){
+		"id":       func(e *Event) { e.ID = "x" },
+		"camera":   func(e *Event) { e.Camera = "a b" },
+		"label":    func(e *Event) { e.Label = "" },
+		"score":    func(e *Event) { e.Score = 1.5 },
+		"end":      func(e *Event) { e.End = e.Start.Add(-time.Second) },
+		"keyframe": func(e *Event) { e.Keyframe = []byte("GIF89a") },
+		"stage":    func(e *Event) { e.ExitStage = -1 },
+	} {
+		ev := good
+		mut(&ev)
+		require.ErrorIs(t, s.Publish(context.Background(), ev), ErrInvalidEvent, name)
+	}
+	n, _ := s.Count()
+	require.Zero(t, n)
+}
+
+func TestStoreQuery(t *testing.T) {
+	s := openTestStore(t, filepath.Join(t.TempDir(), "ev.db"), StoreOptions{})
+	ctx := context.Background()
+	cams := []string{"door", "yard"}
+	labels := []string{"person", "car", "pan"}
+	var all []Event
+	for i := 0; i < 30; i++ {
+		ev := testEvent(cams[i%2], labels[i%3], float64(i)/30, t0.Add(time.Duration(i)*time.Minute))
+		require.NoError(t, s.Publish(ctx, ev))
+		all = append(all, ev)
+	}
+	ids := func(evs []Event) []string {
+		out := make([]string, len(evs))
+		for i, e := range evs {
+			out[i] = e.ID
+		}
+		return out
+	}
+
+	// Newest first by default, paged with the cursor until exhausted.
+	var got []Event
+	q := EventQuery{Limit: 7}
+	for pages := 0; ; pages++ {
+		require.Less(t, pages, 10)
+		p, err := s.Query(q)
+		require.NoError(t, err)
+		got = append(got, p.Events...)
+		if p.NextCursor == "" {
+			break
+		}
+		q.Cursor = p.NextCursor
+	}
+	require.Len(t, got, 30)
+	for i := range got {
+		require.Equal(t, all[29-i].ID, got[i].ID)
+	}
+
+	// Ascending with filters and a time range.
+	q = EventQuery{Ascending: true, Camera: "door", From: t0.Add(4 * time.Minute), To: t0.Add(20 * time.Minute), Limit: 3}
+	var want []string
+	for _, e := range all[4:20] {
+		if e.Camera == "door" {
+			want = append(want, e.ID)
+		}
+	}
+	got = nil
+	for {
+		p, err := s.Query(q)
+		require.NoError(t, err)
+		got = append(got, p.Events...)
+		if p.NextCursor == "" {
+			break
+		}
+		q.Cursor = p.NextCursor
+	}
+	require.Equal(t, want, ids(got))
+
+	// Descending with a range, label and score filters.
+	p, err := s.Query(EventQuery{To: t0.Add(15 * time.Minute), Label: "car", MinScore: 0.2})
+	require.NoError(t, err)
+	want = nil
+	for i := 14; i >= 0; i-- {
+		if all[i].Label == "car" && all[i].Score >= 0.2 {
+			want = append(want, all[i].ID)
+		}
+	}
+	require.Equal(t, want, ids(p.Events))
+	require.Empty(t, p.NextCursor)
+
+	// A cursor past To still respects To.
+	p, err = s.Query(EventQuery{To: t0.Add(3 * time.Minute), Cursor: all[20].ID})
+	require.NoError(t, err)
+	require.Equal(t, []string{all[2].ID, all[1].ID, all[0].ID}, ids(p.Events))
+
+	// Nothing matches: an empty list, not null.
+	p, err = s.Query(EventQuery{Camera: "garage"})
+	require.NoError(t, err)
+	require.NotNil(t, p.Events)
+	require.Empty(t, p.Events)
+
+	_, err = s.Query(EventQuery{Cursor: "../../etc"})
+	require.Error(t, err)
+}
+
+func TestStoreRetention(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	now := t0
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+
+	s, err := OpenStore(filepath.Join(dir, "ev.db"), StoreOptions{MaxEvents: 5, MaxAge: time.Hour, Now: clock})
+	require.NoError(t, err)
+	var all []Event
+	for i := 0; i < 8; i++ {
+		ev := testEvent("door", "person", 0.9, t0.Add(-time.Duration(80-10*i)*time.Minute))
+		ev.AttachKeyframe(testJPEG)
+		require.NoError(t, s.Publish(ctx, ev))
+		all = append(all, ev)
+	}
+	// Count retention: only the 5 newest remain, keyframes of the dropped ones too are gone.
+	n, err := s.Count()
+	require.NoError(t, err)
+	require.Equal(t, 5, n)
+	_, err = s.Get(all[2].ID)
+	require.ErrorIs(t, err, ErrNotFound)
+	_, err = s.Keyframe(all[2].ID)
+	require.ErrorIs(t, err, ErrNotFound)
+	_, err = s.Get(all[3].ID)
+	require.NoError(t, err)
+
+	// Age retention: events 3..5 started 50, 40 and 30 minutes ago... move the clock 35 minutes on.
+	mu.Lock()
+	now = now.Add(35 * time.Minute)
+	mu.Unlock()
+	dropped, err := s.Prune()
+	require.NoError(t, err)
+	require.Equal(t, 3, dropped) // started 50, 40, 30 minutes before t0: older than an hour now
+	require.NoError(t, s.Close())
+
+	// The retained events survive a restart.
+	s2 := openTestStore(t, filepath.Join(dir, "ev.db"), StoreOptions{MaxAge: time.Hour, Now: clock})
+	n, err = s2.Count()
+	require.NoError(t, err)
+	require.Equal(t, 2, n)
+	p, err := s2.Query(EventQuery{Ascending: true})
+	require.NoError(t, err)
+	require.Equal(t, all[6].ID, p.Events[0].ID)
+	require.Equal(t, all[7].ID, p.Events[1].ID)
+}
+
+func TestStoreConcurrentPublish(t *testing.T) {
+	s := openTestStore(t, filepath.Join(t.TempDir(), "ev.db"), StoreOptions{})
+	var wg sync.WaitGroup
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 10; i++ {
+				ev := testEvent(fmt.Sprintf("cam%d", w), "person", 0.7, t0.Add(time.Duration(i)*time.Second))
+				require.NoError(t, s.Publish(context.Background(), ev))
+			}
+		}()
+	}
+	wg.Wait()
+	n, err := s.Count()
+	require.NoError(t, err)
+	require.Equal(t, 80, n)
+}
+
+// TestStoreAckedEventsSurviveKill runs a child process that publishes events and prints each ID once
+// Publish returns; the parent SIGKILLs it mid-stream and checks that every acknowledged event is stored.
+func TestStoreAckedEventsSurviveKill(t *testing.T) {
+	if path := os.Getenv("MVWATCH_STORE_CHILD"); path != "" {
+		s, err := OpenStore(path, StoreOptions{})
+		if err != nil {
+			fmt.Println("ERR", err)
+			os.Exit(1)
+		}
+		for i := 0; ; i++ {
+			ev := testEvent("door", "person", 0.8, t0.Add(time.Duration(i)*time.Millisecond))
+			if err := s.Publish(context.Background(), ev); err != nil {
+				fmt.Println("ERR", err)
+				os.Exit(1)
+			}
+			fmt.Println(ev.ID)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "ev.db")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestStoreAckedEventsSurviveKill$")
+	cmd.Env = append(os.Environ(), "MVWATCH_STORE_CHILD="+path)
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	var acked []string
+	sc := bufio.NewScanner(out)
+	for sc.Scan() && len(acked) < 25 {
+		line := sc.Text()
+		require.False(t, strings.HasPrefix(line, "ERR"), line)
+		if validID(line) {
+			acked = append(acked, line)
+		}
+	}
+	require.NoError(t, cmd.Process.Kill())
+	_ = cmd.Wait()
+	require.Len(t, acked, 25)
+
+	s := openTestStore(t, path, StoreOptions{})
+	for _, id := range acked {
+		_, err := s.Get(id)
+		require.NoError(t, err, "acknowledged event %s lost", id)
+	}
+}
