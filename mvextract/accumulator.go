@@ -1,0 +1,94 @@
+package mvextract
+
+import "math"
+
+// accumulator implements CoViAR-style accumulation: motion and residual traced back to the last I-frame.
+// With d_t the displacement of frame t toward frame t-1 (the Field) and r_t its residual,
+//
+//	D_t(x) = d_t(x) + D_{t-1}(x + d_t(x)),  R_t(x) = r_t(x) + R_{t-1}(x + d_t(x)),
+//
+// so that frame t ≈ I-frame(x + D_t(x)) + R_t(x). D and R are zero at an I-frame (and at any frame
+// without a reference). D lives on the 4x4 cell grid (source positions rounded to the nearest cell);
+// R is per pixel, moved by the cell's displacement rounded to whole pixels, and saturates at the int16
+// range. Cells without a past vector carry D and R over unmoved.
+type accumulator struct {
+	w, h, cols, rows int
+	valid            bool
+	dx, dy, ndx, ndy []float32
+	res, nres        []int16
+}
+
+// step advances the accumulation by one frame. It returns the accumulated displacement (cell grid) and
+// residual (stride w, nil when the frame has no residual).
+func (a *accumulator) step(f *Features) (dx, dy []float32, res []int16) {
+	fld := f.Field
+	if fld.Width != a.w || fld.Height != a.h || fld.Cols != a.cols || fld.Rows != a.rows {
+		a.w, a.h, a.cols, a.rows = fld.Width, fld.Height, fld.Cols, fld.Rows
+		a.valid = false
+	}
+	n := a.cols * a.rows
+	a.dx, a.dy = resizeNoClear(a.dx, n), resizeNoClear(a.dy, n)
+	a.ndx, a.ndy = resizeNoClear(a.ndx, n), resizeNoClear(a.ndy, n)
+	a.res, a.nres = resizeNoClear(a.res, a.w*a.h), resizeNoClear(a.nres, a.w*a.h)
+	restart := !a.valid || f.PictType == 'I' || f.KeyFrame || (f.HasResidual && !f.HasReference)
+	if restart {
+		clear(a.dx)
+		clear(a.dy)
+		clear(a.res)
+		a.valid = true
+		return a.dx, a.dy, a.residual(f)
+	}
+	cell := fld.Cell
+	for r := 0; r < a.rows; r++ {
+		for c := 0; c < a.cols; c++ {
+			i := r*a.cols + c
+			ddx, ddy := fld.DX[i], fld.DY[i]
+			sc := clampInt(int(math.Floor(float64(float32(c*cell+cell/2)+ddx)/float64(cell))), 0, a.cols-1)
+			sr := clampInt(int(math.Floor(float64(float32(r*cell+cell/2)+ddy)/float64(cell))), 0, a.rows-1)
+			a.ndx[i] = ddx + a.dx[sr*a.cols+sc]
+			a.ndy[i] = ddy + a.dy[sr*a.cols+sc]
+			if !f.HasResidual {
+				continue
+			}
+			ox, oy := int(math.Round(float64(ddx))), int(math.Round(float64(ddy)))
+			x0, y0 := c*cell, r*cell
+			x1, y1 := min(x0+cell, a.w), min(y0+cell, a.h)
+			inside := x0+ox >= 0 && x1+ox <= a.w && y0+oy >= 0 && y1+oy <= a.h
+			for y := y0; y < y1; y++ {
+				sy := y + oy
+				if !inside {
+					sy = clampInt(sy, 0, a.h-1)
+				}
+				cur := f.Residual[y*a.w : y*a.w+x1]
+				out := a.nres[y*a.w : y*a.w+x1]
+				for x := x0; x < x1; x++ {
+					sx := x + ox
+					if !inside {
+						sx = clampInt(sx, 0, a.w-1)
+					}
+					out[x] = sat16(int32(cur[x]) + int32(a.res[sy*a.w+sx]))
+				}
+			}
+		}
+	}
+	a.dx, a.ndx = a.ndx, a.dx
+	a.dy, a.ndy = a.ndy, a.dy
+	if !f.HasResidual {
+		clear(a.res)
+		return a.dx, a.dy, nil
+	}
+	a.res, a.nres = a.nres, a.res
+	return a.dx, a.dy, a.res
+}
+
+// residual returns the frame's residual after a restart (zero: the I-frame is its own reference).
+func (a *accumulator) residual(f *Features) []int16 {
+	if !f.HasResidual {
+		return nil
+	}
+	return a.res
+}
+
+func sat16(v int32) int16 {
+	return int16(min(max(v, math.MinInt16), math.MaxInt16))
+}

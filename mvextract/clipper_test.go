@@ -1,0 +1,183 @@
+package mvextract
+
+import (
+	"errors"
+	"math"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestAreaResizer(t *testing.T) {
+	var r areaResizer
+	// 8x4 -> 4x2: plain 2x2 block means.
+	src := []int16{
+		0, 2, 4, 6, 8, 10, 12, 14,
+		2, 4, 6, 8, 10, 12, 14, 16,
+		-4, -4, 0, 0, 4, 4, 8, 8,
+		-4, -4, 0, 0, 4, 4, 8, 8,
+	}
+	dst := make([]float32, 8)
+	r.set(8, 4, 4, 2)
+	r.int16(dst, src, 8, 1, false)
+	require.Equal(t, []float32{2, 6, 10, 14, -4, 0, 4, 8}, dst)
+	r.int16(dst, src, 8, 0.5, true)
+	require.Equal(t, []float32{1, 3, 5, 7, 2, 0, 2, 4}, dst)
+
+	// Non-integer ratios keep the mean and constants; upsampling repeats samples.
+	for _, sz := range [][4]int{{10, 7, 4, 3}, {13, 5, 64, 64}, {3, 2, 7, 5}, {1280, 720, 64, 64}, {320, 180, 112, 112}} {
+		sw, sh, dw, dh := sz[0], sz[1], sz[2], sz[3]
+		r.set(sw, sh, dw, dh)
+		plane := make([]float32, sw*sh)
+		for i := range plane {
+			plane[i] = 3.5
+		}
+		out := make([]float32, dw*dh)
+		r.float32(out, plane, sw, 2)
+		for _, v := range out {
+			require.InDelta(t, 7, v, 1e-4, "%v", sz)
+		}
+		if sw%dw != 0 && sw > dw {
+			// A ramp: the output mean equals the input mean.
+			var in float64
+			for y := 0; y < sh; y++ {
+				for x := 0; x < sw; x++ {
+					plane[y*sw+x] = float32(x + 3*y)
+					in += float64(x + 3*y)
+				}
+			}
+			r.float32(out, plane, sw, 1)
+			var o float64
+			for _, v := range out {
+				o += float64(v)
+			}
+			require.InDelta(t, in/float64(sw*sh), o/float64(dw*dh), 1e-3, "%v", sz)
+		}
+	}
+}
+
+// synthFeatures builds Features for a w x h frame with global motion (dx, dy) and a constant residual.
+func synthFeatures(t testing.TB, index int, pict byte, w, h int, dx, dy float64, residual int16) *Features {
+	fld := &Field{}
+	require.NoError(t, fld.Reset(w, h, GridCell))
+	if pict != 'I' {
+		require.NoError(t, fld.Fill(globalVectors(w, h, dx, dy), false))
+	}
+	res := make([]int16, w*h)
+	for i := range res {
+		res[i] = residual
+	}
+	return &Features{Index: index, PictType: pict, KeyFrame: pict == 'I', Width: w, Height: h, Field: fld,
+		HasResidual: true, HasReference: index > 0, Residual: res}
+}
+
+func TestClipperLayoutAndScaling(t *testing.T) {
+	cl, err := NewClipper(ClipConfig{Length: 3, Stride: 2, Step: 2, Width: 16, Height: 8, AbsResidual: true})
+	require.NoError(t, err)
+	require.Equal(t, 4, cl.Config().Channels())
+	var clips []Clip
+	for n := 0; n < 9; n++ {
+		// Frame n: displacement (-2, 1) px, residual -8n.
+		clip, err := cl.Push(synthFeatures(t, n, 'P', 320, 180, -2, 1, int16(-8*n)))
+		require.NoError(t, err)
+		if clip != nil {
+			c := *clip
+			c.Data = append([]float32(nil), clip.Data...)
+			c.Frames = append([]FrameInfo(nil), clip.Frames...)
+			clips = append(clips, c)
+		}
+	}
+	require.Len(t, clips, 3) // frames 0,2,4  2,4,6  4,6,8
+	for i, c := range clips {
+		require.Equal(t, 4, c.Channels)
+		require.Len(t, c.Data, 4*3*8*16)
+		for tt := 0; tt < 3; tt++ {
+			n := 2*i + 2*tt
+			require.Equal(t, n, c.Frames[tt].Index)
+			plane := func(ch int) []float32 { return c.Data[(ch*3+tt)*128 : (ch*3+tt+1)*128] }
+			for _, v := range plane(ChannelDX) {
+				require.InDelta(t, -2*16.0/320/0.5, v, 1e-5)
+			}
+			for _, v := range plane(ChannelDY) {
+				require.InDelta(t, 1*8.0/180/0.5, v, 1e-5)
+			}
+			for _, v := range plane(ChannelResidual) {
+				require.InDelta(t, float64(-8*n)/128, v, 1e-5)
+			}
+			for _, v := range plane(ChannelAbsResidual) {
+				require.InDelta(t, float64(8*n)/128, v, 1e-5)
+			}
+		}
+	}
+}
+
+func TestClipperAccumulate(t *testing.T) {
+	const w, h = 128, 64
+	cl, err := NewClipper(ClipConfig{Length: 4, Width: 32, Height: 16, Accumulate: true})
+	require.NoError(t, err)
+	var got []Clip
+	for n := 0; n < 8; n++ {
+		pict := byte('P')
+		if n == 0 || n == 5 {
+			pict = 'I'
+		}
+		clip, err := cl.Push(synthFeatures(t, n, pict, w, h, -1, 0, 3))
+		require.NoError(t, err)
+		if clip != nil {
+			c := *clip
+			c.Data = append([]float32(nil), clip.Data...)
+			got = append(got, c)
+		}
+	}
+	require.Len(t, got, 2)
+	// Frames since the last I-frame: 0 1 2 3 | 4 0 1 2 (frame 5 is an I-frame).
+	since := []int{0, 1, 2, 3, 4, 0, 1, 2}
+	for ci, c := range got {
+		for tt := 0; tt < 4; tt++ {
+			k := since[ci*4+tt]
+			p := 32 * 16
+			dx := c.Data[(ChannelDX*4+tt)*p : (ChannelDX*4+tt+1)*p]
+			res := c.Data[(ChannelResidual*4+tt)*p : (ChannelResidual*4+tt+1)*p]
+			// Away from the left border (the trace is clamped there) values grow by one step per frame.
+			for y := 0; y < 16; y++ {
+				for x := 4; x < 32; x++ {
+					require.InDelta(t, -float64(k)*32/w/0.5, dx[y*32+x], 1e-5, "clip %d t %d", ci, tt)
+					require.InDelta(t, float64(3*k)/128, res[y*32+x], 1e-5, "clip %d t %d", ci, tt)
+				}
+			}
+		}
+	}
+}
+
+func TestClipperErrorsAndAllocs(t *testing.T) {
+	_, err := NewClipper(ClipConfig{Length: -1})
+	require.True(t, errors.Is(err, ErrGeometry))
+	_, err = NewClipper(ClipConfig{MVNorm: float32(math.NaN())})
+	require.True(t, errors.Is(err, ErrGeometry))
+	cl, err := NewClipper(ClipConfig{Accumulate: true, AbsResidual: true, Width: 112, Height: 112})
+	require.NoError(t, err)
+	_, err = cl.Push(&Features{Index: 3})
+	require.True(t, errors.Is(err, ErrGeometry))
+
+	frames := []*Features{
+		synthFeatures(t, 0, 'P', 320, 180, 1.5, -0.25, 5),
+		synthFeatures(t, 1, 'P', 320, 180, -3, 2, -7),
+	}
+	for i := 0; i < 8; i++ {
+		_, err := cl.Push(frames[i%2])
+		require.NoError(t, err)
+	}
+	n, clips := 0, 0
+	allocs := testing.AllocsPerRun(40, func() {
+		c, err := cl.Push(frames[n%2])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c != nil {
+			clips++
+		}
+		n++
+	})
+	require.Zero(t, allocs)
+	require.Positive(t, clips)
+}
