@@ -44,6 +44,10 @@ type Decoder struct {
 	open  bool
 }
 
+// ErrDecode is wrapped by the errors of packets or access units that the decoder refused as invalid;
+// decoding can go on with the next one.
+var ErrDecode = errors.New("demux: decode error")
+
 // ErrNoMotionVectors is returned when motion vectors are asked for from a codec whose FFmpeg decoder
 // cannot export them (MJPEG, VP9, AV1, ...).
 var ErrNoMotionVectors = errors.New("demux: codec exports no motion vectors")
@@ -181,8 +185,8 @@ func (d *Decoder) Stats() Stats { return d.stats }
 
 // Decode sends one access unit to the decoder and calls fn for each frame it outputs. Access units before
 // the first random-access unit are dropped with ErrNoRandomAccess. An access unit the decoder refuses as
-// invalid is counted in Stats.DecodeErrors and reported as an error wrapping astiav.ErrInvaliddata;
-// decoding may go on with the next one. An error returned by fn is returned as is.
+// invalid is counted in Stats.DecodeErrors and reported as an error wrapping ErrDecode; decoding may go
+// on with the next one. An error returned by fn is returned as is.
 func (d *Decoder) Decode(au ingest.AccessUnit, fn func(*Frame) error) error {
 	if !d.open {
 		if !au.RandomAccess {
@@ -233,7 +237,7 @@ func (d *Decoder) send(pkt *astiav.Packet, fn func(*Frame) error) error {
 	if err := d.cc.SendPacket(pkt); err != nil && !errors.Is(err, astiav.ErrEof) {
 		if !errors.Is(err, astiav.ErrEagain) {
 			d.stats.DecodeErrors++
-			sendErr = fmt.Errorf("demux: decode packet %d: %w", d.stats.Packets, err)
+			sendErr = fmt.Errorf("%w: packet %d: %w", ErrDecode, d.stats.Packets, err)
 		}
 	}
 	for {
@@ -249,7 +253,7 @@ func (d *Decoder) send(pkt *astiav.Packet, fn func(*Frame) error) error {
 		}
 		if err != nil {
 			d.stats.DecodeErrors++
-			return fmt.Errorf("demux: decode: %w", err)
+			return fmt.Errorf("%w: %w", ErrDecode, err)
 		}
 		err = d.emit(fn)
 		d.frm.Unref()

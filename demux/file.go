@@ -136,20 +136,14 @@ func (f *File) Run(ctx context.Context, fn func(*Frame) error) error {
 		}
 		err := f.dec.send(f.pkt, fn)
 		f.pkt.Unref()
-		if err != nil && !f.isDecodeError(err) {
+		if err != nil && !errors.Is(err, ErrDecode) {
 			return err
 		}
 	}
-	if err := f.dec.send(nil, fn); err != nil && !f.isDecodeError(err) {
+	if err := f.dec.send(nil, fn); err != nil && !errors.Is(err, ErrDecode) {
 		return err
 	}
 	return nil
-}
-
-// isDecodeError tells a refused packet (skip it) from an error that ends Run.
-func (f *File) isDecodeError(err error) bool {
-	var ae astiav.Error
-	return errors.As(err, &ae)
 }
 
 // Close frees every FFmpeg object of the file. It is safe to call more than once.

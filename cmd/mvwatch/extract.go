@@ -21,14 +21,18 @@ import (
 
 // extractOptions configures `mvwatch extract`.
 type extractOptions struct {
-	outDir   string
-	threads  int
-	threadTy string
-	hwaccel  string
-	npy      bool
-	progress bool
-	maxTime  time.Duration // RTSP: stop after this long (0: until the stream ends or a signal)
-	frames   int           // stop after this many frames (0: all)
+	outDir    string
+	threads   int
+	threadTy  string
+	hwaccel   string
+	npy       bool
+	progress  bool
+	tensors   bool          // also write residual and motion-field tensors per frame
+	maxTime   time.Duration // RTSP: stop after this long (0: until the stream ends or a signal)
+	idle      time.Duration // RTSP: the stream has ended once no access unit came for this long
+	frames    int           // stop after this many frames (0: all)
+	transport string
+	queue     int // RTSP: access units buffered between network and decoder
 }
 
 func runExtract(args []string) int {
@@ -40,7 +44,11 @@ func runExtract(args []string) int {
 	fs.StringVar(&o.hwaccel, "hwaccel", "none", "hardware decoder: auto, none, qsv, vaapi, cuda (motion vectors always need the software decoder)")
 	fs.BoolVar(&o.npy, "npy", true, "also write per-frame .npy files (motion_vectors/mvs-N.npy, int32 [N,10]) like mv-extractor")
 	fs.BoolVar(&o.progress, "progress", isTerminal(os.Stderr), "print progress to stderr")
+	fs.BoolVar(&o.tensors, "tensors", false, "also write residuals/res-N.npy (int16 [H,W] luma residual) and fields/field-N.npy (float32 [3,H/4,W/4]: dx, dy, mask of the past motion field)")
 	fs.DurationVar(&o.maxTime, "duration", 0, "for RTSP inputs: stop after this long (0: until the stream ends or Ctrl-C)")
+	fs.DurationVar(&o.idle, "idle", 3*time.Second, "for RTSP inputs: the stream has ended once no access unit came for this long (0: wait forever)")
+	fs.StringVar(&o.transport, "transport", "tcp", "for RTSP inputs: tcp, udp or auto")
+	fs.IntVar(&o.queue, "queue", 1024, "for RTSP inputs: access units buffered between network and decoder (full: dropped and counted)")
 	fs.IntVar(&o.frames, "frames", 0, "stop after this many frames (0: all)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: mvwatch extract [flags] INPUT\n\nINPUT is a video file (mp4, mkv, ts, raw .h264, ...) or an rtsp:// URL.\nWrites mvs.csv (mv-extractor columns), mv_counts.csv, frame_types.txt and motion_vectors/mvs-N.npy into -out.")
@@ -66,12 +74,13 @@ func runExtract(args []string) int {
 
 // extract decodes input and writes its motion vectors into o.outDir. It returns the number of frames.
 func extract(ctx context.Context, input string, o extractOptions) (int, error) {
-	w, err := newMVWriter(o.outDir, o.npy)
+	w, err := newMVWriter(o.outDir, o.npy, o.tensors)
 	if err != nil {
 		return 0, err
 	}
 	cfg := demux.DecoderConfig{
 		MotionVectors: true,
+		Pixels:        o.tensors,
 		Threads:       o.threads,
 		ThreadType:    demux.ThreadType(o.threadTy),
 		HWAccel:       demux.HWAccel(o.hwaccel),
@@ -97,7 +106,8 @@ func extract(ctx context.Context, input string, o extractOptions) (int, error) {
 	}
 	var runErr error
 	if isRTSP(input) {
-		runErr = extractRTSP(ctx, input, cfg, o.maxTime, onFrame)
+		runErr = decodeRTSP(ctx, rtspDecodeOptions{url: input, camera: "extract", transport: o.transport,
+			queue: o.queue, decoder: cfg, maxTime: o.maxTime, idle: o.idle}, onFrame)
 	} else {
 		runErr = extractFile(ctx, input, cfg, onFrame)
 	}
@@ -137,6 +147,8 @@ func extractFile(ctx context.Context, path string, cfg demux.DecoderConfig, fn f
 type mvWriter struct {
 	dir                  string
 	npy                  bool
+	ex                   *mvextract.Extractor // set when residual and field tensors are written
+	field                []float32
 	csvF, countsF, typeF *os.File
 	csv, counts, types   *bufio.Writer
 	mvs                  []mvextract.MotionVector
@@ -145,13 +157,18 @@ type mvWriter struct {
 	frames               int
 }
 
-func newMVWriter(dir string, npy bool) (*mvWriter, error) {
+func newMVWriter(dir string, npy, tensors bool) (*mvWriter, error) {
 	w := &mvWriter{dir: dir, npy: npy}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
+	subdirs := []string{""}
 	if npy {
-		if err := os.MkdirAll(filepath.Join(dir, "motion_vectors"), 0o755); err != nil {
+		subdirs = append(subdirs, "motion_vectors")
+	}
+	if tensors {
+		w.ex = mvextract.NewExtractor(mvextract.ExtractorConfig{})
+		subdirs = append(subdirs, "residuals", "fields")
+	}
+	for _, sub := range subdirs {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
 			return nil, err
 		}
 	}
@@ -200,12 +217,49 @@ func (w *mvWriter) write(f *demux.Frame) error {
 	w.types.WriteByte('\n')
 	if w.npy {
 		if err := writeNPYFile(filepath.Join(w.dir, "motion_vectors", fmt.Sprintf("mvs-%d.npy", f.Index)),
-			[]int{len(w.mvs), 10}, w.rows); err != nil {
+			"int32", []int{len(w.mvs), 10}, w.rows); err != nil {
+			return err
+		}
+	}
+	if w.ex != nil {
+		if err := w.writeTensors(f); err != nil {
 			return err
 		}
 	}
 	w.frames++
 	return nil
+}
+
+// writeTensors writes the frame's luma residual and past motion field (dx, dy, mask planes).
+func (w *mvWriter) writeTensors(f *demux.Frame) error {
+	ft, err := w.ex.Process(f)
+	if err != nil {
+		return fmt.Errorf("frame %d: %w", f.Index, err)
+	}
+	if err := writeNPYFile(filepath.Join(w.dir, "residuals", fmt.Sprintf("res-%d.npy", f.Index)),
+		"int16", []int{ft.Height, ft.Width}, ft.Residual); err != nil {
+		return err
+	}
+	fd := ft.Field
+	n := fd.Rows * fd.Cols
+	w.field = append(w.field[:0], fd.DX...)
+	w.field = append(w.field, fd.DY...)
+	for _, m := range fd.Mask {
+		w.field = append(w.field, float32(m))
+	}
+	return writeNPYFile(filepath.Join(w.dir, "fields", fmt.Sprintf("field-%d.npy", f.Index)),
+		"float32", []int{3, fd.Rows, fd.Cols}, w.field[:3*n])
+}
+
+// writeNPYFile writes one .npy file.
+func writeNPYFile(path, dtype string, shape []int, data any) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriterSize(f, 1<<16)
+	err = mvextract.WriteNPY(bw, dtype, shape, data)
+	return errors.Join(err, bw.Flush(), f.Close())
 }
 
 func (w *mvWriter) close() error {
