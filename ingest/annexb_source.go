@@ -28,9 +28,12 @@ type AnnexBOptions struct {
 	// Loop restarts the stream at its end; timestamps keep increasing across loops.
 	// It defaults to false (Next returns io.EOF at the end).
 	Loop bool
+	// Codec of the stream. It defaults to CodecH264. H.265 streams get PTS in decoding order (their
+	// picture order counts are not parsed), which is right for streams without B-frames.
+	Codec Codec
 }
 
-// AnnexBSource is an AUSource over a raw H.264 Annex-B byte stream held in memory. Access units come in
+// AnnexBSource is an AUSource over a raw H.264 (or H.265) Annex-B byte stream held in memory. Access units come in
 // decoding order; their PTS follows the pictures' order counts (types 0, 1 and 2), so streams with
 // B-frames get presentation times in display order.
 type AnnexBSource struct {
@@ -41,7 +44,7 @@ type AnnexBSource struct {
 	offset   time.Duration
 }
 
-// OpenAnnexB reads a raw H.264 file (.264/.h264) into an AnnexBSource.
+// OpenAnnexB reads a raw H.264 file (.264/.h264), or H.265 with opts.Codec, into an AnnexBSource.
 func OpenAnnexB(path string, opts AnnexBOptions) (*AnnexBSource, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -62,14 +65,26 @@ func OpenAnnexB(path string, opts AnnexBOptions) (*AnnexBSource, error) {
 	return s, nil
 }
 
-// NewAnnexBSource parses an H.264 Annex-B byte stream. The access units it returns share data's memory;
+// NewAnnexBSource parses an H.264 (or H.265) Annex-B byte stream. The access units it returns share data's memory;
 // neither data nor the returned NAL units may be modified.
 func NewAnnexBSource(data []byte, opts AnnexBOptions) (*AnnexBSource, error) {
 	fps := opts.FrameRate
 	if fps <= 0 {
 		fps = defaultFrameRate
 	}
-	aus, dur, err := parseAnnexB(data, fps)
+	var (
+		aus []AccessUnit
+		dur time.Duration
+		err error
+	)
+	switch opts.Codec {
+	case CodecH264, "":
+		aus, dur, err = parseAnnexB(data, fps)
+	case CodecH265:
+		aus, dur, err = parseAnnexBH265(data, fps)
+	default:
+		return nil, fmt.Errorf("annex-b source: unsupported codec %q", opts.Codec)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -399,4 +400,37 @@ func TestBackoff(t *testing.T) {
 		seen[d] = true
 	}
 	require.Greater(t, len(seen), 10, "jitter spreads the delays")
+}
+
+func TestClientH265(t *testing.T) {
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		t.Skip("ffmpeg not installed")
+	}
+	path := t.TempDir() + "/c.265"
+	out, err := exec.Command("ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=s=160x96:r=10:d=3",
+		"-c:v", "libx265", "-x265-params", "keyint=10:bframes=0:log-level=error", "-f", "hevc", path).CombinedOutput()
+	require.NoError(t, err, string(out))
+	src, err := OpenAnnexB(path, AnnexBOptions{Codec: CodecH265})
+	require.NoError(t, err)
+	require.Equal(t, 30, src.Len())
+	require.Equal(t, 100*time.Millisecond, src.FrameDuration())
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	want, err := NewAnnexBSource(data, AnnexBOptions{Codec: CodecH265})
+	require.NoError(t, err)
+
+	cam := startCamera(t, TestCameraConfig{Source: src, Fast: true})
+	var s sink
+	c := newTestClient(t, ClientConfig{URL: cam.URL(), OnAccessUnit: s.onAU})
+	c.Start()
+	eventually(t, 20*time.Second, func() bool { return s.count() >= 30 }, "30 H.265 access units")
+	require.Equal(t, CodecH265, c.State().Codec)
+	for i, got := range s.units() {
+		exp, err := want.Next()
+		require.NoError(t, err)
+		require.Equal(t, CodecH265, got.Codec)
+		require.Equal(t, exp.RandomAccess, got.RandomAccess, "AU %d", i)
+		require.Equal(t, exp.PTS, got.PTS, "AU %d", i)
+		require.Equal(t, exp.NALUs, got.NALUs[len(got.NALUs)-len(exp.NALUs):], "AU %d", i)
+	}
 }
