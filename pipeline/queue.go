@@ -38,25 +38,25 @@ func NewQueue[T any](capacity int, opts QueueOptions) *Queue[T] {
 // was dropped.
 func (q *Queue[T]) Push(v T) bool {
 	defer q.updateDepth()
-	select {
-	case q.ch <- v:
-		return true
-	default:
-	}
-	if q.dropOldest {
-		select {
-		case <-q.ch:
-		default:
-		}
+	ok := true
+	for {
 		select {
 		case q.ch <- v:
+			return ok
+		default:
+		}
+		if !q.dropOldest {
 			q.drop()
 			return false
+		}
+		// Make room by dropping the oldest; another producer may take the room first, so loop.
+		select {
+		case <-q.ch:
+			q.drop()
+			ok = false
 		default:
 		}
 	}
-	q.drop()
-	return false
 }
 
 func (q *Queue[T]) drop() {
