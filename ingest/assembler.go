@@ -135,7 +135,7 @@ func (a *assembler) finish(nalus [][]byte, ts uint32) (AccessUnit, bool, error) 
 	}
 	au := AccessUnit{
 		Codec:        a.codec,
-		PTS:          a.ptsBase + time.Duration(a.ticks*int64(time.Second)/a.clock),
+		PTS:          a.ptsBase + ticksToDuration(a.ticks, a.clock),
 		RandomAccess: ra,
 	}
 	if ra {

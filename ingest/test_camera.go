@@ -14,7 +14,6 @@ import (
 
 	"github.com/bluenviron/gortsplib/v4"
 	"github.com/bluenviron/gortsplib/v4/pkg/base"
-	"github.com/bluenviron/gortsplib/v4/pkg/description"
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
 	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
@@ -64,8 +63,7 @@ type TestCamera struct {
 	cfg TestCameraConfig
 
 	server    *gortsplib.Server
-	stream    *gortsplib.ServerStream
-	media     *description.Media
+	writer    *streamWriter
 	first     AccessUnit
 	addr      string
 	playOnce  sync.Once
@@ -118,11 +116,9 @@ func (c *TestCamera) Start() error {
 		return fmt.Errorf("test camera: first access unit: %w", err)
 	}
 	c.first = first
-	forma, err := formatFor(first)
-	if err != nil {
+	if _, err := formatFor(first); err != nil {
 		return fmt.Errorf("test camera: %w", err)
 	}
-	c.media = &description.Media{Type: description.MediaTypeVideo, Formats: []format.Format{forma}}
 
 	c.server = &gortsplib.Server{
 		Handler:        c,
@@ -141,11 +137,12 @@ func (c *TestCamera) Start() error {
 	if err := c.server.Start(); err != nil {
 		return fmt.Errorf("test camera: listen on %s: %w", c.cfg.Address, err)
 	}
-	c.stream = &gortsplib.ServerStream{Server: c.server, Desc: &description.Session{Medias: []*description.Media{c.media}}}
-	if err := c.stream.Initialize(); err != nil {
+	w, err := newStreamWriter(c.server, first)
+	if err != nil {
 		c.server.Close()
-		return fmt.Errorf("test camera: stream: %w", err)
+		return fmt.Errorf("test camera: %w", err)
 	}
+	c.writer = w
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	go c.run()
 	c.cfg.Log.Info("test camera listening", "url", c.URL())
@@ -161,7 +158,7 @@ func (c *TestCamera) Close() {
 		}
 		c.cancel()
 		<-c.done
-		c.stream.Close()
+		c.writer.close()
 		c.server.Close()
 	})
 }
@@ -236,11 +233,6 @@ func (c *TestCamera) run() {
 	case <-c.ctx.Done():
 		return
 	}
-	enc, err := newEncoder(c.media.Formats[0])
-	if err != nil {
-		c.cfg.Log.Error("test camera: encoder", "err", err)
-		return
-	}
 	var (
 		start   = time.Now()
 		basePTS = c.first.PTS
@@ -263,8 +255,10 @@ func (c *TestCamera) run() {
 		} else if c.ctx.Err() != nil {
 			return
 		}
-		if err := c.send(enc, au, basePTS); err != nil {
+		if err := c.writer.write(au, basePTS); err != nil {
 			c.cfg.Log.Error("test camera: send", "err", err)
+		} else {
+			c.sent.Add(1)
 		}
 		next, err := c.cfg.Source.Next()
 		if errors.Is(err, io.EOF) {
@@ -277,24 +271,6 @@ func (c *TestCamera) run() {
 		}
 		au = next
 	}
-}
-
-// send packetises one access unit and writes it to every reader.
-func (c *TestCamera) send(enc rtpEncoder, au AccessUnit, basePTS time.Duration) error {
-	pkts, err := enc.Encode(au.NALUs)
-	if err != nil {
-		return fmt.Errorf("encode access unit: %w", err)
-	}
-	ts := uint32(int64(au.PTS-basePTS) * 90000 / int64(time.Second))
-	ntp := time.Now()
-	for _, pkt := range pkts {
-		pkt.Timestamp = ts
-		if err := c.stream.WritePacketRTPWithNTP(c.media, pkt, ntp); err != nil {
-			return fmt.Errorf("write RTP: %w", err)
-		}
-	}
-	c.sent.Add(1)
-	return nil
 }
 
 // authorize checks the request's path and credentials.
@@ -314,7 +290,7 @@ func (c *TestCamera) OnDescribe(ctx *gortsplib.ServerHandlerOnDescribeCtx) (*bas
 	if err != nil {
 		return res, nil, err
 	}
-	return res, c.stream, nil
+	return res, c.writer.stream, nil
 }
 
 // OnSetup implements gortsplib.ServerHandlerOnSetup.
@@ -323,7 +299,7 @@ func (c *TestCamera) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Resp
 	if err != nil {
 		return res, nil, err
 	}
-	return res, c.stream, nil
+	return res, c.writer.stream, nil
 }
 
 // OnPlay implements gortsplib.ServerHandlerOnPlay.

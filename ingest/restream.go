@@ -1,0 +1,231 @@
+package ingest
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/bluenviron/gortsplib/v4"
+	"github.com/bluenviron/gortsplib/v4/pkg/base"
+	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
+)
+
+// ErrBadCameraName is returned for a camera name that cannot be an RTSP path segment.
+var ErrBadCameraName = errors.New("bad camera name")
+
+// cameraName is what a restreamed camera may be called: one URL path segment.
+var cameraName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+
+// RestreamConfig configures a Restream.
+type RestreamConfig struct {
+	// Address is the RTSP (TCP) listen address. It defaults to ":8554".
+	Address string
+	// UDPRTPAddress and UDPRTCPAddress, when both set, enable the UDP transport (the RTP port must be
+	// even and the RTCP port the next one). They default to empty: TCP only.
+	UDPRTPAddress  string
+	UDPRTCPAddress string
+	// User and Pass, when User is set, are the credentials viewers must give.
+	User string
+	Pass string
+	// WriteQueueSize is the number of RTP packets queued per viewer, a power of two; a slow viewer loses
+	// packets beyond it, the others do not. It defaults to 1024.
+	WriteQueueSize int
+	// Log receives the server's log lines. It defaults to discarding them.
+	Log *slog.Logger
+}
+
+// Restream is an RTSP server that republishes cameras to many viewers: the access units of one pull
+// per camera (WriteAccessUnit) are served at rtsp://HOST:PORT/<camera>.
+type Restream struct {
+	cfg    RestreamConfig
+	server *gortsplib.Server
+	addr   string
+
+	mu      sync.Mutex
+	cameras map[string]*restreamCamera
+	closed  bool
+}
+
+// restreamCamera is one republished camera.
+type restreamCamera struct {
+	mu      sync.Mutex
+	writer  *streamWriter // nil until the first random-access unit
+	basePTS time.Duration // PTS that maps to RTP timestamp 0
+	lastRel time.Duration // highest PTS-basePTS written
+}
+
+// restreamGap separates the timelines of two upstream sessions on a restreamed camera.
+const restreamGap = 100 * time.Millisecond
+
+// NewRestream returns a restream server; Start makes it listen.
+func NewRestream(cfg RestreamConfig) *Restream {
+	if cfg.Address == "" {
+		cfg.Address = ":8554"
+	}
+	if cfg.WriteQueueSize == 0 {
+		cfg.WriteQueueSize = 1024
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Restream{cfg: cfg, cameras: make(map[string]*restreamCamera)}
+}
+
+// Start opens the listeners.
+func (r *Restream) Start() error {
+	r.server = &gortsplib.Server{
+		Handler:        r,
+		RTSPAddress:    r.cfg.Address,
+		UDPRTPAddress:  r.cfg.UDPRTPAddress,
+		UDPRTCPAddress: r.cfg.UDPRTCPAddress,
+		WriteQueueSize: r.cfg.WriteQueueSize,
+		Listen: func(network, address string) (net.Listener, error) {
+			ln, err := net.Listen(network, address)
+			if err == nil {
+				r.addr = ln.Addr().String()
+			}
+			return ln, err
+		},
+	}
+	if err := r.server.Start(); err != nil {
+		return fmt.Errorf("restream: listen on %s: %w", r.cfg.Address, err)
+	}
+	r.cfg.Log.Info("restream listening", "addr", r.addr)
+	return nil
+}
+
+// Close disconnects every viewer and closes the listeners.
+func (r *Restream) Close() {
+	r.mu.Lock()
+	if r.closed || r.server == nil {
+		r.mu.Unlock()
+		return
+	}
+	r.closed = true
+	cams := r.cameras
+	r.cameras = map[string]*restreamCamera{}
+	r.mu.Unlock()
+	for _, c := range cams {
+		c.close()
+	}
+	r.server.Close()
+}
+
+// Addr is the address the server listens on, host:port.
+func (r *Restream) Addr() string { return r.addr }
+
+// URL is the rtsp:// address of a camera, without credentials.
+func (r *Restream) URL(camera string) string { return "rtsp://" + r.addr + "/" + camera }
+
+// WriteAccessUnit republishes one access unit of a camera to its viewers. The camera's stream appears
+// with its first random-access unit (units before it are ignored), and its codec and parameter sets
+// come from there; a codec change starts a new stream (viewers reconnect). Calls for one camera must
+// come in order; different cameras may be written concurrently.
+func (r *Restream) WriteAccessUnit(camera string, au AccessUnit) error {
+	if !cameraName.MatchString(camera) {
+		return fmt.Errorf("%w %q", ErrBadCameraName, camera)
+	}
+	r.mu.Lock()
+	if r.closed || r.server == nil {
+		r.mu.Unlock()
+		return fmt.Errorf("restream is not running")
+	}
+	c, ok := r.cameras[camera]
+	if !ok {
+		c = &restreamCamera{}
+		r.cameras[camera] = c
+	}
+	r.mu.Unlock()
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.writer != nil && c.writer.codec != au.Codec && au.RandomAccess {
+		c.writer.close()
+		c.writer = nil
+	}
+	if c.writer == nil {
+		if !au.RandomAccess {
+			return nil
+		}
+		w, err := newStreamWriter(r.server, au)
+		if err != nil {
+			return fmt.Errorf("restream %s: %w", camera, err)
+		}
+		c.writer, c.basePTS, c.lastRel = w, au.PTS, 0
+	}
+	if c.writer.codec != au.Codec {
+		return nil // the rest of a unit stream whose codec changed, until its random-access unit
+	}
+	if au.Discontinuity && au.PTS-c.basePTS <= c.lastRel {
+		// A new upstream session whose clock restarted: continue the viewers' timeline just after
+		// the last unit.
+		c.basePTS = au.PTS - c.lastRel - restreamGap
+	}
+	c.writer.updateParams(au)
+	if err := c.writer.write(au, c.basePTS); err != nil {
+		return fmt.Errorf("restream %s: %w", camera, err)
+	}
+	c.lastRel = max(c.lastRel, au.PTS-c.basePTS)
+	return nil
+}
+
+// RemoveCamera stops republishing a camera and disconnects its viewers.
+func (r *Restream) RemoveCamera(camera string) {
+	r.mu.Lock()
+	c := r.cameras[camera]
+	delete(r.cameras, camera)
+	r.mu.Unlock()
+	if c != nil {
+		c.close()
+	}
+}
+
+func (c *restreamCamera) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.writer != nil {
+		c.writer.close()
+		c.writer = nil
+	}
+}
+
+// streamFor returns the stream serving a request path, with the response to give.
+func (r *Restream) streamFor(conn *gortsplib.ServerConn, req *base.Request, path string) (*base.Response, *gortsplib.ServerStream, error) {
+	if r.cfg.User != "" && !conn.VerifyCredentials(req, r.cfg.User, r.cfg.Pass) {
+		return &base.Response{StatusCode: base.StatusUnauthorized}, nil, liberrors.ErrServerAuth{}
+	}
+	name := strings.TrimPrefix(path, "/")
+	r.mu.Lock()
+	c := r.cameras[name]
+	r.mu.Unlock()
+	if c != nil {
+		c.mu.Lock()
+		w := c.writer
+		c.mu.Unlock()
+		if w != nil {
+			return &base.Response{StatusCode: base.StatusOK}, w.stream, nil
+		}
+	}
+	return &base.Response{StatusCode: base.StatusNotFound}, nil, fmt.Errorf("no camera %q", name)
+}
+
+// OnDescribe implements gortsplib.ServerHandlerOnDescribe.
+func (r *Restream) OnDescribe(ctx *gortsplib.ServerHandlerOnDescribeCtx) (*base.Response, *gortsplib.ServerStream, error) {
+	return r.streamFor(ctx.Conn, ctx.Request, ctx.Path)
+}
+
+// OnSetup implements gortsplib.ServerHandlerOnSetup.
+func (r *Restream) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Response, *gortsplib.ServerStream, error) {
+	return r.streamFor(ctx.Conn, ctx.Request, ctx.Path)
+}
+
+// OnPlay implements gortsplib.ServerHandlerOnPlay.
+func (r *Restream) OnPlay(ctx *gortsplib.ServerHandlerOnPlayCtx) (*base.Response, error) {
+	r.cfg.Log.Debug("restream viewer", "camera", strings.TrimPrefix(ctx.Path, "/"), "remote", ctx.Conn.NetConn().RemoteAddr().String())
+	return &base.Response{StatusCode: base.StatusOK}, nil
+}
