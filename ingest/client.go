@@ -465,6 +465,9 @@ func (c *Client) session(ctx context.Context, u *base.URL, queue chan<- AccessUn
 	c.state.Codec = asm.codec
 	if !switched.Load() {
 		c.state.Transport = strings.ToLower(c.cfg.Transport)
+		if c.state.Transport == TransportAuto {
+			c.state.Transport = TransportUDP // until gortsplib switches to TCP
+		}
 	}
 	c.mu.Unlock()
 	c.setState(StateStreaming, nil, time.Time{})

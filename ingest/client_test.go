@@ -434,3 +434,44 @@ func TestClientH265(t *testing.T) {
 		require.Equal(t, exp.NALUs, got.NALUs[len(got.NALUs)-len(exp.NALUs):], "AU %d", i)
 	}
 }
+
+func TestClientAutoTransportFallsBackToTCP(t *testing.T) {
+	cam := startCamera(t, TestCameraConfig{}) // TCP only
+	var s sink
+	c := newTestClient(t, ClientConfig{URL: cam.URL(), Transport: TransportAuto, OnAccessUnit: s.onAU})
+	c.Start()
+	eventually(t, 15*time.Second, func() bool { return s.count() >= 3 }, "access units over the fallback")
+	require.Equal(t, TransportTCP, c.State().Transport)
+}
+
+func TestClientRequiresCallback(t *testing.T) {
+	c := NewClient(ClientConfig{URL: "rtsp://127.0.0.1:1/x", Log: discardLog()})
+	require.ErrorContains(t, c.Run(context.Background()), "OnAccessUnit")
+	require.Equal(t, StateFailed, c.State().State)
+}
+
+func TestClientQueueFullDropsAndCounts(t *testing.T) {
+	src, err := NewDefaultSource(false)
+	require.NoError(t, err)
+	cam := startCamera(t, TestCameraConfig{Source: src, Fast: true})
+	release := make(chan struct{})
+	var s sink
+	reg := prometheus.NewRegistry()
+	c := newTestClient(t, ClientConfig{URL: cam.URL(), Camera: "slow", QueueSize: 4, Registerer: reg,
+		OnAccessUnit: func(au AccessUnit) {
+			<-release // a consumer that is stuck until the camera has sent everything
+			s.onAU(au)
+		}})
+	c.Start()
+	eventually(t, 20*time.Second, func() bool { return cam.Sent() == 150 }, "the camera sends the clip")
+	eventually(t, 20*time.Second, func() bool {
+		st := c.State()
+		return st.AUsDropped+uint64(4+1) >= 150
+	}, "units beyond the queue are dropped: %+v", c.State())
+	close(release)
+	eventually(t, 10*time.Second, func() bool { st := c.State(); return st.AUsDelivered+st.AUsDropped == 150 }, "every unit delivered or dropped")
+	st := c.State()
+	require.Equal(t, uint64(s.count()), st.AUsDelivered)
+	require.LessOrEqual(t, st.AUsDelivered, uint64(5), "the queue holds 4, the stuck call 1")
+	require.Equal(t, float64(st.AUsDropped), testutil.ToFloat64(c.metrics.dropQueue))
+}
