@@ -57,7 +57,8 @@ type ClientConfig struct {
 	// runs the client; it must return quickly. It defaults to nil.
 	OnStateChange func(ClientState)
 	// QueueSize is the number of access units buffered between the network and OnAccessUnit; when it is
-	// full, new units are dropped and counted. It defaults to 256.
+	// full, new units are dropped and counted, up to the next random-access unit, so that the consumer
+	// never gets a picture whose references were dropped. It defaults to 256.
 	QueueSize int
 	// InitialBackoff is the pause before the first reconnect; it doubles at each failed attempt up to
 	// MaxBackoff, and resets once a session delivers. They default to 500 milliseconds and 30 seconds.
@@ -409,6 +410,7 @@ func (c *Client) session(ctx context.Context, u *base.URL, queue chan<- AccessUn
 	var (
 		queued   atomic.Bool
 		first    = true
+		resync   bool // dropping until a random-access unit after an overflow
 		limitLog = newLogLimiter(10 * time.Second)
 	)
 	gc.OnPacketRTP(medi, forma, func(pkt *rtp.Packet) {
@@ -444,15 +446,23 @@ func (c *Client) session(ctx context.Context, u *base.URL, queue chan<- AccessUn
 		c.lastPTS = max(c.lastPTS, au.PTS)
 		c.lastAUTime = time.Now()
 		c.mu.Unlock()
+		if resync && !au.RandomAccess {
+			// After an overflow, drop up to the next random-access unit so that the consumer never
+			// gets a picture whose references it missed.
+			c.dropped.Add(1)
+			c.metrics.dropQueue.Inc()
+			return
+		}
 		select {
 		case queue <- au:
 			queued.Store(true)
-			first = false
+			first, resync = false, false
 		default:
+			resync = true
 			c.dropped.Add(1)
 			c.metrics.dropQueue.Inc()
 			if limitLog.allow() {
-				c.log.Warn("delivery queue full, dropping access units", "queue", cap(queue))
+				c.log.Warn("delivery queue full, dropping access units up to the next random-access unit", "queue", cap(queue))
 			}
 		}
 	})

@@ -472,6 +472,13 @@ func TestClientQueueFullDropsAndCounts(t *testing.T) {
 	eventually(t, 10*time.Second, func() bool { st := c.State(); return st.AUsDelivered+st.AUsDropped == 150 }, "every unit delivered or dropped")
 	st := c.State()
 	require.Equal(t, uint64(s.count()), st.AUsDelivered)
-	require.LessOrEqual(t, st.AUsDelivered, uint64(5), "the queue holds 4, the stuck call 1")
+	require.LessOrEqual(t, st.AUsDelivered, uint64(5+5), "the queue holds 4, the stuck call 1, then random-access units")
 	require.Equal(t, float64(st.AUsDropped), testutil.ToFloat64(c.metrics.dropQueue))
+	// After the first overflow only random-access units get through: no unit misses its references.
+	got := s.units()
+	for i, au := range got {
+		if i >= 5 {
+			require.True(t, au.RandomAccess, "unit %d after the overflow", i)
+		}
+	}
 }
