@@ -1,6 +1,9 @@
 package mvextract
 
-import "fmt"
+import (
+	"encoding/binary"
+	"fmt"
+)
 
 // Predict writes into pred (stride f.Width) the motion-compensated prediction of the f.Width x
 // f.Height luma plane from ref (stride refStride), using the past vectors of field f (any cell size).
@@ -62,35 +65,62 @@ func predictBlock(pred []byte, ps int, ref []byte, rs, w, h, x0, y0, bw, bh int,
 			copy(pred[(y0+y)*ps+x0:(y0+y)*ps+x0+bw], ref[(iy+y)*rs+ix:])
 		}
 	case fy == 0:
-		a, b := 16-fx, fx
 		for y := 0; y < bh; y++ {
-			d := pred[(y0+y)*ps+x0 : (y0+y)*ps+x0+bw]
-			s := ref[(iy+y)*rs+ix : (iy+y)*rs+ix+bw+1]
-			for x := range d {
-				d[x] = byte((int(s[x])*a + int(s[x+1])*b + 8) >> 4)
-			}
+			r := (iy+y)*rs + ix
+			lerp2(pred[(y0+y)*ps+x0:(y0+y)*ps+x0+bw], ref[r:r+bw], ref[r+1:r+1+bw], uint64(16-fx), uint64(fx))
 		}
 	case fx == 0:
-		a, b := 16-fy, fy
 		for y := 0; y < bh; y++ {
-			d := pred[(y0+y)*ps+x0 : (y0+y)*ps+x0+bw]
-			s0 := ref[(iy+y)*rs+ix : (iy+y)*rs+ix+bw]
-			s1 := ref[(iy+y+1)*rs+ix : (iy+y+1)*rs+ix+bw]
-			for x := range d {
-				d[x] = byte((int(s0[x])*a + int(s1[x])*b + 8) >> 4)
-			}
+			r := (iy+y)*rs + ix
+			lerp2(pred[(y0+y)*ps+x0:(y0+y)*ps+x0+bw], ref[r:r+bw], ref[r+rs:r+rs+bw], uint64(16-fy), uint64(fy))
 		}
 	default:
-		w00, w01 := (16-fx)*(16-fy), fx*(16-fy)
-		w10, w11 := (16-fx)*fy, fx*fy
+		w00, w01 := uint64((16-fx)*(16-fy)), uint64(fx*(16-fy))
+		w10, w11 := uint64((16-fx)*fy), uint64(fx*fy)
 		for y := 0; y < bh; y++ {
-			d := pred[(y0+y)*ps+x0 : (y0+y)*ps+x0+bw]
-			s0 := ref[(iy+y)*rs+ix : (iy+y)*rs+ix+bw+1]
-			s1 := ref[(iy+y+1)*rs+ix : (iy+y+1)*rs+ix+bw+1]
-			for x := range d {
-				d[x] = byte((int(s0[x])*w00 + int(s0[x+1])*w01 + int(s1[x])*w10 + int(s1[x+1])*w11 + 128) >> 8)
-			}
+			r0 := (iy+y)*rs + ix
+			r1 := r0 + rs
+			lerp4(pred[(y0+y)*ps+x0:(y0+y)*ps+x0+bw], ref[r0:r0+bw], ref[r0+1:r0+1+bw], ref[r1:r1+bw], ref[r1+1:r1+1+bw],
+				w00, w01, w10, w11)
 		}
+	}
+}
+
+// lanes8 selects the even bytes of a word as four 16-bit lanes. The interpolation below works on eight
+// pixels at once this way (SIMD within a register): with weights summing to 16 or 256, every lane's
+// weighted sum stays below 65536, so lanes never carry into each other.
+const lanes8 = 0x00FF00FF00FF00FF
+
+// lerp2 writes d[x] = (s0[x]*a + s1[x]*b + 8) >> 4 with a + b == 16; s0 and s1 are at least as long as d.
+func lerp2(d, s0, s1 []byte, a, b uint64) {
+	s0, s1 = s0[:len(d)], s1[:len(d)]
+	x := 0
+	for ; x+8 <= len(d); x += 8 {
+		p, q := binary.LittleEndian.Uint64(s0[x:]), binary.LittleEndian.Uint64(s1[x:])
+		even := (p&lanes8)*a + (q&lanes8)*b + 0x0008000800080008
+		odd := (p>>8&lanes8)*a + (q>>8&lanes8)*b + 0x0008000800080008
+		binary.LittleEndian.PutUint64(d[x:], (even>>4)&lanes8|((odd>>4)&lanes8)<<8)
+	}
+	for ; x < len(d); x++ {
+		d[x] = byte((uint64(s0[x])*a + uint64(s1[x])*b + 8) >> 4)
+	}
+}
+
+// lerp4 writes the bilinear d[x] = (a0*w00 + a1*w01 + b0*w10 + b1*w11 + 128) >> 8 with weights summing
+// to 256; the sources are at least as long as d.
+func lerp4(d, a0, a1, b0, b1 []byte, w00, w01, w10, w11 uint64) {
+	a0, a1, b0, b1 = a0[:len(d)], a1[:len(d)], b0[:len(d)], b1[:len(d)]
+	const round = 0x0080008000800080
+	x := 0
+	for ; x+8 <= len(d); x += 8 {
+		p, q := binary.LittleEndian.Uint64(a0[x:]), binary.LittleEndian.Uint64(a1[x:])
+		r, s := binary.LittleEndian.Uint64(b0[x:]), binary.LittleEndian.Uint64(b1[x:])
+		even := (p&lanes8)*w00 + (q&lanes8)*w01 + (r&lanes8)*w10 + (s&lanes8)*w11 + round
+		odd := (p>>8&lanes8)*w00 + (q>>8&lanes8)*w01 + (r>>8&lanes8)*w10 + (s>>8&lanes8)*w11 + round
+		binary.LittleEndian.PutUint64(d[x:], (even>>8)&lanes8|((odd>>8)&lanes8)<<8)
+	}
+	for ; x < len(d); x++ {
+		d[x] = byte((uint64(a0[x])*w00 + uint64(a1[x])*w01 + uint64(b0[x])*w10 + uint64(b1[x])*w11 + 128) >> 8)
 	}
 }
 
@@ -120,8 +150,8 @@ func Residual(dst []int16, cur []byte, curStride int, pred []byte, width, height
 	}
 	for y := 0; y < height; y++ {
 		d := dst[y*width : y*width+width]
-		c := cur[y*curStride : y*curStride+width]
-		p := pred[y*width : y*width+width]
+		c := cur[y*curStride : y*curStride+width][:len(d)]
+		p := pred[y*width : y*width+width][:len(d)]
 		for x := range d {
 			d[x] = int16(c[x]) - int16(p[x])
 		}
