@@ -23,6 +23,8 @@ func commands() map[string]command {
 		"testcam": {"start the built-in RTSP test camera", runTestcam},
 		"live":    {"live extraction from RTSP cameras (the built-in test camera by default), a summary per second", runLive},
 		"bench":   {"benchmarks: `bench extract [FILE]`", runBench},
+
+		"features": {"write model-input clips (float32 .npy [N, C, T, H, W] of motion and residual) of a file or RTSP URL", runFeatures},
 	}
 }
 
