@@ -1,0 +1,225 @@
+package pipeline
+
+import (
+	"fmt"
+	"image"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mvwatch/mvwatch/demux"
+	"github.com/mvwatch/mvwatch/mvextract"
+)
+
+// thumbWidth is the largest width of the keyframe kept with each clip (for the event's JPEG).
+const thumbWidth = 320
+
+// activityStep is the grid step, in pixels, of the sparse frame difference the gate measures.
+const activityStep = 8
+
+// clipJob is one clip on its way to inference: an owned copy of the tensor, its time span and the
+// keyframe for a possible event. Jobs come from a pool, so steady operation allocates none.
+type clipJob struct {
+	data     []float32
+	startPTS time.Duration
+	endPTS   time.Duration
+	start    time.Time // wall-clock time of the first frame
+	end      time.Time // wall-clock time of the last frame
+	thumb    *image.YCbCr
+}
+
+var jobPool = sync.Pool{New: func() any { return &clipJob{} }}
+
+func releaseJob(j *clipJob) { jobPool.Put(j) }
+
+// processor turns one camera's decoded frames into clips for inference: it extracts motion vectors and
+// residuals, feeds the motion gate, and assembles clips while the gate is open. It belongs to the
+// goroutine that decodes the camera and is not safe for concurrent use.
+type processor struct {
+	camera  string
+	ex      *mvextract.Extractor
+	clipper *mvextract.Clipper
+	gate    *Gate
+	metrics *Metrics
+	// submit hands a job to inference; it must not block, and returns false when the job was dropped
+	// (the caller then releases it).
+	submit func(*clipJob) bool
+
+	anchor    time.Time     // wall-clock time of the session's first frame
+	anchorPTS time.Duration // its PTS
+	anchored  bool
+	now       func() time.Time
+
+	prevSparse []uint8 // previous frame's luma on the activity grid
+	// gateOpen and skipRatio mirror the gate for readers on other goroutines (camera state).
+	gateOpen  atomic.Bool
+	skipRatio atomic.Uint64 // float64 bits
+	noLuma     demux.Frame
+}
+
+func newProcessor(camera string, clip mvextract.ClipConfig, gate GateConfig, metrics *Metrics, submit func(*clipJob) bool) (*processor, error) {
+	clipper, err := mvextract.NewClipper(clip)
+	if err != nil {
+		return nil, err
+	}
+	return &processor{
+		camera:  camera,
+		ex:      mvextract.NewExtractor(mvextract.ExtractorConfig{}),
+		clipper: clipper,
+		gate:    NewGate(gate),
+		metrics: metrics,
+		submit:  submit,
+		now:     time.Now,
+	}, nil
+}
+
+// reset starts a new session (after a reconnect): timestamps restart, references are gone. The gate
+// keeps its learnt noise floor.
+func (p *processor) reset() {
+	p.anchored = false
+	p.ex.Reset()
+	p.clipper.Reset()
+	p.prevSparse = p.prevSparse[:0]
+}
+
+// frame processes one decoded frame.
+func (p *processor) frame(f *demux.Frame) error {
+	if !p.anchored {
+		p.anchor, p.anchorPTS, p.anchored = p.now(), f.PTS, true
+	}
+	diff := p.sparseDiff(f)
+	// Residuals cost a motion compensation per frame: compute them only while the gate is open.
+	in := f
+	if !p.gate.Open() {
+		p.noLuma = *f
+		p.noLuma.Y, p.noLuma.Cb, p.noLuma.Cr = nil, nil, nil
+		in = &p.noLuma
+	}
+	start := time.Now()
+	ft, err := p.ex.Process(in)
+	if err != nil {
+		return fmt.Errorf("camera %s: %w", p.camera, err)
+	}
+	d := p.gate.Observe(f.PTS, mvEnergy(ft), diff)
+	p.gateOpen.Store(d.Pass)
+	p.skipRatio.Store(math.Float64bits(d.SkipRatio))
+	if p.metrics != nil {
+		p.metrics.ObserveGate(p.camera, d)
+	}
+	if !d.Pass {
+		if d.Changed {
+			p.clipper.Reset()
+		}
+		return nil
+	}
+	if d.Changed {
+		p.clipper.Reset()
+	}
+	clip, err := p.clipper.Push(ft)
+	if p.metrics != nil {
+		p.metrics.ExtractSeconds.WithLabelValues(p.camera).Observe(time.Since(start).Seconds())
+	}
+	if err != nil {
+		return fmt.Errorf("camera %s: %w", p.camera, err)
+	}
+	if clip == nil {
+		return nil
+	}
+	job := jobPool.Get().(*clipJob)
+	job.data = append(job.data[:0], clip.Data...)
+	job.startPTS = clip.Frames[0].PTS
+	job.endPTS = clip.Frames[len(clip.Frames)-1].PTS
+	job.start = p.wall(job.startPTS)
+	job.end = p.wall(job.endPTS)
+	job.thumb = thumbnail(job.thumb, f)
+	if !p.submit(job) {
+		releaseJob(job)
+	}
+	return nil
+}
+
+// wall maps a PTS of the session to wall-clock time.
+func (p *processor) wall(pts time.Duration) time.Time {
+	if pts < 0 {
+		return p.now()
+	}
+	return p.anchor.Add(pts - p.anchorPTS)
+}
+
+// sparseDiff returns the mean absolute luma difference to the previous frame on a sparse grid: a cheap
+// change energy (lights, tamper, scene changes) next to the motion vectors' energy.
+func (p *processor) sparseDiff(f *demux.Frame) float64 {
+	if f.Y == nil {
+		return 0
+	}
+	cols, rows := f.Width/activityStep, f.Height/activityStep
+	n := cols * rows
+	had := len(p.prevSparse) == n
+	if !had {
+		p.prevSparse = append(p.prevSparse[:0], make([]uint8, n)...)
+	}
+	var sum int
+	i := 0
+	for r := 0; r < rows; r++ {
+		row := f.Y[(r*activityStep+activityStep/2)*f.YStride:]
+		for c := 0; c < cols; c++ {
+			v := row[c*activityStep+activityStep/2]
+			d := int(v) - int(p.prevSparse[i])
+			if d < 0 {
+				d = -d
+			}
+			sum += d
+			p.prevSparse[i] = v
+			i++
+		}
+	}
+	if !had || n == 0 {
+		return 0
+	}
+	return float64(sum) / float64(n)
+}
+
+// mvEnergy is the frame's mean motion magnitude in pixels, weighted by block area.
+func mvEnergy(ft *mvextract.Features) float64 {
+	if ft.Width == 0 || ft.Height == 0 {
+		return 0
+	}
+	var sum float64
+	for _, v := range ft.Vectors {
+		if v.MotionScale == 0 {
+			continue
+		}
+		m := math.Abs(float64(v.MotionX)) + math.Abs(float64(v.MotionY))
+		sum += m / float64(v.MotionScale) * float64(v.W) * float64(v.H)
+	}
+	return sum / float64(ft.Width*ft.Height)
+}
+
+// thumbnail writes a downscaled copy of f's picture (every k-th pixel) into dst, reusing it.
+func thumbnail(dst *image.YCbCr, f *demux.Frame) *image.YCbCr {
+	if f.Y == nil || f.Width == 0 {
+		return dst
+	}
+	k := (f.Width + thumbWidth - 1) / thumbWidth
+	w, h := f.Width/k, f.Height/k
+	w, h = w&^1, h&^1
+	if dst == nil || dst.Rect.Dx() != w || dst.Rect.Dy() != h {
+		dst = image.NewYCbCr(image.Rect(0, 0, w, h), image.YCbCrSubsampleRatio420)
+	}
+	for y := 0; y < h; y++ {
+		src := f.Y[y*k*f.YStride:]
+		row := dst.Y[y*dst.YStride:]
+		for x := 0; x < w; x++ {
+			row[x] = src[x*k]
+		}
+	}
+	for y := 0; y < h/2; y++ {
+		cb, cr := f.Cb[y*k*f.CStride:], f.Cr[y*k*f.CStride:]
+		rb, rr := dst.Cb[y*dst.CStride:], dst.Cr[y*dst.CStride:]
+		for x := 0; x < w/2; x++ {
+			rb[x], rr[x] = cb[x*k], cr[x*k]
+		}
+	}
+	return dst
+}
