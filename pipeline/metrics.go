@@ -138,13 +138,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		HTTPSeconds:       hv("mvwatch_http_request_seconds", "HTTP API request duration.", labelRoute),
 	}
 	var errs []error
-	for _, c := range []prometheus.Collector{
-		m.FramesDecoded, m.PacketsLost, m.Reconnects, m.HWAccelFallbacks, m.CameraState,
-		m.DecodeSeconds, m.ExtractSeconds, m.InferenceSeconds, m.BatchSize, m.EarlyExits,
-		m.QueueDepth, m.QueueDrops, m.GateFrames, m.GateSkipRatio, m.Events, m.EventLatency,
-		m.StoreWriteSeconds, m.WebhookDeliveries, m.WebhookRetries, m.WebhookDrops,
-		m.SSESubscribers, m.SSEDrops, m.HTTPRequests, m.HTTPSeconds,
-	} {
+	for _, c := range m.collectors() {
 		if err := reg.Register(c); err != nil {
 			errs = append(errs, err)
 		}
@@ -153,6 +147,17 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
 	return m, nil
+}
+
+// collectors lists every metric of m.
+func (m *Metrics) collectors() []prometheus.Collector {
+	return []prometheus.Collector{
+		m.FramesDecoded, m.PacketsLost, m.Reconnects, m.HWAccelFallbacks, m.CameraState,
+		m.DecodeSeconds, m.ExtractSeconds, m.InferenceSeconds, m.BatchSize, m.EarlyExits,
+		m.QueueDepth, m.QueueDrops, m.GateFrames, m.GateSkipRatio, m.Events, m.EventLatency,
+		m.StoreWriteSeconds, m.WebhookDeliveries, m.WebhookRetries, m.WebhookDrops,
+		m.SSESubscribers, m.SSEDrops, m.HTTPRequests, m.HTTPSeconds,
+	}
 }
 
 // RegisterRuntimeCollectors registers the Go runtime and process collectors on reg.

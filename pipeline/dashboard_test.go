@@ -1,0 +1,88 @@
+package pipeline
+
+import (
+	"encoding/json"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/require"
+)
+
+// TestGrafanaDashboardUsesRealMetrics checks that docs/grafana-dashboard.json charts only metrics that
+// NewMetrics registers (or the Go/process collectors), and charts every one of them.
+func TestGrafanaDashboardUsesRealMetrics(t *testing.T) {
+	data, err := os.ReadFile("../docs/grafana-dashboard.json")
+	require.NoError(t, err)
+	var dash struct {
+		Title  string `json:"title"`
+		Panels []struct {
+			Title   string `json:"title"`
+			Type    string `json:"type"`
+			Targets []struct {
+				Expr string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
+	}
+	require.NoError(t, json.Unmarshal(data, &dash))
+	require.Equal(t, "mvwatch", dash.Title)
+
+	reg := prometheus.NewPedanticRegistry()
+	_, err = NewMetrics(reg)
+	require.NoError(t, err)
+	require.NoError(t, RegisterRuntimeCollectors(reg))
+	families, err := reg.Gather()
+	require.NoError(t, err)
+	registered := map[string]bool{}
+	for _, f := range families {
+		registered[f.GetName()] = true
+	}
+	// Vectors without series are not gathered: list every mvwatch metric by describing the collectors.
+	descs := make(chan *prometheus.Desc, 100)
+	m, err := NewMetrics(prometheus.NewRegistry())
+	require.NoError(t, err)
+	for _, c := range m.collectors() {
+		c.Describe(descs)
+	}
+	close(descs)
+	nameRE := regexp.MustCompile(`fqName: "([a-z_]+)"`)
+	var ours []string
+	for d := range descs {
+		name := nameRE.FindStringSubmatch(d.String())[1]
+		registered[name] = true
+		ours = append(ours, name)
+	}
+
+	used := map[string]bool{}
+	metricRE := regexp.MustCompile(`\b(mvwatch|process|go)_[a-z_]+\b`)
+	panels := 0
+	for _, p := range dash.Panels {
+		if p.Type == "row" {
+			continue
+		}
+		panels++
+		require.NotEmpty(t, p.Targets, "panel %q has no query", p.Title)
+		for _, tg := range p.Targets {
+			names := metricRE.FindAllString(tg.Expr, -1)
+			require.NotEmpty(t, names, "panel %q: %s", p.Title, tg.Expr)
+			for _, n := range names {
+				base := n
+				for _, suf := range []string{"_bucket", "_sum", "_count"} {
+					if b, ok := strings.CutSuffix(n, suf); ok && registered[b] {
+						base = b
+					}
+				}
+				require.True(t, registered[base], "panel %q uses unknown metric %s", p.Title, n)
+				used[base] = true
+			}
+		}
+	}
+	require.Greater(t, panels, 10)
+	sort.Strings(ours)
+	for _, name := range ours {
+		require.True(t, used[name], "metric %s is not on the dashboard", name)
+	}
+}
