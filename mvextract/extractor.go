@@ -93,7 +93,7 @@ func (e *Extractor) Process(f *demux.Frame) (*Features, error) {
 	if w != e.field.Width || h != e.field.Height {
 		e.hasPrev = false
 	}
-	if err := e.field.Reset(w, h, GridCell); err != nil {
+	if err := e.field.prepare(w, h, GridCell); err != nil {
 		return nil, fmt.Errorf("frame %d: %w", f.Index, err)
 	}
 	if err := e.field.Fill(e.vectors, e.cfg.Future); err != nil {

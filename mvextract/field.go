@@ -3,6 +3,7 @@ package mvextract
 import (
 	"errors"
 	"fmt"
+	"math/bits"
 )
 
 // ErrGeometry is wrapped by errors about frame, grid or buffer sizes that do not fit together.
@@ -37,6 +38,8 @@ type Field struct {
 
 	// mv16x and mv16y hold the past displacement in 1/16 pixel (floor), for motion compensation.
 	mv16x, mv16y []int32
+	// dirty reports that the past or future part may hold non-zero values; futureDirty the future part.
+	dirty, futureDirty bool
 }
 
 // Reset sizes the field for a width x height frame with the given cell size and zeroes it, reusing its
@@ -48,6 +51,7 @@ func (f *Field) Reset(width, height, cell int) error {
 	f.Width, f.Height, f.Cell = width, height, cell
 	f.Cols, f.Rows = (width+cell-1)/cell, (height+cell-1)/cell
 	n := f.Cols * f.Rows
+	f.dirty, f.futureDirty = false, false
 	f.DX, f.DY = resizeZero(f.DX, n), resizeZero(f.DY, n)
 	f.FutureDX, f.FutureDY = resizeZero(f.FutureDX, n), resizeZero(f.FutureDY, n)
 	f.Mask, f.FutureMask = resizeZero(f.Mask, n), resizeZero(f.FutureMask, n)
@@ -55,24 +59,45 @@ func (f *Field) Reset(width, height, cell int) error {
 	return nil
 }
 
+// prepare sizes the field like Reset but clears it only when its geometry changes: Fill clears what
+// earlier calls wrote.
+func (f *Field) prepare(width, height, cell int) error {
+	if width == f.Width && height == f.Height && cell == f.Cell && len(f.DX) == f.Cols*f.Rows && f.Cols*f.Rows > 0 {
+		return nil
+	}
+	return f.Reset(width, height, cell)
+}
+
 // Fill zeroes the field (keeping its size) and paints every vector's block onto it: a block of W x H
 // pixels centred at (DstX, DstY) covers the cells whose centres lie inside it; later vectors overwrite
 // earlier ones. Vectors with Source < 0 go to the past field; those with Source > 0 go to the future field
 // when future is true and are ignored otherwise. Blocks partly or wholly outside the frame are clipped.
-// Call Reset first to size the field.
+// Call Reset first to size the field. Fill clears only what earlier Fill and SetPast calls wrote, so code
+// that writes the exported slices directly must call Reset before the next Fill.
 func (f *Field) Fill(mvs []MotionVector, future bool) error {
 	if f.Cell <= 0 || f.Cols*f.Rows != len(f.DX) {
 		return fmt.Errorf("%w: Fill on a field that was not Reset", ErrGeometry)
 	}
-	clear(f.DX)
-	clear(f.DY)
-	clear(f.Mask)
-	clear(f.FutureDX)
-	clear(f.FutureDY)
-	clear(f.FutureMask)
-	clear(f.mv16x)
-	clear(f.mv16y)
+	if f.dirty {
+		clear(f.DX)
+		clear(f.DY)
+		clear(f.Mask)
+		clear(f.mv16x)
+		clear(f.mv16y)
+	}
+	if f.futureDirty {
+		clear(f.FutureDX)
+		clear(f.FutureDY)
+		clear(f.FutureMask)
+	}
+	f.dirty, f.futureDirty = len(mvs) > 0, false
 	half := f.Cell / 2
+	// Cell indices by shifts when the cell size is a power of two (always, in practice): an integer
+	// division per block edge would cost more than painting the block.
+	shift := -1
+	if f.Cell&(f.Cell-1) == 0 {
+		shift = bits.TrailingZeros(uint(f.Cell))
+	}
 	for i := range mvs {
 		mv := &mvs[i]
 		if mv.MotionScale == 0 || (mv.Source > 0 && !future) || mv.Source == 0 {
@@ -80,35 +105,50 @@ func (f *Field) Fill(mvs []MotionVector, future bool) error {
 		}
 		x0 := int(mv.DstX) - int(mv.W)/2
 		y0 := int(mv.DstY) - int(mv.H)/2
-		c0 := max(ceilDiv(x0-half, f.Cell), 0)
-		c1 := min(floorDiv(x0+int(mv.W)-1-half, f.Cell), f.Cols-1)
-		r0 := max(ceilDiv(y0-half, f.Cell), 0)
-		r1 := min(floorDiv(y0+int(mv.H)-1-half, f.Cell), f.Rows-1)
+		var c0, c1, r0, r1 int
+		if shift >= 0 {
+			c0, c1 = -((half - x0) >> shift), (x0+int(mv.W)-1-half)>>shift
+			r0, r1 = -((half - y0) >> shift), (y0+int(mv.H)-1-half)>>shift
+		} else {
+			c0, c1 = ceilDiv(x0-half, f.Cell), floorDiv(x0+int(mv.W)-1-half, f.Cell)
+			r0, r1 = ceilDiv(y0-half, f.Cell), floorDiv(y0+int(mv.H)-1-half, f.Cell)
+		}
+		c0, c1 = max(c0, 0), min(c1, f.Cols-1)
+		r0, r1 = max(r0, 0), min(r1, f.Rows-1)
 		if c0 > c1 || r0 > r1 {
 			continue
 		}
 		scale := float32(mv.MotionScale)
 		dx, dy := float32(mv.MotionX)/scale, float32(mv.MotionY)/scale
+		n := c1 - c0 + 1
 		if mv.Source > 0 {
+			f.futureDirty = true
 			for r := r0; r <= r1; r++ {
-				row := r * f.Cols
-				for c := c0; c <= c1; c++ {
-					f.FutureDX[row+c], f.FutureDY[row+c], f.FutureMask[row+c] = dx, dy, 1
-				}
+				o := r*f.Cols + c0
+				fill(f.FutureDX[o:o+n], dx)
+				fill(f.FutureDY[o:o+n], dy)
+				fill(f.FutureMask[o:o+n], 1)
 			}
 			continue
 		}
 		m16x := to16(mv.MotionX, mv.MotionScale)
 		m16y := to16(mv.MotionY, mv.MotionScale)
 		for r := r0; r <= r1; r++ {
-			row := r * f.Cols
-			for c := c0; c <= c1; c++ {
-				f.DX[row+c], f.DY[row+c], f.Mask[row+c] = dx, dy, 1
-				f.mv16x[row+c], f.mv16y[row+c] = m16x, m16y
-			}
+			o := r*f.Cols + c0
+			fill(f.DX[o:o+n], dx)
+			fill(f.DY[o:o+n], dy)
+			fill(f.Mask[o:o+n], 1)
+			fill(f.mv16x[o:o+n], m16x)
+			fill(f.mv16y[o:o+n], m16y)
 		}
 	}
 	return nil
+}
+
+func fill[T any](s []T, v T) {
+	for i := range s {
+		s[i] = v
+	}
 }
 
 // Coarsen writes into dst a view of f with cells factor times larger (Macroblocks uses factor 4 on the
@@ -144,6 +184,8 @@ func (f *Field) Coarsen(dst *Field, factor int) error {
 				}
 			}
 			o := r*dst.Cols + c
+			dst.dirty = dst.dirty || n > 0
+			dst.futureDirty = dst.futureDirty || fn > 0
 			if n > 0 {
 				dst.DX[o], dst.DY[o], dst.Mask[o] = sx/float32(n), sy/float32(n), 1
 				dst.mv16x[o], dst.mv16y[o] = int32(floorDiv64(s16x, int64(n))), int32(floorDiv64(s16y, int64(n)))
@@ -167,6 +209,7 @@ func (f *Field) Macroblocks(dst *Field) error {
 // SetPast sets the past displacement of cell i (in pixels) and marks it; tests and synthetic sources use
 // it to build fields without side data. The displacement is rounded down to 1/16 pixel for prediction.
 func (f *Field) SetPast(i int, dx, dy float32) {
+	f.dirty = true
 	f.DX[i], f.DY[i], f.Mask[i] = dx, dy, 1
 	f.mv16x[i] = float16ths(dx)
 	f.mv16y[i] = float16ths(dy)

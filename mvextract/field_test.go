@@ -69,6 +69,22 @@ func TestFieldFillPartitions(t *testing.T) {
 	require.Equal(t, float32(-2.5), f.FutureDX[i])
 	require.Zero(t, f.Mask[i])
 
+	// A later Fill leaves nothing of the earlier one behind.
+	var again Field
+	require.NoError(t, again.Reset(50, 34, GridCell))
+	require.NoError(t, again.Fill(mvs, true))
+	require.NoError(t, again.Fill(mvs[1:2], false))
+	var marked int
+	for i := range again.Mask {
+		marked += int(again.Mask[i]) + int(again.FutureMask[i])
+		if again.Mask[i] == 0 {
+			require.Zero(t, again.DX[i])
+			require.Zero(t, again.mv16x[i])
+		}
+		require.Zero(t, again.FutureDX[i])
+	}
+	require.Equal(t, 4, marked)
+
 	var mb Field
 	require.NoError(t, f.Macroblocks(&mb))
 	require.Equal(t, 4, mb.Cols)
@@ -91,4 +107,30 @@ func TestFieldErrors(t *testing.T) {
 	require.True(t, errors.Is(Predict(make([]byte, 10), make([]byte, 100), 10, &f), ErrGeometry))
 	require.True(t, errors.Is(Residual(make([]int16, 100), make([]byte, 99), 10, make([]byte, 100), 10, 10), ErrGeometry))
 	require.True(t, errors.Is(Reconstruct(make([]byte, 100), make([]byte, 100), make([]int16, 9), 10, 10), ErrGeometry))
+}
+
+// TestFieldFillCoverage checks, for random blocks and two cell sizes (a power of two and not), that Fill
+// paints exactly the cells whose centres lie inside the block.
+func TestFieldFillCoverage(t *testing.T) {
+	seed := uint32(3)
+	rnd := func(n int) int {
+		seed = seed*1664525 + 1013904223
+		return int(seed>>8) % n
+	}
+	for _, cell := range []int{4, 6} {
+		var f Field
+		require.NoError(t, f.Reset(70, 50, cell))
+		for i := 0; i < 300; i++ {
+			mv := vector(-1, uint8(1+rnd(24)), uint8(1+rnd(24)), rnd(100)-15, rnd(80)-15, 4, 0, 4)
+			require.NoError(t, f.Fill([]MotionVector{mv}, false))
+			x0, y0 := int(mv.DstX)-int(mv.W)/2, int(mv.DstY)-int(mv.H)/2
+			for r := 0; r < f.Rows; r++ {
+				for c := 0; c < f.Cols; c++ {
+					cx, cy := c*cell+cell/2, r*cell+cell/2
+					in := cx >= x0 && cx < x0+int(mv.W) && cy >= y0 && cy < y0+int(mv.H)
+					require.Equal(t, in, f.Mask[r*f.Cols+c] == 1, "cell %d block %+v at %d,%d", cell, mv, c, r)
+				}
+			}
+		}
+	}
 }
