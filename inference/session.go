@@ -258,6 +258,10 @@ func newTensor[T ort.TensorData](shape ort.Shape, data []T) (ort.Value, error) {
 	if int64(len(data)) < n {
 		return nil, fmt.Errorf("shape %v needs %d elements, slice has %d", []int64(shape), n, len(data))
 	}
+	if len(shape) == 0 {
+		// A rank-0 (scalar) tensor, e.g. a UNet timestep; NewTensor rejects an empty shape.
+		return ort.NewScalar(data[0])
+	}
 	if n == 0 {
 		// ONNX Runtime accepts an empty tensor without a data pointer; the Go wrapper needs a slice.
 		data = make([]T, 1)
