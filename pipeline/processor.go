@@ -55,7 +55,7 @@ type processor struct {
 	// gateOpen and skipRatio mirror the gate for readers on other goroutines (camera state).
 	gateOpen  atomic.Bool
 	skipRatio atomic.Uint64 // float64 bits
-	noLuma     demux.Frame
+	noLuma    demux.Frame
 }
 
 func newProcessor(camera string, clip mvextract.ClipConfig, gate GateConfig, metrics *Metrics, submit func(*clipJob) bool) (*processor, error) {

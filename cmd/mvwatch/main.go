@@ -4,6 +4,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"sort"
 )
 
 func main() {
@@ -19,11 +20,12 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"extract": {"write per-frame motion vectors (CSV, .npy) and residual tensors of a file or RTSP URL", runExtract},
-		"testcam": {"start the built-in RTSP test camera", runTestcam},
-		"live":    {"live extraction from RTSP cameras (the built-in test camera by default), a summary per second", runLive},
-		"bench":   {"benchmarks: `bench extract [FILE]`", runBench},
-
+		"extract":  {"write per-frame motion vectors (CSV, .npy) and residual tensors of a file or RTSP URL", runExtract},
+		"testcam":  {"start the built-in RTSP test camera", runTestcam},
+		"live":     {"live extraction from RTSP cameras (the built-in test camera by default), a summary per second", runLive},
+		"serve":    {"watch cameras: events, HTTP API, live events, metrics, RTSP restream", runServe},
+		"analyze":  {"run the pipeline over a file, events as JSON lines", runAnalyze},
+		"bench":    {"benchmarks: bench extract|serve|caption|thumbnail", runBench},
 		"features": {"write model-input clips (float32 .npy [N, C, T, H, W] of motion and residual) of a file or RTSP URL", runFeatures},
 	}
 }
@@ -44,7 +46,12 @@ func run(args []string) int {
 
 func usage() {
 	fmt.Fprintln(os.Stderr, "usage: mvwatch COMMAND [flags]\n\ncommands:")
-	for _, name := range []string{"live", "extract", "testcam", "bench"} {
+	names := make([]string, 0, len(commands()))
+	for name := range commands() {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
 		fmt.Fprintf(os.Stderr, "  %-8s %s\n", name, commands()[name].summary)
 	}
 }

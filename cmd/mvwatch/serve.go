@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/mvwatch/mvwatch/ingest"
+	"github.com/mvwatch/mvwatch/pipeline"
+)
+
+// defaultModelDir is where the shipped MFCD-Net lives, relative to the repository or the binary's folder.
+const defaultModelDir = "models/mfcd"
+
+func runServe(args []string) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	configPath := fs.String("config", "", "YAML config file (default: built-in test cameras and the shipped model)")
+	httpAddr := fs.String("http", "", "HTTP API address (overrides the config; default :8080)")
+	rtspAddr := fs.String("rtsp", "", "RTSP restream address (overrides the config; default :8554)")
+	modelDir := fs.String("model", "", "model directory (overrides the config)")
+	storePath := fs.String("store", "", "event store file (overrides the config)")
+	precision := fs.String("precision", "fp32", "model precision: fp32 or int8")
+	testCams := fs.Int("testcams", 1, "built-in test cameras to start when the config has no cameras")
+	verbose := fs.Bool("v", false, "debug logging")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: mvwatch serve [flags]\n\nWatches RTSP cameras, serves the HTTP API, live events, metrics and the RTSP restream.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	cfg, err := loadServeConfig(*configPath)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "mvwatch serve: %v\n", err)
+		return 2
+	}
+	for flagVal, dst := range map[*string]*string{httpAddr: &cfg.Listen.HTTP, rtspAddr: &cfg.Listen.RTSP, modelDir: &cfg.ModelDir, storePath: &cfg.Store.Path} {
+		if *flagVal != "" {
+			*dst = *flagVal
+		}
+	}
+	cfg.ModelDir = resolveModelDir(cfg.ModelDir)
+
+	if len(cfg.Cameras) == 0 {
+		for i := range *testCams {
+			cam := ingest.NewTestCamera(ingest.TestCameraConfig{Address: "127.0.0.1:0", Path: fmt.Sprintf("/testcam%d", i), Log: log})
+			if err := cam.Start(); err != nil {
+				fmt.Fprintf(os.Stderr, "mvwatch serve: test camera: %v\n", err)
+				return 1
+			}
+			defer cam.Close()
+			cfg.Cameras = append(cfg.Cameras, pipeline.CameraConfig{Name: fmt.Sprintf("testcam%d", i), URL: cam.URL()})
+		}
+		log.Info("no cameras configured: watching the built-in test camera(s)", "count", *testCams)
+	}
+
+	reg := prometheus.NewRegistry()
+	if err := pipeline.RegisterRuntimeCollectors(reg); err != nil {
+		fmt.Fprintf(os.Stderr, "mvwatch serve: %v\n", err)
+		return 1
+	}
+	metrics, err := pipeline.NewMetrics(reg)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "mvwatch serve: %v\n", err)
+		return 1
+	}
+	model, err := pipeline.LoadModel(cfg.ModelDir, pipeline.ModelOptions{Inference: cfg.Inference, Precision: *precision, Metrics: metrics})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "mvwatch serve: model: %v\n", err)
+		return 1
+	}
+	defer model.Close()
+	svc, err := pipeline.NewService(pipeline.ServiceOptions{
+		Config: cfg, Classifier: model, Clip: model.Clip, Registry: reg, Metrics: metrics, Logger: log,
+	})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "mvwatch serve: %v\n", err)
+		return 1
+	}
+	if err := svc.Start(); err != nil {
+		fmt.Fprintf(os.Stderr, "mvwatch serve: %v\n", err)
+		return 1
+	}
+	fmt.Printf("mvwatch serving: API http://%s  live events http://%s/api/v1/events/live  metrics http://%s/metrics  restream rtsp://%s/<camera>\n",
+		svc.HTTPAddr(), svc.HTTPAddr(), svc.HTTPAddr(), svc.RTSPAddr())
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	<-ctx.Done()
+	log.Info("shutting down: flushing events")
+	if err := svc.Close(); err != nil {
+		log.Error("shutdown", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// loadServeConfig reads the config file, or the defaults with environment overrides when there is none.
+func loadServeConfig(path string) (*pipeline.Config, error) {
+	if path != "" {
+		return pipeline.LoadConfig(path)
+	}
+	return pipeline.ParseConfig("defaults", nil, os.LookupEnv)
+}
+
+// resolveModelDir finds the model directory: as given when it holds a manifest, else the shipped
+// model under it, next to the working directory or the binary.
+func resolveModelDir(dir string) string {
+	candidates := []string{dir, filepath.Join(dir, "mfcd"), defaultModelDir}
+	if exe, err := os.Executable(); err == nil {
+		candidates = append(candidates, filepath.Join(filepath.Dir(exe), "..", defaultModelDir))
+	}
+	for _, c := range candidates {
+		if _, err := os.Stat(filepath.Join(c, "manifest.json")); err == nil {
+			return c
+		}
+	}
+	return dir
+}

@@ -1,0 +1,88 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/mvwatch/mvwatch/demux"
+	"github.com/mvwatch/mvwatch/mvextract"
+)
+
+// AnalyzeOptions configures AnalyzeFile.
+type AnalyzeOptions struct {
+	Classifier Classifier
+	Clip       mvextract.ClipConfig
+	// Gate is the motion gate; Enabled false sends every clip to the model.
+	Gate       GateConfig
+	Thresholds Thresholds
+	// IdleLabels are the labels that are no event. It defaults to {"idle"}.
+	IdleLabels []string
+	// Threads is the decoder thread count. It defaults to 1.
+	Threads int
+}
+
+// AnalyzeStats summarises an AnalyzeFile run.
+type AnalyzeStats struct {
+	Frames     int
+	Clips      int     // clips classified
+	SkipRatio  float64 // fraction of frames the gate skipped
+	ExitStages map[int]int
+}
+
+// AnalyzeFile runs the serving pipeline (extract, gate, clip, classify, events) over a file and calls
+// emit for every event, in order. Event times are offsets from the file's first frame, as
+// time.Unix(0, 0).Add(offset).
+func AnalyzeFile(ctx context.Context, path string, opts AnalyzeOptions, emit func(Event)) (AnalyzeStats, error) {
+	st := AnalyzeStats{ExitStages: map[int]int{}}
+	if opts.Threads <= 0 {
+		opts.Threads = 1
+	}
+	if len(opts.IdleLabels) == 0 {
+		opts.IdleLabels = []string{"idle"}
+	}
+	idle := map[string]bool{}
+	for _, l := range opts.IdleLabels {
+		idle[l] = true
+	}
+	if opts.Thresholds.MinScore == 0 && opts.Thresholds.Labels == nil {
+		opts.Thresholds.MinScore = 0.5
+	}
+	ev := &eventizer{camera: "file", thresholds: opts.Thresholds, idle: idle, publish: emit, gap: 2 * time.Second}
+	var classifyErr error
+	submit := func(job *clipJob) bool {
+		defer releaseJob(job)
+		c, err := opts.Classifier.Classify(ctx, job.data)
+		if err != nil {
+			classifyErr = err
+			return true
+		}
+		st.Clips++
+		st.ExitStages[c.ExitStage]++
+		ev.observe(job, c)
+		return true
+	}
+	proc, err := newProcessor("file", opts.Clip, opts.Gate.withDefaults(DefaultGateConfig()), nil, submit)
+	if err != nil {
+		return st, err
+	}
+	proc.now = func() time.Time { return time.Unix(0, 0) }
+	f, err := demux.OpenFile(path, demux.DecoderConfig{MotionVectors: true, Pixels: true, Threads: opts.Threads})
+	if err != nil {
+		return st, err
+	}
+	defer f.Close()
+	err = f.Run(ctx, func(fr *demux.Frame) error {
+		st.Frames++
+		if err := proc.frame(fr); err != nil {
+			return err
+		}
+		return classifyErr
+	})
+	ev.flush()
+	st.SkipRatio = proc.gate.SkipRatio()
+	if err != nil {
+		return st, fmt.Errorf("analyze %s: %w", path, err)
+	}
+	return st, nil
+}

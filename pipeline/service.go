@@ -1,0 +1,240 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/mvwatch/mvwatch/ingest"
+	"github.com/mvwatch/mvwatch/mvextract"
+)
+
+// ServiceOptions configures a Service.
+type ServiceOptions struct {
+	// Config is the validated configuration. Required.
+	Config *Config
+	// Classifier runs the model on clips. Required.
+	Classifier Classifier
+	// Clip is the clip layout the model takes (from its manifest).
+	Clip mvextract.ClipConfig
+	// IdleLabels are the model labels that are no event (e.g. "idle"). It defaults to {"idle"}.
+	IdleLabels []string
+	// Registry receives every metric and serves /metrics. Required.
+	Registry *prometheus.Registry
+	// Metrics are the service's metrics, registered on Registry. It defaults to NewMetrics(Registry);
+	// pass them when something else (the model) feeds them too.
+	Metrics *Metrics
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// EventQueue bounds the events waiting to be stored. It defaults to 4096.
+	EventQueue int
+}
+
+// Service is `mvwatch serve`: the cameras (Fleet), the event path (store, live hub, webhooks), the HTTP
+// API and the RTSP restream server. Events flow one way: camera runners -> event queue -> writer
+// goroutine -> store (durable, acknowledged) -> live subscribers and webhooks.
+type Service struct {
+	opts     ServiceOptions
+	cfg      *Config
+	log      *slog.Logger
+	metrics  *Metrics
+	store    *Store
+	hub      *Hub
+	webhooks *WebhookSink
+	fleet    *Fleet
+	restream *ingest.Restream
+	api      *API
+	http     *http.Server
+	httpLn   net.Listener
+
+	events     *Queue[Event]
+	writerDone chan struct{}
+	cancel     context.CancelFunc
+	closeOnce  sync.Once
+	closeErr   error
+}
+
+// NewService opens the store and builds the service; Start makes it listen and starts the cameras.
+func NewService(opts ServiceOptions) (*Service, error) {
+	if opts.Config == nil || opts.Classifier == nil || opts.Registry == nil {
+		return nil, errors.New("pipeline: ServiceOptions needs Config, Classifier and Registry")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.EventQueue <= 0 {
+		opts.EventQueue = 4096
+	}
+	if len(opts.IdleLabels) == 0 {
+		opts.IdleLabels = []string{"idle"}
+	}
+	cfg := opts.Config
+	s := &Service{opts: opts, cfg: cfg, log: opts.Logger, writerDone: make(chan struct{})}
+	var err error
+	s.metrics = opts.Metrics
+	if s.metrics == nil {
+		if s.metrics, err = NewMetrics(opts.Registry); err != nil {
+			return nil, err
+		}
+	}
+	so := StoreOptions{Logger: s.log}
+	if cfg.Store.MaxAge != nil {
+		so.MaxAge = cfg.Store.MaxAge.D()
+	}
+	if cfg.Store.MaxEvents != nil {
+		so.MaxEvents = *cfg.Store.MaxEvents
+	}
+	if s.store, err = OpenStore(cfg.Store.Path, so); err != nil {
+		return nil, err
+	}
+	s.hub = NewHub(256, s.metrics)
+	s.webhooks = NewWebhookSink(cfg.Webhooks, WebhookOptions{Metrics: s.metrics, Logger: s.log})
+	s.events = NewQueue[Event](opts.EventQueue, QueueOptions{
+		Drops: s.metrics.QueueDrops.WithLabelValues("events", ""),
+		Depth: s.metrics.QueueDepth.WithLabelValues("events", ""),
+	})
+	idle := map[string]bool{}
+	for _, l := range opts.IdleLabels {
+		idle[l] = true
+	}
+	s.restream = ingest.NewRestream(ingest.RestreamConfig{Address: cfg.Listen.RTSP, Log: s.log})
+	deps := &cameraDeps{
+		clip:       opts.Clip,
+		classifier: opts.Classifier,
+		thresholds: cfg.Thresholds,
+		idleLabels: idle,
+		publish:    s.publish,
+		metrics:    s.metrics,
+		log:        s.log,
+		jobQueue:   4,
+		onAccessUnit: func(camera string, au ingest.AccessUnit) {
+			_ = s.restream.WriteAccessUnit(camera, au) // a camera without viewers is no error worth a log line
+		},
+	}
+	s.fleet = newFleet(cfg.Gate, deps)
+	s.api = NewAPI(APIOptions{
+		Token:    cfg.APIToken,
+		Cameras:  s.fleet,
+		Events:   s.store,
+		Hub:      s.hub,
+		Gatherer: opts.Registry,
+		Metrics:  s.metrics,
+		Gate:     cfg.Gate,
+		Logger:   s.log,
+	})
+	return s, nil
+}
+
+// Start listens on the HTTP and RTSP addresses, starts the event writer and the configured cameras.
+// A camera that fails to start is logged and shown as failed; the others run.
+func (s *Service) Start() error {
+	ln, err := net.Listen("tcp", s.cfg.Listen.HTTP)
+	if err != nil {
+		s.store.Close()
+		return fmt.Errorf("http listen %s: %w", s.cfg.Listen.HTTP, err)
+	}
+	if err := s.restream.Start(); err != nil {
+		ln.Close()
+		s.store.Close()
+		return fmt.Errorf("rtsp restream: %w", err)
+	}
+	s.httpLn = ln
+	s.http = &http.Server{Handler: s.api, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("http server", "err", err)
+		}
+	}()
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	go s.writeEvents(ctx)
+	for _, cam := range s.cfg.Cameras {
+		if err := s.fleet.Add(context.Background(), cam); err != nil {
+			s.log.Error("camera not started", "camera", cam.Name, "err", err)
+		}
+	}
+	return nil
+}
+
+// HTTPAddr is the address the API listens on (useful with port 0).
+func (s *Service) HTTPAddr() string { return s.httpLn.Addr().String() }
+
+// RTSPAddr is the address of the restream server.
+func (s *Service) RTSPAddr() string { return s.restream.Addr() }
+
+// Fleet returns the camera manager.
+func (s *Service) Fleet() *Fleet { return s.fleet }
+
+// Store returns the event store.
+func (s *Service) Store() *Store { return s.store }
+
+// publish queues an event for the writer; a full queue drops it with an error log (never blocks a
+// camera).
+func (s *Service) publish(ev Event) {
+	if !s.events.Push(ev) {
+		s.log.Error("event queue full, event dropped", "camera", ev.Camera, "label", ev.Label)
+	}
+}
+
+// writeEvents stores each event durably, then fans it out to live subscribers and webhooks. It drains
+// the queue when ctx ends, so events published before Close are not lost.
+func (s *Service) writeEvents(ctx context.Context) {
+	defer close(s.writerDone)
+	write := func(ev Event) {
+		start := time.Now()
+		if err := s.store.Publish(context.Background(), ev); err != nil {
+			s.log.Error("event not stored", "camera", ev.Camera, "err", err)
+			return
+		}
+		s.metrics.StoreWriteSeconds.Observe(time.Since(start).Seconds())
+		s.metrics.Events.WithLabelValues(ev.Camera, ev.Label).Inc()
+		s.metrics.EventLatency.Observe(time.Since(ev.End).Seconds())
+		ev.Keyframe = nil
+		_ = s.hub.Publish(ctx, ev)
+		_ = s.webhooks.Publish(ctx, ev)
+	}
+	for {
+		ev, err := s.events.Pop(ctx)
+		if err != nil {
+			for {
+				ev, ok := s.events.TryPop()
+				if !ok {
+					return
+				}
+				write(ev)
+			}
+		}
+		write(ev)
+	}
+}
+
+// Close shuts down gracefully: cameras stop and publish their open events, the writer stores every
+// queued event, live streams end, the HTTP server stops, webhooks drain and the store closes.
+func (s *Service) Close() error {
+	s.closeOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		var errs []error
+		s.fleet.Close()
+		if s.cancel != nil {
+			s.cancel()
+			<-s.writerDone
+		}
+		s.hub.Close() // ends the live streams, so the HTTP server can shut down
+		if s.http != nil {
+			errs = append(errs, s.http.Shutdown(ctx))
+		}
+		s.restream.Close()
+		s.webhooks.Close()
+		errs = append(errs, s.store.Close())
+		s.closeErr = errors.Join(errs...)
+	})
+	return s.closeErr
+}
