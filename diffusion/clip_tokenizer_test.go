@@ -1,8 +1,12 @@
 package diffusion
 
 import (
+	"compress/gzip"
 	"encoding/json"
+	"io"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -82,4 +86,71 @@ func FuzzCLIPTokenizer(f *testing.F) {
 			t.Fatalf("bad framing: %v", ids)
 		}
 	})
+}
+
+// realCLIPTokenizerDir writes the openai CLIP vocabulary (rebuilt from testdata/clip_merges.txt.gz the way CLIP
+// builds it) as a tokenizer/ folder.
+func realCLIPTokenizerDir(t testing.TB) string {
+	t.Helper()
+	f, err := os.Open("testdata/clip_merges.txt.gz")
+	require.NoError(t, err)
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	require.NoError(t, err)
+	raw, err := io.ReadAll(zr)
+	require.NoError(t, err)
+	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")[1:]
+	require.Len(t, lines, 48894)
+	var order []rune // bytes_to_unicode's insertion order: printable bytes first, then the rest
+	for b := range 256 {
+		if clipByteRunes[b] == rune(b) {
+			order = append(order, rune(b))
+		}
+	}
+	for b := range 256 {
+		if clipByteRunes[b] != rune(b) {
+			order = append(order, clipByteRunes[b])
+		}
+	}
+	vocab := map[string]int{}
+	add := func(s string) { vocab[s] = len(vocab) }
+	for _, r := range order {
+		add(string(r))
+	}
+	for _, r := range order {
+		add(string(r) + "</w>")
+	}
+	for _, l := range lines {
+		add(strings.ReplaceAll(l, " ", ""))
+	}
+	add("<|startoftext|>")
+	add("<|endoftext|>")
+	require.Len(t, vocab, 49408)
+	dir := t.TempDir()
+	vb, err := json.Marshal(vocab)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "vocab.json"), vb, 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "merges.txt"), raw, 0o644))
+	return dir
+}
+
+func TestCLIPTokenizerRealVocabMatchesTransformers(t *testing.T) {
+	tok, err := LoadCLIPTokenizer(realCLIPTokenizerDir(t))
+	require.NoError(t, err)
+	require.Equal(t, int32(49406), tok.bos)
+	require.Equal(t, int32(49407), tok.eos)
+	b, err := os.ReadFile("testdata/clip_tokenizer.json")
+	require.NoError(t, err)
+	var f struct {
+		Cases []struct {
+			Text string  `json:"text"`
+			IDs  []int64 `json:"ids"`
+		} `json:"cases"`
+	}
+	require.NoError(t, json.Unmarshal(b, &f))
+	require.GreaterOrEqual(t, len(f.Cases), 300)
+	for _, c := range f.Cases {
+		ids, _ := tok.Encode(c.Text)
+		require.Equal(t, c.IDs, ids, "text %q", c.Text)
+	}
 }
