@@ -244,6 +244,9 @@ func TestDurationForms(t *testing.T) {
 
 func FuzzParseConfig(f *testing.F) {
 	f.Add([]byte(fullConfig))
+	if example, err := os.ReadFile("testdata/mvwatch.example.yaml"); err == nil {
+		f.Add(example)
+	}
 	for _, tc := range configErrorCases {
 		f.Add([]byte(tc.in))
 	}
@@ -272,4 +275,18 @@ func FuzzParseConfig(f *testing.F) {
 		}
 		require.Equal(t, cfg.Listen, back.Listen)
 	})
+}
+
+func TestExampleConfigParses(t *testing.T) {
+	cfg, err := LoadConfig("testdata/mvwatch.example.yaml")
+	require.NoError(t, err)
+	require.Len(t, cfg.Cameras, 2)
+	require.Equal(t, 4.0, cfg.Cameras[1].Gate.OnFactor)
+	require.Equal(t, 0.05, cfg.Cameras[1].Gate.Alpha)
+	def := DefaultConfig()
+	require.Equal(t, def.Gate, cfg.Gate, "the example documents the gate defaults")
+	require.Equal(t, def.Inference, cfg.Inference)
+	require.Equal(t, def.Listen, cfg.Listen)
+	require.Equal(t, *def.Store.MaxAge, *cfg.Store.MaxAge)
+	require.Equal(t, *def.Store.MaxEvents, *cfg.Store.MaxEvents)
 }

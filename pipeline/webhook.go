@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,7 +44,8 @@ type WebhookOptions struct {
 
 // WebhookSink is a Sink that POSTs each event as JSON to the configured webhooks. Each webhook has its
 // own bounded queue and goroutine, so a slow endpoint delays only itself; failed POSTs (network
-// errors, 408, 429 and 5xx) are retried with capped exponential backoff. Publish never blocks.
+// errors, 408, 429 and 5xx) are retried with capped exponential backoff, honouring Retry-After
+// (seconds, capped at MaxBackoff). Publish never blocks.
 type WebhookSink struct {
 	targets   []*webhookTarget
 	opts      WebhookOptions
@@ -179,7 +181,7 @@ func (t *webhookTarget) deliver(ctx context.Context, ev Event) {
 	m := t.sink.opts.Metrics
 	backoff := t.sink.opts.InitialBackoff
 	for attempt := 0; ; attempt++ {
-		retry, err := t.post(ctx, ev.ID, body)
+		retry, after, err := t.post(ctx, ev.ID, body)
 		if err == nil {
 			if m != nil {
 				m.WebhookDeliveries.WithLabelValues(t.cfg.Name, "delivered").Inc()
@@ -197,7 +199,7 @@ func (t *webhookTarget) deliver(ctx context.Context, ev Event) {
 		if m != nil {
 			m.WebhookRetries.WithLabelValues(t.cfg.Name).Inc()
 		}
-		timer := time.NewTimer(backoff)
+		timer := time.NewTimer(max(backoff, after))
 		select {
 		case <-ctx.Done():
 			timer.Stop()
@@ -207,13 +209,14 @@ func (t *webhookTarget) deliver(ctx context.Context, ev Event) {
 	}
 }
 
-// post sends one POST; retry reports whether a failure is worth retrying.
-func (t *webhookTarget) post(ctx context.Context, id string, body []byte) (retry bool, err error) {
+// post sends one POST; retry reports whether a failure is worth retrying, after how long the server
+// asked to wait (Retry-After in seconds, capped at MaxBackoff).
+func (t *webhookTarget) post(ctx context.Context, id string, body []byte) (retry bool, after time.Duration, err error) {
 	ctx, cancel := context.WithTimeout(ctx, t.cfg.Timeout.D())
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.cfg.URL, bytes.NewReader(body))
 	if err != nil {
-		return false, errors.New("bad webhook URL") // the URL may hold secrets: do not echo it
+		return false, 0, errors.New("bad webhook URL") // the URL may hold secrets: do not echo it
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "mvwatch")
@@ -227,17 +230,20 @@ func (t *webhookTarget) post(ctx context.Context, id string, body []byte) (retry
 		if errors.As(err, &ue) {
 			err = ue.Unwrap() // drop the *url.Error wrapper, which quotes the URL
 		}
-		return true, fmt.Errorf("post: %w", err)
+		return true, 0, fmt.Errorf("post: %w", err)
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	_ = resp.Body.Close()
+	if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs > 0 {
+		after = min(time.Duration(secs)*time.Second, t.sink.opts.MaxBackoff)
+	}
 	switch {
 	case resp.StatusCode >= 200 && resp.StatusCode < 300:
-		return false, nil
+		return false, 0, nil
 	case resp.StatusCode == http.StatusRequestTimeout, resp.StatusCode == http.StatusTooManyRequests, resp.StatusCode >= 500:
-		return true, fmt.Errorf("status %s", resp.Status)
+		return true, after, fmt.Errorf("status %s", resp.Status)
 	default:
-		return false, fmt.Errorf("status %s (not retried)", resp.Status)
+		return false, 0, fmt.Errorf("status %s (not retried)", resp.Status)
 	}
 }
 

@@ -20,15 +20,17 @@ import (
 // hookServer is a real HTTP server that fails the first failN requests with status failCode.
 type hookServer struct {
 	*httptest.Server
-	failN    int32
-	failCode int
-	calls    atomic.Int32
-	mu       sync.Mutex
-	got      []Event
-	headers  []http.Header
-	bodies   [][]byte
-	block    chan struct{} // when set, each request waits on it
-	entered  chan struct{}
+	failN      int32
+	failCode   int
+	calls      atomic.Int32
+	mu         sync.Mutex
+	got        []Event
+	headers    []http.Header
+	bodies     [][]byte
+	block      chan struct{} // when set, each request waits on it
+	retryAfter string
+	failedAt   []time.Time
+	entered    chan struct{}
 }
 
 func newHookServer(t *testing.T, failN int32, failCode int) *hookServer {
@@ -40,6 +42,12 @@ func newHookServer(t *testing.T, failN int32, failCode int) *hookServer {
 			<-h.block
 		}
 		if n <= h.failN {
+			if h.retryAfter != "" {
+				w.Header().Set("Retry-After", h.retryAfter)
+			}
+			h.mu.Lock()
+			h.failedAt = append(h.failedAt, time.Now())
+			h.mu.Unlock()
 			http.Error(w, "not now", h.failCode)
 			return
 		}
@@ -179,4 +187,18 @@ func TestWebhookCloseGivesUpAfterDrainTimeout(t *testing.T) {
 	start := time.Now()
 	sink.Close()
 	require.Less(t, time.Since(start), 5*time.Second)
+}
+
+func TestWebhookHonoursRetryAfter(t *testing.T) {
+	srv := newHookServer(t, 1, http.StatusTooManyRequests)
+	srv.retryAfter = "1" // one second, capped at MaxBackoff (300ms)
+	sink := NewWebhookSink([]WebhookConfig{{URL: srv.URL}},
+		WebhookOptions{InitialBackoff: time.Millisecond, MaxBackoff: 300 * time.Millisecond})
+	require.NoError(t, sink.Publish(context.Background(), testEvent("door", "person", 0.9, t0)))
+	require.Eventually(t, func() bool { return len(srv.events()) == 1 }, 10*time.Second, 5*time.Millisecond)
+	sink.Close()
+	srv.mu.Lock()
+	first := srv.failedAt[0]
+	srv.mu.Unlock()
+	require.GreaterOrEqual(t, time.Since(first), 300*time.Millisecond)
 }
