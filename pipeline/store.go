@@ -292,7 +292,7 @@ func (s *Store) Query(q EventQuery) (EventPage, error) {
 		step := c.Next
 		if q.Ascending {
 			switch {
-			case q.Cursor != "":
+			case q.Cursor != "" && (lo == nil || q.Cursor >= string(lo)):
 				k, v = c.Seek([]byte(q.Cursor))
 				if k != nil && string(k) == q.Cursor {
 					k, v = c.Next()

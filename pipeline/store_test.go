@@ -4,9 +4,12 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -277,5 +280,65 @@ func TestStoreAckedEventsSurviveKill(t *testing.T) {
 	for _, id := range acked {
 		_, err := s.Get(id)
 		require.NoError(t, err, "acknowledged event %s lost", id)
+	}
+}
+
+// TestStoreQueryMatchesModel compares paged queries against a brute-force filter over the same events.
+func TestStoreQueryMatchesModel(t *testing.T) {
+	s := openTestStore(t, filepath.Join(t.TempDir(), "ev.db"), StoreOptions{})
+	rng := rand.New(rand.NewPCG(7, 11))
+	cams, labels := []string{"a", "b", "c"}, []string{"person", "car"}
+	var all []Event
+	for i := 0; i < 150; i++ {
+		// Several events may share a start time; IDs still differ.
+		ev := testEvent(cams[rng.IntN(3)], labels[rng.IntN(2)], float64(rng.IntN(11))/10, t0.Add(time.Duration(rng.IntN(100))*time.Second))
+		require.NoError(t, s.Publish(context.Background(), ev))
+		all = append(all, ev)
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].ID < all[j].ID })
+	at := func() time.Time { return t0.Add(time.Duration(rng.IntN(120)-10) * time.Second) }
+	for n := 0; n < 200; n++ {
+		q := EventQuery{Limit: 1 + rng.IntN(20), Ascending: rng.IntN(2) == 0}
+		if rng.IntN(2) == 0 {
+			q.From = at()
+		}
+		if rng.IntN(2) == 0 {
+			q.To = at()
+		}
+		if rng.IntN(2) == 0 {
+			q.Camera = cams[rng.IntN(3)]
+		}
+		if rng.IntN(3) == 0 {
+			q.Label = labels[rng.IntN(2)]
+		}
+		if rng.IntN(2) == 0 {
+			q.MinScore = float64(rng.IntN(11)) / 10
+		}
+		var want []string
+		for _, e := range all {
+			if (!q.From.IsZero() && e.Start.Before(q.From)) || (!q.To.IsZero() && !e.Start.Before(q.To)) ||
+				(q.Camera != "" && e.Camera != q.Camera) || (q.Label != "" && e.Label != q.Label) || e.Score < q.MinScore {
+				continue
+			}
+			want = append(want, e.ID)
+		}
+		if !q.Ascending {
+			slices.Reverse(want)
+		}
+		var got []string
+		for pages := 0; ; pages++ {
+			require.Less(t, pages, 200)
+			p, err := s.Query(q)
+			require.NoError(t, err)
+			require.LessOrEqual(t, len(p.Events), q.Limit)
+			for _, e := range p.Events {
+				got = append(got, e.ID)
+			}
+			if p.NextCursor == "" {
+				break
+			}
+			q.Cursor = p.NextCursor
+		}
+		require.Equal(t, want, got, "query %d: %+v", n, q)
 	}
 }
