@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -135,6 +136,9 @@ func (p *Pipeline) openSessions(cfg PipelineConfig) error {
 		return fmt.Errorf("diffusion: text encoder needs an int32/int64 [batch, sequence] input_ids, has %v: %w",
 			textIn, ErrMissingPart)
 	}
+	if err := onlyInputs(textIn, "text encoder", "input_ids"); err != nil {
+		return err
+	}
 	if p.textOut, ok = findInfo(textOuts, "last_hidden_state"); !ok && len(textOuts) > 0 {
 		p.textOut = textOuts[0]
 	}
@@ -153,6 +157,9 @@ func (p *Pipeline) openSessions(cfg PipelineConfig) error {
 		sample.DType != inference.DTypeFloat32 || hidden.DType != inference.DTypeFloat32 {
 		return fmt.Errorf("diffusion: UNet needs float32 sample [b,c,h,w], timestep (rank 0/1) and float32 "+
 			"encoder_hidden_states [b,s,d]; has %v: %w", unetIn, ErrMissingPart)
+	}
+	if err := onlyInputs(unetIn, "UNet", "sample", "timestep", "encoder_hidden_states"); err != nil {
+		return err
 	}
 	switch p.timestep.DType {
 	case inference.DTypeInt64, inference.DTypeInt32, inference.DTypeFloat32:
@@ -183,6 +190,9 @@ func (p *Pipeline) openSessions(cfg PipelineConfig) error {
 		return fmt.Errorf("diffusion: VAE decoder needs latent_sample [b,c,h,w] -> image [b,3,H,W]; has %v -> %v: %w",
 			vaeIn, vaeOuts, ErrMissingPart)
 	}
+	if err := onlyInputs(vaeIn, "VAE decoder", "latent_sample"); err != nil {
+		return err
+	}
 	threads := cfg.IntraOpThreads
 	if p.text, err = inference.OpenSession(part("text_encoder"), inference.SessionConfig{
 		Inputs: []string{"input_ids"}, Outputs: []string{p.textOut.Name}, IntraOpThreads: threads}); err != nil {
@@ -196,6 +206,18 @@ func (p *Pipeline) openSessions(cfg PipelineConfig) error {
 	p.vae, err = inference.OpenSession(part("vae_decoder"), inference.SessionConfig{
 		Inputs: []string{"latent_sample"}, Outputs: []string{vaeOuts[0].Name}, IntraOpThreads: threads})
 	return err
+}
+
+// onlyInputs refuses models that need inputs this pipeline does not feed (SDXL's text_embeds/time_ids, a
+// text encoder attention_mask).
+func onlyInputs(infos []inference.TensorInfo, part string, allowed ...string) error {
+	for _, in := range infos {
+		if !slices.Contains(allowed, in.Name) {
+			return fmt.Errorf("diffusion: %s input %s is not supported (Stable Diffusion 1.x/2.x inputs are %s): %w",
+				part, in, strings.Join(allowed, ", "), ErrMissingPart)
+		}
+	}
+	return nil
 }
 
 func findInfo(infos []inference.TensorInfo, name string) (inference.TensorInfo, bool) {

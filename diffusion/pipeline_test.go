@@ -97,6 +97,21 @@ func TestPipelineMissingPart(t *testing.T) {
 		"vae_decoder": "testdata/tiny-sd/vae_decoder"})
 	_, err = OpenPipeline(bad, PipelineConfig{})
 	require.Error(t, err)
+
+	// Models in the wrong slots (a text encoder as UNet, a UNet as VAE decoder) are refused by metadata.
+	for name, parts := range map[string]map[string]string{
+		"unet is a text encoder": {"unet": "testdata/tiny-sd/text_encoder", "vae_decoder": "testdata/tiny-sd/vae_decoder"},
+		"vae is a unet":          {"unet": "testdata/tiny-sd/unet", "vae_decoder": "testdata/tiny-sd/unet"},
+		"text is a vae":          {"unet": "testdata/tiny-sd/unet", "vae_decoder": "testdata/tiny-sd/vae_decoder", "text_encoder": "testdata/tiny-sd/vae_decoder"},
+	} {
+		all := map[string]string{"text_encoder": "testdata/tiny-sd/text_encoder", "tokenizer": "testdata/tiny-sd/tokenizer",
+			"scheduler": "testdata/tiny-sd/scheduler"}
+		for k, v := range parts {
+			all[k] = v
+		}
+		_, err = OpenPipeline(linkModelDir(t, all), PipelineConfig{})
+		require.ErrorIs(t, err, ErrMissingPart, name)
+	}
 }
 
 func TestPipelineBadRequests(t *testing.T) {
