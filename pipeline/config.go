@@ -311,6 +311,7 @@ type ConfigError struct {
 	Problems []string
 }
 
+// Error lists the problems, one per line.
 func (e *ConfigError) Error() string { return strings.Join(e.Problems, "\n") }
 
 // Unwrap returns ErrInvalidConfig.
