@@ -1,0 +1,76 @@
+package llmgen
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+)
+
+// Event is what a caption describes: one detection summarised by the pipeline.
+type Event struct {
+	// Camera names the camera.
+	Camera string `json:"camera"`
+	// Zone names the part of the scene.
+	Zone string `json:"zone"`
+	// Label is the detected class ("person", "car", ...).
+	Label string `json:"label"`
+	// Direction is one of left-to-right, right-to-left, toward-camera, away-from-camera, stationary,
+	// loitering.
+	Direction string `json:"direction"`
+	// DurationS is the event length in whole seconds.
+	DurationS int `json:"duration_s"`
+	// Time is the local wall-clock time as HH:MM.
+	Time string `json:"time"`
+	// Confidence is the detector's confidence in [0, 1].
+	Confidence float64 `json:"confidence"`
+}
+
+// Validate reports a missing or out-of-range field.
+func (e Event) Validate() error {
+	var bad []string
+	if strings.TrimSpace(e.Camera) == "" {
+		bad = append(bad, "camera is empty")
+	}
+	if strings.TrimSpace(e.Label) == "" {
+		bad = append(bad, "label is empty")
+	}
+	if e.DurationS < 0 {
+		bad = append(bad, "duration_s is negative")
+	}
+	if e.Confidence < 0 || e.Confidence > 1 {
+		bad = append(bad, "confidence outside [0, 1]")
+	}
+	for _, f := range []string{e.Camera, e.Zone, e.Label, e.Direction, e.Time} {
+		if strings.ContainsAny(f, "|\n") {
+			bad = append(bad, fmt.Sprintf("field %q contains '|' or a newline", f))
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("llmgen: bad event: %s", strings.Join(bad, "; "))
+	}
+	return nil
+}
+
+// Prompt formats the event as the caption models were trained to read it (training/caption/corpus.py
+// prompt(); models/caption/*/manifest.json prompt_format).
+func (e Event) Prompt() string {
+	return fmt.Sprintf("camera: %s | zone: %s | label: %s | direction: %s | duration: %ds | time: %s | confidence: %.2f\ncaption:",
+		e.Camera, e.Zone, e.Label, e.Direction, e.DurationS, e.Time, e.Confidence)
+}
+
+// ReadEvent reads one event from a JSON file.
+func ReadEvent(path string) (Event, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Event{}, fmt.Errorf("llmgen: read event: %w", err)
+	}
+	var e Event
+	if err := json.Unmarshal(data, &e); err != nil {
+		return Event{}, fmt.Errorf("llmgen: parse event %s: %w", path, err)
+	}
+	if err := e.Validate(); err != nil {
+		return Event{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return e, nil
+}
