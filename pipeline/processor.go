@@ -52,6 +52,7 @@ type processor struct {
 	now       func() time.Time
 
 	prevSparse []uint8 // previous frame's luma on the activity grid
+	intraRef   float64 // typical change at an I-frame of a quiet scene (EMA), 0 until the first one
 	// gateOpen and skipRatio mirror the gate for readers on other goroutines (camera state).
 	gateOpen  atomic.Bool
 	skipRatio atomic.Uint64 // float64 bits
@@ -81,6 +82,7 @@ func (p *processor) reset() {
 	p.ex.Reset()
 	p.clipper.Reset()
 	p.prevSparse = p.prevSparse[:0]
+	p.intraRef = 0
 }
 
 // frame processes one decoded frame.
@@ -89,6 +91,9 @@ func (p *processor) frame(f *demux.Frame) error {
 		p.anchor, p.anchorPTS, p.anchored = p.now(), f.PTS, true
 	}
 	diff := p.sparseDiff(f)
+	if f.PictType == 'I' {
+		diff = p.intraExcess(diff)
+	}
 	// Residuals cost a motion compensation per frame: compute them only while the gate is open.
 	in := f
 	if !p.gate.Open() {
@@ -178,6 +183,22 @@ func (p *processor) sparseDiff(f *demux.Frame) float64 {
 		return 0
 	}
 	return float64(sum) / float64(n)
+}
+
+// intraExcess discounts the change an I-frame brings in a quiet scene: an encoder that skips blocks of
+// a static, noisy scene leaves the noise frozen until the next I-frame refreshes the whole picture, so
+// periodic I-frames show a burst of change that is no activity. The gate sees only what exceeds the
+// typical refresh (an EMA over quiet I-frames); a scene cut at an I-frame still stands out.
+func (p *processor) intraExcess(diff float64) float64 {
+	if p.intraRef == 0 {
+		p.intraRef = diff
+		return 0
+	}
+	excess := max(diff-2*p.intraRef, 0)
+	if diff < 3*p.intraRef {
+		p.intraRef += 0.3 * (diff - p.intraRef)
+	}
+	return excess
 }
 
 // mvEnergy is the frame's mean motion magnitude in pixels, weighted by block area.

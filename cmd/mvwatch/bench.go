@@ -8,6 +8,7 @@ import (
 // benchCommands are the `mvwatch bench` sub-commands; each ends its output with one JSON line of figures.
 var benchCommands = map[string]func(args []string) int{
 	"extract": runBenchExtract,
+	"serve":   runBenchServe,
 }
 
 func runBench(args []string) int {
