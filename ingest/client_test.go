@@ -482,3 +482,32 @@ func TestClientQueueFullDropsAndCounts(t *testing.T) {
 		}
 	}
 }
+
+// TestClientSoakReconnects restarts the camera many times; goroutines and delivery must survive every
+// cycle. 4 cycles by default, 20 with MVWATCH_LONG=1.
+func TestClientSoakReconnects(t *testing.T) {
+	cycles := 4
+	if os.Getenv("MVWATCH_LONG") != "" {
+		cycles = 20
+	}
+	cam := NewTestCamera(TestCameraConfig{Address: "127.0.0.1:0"})
+	require.NoError(t, cam.Start())
+	addr := cam.Addr()
+	var s sink
+	c := newTestClient(t, ClientConfig{URL: cam.URL(), OnAccessUnit: s.onAU})
+	c.Start()
+	for i := range cycles {
+		n := s.count()
+		eventually(t, 15*time.Second, func() bool { return s.count() >= n+5 }, "cycle %d: access units", i)
+		cam.Close()
+		eventually(t, 10*time.Second, func() bool { return c.State().State == StateBackoff }, "cycle %d: backoff", i)
+		cam = NewTestCamera(TestCameraConfig{Address: addr})
+		require.NoError(t, cam.Start())
+	}
+	n := s.count()
+	eventually(t, 15*time.Second, func() bool { return s.count() >= n+5 }, "access units after the last restart")
+	require.NoError(t, c.Close())
+	cam.Close()
+	require.GreaterOrEqual(t, c.State().Reconnects, uint64(cycles))
+	goleak.VerifyNone(t, goleak.IgnoreCurrent())
+}

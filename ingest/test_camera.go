@@ -63,7 +63,7 @@ type TestCamera struct {
 	cfg TestCameraConfig
 
 	server    *gortsplib.Server
-	writer    *streamWriter
+	writer    atomic.Pointer[streamWriter] // set once Start has made the stream
 	first     AccessUnit
 	addr      string
 	playOnce  sync.Once
@@ -142,7 +142,7 @@ func (c *TestCamera) Start() error {
 		c.server.Close()
 		return fmt.Errorf("test camera: %w", err)
 	}
-	c.writer = w
+	c.writer.Store(w)
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	go c.run()
 	c.cfg.Log.Info("test camera listening", "url", c.URL())
@@ -158,7 +158,7 @@ func (c *TestCamera) Close() {
 		}
 		c.cancel()
 		<-c.done
-		c.writer.close()
+		c.writer.Load().close()
 		c.server.Close()
 	})
 }
@@ -255,7 +255,7 @@ func (c *TestCamera) run() {
 		} else if c.ctx.Err() != nil {
 			return
 		}
-		if err := c.writer.write(au, basePTS); err != nil {
+		if err := c.writer.Load().write(au, basePTS); err != nil {
 			c.cfg.Log.Error("test camera: send", "err", err)
 		} else {
 			c.sent.Add(1)
@@ -273,6 +273,20 @@ func (c *TestCamera) run() {
 	}
 }
 
+// streamFor answers DESCRIBE and SETUP: the stream, once Start has made it, to an authorised reader of
+// the camera's path.
+func (c *TestCamera) streamFor(conn *gortsplib.ServerConn, req *base.Request, path string) (*base.Response, *gortsplib.ServerStream, error) {
+	res, err := c.authorize(conn, req, path)
+	if err != nil {
+		return res, nil, err
+	}
+	w := c.writer.Load()
+	if w == nil {
+		return &base.Response{StatusCode: base.StatusServiceUnavailable}, nil, fmt.Errorf("camera starting")
+	}
+	return res, w.stream, nil
+}
+
 // authorize checks the request's path and credentials.
 func (c *TestCamera) authorize(conn *gortsplib.ServerConn, req *base.Request, path string) (*base.Response, error) {
 	if c.cfg.User != "" && !conn.VerifyCredentials(req, c.cfg.User, c.cfg.Pass) {
@@ -286,20 +300,12 @@ func (c *TestCamera) authorize(conn *gortsplib.ServerConn, req *base.Request, pa
 
 // OnDescribe implements gortsplib.ServerHandlerOnDescribe.
 func (c *TestCamera) OnDescribe(ctx *gortsplib.ServerHandlerOnDescribeCtx) (*base.Response, *gortsplib.ServerStream, error) {
-	res, err := c.authorize(ctx.Conn, ctx.Request, ctx.Path)
-	if err != nil {
-		return res, nil, err
-	}
-	return res, c.writer.stream, nil
+	return c.streamFor(ctx.Conn, ctx.Request, ctx.Path)
 }
 
 // OnSetup implements gortsplib.ServerHandlerOnSetup.
 func (c *TestCamera) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Response, *gortsplib.ServerStream, error) {
-	res, err := c.authorize(ctx.Conn, ctx.Request, ctx.Path)
-	if err != nil {
-		return res, nil, err
-	}
-	return res, c.writer.stream, nil
+	return c.streamFor(ctx.Conn, ctx.Request, ctx.Path)
 }
 
 // OnPlay implements gortsplib.ServerHandlerOnPlay.
