@@ -4,7 +4,10 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"runtime"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/mvwatch/mvwatch/demux"
 )
@@ -47,31 +50,62 @@ func benchFrames(b *testing.B, n int) []*demux.Frame {
 	return frames
 }
 
+// threadCPU is the CPU time the calling OS thread has used (Linux RUSAGE_THREAD). Benchmarks lock their
+// goroutine to its thread and report CPU time per frame next to wall time: on a shared, busy machine
+// wall time mostly measures the neighbours.
+func threadCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(1, &ru); err != nil { // 1: RUSAGE_THREAD
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// measure runs fn b.N times on a locked thread and reports cpu-ns/frame, and its ratio to base (the
+// baseline's cpu-ns/frame, when non-zero) as x-baseline. It returns cpu-ns/frame.
+func measure(b *testing.B, base float64, fn func(i int)) float64 {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	b.ReportAllocs()
+	start := threadCPU()
+	n := 0
+	for i := 0; b.Loop(); i++ {
+		fn(i)
+		n++
+	}
+	cpu := float64(threadCPU()-start) / float64(n)
+	b.ReportMetric(cpu, "cpu-ns/frame")
+	if base > 0 {
+		b.ReportMetric(cpu/base, "x-baseline")
+	}
+	return cpu
+}
+
 // BenchmarkResidual720p measures Extractor.Process (parse, field, prediction, residual, reference copy)
 // per 720p frame, with a plain frame difference over the same frames as the baseline in the same process.
 func BenchmarkResidual720p(b *testing.B) {
 	frames := benchFrames(b, 60)
 	w, h := frames[0].Width, frames[0].Height
 	diff := make([]int16, w*h)
+	var base float64
 	b.Run("baseline-framediff", func(b *testing.B) {
-		b.ReportAllocs()
-		for i := 0; b.Loop(); i++ {
+		base = measure(b, 0, func(i int) {
 			cur, prev := frames[(i+1)%len(frames)], frames[i%len(frames)]
 			_ = Residual(diff, cur.Y, cur.YStride, prev.Y, w, h)
-		}
+		})
 	})
 	for _, tc := range []struct {
 		name string
 		cfg  ExtractorConfig
-	}{{"mv-only", ExtractorConfig{NoResidual: true}}, {"mv+residual", ExtractorConfig{}}} {
+	}{{"mv-only", ExtractorConfig{NoResidual: true}}, {"mv+residual", ExtractorConfig{}},
+		{"mv+residual-h264", ExtractorConfig{Interpolation: H264}}} {
 		b.Run(tc.name, func(b *testing.B) {
 			ext := NewExtractor(tc.cfg)
-			b.ReportAllocs()
-			for i := 0; b.Loop(); i++ {
+			measure(b, base, func(i int) {
 				if _, err := ext.Process(frames[i%len(frames)]); err != nil {
 					b.Fatal(err)
 				}
-			}
+			})
 		})
 	}
 }
@@ -94,6 +128,16 @@ func BenchmarkClip720p(b *testing.B) {
 		c.Residual = append([]int16(nil), ft.Residual...)
 		feats[i] = &c
 	}
+	// Baseline: the plain frame difference of the same frames (as in BenchmarkResidual720p).
+	w, h := frames[0].Width, frames[0].Height
+	diff := make([]int16, w*h)
+	var base float64
+	b.Run("baseline-framediff", func(b *testing.B) {
+		base = measure(b, 0, func(i int) {
+			cur, prev := frames[(i+1)%len(frames)], frames[i%len(frames)]
+			_ = Residual(diff, cur.Y, cur.YStride, prev.Y, w, h)
+		})
+	})
 	for _, tc := range []struct {
 		name string
 		cfg  ClipConfig
@@ -107,12 +151,11 @@ func BenchmarkClip720p(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			b.ReportAllocs()
-			for i := 0; b.Loop(); i++ {
+			measure(b, base, func(i int) {
 				if _, err := cl.Push(feats[i%len(feats)]); err != nil {
 					b.Fatal(err)
 				}
-			}
+			})
 		})
 	}
 }

@@ -19,6 +19,8 @@ type ExtractorConfig struct {
 	// NoResidual skips motion compensation and residuals even when frames carry pixels. It defaults
 	// to false.
 	NoResidual bool
+	// Interpolation selects the sub-pel interpolation of the prediction. It defaults to Bilinear.
+	Interpolation Interpolation
 }
 
 // Features is what an Extractor derives from one frame. It and everything it points to belong to the
@@ -55,24 +57,25 @@ type Features struct {
 // FFmpeg's motion-vector export carries only the direction of each vector (past or future), not the index
 // of the reference frame, so for streams with several reference frames or B-frames this residual is an
 // approximation of the decoder's own; for single-reference P-only streams it is close to it (see Predict
-// for the interpolation). Only past vectors are used for prediction.
+// and Predictor for the interpolation). Only past vectors are used for prediction.
 //
 // An Extractor keeps its buffers: after the first frame of a given size, Process allocates nothing.
 // It is not safe for concurrent use.
 type Extractor struct {
-	cfg      ExtractorConfig
-	vectors  []MotionVector
-	field    Field
-	prev     []byte
-	hasPrev  bool
-	pred     []byte
-	residual []int16
-	feat     Features
+	cfg       ExtractorConfig
+	predictor Predictor
+	vectors   []MotionVector
+	field     Field
+	prev      []byte // the reference: the previous frame's luma, stride Width
+	hasPrev   bool
+	pred      []byte
+	residual  []int16
+	feat      Features
 }
 
 // NewExtractor returns an Extractor with the given configuration.
 func NewExtractor(cfg ExtractorConfig) *Extractor {
-	return &Extractor{cfg: cfg}
+	return &Extractor{cfg: cfg, predictor: Predictor{Interpolation: cfg.Interpolation}}
 }
 
 // Reset forgets the reference frame, as after a stream restart; buffers are kept.
@@ -115,7 +118,7 @@ func (e *Extractor) Process(f *demux.Frame) (*Features, error) {
 	e.pred = resizeNoClear(e.pred, n)
 	e.residual = resizeNoClear(e.residual, n)
 	if e.hasPrev {
-		if err := Predict(e.pred, e.prev, w, &e.field); err != nil {
+		if err := e.predictor.Predict(e.pred, e.prev, w, &e.field); err != nil {
 			return nil, fmt.Errorf("frame %d: %w", f.Index, err)
 		}
 	} else {
@@ -126,12 +129,12 @@ func (e *Extractor) Process(f *demux.Frame) (*Features, error) {
 	}
 	e.feat.HasResidual = true
 	e.feat.HasReference = e.hasPrev
-	e.feat.Prediction = e.pred
-	e.feat.Residual = e.residual
 	// The current frame becomes the next reference.
 	e.prev = resizeNoClear(e.prev, n)
 	copyPlane(e.prev, w, f.Y, f.YStride, w, h)
 	e.hasPrev = true
+	e.feat.Prediction = e.pred
+	e.feat.Residual = e.residual
 	return &e.feat, nil
 }
 

@@ -23,41 +23,43 @@ func TestResidualGlobalMotion(t *testing.T) {
 		{"horizontal quarter", 2.25, 0, 1.0},
 		{"large", -13.5, 9.25, 1.0},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			ext := NewExtractor(ExtractorConfig{})
-			// The scene moves by (-dx, -dy) per frame: frame n samples the texture at offset n*(dx, dy),
-			// so pixel (x, y) of frame n equals pixel (x+dx, y+dy) of frame n-1.
-			mvs := globalVectors(w, h, tc.dx, tc.dy)
-			for n := 0; n < 3; n++ {
-				y := scenePlane(w, h, stride, float64(n)*tc.dx, float64(n)*tc.dy)
-				var prev []byte
-				if n > 0 {
-					prev = scenePlane(w, h, stride, float64(n-1)*tc.dx, float64(n-1)*tc.dy)
+		for _, interp := range []Interpolation{Bilinear, H264} {
+			t.Run(tc.name+"/"+interp.String(), func(t *testing.T) {
+				ext := NewExtractor(ExtractorConfig{Interpolation: interp})
+				// The scene moves by (-dx, -dy) per frame: frame n samples the texture at offset n*(dx, dy),
+				// so pixel (x, y) of frame n equals pixel (x+dx, y+dy) of frame n-1.
+				mvs := globalVectors(w, h, tc.dx, tc.dy)
+				for n := 0; n < 3; n++ {
+					y := scenePlane(w, h, stride, float64(n)*tc.dx, float64(n)*tc.dy)
+					var prev []byte
+					if n > 0 {
+						prev = scenePlane(w, h, stride, float64(n-1)*tc.dx, float64(n-1)*tc.dy)
+					}
+					var side []MotionVector
+					pict := byte('I')
+					if n > 0 {
+						side, pict = mvs, 'P'
+					}
+					feat, err := ext.Process(frameOf(n, pict, w, h, stride, y, side))
+					require.NoError(t, err)
+					require.True(t, feat.HasResidual)
+					require.Equal(t, n > 0, feat.HasReference)
+					got := make([]byte, w*h)
+					require.NoError(t, Reconstruct(got, feat.Prediction, feat.Residual, w, h))
+					require.Zero(t, meanAbsDiff(got, w, y, stride, 0, 0, w, h), "reconstruction is exact")
+					if n == 0 {
+						require.Zero(t, meanAbs(feat.Residual, w, 0, 0, w, h))
+						continue
+					}
+					m := 2 + int(max(abs64(tc.dx), abs64(tc.dy))) + 1
+					res := meanAbs(feat.Residual, w, m, m, w-m, h-m)
+					diff := meanAbsDiff(y, stride, prev, stride, m, m, w-m, h-m)
+					t.Logf("mean |residual| %.3f, mean |frame difference| %.3f", res, diff)
+					require.LessOrEqual(t, res, tc.limit)
+					require.Greater(t, diff, 5.0)
 				}
-				var side []MotionVector
-				pict := byte('I')
-				if n > 0 {
-					side, pict = mvs, 'P'
-				}
-				feat, err := ext.Process(frameOf(n, pict, w, h, stride, y, side))
-				require.NoError(t, err)
-				require.True(t, feat.HasResidual)
-				require.Equal(t, n > 0, feat.HasReference)
-				got := make([]byte, w*h)
-				require.NoError(t, Reconstruct(got, feat.Prediction, feat.Residual, w, h))
-				require.Zero(t, meanAbsDiff(got, w, y, stride, 0, 0, w, h), "reconstruction is exact")
-				if n == 0 {
-					require.Zero(t, meanAbs(feat.Residual, w, 0, 0, w, h))
-					continue
-				}
-				m := 2 + int(max(abs64(tc.dx), abs64(tc.dy))) + 1
-				res := meanAbs(feat.Residual, w, m, m, w-m, h-m)
-				diff := meanAbsDiff(y, stride, prev, stride, m, m, w-m, h-m)
-				t.Logf("mean |residual| %.3f, mean |frame difference| %.3f", res, diff)
-				require.LessOrEqual(t, res, tc.limit)
-				require.Greater(t, diff, 5.0)
-			}
-		})
+			})
+		}
 	}
 }
 

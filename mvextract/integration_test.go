@@ -60,45 +60,47 @@ func TestRealClipGlobalMotion(t *testing.T) {
 		{"sub-pel", "testsrc2=s=1600x1024:r=25:d=1,noise=alls=40,gblur=sigma=3,trim=end_frame=1,loop=loop=-1:size=1," +
 			"crop=w=1280:h=768:x='8+2*n':y='8+6*n',scale=320:192:flags=area", 0.5, 1.5, 3},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			path := encode(t, tc.graph, frames)
-			ext := NewExtractor(ExtractorConfig{})
-			var prev, recon []byte
-			var sumRes, sumDiff float64
-			var pFrames int
-			decodeEach(t, path, func(f *demux.Frame) error {
-				feat, err := ext.Process(f)
-				require.NoError(t, err)
-				w, h := feat.Width, feat.Height
-				require.Equal(t, 320, w)
-				require.Equal(t, 192, h)
-				recon = resizeNoClear(recon, w*h)
-				require.NoError(t, Reconstruct(recon, feat.Prediction, feat.Residual, w, h))
-				require.Zero(t, meanAbsDiff(recon, w, f.Y, f.YStride, 0, 0, w, h), "frame %d reconstruction", f.Index)
-				if f.PictType == 'P' {
-					pFrames++
-					require.NotEmpty(t, feat.Vectors)
-					const m = 16
-					sumRes += meanAbs(feat.Residual, w, m, m, w-m, h-m)
-					sumDiff += meanAbsDiff(f.Y, f.YStride, prev, w, m, m, w-m, h-m)
-					// Content moves left/up, so vectors point right/down into the previous frame.
-					var pan int
-					for i, m := range feat.Field.Mask {
-						if m != 0 && feat.Field.DX[i] == tc.dx && feat.Field.DY[i] == tc.dy {
-							pan++
+		path := encode(t, tc.graph, frames)
+		for _, interp := range []Interpolation{Bilinear, H264} {
+			t.Run(tc.name+"/"+interp.String(), func(t *testing.T) {
+				ext := NewExtractor(ExtractorConfig{Interpolation: interp})
+				var prev, recon []byte
+				var sumRes, sumDiff float64
+				var pFrames int
+				decodeEach(t, path, func(f *demux.Frame) error {
+					feat, err := ext.Process(f)
+					require.NoError(t, err)
+					w, h := feat.Width, feat.Height
+					require.Equal(t, 320, w)
+					require.Equal(t, 192, h)
+					recon = resizeNoClear(recon, w*h)
+					require.NoError(t, Reconstruct(recon, feat.Prediction, feat.Residual, w, h))
+					require.Zero(t, meanAbsDiff(recon, w, f.Y, f.YStride, 0, 0, w, h), "frame %d reconstruction", f.Index)
+					if f.PictType == 'P' {
+						pFrames++
+						require.NotEmpty(t, feat.Vectors)
+						const m = 16
+						sumRes += meanAbs(feat.Residual, w, m, m, w-m, h-m)
+						sumDiff += meanAbsDiff(f.Y, f.YStride, prev, w, m, m, w-m, h-m)
+						// Content moves left/up, so vectors point right/down into the previous frame.
+						var pan int
+						for i, m := range feat.Field.Mask {
+							if m != 0 && feat.Field.DX[i] == tc.dx && feat.Field.DY[i] == tc.dy {
+								pan++
+							}
 						}
+						require.Greater(t, pan, len(feat.Field.Mask)/2, "frame %d: most cells carry the pan vector", f.Index)
 					}
-					require.Greater(t, pan, len(feat.Field.Mask)/2, "frame %d: most cells carry the pan vector", f.Index)
-				}
-				prev = resizeNoClear(prev, w*h)
-				copyPlane(prev, w, f.Y, f.YStride, w, h)
-				return nil
+					prev = resizeNoClear(prev, w*h)
+					copyPlane(prev, w, f.Y, f.YStride, w, h)
+					return nil
+				})
+				require.Equal(t, frames-1, pFrames)
+				res, diff := sumRes/float64(pFrames), sumDiff/float64(pFrames)
+				t.Logf("mean |residual| %.3f, mean |frame - previous| %.3f over %d P-frames", res, diff, pFrames)
+				require.Less(t, res*tc.ratio, diff, "motion compensation removes most of the frame difference")
 			})
-			require.Equal(t, frames-1, pFrames)
-			res, diff := sumRes/float64(pFrames), sumDiff/float64(pFrames)
-			t.Logf("mean |residual| %.3f, mean |frame - previous| %.3f over %d P-frames", res, diff, pFrames)
-			require.Less(t, res*tc.ratio, diff, "motion compensation removes most of the frame difference")
-		})
+		}
 	}
 }
 
@@ -132,4 +134,47 @@ func TestRealClipNewObject(t *testing.T) {
 
 func execFFmpeg(args ...string) ([]byte, error) {
 	return exec.Command("ffmpeg", append([]string{"-v", "error", "-y"}, args...)...).CombinedOutput()
+}
+
+// TestRealClipH264PredictionIsExact checks H264 interpolation against FFmpeg's own decoder: on a coarsely
+// quantised x264 clip (one reference, no deblocking, no weighted prediction, no sub-8x8 partitions) most
+// macroblocks carry no coded residual, so there the decoded frame equals the decoder's prediction and our
+// residual must be exactly zero. Bilinear interpolation gets far fewer of them right.
+func TestRealClipH264PredictionIsExact(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "qp36.mp4")
+	out, err := execFFmpeg("-f", "lavfi", "-i", "testsrc2=s=1600x1024:r=25:d=1,noise=alls=40,gblur=sigma=3,"+
+		"trim=end_frame=1,loop=loop=-1:size=1,crop=w=1280:h=768:x='8+2*n':y='8+6*n',scale=320:192:flags=area",
+		"-frames:v", "10", "-c:v", "libx264", "-preset", "veryfast", "-bf", "0", "-refs", "1", "-qp", "36",
+		"-x264-params", "no-deblock=1:weightp=0:partitions=none", "-pix_fmt", "yuv420p", path)
+	require.NoError(t, err, "ffmpeg: %s", out)
+	zeroShare := func(interp Interpolation) []float64 {
+		ext := NewExtractor(ExtractorConfig{Interpolation: interp})
+		var shares []float64
+		decodeEach(t, path, func(f *demux.Frame) error {
+			feat, err := ext.Process(f)
+			require.NoError(t, err)
+			if f.PictType != 'P' {
+				return nil
+			}
+			zero, total := 0, 0
+			for my := 0; my < feat.Height/16; my++ {
+				for mx := 0; mx < feat.Width/16; mx++ {
+					total++
+					if meanAbs(feat.Residual, feat.Width, mx*16, my*16, mx*16+16, my*16+16) == 0 {
+						zero++
+					}
+				}
+			}
+			shares = append(shares, float64(zero)/float64(total))
+			return nil
+		})
+		return shares
+	}
+	exact, bilinear := zeroShare(H264), zeroShare(Bilinear)
+	t.Logf("share of macroblocks with zero residual per P-frame: h264 %.2f, bilinear %.2f", exact, bilinear)
+	require.Len(t, exact, 9)
+	for i := range exact {
+		require.Greater(t, exact[i], 0.75, "P-frame %d", i+1)
+		require.Less(t, bilinear[i], exact[i]-0.2, "P-frame %d", i+1)
+	}
 }

@@ -17,6 +17,11 @@ import (
 // approximation of the decoder's anyway. Reference positions outside the frame are clamped to the nearest
 // border pixel, as H.264's unrestricted motion vectors do.
 func Predict(pred, ref []byte, refStride int, f *Field) error {
+	var p Predictor
+	return p.Predict(pred, ref, refStride, f)
+}
+
+func checkPredict(pred, ref []byte, refStride int, f *Field) error {
 	w, h := f.Width, f.Height
 	if f.Cell <= 0 || len(f.mv16x) != f.Cols*f.Rows || f.Cols*f.Rows == 0 {
 		return fmt.Errorf("%w: Predict with a field that was not Reset", ErrGeometry)
@@ -24,22 +29,6 @@ func Predict(pred, ref []byte, refStride int, f *Field) error {
 	if refStride < w || len(ref) < (h-1)*refStride+w || len(pred) < w*h {
 		return fmt.Errorf("%w: Predict %dx%d with reference of %d bytes (stride %d) and prediction of %d bytes",
 			ErrGeometry, w, h, len(ref), refStride, len(pred))
-	}
-	cell := f.Cell
-	for r := 0; r < f.Rows; r++ {
-		y0 := r * cell
-		bh := min(cell, h-y0)
-		row := r * f.Cols
-		for c := 0; c < f.Cols; {
-			mx, my := f.mv16x[row+c], f.mv16y[row+c]
-			e := c + 1
-			for e < f.Cols && f.mv16x[row+e] == mx && f.mv16y[row+e] == my {
-				e++
-			}
-			x0 := c * cell
-			predictBlock(pred, w, ref, refStride, w, h, x0, y0, min(e*cell, w)-x0, bh, mx, my)
-			c = e
-		}
 	}
 	return nil
 }
