@@ -1,0 +1,263 @@
+package llmgen
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// ErrClosed is returned by a Captioner after Close.
+var ErrClosed = errors.New("llmgen: captioner closed")
+
+// CaptionerConfig configures a Captioner.
+type CaptionerConfig struct {
+	// TargetDir is the target model directory (see LoadModel). It defaults to models/caption/target.
+	TargetDir string
+	// DraftDir is the draft model directory; "none" decodes with the target alone. It defaults to
+	// models/caption/draft.
+	DraftDir string
+	// Sampling is the decoding setting. It defaults to greedy.
+	Sampling Sampling
+	// Generator sets token limits and the draft length. MaxNewTokens defaults to 64.
+	Generator GeneratorConfig
+	// QueueSize bounds the events waiting for a caption; Submit drops beyond it. It defaults to 64.
+	QueueSize int
+	// Registerer receives the metrics; nil registers none.
+	Registerer prometheus.Registerer
+	// Logger receives errors and drop notices (at most one drop line per second). It defaults to
+	// slog.Default().
+	Logger *slog.Logger
+	// OnCaption receives every caption made from a submitted event, on the worker goroutine.
+	OnCaption func(Caption)
+}
+
+// Caption is the caption of one event.
+type Caption struct {
+	// Event is the captioned event.
+	Event Event
+	// Text is the caption, trimmed.
+	Text string
+	// Duration is the generation time.
+	Duration time.Duration
+	// Stats counts the decoding work.
+	Stats Stats
+	// Finish says why decoding stopped.
+	Finish string
+	// Err is set when captioning failed.
+	Err error
+}
+
+// Captioner captions events with speculative decoding. Submit never blocks: events queue up to
+// QueueSize and are dropped and counted beyond it. One worker goroutine, started by Start and stopped
+// by Close, decodes them in order.
+type Captioner struct {
+	cfg     CaptionerConfig
+	target  *Model
+	draft   *Model
+	mu      sync.Mutex // guards gen and the models' caches
+	gen     *Generator
+	m       *metrics
+	queue   chan Event
+	logger  *slog.Logger
+	total   Stats
+	lastLog time.Time
+
+	ctx     context.Context
+	cancel  context.CancelFunc
+	done    chan struct{}
+	started bool
+	closed  bool
+}
+
+// NewCaptioner loads the models and registers the metrics. inference.Init must have succeeded.
+func NewCaptioner(cfg CaptionerConfig) (*Captioner, error) {
+	if cfg.TargetDir == "" {
+		cfg.TargetDir = "models/caption/target"
+	}
+	if cfg.DraftDir == "" {
+		cfg.DraftDir = "models/caption/draft"
+	}
+	if cfg.QueueSize <= 0 {
+		cfg.QueueSize = 64
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if err := cfg.Sampling.Validate(); err != nil {
+		return nil, err
+	}
+	target, err := LoadModel(cfg.TargetDir, DecoderConfig{})
+	if err != nil {
+		return nil, err
+	}
+	var draft *Model
+	if cfg.DraftDir != "none" {
+		draft, err = LoadModel(cfg.DraftDir, DecoderConfig{})
+		if err != nil {
+			return nil, errors.Join(err, target.Close())
+		}
+	}
+	closeModels := func() error {
+		err := target.Close()
+		if draft != nil {
+			err = errors.Join(err, draft.Close())
+		}
+		return err
+	}
+	gen, err := NewGenerator(target, draft, cfg.Generator)
+	if err != nil {
+		return nil, errors.Join(err, closeModels())
+	}
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("llmgen: register metrics: %w", err), closeModels())
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &Captioner{cfg: cfg, target: target, draft: draft, gen: gen, m: m, logger: cfg.Logger,
+		queue: make(chan Event, cfg.QueueSize), ctx: ctx, cancel: cancel, done: make(chan struct{})}
+	m.draftLen.Set(float64(gen.K()))
+	return c, nil
+}
+
+// Start launches the worker goroutine.
+func (c *Captioner) Start() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return ErrClosed
+	}
+	if c.started {
+		return errors.New("llmgen: captioner already started")
+	}
+	c.started = true
+	go c.run()
+	return nil
+}
+
+// Submit queues ev for captioning and reports whether it was queued; a full queue drops it and
+// counts the drop. It never blocks.
+func (c *Captioner) Submit(ev Event) bool {
+	if c.ctx.Err() != nil {
+		return false
+	}
+	select {
+	case c.queue <- ev:
+		c.m.queueLen.Set(float64(len(c.queue)))
+		return true
+	default:
+		c.m.dropped.Inc()
+		c.mu.Lock()
+		if time.Since(c.lastLog) >= time.Second {
+			c.lastLog = time.Now()
+			c.mu.Unlock()
+			c.logger.Warn("caption queue full, event dropped", "camera", ev.Camera, "queue", c.cfg.QueueSize)
+		} else {
+			c.mu.Unlock()
+		}
+		return false
+	}
+}
+
+func (c *Captioner) run() {
+	defer close(c.done)
+	for {
+		select {
+		case <-c.ctx.Done():
+			return
+		case ev := <-c.queue:
+			c.m.queueLen.Set(float64(len(c.queue)))
+			cp := c.Caption(ev)
+			if cp.Err != nil && !errors.Is(cp.Err, ErrClosed) {
+				c.logger.Error("caption failed", "camera", ev.Camera, "err", cp.Err)
+			}
+			if c.cfg.OnCaption != nil {
+				c.cfg.OnCaption(cp)
+			}
+		}
+	}
+}
+
+// Caption captions ev now, on the caller's goroutine (the worker uses it too; calls are serialised).
+func (c *Captioner) Caption(ev Event) Caption {
+	cp := Caption{Event: ev}
+	if err := ev.Validate(); err != nil {
+		cp.Err = err
+		c.m.captions.WithLabelValues("error").Inc()
+		return cp
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		cp.Err = ErrClosed
+		return cp
+	}
+	prompt := c.target.Tokenizer.Encode(ev.Prompt())
+	start := time.Now()
+	var res Result
+	var err error
+	if c.draft != nil {
+		res, err = c.gen.Speculative(prompt, c.cfg.Sampling)
+	} else {
+		res, err = c.gen.Autoregressive(prompt, c.cfg.Sampling)
+	}
+	cp.Duration = time.Since(start)
+	cp.Stats, cp.Finish = res.Stats, res.Finish
+	if err == nil {
+		var text string
+		text, err = c.target.Tokenizer.Decode(res.Tokens)
+		cp.Text = strings.TrimSpace(text)
+	}
+	if err != nil {
+		cp.Err = fmt.Errorf("llmgen: caption %s: %w", ev.Camera, err)
+		c.m.captions.WithLabelValues("error").Inc()
+		return cp
+	}
+	c.observe(cp)
+	return cp
+}
+
+// observe updates the metrics; c.mu is held.
+func (c *Captioner) observe(cp Caption) {
+	s := cp.Stats
+	c.total.Add(s)
+	c.m.captions.WithLabelValues("ok").Inc()
+	c.m.tokens.Add(float64(s.Generated))
+	c.m.seconds.Add(cp.Duration.Seconds())
+	if cp.Duration > 0 {
+		c.m.tokensPerSec.Set(float64(s.Generated) / cp.Duration.Seconds())
+	}
+	c.m.drafted.Add(float64(s.Drafted))
+	c.m.accepted.Add(float64(s.Accepted))
+	c.m.rounds.Add(float64(s.Rounds))
+	c.m.acceptRate.Set(c.total.AcceptanceRate())
+	c.m.meanAccepted.Set(c.total.MeanAccepted())
+	c.m.draftLen.Set(float64(c.gen.K()))
+}
+
+// Close stops the worker (events still queued are dropped), waits for it and frees the models.
+func (c *Captioner) Close() error {
+	c.cancel()
+	c.mu.Lock()
+	started := c.started
+	c.mu.Unlock()
+	if started {
+		<-c.done
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil
+	}
+	c.closed = true
+	err := c.target.Close()
+	if c.draft != nil {
+		err = errors.Join(err, c.draft.Close())
+	}
+	return err
+}

@@ -1,0 +1,81 @@
+package llmgen
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mvwatch/mvwatch/inference"
+	"github.com/stretchr/testify/require"
+)
+
+// copyModelDir copies a model directory's files into a temporary one, replacing the named files.
+func copyModelDir(t *testing.T, src string, replace map[string][]byte) string {
+	t.Helper()
+	dst := t.TempDir()
+	entries, err := os.ReadDir(src)
+	require.NoError(t, err)
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join(src, e.Name()))
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(dst, e.Name()), data, 0o644))
+	}
+	for name, data := range replace {
+		p := filepath.Join(dst, name)
+		if data == nil {
+			require.NoError(t, os.Remove(p))
+			continue
+		}
+		require.NoError(t, os.WriteFile(p, data, 0o644))
+	}
+	return dst
+}
+
+func TestLoadModelBadDirectories(t *testing.T) {
+	target, draft := loadPair(t)
+	tok, err := os.ReadFile(filepath.Join(draftDir, "tokenizer.json"))
+	require.NoError(t, err)
+	tiny, err := os.ReadFile("../inference/testdata/tiny.onnx")
+	require.NoError(t, err)
+
+	// A draft whose tokenizer swaps two tokens: same sizes, different vocabulary.
+	swapped := strings.Replace(string(tok), `"camera":`, `"camera_TMP":`, 1)
+	swapped = strings.Replace(swapped, `"zone":`, `"camera":`, 1)
+	swapped = strings.Replace(swapped, `"camera_TMP":`, `"zone":`, 1)
+	require.NotEqual(t, string(tok), swapped)
+	dir := copyModelDir(t, draftDir, map[string][]byte{"tokenizer.json": []byte(swapped)})
+	other, err := LoadModel(dir, DecoderConfig{})
+	require.NoError(t, err)
+	defer other.Close()
+	_, err = NewGenerator(target, other, GeneratorConfig{})
+	require.True(t, errors.Is(err, ErrVocabMismatch), "%v", err)
+
+	// A draft from another tokenizer family: more ids than the model has logits.
+	gpt2tok, err := os.ReadFile("testdata/gpt2style/tokenizer.json")
+	require.NoError(t, err)
+	dir = copyModelDir(t, draftDir, map[string][]byte{"tokenizer.json": gpt2tok})
+	_, err = LoadModel(dir, DecoderConfig{})
+	require.ErrorContains(t, err, "logits have 1368")
+
+	// Missing tensors, missing files.
+	dir = copyModelDir(t, draftDir, map[string][]byte{"model.onnx": tiny})
+	_, err = LoadModel(dir, DecoderConfig{})
+	require.True(t, errors.Is(err, inference.ErrMissingTensor), "%v", err)
+	dir = copyModelDir(t, draftDir, map[string][]byte{"model.onnx": nil})
+	_, err = LoadModel(dir, DecoderConfig{})
+	require.ErrorContains(t, err, "none of [model.onnx")
+	dir = copyModelDir(t, draftDir, map[string][]byte{"tokenizer.json": nil})
+	_, err = LoadModel(dir, DecoderConfig{})
+	require.ErrorContains(t, err, "tokenizer.json")
+	dir = copyModelDir(t, draftDir, map[string][]byte{"manifest.json": []byte("{")})
+	_, err = LoadModel(dir, DecoderConfig{})
+	require.ErrorContains(t, err, "parse manifest.json")
+
+	// The shipped pair loads with the manifest's context and end-of-text id.
+	require.Equal(t, 0, draft.EOS)
+	require.Equal(t, "caption-target", target.Manifest.Name)
+	_, err = NewGenerator(target, draft, GeneratorConfig{})
+	require.NoError(t, err)
+}
