@@ -3,7 +3,6 @@ package inference
 import (
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"sync"
 	"time"
@@ -32,6 +31,11 @@ type ClassifierConfig struct {
 	// IntraOpThreads overrides the environment's intra-op thread count for the stage sessions when
 	// > 0. It defaults to the environment's (see RuntimeConfig.IntraOpThreads).
 	IntraOpThreads int
+	// Workers is the number of session sets that run parts of one batch in parallel, each on its
+	// own goroutine (a batch of n clips uses min(n, Workers) of them). With small models, Workers =
+	// number of cores and IntraOpThreads = 1 is much faster than one session with intra-op threads;
+	// a lone clip cannot be split. It defaults to 1.
+	Workers int
 	// Hooks receive measurements; each defaults to none.
 	Hooks ClassifierHooks
 }
@@ -72,37 +76,10 @@ type Classifier struct {
 	manifest   *Manifest
 	cfg        ClassifierConfig
 	clipSize   int
-	classes    int
 	thresholds []float64
-	input      classifierTensor
-	stages     []classifierStage
-	active     []int     // chunk positions of the clips still running
-	probs      []float64 // softmax scratch, one row
+	replicas   []*classifierReplica // cfg.Workers session sets
+	errs       []error              // one per replica, reused
 	closed     bool
-}
-
-// classifierTensor is one batch-major tensor buffer: row elements per clip, room for MaxBatch clips.
-type classifierTensor struct {
-	name  string
-	row   int
-	shape []int64 // shape[0] is set to the current batch before each run
-	buf   []float32
-}
-
-// value returns the first n rows as a Value.
-func (t *classifierTensor) value(n int) Value {
-	t.shape[0] = int64(n)
-	return Float32(t.shape, t.buf[:n*t.row])
-}
-
-// classifierStage is one stage session with its bound tensors.
-type classifierStage struct {
-	name    string
-	sess    *Session
-	inputs  []*classifierTensor // the clip input, or outputs of the previous stage (same buffers)
-	outputs []*classifierTensor // outputs[0] is the exit logits; the rest feed the next stage
-	inVals  []Value
-	outVals []Value
 }
 
 // NewClassifier loads the model directory dir with LoadModel and opens one session per stage at the
@@ -127,6 +104,12 @@ func NewClassifierFromManifest(m *Manifest, cfg ClassifierConfig) (*Classifier, 
 	if cfg.MaxBatch < 0 {
 		return nil, fmt.Errorf("inference: classifier max batch %d is negative", cfg.MaxBatch)
 	}
+	if cfg.Workers == 0 {
+		cfg.Workers = 1
+	}
+	if cfg.Workers < 0 {
+		return nil, fmt.Errorf("inference: classifier workers %d is negative", cfg.Workers)
+	}
 	if cfg.Precision != PrecisionFP32 && cfg.Precision != PrecisionINT8 {
 		return nil, fmt.Errorf("inference: unknown precision %q (want %s or %s)", cfg.Precision, PrecisionFP32, PrecisionINT8)
 	}
@@ -140,17 +123,19 @@ func NewClassifierFromManifest(m *Manifest, cfg ClassifierConfig) (*Classifier, 
 	c := &Classifier{
 		manifest:   m,
 		cfg:        cfg,
-		classes:    len(m.Labels),
 		thresholds: thresholds,
-		active:     make([]int, cfg.MaxBatch),
-		probs:      make([]float64, len(m.Labels)),
+		errs:       make([]error, cfg.Workers),
 	}
-	in := TensorSpec{Name: m.Input.Name, DType: m.Input.DType, Shape: m.Input.Shape}
-	c.input = newClassifierTensor(in, cfg.MaxBatch)
-	c.clipSize = c.input.row
-	if err := c.openStages(); err != nil {
-		return nil, errors.Join(err, c.closeSessions())
+	// Each replica takes at most its share of a full batch.
+	share := (cfg.MaxBatch + cfg.Workers - 1) / cfg.Workers
+	for range cfg.Workers {
+		r, err := newClassifierReplica(c, share)
+		if err != nil {
+			return nil, errors.Join(err, c.closeSessions())
+		}
+		c.replicas = append(c.replicas, r)
 	}
+	c.clipSize = c.replicas[0].input.row
 	return c, nil
 }
 
@@ -177,82 +162,6 @@ func exitThresholds(m *Manifest, override []float64) ([]float64, error) {
 	return slices.Clone(override), nil
 }
 
-func newClassifierTensor(spec TensorSpec, maxBatch int) classifierTensor {
-	row := 1
-	for _, d := range spec.Shape[1:] {
-		row *= int(d)
-	}
-	return classifierTensor{
-		name:  spec.Name,
-		row:   row,
-		shape: slices.Clone(spec.Shape),
-		buf:   make([]float32, maxBatch*row),
-	}
-}
-
-// openStages opens the sessions and wires each stage's inputs to the previous stage's output buffers.
-func (c *Classifier) openStages() error {
-	m := c.manifest
-	prev := []*classifierTensor{&c.input}
-	for i, s := range m.Stages {
-		path, err := m.StagePath(i, c.cfg.Precision)
-		if err != nil {
-			return err
-		}
-		st := classifierStage{name: s.Name}
-		for _, in := range s.Inputs {
-			j := slices.IndexFunc(prev, func(t *classifierTensor) bool { return t.name == in.Name })
-			if j < 0 {
-				return fmt.Errorf("inference: stage %s input %s is not produced by the stage before", s.Name, in.Name)
-			}
-			st.inputs = append(st.inputs, prev[j])
-		}
-		// Bind the logits first, then only the outputs the next stage reads.
-		var want []TensorSpec
-		j := slices.IndexFunc(s.Outputs, func(o TensorSpec) bool { return o.Name == s.Logits })
-		if j < 0 {
-			return fmt.Errorf("inference: stage %s has no logits output %s", s.Name, s.Logits)
-		}
-		want = append(want, s.Outputs[j])
-		if i+1 < len(m.Stages) {
-			for _, in := range m.Stages[i+1].Inputs {
-				j := slices.IndexFunc(s.Outputs, func(o TensorSpec) bool { return o.Name == in.Name })
-				if j < 0 {
-					return fmt.Errorf("inference: stage %s input %s is not an output of stage %s",
-						m.Stages[i+1].Name, in.Name, s.Name)
-				}
-				want = append(want, s.Outputs[j])
-			}
-		}
-		for _, o := range want {
-			t := newClassifierTensor(o, c.cfg.MaxBatch)
-			st.outputs = append(st.outputs, &t)
-		}
-		sess, err := OpenSession(path, SessionConfig{
-			Inputs:         tensorNames(st.inputs),
-			Outputs:        tensorNames(st.outputs),
-			IntraOpThreads: c.cfg.IntraOpThreads,
-		})
-		if err != nil {
-			return fmt.Errorf("inference: stage %s: %w", s.Name, err)
-		}
-		st.sess = sess
-		st.inVals = make([]Value, len(st.inputs))
-		st.outVals = make([]Value, len(st.outputs))
-		c.stages = append(c.stages, st)
-		prev = st.outputs[1:]
-	}
-	return nil
-}
-
-func tensorNames(ts []*classifierTensor) []string {
-	out := make([]string, len(ts))
-	for i, t := range ts {
-		out[i] = t.name
-	}
-	return out
-}
-
 // Manifest returns the loaded model's manifest.
 func (c *Classifier) Manifest() *Manifest { return c.manifest }
 
@@ -272,7 +181,9 @@ func (c *Classifier) Thresholds() []float64 { return slices.Clone(c.thresholds) 
 // input describes (normalised by the classifier when the manifest says the graph does not), and
 // writes one Result per clip into out, which must have the same length. Each out[i].Probs is reused
 // when its capacity suffices, so a caller that keeps out allocates nothing in steady state. The clips
-// are only read, and only during the call.
+// are only read, and only during the call. A clip holding NaN or Inf values reaches the last exit
+// with NaN probabilities and Score (so it passes no score threshold) and does not disturb the other
+// clips of its batch.
 func (c *Classifier) Classify(clips [][]float32, out []Result) error {
 	if len(out) != len(clips) {
 		return fmt.Errorf("inference: classify: %d results for %d clips", len(out), len(clips))
@@ -291,7 +202,7 @@ func (c *Classifier) Classify(clips [][]float32, out []Result) error {
 	start := time.Now()
 	for lo := 0; lo < len(clips); lo += c.cfg.MaxBatch {
 		hi := min(lo+c.cfg.MaxBatch, len(clips))
-		if err := c.runChunk(clips[lo:hi], out[lo:hi]); err != nil {
+		if err := c.runParallel(clips[lo:hi], out[lo:hi]); err != nil {
 			return err
 		}
 	}
@@ -306,111 +217,28 @@ func (c *Classifier) Classify(clips [][]float32, out []Result) error {
 	return nil
 }
 
-// runChunk runs at most MaxBatch clips through the stages with early exit.
-func (c *Classifier) runChunk(clips [][]float32, out []Result) error {
+// runParallel splits at most MaxBatch clips over the replicas: the first part runs on the calling
+// goroutine, the others on goroutines that end before it returns.
+func (c *Classifier) runParallel(clips [][]float32, out []Result) error {
 	n := len(clips)
-	c.loadInput(clips)
-	active := c.active[:n]
-	for i := range active {
-		active[i] = i
+	if n == 0 {
+		return nil
 	}
-	last := len(c.stages) - 1
-	for k := range c.stages {
-		st := &c.stages[k]
-		m := len(active)
-		for j, t := range st.inputs {
-			st.inVals[j] = t.value(m)
-		}
-		for j, t := range st.outputs {
-			st.outVals[j] = t.value(m)
-		}
-		if err := st.sess.Run(st.inVals, st.outVals); err != nil {
-			return fmt.Errorf("inference: stage %s on %d clips: %w", st.name, m, err)
-		}
-		logits := st.outputs[0]
-		keep := 0
-		for r := range m {
-			idx, score := c.softmax(logits.buf[r*logits.row : (r+1)*logits.row])
-			exit := k == last
-			if !exit && !c.cfg.FullRun {
-				exit = score >= c.thresholds[k]
-			}
-			if exit {
-				c.answer(&out[active[r]], idx, score, k+1)
-				continue
-			}
-			// Compact the row into the next stage's batch; rows only move towards the front, so
-			// copying in place is safe.
-			if keep != r {
-				for _, t := range st.outputs[1:] {
-					copy(t.buf[keep*t.row:(keep+1)*t.row], t.buf[r*t.row:(r+1)*t.row])
-				}
-				active[keep] = active[r]
-			}
-			keep++
-		}
-		active = active[:keep]
-		if keep == 0 {
-			break
-		}
+	size := (n + len(c.replicas) - 1) / len(c.replicas)
+	parts := (n + size - 1) / size
+	if parts == 1 {
+		return c.replicas[0].run(clips, out)
 	}
-	return nil
-}
-
-// loadInput copies the clips into the input buffer, normalising them when the graph does not.
-func (c *Classifier) loadInput(clips [][]float32) {
-	norm := c.manifest.Input.Normalisation
-	for i, clip := range clips {
-		dst := c.input.buf[i*c.clipSize : (i+1)*c.clipSize]
-		if norm.InGraph {
-			copy(dst, clip)
-			continue
-		}
-		plane := c.clipSize / len(norm.Mean)
-		for ch := range norm.Mean {
-			mean, inv := float32(norm.Mean[ch]), float32(1/norm.Std[ch])
-			for j := ch * plane; j < (ch+1)*plane; j++ {
-				dst[j] = (clip[j] - mean) * inv
-			}
-		}
+	var wg sync.WaitGroup
+	for p := 1; p < parts; p++ {
+		lo, hi := p*size, min((p+1)*size, n)
+		wg.Go(func() { c.errs[p] = c.replicas[p].run(clips[lo:hi], out[lo:hi]) })
 	}
-}
-
-// softmax computes the probabilities of one logits row into c.probs and returns the argmax and its
-// probability.
-func (c *Classifier) softmax(logits []float32) (int, float64) {
-	best := 0
-	for i, v := range logits {
-		if v > logits[best] {
-			best = i
-		}
-	}
-	peak := float64(logits[best])
-	var sum float64
-	for i, v := range logits {
-		e := math.Exp(float64(v) - peak)
-		c.probs[i] = e
-		sum += e
-	}
-	for i := range c.probs {
-		c.probs[i] /= sum
-	}
-	return best, c.probs[best]
-}
-
-// answer writes the current c.probs as the result of one clip.
-func (c *Classifier) answer(r *Result, idx int, score float64, stage int) {
-	r.Index = idx
-	r.Label = c.manifest.Labels[idx]
-	r.Score = float32(score)
-	r.Stage = stage
-	if cap(r.Probs) < c.classes {
-		r.Probs = make([]float32, c.classes)
-	}
-	r.Probs = r.Probs[:c.classes]
-	for i, p := range c.probs {
-		r.Probs[i] = float32(p)
-	}
+	c.errs[0] = c.replicas[0].run(clips[:size], out[:size])
+	wg.Wait()
+	err := errors.Join(c.errs[:parts]...)
+	clear(c.errs)
+	return err
 }
 
 // Close frees the stage sessions; later Classify calls return ErrClassifierClosed. It waits for a
@@ -427,10 +255,8 @@ func (c *Classifier) Close() error {
 
 func (c *Classifier) closeSessions() error {
 	var errs []error
-	for _, st := range c.stages {
-		if st.sess != nil {
-			errs = append(errs, st.sess.Close())
-		}
+	for _, r := range c.replicas {
+		errs = append(errs, r.close())
 	}
 	return errors.Join(errs...)
 }

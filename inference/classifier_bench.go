@@ -25,6 +25,8 @@ type ThroughputConfig struct {
 	EarlyExit bool
 	// IntraOpThreads overrides the environment's intra-op thread count when > 0.
 	IntraOpThreads int
+	// Workers is ClassifierConfig.Workers. It defaults to 1.
+	Workers int
 }
 
 // ThroughputResult is the throughput at one batch size.
@@ -65,6 +67,7 @@ func MeasureThroughput(dir string, cfg ThroughputConfig) ([]ThroughputResult, er
 		MaxBatch:       slices.Max(cfg.BatchSizes),
 		FullRun:        !cfg.EarlyExit,
 		IntraOpThreads: cfg.IntraOpThreads,
+		Workers:        cfg.Workers,
 	}
 	cls, err := NewClassifier(dir, ccfg)
 	if err != nil {

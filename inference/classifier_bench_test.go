@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
@@ -85,22 +86,25 @@ func BenchmarkClassifierBatch(b *testing.B) {
 }
 
 // BenchmarkMeasureThroughput runs MeasureThroughput (the figure `mvwatch bench serve` reports) for
-// FP32 and INT8, with the environment's intra-op threads and with one, batch sizes interleaved so
-// that other load on the machine hits them alike.
+// FP32 and INT8: one session set with the environment's intra-op threads, one with a single thread,
+// and one single-thread session set per CPU (Workers), batch sizes interleaved so that other load on
+// the machine hits them alike.
 //
 //	go test -run '^$' -bench MeasureThroughput ./inference/
 func BenchmarkMeasureThroughput(b *testing.B) {
 	require.NoError(b, Init(RuntimeConfig{}))
 	dir := benchModel()
+	cpus := runtime.NumCPU()
 	for _, p := range []Precision{PrecisionFP32, PrecisionINT8} {
-		for _, threads := range []int{0, 1} {
-			b.Run(fmt.Sprintf("%s/threads=%d", p, threads), func(b *testing.B) {
+		for _, tw := range [][2]int{{0, 1}, {1, 1}, {1, cpus}} {
+			threads, workers := tw[0], tw[1]
+			b.Run(fmt.Sprintf("%s/threads=%d/workers=%d", p, threads, workers), func(b *testing.B) {
 				for b.Loop() {
-					res, err := MeasureThroughput(dir, ThroughputConfig{Precision: p, IntraOpThreads: threads})
+					res, err := MeasureThroughput(dir, ThroughputConfig{Precision: p, IntraOpThreads: threads, Workers: workers})
 					require.NoError(b, err)
 					for _, r := range res {
-						fmt.Printf("throughput %s %s threads=%d batch=%d: %.0f clips/s (%d clips in %.2fs), %.2fx batch %d\n",
-							dir, p, threads, r.Batch, r.ClipsPerSecond, r.Clips, r.Seconds, r.Ratio, res[0].Batch)
+						fmt.Printf("throughput %s %s threads=%d workers=%d batch=%d: %.0f clips/s (%d clips in %.2fs), %.2fx batch %d\n",
+							dir, p, threads, workers, r.Batch, r.ClipsPerSecond, r.Clips, r.Seconds, r.Ratio, res[0].Batch)
 					}
 				}
 			})

@@ -131,9 +131,12 @@ func TestClassifierEarlyExitCompactsBatches(t *testing.T) {
 		perStage[f.expectedExit(i)]++
 	}
 	require.Len(t, perStage, 3, "the fixture's clips leave at every exit")
-	// Every chunking of the batch gives the same answers: batch 1, uneven chunks, one chunk.
-	for _, maxBatch := range []int{1, 5, 8, 24} {
-		c := newTinyClassifier(t, ClassifierConfig{MaxBatch: maxBatch})
+	// Every chunking of the batch gives the same answers: batch 1, uneven chunks, one chunk, and
+	// chunks split over parallel workers.
+	for _, tc := range []struct{ maxBatch, workers int }{{1, 1}, {5, 1}, {8, 1}, {24, 1}, {8, 2}, {5, 3}, {24, 4}} {
+		maxBatch := tc.maxBatch
+		c := newTinyClassifier(t, ClassifierConfig{MaxBatch: maxBatch, Workers: tc.workers})
+		require.Len(t, c.replicas, tc.workers)
 		require.InDeltaSlice(t, f.Thresholds, c.Thresholds(), 0)
 		// Twice, so that reused buffers cannot leak a previous call's rows.
 		for range 2 {
@@ -156,7 +159,7 @@ func TestClassifierEarlyExitCompactsBatches(t *testing.T) {
 func TestClassifierINT8(t *testing.T) {
 	f := loadMFCDFixture(t)
 	c := newTinyClassifier(t, ClassifierConfig{Precision: PrecisionINT8, FullRun: true})
-	for _, st := range c.stages {
+	for _, st := range c.replicas[0].stages {
 		require.True(t, strings.HasSuffix(st.sess.Path(), ".int8.onnx"), st.sess.Path())
 	}
 	out := classifyAll(t, c, f.clips)
@@ -230,6 +233,7 @@ func TestClassifierRefusesBadInput(t *testing.T) {
 	for _, cfg := range []ClassifierConfig{
 		{Precision: "fp16"},
 		{MaxBatch: -1},
+		{Workers: -2},
 		{Thresholds: []float64{0.5}},
 		{Thresholds: []float64{0.5, 1.5}},
 		{Thresholds: []float64{math.NaN(), 0.5}},
@@ -362,4 +366,19 @@ func TestClassifierShippedModel(t *testing.T) {
 		one := classifyAll(t, full, clips[i:i+1])
 		require.InDeltaSlice(t, a[i].Probs, one[0].Probs, 1e-5)
 	}
+}
+
+func TestClassifierNonFiniteClipDoesNotSpoilTheBatch(t *testing.T) {
+	f := loadMFCDFixture(t)
+	c := newTinyClassifier(t, ClassifierConfig{})
+	bad := make([]float32, c.ClipSize())
+	for i := range bad {
+		bad[i] = []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))}[i%3]
+	}
+	out := classifyAll(t, c, [][]float32{f.clips[0], bad, f.clips[1]})
+	requireResult(t, f, c.Labels(), 0, f.expectedExit(0), out[0], 1e-5)
+	requireResult(t, f, c.Labels(), 1, f.expectedExit(1), out[2], 1e-5)
+	// The bad clip never passes a threshold: it reaches the last exit with a NaN score.
+	require.Equal(t, 3, out[1].Stage)
+	require.True(t, math.IsNaN(float64(out[1].Score)))
 }
