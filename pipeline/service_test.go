@@ -321,3 +321,28 @@ func (s *mjpegServer) OnSetup(*gortsplib.ServerHandlerOnSetupCtx) (*base.Respons
 func (s *mjpegServer) OnPlay(*gortsplib.ServerHandlerOnPlayCtx) (*base.Response, error) {
 	return &base.Response{StatusCode: base.StatusOK}, nil
 }
+
+// TestServiceRestream: viewers subscribe to mvwatch's RTSP restream instead of the camera; two viewers
+// both receive the camera's pictures while the camera is pulled once.
+func TestServiceRestream(t *testing.T) {
+	cam := startTestCamera(t, "127.0.0.1:0")
+	defer cam.Close()
+	svc := newTestService(t, filepath.Join(t.TempDir(), "events.db"), &alternatingClassifier{}, CameraConfig{Name: "cam", URL: cam.URL()})
+	defer svc.Close()
+	eventually(t, 10*time.Second, func() bool {
+		st, _ := svc.Fleet().State("cam")
+		return st.FramesDecoded > 0
+	}, "camera decoding")
+	var got [2]atomic.Int64
+	var viewers []*ingest.Client
+	for i := range got {
+		v := ingest.NewClient(ingest.ClientConfig{URL: "rtsp://" + svc.RTSPAddr() + "/cam", Camera: fmt.Sprintf("viewer%d", i),
+			OnAccessUnit: func(au ingest.AccessUnit) { got[i].Add(1) }, Log: quietLogger()})
+		v.Start()
+		viewers = append(viewers, v)
+	}
+	eventually(t, 15*time.Second, func() bool { return got[0].Load() > 20 && got[1].Load() > 20 }, "both viewers receive pictures")
+	for _, v := range viewers {
+		require.NoError(t, v.Close())
+	}
+}
