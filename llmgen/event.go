@@ -3,6 +3,7 @@ package llmgen
 import (
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"strings"
 )
@@ -73,4 +74,24 @@ func ReadEvent(path string) (Event, error) {
 		return Event{}, fmt.Errorf("%s: %w", path, err)
 	}
 	return e, nil
+}
+
+// SampleEvents returns n seeded events with the fields the caption corpus uses, for benchmarks and
+// tests.
+func SampleEvents(n int, seed uint64) []Event {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	cams := []string{"dock-1", "gate-north", "lobby", "lot-b", "yard", "garage", "entrance", "office-1"}
+	zones := []string{"loading bay", "parking lot", "front door", "driveway", "corridor", "main gate", "ramp"}
+	labels := []string{"person", "car", "truck", "bicycle", "dog", "forklift", "van", "bus"}
+	dirs := []string{"left-to-right", "right-to-left", "toward-camera", "away-from-camera", "stationary", "loitering"}
+	out := make([]Event, n)
+	for i := range out {
+		out[i] = Event{
+			Camera: cams[rng.IntN(len(cams))], Zone: zones[rng.IntN(len(zones))],
+			Label: labels[rng.IntN(len(labels))], Direction: dirs[rng.IntN(len(dirs))],
+			DurationS: 1 + rng.IntN(400), Time: fmt.Sprintf("%02d:%02d", rng.IntN(24), rng.IntN(60)),
+			Confidence: float64(50+rng.IntN(50)) / 100,
+		}
+	}
+	return out
 }

@@ -9,6 +9,7 @@ import (
 var benchCommands = map[string]func(args []string) int{
 	"extract": runBenchExtract,
 	"serve":   runBenchServe,
+	"caption": runBenchCaption,
 }
 
 func runBench(args []string) int {

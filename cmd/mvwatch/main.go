@@ -26,6 +26,7 @@ func commands() map[string]command {
 		"serve":    {"watch cameras: events, HTTP API, live events, metrics, RTSP restream", runServe},
 		"analyze":  {"run the pipeline over a file, events as JSON lines", runAnalyze},
 		"bench":    {"benchmarks: bench extract|serve|caption|thumbnail", runBench},
+		"caption":  {"caption one event JSON file with speculative decoding (models/caption)", runCaption},
 		"features": {"write model-input clips (float32 .npy [N, C, T, H, W] of motion and residual) of a file or RTSP URL", runFeatures},
 	}
 }
