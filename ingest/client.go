@@ -28,6 +28,8 @@ var (
 	ErrUnauthorized = errors.New("unauthorized")
 	// ErrBadURL: the URL is not an rtsp:// or rtsps:// URL.
 	ErrBadURL = errors.New("bad RTSP URL")
+	// ErrBadConfig: a ClientConfig field is missing or invalid.
+	ErrBadConfig = errors.New("bad client configuration")
 )
 
 // ErrStalled is the reason for a reconnect when no RTP packet arrived within ClientConfig.StallTimeout.
@@ -220,12 +222,17 @@ func (c *Client) setState(st State, reason error, next time.Time) {
 }
 
 // Run pulls the stream until ctx ends (it then returns nil) or a permanent error occurs (it returns
-// it, wrapping ErrUnsupportedCodec, ErrUnauthorized or ErrBadURL). Sessions that end for any other
+// it, wrapping ErrUnsupportedCodec, ErrUnauthorized, ErrBadURL or ErrBadConfig). Sessions that end for any other
 // reason are retried after a backoff. Run calls OnAccessUnit from one goroutine that it stops before
 // returning. Run must not be called twice at the same time.
 func (c *Client) Run(ctx context.Context) error {
 	if c.cfg.OnAccessUnit == nil {
-		return c.fail(fmt.Errorf("ClientConfig.OnAccessUnit is required"))
+		return c.fail(fmt.Errorf("%w: OnAccessUnit is required", ErrBadConfig))
+	}
+	switch strings.ToLower(c.cfg.Transport) {
+	case TransportTCP, TransportUDP, TransportAuto:
+	default:
+		return c.fail(fmt.Errorf("%w: transport %q (want tcp, udp or auto)", ErrBadConfig, c.cfg.Transport))
 	}
 	u, err := parseURL(c.cfg.URL)
 	if err != nil {
@@ -307,7 +314,8 @@ func (e *redactedError) Unwrap() error { return e.err }
 
 // isPermanent reports whether retrying cannot help.
 func isPermanent(err error) bool {
-	return errors.Is(err, ErrUnsupportedCodec) || errors.Is(err, ErrUnauthorized) || errors.Is(err, ErrBadURL)
+	return errors.Is(err, ErrUnsupportedCodec) || errors.Is(err, ErrUnauthorized) || errors.Is(err, ErrBadURL) ||
+		errors.Is(err, ErrBadConfig)
 }
 
 // parseURL checks and parses an RTSP URL.
@@ -351,9 +359,6 @@ func (c *Client) session(ctx context.Context, u *base.URL, queue chan<- AccessUn
 	case TransportUDP:
 		v := gortsplib.TransportUDP
 		gc.Transport = &v
-	case TransportAuto:
-	default:
-		return false, fmt.Errorf("%w: transport %q (want tcp, udp or auto)", ErrBadURL, c.cfg.Transport)
 	}
 	var asm *assembler
 	gc.OnPacketsLost = func(n uint64) {

@@ -446,8 +446,12 @@ func TestClientAutoTransportFallsBackToTCP(t *testing.T) {
 
 func TestClientRequiresCallback(t *testing.T) {
 	c := NewClient(ClientConfig{URL: "rtsp://127.0.0.1:1/x", Log: discardLog()})
-	require.ErrorContains(t, c.Run(context.Background()), "OnAccessUnit")
+	err := c.Run(context.Background())
+	require.ErrorIs(t, err, ErrBadConfig)
+	require.ErrorContains(t, err, "OnAccessUnit")
 	require.Equal(t, StateFailed, c.State().State)
+	c = NewClient(ClientConfig{URL: "rtsp://127.0.0.1:1/x", Transport: "quic", OnAccessUnit: func(AccessUnit) {}, Log: discardLog()})
+	require.ErrorIs(t, c.Run(context.Background()), ErrBadConfig)
 }
 
 func TestClientQueueFullDropsAndCounts(t *testing.T) {
