@@ -3,6 +3,7 @@ package inference
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"sync"
 	"time"
@@ -28,14 +29,15 @@ type ClassifierConfig struct {
 	// FullRun disables early exit: every clip runs through every stage and the last exit answers.
 	// It defaults to false.
 	FullRun bool
-	// IntraOpThreads overrides the environment's intra-op thread count for the stage sessions when
-	// > 0. It defaults to the environment's (see RuntimeConfig.IntraOpThreads).
-	IntraOpThreads int
 	// Workers is the number of session sets that run parts of one batch in parallel, each on its
-	// own goroutine (a batch of n clips uses min(n, Workers) of them). With small models, Workers =
-	// number of cores and IntraOpThreads = 1 is much faster than one session with intra-op threads;
-	// a lone clip cannot be split. It defaults to 1.
+	// own goroutine (a batch of n clips uses min(n, Workers) of them; a lone clip cannot be split).
+	// It defaults to the number of CPUs (runtime.NumCPU), at most MaxBatch. For a small model like
+	// MFCD-Net, one single-thread session per core is about twice as fast as one session with
+	// intra-op threads on every core (see BenchmarkMeasureThroughput).
 	Workers int
+	// IntraOpThreads is the intra-op thread count of each stage session when > 0. It defaults to 1
+	// when Workers > 1, else to the environment's (see RuntimeConfig.IntraOpThreads).
+	IntraOpThreads int
 	// Hooks receive measurements; each defaults to none.
 	Hooks ClassifierHooks
 }
@@ -105,10 +107,13 @@ func NewClassifierFromManifest(m *Manifest, cfg ClassifierConfig) (*Classifier, 
 		return nil, fmt.Errorf("inference: classifier max batch %d is negative", cfg.MaxBatch)
 	}
 	if cfg.Workers == 0 {
-		cfg.Workers = 1
+		cfg.Workers = max(1, min(runtime.NumCPU(), cfg.MaxBatch))
 	}
 	if cfg.Workers < 0 {
 		return nil, fmt.Errorf("inference: classifier workers %d is negative", cfg.Workers)
+	}
+	if cfg.IntraOpThreads == 0 && cfg.Workers > 1 {
+		cfg.IntraOpThreads = 1
 	}
 	if cfg.Precision != PrecisionFP32 && cfg.Precision != PrecisionINT8 {
 		return nil, fmt.Errorf("inference: unknown precision %q (want %s or %s)", cfg.Precision, PrecisionFP32, PrecisionINT8)
@@ -173,6 +178,9 @@ func (c *Classifier) ClipSize() int { return c.clipSize }
 
 // MaxBatch is the most clips one stage run takes.
 func (c *Classifier) MaxBatch() int { return c.cfg.MaxBatch }
+
+// Config returns the configuration in use, defaults filled in.
+func (c *Classifier) Config() ClassifierConfig { return c.cfg }
 
 // Thresholds returns the exit thresholds in use, one per stage but the last.
 func (c *Classifier) Thresholds() []float64 { return slices.Clone(c.thresholds) }

@@ -25,7 +25,7 @@ type ThroughputConfig struct {
 	EarlyExit bool
 	// IntraOpThreads overrides the environment's intra-op thread count when > 0.
 	IntraOpThreads int
-	// Workers is ClassifierConfig.Workers. It defaults to 1.
+	// Workers is ClassifierConfig.Workers, with its default.
 	Workers int
 }
 

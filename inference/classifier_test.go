@@ -304,7 +304,7 @@ func TestClassifierNormalisesWhenGraphDoesNot(t *testing.T) {
 
 func TestClassifierSteadyStateAllocations(t *testing.T) {
 	f := loadMFCDFixture(t)
-	c := newTinyClassifier(t, ClassifierConfig{FullRun: true})
+	c := newTinyClassifier(t, ClassifierConfig{FullRun: true, Workers: 1})
 	allocs := func(n int) (float64, uint64) {
 		out := make([]Result, n)
 		require.NoError(t, c.Classify(f.clips[:n], out))
@@ -381,4 +381,22 @@ func TestClassifierNonFiniteClipDoesNotSpoilTheBatch(t *testing.T) {
 	// The bad clip never passes a threshold: it reaches the last exit with a NaN score.
 	require.Equal(t, 3, out[1].Stage)
 	require.True(t, math.IsNaN(float64(out[1].Score)))
+}
+
+func TestClassifierDefaults(t *testing.T) {
+	c := newTinyClassifier(t, ClassifierConfig{})
+	cfg := c.Config()
+	require.Equal(t, PrecisionFP32, cfg.Precision)
+	require.Equal(t, 8, cfg.MaxBatch)
+	require.Equal(t, min(runtime.NumCPU(), 8), cfg.Workers)
+	require.Len(t, c.replicas, cfg.Workers)
+	if cfg.Workers > 1 {
+		require.Equal(t, 1, cfg.IntraOpThreads)
+	} else {
+		require.Zero(t, cfg.IntraOpThreads)
+	}
+	one := newTinyClassifier(t, ClassifierConfig{MaxBatch: 1})
+	require.Equal(t, 1, one.Config().Workers)
+	require.Zero(t, one.Config().IntraOpThreads)
+	require.Equal(t, 3, newTinyClassifier(t, ClassifierConfig{Workers: 3, IntraOpThreads: 2}).Config().Workers)
 }
