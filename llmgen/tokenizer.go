@@ -162,6 +162,10 @@ func ParseTokenizer(data []byte) (*Tokenizer, error) {
 		t.addedByID[a.ID] = at
 		maxID = max(maxID, a.ID)
 	}
+	// Ids are dense in real tokenizers; a far larger id is a broken file, not a reason to allocate.
+	if limit := 2*(len(m.Vocab)+len(f.AddedTokens)) + 1024; maxID >= limit {
+		return nil, fmt.Errorf("llmgen: token id %d is far beyond the %d tokens defined", maxID, len(m.Vocab)+len(f.AddedTokens))
+	}
 	sort.SliceStable(t.added, func(i, j int) bool { return len(t.added[i].content) > len(t.added[j].content) })
 	t.idToToken = make([]string, maxID+1)
 	for tok, id := range m.Vocab {

@@ -133,3 +133,19 @@ func FuzzEncode(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseTokenizer(f *testing.F) {
+	f.Add([]byte(`{"pre_tokenizer":{"type":"ByteLevel"},"model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2},"merges":["a b"]}}`))
+	f.Add([]byte(`{"added_tokens":[{"id":3,"content":"<x>","special":true}],"pre_tokenizer":{"type":"ByteLevel","add_prefix_space":true},"model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2},"merges":[["a","b"]]}}`))
+	f.Add([]byte(`{"pre_tokenizer":{"type":"ByteLevel","use_regex":false},"model":{"type":"BPE","vocab":{"a":99999999},"merges":[]}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		tok, err := ParseTokenizer(data)
+		if err != nil {
+			return
+		}
+		ids := tok.Encode("ab <x> ba\n")
+		if _, err := tok.Decode(ids); err != nil {
+			t.Fatalf("decode own ids %v: %v", ids, err)
+		}
+	})
+}
