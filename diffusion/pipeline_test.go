@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mvwatch/mvwatch/inference"
 	"github.com/stretchr/testify/require"
@@ -170,4 +171,25 @@ func TestEncodeImage(t *testing.T) {
 		}
 	}
 	require.ErrorIs(t, EncodeImage(io.Discard, res.Image, "gif"), ErrBadInput)
+}
+
+// TestPipelineExternal generates from a model directory named by $MVWATCH_SD_DIR (a real Optimum export or
+// models/thumbnail) and writes the image next to the test's temp dir.
+func TestPipelineExternal(t *testing.T) {
+	dir := os.Getenv("MVWATCH_SD_DIR")
+	if dir == "" {
+		t.Skip("set MVWATCH_SD_DIR to an Optimum-layout Stable Diffusion directory")
+	}
+	p := openTinySD(t, dir)
+	for _, s := range []string{"ddim", "euler", "unipc", "heun", "dpm2_karras", "euler_a", "dpmpp_2m"} {
+		start := time.Now()
+		res, err := p.Generate(context.Background(), Request{Prompt: "a red car moving left on the street at night",
+			Steps: 20, Scheduler: s, Seed: 1})
+		require.NoError(t, err)
+		var b strings.Builder
+		require.NoError(t, EncodeImage(&b, res.Image, "png"))
+		out := filepath.Join(os.TempDir(), "mvwatch-"+s+".png")
+		require.NoError(t, os.WriteFile(out, []byte(b.String()), 0o644))
+		t.Logf("%s: %d evaluations in %v -> %s", s, res.Evaluations, time.Since(start), out)
+	}
 }

@@ -1,0 +1,597 @@
+"""mvwatch's own thumbnail generator: a small text-to-image diffusion model for camera-event illustrations.
+
+Run from the repository root:
+  training/.venv/bin/python training/diffusion/thumbnail_model.py train --out models/thumbnail --minutes 6 --device cuda
+  training/.venv/bin/python training/diffusion/thumbnail_model.py samples --out /tmp/samples   # look at the data
+
+Data: procedural 64x64 illustrations rendered here (no downloads): a scene (street, parking lot, driveway,
+gate, porch, park) at day/dusk/night, optional weather (rain, fog, snow), 0-3 objects (person, car, truck,
+bicycle, dog) with a motion direction drawn as a trail (moving left/right), or a tampered camera (lens
+covered, defocused, spray-painted). The caption is generated from the same attributes.
+
+Model, in the Hugging Face Optimum Stable Diffusion layout so diffusion.OpenPipeline loads it unchanged:
+  tokenizer/     CLIP-format byte-level BPE learned from the caption grammar
+  text_encoder/  a small transformer (hidden 64, 2 layers), trained from scratch jointly with the UNet
+  unet/          a small UNet with cross-attention on a 48x16x16 "latent"
+  vae_decoder/   a fixed, exact depth-to-space (PixelShuffle 4): the latent is the image itself rearranged
+                 (space-to-depth), so no autoencoder has to be trained; config.json says factor 4, scale 1
+  scheduler/     DDIM config with the linear beta schedule the UNet was trained on
+Classifier-free guidance is trained by dropping 10% of captions to "".
+
+Plain PyTorch and numpy only (no diffusers/transformers), so it also runs on a bare GPU machine; the
+tokenizer is encoded here with CLIP's rules and checked against transformers' CLIPTokenizer by `check`.
+"""
+import argparse
+import json
+import math
+import os
+import shutil
+import re
+import sys
+import time
+import unicodedata
+
+import numpy as np
+import torch
+
+
+
+def bytes_to_unicode():
+    """GPT-2/CLIP reversible byte -> printable unicode map."""
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return dict(zip(bs, [chr(c) for c in cs]))
+
+SIZE = 64
+R = 4  # space-to-depth factor: image 3x64x64 <-> latent 48x16x16
+
+SCENES = ["street", "parking lot", "driveway", "gate", "porch", "park"]
+TIMES = ["day", "dusk", "night"]
+WEATHER = ["", "rain", "fog", "snow"]
+OBJECTS = ["person", "car", "truck", "bicycle", "dog"]
+PLURAL = {"person": "people", "car": "cars", "truck": "trucks", "bicycle": "bicycles", "dog": "dogs"}
+MOTION = ["left", "right", "still"]
+TAMPER = ["lens covered", "defocused", "spray-painted"]
+COLORS = {"red": (200, 40, 40), "blue": (40, 70, 200), "white": (230, 230, 230), "black": (25, 25, 25),
+          "yellow": (230, 200, 40), "green": (40, 160, 60)}
+
+
+def sky_ground(t, scene):
+    sky = {"day": (120, 180, 235), "dusk": (230, 130, 80), "night": (10, 15, 40)}[t]
+    ground = {"street": (90, 90, 95), "parking lot": (110, 110, 110), "driveway": (150, 140, 130),
+              "gate": (100, 120, 80), "porch": (140, 110, 80), "park": (60, 140, 60)}[scene]
+    if t == "night":
+        ground = tuple(int(c * 0.35) for c in ground)
+    elif t == "dusk":
+        ground = tuple(int(c * 0.7) for c in ground)
+    return sky, ground
+
+
+def rect(img, x0, y0, x1, y1, color):
+    x0, x1 = max(0, int(x0)), min(SIZE, int(x1))
+    y0, y1 = max(0, int(y0)), min(SIZE, int(y1))
+    if x1 > x0 and y1 > y0:
+        img[y0:y1, x0:x1] = color
+
+
+def disc(img, cx, cy, r, color):
+    yy, xx = np.mgrid[0:SIZE, 0:SIZE]
+    img[(xx - cx) ** 2 + (yy - cy) ** 2 <= r * r] = color
+
+
+def draw_scene(img, scene, t, rng):
+    sky, ground = sky_ground(t, scene)
+    horizon = 26
+    img[:horizon] = sky
+    img[horizon:] = ground
+    dim = 0.35 if t == "night" else 1.0
+    c = lambda col: tuple(int(v * dim) for v in col)
+    if scene == "street":
+        rect(img, 0, 40, SIZE, 54, c((60, 60, 65)))
+        for x in range(2, SIZE, 12):
+            rect(img, x, 46, x + 6, 48, c((230, 230, 230)))
+    elif scene == "parking lot":
+        for x in range(4, SIZE, 14):
+            rect(img, x, 34, x + 1, 60, c((235, 235, 235)))
+    elif scene == "driveway":
+        rect(img, 36, 10, 62, 30, c((170, 90, 70)))  # house
+        rect(img, 44, 18, 52, 30, c((80, 50, 30)))  # garage door
+        for y in range(30, SIZE):
+            w = 6 + (y - 30) // 2
+            rect(img, 48 - w, y, 48 + w, y + 1, c((120, 120, 120)))
+    elif scene == "gate":
+        for x in range(0, SIZE, 5):
+            rect(img, x, 16, x + 2, 40, c((70, 70, 70)))
+        rect(img, 0, 18, SIZE, 20, c((70, 70, 70)))
+    elif scene == "porch":
+        rect(img, 0, 4, SIZE, 38, c((190, 170, 140)))  # wall
+        rect(img, 26, 12, 38, 38, c((100, 60, 30)))  # door
+        rect(img, 0, 38, SIZE, 42, c((120, 100, 80)))
+    elif scene == "park":
+        for x in (10, 52):
+            rect(img, x - 1, 18, x + 2, 30, c((90, 60, 30)))
+            disc(img, x, 16, 7, c((30, 110, 40)))
+    if t == "night":
+        for x, y in ((8, 6), (30, 10), (50, 4)):
+            img[y, x] = (220, 220, 180)
+        disc(img, 56, 8, 3, (230, 230, 200))  # moon
+    elif t == "day":
+        disc(img, 8, 7, 4, (250, 230, 120))  # sun
+
+
+def draw_object(img, kind, x, y, color, motion, t):
+    """x, y: bottom centre. Motion adds a fading trail behind the object."""
+    shapes = {
+        "person": [("rect", -2, -12, 2, 0, color), ("disc", 0, -14, 2.5, (230, 190, 160))],
+        "car": [("rect", -8, -7, 8, -2, color), ("rect", -5, -10, 5, -7, color),
+                ("disc", -5, -1.5, 1.8, (20, 20, 20)), ("disc", 5, -1.5, 1.8, (20, 20, 20))],
+        "truck": [("rect", -11, -13, 4, -3, color), ("rect", 4, -9, 11, -3, (70, 70, 80)),
+                  ("disc", -7, -1.5, 2, (20, 20, 20)), ("disc", 7, -1.5, 2, (20, 20, 20))],
+        "bicycle": [("disc", -4, -3, 3, (30, 30, 30)), ("disc", 4, -3, 3, (30, 30, 30)),
+                    ("rect", -4, -6, 4, -5, color), ("rect", -1, -13, 1, -6, (230, 190, 160))],
+        "dog": [("rect", -5, -5, 4, -2, (140, 90, 50)), ("disc", 5, -5, 2, (140, 90, 50)),
+                ("rect", -4, -2, -3, 0, (140, 90, 50)), ("rect", 2, -2, 3, 0, (140, 90, 50))],
+    }[kind]
+    if kind in ("car", "truck", "dog", "bicycle") and motion == "left":  # face left: mirror the shapes
+        shapes = [("rect", -s[3], s[2], -s[1], s[4], s[5]) if s[0] == "rect" else ("disc", -s[1], s[2], s[3], s[4])
+                  for s in shapes]
+    if motion in ("left", "right"):
+        d = 1 if motion == "left" else -1  # trail is behind: to the right when moving left
+        for k, alpha in ((3, 0.25), (2, 0.45), (1, 0.65)):
+            ghost = img.copy()
+            for s in shapes:
+                paint(ghost, s, x + d * k * 5, y)
+            img[:] = (img * (1 - alpha) + ghost * alpha).astype(np.uint8)
+    for s in shapes:
+        paint(img, s, x, y)
+    if t == "night" and kind in ("car", "truck"):
+        hx = x - 9 if motion == "left" else x + 9
+        disc(img, hx, y - 5, 1.5, (255, 250, 200))
+
+
+def paint(img, s, x, y):
+    if s[0] == "rect":
+        rect(img, x + s[1], y + s[2], x + s[3], y + s[4], s[5])
+    else:
+        disc(img, x + s[1], y + s[2], s[3], s[4])
+
+
+def weather(img, w, rng):
+    if w == "rain":
+        for _ in range(40):
+            x, y = rng.integers(0, SIZE), rng.integers(0, SIZE - 4)
+            img[y:y + 4, x] = (170, 180, 200)
+    elif w == "snow":
+        for _ in range(60):
+            img[rng.integers(0, SIZE), rng.integers(0, SIZE)] = (250, 250, 250)
+    elif w == "fog":
+        img[:] = (img * 0.45 + np.array([200, 200, 205]) * 0.55).astype(np.uint8)
+
+
+def tamper(img, kind, rng):
+    if kind == "lens covered":
+        img[:] = (img * 0.08).astype(np.uint8)
+        img[:] = np.clip(img + rng.integers(0, 12, img.shape), 0, 255).astype(np.uint8)
+    elif kind == "defocused":
+        f = img.astype(np.float64)
+        for _ in range(3):
+            f = (np.roll(f, 1, 0) + np.roll(f, -1, 0) + np.roll(f, 1, 1) + np.roll(f, -1, 1) + f * 2) / 6
+        img[:] = f.astype(np.uint8)
+    elif kind == "spray-painted":
+        for _ in range(4):
+            disc(img, rng.integers(8, 56), rng.integers(8, 56), rng.integers(6, 14), (200, 30, 160))
+
+
+def number(n):
+    return ["no", "a", "two", "three"][n]
+
+
+def render(rng):
+    """One (image uint8 HxWx3, caption) pair."""
+    scene, t = SCENES[rng.integers(len(SCENES))], TIMES[rng.integers(len(TIMES))]
+    w = WEATHER[rng.integers(len(WEATHER))] if rng.random() < 0.4 else ""
+    img = np.zeros((SIZE, SIZE, 3), np.uint8)
+    draw_scene(img, scene, t, rng)
+    if rng.random() < 0.12:  # tampered camera
+        kind = TAMPER[rng.integers(len(TAMPER))]
+        tamper(img, kind, rng)
+        return img, f"camera tampered, {kind}, {scene} at {t}"
+    n = int(rng.choice([0, 1, 1, 1, 2, 2, 3]))
+    kind = OBJECTS[rng.integers(len(OBJECTS))]
+    motion = MOTION[rng.integers(len(MOTION))]
+    cname = list(COLORS)[rng.integers(len(COLORS))]
+    xs = sorted(rng.choice(np.arange(12, 54, 4), size=max(n, 1), replace=False))
+    for i in range(n):
+        draw_object(img, kind, int(xs[i]), int(rng.integers(44, 60)), COLORS[cname], motion, t)
+    if w:
+        weather(img, w, rng)
+    place = {"street": "on the street", "parking lot": "in the parking lot", "driveway": "in the driveway",
+             "gate": "at the gate", "porch": "on the porch", "park": "in the park"}[scene]
+    if n == 0:
+        cap = f"empty {scene} at {t}"
+    else:
+        noun = kind if n == 1 else PLURAL[kind]
+        col = f"{cname} " if kind in ("car", "truck", "bicycle", "person") and n == 1 else ""
+        mv = {"left": "moving left", "right": "moving right", "still": "standing still"}[motion]
+        cap = f"{number(n)} {col}{noun} {mv} {place} at {t}"
+    if w:
+        cap += f", {w}"
+    return img, cap
+
+
+# ---------------------------------------------------------------- tokenizer
+
+
+def learn_bpe(captions, merges_wanted=400):
+    import collections
+    byte_enc = bytes_to_unicode()
+    words = collections.Counter()
+    for line in captions:
+        for w in line.lower().replace(",", " ,").split():
+            chars = [byte_enc[b] for b in w.encode("utf-8")]
+            chars[-1] += "</w>"
+            words[tuple(chars)] += 1
+    merges = []
+    for _ in range(merges_wanted):
+        pairs = collections.Counter()
+        for w, n in words.items():
+            for a, b in zip(w, w[1:]):
+                pairs[(a, b)] += n
+        if not pairs:
+            break
+        best = max(pairs.items(), key=lambda kv: (kv[1], kv[0]))[0]
+        merges.append(best)
+        new = collections.Counter()
+        for w, n in words.items():
+            out, i = [], 0
+            while i < len(w):
+                if i < len(w) - 1 and (w[i], w[i + 1]) == best:
+                    out.append(w[i] + w[i + 1])
+                    i += 2
+                else:
+                    out.append(w[i])
+                    i += 1
+            new[tuple(out)] += n
+        words = new
+    vocab = list(byte_enc.values())
+    vocab += [v + "</w>" for v in vocab]
+    vocab += ["".join(m) for m in merges]
+    vocab += ["<|startoftext|>", "<|endoftext|>"]
+    return {tok: i for i, tok in enumerate(vocab)}, merges
+
+
+class BPETokenizer:
+    """CLIP's tokenizer rules for the lowercase ASCII caption grammar: split, byte map, "</w>" BPE, framing."""
+
+    SPLIT = re.compile(r"<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[^\W\d_]+|\d|[^\s\w]+|_+")
+
+    def __init__(self, vocab, merges):
+        self.vocab, self.ranks = vocab, {m: i for i, m in enumerate(merges)}
+        self.bos, self.eos = vocab["<|startoftext|>"], vocab["<|endoftext|>"]
+        self.byte_enc = bytes_to_unicode()
+
+    def bpe(self, piece):
+        syms = [self.byte_enc[b] for b in piece.encode("utf-8")]
+        syms[-1] += "</w>"
+        while len(syms) > 1:
+            pairs = [(self.ranks.get((a, b), 1 << 30), i) for i, (a, b) in enumerate(zip(syms, syms[1:]))]
+            rank, _ = min(pairs)
+            if rank == 1 << 30:
+                break
+            a, b = next((syms[i], syms[i + 1]) for r, i in pairs if r == rank)
+            out, i = [], 0
+            while i < len(syms):
+                if i + 1 < len(syms) and syms[i] == a and syms[i + 1] == b:
+                    out.append(a + b)
+                    i += 2
+                else:
+                    out.append(syms[i])
+                    i += 1
+            syms = out
+        return [self.vocab[t] for t in syms]
+
+    def __call__(self, text, length=77):
+        text = " ".join(unicodedata.normalize("NFC", text).split()).lower()
+        ids = [t for p in self.SPLIT.findall(text) for t in self.bpe(p)][:length - 2]
+        ids = [self.bos] + ids + [self.eos]
+        return ids + [self.eos] * (length - len(ids))
+
+
+def write_tokenizer(path, captions):
+    os.makedirs(path, exist_ok=True)
+    vocab, merges = learn_bpe(captions)
+    json.dump(vocab, open(os.path.join(path, "vocab.json"), "w", encoding="utf-8"), ensure_ascii=False)
+    open(os.path.join(path, "merges.txt"), "w", encoding="utf-8").write(
+        "#version: 0.2\n" + "\n".join(f"{a} {b}" for a, b in merges) + "\n")
+    special = {"bos_token": "<|startoftext|>", "eos_token": "<|endoftext|>", "unk_token": "<|endoftext|>",
+               "pad_token": "<|endoftext|>"}
+    json.dump(special, open(os.path.join(path, "special_tokens_map.json"), "w"), indent=1)
+    json.dump(dict(special, model_max_length=77, tokenizer_class="CLIPTokenizer"),
+              open(os.path.join(path, "tokenizer_config.json"), "w"), indent=1)
+    return BPETokenizer(vocab, merges)
+
+
+# ---------------------------------------------------------------- model
+
+SCHED_CFG = {"_class_name": "DDIMScheduler", "beta_schedule": "linear", "beta_start": 0.0001, "beta_end": 0.02,
+             "num_train_timesteps": 1000, "clip_sample": False, "set_alpha_to_one": False, "steps_offset": 1,
+             "timestep_spacing": "leading", "prediction_type": "epsilon"}
+
+
+class Attention(torch.nn.Module):
+    """Multi-head attention from x (queries) to ctx (keys/values), written out for a plain ONNX export."""
+
+    def __init__(self, dim, ctx_dim, heads):
+        super().__init__()
+        self.heads = heads
+        self.q = torch.nn.Linear(dim, dim, bias=False)
+        self.kv = torch.nn.Linear(ctx_dim, 2 * dim, bias=False)
+        self.out = torch.nn.Linear(dim, dim)
+
+    def forward(self, x, ctx):
+        b, n, d = x.shape
+        h = self.heads
+        q = self.q(x).view(b, n, h, d // h).transpose(1, 2)
+        k, v = self.kv(ctx).view(b, ctx.shape[1], 2, h, d // h).permute(2, 0, 3, 1, 4)
+        w = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(d // h), dim=-1)
+        return self.out((w @ v).transpose(1, 2).reshape(b, n, d))
+
+
+class TextEncoder(torch.nn.Module):
+    """Token + position embeddings, pre-norm transformer layers, final LayerNorm (CLIP-text shaped)."""
+
+    def __init__(self, vocab_size, dim=64, layers=2, heads=4, length=77):
+        super().__init__()
+        self.tok = torch.nn.Embedding(vocab_size, dim)
+        self.pos = torch.nn.Parameter(torch.randn(1, length, dim) * 0.02)
+        self.blocks = torch.nn.ModuleList()
+        for _ in range(layers):
+            self.blocks.append(torch.nn.ModuleDict({
+                "n1": torch.nn.LayerNorm(dim), "att": Attention(dim, dim, heads), "n2": torch.nn.LayerNorm(dim),
+                "ff": torch.nn.Sequential(torch.nn.Linear(dim, 2 * dim), torch.nn.GELU(), torch.nn.Linear(2 * dim, dim))}))
+        self.norm = torch.nn.LayerNorm(dim)
+
+    def forward(self, ids):
+        x = self.tok(ids.long()) + self.pos[:, :ids.shape[1]]
+        for b in self.blocks:
+            y = b["n1"](x)
+            x = x + b["att"](y, y)
+            x = x + b["ff"](b["n2"](x))
+        return self.norm(x)
+
+
+class ResBlock(torch.nn.Module):
+    def __init__(self, cin, cout, tdim):
+        super().__init__()
+        self.n1, self.c1 = torch.nn.GroupNorm(8, cin), torch.nn.Conv2d(cin, cout, 3, padding=1)
+        self.t = torch.nn.Linear(tdim, cout)
+        self.n2, self.c2 = torch.nn.GroupNorm(8, cout), torch.nn.Conv2d(cout, cout, 3, padding=1)
+        self.skip = torch.nn.Conv2d(cin, cout, 1) if cin != cout else torch.nn.Identity()
+
+    def forward(self, x, temb):
+        h = self.c1(torch.nn.functional.silu(self.n1(x)))
+        h = h + self.t(temb)[:, :, None, None]
+        h = self.c2(torch.nn.functional.silu(self.n2(h)))
+        return self.skip(x) + h
+
+
+class CrossAttnBlock(torch.nn.Module):
+    def __init__(self, ch, ctx_dim, heads=4):
+        super().__init__()
+        self.norm = torch.nn.GroupNorm(8, ch)
+        self.att = Attention(ch, ctx_dim, heads)
+        self.n2 = torch.nn.LayerNorm(ch)
+        self.ff = torch.nn.Sequential(torch.nn.Linear(ch, 2 * ch), torch.nn.GELU(), torch.nn.Linear(2 * ch, ch))
+
+    def forward(self, x, ctx):
+        b, c, hh, ww = x.shape
+        t = self.norm(x).flatten(2).transpose(1, 2)
+        t = t + self.att(t, ctx)
+        t = t + self.ff(self.n2(t))
+        return x + t.transpose(1, 2).reshape(b, c, hh, ww)
+
+
+class UNet(torch.nn.Module):
+    """Two resolutions (16x16, 8x8) with cross-attention to the text at both, predicting the noise."""
+
+    def __init__(self, cin=3 * R * R, ch=(48, 96), ctx_dim=64):
+        super().__init__()
+        c0, c1 = ch
+        self.tdim = c0 * 4
+        self.temb = torch.nn.Sequential(torch.nn.Linear(c0, self.tdim), torch.nn.SiLU(),
+                                        torch.nn.Linear(self.tdim, self.tdim))
+        self.inp = torch.nn.Conv2d(cin, c0, 3, padding=1)
+        self.d0, self.a0 = ResBlock(c0, c0, self.tdim), CrossAttnBlock(c0, ctx_dim)
+        self.down = torch.nn.Conv2d(c0, c1, 3, stride=2, padding=1)
+        self.d1, self.a1 = ResBlock(c1, c1, self.tdim), CrossAttnBlock(c1, ctx_dim)
+        self.m0, self.am, self.m1 = ResBlock(c1, c1, self.tdim), CrossAttnBlock(c1, ctx_dim), ResBlock(c1, c1, self.tdim)
+        self.u1, self.ua1 = ResBlock(2 * c1, c1, self.tdim), CrossAttnBlock(c1, ctx_dim)
+        self.up = torch.nn.Conv2d(c1, c0, 3, padding=1)
+        self.u0, self.ua0 = ResBlock(2 * c0, c0, self.tdim), CrossAttnBlock(c0, ctx_dim)
+        self.out = torch.nn.Sequential(torch.nn.GroupNorm(8, c0), torch.nn.SiLU(), torch.nn.Conv2d(c0, cin, 3, padding=1))
+        self.c0 = c0
+
+    def forward(self, x, t, ctx):
+        half = self.c0 // 2
+        freqs = torch.exp(-math.log(10000) * torch.arange(half, device=x.device, dtype=torch.float32) / half)
+        ang = t.float().reshape(-1, 1) * freqs[None]
+        temb = self.temb(torch.cat([torch.cos(ang), torch.sin(ang)], dim=1)).expand(x.shape[0], -1)
+        h0 = self.a0(self.d0(self.inp(x), temb), ctx)
+        h1 = self.a1(self.d1(self.down(h0), temb), ctx)
+        m = self.m1(self.am(self.m0(h1, temb), ctx), temb)
+        u = self.ua1(self.u1(torch.cat([m, h1], 1), temb), ctx)
+        u = self.up(torch.nn.functional.interpolate(u, scale_factor=2.0, mode="nearest"))
+        u = self.ua0(self.u0(torch.cat([u, h0], 1), temb), ctx)
+        return self.out(u)
+
+
+def to_latent(x):
+    """uint8 NHWC -> [-1,1] space-to-depth N x 48 x 16 x 16 (inverse of the PixelShuffle decoder)."""
+    t = torch.as_tensor(x).permute(0, 3, 1, 2).float() / 127.5 - 1
+    return torch.nn.functional.pixel_unshuffle(t, R)
+
+
+def make_dataset(n, seed):
+    rng = np.random.default_rng(seed)
+    imgs, caps = np.zeros((n, SIZE, SIZE, 3), np.uint8), []
+    for i in range(n):
+        imgs[i], c = render(rng)
+        caps.append(c)
+    return imgs, caps
+
+
+def cmd_samples(a):
+    from PIL import Image
+    os.makedirs(a.out, exist_ok=True)
+    imgs, caps = make_dataset(32, 1)
+    grid = np.concatenate([np.concatenate(list(imgs[r * 8:(r + 1) * 8]), axis=1) for r in range(4)], axis=0)
+    Image.fromarray(grid).resize((grid.shape[1] * 2, grid.shape[0] * 2), Image.NEAREST).save(
+        os.path.join(a.out, "grid.png"))
+    open(os.path.join(a.out, "captions.txt"), "w").write("\n".join(caps) + "\n")
+    print(os.path.join(a.out, "grid.png"))
+
+
+class TextExport(torch.nn.Module):
+    def __init__(self, te):
+        super().__init__()
+        self.te = te
+
+    def forward(self, input_ids):
+        h = self.te(input_ids)
+        return h, h[:, 0]
+
+
+class DepthToSpace(torch.nn.Module):
+    def forward(self, latent_sample):
+        return torch.nn.functional.pixel_shuffle(latent_sample, R)
+
+
+def export_all(out, te, unet, tok_dir):
+    te, unet = te.float().cpu().eval(), unet.float().cpu().eval()
+    ex = lambda m, args, p, i, o, d: torch.onnx.export(m, args, os.path.join(out, p), input_names=i,
+                                                       output_names=o, dynamic_axes=d, opset_version=17,
+                                                       dynamo=False)
+    for d in ("text_encoder", "unet", "vae_decoder", "scheduler"):
+        os.makedirs(os.path.join(out, d), exist_ok=True)
+    ex(TextExport(te), (torch.zeros((1, 77), dtype=torch.int32),), "text_encoder/model.onnx", ["input_ids"],
+       ["last_hidden_state", "pooler_output"], {"input_ids": {0: "batch"}, "last_hidden_state": {0: "batch"},
+                                                "pooler_output": {0: "batch"}})
+    lat = SIZE // R
+    ex(unet, (torch.randn(2, 3 * R * R, lat, lat), torch.tensor([10, 10]), torch.randn(2, 77, 64)),
+       "unet/model.onnx", ["sample", "timestep", "encoder_hidden_states"], ["out_sample"],
+       {"sample": {0: "batch"}, "timestep": {0: "steps"}, "encoder_hidden_states": {0: "batch"},
+        "out_sample": {0: "batch"}})
+    ex(DepthToSpace(), (torch.randn(1, 3 * R * R, lat, lat),), "vae_decoder/model.onnx", ["latent_sample"],
+       ["sample"], {"latent_sample": {0: "batch", 2: "height", 3: "width"}, "sample": {0: "batch", 2: "h", 3: "w"}})
+    json.dump({"_class_name": "PixelShuffleDecoder", "block_out_channels": [1] * (int(math.log2(R)) + 1),
+               "latent_channels": 3 * R * R, "scaling_factor": 1.0, "sample_size": SIZE},
+              open(os.path.join(out, "vae_decoder/config.json"), "w"), indent=1)
+    json.dump({"_class_name": "mvwatch.UNet", "sample_size": lat, "in_channels": 3 * R * R,
+               "cross_attention_dim": 64}, open(os.path.join(out, "unet/config.json"), "w"), indent=1)
+    json.dump(SCHED_CFG, open(os.path.join(out, "scheduler/scheduler_config.json"), "w"), indent=1)
+    if os.path.abspath(tok_dir) != os.path.abspath(os.path.join(out, "tokenizer")):
+        shutil.copytree(tok_dir, os.path.join(out, "tokenizer"), dirs_exist_ok=True)
+    json.dump({"_class_name": "OnnxStableDiffusionPipeline", "text_encoder": ["diffusers", "OnnxRuntimeModel"],
+               "unet": ["diffusers", "OnnxRuntimeModel"], "vae_decoder": ["diffusers", "OnnxRuntimeModel"],
+               "tokenizer": ["transformers", "CLIPTokenizer"], "scheduler": ["diffusers", "DDIMScheduler"]},
+              open(os.path.join(out, "model_index.json"), "w"), indent=1)
+
+
+def cmd_train(a):
+    torch.manual_seed(a.seed)
+    dev = torch.device(a.device)
+    t0 = time.time()
+    imgs, caps = make_dataset(a.images, a.seed)
+    print(f"rendered {len(caps)} images in {time.time() - t0:.0f}s", flush=True)
+    os.makedirs(a.out, exist_ok=True)
+    tok = write_tokenizer(os.path.join(a.out, "tokenizer"), caps)
+    cache = {}
+    ids = torch.tensor([cache.setdefault(c, tok(c)) for c in caps])
+    empty = torch.tensor(tok(""))
+    te, unet = TextEncoder(len(tok.vocab)).to(dev), UNet().to(dev)
+    params = list(te.parameters()) + list(unet.parameters())
+    print("params: text", sum(p.numel() for p in te.parameters()), "unet", sum(p.numel() for p in unet.parameters()),
+          flush=True)
+    betas = torch.linspace(SCHED_CFG["beta_start"], SCHED_CFG["beta_end"], 1000, dtype=torch.float64)
+    acp = torch.cumprod(1 - betas, 0).float().to(dev)
+    opt = torch.optim.AdamW(params, lr=a.lr, weight_decay=0.01)
+    lat_all = to_latent(imgs).to(dev)
+    ids = ids.to(dev)
+    empty = empty.to(dev)
+    n, step, t_end = len(caps), 0, time.time() + a.minutes * 60
+    losses = []
+    while time.time() < t_end and (a.max_steps == 0 or step < a.max_steps):
+        idx = torch.randint(0, n, (a.batch,), device=dev)
+        x0 = lat_all[idx]
+        cid = ids[idx].clone()
+        drop = torch.rand(a.batch, device=dev) < 0.1
+        cid[drop] = empty
+        noise = torch.randn_like(x0)
+        t = torch.randint(0, 1000, (a.batch,), device=dev)
+        ab = acp[t].view(-1, 1, 1, 1)
+        xt = ab.sqrt() * x0 + (1 - ab).sqrt() * noise
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=dev.type == "cuda"):
+            pred = unet(xt, t, te(cid))
+        loss = torch.nn.functional.mse_loss(pred.float(), noise)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        for g in opt.param_groups:
+            g["lr"] = a.lr * min(1.0, (step + 1) / 300)
+        opt.step()
+        losses.append(float(loss))
+        step += 1
+        if step % 200 == 0:
+            print(f"step {step} loss {np.mean(losses[-200:]):.4f} {time.time() - t0:.0f}s", flush=True)
+    final = float(np.mean(losses[-200:]))
+    print(f"trained {step} steps, final loss {final:.4f}", flush=True)
+    export_all(a.out, te, unet, os.path.join(a.out, "tokenizer"))
+    manifest = {"schema": "mvwatch.thumbnail.v1", "layout": "optimum-stable-diffusion", "image_size": SIZE,
+                "latent": [3 * R * R, SIZE // R, SIZE // R], "train_steps": step, "batch": a.batch,
+                "images": a.images, "final_loss": final, "seed": a.seed, "device": str(dev),
+                "minutes": a.minutes, "generator": "training/diffusion/thumbnail_model.py"}
+    json.dump(manifest, open(os.path.join(a.out, "manifest.json"), "w"), indent=1)
+    print(json.dumps(manifest))
+
+
+def cmd_check(a):
+    """The pure-Python tokenizer equals transformers' CLIPTokenizer on the tokenizer/ folder it wrote."""
+    from transformers import CLIPTokenizer
+    vocab = json.load(open(os.path.join(a.model, "tokenizer", "vocab.json")))
+    merges = [tuple(l.split()) for l in open(os.path.join(a.model, "tokenizer", "merges.txt")).read().split("\n")[1:] if l]
+    mine, ref = BPETokenizer(vocab, merges), CLIPTokenizer.from_pretrained(os.path.join(a.model, "tokenizer"))
+    _, caps = make_dataset(2000, 99)
+    caps += ["", "A Red CAR, moving-left!!", "camera tampered, lens covered, porch at night"]
+    bad = [c for c in caps if mine(c) != ref(c, padding="max_length", max_length=77, truncation=True).input_ids]
+    print(len(caps), "captions,", len(bad), "differ", bad[:3])
+    sys.exit(1 if bad else 0)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("samples")
+    s.add_argument("--out", required=True)
+    t = sub.add_parser("train")
+    t.add_argument("--out", required=True)
+    t.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    t.add_argument("--minutes", type=float, default=5)
+    t.add_argument("--max-steps", type=int, default=0)
+    t.add_argument("--images", type=int, default=20000)
+    t.add_argument("--batch", type=int, default=128)
+    t.add_argument("--lr", type=float, default=5e-4)
+    t.add_argument("--seed", type=int, default=0)
+    c = sub.add_parser("check")
+    c.add_argument("--model", required=True)
+    a = ap.parse_args()
+    {"samples": cmd_samples, "train": cmd_train, "check": cmd_check}[a.cmd](a)
+
+
+if __name__ == "__main__":
+    main()
