@@ -40,35 +40,45 @@ func (a *accumulator) step(f *Features) (dx, dy []float32, res []int16) {
 	}
 	cell := fld.Cell
 	for r := 0; r < a.rows; r++ {
+		// Displacements: trace each cell's centre back to the cell it came from.
+		cy := float32(r*cell + cell/2)
 		for c := 0; c < a.cols; c++ {
 			i := r*a.cols + c
 			ddx, ddy := fld.DX[i], fld.DY[i]
-			sc := clampInt(int(math.Floor(float64(float32(c*cell+cell/2)+ddx)/float64(cell))), 0, a.cols-1)
-			sr := clampInt(int(math.Floor(float64(float32(r*cell+cell/2)+ddy)/float64(cell))), 0, a.rows-1)
+			sc := clampInt(floorF(float32(c*cell+cell/2)+ddx)/cell, 0, a.cols-1)
+			sr := clampInt(floorF(cy+ddy)/cell, 0, a.rows-1)
 			a.ndx[i] = ddx + a.dx[sr*a.cols+sc]
 			a.ndy[i] = ddy + a.dy[sr*a.cols+sc]
-			if !f.HasResidual {
-				continue
+		}
+		if !f.HasResidual {
+			continue
+		}
+		// Residuals: runs of cells whose displacement rounds to the same whole-pixel offset.
+		y0, y1 := r*cell, min(r*cell+cell, a.h)
+		row := r * a.cols
+		for c := 0; c < a.cols; {
+			ox, oy := roundF(fld.DX[row+c]), roundF(fld.DY[row+c])
+			e := c + 1
+			for e < a.cols && roundF(fld.DX[row+e]) == ox && roundF(fld.DY[row+e]) == oy {
+				e++
 			}
-			ox, oy := int(math.Round(float64(ddx))), int(math.Round(float64(ddy)))
-			x0, y0 := c*cell, r*cell
-			x1, y1 := min(x0+cell, a.w), min(y0+cell, a.h)
-			inside := x0+ox >= 0 && x1+ox <= a.w && y0+oy >= 0 && y1+oy <= a.h
+			x0, x1 := c*cell, min(e*cell, a.w)
 			for y := y0; y < y1; y++ {
-				sy := y + oy
-				if !inside {
-					sy = clampInt(sy, 0, a.h-1)
-				}
-				cur := f.Residual[y*a.w : y*a.w+x1]
-				out := a.nres[y*a.w : y*a.w+x1]
-				for x := x0; x < x1; x++ {
-					sx := x + ox
-					if !inside {
-						sx = clampInt(sx, 0, a.w-1)
+				cur := f.Residual[y*a.w+x0 : y*a.w+x1]
+				out := a.nres[y*a.w+x0 : y*a.w+x1][:len(cur)]
+				sy := clampInt(y+oy, 0, a.h-1) * a.w
+				if x0+ox >= 0 && x1+ox <= a.w {
+					old := a.res[sy+x0+ox : sy+x1+ox][:len(cur)]
+					for x := range cur {
+						out[x] = sat16(int32(cur[x]) + int32(old[x]))
 					}
-					out[x] = sat16(int32(cur[x]) + int32(a.res[sy*a.w+sx]))
+					continue
+				}
+				for x := range cur {
+					out[x] = sat16(int32(cur[x]) + int32(a.res[sy+clampInt(x0+x+ox, 0, a.w-1)]))
 				}
 			}
+			c = e
 		}
 	}
 	a.dx, a.ndx = a.ndx, a.dx
@@ -87,6 +97,23 @@ func (a *accumulator) residual(f *Features) []int16 {
 		return nil
 	}
 	return a.res
+}
+
+// floorF is floor(v) as an int (v well inside the int range).
+func floorF(v float32) int {
+	i := int(v)
+	if float32(i) > v {
+		i--
+	}
+	return i
+}
+
+// roundF rounds half away from zero.
+func roundF(v float32) int {
+	if v < 0 {
+		return -int(0.5 - v)
+	}
+	return int(v + 0.5)
 }
 
 func sat16(v int32) int16 {

@@ -43,47 +43,81 @@ func (a *areaAxis) set(src, dst int) {
 // areaResizer area-averages planes of one size onto another, separably (rows first), reusing its buffers.
 type areaResizer struct {
 	x, y areaAxis
-	tmp  []float32 // source rows x output columns
+	tmp  []float32 // source rows x output columns (float32 path)
+	iacc []int32   // integer row sums (int16 path)
+	facc []float32 // weighted row sums (int16 path)
 }
 
 func (r *areaResizer) set(sw, sh, dw, dh int) {
 	r.x.set(sw, dw)
 	r.y.set(sh, dh)
 	r.tmp = resizeNoClear(r.tmp, sh*dw)
+	r.iacc = resizeNoClear(r.iacc, sw)
+	r.facc = resizeNoClear(r.facc, sw)
 }
 
 // int16 resizes src (stride ss, size set by set) into dst (stride dw), multiplying by scale; with abs it
-// averages absolute values.
+// averages absolute values. It sums source rows first (one integer add per pixel for the rows wholly
+// inside an output row), then resizes the few summed rows horizontally.
 func (r *areaResizer) int16(dst []float32, src []int16, ss int, scale float32, abs bool) {
-	ax := &r.x
-	dw := ax.dst
-	for y := 0; y < r.y.src; y++ {
-		row := src[y*ss : y*ss+ax.src]
-		t := r.tmp[y*dw : y*dw+dw]
-		for o := range t {
-			lo, hi := int(ax.lo[o]), int(ax.hi[o])
-			a, b := int32(row[lo]), int32(row[hi-1])
+	ax, ay := &r.x, &r.y
+	sw, dw := ax.src, ax.dst
+	r.iacc = resizeNoClear(r.iacc, sw)
+	r.facc = resizeNoClear(r.facc, sw)
+	iacc, facc := r.iacc, r.facc[:len(r.iacc)]
+	for o := 0; o < ay.dst; o++ {
+		lo, hi := int(ay.lo[o]), int(ay.hi[o])
+		// Rows strictly inside, weight 1: integer sums.
+		clear(iacc)
+		for y := lo + 1; y < hi-1; y++ {
+			row := src[y*ss : y*ss+sw][:len(iacc)]
+			if abs {
+				for x, v := range row {
+					iacc[x] += abs32(int32(v))
+				}
+			} else {
+				for x, v := range row {
+					iacc[x] += int32(v)
+				}
+			}
+		}
+		// Partly covered first and last rows, by their weights.
+		wl, wh, in := ay.wLo[o], ay.wHi[o], ay.inner
+		first := src[lo*ss : lo*ss+sw][:len(iacc)]
+		if hi-lo == 1 {
+			wl, wh = 1, 0
+		}
+		last := src[(hi-1)*ss : (hi-1)*ss+sw][:len(iacc)]
+		for x := range facc {
+			a, b := int32(first[x]), int32(last[x])
 			if abs {
 				a, b = abs32(a), abs32(b)
 			}
-			if hi-lo == 1 {
-				t[o] = float32(a)
+			facc[x] = wl*float32(a) + wh*float32(b) + in*float32(iacc[x])
+		}
+		if hi-lo == 1 {
+			for x := range facc {
+				facc[x] = float32(first[x])
+				if abs {
+					facc[x] = float32(abs32(int32(first[x])))
+				}
+			}
+		}
+		// Horizontal.
+		d := dst[o*dw : o*dw+dw]
+		for i := range d {
+			xl, xh := int(ax.lo[i]), int(ax.hi[i])
+			if xh-xl == 1 {
+				d[i] = facc[xl] * scale
 				continue
 			}
-			var sum int32
-			if abs {
-				for _, v := range row[lo+1 : hi-1] {
-					sum += abs32(int32(v))
-				}
-			} else {
-				for _, v := range row[lo+1 : hi-1] {
-					sum += int32(v)
-				}
+			var sum float32
+			for _, v := range facc[xl+1 : xh-1] {
+				sum += v
 			}
-			t[o] = ax.wLo[o]*float32(a) + ax.inner*float32(sum) + ax.wHi[o]*float32(b)
+			d[i] = (ax.wLo[i]*facc[xl] + ax.inner*sum + ax.wHi[i]*facc[xh-1]) * scale
 		}
 	}
-	r.vertical(dst, scale)
 }
 
 // float32 resizes src (stride ss) into dst (stride dw), multiplying by scale.

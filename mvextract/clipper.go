@@ -161,7 +161,7 @@ func (c *Clipper) Push(f *Features) (*Clip, error) {
 	}
 	k := c.pushed
 	c.pushed++
-	if k >= c.next { // frames before the next clip's start (when Stride > span) are not needed
+	if c.needed(k) {
 		slot := k % c.span
 		c.infos[slot] = FrameInfo{Index: f.Index, PTS: f.PTS, PictType: f.PictType, KeyFrame: f.KeyFrame, HasReference: f.HasReference}
 		c.resizeFrame(c.ring[slot*c.cfg.Channels()*c.plane:(slot+1)*c.cfg.Channels()*c.plane], fld, dx, dy, res, f.Width, f.Height)
@@ -179,6 +179,21 @@ func (c *Clipper) Push(f *Features) (*Clip, error) {
 	}
 	c.next += c.cfg.Stride
 	return &c.clip, nil
+}
+
+// needed reports whether pushed frame k belongs to a clip still to come: one starting at next + j*Stride
+// (j >= 0) that spans k and samples it (k - start a multiple of Step).
+func (c *Clipper) needed(k int) bool {
+	s := c.next
+	if lo := k - c.span + 1; lo > s { // skip starts whose clips end before k
+		s += (lo - s + c.cfg.Stride - 1) / c.cfg.Stride * c.cfg.Stride
+	}
+	for ; s <= k; s += c.cfg.Stride {
+		if k-s < c.span && (k-s)%c.cfg.Step == 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // resizeFrame writes one frame's channels, [C][H][W], into dst.

@@ -181,3 +181,34 @@ func TestClipperErrorsAndAllocs(t *testing.T) {
 	require.Zero(t, allocs)
 	require.Positive(t, clips)
 }
+
+// TestClipperOverlapAndGaps checks frame selection for overlapping clips (Stride < span) and for gaps
+// between clips (Stride > span): every clip holds the right frames, with the right data.
+func TestClipperOverlapAndGaps(t *testing.T) {
+	for _, tc := range []struct {
+		length, stride, step int
+		firsts               []int
+	}{
+		{3, 1, 3, []int{0, 1, 2, 3, 4, 5, 6}}, // span 7: clips end at frames 6..12
+		{2, 5, 2, []int{0, 5, 10}},            // span 3, gaps of two frames
+		{4, 4, 1, []int{0, 4, 8}},
+	} {
+		cl, err := NewClipper(ClipConfig{Length: tc.length, Stride: tc.stride, Step: tc.step, Width: 4, Height: 4})
+		require.NoError(t, err)
+		var firsts []int
+		for n := 0; n < 13; n++ {
+			clip, err := cl.Push(synthFeatures(t, n, 'P', 32, 16, 0, 0, int16(n)))
+			require.NoError(t, err)
+			if clip == nil {
+				continue
+			}
+			firsts = append(firsts, clip.Frames[0].Index)
+			for tt, fi := range clip.Frames {
+				require.Equal(t, clip.Frames[0].Index+tt*tc.step, fi.Index)
+				v := clip.Data[(ChannelResidual*tc.length+tt)*16]
+				require.InDelta(t, float64(fi.Index)/128, v, 1e-6, "%+v frame %d", tc, fi.Index)
+			}
+		}
+		require.Equal(t, tc.firsts, firsts, "%+v", tc)
+	}
+}

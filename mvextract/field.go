@@ -125,9 +125,11 @@ func (f *Field) Fill(mvs []MotionVector, future bool) error {
 			f.futureDirty = true
 			for r := r0; r <= r1; r++ {
 				o := r*f.Cols + c0
-				fill(f.FutureDX[o:o+n], dx)
-				fill(f.FutureDY[o:o+n], dy)
-				fill(f.FutureMask[o:o+n], 1)
+				ddx, ddy, mask := f.FutureDX[o:o+n], f.FutureDY[o:o+n:o+n], f.FutureMask[o:o+n:o+n]
+				ddy, mask = ddy[:len(ddx)], mask[:len(ddx)]
+				for k := range ddx {
+					ddx[k], ddy[k], mask[k] = dx, dy, 1
+				}
 			}
 			continue
 		}
@@ -135,20 +137,15 @@ func (f *Field) Fill(mvs []MotionVector, future bool) error {
 		m16y := to16(mv.MotionY, mv.MotionScale)
 		for r := r0; r <= r1; r++ {
 			o := r*f.Cols + c0
-			fill(f.DX[o:o+n], dx)
-			fill(f.DY[o:o+n], dy)
-			fill(f.Mask[o:o+n], 1)
-			fill(f.mv16x[o:o+n], m16x)
-			fill(f.mv16y[o:o+n], m16y)
+			ddx, ddy, mask := f.DX[o:o+n], f.DY[o:o+n:o+n], f.Mask[o:o+n:o+n]
+			mvx, mvy := f.mv16x[o:o+n:o+n], f.mv16y[o:o+n:o+n]
+			ddy, mask, mvx, mvy = ddy[:len(ddx)], mask[:len(ddx)], mvx[:len(ddx)], mvy[:len(ddx)]
+			for k := range ddx {
+				ddx[k], ddy[k], mask[k], mvx[k], mvy[k] = dx, dy, 1, m16x, m16y
+			}
 		}
 	}
 	return nil
-}
-
-func fill[T any](s []T, v T) {
-	for i := range s {
-		s[i] = v
-	}
 }
 
 // Coarsen writes into dst a view of f with cells factor times larger (Macroblocks uses factor 4 on the

@@ -64,14 +64,8 @@ func predictBlock(pred []byte, ps int, ref []byte, rs, w, h, x0, y0, bw, bh int,
 			lerp2(pred[(y0+y)*ps+x0:(y0+y)*ps+x0+bw], ref[r:r+bw], ref[r+rs:r+rs+bw], uint64(16-fy), uint64(fy))
 		}
 	default:
-		w00, w01 := uint64((16-fx)*(16-fy)), uint64(fx*(16-fy))
-		w10, w11 := uint64((16-fx)*fy), uint64(fx*fy)
-		for y := 0; y < bh; y++ {
-			r0 := (iy+y)*rs + ix
-			r1 := r0 + rs
-			lerp4(pred[(y0+y)*ps+x0:(y0+y)*ps+x0+bw], ref[r0:r0+bw], ref[r0+1:r0+1+bw], ref[r1:r1+bw], ref[r1+1:r1+1+bw],
-				w00, w01, w10, w11)
-		}
+		lerp4Block(pred[y0*ps+x0:], ps, ref[iy*rs+ix:], rs, bw, bh,
+			uint64((16-fx)*(16-fy)), uint64(fx*(16-fy)), uint64((16-fx)*fy), uint64(fx*fy))
 	}
 }
 
@@ -92,24 +86,6 @@ func lerp2(d, s0, s1 []byte, a, b uint64) {
 	}
 	for ; x < len(d); x++ {
 		d[x] = byte((uint64(s0[x])*a + uint64(s1[x])*b + 8) >> 4)
-	}
-}
-
-// lerp4 writes the bilinear d[x] = (a0*w00 + a1*w01 + b0*w10 + b1*w11 + 128) >> 8 with weights summing
-// to 256; the sources are at least as long as d.
-func lerp4(d, a0, a1, b0, b1 []byte, w00, w01, w10, w11 uint64) {
-	a0, a1, b0, b1 = a0[:len(d)], a1[:len(d)], b0[:len(d)], b1[:len(d)]
-	const round = 0x0080008000800080
-	x := 0
-	for ; x+8 <= len(d); x += 8 {
-		p, q := binary.LittleEndian.Uint64(a0[x:]), binary.LittleEndian.Uint64(a1[x:])
-		r, s := binary.LittleEndian.Uint64(b0[x:]), binary.LittleEndian.Uint64(b1[x:])
-		even := (p&lanes8)*w00 + (q&lanes8)*w01 + (r&lanes8)*w10 + (s&lanes8)*w11 + round
-		odd := (p>>8&lanes8)*w00 + (q>>8&lanes8)*w01 + (r>>8&lanes8)*w10 + (s>>8&lanes8)*w11 + round
-		binary.LittleEndian.PutUint64(d[x:], (even>>8)&lanes8|((odd>>8)&lanes8)<<8)
-	}
-	for ; x < len(d); x++ {
-		d[x] = byte((uint64(a0[x])*w00 + uint64(a1[x])*w01 + uint64(b0[x])*w10 + uint64(b1[x])*w11 + 128) >> 8)
 	}
 }
 
@@ -172,4 +148,26 @@ func clampInt(v, lo, hi int) int {
 		return hi
 	}
 	return v
+}
+
+// lerp4Block is lerp4 over bh rows of bw pixels: d has stride ds, s stride ss (and one more row and
+// column than the block).
+func lerp4Block(d []byte, ds int, s []byte, ss, bw, bh int, w00, w01, w10, w11 uint64) {
+	const round = 0x0080008000800080
+	for y := 0; y < bh; y++ {
+		dr := d[y*ds : y*ds+bw]
+		a := s[y*ss : y*ss+bw+1]
+		b := s[(y+1)*ss : (y+1)*ss+bw+1]
+		x := 0
+		for ; x+8 <= len(dr); x += 8 {
+			p, q := binary.LittleEndian.Uint64(a[x:]), binary.LittleEndian.Uint64(a[x+1:])
+			r, t := binary.LittleEndian.Uint64(b[x:]), binary.LittleEndian.Uint64(b[x+1:])
+			even := (p&lanes8)*w00 + (q&lanes8)*w01 + (r&lanes8)*w10 + (t&lanes8)*w11 + round
+			odd := (p>>8&lanes8)*w00 + (q>>8&lanes8)*w01 + (r>>8&lanes8)*w10 + (t>>8&lanes8)*w11 + round
+			binary.LittleEndian.PutUint64(dr[x:], (even>>8)&lanes8|((odd>>8)&lanes8)<<8)
+		}
+		for ; x < len(dr); x++ {
+			dr[x] = byte((uint64(a[x])*w00 + uint64(a[x+1])*w01 + uint64(b[x])*w10 + uint64(b[x+1])*w11 + 128) >> 8)
+		}
+	}
 }

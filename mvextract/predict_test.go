@@ -29,11 +29,17 @@ func TestInterpolationMatchesScalar(t *testing.T) {
 				require.Equal(t, byte((int(src[0][x])*(16-fx)+int(src[1][x])*fx+8)>>4), d[x], "lerp2 n %d fx %d x %d", n, fx, x)
 			}
 			for fy := 0; fy < 16; fy++ {
+				// Two output rows from three source rows of stride 40 (src[0..2] back to back).
+				plane := append(append(append([]byte(nil), src[0]...), src[1]...), src[2]...)
+				out := make([]byte, 2*n)
 				w00, w01, w10, w11 := (16-fx)*(16-fy), fx*(16-fy), (16-fx)*fy, fx*fy
-				lerp4(d, src[0], src[1], src[2], src[3], uint64(w00), uint64(w01), uint64(w10), uint64(w11))
-				for x := range d {
-					want := (int(src[0][x])*w00 + int(src[1][x])*w01 + int(src[2][x])*w10 + int(src[3][x])*w11 + 128) >> 8
-					require.Equal(t, byte(want), d[x], "lerp4 n %d fx %d fy %d x %d", n, fx, fy, x)
+				lerp4Block(out, n, plane, 40, min(n, 39), 2, uint64(w00), uint64(w01), uint64(w10), uint64(w11))
+				for y := 0; y < 2; y++ {
+					for x := 0; x < min(n, 39); x++ {
+						a, b := src[y], src[y+1]
+						want := (int(a[x])*w00 + int(a[x+1])*w01 + int(b[x])*w10 + int(b[x+1])*w11 + 128) >> 8
+						require.Equal(t, byte(want), out[y*n+x], "lerp4Block n %d fx %d fy %d x %d y %d", n, fx, fy, x, y)
+					}
 				}
 			}
 		}
