@@ -44,11 +44,10 @@ type cameraRunner struct {
 	deps *cameraDeps
 	log  *slog.Logger
 
-	client  *ingest.Client
-	dec     *demux.Decoder
-	proc    *processor
-	newSess atomic.Bool // set by the client's state callback, read by the delivery goroutine
-	jobs    *Queue[*clipJob]
+	client *ingest.Client
+	dec    *demux.Decoder
+	proc   *processor
+	jobs   *Queue[*clipJob]
 
 	mu     sync.Mutex
 	state  CameraState
@@ -105,7 +104,6 @@ func (r *cameraRunner) stop() {
 func (r *cameraRunner) onClientState(st ingest.ClientState) {
 	switch st.State {
 	case ingest.StateStreaming:
-		r.newSess.Store(true)
 		r.setPhase(PhaseRunning, "")
 	case ingest.StateBackoff:
 		r.setPhase(PhaseReconnecting, st.Reason)
@@ -129,7 +127,10 @@ func (r *cameraRunner) onAccessUnit(au ingest.AccessUnit) {
 	if r.deps.onAccessUnit != nil {
 		r.deps.onAccessUnit(r.cfg.Name, au)
 	}
-	if r.newSess.Swap(false) {
+	if au.Discontinuity { // a new session: drain the old one's pictures, restart timestamps and references
+		if r.dec != nil {
+			_ = r.dec.Flush(r.onFrame)
+		}
 		r.proc.reset()
 	}
 	if r.dec == nil {

@@ -56,7 +56,12 @@ func runServe(args []string) int {
 
 	if len(cfg.Cameras) == 0 {
 		for i := range *testCams {
-			cam := ingest.NewTestCamera(ingest.TestCameraConfig{Address: "127.0.0.1:0", Path: fmt.Sprintf("/testcam%d", i), Log: log})
+			src, err := ingest.NewSceneSource(true)
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "mvwatch serve: test camera: %v\n", err)
+				return 1
+			}
+			cam := ingest.NewTestCamera(ingest.TestCameraConfig{Address: "127.0.0.1:0", Path: fmt.Sprintf("/testcam%d", i), Source: src, Log: log})
 			if err := cam.Start(); err != nil {
 				fmt.Fprintf(os.Stderr, "mvwatch serve: test camera: %v\n", err)
 				return 1
@@ -64,7 +69,7 @@ func runServe(args []string) int {
 			defer cam.Close()
 			cfg.Cameras = append(cfg.Cameras, pipeline.CameraConfig{Name: fmt.Sprintf("testcam%d", i), URL: cam.URL()})
 		}
-		log.Info("no cameras configured: watching the built-in test camera(s)", "count", *testCams)
+		log.Info("no cameras configured: watching the built-in test camera(s) playing the scripted scene", "count", *testCams)
 	}
 
 	reg := prometheus.NewRegistry()

@@ -6,7 +6,7 @@ happens, encoded with x264 settings from the held-out encoder grid, as raw Annex
 It reuses the dataset generator's drawing code (dataset.py), so the scene looks like the held-out split,
 and writes the segments' ground truth next to the video.
 
-Usage: python training/mfcd/scene.py --out pipeline/testdata/scene.264
+Usage: python training/mfcd/scene.py --out ingest/clip/scene.264
 """
 import argparse
 import json
