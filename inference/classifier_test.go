@@ -32,13 +32,17 @@ type mfcdFixture struct {
 	clips      [][]float32
 }
 
-func loadMFCDFixture(t testing.TB) *mfcdFixture {
+func loadMFCDFixture(t testing.TB) *mfcdFixture { return loadMFCDFixtureFrom(t, tinyMFCD) }
+
+// loadMFCDFixtureFrom reads dir/fixture.json and dir/inputs.f32 (N clips, little-endian float32).
+func loadMFCDFixtureFrom(t testing.TB, dir string) *mfcdFixture {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(tinyMFCD, "fixture.json"))
+	data, err := os.ReadFile(filepath.Join(dir, "fixture.json"))
 	require.NoError(t, err)
 	var f mfcdFixture
 	require.NoError(t, json.Unmarshal(data, &f))
-	raw, err := os.ReadFile(filepath.Join(tinyMFCD, "inputs.f32"))
+	require.Len(t, f.Shape, 5)
+	raw, err := os.ReadFile(filepath.Join(dir, "inputs.f32"))
 	require.NoError(t, err)
 	n, size := f.Shape[0], f.Shape[1]*f.Shape[2]*f.Shape[3]*f.Shape[4]
 	require.Len(t, raw, n*size*4)
@@ -399,4 +403,36 @@ func TestClassifierDefaults(t *testing.T) {
 	require.Equal(t, 1, one.Config().Workers)
 	require.Zero(t, one.Config().IntraOpThreads)
 	require.Equal(t, 3, newTinyClassifier(t, ClassifierConfig{Workers: 3, IntraOpThreads: 2}).Config().Workers)
+}
+
+// TestClassifierShippedModelFixture checks the trained model against PyTorch outputs that its export
+// wrote beside it, in tinyMFCD's fixture format (fixture.json: shape and per-stage probs; inputs.f32).
+func TestClassifierShippedModelFixture(t *testing.T) {
+	if _, err := os.Stat(filepath.Join(shippedMFCD, "fixture.json")); err != nil {
+		t.Skip("no fixture.json beside the trained model in ../models/mfcd")
+	}
+	f := loadMFCDFixtureFrom(t, shippedMFCD)
+	require.NoError(t, Init(RuntimeConfig{}))
+	c, err := NewClassifier(shippedMFCD, ClassifierConfig{})
+	require.NoError(t, err)
+	defer c.Close()
+	require.Len(t, f.Probs, len(c.Manifest().Stages))
+	out := classifyAll(t, c, f.clips)
+	th := c.Thresholds()
+	for i, r := range out {
+		stage := len(f.Probs)
+		near := false
+		for k, v := range th {
+			conf := float64(slices.Max(f.Probs[k][i]))
+			near = near || math.Abs(conf-v) < 1e-4
+			if conf >= v {
+				stage = k + 1
+				break
+			}
+		}
+		if near {
+			continue // too close to a threshold for ONNX Runtime vs PyTorch rounding
+		}
+		requireResult(t, f, c.Labels(), i, stage, r, 1e-4)
+	}
 }
