@@ -23,6 +23,7 @@ type featuresOptions struct {
 	out       string
 	clip      mvextract.ClipConfig
 	threads   int
+	interp    mvextract.Interpolation
 	maxTime   time.Duration
 	transport string
 }
@@ -39,6 +40,7 @@ type featuresMeta struct {
 	Width        int            `json:"width"`
 	Height       int            `json:"height"`
 	Accumulate   bool           `json:"accumulate"`
+	Interp       string         `json:"interpolation"`
 	MVNorm       float32        `json:"mv_norm"`
 	ResidualNorm float32        `json:"residual_norm"`
 	SourceWidth  int            `json:"source_width"`
@@ -69,6 +71,7 @@ func runFeatures(args []string) int {
 	fs.BoolVar(&o.clip.AbsResidual, "abs-residual", false, "add a fourth channel: mean |residual|")
 	mvNorm := fs.Float64("mv-norm", 0.5, "divide displacements (in model-input pixels) by this")
 	resNorm := fs.Float64("residual-norm", 128, "divide luma residuals by this")
+	interp := fs.String("interp", "bilinear", "sub-pel interpolation of the motion-compensated prediction: bilinear or h264 (exact for H.264, slower)")
 	fs.IntVar(&o.threads, "threads", 1, "decoder threads (0: number of CPUs); features do not depend on it")
 	fs.DurationVar(&o.maxTime, "duration", 0, "for RTSP inputs: stop after this long (0: until the stream ends or Ctrl-C)")
 	fs.StringVar(&o.transport, "transport", "tcp", "for RTSP inputs: tcp, udp or auto")
@@ -105,6 +108,10 @@ func runFeatures(args []string) int {
 		return 2
 	}
 	o.clip.Width, o.clip.Height = w, h
+	if o.interp, err = mvextract.ParseInterpolation(*interp); err != nil {
+		fmt.Fprintf(os.Stderr, "mvwatch features: %v\n", err)
+		return 2
+	}
 	o.clip.MVNorm, o.clip.ResidualNorm = float32(*mvNorm), float32(*resNorm)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -141,7 +148,7 @@ func features(ctx context.Context, input string, o featuresOptions) (*featuresMe
 	meta := &featuresMeta{
 		Input: input, Layout: "NCTHW", Channels: []string{"dx", "dy", "residual"},
 		ClipLen: cfg.Length, Stride: cfg.Stride, Step: cfg.Step, Width: cfg.Width, Height: cfg.Height,
-		Accumulate: cfg.Accumulate, MVNorm: cfg.MVNorm, ResidualNorm: cfg.ResidualNorm, Clips: []featuresClip{},
+		Accumulate: cfg.Accumulate, Interp: o.interp.String(), MVNorm: cfg.MVNorm, ResidualNorm: cfg.ResidualNorm, Clips: []featuresClip{},
 	}
 	if cfg.AbsResidual {
 		meta.Channels = append(meta.Channels, "abs_residual")
@@ -154,7 +161,7 @@ func features(ctx context.Context, input string, o featuresOptions) (*featuresMe
 	if err != nil {
 		return nil, errors.Join(err, f.Close())
 	}
-	ex := mvextract.NewExtractor(mvextract.ExtractorConfig{})
+	ex := mvextract.NewExtractor(mvextract.ExtractorConfig{Interpolation: o.interp})
 	onFrame := func(fr *demux.Frame) error {
 		ft, err := ex.Process(fr)
 		if err != nil {

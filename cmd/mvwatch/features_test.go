@@ -119,7 +119,7 @@ func TestFeaturesThreadsInvariant(t *testing.T) {
 	for _, threads := range []string{"1", "2"} {
 		out := filepath.Join(dir, "t"+threads+".npy")
 		require.Equal(t, 0, runFeatures([]string{"--threads", threads, "--accumulate", "--abs-residual",
-			"--size", "24x24", in, "--out", out}))
+			"--size", "24x24", "--interp", "h264", in, "--out", out}))
 		b, err := os.ReadFile(out)
 		require.NoError(t, err)
 		outs = append(outs, b)
@@ -131,6 +131,7 @@ func TestFeaturesThreadsInvariant(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, string(b), `"abs_residual"`)
 	require.Contains(t, string(b), `"accumulate": true`)
+	require.Contains(t, string(b), `"interpolation": "h264"`)
 	require.Regexp(t, `"pict_types": "I[PB]+"`, string(b))
 }
 
@@ -141,6 +142,7 @@ func TestFeaturesBadInvocations(t *testing.T) {
 	require.Equal(t, 2, runFeatures([]string{"in.mp4"}))
 	require.Equal(t, 2, runFeatures([]string{"in.mp4", "--out", out, "--size", "64"}))
 	require.Equal(t, 2, runFeatures([]string{"a.mp4", "b.mp4", "--out", out}))
+	require.Equal(t, 2, runFeatures([]string{"a.mp4", "--out", out, "--interp", "bicubic"}))
 	require.Equal(t, 1, runFeatures([]string{filepath.Join(dir, "missing.mp4"), "--out", out}))
 	require.Equal(t, 1, runFeatures([]string{"--clip-len", "-3", filepath.Join(dir, "missing.mp4"), "--out", out}))
 	junk := filepath.Join(dir, "junk.mp4")
