@@ -30,9 +30,6 @@ type Model struct {
 
 	cls     *inference.Classifier
 	batcher *inference.Batcher
-	mean    []float32 // per-channel normalisation applied here when the graph does not
-	invStd  []float32
-	plane   int
 }
 
 // LoadModel initialises ONNX Runtime, validates the model directory and starts the batcher.
@@ -57,7 +54,8 @@ func LoadModel(dir string, opts ModelOptions) (*Model, error) {
 	if maxBatch <= 0 {
 		maxBatch = 8
 	}
-	ccfg := inference.ClassifierConfig{Precision: prec, MaxBatch: maxBatch}
+	// The classifier applies the manifest's normalisation when the graph does not.
+	ccfg := inference.ClassifierConfig{Precision: prec, MaxBatch: maxBatch, IntraOpThreads: opts.Inference.Threads}
 	if m := opts.Metrics; m != nil {
 		ccfg.Hooks = inference.ClassifierHooks{
 			Batch: func(n int, d time.Duration) {
@@ -70,13 +68,7 @@ func LoadModel(dir string, opts ModelOptions) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	md := &Model{Manifest: man, Clip: clip, cls: cls, plane: clip.Length * clip.Width * clip.Height}
-	if n := man.Input.Normalisation; !n.InGraph && len(n.Mean) > 0 {
-		for i := range n.Mean {
-			md.mean = append(md.mean, float32(n.Mean[i]))
-			md.invStd = append(md.invStd, float32(1/n.Std[i]))
-		}
-	}
+	md := &Model{Manifest: man, Clip: clip, cls: cls}
 	md.batcher = inference.NewBatcher(cls, inference.BatcherConfig{MaxBatch: maxBatch, MaxWait: opts.Inference.MaxWait.D()})
 	if err := md.batcher.Start(); err != nil {
 		cls.Close()
@@ -106,14 +98,6 @@ func ClipConfigFor(m *inference.Manifest) (mvextract.ClipConfig, error) {
 
 // Classify runs one clip through the batcher.
 func (m *Model) Classify(ctx context.Context, clip []float32) (Classification, error) {
-	if m.mean != nil {
-		for c := range m.mean {
-			p := clip[c*m.plane : (c+1)*m.plane]
-			for i := range p {
-				p[i] = (p[i] - m.mean[c]) * m.invStd[c]
-			}
-		}
-	}
 	r, err := m.batcher.Submit(ctx, clip)
 	if err != nil {
 		return Classification{}, err
