@@ -190,3 +190,52 @@ func TestExtractorSteadyStateAllocatesNothing(t *testing.T) {
 	})
 	require.Zero(t, allocs)
 }
+
+// FuzzExtractor feeds arbitrary side data and frame sizes through Process (both interpolations) and
+// Clipper.Push: no panic, errors wrap the package sentinels, and reconstruction stays exact.
+func FuzzExtractor(f *testing.F) {
+	f.Add(uint8(33), uint8(17), false, packAll(globalVectors(33, 17, 1.25, -0.5)))
+	f.Add(uint8(16), uint8(16), true, packAll([]MotionVector{vector(1, 16, 16, 8, 8, -9, 3, 4), vector(-1, 8, 8, 100, -40, 30000, -30000, 1)}))
+	f.Add(uint8(1), uint8(1), false, []byte{})
+	f.Fuzz(func(t *testing.T, w8, h8 uint8, h264 bool, side []byte) {
+		w, h := int(w8)%80+1, int(h8)%60+1
+		interp := Bilinear
+		if h264 {
+			interp = H264
+		}
+		ext := NewExtractor(ExtractorConfig{Future: true, Interpolation: interp})
+		cl, err := NewClipper(ClipConfig{Length: 2, Width: 7, Height: 5, Accumulate: true, AbsResidual: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for n := 0; n < 3; n++ {
+			y := make([]byte, w*h)
+			for i := range y {
+				y[i] = byte(i*7 + n*31)
+			}
+			feat, err := ext.Process(frameOf(n, 'P', w, h, w, y, nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			fr := frameOf(n, 'P', w, h, w, y, nil)
+			fr.MotionVectors = side
+			feat, err = ext.Process(fr)
+			if err != nil {
+				if !errors.Is(err, ErrSideData) {
+					t.Fatalf("error %v wraps no sentinel", err)
+				}
+				return
+			}
+			got := make([]byte, w*h)
+			if err := Reconstruct(got, feat.Prediction, feat.Residual, w, h); err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != string(y) {
+				t.Fatal("reconstruction differs")
+			}
+			if _, err := cl.Push(feat); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+}

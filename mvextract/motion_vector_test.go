@@ -148,5 +148,9 @@ func FuzzParseMotionVectors(f *testing.F) {
 		if err := Predict(pred, ref, 64, &fld); err != nil {
 			t.Fatal(err)
 		}
+		p := Predictor{Interpolation: H264}
+		if err := p.Predict(pred, ref, 64, &fld); err != nil {
+			t.Fatal(err)
+		}
 	})
 }
