@@ -79,3 +79,37 @@ func TestLoadModelBadDirectories(t *testing.T) {
 	_, err = NewGenerator(target, draft, GeneratorConfig{})
 	require.NoError(t, err)
 }
+
+// TestOptimumVariantDecodesLikeDraft loads the draft re-shaped like other Optimum exports
+// (decoder_model_merged.onnx, use_cache_branch input, no position_ids, config.json) and checks it
+// decodes exactly like the original, alone and as the draft of speculative decoding.
+func TestOptimumVariantDecodesLikeDraft(t *testing.T) {
+	target, draft := loadPair(t)
+	variant, err := LoadModel("testdata/optimum_variant", DecoderConfig{})
+	require.NoError(t, err)
+	defer variant.Close()
+	require.False(t, variant.Decoder.hasPos)
+	require.True(t, variant.Decoder.hasUse)
+	require.Equal(t, 128, variant.Decoder.MaxLength())
+	require.Equal(t, 0, variant.EOS)
+
+	a, err := NewGenerator(draft, nil, GeneratorConfig{MaxNewTokens: 32})
+	require.NoError(t, err)
+	b, err := NewGenerator(variant, nil, GeneratorConfig{MaxNewTokens: 32})
+	require.NoError(t, err)
+	spec, err := NewGenerator(target, variant, GeneratorConfig{MaxNewTokens: 32})
+	require.NoError(t, err)
+	for _, ev := range testEvents(5, 77) {
+		prompt := draft.Tokenizer.Encode(ev.Prompt())
+		ra, err := a.Autoregressive(prompt, Sampling{})
+		require.NoError(t, err)
+		rb, err := b.Autoregressive(prompt, Sampling{})
+		require.NoError(t, err)
+		require.Equal(t, ra.Tokens, rb.Tokens)
+		rt, err := spec.Autoregressive(prompt, Sampling{})
+		require.NoError(t, err)
+		rs, err := spec.Speculative(prompt, Sampling{})
+		require.NoError(t, err)
+		require.Equal(t, rt.Tokens, rs.Tokens)
+	}
+}
