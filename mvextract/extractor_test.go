@@ -176,19 +176,21 @@ func TestExtractorSteadyStateAllocatesNothing(t *testing.T) {
 		frameOf(0, 'P', w, h, w+32, scenePlane(w, h, w+32, 0, 0), globalVectors(w, h, 1.25, -0.5)),
 		frameOf(1, 'P', w, h, w+32, scenePlane(w, h, w+32, 1.25, -0.5), globalVectors(w, h, 1.25, -0.5)),
 	}
-	ext := NewExtractor(ExtractorConfig{Future: true})
-	for _, f := range frames {
-		_, err := ext.Process(f)
-		require.NoError(t, err)
-	}
-	n := 0
-	allocs := testing.AllocsPerRun(50, func() {
-		if _, err := ext.Process(frames[n%2]); err != nil {
-			t.Fatal(err)
+	for _, interp := range []Interpolation{Bilinear, H264} {
+		ext := NewExtractor(ExtractorConfig{Future: true, Interpolation: interp})
+		for _, f := range frames {
+			_, err := ext.Process(f)
+			require.NoError(t, err)
 		}
-		n++
-	})
-	require.Zero(t, allocs)
+		n := 0
+		allocs := testing.AllocsPerRun(50, func() {
+			if _, err := ext.Process(frames[n%2]); err != nil {
+				t.Fatal(err)
+			}
+			n++
+		})
+		require.Zero(t, allocs, interp.String())
+	}
 }
 
 // FuzzExtractor feeds arbitrary side data and frame sizes through Process (both interpolations) and

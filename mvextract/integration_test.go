@@ -2,6 +2,7 @@ package mvextract
 
 import (
 	"context"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -177,4 +178,56 @@ func TestRealClipH264PredictionIsExact(t *testing.T) {
 		require.Greater(t, exact[i], 0.75, "P-frame %d", i+1)
 		require.Less(t, bilinear[i], exact[i]-0.2, "P-frame %d", i+1)
 	}
+}
+
+// TestRealClipBFrames decodes an x264 clip with B-frames: B-frames carry future vectors in the field
+// (Future on), every frame reconstructs exactly, and the peer MPEG-4 Part 2 file (half-pel vectors)
+// goes through as well.
+func TestRealClipBFrames(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "b.mp4")
+	out, err := execFFmpeg("-f", "lavfi", "-i", "testsrc2=s=192x128:r=25", "-frames:v", "20", "-c:v", "libx264",
+		"-preset", "veryfast", "-bf", "2", "-g", "20", "-pix_fmt", "yuv420p", path)
+	require.NoError(t, err, "ffmpeg: %s", out)
+	paths := []string{path}
+	if peer := filepath.Join("..", "..", "shared", "peer", "mv-extractor", "vid_mpeg4_part2.mp4"); fileExists(peer) {
+		paths = append(paths, peer)
+	}
+	for _, p := range paths {
+		ext := NewExtractor(ExtractorConfig{Future: true})
+		var bFuture, frames int
+		var recon []byte
+		decodeEach(t, p, func(f *demux.Frame) error {
+			if frames >= 40 {
+				return nil
+			}
+			frames++
+			feat, err := ext.Process(f)
+			require.NoError(t, err)
+			if f.PictType == 'B' {
+				for _, m := range feat.Field.FutureMask {
+					if m != 0 {
+						bFuture++
+						break
+					}
+				}
+			}
+			for _, mv := range feat.Vectors {
+				if filepath.Ext(p) == ".mp4" && p != path {
+					require.Equal(t, uint16(2), mv.MotionScale, "MPEG-4 Part 2 is half-pel")
+				}
+			}
+			recon = resizeNoClear(recon, feat.Width*feat.Height)
+			require.NoError(t, Reconstruct(recon, feat.Prediction, feat.Residual, feat.Width, feat.Height))
+			require.Zero(t, meanAbsDiff(recon, feat.Width, f.Y, f.YStride, 0, 0, feat.Width, feat.Height))
+			return nil
+		})
+		if p == path {
+			require.Positive(t, bFuture, "B-frames with future vectors")
+		}
+	}
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
