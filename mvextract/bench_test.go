@@ -53,9 +53,14 @@ func benchFrames(b *testing.B, n int) []*demux.Frame {
 // threadCPU is the CPU time the calling OS thread has used (Linux RUSAGE_THREAD). Benchmarks lock their
 // goroutine to its thread and report CPU time per frame next to wall time: on a shared, busy machine
 // wall time mostly measures the neighbours.
-func threadCPU() time.Duration {
+func threadCPU() time.Duration { return rusage(1) } // 1: RUSAGE_THREAD
+
+// processCPU is the CPU time of the whole process (all threads), for work spread over goroutines.
+func processCPU() time.Duration { return rusage(syscall.RUSAGE_SELF) }
+
+func rusage(who int) time.Duration {
 	var ru syscall.Rusage
-	if err := syscall.Getrusage(1, &ru); err != nil { // 1: RUSAGE_THREAD
+	if err := syscall.Getrusage(who, &ru); err != nil {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
@@ -64,16 +69,21 @@ func threadCPU() time.Duration {
 // measure runs fn b.N times on a locked thread and reports cpu-ns/frame, and its ratio to base (the
 // baseline's cpu-ns/frame, when non-zero) as x-baseline. It returns cpu-ns/frame.
 func measure(b *testing.B, base float64, fn func(i int)) float64 {
+	return measureWith(b, base, threadCPU, fn)
+}
+
+// measureWith is measure with another CPU clock.
+func measureWith(b *testing.B, base float64, cpuClock func() time.Duration, fn func(i int)) float64 {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	b.ReportAllocs()
-	start := threadCPU()
+	start := cpuClock()
 	n := 0
 	for i := 0; b.Loop(); i++ {
 		fn(i)
 		n++
 	}
-	cpu := float64(threadCPU()-start) / float64(n)
+	cpu := float64(cpuClock()-start) / float64(n)
 	b.ReportMetric(cpu, "cpu-ns/frame")
 	if base > 0 {
 		b.ReportMetric(cpu/base, "x-baseline")
@@ -98,10 +108,16 @@ func BenchmarkResidual720p(b *testing.B) {
 		name string
 		cfg  ExtractorConfig
 	}{{"mv-only", ExtractorConfig{NoResidual: true}}, {"mv+residual", ExtractorConfig{}},
-		{"mv+residual-h264", ExtractorConfig{Interpolation: H264}}} {
+		{"mv+residual-h264", ExtractorConfig{Interpolation: H264}},
+		{"mv+residual-2workers", ExtractorConfig{Workers: 2}}} {
 		b.Run(tc.name, func(b *testing.B) {
 			ext := NewExtractor(tc.cfg)
-			measure(b, base, func(i int) {
+			defer ext.Close()
+			clock := threadCPU
+			if tc.cfg.Workers > 1 {
+				clock = processCPU // the work runs on other threads: count them all
+			}
+			measureWith(b, base, clock, func(i int) {
 				if _, err := ext.Process(frames[i%len(frames)]); err != nil {
 					b.Fatal(err)
 				}

@@ -1,7 +1,9 @@
 package mvextract
 
 import (
+	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/mvwatch/mvwatch/demux"
@@ -21,6 +23,10 @@ type ExtractorConfig struct {
 	NoResidual bool
 	// Interpolation selects the sub-pel interpolation of the prediction. It defaults to Bilinear.
 	Interpolation Interpolation
+	// Workers is the number of goroutines that share a frame's prediction and residual, in horizontal
+	// bands. It defaults to 1: all work in the caller's goroutine. With more, the Extractor starts them
+	// in NewExtractor and Close stops them. Results do not depend on it.
+	Workers int
 }
 
 // Features is what an Extractor derives from one frame. It and everything it points to belong to the
@@ -60,10 +66,15 @@ type Features struct {
 // and Predictor for the interpolation). Only past vectors are used for prediction.
 //
 // An Extractor keeps its buffers: after the first frame of a given size, Process allocates nothing.
-// It is not safe for concurrent use.
+// It is not safe for concurrent use. With ExtractorConfig.Workers > 1 it owns worker goroutines that
+// Close stops.
 type Extractor struct {
 	cfg       ExtractorConfig
 	predictor Predictor
+	bands     chan band      // work for the worker goroutines; nil with one worker
+	pending   sync.WaitGroup // bands of the current frame not yet done
+	running   sync.WaitGroup // worker goroutines
+	closed    bool
 	vectors   []MotionVector
 	field     Field
 	prev      []byte // the reference: the previous frame's luma, stride Width
@@ -74,8 +85,57 @@ type Extractor struct {
 }
 
 // NewExtractor returns an Extractor with the given configuration.
+// With cfg.Workers > 1 it starts the worker goroutines: call Close when done.
 func NewExtractor(cfg ExtractorConfig) *Extractor {
-	return &Extractor{cfg: cfg, predictor: Predictor{Interpolation: cfg.Interpolation}}
+	e := &Extractor{cfg: cfg, predictor: Predictor{Interpolation: cfg.Interpolation}}
+	if cfg.Workers > 1 {
+		e.bands = make(chan band, cfg.Workers)
+		e.running.Add(cfg.Workers)
+		for i := 0; i < cfg.Workers; i++ {
+			go e.work()
+		}
+	}
+	return e
+}
+
+// band is one worker's share of a frame: cell rows [r0, r1).
+type band struct {
+	r0, r1 int
+	cur    []byte
+	cs     int
+}
+
+// work is a worker goroutine: it predicts bands, with its own scratch, until Close closes e.bands.
+func (e *Extractor) work() {
+	defer e.running.Done()
+	p := Predictor{Interpolation: e.cfg.Interpolation}
+	for b := range e.bands {
+		e.predictBand(&p, b)
+		e.pending.Done()
+	}
+}
+
+// predictBand predicts and takes the residual of one band (the field and planes are already checked).
+func (e *Extractor) predictBand(p *Predictor, b band) {
+	f := &e.field
+	w := f.Width
+	p.predictBand(e.pred, e.prev, w, f, b.r0, b.r1)
+	y0, y1 := b.r0*f.Cell, min(b.r1*f.Cell, f.Height)
+	if y1 > y0 {
+		_ = Residual(e.residual[y0*w:], b.cur[y0*b.cs:], b.cs, e.pred[y0*w:], w, y1-y0)
+	}
+}
+
+// Close stops the worker goroutines (if any) and waits for them. Process must not be called after it.
+func (e *Extractor) Close() {
+	if e.closed {
+		return
+	}
+	e.closed = true
+	if e.bands != nil {
+		close(e.bands)
+		e.running.Wait()
+	}
 }
 
 // Reset forgets the reference frame, as after a stream restart; buffers are kept.
@@ -87,6 +147,9 @@ func (e *Extractor) Reset() {
 // call only. A frame with bad side data or inconsistent planes gives an error wrapping ErrSideData or
 // ErrGeometry; the reference is then left unchanged.
 func (e *Extractor) Process(f *demux.Frame) (*Features, error) {
+	if e.closed {
+		return nil, errors.New("mvextract: Process on a closed Extractor")
+	}
 	var err error
 	e.vectors, err = ParseMotionVectors(f.MotionVectors, e.vectors)
 	if err != nil {
@@ -117,15 +180,29 @@ func (e *Extractor) Process(f *demux.Frame) (*Features, error) {
 	n := w * h
 	e.pred = resizeNoClear(e.pred, n)
 	e.residual = resizeNoClear(e.residual, n)
-	if e.hasPrev {
+	switch {
+	case !e.hasPrev:
+		copyPlane(e.pred, w, f.Y, f.YStride, w, h)
+		clear(e.residual)
+	case e.bands == nil:
 		if err := e.predictor.Predict(e.pred, e.prev, w, &e.field); err != nil {
 			return nil, fmt.Errorf("frame %d: %w", f.Index, err)
 		}
-	} else {
-		copyPlane(e.pred, w, f.Y, f.YStride, w, h)
-	}
-	if err := Residual(e.residual, f.Y, f.YStride, e.pred, w, h); err != nil {
-		return nil, fmt.Errorf("frame %d: %w", f.Index, err)
+		if err := Residual(e.residual, f.Y, f.YStride, e.pred, w, h); err != nil {
+			return nil, fmt.Errorf("frame %d: %w", f.Index, err)
+		}
+	default:
+		if err := checkPredict(e.pred, e.prev, w, &e.field); err != nil {
+			return nil, fmt.Errorf("frame %d: %w", f.Index, err)
+		}
+		// Bands of whole cell rows, one per worker; the workers only read the field, the reference and
+		// the frame, and write disjoint rows of the prediction and the residual.
+		rows, nb := e.field.Rows, min(e.cfg.Workers, e.field.Rows)
+		e.pending.Add(nb)
+		for i := 0; i < nb; i++ {
+			e.bands <- band{r0: rows * i / nb, r1: rows * (i + 1) / nb, cur: f.Y, cs: f.YStride}
+		}
+		e.pending.Wait()
 	}
 	e.feat.HasResidual = true
 	e.feat.HasReference = e.hasPrev

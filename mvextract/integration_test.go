@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 
 	"github.com/mvwatch/mvwatch/demux"
 )
@@ -230,4 +231,40 @@ func TestRealClipBFrames(t *testing.T) {
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
+}
+
+// TestWorkersSameResult checks that splitting frames over worker goroutines changes nothing, that the
+// steady state still allocates nothing, and that Close leaves no goroutine behind.
+func TestWorkersSameResult(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	path := encode(t, "testsrc2=s=200x120:r=25", 12)
+	for _, interp := range []Interpolation{Bilinear, H264} {
+		one := NewExtractor(ExtractorConfig{Interpolation: interp})
+		three := NewExtractor(ExtractorConfig{Interpolation: interp, Workers: 3})
+		var last *demux.Frame
+		decodeEach(t, path, func(f *demux.Frame) error {
+			a, err := one.Process(f)
+			require.NoError(t, err)
+			b, err := three.Process(f)
+			require.NoError(t, err)
+			require.Equal(t, a.Prediction, b.Prediction, "%s frame %d", interp, f.Index)
+			require.Equal(t, a.Residual, b.Residual, "%s frame %d", interp, f.Index)
+			c := *f
+			c.Y = append([]byte(nil), f.Y...)
+			c.MotionVectors = append([]byte(nil), f.MotionVectors...)
+			last = &c
+			return nil
+		})
+		allocs := testing.AllocsPerRun(20, func() {
+			if _, err := three.Process(last); err != nil {
+				t.Fatal(err)
+			}
+		})
+		require.Zero(t, allocs)
+		one.Close()
+		three.Close()
+		three.Close() // idempotent
+		_, err := three.Process(last)
+		require.Error(t, err)
+	}
 }

@@ -62,39 +62,45 @@ func (p *Predictor) Predict(pred, ref []byte, refStride int, f *Field) error {
 	if err := checkPredict(pred, ref, refStride, f); err != nil {
 		return err
 	}
+	p.predictBand(pred, ref, refStride, f, 0, f.Rows)
+	return nil
+}
+
+// predictBand predicts the cell rows [r0, r1) of a checked field.
+func (p *Predictor) predictBand(pred, ref []byte, refStride int, f *Field, r0, r1 int) {
 	if p.Interpolation == Bilinear {
-		predictRows(pred, ref, refStride, f)
-		return nil
+		predictRows(pred, ref, refStride, f, r0, r1)
+		return
 	}
-	// Walk the field in rectangles of cells that share one vector (greedily: the longest run of a row,
+	// Walk the band in rectangles of cells that share one vector (greedily: the longest run of a row,
 	// extended down while the rows below match), so that the H.264 path interpolates a 16x16 macroblock
 	// as one block, not four with overlapping filter margins.
-	w, h, cell, cols, rows := f.Width, f.Height, f.Cell, f.Cols, f.Rows
-	p.done = resizeZero(p.done, cols*rows)
-	done := p.done
-	for r := 0; r < rows; r++ {
-		row := r * cols
+	w, h, cell, cols := f.Width, f.Height, f.Cell, f.Cols
+	p.done = resizeZero(p.done, cols*(r1-r0))
+	done := p.done // row r of the band at (r-r0)*cols
+	for r := r0; r < r1; r++ {
+		row, drow := r*cols, (r-r0)*cols
 		for c := 0; c < cols; {
-			if done[row+c] {
+			if done[drow+c] {
 				c++
 				continue
 			}
 			mx, my := f.mv16x[row+c], f.mv16y[row+c]
 			e := c + 1
-			for e < cols && !done[row+e] && f.mv16x[row+e] == mx && f.mv16y[row+e] == my {
+			for e < cols && !done[drow+e] && f.mv16x[row+e] == mx && f.mv16y[row+e] == my {
 				e++
 			}
 			r2 := r + 1
 		extend:
-			for ; r2 < rows; r2++ {
-				o := r2 * cols
+			for ; r2 < r1; r2++ {
+				o, do := r2*cols, (r2-r0)*cols
 				for k := c; k < e; k++ {
-					if done[o+k] || f.mv16x[o+k] != mx || f.mv16y[o+k] != my {
+					if done[do+k] || f.mv16x[o+k] != mx || f.mv16y[o+k] != my {
 						break extend
 					}
 				}
 				for k := c; k < e; k++ {
-					done[o+k] = true
+					done[do+k] = true
 				}
 			}
 			x0, y0 := c*cell, r*cell
@@ -102,15 +108,14 @@ func (p *Predictor) Predict(pred, ref []byte, refStride int, f *Field) error {
 			c = e
 		}
 	}
-	return nil
 }
 
 // predictRows predicts the field bilinearly in runs of cells of one cell row that share a vector.
 // (Merging runs vertically as the H.264 path does measured slower here: the bookkeeping costs more than
 // the calls it saves.)
-func predictRows(pred, ref []byte, refStride int, f *Field) {
+func predictRows(pred, ref []byte, refStride int, f *Field, r0, r1 int) {
 	w, h, cell := f.Width, f.Height, f.Cell
-	for r := 0; r < f.Rows; r++ {
+	for r := r0; r < r1; r++ {
 		y0 := r * cell
 		bh := min(cell, h-y0)
 		row := r * f.Cols
