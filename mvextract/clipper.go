@@ -140,7 +140,7 @@ func (c *Clipper) Config() ClipConfig { return c.cfg }
 // Reset drops the frames collected so far and the accumulation, as after a stream restart.
 func (c *Clipper) Reset() {
 	c.pushed, c.next = 0, 0
-	c.acc.valid = false
+	c.acc.prev.valid, c.acc.anchor.valid = false, false
 }
 
 // Push adds the next frame's features. It returns a clip when this frame completes one, nil otherwise.

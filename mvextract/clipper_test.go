@@ -68,7 +68,7 @@ func synthFeatures(t testing.TB, index int, pict byte, w, h int, dx, dy float64,
 		res[i] = residual
 	}
 	return &Features{Index: index, PictType: pict, KeyFrame: pict == 'I', Width: w, Height: h, Field: fld,
-		HasResidual: true, HasReference: index > 0, Residual: res}
+		HasResidual: true, HasReference: index > 0, ReferenceIndex: index - 1, Residual: res}
 }
 
 func TestClipperLayoutAndScaling(t *testing.T) {
@@ -210,5 +210,37 @@ func TestClipperOverlapAndGaps(t *testing.T) {
 			}
 		}
 		require.Equal(t, tc.firsts, firsts, "%+v", tc)
+	}
+}
+
+// TestClipperAccumulateAnchors follows accumulation through B-frames that reference the last I/P-frame:
+// a pan of one pixel per frame, so each frame's displacement to its reference is the frame distance
+// and the accumulated one equals the frame number; residuals add up along the reference chain.
+func TestClipperAccumulateAnchors(t *testing.T) {
+	const w, h = 128, 64
+	cl, err := NewClipper(ClipConfig{Length: 7, Width: 32, Height: 16, Accumulate: true})
+	require.NoError(t, err)
+	types := "IBBPBBP"
+	refs := []int{-1, 0, 0, 0, 3, 3, 3}
+	chain := []int{0, 1, 1, 1, 2, 2, 2} // references back to the I-frame
+	var clip *Clip
+	for n := 0; n < 7; n++ {
+		dist := float64(n - refs[n])
+		ft := synthFeatures(t, n, types[n], w, h, -dist, 0, 3)
+		ft.ReferenceIndex = refs[n]
+		clip, err = cl.Push(ft)
+		require.NoError(t, err)
+	}
+	require.NotNil(t, clip)
+	p := 32 * 16
+	for tt := 0; tt < 7; tt++ {
+		dx := clip.Data[(ChannelDX*7+tt)*p : (ChannelDX*7+tt+1)*p]
+		res := clip.Data[(ChannelResidual*7+tt)*p : (ChannelResidual*7+tt+1)*p]
+		for y := 0; y < 16; y++ {
+			for x := 8; x < 32; x++ {
+				require.InDelta(t, -float64(tt)*32/w/0.5, dx[y*32+x], 1e-5, "frame %d", tt)
+				require.InDelta(t, float64(3*chain[tt])/128, res[y*32+x], 1e-5, "frame %d", tt)
+			}
+		}
 	}
 }

@@ -10,12 +10,13 @@
 // and a Mask that is 0 where no vector covers the cell (intra blocks, I-frames); optionally the same for
 // the future reference (B-frames).
 //
-// An Extractor runs this per frame and also predicts the luma plane from the previous frame in output
-// order with the field's past vectors (Predictor: bilinear, or H.264's exact 6-tap interpolation), and
-// returns the residual = frame - prediction as int16, with Reconstruct as the exact inverse. FFmpeg
-// exports each vector's direction but not its reference index, so with several reference frames or
-// B-frames the residual approximates the decoder's; for one-reference P-frames with H264 interpolation
-// it is the decoder's own prediction error.
+// An Extractor runs this per frame and also predicts the luma plane from a reference frame with the
+// field's past vectors (the last I- or P-frame before it in output order by default, or the previous
+// frame; Predictor: bilinear, or H.264's exact 6-tap interpolation), and returns the residual = frame -
+// prediction as int16, with Reconstruct as the exact inverse. FFmpeg exports each vector's direction
+// but not its reference index, so with several reference frames or B-pyramids the residual approximates
+// the decoder's; for one-reference P-frames with H264 interpolation it is the decoder's own prediction
+// error.
 //
 // # Clips: the model input (also what `mvwatch features` writes)
 //

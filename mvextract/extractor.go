@@ -23,10 +23,49 @@ type ExtractorConfig struct {
 	NoResidual bool
 	// Interpolation selects the sub-pel interpolation of the prediction. It defaults to Bilinear.
 	Interpolation Interpolation
+	// Reference selects the reference frame of the prediction. It defaults to PreviousAnchor.
+	Reference Reference
 	// Workers is the number of goroutines that share a frame's prediction and residual, in horizontal
 	// bands. It defaults to 1: all work in the caller's goroutine. With more, the Extractor starts them
 	// in NewExtractor and Close stops them. Results do not depend on it.
 	Workers int
+}
+
+// Reference names the frame an Extractor predicts from. FFmpeg exports only the direction of a vector,
+// not its reference index, so this is a choice.
+type Reference int
+
+const (
+	// PreviousAnchor, the default, predicts every frame from the last I- or P-frame before it in output
+	// order. With B-frames (and no B-pyramid) that is the past reference of both P- and B-frames: on an
+	// x264 pan with two B-frames the mean |residual| is 0.11 against 5.4 with PreviousFrame
+	// (TestRealClipAnchorReference). Without B-frames it is the previous frame.
+	PreviousAnchor Reference = iota
+	// PreviousFrame predicts every frame from the frame before it in output order. It equals
+	// PreviousAnchor for streams without B-frames.
+	PreviousFrame
+)
+
+// String names the reference as the command-line flags do.
+func (r Reference) String() string {
+	switch r {
+	case PreviousFrame:
+		return "previous"
+	case PreviousAnchor:
+		return "anchor"
+	}
+	return fmt.Sprintf("Reference(%d)", int(r))
+}
+
+// ParseReference parses "previous" or "anchor".
+func ParseReference(s string) (Reference, error) {
+	switch s {
+	case "previous":
+		return PreviousFrame, nil
+	case "anchor":
+		return PreviousAnchor, nil
+	}
+	return 0, fmt.Errorf("mvextract: unknown reference %q (want previous or anchor)", s)
 }
 
 // Features is what an Extractor derives from one frame. It and everything it points to belong to the
@@ -50,6 +89,8 @@ type Features struct {
 	// is false (the first frame, or the first after a size change) Prediction is the frame itself and
 	// Residual is all zero.
 	HasReference bool
+	// ReferenceIndex is the Index of the reference frame when HasReference is true.
+	ReferenceIndex int
 	// Prediction is the motion-compensated luma prediction, stride Width.
 	Prediction []byte
 	// Residual is the luma residual (frame minus Prediction) in [-255, 255], stride Width.
@@ -59,7 +100,8 @@ type Features struct {
 // Extractor turns decoded frames, in output order, into Features: parsed motion vectors, the dense
 // motion field, and the luma residual against a motion-compensated prediction.
 //
-// The reference of frame n is frame n-1 in output order (the Extractor keeps a copy of its luma).
+// The reference of frame n is the last I- or P-frame before it in output order (PreviousAnchor, the
+// default), or frame n-1 (PreviousFrame); the Extractor keeps copies of their luma.
 // FFmpeg's motion-vector export carries only the direction of each vector (past or future), not the index
 // of the reference frame, so for streams with several reference frames or B-frames this residual is an
 // approximation of the decoder's own; for single-reference P-only streams it is close to it (see Predict
@@ -77,8 +119,13 @@ type Extractor struct {
 	closed    bool
 	vectors   []MotionVector
 	field     Field
-	prev      []byte // the reference: the previous frame's luma, stride Width
+	prev      []byte // the previous frame's luma, stride Width
+	prevIndex int
 	hasPrev   bool
+	anchor    []byte // the last I- or P-frame's luma (PreviousAnchor only)
+	anchorIdx int
+	hasAnchor bool
+	ref       []byte // the current frame's reference: prev or anchor
 	pred      []byte
 	residual  []int16
 	feat      Features
@@ -119,7 +166,7 @@ func (e *Extractor) work() {
 func (e *Extractor) predictBand(p *Predictor, b band) {
 	f := &e.field
 	w := f.Width
-	p.predictBand(e.pred, e.prev, w, f, b.r0, b.r1)
+	p.predictBand(e.pred, e.ref, w, f, b.r0, b.r1)
 	y0, y1 := b.r0*f.Cell, min(b.r1*f.Cell, f.Height)
 	if y1 > y0 {
 		_ = Residual(e.residual[y0*w:], b.cur[y0*b.cs:], b.cs, e.pred[y0*w:], w, y1-y0)
@@ -138,9 +185,9 @@ func (e *Extractor) Close() {
 	}
 }
 
-// Reset forgets the reference frame, as after a stream restart; buffers are kept.
+// Reset forgets the reference frames, as after a stream restart; buffers are kept.
 func (e *Extractor) Reset() {
-	e.hasPrev = false
+	e.hasPrev, e.hasAnchor = false, false
 }
 
 // Process derives the Features of f, the next frame in output order. f's slices are read during the
@@ -157,7 +204,7 @@ func (e *Extractor) Process(f *demux.Frame) (*Features, error) {
 	}
 	w, h := f.Width, f.Height
 	if w != e.field.Width || h != e.field.Height {
-		e.hasPrev = false
+		e.Reset()
 	}
 	if err := e.field.prepare(w, h, GridCell); err != nil {
 		return nil, fmt.Errorf("frame %d: %w", f.Index, err)
@@ -170,7 +217,7 @@ func (e *Extractor) Process(f *demux.Frame) (*Features, error) {
 		Width: w, Height: h, Vectors: e.vectors, Field: &e.field,
 	}
 	if e.cfg.NoResidual || f.Y == nil {
-		e.hasPrev = false
+		e.Reset()
 		return &e.feat, nil
 	}
 	if f.YStride < w || len(f.Y) < (h-1)*f.YStride+w {
@@ -180,19 +227,24 @@ func (e *Extractor) Process(f *demux.Frame) (*Features, error) {
 	n := w * h
 	e.pred = resizeNoClear(e.pred, n)
 	e.residual = resizeNoClear(e.residual, n)
+	hasRef, refIndex := e.hasPrev, e.prevIndex
+	e.ref = e.prev
+	if e.cfg.Reference == PreviousAnchor && e.hasAnchor {
+		hasRef, refIndex, e.ref = true, e.anchorIdx, e.anchor
+	}
 	switch {
-	case !e.hasPrev:
+	case !hasRef:
 		copyPlane(e.pred, w, f.Y, f.YStride, w, h)
 		clear(e.residual)
 	case e.bands == nil:
-		if err := e.predictor.Predict(e.pred, e.prev, w, &e.field); err != nil {
+		if err := e.predictor.Predict(e.pred, e.ref, w, &e.field); err != nil {
 			return nil, fmt.Errorf("frame %d: %w", f.Index, err)
 		}
 		if err := Residual(e.residual, f.Y, f.YStride, e.pred, w, h); err != nil {
 			return nil, fmt.Errorf("frame %d: %w", f.Index, err)
 		}
 	default:
-		if err := checkPredict(e.pred, e.prev, w, &e.field); err != nil {
+		if err := checkPredict(e.pred, e.ref, w, &e.field); err != nil {
 			return nil, fmt.Errorf("frame %d: %w", f.Index, err)
 		}
 		// Bands of whole cell rows, one per worker; the workers only read the field, the reference and
@@ -205,11 +257,19 @@ func (e *Extractor) Process(f *demux.Frame) (*Features, error) {
 		e.pending.Wait()
 	}
 	e.feat.HasResidual = true
-	e.feat.HasReference = e.hasPrev
+	e.feat.HasReference = hasRef
+	if hasRef {
+		e.feat.ReferenceIndex = refIndex
+	}
 	// The current frame becomes the next reference.
+	if e.cfg.Reference == PreviousAnchor && f.PictType != 'B' && f.PictType != 'b' {
+		e.anchor = resizeNoClear(e.anchor, n)
+		copyPlane(e.anchor, w, f.Y, f.YStride, w, h)
+		e.anchorIdx, e.hasAnchor = f.Index, true
+	}
 	e.prev = resizeNoClear(e.prev, n)
 	copyPlane(e.prev, w, f.Y, f.YStride, w, h)
-	e.hasPrev = true
+	e.prevIndex, e.hasPrev = f.Index, true
 	e.feat.Prediction = e.pred
 	e.feat.Residual = e.residual
 	return &e.feat, nil

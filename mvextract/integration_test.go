@@ -268,3 +268,48 @@ func TestWorkersSameResult(t *testing.T) {
 		require.Error(t, err)
 	}
 }
+
+// TestRealClipAnchorReference checks that on a panning clip with B-frames (no B-pyramid, one reference)
+// predicting from the last I/P-frame, the past reference FFmpeg's vectors point into, leaves much
+// smaller residuals than predicting from the previous frame in output order.
+func TestRealClipAnchorReference(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "pan-b.mp4")
+	out, err := execFFmpeg("-f", "lavfi", "-i", "testsrc2=s=640x256:r=25:d=1,noise=alls=40,gblur=sigma=1.5,"+
+		"trim=end_frame=1,loop=loop=-1:size=1,crop=w=320:h=192:x='8+2*n':y='8+2*n'",
+		"-frames:v", "24", "-c:v", "libx264", "-preset", "veryfast", "-bf", "2", "-refs", "1",
+		"-x264-params", "b-pyramid=none:b-adapt=0:weightp=0", "-pix_fmt", "yuv420p", path)
+	require.NoError(t, err, "ffmpeg: %s", out)
+	meanRes := func(ref Reference) (float64, string) {
+		ext := NewExtractor(ExtractorConfig{Reference: ref})
+		var sum float64
+		var n int
+		var types []byte
+		lastAnchor := -1
+		decodeEach(t, path, func(f *demux.Frame) error {
+			feat, err := ext.Process(f)
+			require.NoError(t, err)
+			types = append(types, f.PictType)
+			if feat.HasReference {
+				want := f.Index - 1
+				if ref == PreviousAnchor {
+					want = lastAnchor
+				}
+				require.Equal(t, want, feat.ReferenceIndex, "frame %d", f.Index)
+			}
+			if f.PictType != 'B' {
+				lastAnchor = f.Index
+			}
+			if f.PictType != 'I' {
+				sum += meanAbs(feat.Residual, feat.Width, 16, 16, feat.Width-16, feat.Height-16)
+				n++
+			}
+			return nil
+		})
+		return sum / float64(n), string(types)
+	}
+	prev, types := meanRes(PreviousFrame)
+	anchor, _ := meanRes(PreviousAnchor)
+	t.Logf("picture types %s; mean |residual| previous frame %.3f, previous anchor %.3f", types, prev, anchor)
+	require.Contains(t, types, "B")
+	require.Less(t, anchor*3, prev)
+}

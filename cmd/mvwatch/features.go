@@ -24,6 +24,7 @@ type featuresOptions struct {
 	clip      mvextract.ClipConfig
 	threads   int
 	interp    mvextract.Interpolation
+	reference mvextract.Reference
 	maxTime   time.Duration
 	transport string
 }
@@ -41,6 +42,7 @@ type featuresMeta struct {
 	Height       int            `json:"height"`
 	Accumulate   bool           `json:"accumulate"`
 	Interp       string         `json:"interpolation"`
+	Reference    string         `json:"reference"`
 	MVNorm       float32        `json:"mv_norm"`
 	ResidualNorm float32        `json:"residual_norm"`
 	SourceWidth  int            `json:"source_width"`
@@ -72,6 +74,7 @@ func runFeatures(args []string) int {
 	mvNorm := fs.Float64("mv-norm", 0.5, "divide displacements (in model-input pixels) by this")
 	resNorm := fs.Float64("residual-norm", 128, "divide luma residuals by this")
 	interp := fs.String("interp", "bilinear", "sub-pel interpolation of the motion-compensated prediction: bilinear or h264 (exact for H.264, slower)")
+	reference := fs.String("reference", "anchor", "reference frame of the prediction: anchor (last I/P-frame) or previous (previous frame)")
 	fs.IntVar(&o.threads, "threads", 1, "decoder threads (0: number of CPUs); features do not depend on it")
 	fs.DurationVar(&o.maxTime, "duration", 0, "for RTSP inputs: stop after this long (0: until the stream ends or Ctrl-C)")
 	fs.StringVar(&o.transport, "transport", "tcp", "for RTSP inputs: tcp, udp or auto")
@@ -112,6 +115,10 @@ func runFeatures(args []string) int {
 		fmt.Fprintf(os.Stderr, "mvwatch features: %v\n", err)
 		return 2
 	}
+	if o.reference, err = mvextract.ParseReference(*reference); err != nil {
+		fmt.Fprintf(os.Stderr, "mvwatch features: %v\n", err)
+		return 2
+	}
 	o.clip.MVNorm, o.clip.ResidualNorm = float32(*mvNorm), float32(*resNorm)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -148,7 +155,7 @@ func features(ctx context.Context, input string, o featuresOptions) (*featuresMe
 	meta := &featuresMeta{
 		Input: input, Layout: "NCTHW", Channels: []string{"dx", "dy", "residual"},
 		ClipLen: cfg.Length, Stride: cfg.Stride, Step: cfg.Step, Width: cfg.Width, Height: cfg.Height,
-		Accumulate: cfg.Accumulate, Interp: o.interp.String(), MVNorm: cfg.MVNorm, ResidualNorm: cfg.ResidualNorm, Clips: []featuresClip{},
+		Accumulate: cfg.Accumulate, Interp: o.interp.String(), Reference: o.reference.String(), MVNorm: cfg.MVNorm, ResidualNorm: cfg.ResidualNorm, Clips: []featuresClip{},
 	}
 	if cfg.AbsResidual {
 		meta.Channels = append(meta.Channels, "abs_residual")
@@ -161,7 +168,8 @@ func features(ctx context.Context, input string, o featuresOptions) (*featuresMe
 	if err != nil {
 		return nil, errors.Join(err, f.Close())
 	}
-	ex := mvextract.NewExtractor(mvextract.ExtractorConfig{Interpolation: o.interp})
+	ex := mvextract.NewExtractor(mvextract.ExtractorConfig{Interpolation: o.interp, Reference: o.reference})
+	defer ex.Close()
 	onFrame := func(fr *demux.Frame) error {
 		ft, err := ex.Process(fr)
 		if err != nil {

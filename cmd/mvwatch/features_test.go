@@ -132,6 +132,7 @@ func TestFeaturesThreadsInvariant(t *testing.T) {
 	require.Contains(t, string(b), `"abs_residual"`)
 	require.Contains(t, string(b), `"accumulate": true`)
 	require.Contains(t, string(b), `"interpolation": "h264"`)
+	require.Contains(t, string(b), `"reference": "anchor"`)
 	require.Regexp(t, `"pict_types": "I[PB]+"`, string(b))
 }
 
@@ -143,6 +144,7 @@ func TestFeaturesBadInvocations(t *testing.T) {
 	require.Equal(t, 2, runFeatures([]string{"in.mp4", "--out", out, "--size", "64"}))
 	require.Equal(t, 2, runFeatures([]string{"a.mp4", "b.mp4", "--out", out}))
 	require.Equal(t, 2, runFeatures([]string{"a.mp4", "--out", out, "--interp", "bicubic"}))
+	require.Equal(t, 2, runFeatures([]string{"a.mp4", "--out", out, "--reference", "next"}))
 	require.Equal(t, 1, runFeatures([]string{filepath.Join(dir, "missing.mp4"), "--out", out}))
 	require.Equal(t, 1, runFeatures([]string{"--clip-len", "-3", filepath.Join(dir, "missing.mp4"), "--out", out}))
 	junk := filepath.Join(dir, "junk.mp4")
