@@ -23,6 +23,10 @@ type ExtractorConfig struct {
 	NoResidual bool
 	// Interpolation selects the sub-pel interpolation of the prediction. It defaults to Bilinear.
 	Interpolation Interpolation
+	// Chroma also predicts the Cb and Cr planes (4:2:0) and returns their residuals. Chroma uses the luma
+	// vectors halved, interpolated bilinearly at 1/16 pixel, which is exactly H.264's 1/8-pel chroma
+	// interpolation. It defaults to false.
+	Chroma bool
 	// Reference selects the reference frame of the prediction. It defaults to PreviousAnchor.
 	Reference Reference
 	// Workers is the number of goroutines that share a frame's prediction and residual, in horizontal
@@ -95,6 +99,11 @@ type Features struct {
 	Prediction []byte
 	// Residual is the luma residual (frame minus Prediction) in [-255, 255], stride Width.
 	Residual []int16
+	// With ExtractorConfig.Chroma: ChromaWidth x ChromaHeight ((Width+1)/2 x (Height+1)/2) chroma
+	// predictions and residuals, stride ChromaWidth, built like the luma ones.
+	ChromaWidth, ChromaHeight  int
+	CbPrediction, CrPrediction []byte
+	CbResidual, CrResidual     []int16
 }
 
 // Extractor turns decoded frames, in output order, into Features: parsed motion vectors, the dense
@@ -126,9 +135,15 @@ type Extractor struct {
 	anchorIdx int
 	hasAnchor bool
 	ref       []byte // the current frame's reference: prev or anchor
-	pred      []byte
-	residual  []int16
-	feat      Features
+	// Chroma: the field with halved vectors, the reference planes and the outputs.
+	cfield                 Field
+	prevCb, prevCr         []byte
+	anchorCb, anchorCr     []byte
+	predCb, predCr         []byte
+	residualCb, residualCr []int16
+	pred                   []byte
+	residual               []int16
+	feat                   Features
 }
 
 // NewExtractor returns an Extractor with the given configuration.
@@ -229,8 +244,15 @@ func (e *Extractor) Process(f *demux.Frame) (*Features, error) {
 	e.residual = resizeNoClear(e.residual, n)
 	hasRef, refIndex := e.hasPrev, e.prevIndex
 	e.ref = e.prev
+	refCb, refCr := e.prevCb, e.prevCr
 	if e.cfg.Reference == PreviousAnchor && e.hasAnchor {
 		hasRef, refIndex, e.ref = true, e.anchorIdx, e.anchor
+		refCb, refCr = e.anchorCb, e.anchorCr
+	}
+	if e.cfg.Chroma {
+		if err := e.chroma(f, hasRef, refCb, refCr); err != nil {
+			return nil, fmt.Errorf("frame %d: %w", f.Index, err)
+		}
 	}
 	switch {
 	case !hasRef:
@@ -262,17 +284,74 @@ func (e *Extractor) Process(f *demux.Frame) (*Features, error) {
 		e.feat.ReferenceIndex = refIndex
 	}
 	// The current frame becomes the next reference.
+	cw, ch := (w+1)/2, (h+1)/2
 	if e.cfg.Reference == PreviousAnchor && f.PictType != 'B' && f.PictType != 'b' {
 		e.anchor = resizeNoClear(e.anchor, n)
 		copyPlane(e.anchor, w, f.Y, f.YStride, w, h)
+		if e.cfg.Chroma {
+			e.anchorCb, e.anchorCr = resizeNoClear(e.anchorCb, cw*ch), resizeNoClear(e.anchorCr, cw*ch)
+			copyPlane(e.anchorCb, cw, f.Cb, f.CStride, cw, ch)
+			copyPlane(e.anchorCr, cw, f.Cr, f.CStride, cw, ch)
+		}
 		e.anchorIdx, e.hasAnchor = f.Index, true
 	}
 	e.prev = resizeNoClear(e.prev, n)
 	copyPlane(e.prev, w, f.Y, f.YStride, w, h)
+	if e.cfg.Chroma {
+		e.prevCb, e.prevCr = resizeNoClear(e.prevCb, cw*ch), resizeNoClear(e.prevCr, cw*ch)
+		copyPlane(e.prevCb, cw, f.Cb, f.CStride, cw, ch)
+		copyPlane(e.prevCr, cw, f.Cr, f.CStride, cw, ch)
+	}
 	e.prevIndex, e.hasPrev = f.Index, true
 	e.feat.Prediction = e.pred
 	e.feat.Residual = e.residual
 	return &e.feat, nil
+}
+
+// chroma predicts the frame's Cb and Cr planes from refCb and refCr (when hasRef) with the luma field's
+// past vectors halved, and takes their residuals, into the Features.
+func (e *Extractor) chroma(f *demux.Frame, hasRef bool, refCb, refCr []byte) error {
+	w, h := f.Width, f.Height
+	cw, ch := (w+1)/2, (h+1)/2
+	if f.CStride < cw || len(f.Cb) < (ch-1)*f.CStride+cw || len(f.Cr) < (ch-1)*f.CStride+cw {
+		return fmt.Errorf("%w: chroma planes of %d and %d bytes, stride %d, for %dx%d",
+			ErrGeometry, len(f.Cb), len(f.Cr), f.CStride, cw, ch)
+	}
+	n := cw * ch
+	e.predCb, e.predCr = resizeNoClear(e.predCb, n), resizeNoClear(e.predCr, n)
+	e.residualCb, e.residualCr = resizeNoClear(e.residualCb, n), resizeNoClear(e.residualCr, n)
+	if !hasRef {
+		copyPlane(e.predCb, cw, f.Cb, f.CStride, cw, ch)
+		copyPlane(e.predCr, cw, f.Cr, f.CStride, cw, ch)
+	} else {
+		// The 4x4 luma grid is a 2x2 chroma grid of the same shape; vectors halve.
+		if err := e.cfield.prepare(cw, ch, GridCell/2); err != nil {
+			return err
+		}
+		if e.cfield.Cols != e.field.Cols || e.cfield.Rows != e.field.Rows {
+			return fmt.Errorf("%w: chroma grid %dx%d for luma grid %dx%d", ErrGeometry,
+				e.cfield.Cols, e.cfield.Rows, e.field.Cols, e.field.Rows)
+		}
+		for i, v := range e.field.mv16x {
+			e.cfield.mv16x[i] = v >> 1
+		}
+		for i, v := range e.field.mv16y {
+			e.cfield.mv16y[i] = v >> 1
+		}
+		e.cfield.dirty = true
+		predictRows(e.predCb, refCb, cw, &e.cfield, 0, e.cfield.Rows)
+		predictRows(e.predCr, refCr, cw, &e.cfield, 0, e.cfield.Rows)
+	}
+	if err := Residual(e.residualCb, f.Cb, f.CStride, e.predCb, cw, ch); err != nil {
+		return err
+	}
+	if err := Residual(e.residualCr, f.Cr, f.CStride, e.predCr, cw, ch); err != nil {
+		return err
+	}
+	e.feat.ChromaWidth, e.feat.ChromaHeight = cw, ch
+	e.feat.CbPrediction, e.feat.CrPrediction = e.predCb, e.predCr
+	e.feat.CbResidual, e.feat.CrResidual = e.residualCb, e.residualCr
+	return nil
 }
 
 // copyPlane copies a w x h plane from src (stride ss) to dst (stride ds).

@@ -106,7 +106,7 @@ func TestResidualNewObject(t *testing.T) {
 // point far outside the frame.
 func TestReconstructRandomVectors(t *testing.T) {
 	const w, h = 72, 40
-	ext := NewExtractor(ExtractorConfig{Future: true})
+	ext := NewExtractor(ExtractorConfig{Future: true, Chroma: true})
 	seed := uint32(1)
 	rnd := func(n int) int {
 		seed = seed*1664525 + 1013904223
@@ -122,11 +122,23 @@ func TestReconstructRandomVectors(t *testing.T) {
 			mvs = append(mvs, vector(int32(rnd(2)*2-1), uint8(4+rnd(4)*4), uint8(4+rnd(4)*4),
 				rnd(w+20)-10, rnd(h+20)-10, int32(rnd(2000)-1000), int32(rnd(2000)-1000), uint16(1+rnd(4))))
 		}
-		feat, err := ext.Process(frameOf(n, 'P', w, h, w, y, mvs))
+		fr := frameOf(n, 'P', w, h, w, y, mvs)
+		feat, err := ext.Process(fr)
 		require.NoError(t, err)
 		got := make([]byte, w*h)
 		require.NoError(t, Reconstruct(got, feat.Prediction, feat.Residual, w, h))
 		require.Equal(t, y, got)
+		cw, ch := feat.ChromaWidth, feat.ChromaHeight
+		require.Equal(t, [2]int{36, 20}, [2]int{cw, ch})
+		for _, pl := range []struct {
+			pred  []byte
+			res   []int16
+			plane []byte
+		}{{feat.CbPrediction, feat.CbResidual, fr.Cb}, {feat.CrPrediction, feat.CrResidual, fr.Cr}} {
+			got := make([]byte, cw*ch)
+			require.NoError(t, Reconstruct(got, pl.pred, pl.res, cw, ch))
+			require.Zero(t, meanAbsDiff(got, cw, pl.plane, fr.CStride, 0, 0, cw, ch))
+		}
 	}
 }
 
@@ -144,6 +156,13 @@ func TestExtractorErrorsAndReset(t *testing.T) {
 
 	f = frameOf(2, 'P', 0, 32, 32, make([]byte, 100), nil)
 	_, err = ext.Process(f)
+	require.True(t, errors.Is(err, ErrGeometry))
+
+	// Chroma planes too short for the frame.
+	chroma := NewExtractor(ExtractorConfig{Chroma: true})
+	f = frameOf(2, 'P', 32, 32, 32, make([]byte, 32*32), nil)
+	f.Cb = f.Cb[:10]
+	_, err = chroma.Process(f)
 	require.True(t, errors.Is(err, ErrGeometry))
 
 	// Motion vectors only: no residual, no reference kept.
@@ -177,7 +196,7 @@ func TestExtractorSteadyStateAllocatesNothing(t *testing.T) {
 		frameOf(1, 'P', w, h, w+32, scenePlane(w, h, w+32, 1.25, -0.5), globalVectors(w, h, 1.25, -0.5)),
 	}
 	for _, interp := range []Interpolation{Bilinear, H264} {
-		ext := NewExtractor(ExtractorConfig{Future: true, Interpolation: interp})
+		ext := NewExtractor(ExtractorConfig{Future: true, Interpolation: interp, Chroma: true})
 		for _, f := range frames {
 			_, err := ext.Process(f)
 			require.NoError(t, err)
@@ -205,7 +224,7 @@ func FuzzExtractor(f *testing.F) {
 		if h264 {
 			interp = H264
 		}
-		ext := NewExtractor(ExtractorConfig{Future: true, Interpolation: interp})
+		ext := NewExtractor(ExtractorConfig{Future: true, Interpolation: interp, Chroma: w8%2 == 0})
 		cl, err := NewClipper(ClipConfig{Length: 2, Width: 7, Height: 5, Accumulate: true, AbsResidual: true})
 		if err != nil {
 			t.Fatal(err)

@@ -49,11 +49,24 @@ func vector(source int32, w, h uint8, dstX, dstY int, motionX, motionY int32, sc
 	}
 }
 
-// frameOf wraps a luma plane and vectors into a demux.Frame (chroma is not used by mvextract).
+// frameOf wraps a luma plane and vectors into a demux.Frame, with chroma planes (padded stride) that
+// are the luma plane subsampled and inverted.
 func frameOf(index int, pict byte, w, h, stride int, y []byte, mvs []MotionVector) *demux.Frame {
+	cw, ch := (w+1)/2, (h+1)/2
+	cs := cw + 3
+	cb, cr := make([]byte, cs*ch), make([]byte, cs*ch)
+	for cy := 0; cy < ch; cy++ {
+		for cx := 0; cx < cw; cx++ {
+			var v byte
+			if i := min(2*cy, h-1)*stride + min(2*cx, w-1); i < len(y) { // some tests pass short planes
+				v = y[i]
+			}
+			cb[cy*cs+cx], cr[cy*cs+cx] = v, 255-v
+		}
+	}
 	return &demux.Frame{
 		Index: index, PictType: pict, KeyFrame: pict == 'I', Width: w, Height: h,
-		Y: y, YStride: stride, MotionVectors: packAll(mvs),
+		Y: y, YStride: stride, Cb: cb, Cr: cr, CStride: cs, MotionVectors: packAll(mvs),
 	}
 }
 

@@ -149,8 +149,9 @@ func TestRealClipH264PredictionIsExact(t *testing.T) {
 		"-frames:v", "10", "-c:v", "libx264", "-preset", "veryfast", "-bf", "0", "-refs", "1", "-qp", "36",
 		"-x264-params", "no-deblock=1:weightp=0:partitions=none", "-pix_fmt", "yuv420p", path)
 	require.NoError(t, err, "ffmpeg: %s", out)
+	var chromaShares []float64
 	zeroShare := func(interp Interpolation) []float64 {
-		ext := NewExtractor(ExtractorConfig{Interpolation: interp})
+		ext := NewExtractor(ExtractorConfig{Interpolation: interp, Chroma: true})
 		var shares []float64
 		decodeEach(t, path, func(f *demux.Frame) error {
 			feat, err := ext.Process(f)
@@ -168,13 +169,33 @@ func TestRealClipH264PredictionIsExact(t *testing.T) {
 				}
 			}
 			shares = append(shares, float64(zero)/float64(total))
+			if interp == H264 { // chroma is bilinear either way: count 8x8 chroma blocks once
+				zero, total = 0, 0
+				for my := 0; my < feat.ChromaHeight/8; my++ {
+					for mx := 0; mx < feat.ChromaWidth/8; mx++ {
+						total++
+						cb := meanAbs(feat.CbResidual, feat.ChromaWidth, mx*8, my*8, mx*8+8, my*8+8)
+						cr := meanAbs(feat.CrResidual, feat.ChromaWidth, mx*8, my*8, mx*8+8, my*8+8)
+						if cb == 0 && cr == 0 {
+							zero++
+						}
+					}
+				}
+				chromaShares = append(chromaShares, float64(zero)/float64(total))
+			}
 			return nil
 		})
 		return shares
 	}
 	exact, bilinear := zeroShare(H264), zeroShare(Bilinear)
-	t.Logf("share of macroblocks with zero residual per P-frame: h264 %.2f, bilinear %.2f", exact, bilinear)
+	t.Logf("share of macroblocks with zero residual per P-frame: h264 %.2f, bilinear %.2f, chroma %.2f", exact, bilinear, chromaShares)
 	require.Len(t, exact, 9)
+	var sum float64
+	for _, v := range chromaShares {
+		require.Greater(t, v, 0.5)
+		sum += v
+	}
+	require.Greater(t, sum/float64(len(chromaShares)), 0.75, "chroma prediction matches the decoder's")
 	for i := range exact {
 		require.Greater(t, exact[i], 0.75, "P-frame %d", i+1)
 		require.Less(t, bilinear[i], exact[i]-0.2, "P-frame %d", i+1)
