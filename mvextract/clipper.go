@@ -36,6 +36,10 @@ type ClipConfig struct {
 	Accumulate bool
 	// AbsResidual adds the channel ChannelAbsResidual. It defaults to false.
 	AbsResidual bool
+	// Chroma adds two channels after the others: the mean Cb and Cr residuals divided by ResidualNorm
+	// (from Features with chroma, see ExtractorConfig.Chroma; zero for frames without). Accumulation
+	// does not apply to them. It defaults to false.
+	Chroma bool
 	// MVNorm divides displacements after their conversion to model-input pixels. It defaults to 0.5.
 	MVNorm float32
 	// ResidualNorm divides luma residuals (range [-255, 255]). It defaults to 128.
@@ -67,12 +71,23 @@ func (c ClipConfig) withDefaults() ClipConfig {
 	return c
 }
 
-// Channels is the number of channels of the clips this configuration makes: 3, or 4 with AbsResidual.
+// Channels is the number of channels of the clips this configuration makes: 3, plus 1 with
+// AbsResidual, plus 2 with Chroma.
 func (c ClipConfig) Channels() int {
+	return len(c.ChannelNames())
+}
+
+// ChannelNames names the channels in order: dx, dy, residual, then abs_residual with AbsResidual, then
+// cb_residual and cr_residual with Chroma.
+func (c ClipConfig) ChannelNames() []string {
+	names := []string{"dx", "dy", "residual"}
 	if c.AbsResidual {
-		return 4
+		names = append(names, "abs_residual")
 	}
-	return 3
+	if c.Chroma {
+		names = append(names, "cb_residual", "cr_residual")
+	}
+	return names
 }
 
 // FrameInfo identifies one frame of a clip.
@@ -101,17 +116,19 @@ type Clip struct {
 // Clipper assembles Features, pushed in output order, into clips. After the first clip at a given frame
 // size it allocates nothing. It is not safe for concurrent use.
 type Clipper struct {
-	cfg     ClipConfig
-	span    int
-	plane   int // H*W
-	ring    []float32
-	infos   []FrameInfo
-	pushed  int
-	next    int // index (in pushed frames) of the first frame of the next clip
-	clip    Clip
-	fieldRS areaResizer
-	resRS   areaResizer
-	acc     accumulator
+	cfg      ClipConfig
+	span     int
+	plane    int // H*W
+	ring     []float32
+	infos    []FrameInfo
+	pushed   int
+	next     int // index (in pushed frames) of the first frame of the next clip
+	clip     Clip
+	fieldRS  areaResizer
+	resRS    areaResizer
+	acc      accumulator
+	chromaRS areaResizer
+	channels int
 }
 
 // NewClipper checks cfg and returns a Clipper.
@@ -124,6 +141,7 @@ func NewClipper(cfg ClipConfig) (*Clipper, error) {
 	}
 	c := &Clipper{cfg: cfg, span: (cfg.Length-1)*cfg.Step + 1, plane: cfg.Width * cfg.Height}
 	ch := cfg.Channels()
+	c.channels = ch
 	c.ring = make([]float32, c.span*ch*c.plane)
 	c.infos = make([]FrameInfo, c.span)
 	c.clip = Clip{
@@ -164,12 +182,16 @@ func (c *Clipper) Push(f *Features) (*Clip, error) {
 	if c.needed(k) {
 		slot := k % c.span
 		c.infos[slot] = FrameInfo{Index: f.Index, PTS: f.PTS, PictType: f.PictType, KeyFrame: f.KeyFrame, HasReference: f.HasReference}
-		c.resizeFrame(c.ring[slot*c.cfg.Channels()*c.plane:(slot+1)*c.cfg.Channels()*c.plane], fld, dx, dy, res, f.Width, f.Height)
+		slotData := c.ring[slot*c.channels*c.plane : (slot+1)*c.channels*c.plane]
+		c.resizeFrame(slotData, fld, dx, dy, res, f.Width, f.Height)
+		if c.cfg.Chroma {
+			c.resizeChroma(slotData, f)
+		}
 	}
 	if k != c.next+c.span-1 {
 		return nil, nil
 	}
-	ch, p := c.cfg.Channels(), c.plane
+	ch, p := c.channels, c.plane
 	for t := 0; t < c.cfg.Length; t++ {
 		slot := (c.next + t*c.cfg.Step) % c.span
 		c.clip.Frames[t] = c.infos[slot]
@@ -211,4 +233,20 @@ func (c *Clipper) resizeFrame(dst []float32, fld *Field, dx, dy []float32, res [
 	if c.cfg.AbsResidual {
 		c.resRS.int16(dst[ChannelAbsResidual*p:(ChannelAbsResidual+1)*p], res, w, 1/c.cfg.ResidualNorm, true)
 	}
+}
+
+// resizeChroma writes the chroma channels (the last two) of one frame into dst ([C][H][W]).
+func (c *Clipper) resizeChroma(dst []float32, f *Features) {
+	p := c.plane
+	cb := dst[(c.channels-2)*p : (c.channels-1)*p]
+	cr := dst[(c.channels-1)*p : c.channels*p]
+	cw, ch := f.ChromaWidth, f.ChromaHeight
+	if !f.HasResidual || cw == 0 || ch == 0 || len(f.CbResidual) < cw*ch || len(f.CrResidual) < cw*ch {
+		clear(cb)
+		clear(cr)
+		return
+	}
+	c.chromaRS.set(cw, ch, c.cfg.Width, c.cfg.Height)
+	c.chromaRS.int16(cb, f.CbResidual, cw, 1/c.cfg.ResidualNorm, false)
+	c.chromaRS.int16(cr, f.CrResidual, cw, 1/c.cfg.ResidualNorm, false)
 }

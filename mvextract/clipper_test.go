@@ -244,3 +244,37 @@ func TestClipperAccumulateAnchors(t *testing.T) {
 		}
 	}
 }
+
+func TestClipperChroma(t *testing.T) {
+	for _, abs := range []bool{false, true} {
+		cfg := ClipConfig{Length: 2, Width: 8, Height: 4, AbsResidual: abs, Chroma: true}
+		cl, err := NewClipper(cfg)
+		require.NoError(t, err)
+		names := cl.Config().ChannelNames()
+		require.Equal(t, "cr_residual", names[len(names)-1])
+		require.Equal(t, len(names), cl.Config().Channels())
+		var clip *Clip
+		for n := 0; n < 2; n++ {
+			ft := synthFeatures(t, n, 'P', 64, 32, 1, 0, 8)
+			ft.ChromaWidth, ft.ChromaHeight = 32, 16
+			ft.CbResidual, ft.CrResidual = make([]int16, 32*16), make([]int16, 32*16)
+			for i := range ft.CbResidual {
+				ft.CbResidual[i], ft.CrResidual[i] = 16, int16(-32*n)
+			}
+			clip, err = cl.Push(ft)
+			require.NoError(t, err)
+		}
+		require.NotNil(t, clip)
+		c, p := clip.Channels, 8*4
+		for tt := 0; tt < 2; tt++ {
+			cb := clip.Data[((c-2)*2+tt)*p : ((c-2)*2+tt+1)*p]
+			cr := clip.Data[((c-1)*2+tt)*p : ((c-1)*2+tt+1)*p]
+			res := clip.Data[(ChannelResidual*2+tt)*p : (ChannelResidual*2+tt+1)*p]
+			for i := 0; i < p; i++ {
+				require.InDelta(t, 16.0/128, cb[i], 1e-6)
+				require.InDelta(t, float64(-32*tt)/128, cr[i], 1e-6)
+				require.InDelta(t, 8.0/128, res[i], 1e-6)
+			}
+		}
+	}
+}

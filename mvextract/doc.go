@@ -29,7 +29,9 @@
 //	1 dy:       mean DY, likewise (DY * H / frame height) / MVNorm
 //	2 residual: mean luma residual / ResidualNorm (128), about [-1, 1]
 //	3 |residual| (only with AbsResidual): mean absolute luma residual / ResidualNorm, in [0, 2]
+//	then, with Chroma, cb_residual and cr_residual: mean Cb and Cr residuals / ResidualNorm
 //
+// ClipConfig.ChannelNames lists them in order (the features command writes that list to its .json).
 // Cells without a past vector count as zero motion. The first frame of a stream (no reference) has a
 // zero residual; an I-frame's residual is against the previous frame with zero motion. With
 // Accumulate, channels 0-2 hold CoViAR-style values traced back to the last I-frame (zero at I-frames).

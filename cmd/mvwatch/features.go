@@ -70,7 +70,8 @@ func runFeatures(args []string) int {
 	fs.IntVar(&o.clip.Stride, "stride", 8, "frames between the first frames of consecutive clips")
 	fs.IntVar(&o.clip.Step, "step", 1, "take every step-th frame inside a clip")
 	fs.BoolVar(&o.clip.Accumulate, "accumulate", false, "CoViAR-style motion and residual accumulated back to the last I-frame")
-	fs.BoolVar(&o.clip.AbsResidual, "abs-residual", false, "add a fourth channel: mean |residual|")
+	fs.BoolVar(&o.clip.AbsResidual, "abs-residual", false, "add a channel: mean |residual|")
+	fs.BoolVar(&o.clip.Chroma, "chroma", false, "add two channels: mean Cb and Cr residuals")
 	mvNorm := fs.Float64("mv-norm", 0.5, "divide displacements (in model-input pixels) by this")
 	resNorm := fs.Float64("residual-norm", 128, "divide luma residuals by this")
 	interp := fs.String("interp", "bilinear", "sub-pel interpolation of the motion-compensated prediction: bilinear or h264 (exact for H.264, slower)")
@@ -81,7 +82,8 @@ func runFeatures(args []string) int {
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: mvwatch features [flags] INPUT --out FILE.npy\n\n"+
 			"Decodes INPUT (a video file or rtsp:// URL) and writes its model-input clips as one float32 .npy\n"+
-			"[N, C, T, H, W] (channels dx, dy, residual[, abs_residual]; see package mvextract) and FILE.json\n"+
+			"[N, C, T, H, W] (channels dx, dy, residual[, abs_residual][, cb_residual, cr_residual]; see package\n"+
+			"mvextract) and FILE.json "+
 			"with the settings and each clip's frames, picture types and times.")
 		fs.PrintDefaults()
 	}
@@ -153,12 +155,9 @@ func features(ctx context.Context, input string, o featuresOptions) (*featuresMe
 	cfg := cl.Config()
 	ch := cfg.Channels()
 	meta := &featuresMeta{
-		Input: input, Layout: "NCTHW", Channels: []string{"dx", "dy", "residual"},
+		Input: input, Layout: "NCTHW", Channels: cfg.ChannelNames(),
 		ClipLen: cfg.Length, Stride: cfg.Stride, Step: cfg.Step, Width: cfg.Width, Height: cfg.Height,
 		Accumulate: cfg.Accumulate, Interp: o.interp.String(), Reference: o.reference.String(), MVNorm: cfg.MVNorm, ResidualNorm: cfg.ResidualNorm, Clips: []featuresClip{},
-	}
-	if cfg.AbsResidual {
-		meta.Channels = append(meta.Channels, "abs_residual")
 	}
 	f, err := os.Create(o.out)
 	if err != nil {
@@ -168,7 +167,7 @@ func features(ctx context.Context, input string, o featuresOptions) (*featuresMe
 	if err != nil {
 		return nil, errors.Join(err, f.Close())
 	}
-	ex := mvextract.NewExtractor(mvextract.ExtractorConfig{Interpolation: o.interp, Reference: o.reference})
+	ex := mvextract.NewExtractor(mvextract.ExtractorConfig{Interpolation: o.interp, Reference: o.reference, Chroma: cfg.Chroma})
 	defer ex.Close()
 	onFrame := func(fr *demux.Frame) error {
 		ft, err := ex.Process(fr)

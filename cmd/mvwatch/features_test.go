@@ -118,7 +118,7 @@ func TestFeaturesThreadsInvariant(t *testing.T) {
 	var outs [][]byte
 	for _, threads := range []string{"1", "2"} {
 		out := filepath.Join(dir, "t"+threads+".npy")
-		require.Equal(t, 0, runFeatures([]string{"--threads", threads, "--accumulate", "--abs-residual",
+		require.Equal(t, 0, runFeatures([]string{"--threads", threads, "--accumulate", "--abs-residual", "--chroma",
 			"--size", "24x24", "--interp", "h264", in, "--out", out}))
 		b, err := os.ReadFile(out)
 		require.NoError(t, err)
@@ -126,10 +126,11 @@ func TestFeaturesThreadsInvariant(t *testing.T) {
 	}
 	require.Equal(t, outs[0], outs[1])
 	shape, _ := readNPYFloat32(t, filepath.Join(dir, "t1.npy"))
-	require.Equal(t, []int{3, 4, 8, 24, 24}, shape)
+	require.Equal(t, []int{3, 6, 8, 24, 24}, shape)
 	b, err := os.ReadFile(filepath.Join(dir, "t1.json"))
 	require.NoError(t, err)
-	require.Contains(t, string(b), `"abs_residual"`)
+	require.Contains(t, string(b), `"abs_residual",`)
+	require.Contains(t, string(b), `"cr_residual"`)
 	require.Contains(t, string(b), `"accumulate": true`)
 	require.Contains(t, string(b), `"interpolation": "h264"`)
 	require.Contains(t, string(b), `"reference": "anchor"`)
