@@ -224,14 +224,15 @@ func (e *Extractor) Process(f *demux.Frame) (*Features, error) {
 	if err := e.field.prepare(w, h, GridCell); err != nil {
 		return nil, fmt.Errorf("frame %d: %w", f.Index, err)
 	}
-	if err := e.field.Fill(e.vectors, e.cfg.Future); err != nil {
+	residual := !e.cfg.NoResidual && f.Y != nil
+	if err := e.field.fill(e.vectors, e.cfg.Future, residual); err != nil {
 		return nil, fmt.Errorf("frame %d: %w", f.Index, err)
 	}
 	e.feat = Features{
 		Index: f.Index, PTS: f.PTS, PictType: f.PictType, KeyFrame: f.KeyFrame,
 		Width: w, Height: h, Vectors: e.vectors, Field: &e.field,
 	}
-	if e.cfg.NoResidual || f.Y == nil {
+	if !residual {
 		e.Reset()
 		return &e.feat, nil
 	}

@@ -38,8 +38,9 @@ type Field struct {
 
 	// mv16x and mv16y hold the past displacement in 1/16 pixel (floor), for motion compensation.
 	mv16x, mv16y []int32
-	// dirty reports that the past or future part may hold non-zero values; futureDirty the future part.
-	dirty, futureDirty bool
+	// dirty reports that DX, DY or Mask may hold non-zero values, mv16Dirty the same of mv16x/mv16y,
+	// futureDirty of the future part; noMV16 that the last fill skipped mv16x/mv16y.
+	dirty, mv16Dirty, futureDirty, noMV16 bool
 }
 
 // Reset sizes the field for a width x height frame with the given cell size and zeroes it, reusing its
@@ -51,7 +52,7 @@ func (f *Field) Reset(width, height, cell int) error {
 	f.Width, f.Height, f.Cell = width, height, cell
 	f.Cols, f.Rows = (width+cell-1)/cell, (height+cell-1)/cell
 	n := f.Cols * f.Rows
-	f.dirty, f.futureDirty = false, false
+	f.dirty, f.mv16Dirty, f.futureDirty, f.noMV16 = false, false, false, false
 	f.DX, f.DY = resizeZero(f.DX, n), resizeZero(f.DY, n)
 	f.FutureDX, f.FutureDY = resizeZero(f.FutureDX, n), resizeZero(f.FutureDY, n)
 	f.Mask, f.FutureMask = resizeZero(f.Mask, n), resizeZero(f.FutureMask, n)
@@ -75,6 +76,12 @@ func (f *Field) prepare(width, height, cell int) error {
 // Call Reset first to size the field. Fill clears only what earlier Fill and SetPast calls wrote, so code
 // that writes the exported slices directly must call Reset before the next Fill.
 func (f *Field) Fill(mvs []MotionVector, future bool) error {
+	return f.fill(mvs, future, true)
+}
+
+// fill is Fill; without forPrediction it skips the 1/16-pixel vectors that only Predict reads (the
+// field then refuses Predict until the next full Fill).
+func (f *Field) fill(mvs []MotionVector, future, forPrediction bool) error {
 	if f.Cell <= 0 || f.Cols*f.Rows != len(f.DX) {
 		return fmt.Errorf("%w: Fill on a field that was not Reset", ErrGeometry)
 	}
@@ -82,9 +89,13 @@ func (f *Field) Fill(mvs []MotionVector, future bool) error {
 		clear(f.DX)
 		clear(f.DY)
 		clear(f.Mask)
+	}
+	if f.mv16Dirty && forPrediction {
 		clear(f.mv16x)
 		clear(f.mv16y)
+		f.mv16Dirty = false
 	}
+	f.noMV16 = !forPrediction
 	if f.futureDirty {
 		clear(f.FutureDX)
 		clear(f.FutureDY)
@@ -133,6 +144,18 @@ func (f *Field) Fill(mvs []MotionVector, future bool) error {
 			}
 			continue
 		}
+		if !forPrediction {
+			for r := r0; r <= r1; r++ {
+				o := r*f.Cols + c0
+				ddx, ddy, mask := f.DX[o:o+n], f.DY[o:o+n:o+n], f.Mask[o:o+n:o+n]
+				ddy, mask = ddy[:len(ddx)], mask[:len(ddx)]
+				for k := range ddx {
+					ddx[k], ddy[k], mask[k] = dx, dy, 1
+				}
+			}
+			continue
+		}
+		f.mv16Dirty = true
 		m16x := to16(mv.MotionX, mv.MotionScale)
 		m16y := to16(mv.MotionY, mv.MotionScale)
 		for r := r0; r <= r1; r++ {
@@ -158,6 +181,7 @@ func (f *Field) Coarsen(dst *Field, factor int) error {
 	if err := dst.Reset(f.Width, f.Height, f.Cell*factor); err != nil {
 		return err
 	}
+	dst.noMV16 = f.noMV16
 	for r := 0; r < dst.Rows; r++ {
 		for c := 0; c < dst.Cols; c++ {
 			var sx, sy, fx, fy float32
@@ -182,6 +206,7 @@ func (f *Field) Coarsen(dst *Field, factor int) error {
 			}
 			o := r*dst.Cols + c
 			dst.dirty = dst.dirty || n > 0
+			dst.mv16Dirty = dst.mv16Dirty || n > 0
 			dst.futureDirty = dst.futureDirty || fn > 0
 			if n > 0 {
 				dst.DX[o], dst.DY[o], dst.Mask[o] = sx/float32(n), sy/float32(n), 1
@@ -206,7 +231,7 @@ func (f *Field) Macroblocks(dst *Field) error {
 // SetPast sets the past displacement of cell i (in pixels) and marks it; tests and synthetic sources use
 // it to build fields without side data. The displacement is rounded down to 1/16 pixel for prediction.
 func (f *Field) SetPast(i int, dx, dy float32) {
-	f.dirty = true
+	f.dirty, f.mv16Dirty = true, true
 	f.DX[i], f.DY[i], f.Mask[i] = dx, dy, 1
 	f.mv16x[i] = float16ths(dx)
 	f.mv16y[i] = float16ths(dy)

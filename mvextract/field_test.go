@@ -96,6 +96,27 @@ func TestFieldFillPartitions(t *testing.T) {
 	require.Zero(t, mb.Mask[mb.Cols+1])
 }
 
+// TestFieldMotionOnly checks the motion-only fill the Extractor uses without pixels: same displacements,
+// Predict refused until a full Fill, and no stale prediction vectors afterwards.
+func TestFieldMotionOnly(t *testing.T) {
+	var f, g Field
+	require.NoError(t, f.Reset(32, 32, GridCell))
+	require.NoError(t, g.Reset(32, 32, GridCell))
+	all := globalVectors(32, 32, 2.25, -1)
+	require.NoError(t, f.Fill(all, false))
+	require.NoError(t, f.fill(all[:1], false, false))
+	require.NoError(t, g.Fill(all[:1], false))
+	require.Equal(t, g.DX, f.DX)
+	require.Equal(t, g.Mask, f.Mask)
+	pred, ref := make([]byte, 32*32), make([]byte, 32*32)
+	require.True(t, errors.Is(Predict(pred, ref, 32, &f), ErrGeometry))
+	require.NoError(t, f.Fill(all[1:2], false))
+	require.NoError(t, g.Fill(all[1:2], false))
+	require.Equal(t, g.mv16x, f.mv16x)
+	require.Equal(t, g.mv16y, f.mv16y)
+	require.NoError(t, Predict(pred, ref, 32, &f))
+}
+
 func TestFieldErrors(t *testing.T) {
 	var f Field
 	require.True(t, errors.Is(f.Fill(nil, false), ErrGeometry))

@@ -26,6 +26,9 @@ func checkPredict(pred, ref []byte, refStride int, f *Field) error {
 	if f.Cell <= 0 || len(f.mv16x) != f.Cols*f.Rows || f.Cols*f.Rows == 0 {
 		return fmt.Errorf("%w: Predict with a field that was not Reset", ErrGeometry)
 	}
+	if f.noMV16 {
+		return fmt.Errorf("%w: Predict with a field filled for motion only", ErrGeometry)
+	}
 	if refStride < w || len(ref) < (h-1)*refStride+w || len(pred) < w*h {
 		return fmt.Errorf("%w: Predict %dx%d with reference of %d bytes (stride %d) and prediction of %d bytes",
 			ErrGeometry, w, h, len(ref), refStride, len(pred))
