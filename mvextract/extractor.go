@@ -89,9 +89,10 @@ type Features struct {
 	// HasResidual reports that Residual and Prediction are set: the frame had pixels and residuals
 	// were not disabled.
 	HasResidual bool
-	// HasReference reports that a previous frame of the same size was available as reference. When it
-	// is false (the first frame, or the first after a size change) Prediction is the frame itself and
-	// Residual is all zero.
+	// HasReference reports that a reference frame (see Reference) of the same size was available. When
+	// it is false (the first frame, or the first after a size change or Reset) Prediction is the frame
+	// itself and Residual is all zero. Frames without vectors (I-frames) are predicted from their
+	// reference with zero motion.
 	HasReference bool
 	// ReferenceIndex is the Index of the reference frame when HasReference is true.
 	ReferenceIndex int
@@ -112,9 +113,10 @@ type Features struct {
 // The reference of frame n is the last I- or P-frame before it in output order (PreviousAnchor, the
 // default), or frame n-1 (PreviousFrame); the Extractor keeps copies of their luma.
 // FFmpeg's motion-vector export carries only the direction of each vector (past or future), not the index
-// of the reference frame, so for streams with several reference frames or B-frames this residual is an
-// approximation of the decoder's own; for single-reference P-only streams it is close to it (see Predict
-// and Predictor for the interpolation). Only past vectors are used for prediction.
+// of the reference frame, so for streams with several reference frames or B-pyramids this residual is an
+// approximation of the decoder's own. For single-reference streams it is close to it, and with H264
+// interpolation equal to it wherever the encoder used no sub-8x8 partition, weighted prediction or
+// bi-prediction (see Predict and Predictor). Only past vectors are used for prediction.
 //
 // An Extractor keeps its buffers: after the first frame of a given size, Process allocates nothing.
 // It is not safe for concurrent use. With ExtractorConfig.Workers > 1 it owns worker goroutines that

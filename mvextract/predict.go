@@ -12,10 +12,11 @@ import (
 //
 // Sub-pel positions are interpolated bilinearly from the four neighbouring integer pixels at 1/16-pixel
 // precision (exact for H.264 quarter-pel and MPEG-4 half-pel vectors), rounded to nearest. This is a
-// deliberate simplification of H.264's 6-tap half-pel filter: it is cheaper and, since FFmpeg exports
-// neither the reference index nor the 4x4 sub-partition vectors of 8x8 blocks, the prediction is an
-// approximation of the decoder's anyway. Reference positions outside the frame are clamped to the nearest
-// border pixel, as H.264's unrestricted motion vectors do.
+// deliberate simplification of H.264's 6-tap half-pel filter: it is about three times cheaper and, since
+// FFmpeg exports neither the reference index nor the 4x4 sub-partition vectors of 8x8 blocks, the
+// prediction is often an approximation of the decoder's anyway; a Predictor with H264 interpolation
+// gives the exact filter. Reference positions outside the frame are clamped to the nearest border pixel,
+// as H.264's unrestricted motion vectors do. Predict allocates nothing.
 func Predict(pred, ref []byte, refStride int, f *Field) error {
 	var p Predictor
 	return p.Predict(pred, ref, refStride, f)
