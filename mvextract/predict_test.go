@@ -63,6 +63,7 @@ func TestPredictBorderClamp(t *testing.T) {
 	}
 	pred := make([]byte, w*h)
 	require.NoError(t, Predict(pred, ref, w, &f))
+	require.Zero(t, testing.AllocsPerRun(10, func() { _ = Predict(pred, ref, w, &f) }))
 	for y := 0; y < h; y++ {
 		y1 := min(y+1, h-1)
 		want := byte((int(ref[y*w]) + int(ref[y1*w]) + 1) / 2)
