@@ -27,6 +27,7 @@ func BenchmarkCaption(b *testing.B) {
 				require.NoError(b, err)
 			}
 			b.ReportMetric(last.Speedup(), "speedup")
+			b.ReportMetric(last.DecodeSpeedup(), "decode_speedup")
 			b.ReportMetric(last.Spec.AcceptanceRate(), "acceptance")
 			b.ReportMetric(last.TargetTokensPerSecond(), "target_tok/s")
 			b.ReportMetric(last.SpecTokensPerSecond(), "spec_tok/s")

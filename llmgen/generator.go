@@ -3,6 +3,7 @@ package llmgen
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Errors about the prompt.
@@ -87,6 +88,8 @@ type Result struct {
 	Finish string
 	// Stats counts the work done.
 	Stats Stats
+	// Prefill is the time spent feeding the prompt to the model(s), included in the generation.
+	Prefill time.Duration
 }
 
 // Generator decodes with a target model, alone (Autoregressive) or checked against a draft model's
@@ -182,9 +185,11 @@ func (g *Generator) Autoregressive(prompt []int, s Sampling) (Result, error) {
 	}
 	var res Result
 	t := g.target.Decoder
+	start := time.Now()
 	if err := prefill(t, prompt, &res.Stats.TargetCalls); err != nil {
 		return res, err
 	}
+	res.Prefill = time.Since(start)
 	smp := newSampler(s, t.Vocab())
 	p := g.pt[:t.Vocab()]
 	last := prompt[len(prompt)-1]
@@ -231,12 +236,14 @@ func (g *Generator) Speculative(prompt []int, s Sampling) (Result, error) {
 	}
 	var res Result
 	t, d := g.target.Decoder, g.draft.Decoder
+	start := time.Now()
 	if err := prefill(t, prompt, &res.Stats.TargetCalls); err != nil {
 		return res, err
 	}
 	if err := prefill(d, prompt, &res.Stats.DraftCalls); err != nil {
 		return res, err
 	}
+	res.Prefill = time.Since(start)
 	v := t.Vocab()
 	smp := newSampler(s, v)
 	n := len(prompt) // sequence length; the target cache holds n-1 tokens, the last one is pending
