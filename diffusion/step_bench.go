@@ -1,0 +1,144 @@
+package diffusion
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+)
+
+// StepBench compares, on a prompt set, three ways of choosing the denoising step count: the fixed default,
+// the step predictor's per-prompt choice ("auto"), and a fixed count of the same average cost as auto. Each
+// prompt uses one seed for all three, so only the step count differs; similarity is SSIM to the
+// fixed-default image.
+type StepBench struct {
+	Pipeline  *Pipeline
+	Predictor *StepPredictor
+	// Scheduler is the scheduler name; it defaults to the predictor's first scheduler.
+	Scheduler string
+	// DefaultSteps is the fixed default; it defaults to the predictor manifest's default_steps, else 50.
+	DefaultSteps int
+	// GuidanceScale defaults to 7.5 (see Request).
+	GuidanceScale float64
+	// Seed is the seed of the first prompt; prompt i uses Seed+i.
+	Seed uint64
+}
+
+// StepBenchResult holds the figures of one StepBench run (JSON keys as `mvwatch bench thumbnail` prints).
+type StepBenchResult struct {
+	Prompts              int     `json:"prompts"`
+	Scheduler            string  `json:"scheduler"`
+	DefaultSteps         int     `json:"default_steps"`
+	FixedEvaluations     int     `json:"fixed_evaluations"`      // UNet evaluations, all prompts
+	AutoEvaluations      int     `json:"auto_evaluations"`       // UNet evaluations, all prompts
+	AutoStepsMean        float64 `json:"auto_steps_mean"`        // mean predicted step count
+	SavedFraction        float64 `json:"saved_fraction"`         // 1 - auto/fixed evaluations
+	EqualCostSteps       int     `json:"equal_cost_steps"`       // fixed count costing what auto costs
+	EqualCostEvaluations int     `json:"equal_cost_evaluations"` // UNet evaluations, all prompts
+	AutoSimilarity       float64 `json:"auto_similarity"`        // mean SSIM of auto to fixed-default images
+	EqualCostSimilarity  float64 `json:"equal_cost_similarity"`  // mean SSIM of equal-cost to fixed-default
+	Tolerance            float64 `json:"tolerance"`              // the SSIM the predictor's labels kept
+	Seconds              float64 `json:"seconds"`                // wall time of the whole run
+}
+
+// Run generates every prompt three (or, when auto's cost matches a fixed count, still three) times and
+// returns the comparison.
+func (b StepBench) Run(ctx context.Context, prompts []string) (StepBenchResult, error) {
+	start := time.Now()
+	if b.Pipeline == nil || b.Predictor == nil {
+		return StepBenchResult{}, fmt.Errorf("diffusion: step bench needs a pipeline and a predictor: %w", ErrBadInput)
+	}
+	if len(prompts) == 0 {
+		return StepBenchResult{}, fmt.Errorf("diffusion: step bench without prompts: %w", ErrBadInput)
+	}
+	m := b.Predictor.Manifest()
+	sched := b.Scheduler
+	if sched == "" {
+		sched = m.Schedulers[0]
+	}
+	def := b.DefaultSteps
+	if def == 0 {
+		def = m.DefaultSteps
+	}
+	if def == 0 {
+		def = 50
+	}
+	r := StepBenchResult{Prompts: len(prompts), Scheduler: sched, DefaultSteps: def, Tolerance: m.Tolerance}
+	if _, err := b.Predictor.Predict(prompts[0], sched); err != nil { // no head for sched: fail before generating
+		return r, err
+	}
+	gen := func(prompt string, seed uint64, steps int) (Result, error) {
+		return b.Pipeline.Generate(ctx, Request{Prompt: prompt, Steps: steps, Scheduler: sched,
+			GuidanceScale: b.GuidanceScale, Seed: seed})
+	}
+	fixed := make([]Result, len(prompts))
+	auto := make([]Result, len(prompts))
+	for i, p := range prompts {
+		seed := b.Seed + uint64(i)
+		var err error
+		if fixed[i], err = gen(p, seed, def); err != nil {
+			return r, err
+		}
+		pred, err := b.Predictor.Predict(p, sched)
+		if err != nil {
+			return r, err
+		}
+		if auto[i], err = gen(p, seed, pred.Steps); err != nil {
+			return r, err
+		}
+		r.FixedEvaluations += fixed[i].Evaluations
+		r.AutoEvaluations += auto[i].Evaluations
+		r.AutoStepsMean += float64(pred.Steps) / float64(len(prompts))
+		s, err := imageSSIM(fixed[i], auto[i])
+		if err != nil {
+			return r, err
+		}
+		r.AutoSimilarity += s / float64(len(prompts))
+	}
+	r.SavedFraction = 1 - float64(r.AutoEvaluations)/float64(r.FixedEvaluations)
+	eq, err := equalCostSteps(b.Pipeline, sched, def, float64(r.AutoEvaluations)/float64(len(prompts)))
+	if err != nil {
+		return r, err
+	}
+	r.EqualCostSteps = eq
+	for i, p := range prompts {
+		res, err := gen(p, b.Seed+uint64(i), eq)
+		if err != nil {
+			return r, err
+		}
+		r.EqualCostEvaluations += res.Evaluations
+		s, err := imageSSIM(fixed[i], res)
+		if err != nil {
+			return r, err
+		}
+		r.EqualCostSimilarity += s / float64(len(prompts))
+	}
+	r.Seconds = time.Since(start).Seconds()
+	return r, nil
+}
+
+// equalCostSteps returns the fixed step count (1..maxSteps) whose UNet evaluations per image are closest to
+// evals, preferring the cheaper count on a tie.
+func equalCostSteps(p *Pipeline, sched string, maxSteps int, evals float64) (int, error) {
+	s, err := NewScheduler(sched, p.schedulerConfig)
+	if err != nil {
+		return 0, err
+	}
+	best, bestDiff := 1, math.Inf(1)
+	for n := 1; n <= maxSteps; n++ {
+		e, err := Evaluations(s, n)
+		if err != nil {
+			return 0, err
+		}
+		if d := math.Abs(float64(e) - evals); d < bestDiff {
+			best, bestDiff = n, d
+		}
+	}
+	return best, nil
+}
+
+// imageSSIM compares two generated images.
+func imageSSIM(a, b Result) (float64, error) {
+	bounds := a.Image.Bounds()
+	return SSIM(a.Pixels, b.Pixels, bounds.Dy(), bounds.Dx(), 3)
+}

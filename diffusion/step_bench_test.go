@@ -1,0 +1,45 @@
+package diffusion
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestStepBench(t *testing.T) {
+	p := openTinySD(t, "testdata/tiny-sd")
+	pred, err := LoadStepPredictor("testdata/steppred", 1)
+	require.NoError(t, err)
+	defer func() { require.NoError(t, pred.Close()) }()
+	// The tiny predictor says 50 DDIM steps for the first prompt and 20 for the second.
+	prompts := []string{"a person walking left to right at night", "car enters the driveway"}
+	r, err := StepBench{Pipeline: p, Predictor: pred, Scheduler: "ddim", Seed: 1}.Run(context.Background(), prompts)
+	require.NoError(t, err)
+	require.Equal(t, 50, r.DefaultSteps)
+	require.Equal(t, 100, r.FixedEvaluations)
+	require.Equal(t, 70, r.AutoEvaluations)
+	require.InDelta(t, 35, r.AutoStepsMean, 1e-9)
+	require.InDelta(t, 0.3, r.SavedFraction, 1e-9)
+	require.Equal(t, 35, r.EqualCostSteps)
+	require.Equal(t, 70, r.EqualCostEvaluations)
+	require.InDelta(t, 0.9, r.Tolerance, 1e-9)
+	// Prompt 1 ran at the default: its auto image is the fixed one, so auto similarity is at least 1/2.
+	require.GreaterOrEqual(t, r.AutoSimilarity, 0.5)
+	require.LessOrEqual(t, r.AutoSimilarity, 1+1e-9)
+	require.Greater(t, r.EqualCostSimilarity, 0.0)
+	b, err := json.Marshal(r)
+	require.NoError(t, err)
+	require.Contains(t, string(b), `"saved_fraction":0.3`)
+
+	// Heun costs 2n-1 evaluations: the equal-cost count is found on evaluations, not steps.
+	n, err := equalCostSteps(p, "heun", 50, 39)
+	require.NoError(t, err)
+	require.Equal(t, 20, n)
+
+	_, err = StepBench{Pipeline: p, Predictor: pred}.Run(context.Background(), nil)
+	require.ErrorIs(t, err, ErrBadInput)
+	_, err = StepBench{Pipeline: p, Predictor: pred, Scheduler: "heun"}.Run(context.Background(), prompts)
+	require.ErrorIs(t, err, ErrUnknownScheduler) // the predictor has no Heun head
+}
