@@ -77,20 +77,28 @@ func TestLoadStepPredictorErrors(t *testing.T) {
 		"max length": func(m map[string]any) { m["max_length"] = 2 },
 		"heads":      func(m map[string]any) { m["schedulers"] = []string{"ddim", "euler", "heun"} },
 		"model file": func(m map[string]any) { m["model"] = "missing.onnx" },
+		"ok":         func(map[string]any) {}, // control: the copy itself loads
 	} {
 		var m map[string]any
 		require.NoError(t, json.Unmarshal(good, &m))
 		edit(m)
 		dir := t.TempDir()
-		for _, f := range []string{"model.onnx", "vocab.txt"} {
-			abs, err := filepath.Abs(filepath.Join("testdata/steppred", f))
+		m["tokenizer"] = "vocab.txt"
+		for f, src := range map[string]string{"model.onnx": "testdata/steppred/model.onnx",
+			"vocab.txt": "testdata/minilm/vocab.txt"} {
+			abs, err := filepath.Abs(src)
 			require.NoError(t, err)
 			require.NoError(t, os.Symlink(abs, filepath.Join(dir, f)))
 		}
 		b, err := json.Marshal(m)
 		require.NoError(t, err)
 		require.NoError(t, os.WriteFile(filepath.Join(dir, "manifest.json"), b, 0o644))
-		_, err = LoadStepPredictor(dir, 1)
+		sp, err := LoadStepPredictor(dir, 1)
+		if name == "ok" {
+			require.NoError(t, err)
+			require.NoError(t, sp.Close())
+			continue
+		}
 		require.Error(t, err, name)
 		if name != "model file" {
 			require.ErrorIs(t, err, ErrBadPredictor, name)

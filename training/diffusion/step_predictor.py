@@ -191,6 +191,10 @@ def cmd_tiny_fixture(a):
     shutil.rmtree(out, ignore_errors=True)
     export(model, out, "diffusion/testdata/minilm/vocab.txt", schedulers, ladder, 32,
            {"default_steps": 50, "tolerance": 0.9, "similarity": "ssim", "base_model": "random tiny BERT (test only)"})
+    # The test fixture shares the committed MiniLM vocabulary instead of carrying a second copy.
+    os.remove(os.path.join(out, "vocab.txt"))
+    man = json.load(open(os.path.join(out, "manifest.json")))
+    json.dump(man | {"tokenizer": "../minilm/vocab.txt"}, open(os.path.join(out, "manifest.json"), "w"), indent=1)
     tok = BertTokenizerFast.from_pretrained("diffusion/testdata/minilm")
     import onnxruntime as ort
     sess = ort.InferenceSession(os.path.join(out, "model.onnx"), providers=["CPUExecutionProvider"])
