@@ -14,7 +14,15 @@
 //     tokenizers on 372 strings.
 //   - CLIPTokenizer: CLIP's byte-level BPE as transformers runs it, equal on 387 strings with the real
 //     openai CLIP vocabulary.
-//   - Pipeline: Stable Diffusion on ONNX Runtime for model directories in the Optimum layout, matched to
-//     diffusers' OnnxStableDiffusionPipeline loop on a tiny random model (testdata/tiny-sd), with PNG/JPEG
-//     output (EncodeImage) and SSIM for comparing images.
+//   - Pipeline: Stable Diffusion 1.x/2.x on ONNX Runtime for model directories in the Optimum layout
+//     (text_encoder/, unet/, vae_decoder/, tokenizer/, scheduler/), input names, element types and ranks read
+//     from the models, classifier-free guidance, VAE decode, PNG/JPEG (EncodeImage). Matched to diffusers'
+//     OnnxStableDiffusionPipeline loop on a tiny random model (testdata/tiny-sd) to about 5e-6 per pixel.
+//   - StepPredictor: prompt -> step count per scheduler, from a fine-tuned MiniLM exported by
+//     training/diffusion/step_predictor.py (manifest.json, schema mvwatch.steppredictor.v1).
+//   - StepBench: fixed default vs predicted vs equal-cost fixed step counts, with SSIM (scikit-image's
+//     Gaussian variant) to the default image and the saved fraction of UNet evaluations.
+//
+// The project's own thumbnail model is trained by training/diffusion/thumbnail_model.py (procedural
+// camera-event illustrations, plain PyTorch, exported in the same Optimum layout).
 package diffusion
