@@ -2,6 +2,7 @@ package diffusion
 
 import (
 	"context"
+	"fmt"
 	"image"
 	"image/color"
 	_ "image/jpeg"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -191,5 +193,34 @@ func TestPipelineExternal(t *testing.T) {
 		out := filepath.Join(os.TempDir(), "mvwatch-"+s+".png")
 		require.NoError(t, os.WriteFile(out, []byte(b.String()), 0o644))
 		t.Logf("%s: %d evaluations in %v -> %s", s, res.Evaluations, time.Since(start), out)
+	}
+}
+
+func TestPipelineConcurrentGenerate(t *testing.T) {
+	p := openTinySD(t, "testdata/tiny-sd")
+	req := func(i int) Request {
+		return Request{Prompt: fmt.Sprintf("a dog running %d", i), Steps: 2, Seed: uint64(i), Scheduler: "unipc"}
+	}
+	want := make([][]float32, 3)
+	for i := range want {
+		res, err := p.Generate(context.Background(), req(i))
+		require.NoError(t, err)
+		want[i] = res.Pixels
+	}
+	got := make([][]float32, 3)
+	errs := make([]error, 3)
+	var wg sync.WaitGroup
+	for i := range got {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := p.Generate(context.Background(), req(i))
+			got[i], errs[i] = res.Pixels, err
+		}()
+	}
+	wg.Wait()
+	for i := range got {
+		require.NoError(t, errs[i])
+		require.Equal(t, want[i], got[i], "request %d", i)
 	}
 }

@@ -2,6 +2,7 @@ package diffusion
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"strings"
 	"testing"
@@ -98,6 +99,27 @@ func FuzzWordPiece(f *testing.F) {
 		for _, tok := range e.Tokens {
 			if !utf8.ValidString(tok) || tok == "" || strings.ContainsAny(tok, " \t\n") {
 				t.Fatalf("bad token %q", tok)
+			}
+		}
+	})
+}
+
+func FuzzParseTokenizerFiles(f *testing.F) {
+	f.Add([]byte(`{"model": {"type": "WordPiece", "vocab": {"[UNK]": 0, "[CLS]": 1, "[SEP]": 2, "[PAD]": 3, "a": 4}}}`))
+	f.Add([]byte(`{"normalizer": {"type": "BertNormalizer", "lowercase": false}, "truncation": {"max_length": 9},
+		"model": {"type": "WordPiece", "continuing_subword_prefix": "##", "vocab": {"[UNK]": 0}}}`))
+	f.Add([]byte("[PAD]\n[UNK]\n[CLS]\n[SEP]\nhello\n##s\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, parse := range []func([]byte) (*WordPiece, error){parseTokenizerJSON, parseVocabTxt} {
+			w, err := parse(data)
+			if err != nil {
+				if !errors.Is(err, ErrBadTokenizer) {
+					t.Fatalf("unexpected error class: %v", err)
+				}
+				continue
+			}
+			if _, err := w.Encode("hello worlds [SEP] x"); err != nil && !errors.Is(err, ErrBadTokenizer) {
+				t.Fatal(err)
 			}
 		}
 	})
