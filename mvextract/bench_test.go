@@ -2,7 +2,6 @@ package mvextract
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"runtime"
 	"syscall"
@@ -10,21 +9,14 @@ import (
 	"time"
 
 	"github.com/mvwatch/mvwatch/demux"
+	"github.com/mvwatch/mvwatch/internal/peer"
 )
 
-// benchFrames decodes the first n frames of a 720p H.264 clip into memory: the peer clip from
-// ../shared/peer/mv-extractor (Big Buck Bunny) when present, else a generated one.
+// benchFrames decodes the first n frames of the peer's 720p H.264 clip (Big Buck Bunny, P-frames only)
+// into memory.
 func benchFrames(b *testing.B, n int) []*demux.Frame {
 	b.Helper()
-	path := filepath.Join("..", "..", "shared", "peer", "mv-extractor", "vid_h264.mp4")
-	if _, err := os.Stat(path); err != nil {
-		path = filepath.Join(b.TempDir(), "bench.mp4")
-		out, err := execFFmpeg("-f", "lavfi", "-i", "testsrc2=s=1280x720:r=25", "-frames:v", itoa(n),
-			"-c:v", "libx264", "-preset", "veryfast", "-bf", "0", path)
-		if err != nil {
-			b.Fatalf("ffmpeg: %v: %s", err, out)
-		}
-	}
+	path := filepath.Join(peer.Dir(b), "vid_h264.mp4")
 	f, err := demux.OpenFile(path, demux.DecoderConfig{MotionVectors: true, Pixels: true, Threads: 1})
 	if err != nil {
 		b.Fatal(err)

@@ -2,7 +2,6 @@ package mvextract
 
 import (
 	"context"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -11,6 +10,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/mvwatch/mvwatch/demux"
+	"github.com/mvwatch/mvwatch/internal/peer"
 )
 
 // encode makes an H.264 clip (x264, no B-frames, one reference) with the ffmpeg CLI from a lavfi graph.
@@ -210,10 +210,7 @@ func TestRealClipBFrames(t *testing.T) {
 	out, err := execFFmpeg("-f", "lavfi", "-i", "testsrc2=s=192x128:r=25", "-frames:v", "20", "-c:v", "libx264",
 		"-preset", "veryfast", "-bf", "2", "-g", "20", "-pix_fmt", "yuv420p", path)
 	require.NoError(t, err, "ffmpeg: %s", out)
-	paths := []string{path}
-	if peer := filepath.Join("..", "..", "shared", "peer", "mv-extractor", "vid_mpeg4_part2.mp4"); fileExists(peer) {
-		paths = append(paths, peer)
-	}
+	paths := []string{path, filepath.Join(peer.Dir(t), "vid_mpeg4_part2.mp4")}
 	for _, p := range paths {
 		ext := NewExtractor(ExtractorConfig{Future: true})
 		var bFuture, frames int
@@ -247,11 +244,6 @@ func TestRealClipBFrames(t *testing.T) {
 			require.Positive(t, bFuture, "B-frames with future vectors")
 		}
 	}
-}
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
 }
 
 // TestWorkersSameResult checks that splitting frames over worker goroutines changes nothing, that the

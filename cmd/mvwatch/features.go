@@ -26,6 +26,8 @@ type featuresOptions struct {
 	interp    mvextract.Interpolation
 	reference mvextract.Reference
 	maxTime   time.Duration
+	idle      time.Duration
+	queue     int
 	transport string
 }
 
@@ -78,6 +80,8 @@ func runFeatures(args []string) int {
 	reference := fs.String("reference", "anchor", "reference frame of the prediction: anchor (last I/P-frame) or previous (previous frame)")
 	fs.IntVar(&o.threads, "threads", 1, "decoder threads (0: number of CPUs); features do not depend on it")
 	fs.DurationVar(&o.maxTime, "duration", 0, "for RTSP inputs: stop after this long (0: until the stream ends or Ctrl-C)")
+	fs.DurationVar(&o.idle, "idle", 3*time.Second, "for RTSP inputs: the stream has ended once no access unit came for this long (0: wait forever)")
+	fs.IntVar(&o.queue, "queue", 1024, "for RTSP inputs: access units buffered between network and decoder (full: dropped and counted)")
 	fs.StringVar(&o.transport, "transport", "tcp", "for RTSP inputs: tcp, udp or auto")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: mvwatch features [flags] INPUT --out FILE.npy\n\n"+
@@ -202,7 +206,7 @@ func features(ctx context.Context, input string, o featuresOptions) (*featuresMe
 	var runErr error
 	if isRTSP(input) {
 		runErr = decodeRTSP(ctx, rtspDecodeOptions{url: input, camera: "features", transport: o.transport,
-			decoder: dcfg, maxTime: o.maxTime, idle: 3 * time.Second}, onFrame)
+			queue: o.queue, decoder: dcfg, maxTime: o.maxTime, idle: o.idle}, onFrame)
 		if errors.Is(runErr, context.DeadlineExceeded) {
 			runErr = nil
 		}

@@ -17,6 +17,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mvwatch/mvwatch/demux"
+	"github.com/mvwatch/mvwatch/ingest"
+	"github.com/mvwatch/mvwatch/internal/peer"
 	"github.com/mvwatch/mvwatch/mvextract"
 )
 
@@ -151,4 +153,27 @@ func TestFeaturesBadInvocations(t *testing.T) {
 	junk := filepath.Join(dir, "junk.mp4")
 	require.NoError(t, os.WriteFile(junk, bytes.Repeat([]byte{0x42, 0x17}, 5000), 0o644))
 	require.Equal(t, 1, runFeatures([]string{junk, "--out", out}))
+}
+
+// TestFeaturesRTSPMatchesFile serves the peer's raw H.264 stream (B-frames, three references) from the
+// built-in test camera and checks that the features read over RTSP equal those of the file, byte for
+// byte: the serving path and the training path give the model the same input.
+func TestFeaturesRTSPMatchesFile(t *testing.T) {
+	stream := filepath.Join(peer.Dir(t), "vid_h264.264")
+	src, err := ingest.OpenAnnexB(stream, ingest.AnnexBOptions{})
+	require.NoError(t, err)
+	cam := ingest.NewTestCamera(ingest.TestCameraConfig{Address: "127.0.0.1:0", Source: src, Fast: true})
+	require.NoError(t, cam.Start())
+	defer cam.Close()
+	dir := t.TempDir()
+	args := []string{"--clip-len", "4", "--size", "32x32", "--stride", "16"}
+	require.Equal(t, 0, runFeatures(append([]string{cam.URL(), "--out", filepath.Join(dir, "rtsp.npy"), "--idle", "1s"}, args...)))
+	require.Equal(t, 0, runFeatures(append([]string{stream, "--out", filepath.Join(dir, "file.npy")}, args...)))
+	fromRTSP, err := os.ReadFile(filepath.Join(dir, "rtsp.npy"))
+	require.NoError(t, err)
+	fromFile, err := os.ReadFile(filepath.Join(dir, "file.npy"))
+	require.NoError(t, err)
+	shape, _ := readNPYFloat32(t, filepath.Join(dir, "file.npy"))
+	require.Equal(t, []int{21, 3, 4, 32, 32}, shape) // 337 frames: clips at 0, 16, ..., 320
+	require.True(t, bytes.Equal(fromFile, fromRTSP), "features over RTSP differ from the file's")
 }
