@@ -540,7 +540,10 @@ def cmd_train(a):
         xt = ab.sqrt() * x0 + (1 - ab).sqrt() * noise
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=dev.type == "cuda"):
             pred = unet(xt, t, te(cid))
-        loss = torch.nn.functional.mse_loss(pred.float(), noise)
+        # v-prediction keeps the implied x0 = sqrt(a) x_t - sqrt(1-a) v bounded at high noise, where an
+        # epsilon model's x0 = (x_t - sqrt(1-a) eps) / sqrt(a) magnifies small errors ~150x.
+        target = noise if a.prediction == "epsilon" else ab.sqrt() * noise - (1 - ab).sqrt() * x0
+        loss = torch.nn.functional.mse_loss(pred.float(), target)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -553,11 +556,13 @@ def cmd_train(a):
             print(f"step {step} loss {np.mean(losses[-200:]):.4f} {time.time() - t0:.0f}s", flush=True)
     final = float(np.mean(losses[-200:]))
     print(f"trained {step} steps, final loss {final:.4f}", flush=True)
+    SCHED_CFG["prediction_type"] = a.prediction
     export_all(a.out, te, unet, os.path.join(a.out, "tokenizer"))
     manifest = {"schema": "mvwatch.thumbnail.v1", "layout": "optimum-stable-diffusion", "image_size": SIZE,
                 "latent": [3 * R * R, SIZE // R, SIZE // R], "train_steps": step, "batch": a.batch,
                 "images": a.images, "final_loss": final, "seed": a.seed, "device": str(dev),
-                "minutes": a.minutes, "generator": "training/diffusion/thumbnail_model.py"}
+                "minutes": a.minutes, "prediction_type": a.prediction,
+                "generator": "training/diffusion/thumbnail_model.py"}
     json.dump(manifest, open(os.path.join(a.out, "manifest.json"), "w"), indent=1)
     print(json.dumps(manifest))
     if a.tar:  # one file: the device machine returns only a few files from $OUT
@@ -593,6 +598,7 @@ def main():
     t.add_argument("--batch", type=int, default=128)
     t.add_argument("--lr", type=float, default=5e-4)
     t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--prediction", choices=["v_prediction", "epsilon"], default="v_prediction")
     t.add_argument("--tar", default="", help="also pack the model directory into this .tgz")
     c = sub.add_parser("check")
     c.add_argument("--model", required=True)
