@@ -30,8 +30,9 @@ func openTinySD(t *testing.T, dir string) *Pipeline {
 }
 
 // imageTol is the agreement with diffusers' ONNX pipeline on [0,1] pixels: both run the same ONNX files; the
-// scheduler arithmetic is float64 here and float32 there.
-const imageTol = 2e-3
+// scheduler arithmetic is float64 here and float32 there (seen: about 5e-6). A timestep off by one moves
+// the Euler run by 8e-4.
+const imageTol = 1e-4
 
 func checkAgainstReference(t *testing.T, p *Pipeline, only string) {
 	ref := loadTinySDReference(t)
