@@ -16,7 +16,12 @@ import (
 // into memory.
 func benchFrames(b *testing.B, n int) []*demux.Frame {
 	b.Helper()
-	path := filepath.Join(peer.Dir(b), "vid_h264.mp4")
+	return decodeFrames(b, filepath.Join(peer.Dir(b), "vid_h264.mp4"), n)
+}
+
+// decodeFrames decodes the first n frames of path into memory (luma and side data only).
+func decodeFrames(b *testing.B, path string, n int) []*demux.Frame {
+	b.Helper()
 	f, err := demux.OpenFile(path, demux.DecoderConfig{MotionVectors: true, Pixels: true, Threads: 1})
 	if err != nil {
 		b.Fatal(err)
@@ -81,6 +86,35 @@ func measureWith(b *testing.B, base float64, cpuClock func() time.Duration, fn f
 		b.ReportMetric(cpu/base, "x-baseline")
 	}
 	return cpu
+}
+
+// BenchmarkResidual1080p is BenchmarkResidual720p's bilinear case on a generated 1080p x264 clip
+// (testsrc2, whose moving parts give a mix of vectors).
+func BenchmarkResidual1080p(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "1080p.mp4")
+	if out, err := execFFmpeg("-f", "lavfi", "-i", "testsrc2=s=1920x1080:r=25", "-frames:v", "30",
+		"-c:v", "libx264", "-preset", "veryfast", "-bf", "0", path); err != nil {
+		b.Fatalf("ffmpeg: %v: %s", err, out)
+	}
+	frames := decodeFrames(b, path, 30)
+	w, h := frames[0].Width, frames[0].Height
+	diff := make([]int16, w*h)
+	var base float64
+	b.Run("baseline-framediff", func(b *testing.B) {
+		base = measure(b, 0, func(i int) {
+			cur, prev := frames[(i+1)%len(frames)], frames[i%len(frames)]
+			_ = Residual(diff, cur.Y, cur.YStride, prev.Y, w, h)
+		})
+	})
+	ext := NewExtractor(ExtractorConfig{})
+	defer ext.Close()
+	b.Run("mv+residual", func(b *testing.B) {
+		measure(b, base, func(i int) {
+			if _, err := ext.Process(frames[i%len(frames)]); err != nil {
+				b.Fatal(err)
+			}
+		})
+	})
 }
 
 // BenchmarkResidual720p measures Extractor.Process (parse, field, prediction, residual, reference copy)
