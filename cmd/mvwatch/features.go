@@ -207,8 +207,8 @@ func features(ctx context.Context, input string, o featuresOptions) (*featuresMe
 	if isRTSP(input) {
 		runErr = decodeRTSP(ctx, rtspDecodeOptions{url: input, camera: "features", transport: o.transport,
 			queue: o.queue, decoder: dcfg, maxTime: o.maxTime, idle: o.idle}, onFrame)
-		if errors.Is(runErr, context.DeadlineExceeded) {
-			runErr = nil
+		if errors.Is(runErr, context.DeadlineExceeded) || errors.Is(runErr, context.Canceled) {
+			runErr = nil // --duration passed, or Ctrl-C: a live stream ends this way
 		}
 	} else {
 		runErr = extractFile(ctx, input, dcfg, onFrame)
