@@ -76,9 +76,7 @@ func (r *areaResizer) int16(dst []float32, src []int16, ss int, scale float32, a
 					iacc[x] += abs32(int32(v))
 				}
 			} else {
-				for x, v := range row {
-					iacc[x] += int32(v)
-				}
+				addRow(iacc, row)
 			}
 		}
 		// Partly covered first and last rows, by their weights.
@@ -180,4 +178,20 @@ func abs32(v int32) int32 {
 		return -v
 	}
 	return v
+}
+
+// addRow adds row to acc element-wise (acc at least as long as row), unrolled by eight.
+func addRow(acc []int32, row []int16) {
+	acc = acc[:len(row)]
+	x := 0
+	for ; x+8 <= len(row); x += 8 {
+		a, r := acc[x:x+8:x+8], row[x:x+8:x+8]
+		a[0], a[1] = a[0]+int32(r[0]), a[1]+int32(r[1])
+		a[2], a[3] = a[2]+int32(r[2]), a[3]+int32(r[3])
+		a[4], a[5] = a[4]+int32(r[4]), a[5]+int32(r[5])
+		a[6], a[7] = a[6]+int32(r[6]), a[7]+int32(r[7])
+	}
+	for ; x < len(row); x++ {
+		acc[x] += int32(row[x])
+	}
 }
