@@ -45,8 +45,19 @@ type TensorSpec struct {
 // String formats the spec as TensorInfo does: name:dtype[dims].
 func (t TensorSpec) String() string { return TensorInfo(t).String() }
 
-// Normalisation is the per-channel normalisation of the clip input.
+// Transforms that Normalisation.Transform names.
+const (
+	// TransformNone feeds the features as they are.
+	TransformNone = ""
+	// TransformSignedLog1p is sign(x) * log(1 + |x|), applied before the mean and std.
+	TransformSignedLog1p = "signed_log1p"
+)
+
+// Normalisation is the per-channel normalisation of the clip input: (transform(x) - mean) / std.
 type Normalisation struct {
+	// Transform is applied elementwise before the mean and std: TransformNone or
+	// TransformSignedLog1p.
+	Transform string `json:"transform,omitempty"`
 	// Mean and Std have one entry per input channel.
 	Mean []float64 `json:"mean"`
 	Std  []float64 `json:"std"`
@@ -238,6 +249,9 @@ func (in *ClipInput) validate() error {
 		return badf("input %s: %d channel names for %d channels", in.Name, len(in.Channels), c)
 	}
 	n := in.Normalisation
+	if n.Transform != TransformNone && n.Transform != TransformSignedLog1p {
+		return badf("input %s: normalisation transform %q, want %q or none", in.Name, n.Transform, TransformSignedLog1p)
+	}
 	if len(n.Mean) != int(c) || len(n.Std) != int(c) {
 		return badf("input %s: normalisation has %d means and %d stds for %d channels", in.Name, len(n.Mean), len(n.Std), c)
 	}
