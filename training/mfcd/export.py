@@ -12,7 +12,7 @@ from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantTy
 import models
 
 SCHEMA = "mvwatch.model.v1"
-CHANNELS = ["mv_dx", "mv_dy", "residual_y"]
+CHANNELS = ["dx", "dy", "residual"]  # as `mvwatch features` names them
 OPSET = 17
 
 
@@ -175,9 +175,9 @@ def export_all(student, splits, out_dir, threshold, labels, cost, log):
         "input": {
             "name": "features", "dtype": "float32", "layout": "NCTHW", "shape": [-1, c, t, h, w],
             "channels": CHANNELS[:c], "clip_len": int(t), "height": int(h), "width": int(w),
-            "normalisation": {"mean": student.mean.flatten().tolist(), "std": student.std.flatten().tolist(),
-                              "in_graph": True},
-            "extractor": f"mvwatch features INPUT --out FILE.npy --clip-len {t} --size {w}x{h} --stride {t}",
+            "normalisation": {"transform": "signed_log1p", "mean": student.mean.flatten().tolist(),
+                              "std": student.std.flatten().tolist(), "in_graph": True},
+            "extractor": f"mvwatch features INPUT --out FILE.npy --clip-len {t} --size {w}x{h} --stride {t} --mv-norm 0.5 --residual-norm 128",
         },
         "stages": stages,
         "exit_policy": "run stages in order; stop at the first stage whose softmax(max) >= its threshold; "

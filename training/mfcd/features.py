@@ -46,8 +46,8 @@ def parse_ranges(meta_json, n):
     clips = meta["clips"] if isinstance(meta, dict) else meta
     ranges = []
     for c in clips:
-        if "start" in c and "end" in c:
-            ranges.append((int(c["start"]), int(c["end"])))
+        if "first" in c and "last" in c and c.get("frames") and len(c["frames"]) == c["last"] - c["first"] + 1:
+            ranges.append((int(c["first"]), int(c["last"]) + 1))
         elif "frames" in c:
             fr = c["frames"]
             ranges.append((int(fr[0]), int(fr[-1]) + 1))
@@ -63,7 +63,8 @@ def extract(mvwatch, video, out_npy):
     if os.path.exists(out_npy) and os.path.exists(out_npy[:-4] + ".json"):
         return
     subprocess.run([mvwatch, "features", video, "--out", out_npy, "--clip-len", str(CLIP_LEN),
-                    "--size", f"{SIZE}x{SIZE}", "--stride", str(STRIDE)],
+                    "--size", f"{SIZE}x{SIZE}", "--stride", str(STRIDE), "--mv-norm", "0.5",
+                    "--residual-norm", "128"],
                    check=True, capture_output=True)
 
 

@@ -31,6 +31,11 @@ def conv3d_bn(cin, cout, stride, kernel=(3, 3, 3)):
     )
 
 
+def signed_log(x):
+    """sign(x) * log(1 + |x|), written with ops that export to any ONNX opset."""
+    return torch.sign(x) * torch.log1p(torch.abs(x))
+
+
 class ExitHead(nn.Module):
     """Global average pool and a linear classifier."""
 
@@ -60,7 +65,10 @@ class Student(nn.Module):
         self.exit3 = ExitHead(w3, classes)
 
     def fold(self, x):
-        """Normalises [N,C,T,H,W] and folds time into channels: [N, C*T, H, W]."""
+        """Compresses, normalises and folds [N,C,T,H,W] into [N, C*T, H, W]. The signed log
+        (sign(x) * log1p(|x|)) tames the heavy tails of motion vectors and residuals, whose scale
+        depends on reference distance and rate control; mean/std are of the compressed values."""
+        x = signed_log(x)
         x = (x - self.mean) / self.std
         n, c, t, h, w = x.shape
         return x.reshape(n, c * t, h, w)
@@ -92,22 +100,28 @@ class StudentStage(nn.Module):
 
 
 class Teacher(nn.Module):
-    """Raw-RGB teacher: a 3D CNN over [N, 3, T, H, W] uint8-scaled frames (0..1)."""
+    """Raw-RGB teacher: RGB frames [N, 3, T, H, W] scaled to 0..1, plus their temporal differences
+    (a fixed, parameter-free layer: x[t] - x[t-1], zero for the first frame), folded over time into
+    channels and run through a wide 2D CNN. (A 3D CNN of the same FLOPs trained about 5x slower on
+    the 2-core CPU.)"""
 
-    def __init__(self, classes, widths=(24, 48, 96, 128)):
+    def __init__(self, classes, clip_len=8, widths=(64, 96, 192)):
         super().__init__()
-        w0, w1, w2, w3 = widths
+        w0, w1, w2 = widths
         self.features = nn.Sequential(
-            conv3d_bn(3, w0, (1, 2, 2)),  # 8x32x32
-            conv3d_bn(w0, w1, (2, 2, 2)),  # 4x16x16
-            conv3d_bn(w1, w2, (2, 2, 2)),  # 2x8x8
-            conv3d_bn(w2, w3, (1, 1, 1)),
+            conv_bn(6 * clip_len, w0, 2),  # 32x32
+            conv_bn(w0, w1, 2),  # 16x16
+            conv_bn(w1, w1),
+            conv_bn(w1, w2, 2),  # 8x8
+            conv_bn(w2, w2),
         )
-        self.fc = nn.Linear(w3, classes)
+        self.fc = nn.Linear(w2, classes)
 
     def forward(self, x):
-        x = (x - 0.45) / 0.25
-        return self.fc(self.features(x).mean(dim=(2, 3, 4)))
+        diff = torch.cat([torch.zeros_like(x[:, :, :1]), x[:, :, 1:] - x[:, :, :-1]], dim=2)
+        x = torch.cat([(x - 0.45) / 0.25, diff * 8.0], dim=1)
+        n, c, t, h, w = x.shape
+        return self.fc(self.features(x.reshape(n, c * t, h, w)).mean(dim=(2, 3)))
 
 
 def count_flops(module, example):

@@ -59,6 +59,22 @@ def flip_feat(x):
     return x
 
 
+def augment_feat(x):
+    """Encoder-robustness augmentation of a feature batch [N, C, T, H, W] (channels dx, dy, residual).
+    Motion-vector magnitudes depend on the reference distance (a P-frame after 3 B-frames points 4
+    frames back; FFmpeg does not export the distance), and residual energy on the rate control, so
+    both are rescaled per clip and per frame; a frame's motion is zeroed at random as an I-frame
+    would."""
+    n, c, t = x.shape[:3]
+    mv = torch.exp(torch.randn(n, 1, t, 1, 1) * 0.35) * torch.empty(n, 1, 1, 1, 1).uniform_(0.75, 1.33)
+    intra = (torch.rand(n, 1, t, 1, 1) < 0.08).float()
+    res = torch.exp(torch.randn(n, 1, t, 1, 1) * 0.25) * torch.empty(n, 1, 1, 1, 1).uniform_(0.6, 1.6)
+    x = x.clone()
+    x[:, 0:2] = x[:, 0:2] * mv * (1 - intra)
+    x[:, 2:3] = x[:, 2:3] * res
+    return x
+
+
 def rgb_tensor(a):
     return torch.from_numpy(a).float().div_(255.0)
 
@@ -137,7 +153,7 @@ def train_student(tr, va, teacher_logits, mean, std, epochs, temperature, alpha)
             if random.random() < 0.5:
                 x, y = flip_feat(x), flip_labels(y)
                 tl = t_flip[idx] if t_flip is not None else None
-            outs = model(x)
+            outs = model(augment_feat(x))
             loss = sum(w * models.kd_loss(o, tl, y, temperature, alpha) for w, o in zip(weights, outs))
             opt.zero_grad()
             loss.backward()
@@ -203,10 +219,10 @@ def main():
     ap.add_argument("--data", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--work", default="training/out/mfcd")
-    ap.add_argument("--teacher-epochs", type=int, default=14)
-    ap.add_argument("--student-epochs", type=int, default=40)
+    ap.add_argument("--teacher-epochs", type=int, default=25)
+    ap.add_argument("--student-epochs", type=int, default=35)
     ap.add_argument("--temperature", type=float, default=4.0)
-    ap.add_argument("--alpha", type=float, default=0.5)
+    ap.add_argument("--alpha", type=float, default=0.7)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--teacher-only", action="store_true")
@@ -243,9 +259,10 @@ def main():
     t_plain = predict(teacher, xt)
     t_flip = predict(teacher, torch.flip(xt, dims=[4]))
     del xt
-    feat = tr["feat"].astype(np.float32)
+    feat = models.signed_log(torch.from_numpy(tr["feat"].astype(np.float32))).numpy()
     mean = feat.mean(axis=(0, 2, 3, 4)).tolist()
     std = (feat.std(axis=(0, 2, 3, 4)) + 1e-3).tolist()
+    del feat
     log("feature mean", mean, "std", std)
     seed_all(args.seed)
     student = train_student(tr, splits["val"], (t_plain, t_flip), mean, std, args.student_epochs,
