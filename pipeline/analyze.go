@@ -12,7 +12,7 @@ import (
 // AnalyzeOptions configures AnalyzeFile.
 type AnalyzeOptions struct {
 	Classifier Classifier
-	Clip       mvextract.ClipConfig
+	Features   mvextract.FeatureSpec
 	// Gate is the motion gate; Enabled false sends every clip to the model.
 	Gate       GateConfig
 	Thresholds Thresholds
@@ -62,7 +62,7 @@ func AnalyzeFile(ctx context.Context, path string, opts AnalyzeOptions, emit fun
 		ev.observe(job, c)
 		return true
 	}
-	proc, err := newProcessor("file", opts.Clip, opts.Gate.withDefaults(DefaultGateConfig()), nil, submit)
+	proc, err := newProcessor("file", opts.Features, opts.Gate.withDefaults(DefaultGateConfig()), nil, submit)
 	if err != nil {
 		return st, err
 	}

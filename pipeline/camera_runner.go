@@ -22,7 +22,7 @@ type Classifier interface {
 
 // cameraDeps are what every camera runner shares.
 type cameraDeps struct {
-	clip       mvextract.ClipConfig
+	features   mvextract.FeatureSpec
 	classifier Classifier
 	thresholds Thresholds
 	idleLabels map[string]bool
@@ -68,7 +68,7 @@ func startCamera(cfg CameraConfig, deps *cameraDeps) (*cameraRunner, error) {
 		qo.Depth = m.QueueDepth.WithLabelValues("inference", cfg.Name)
 	}
 	r.jobs = NewQueue[*clipJob](deps.jobQueue, qo)
-	proc, err := newProcessor(cfg.Name, deps.clip, cfg.Gate, deps.metrics, r.jobs.Push)
+	proc, err := newProcessor(cfg.Name, deps.features, cfg.Gate, deps.metrics, r.jobs.Push)
 	if err != nil {
 		return nil, err
 	}

@@ -3,8 +3,6 @@ package pipeline
 import (
 	"context"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/mvwatch/mvwatch/inference"
@@ -25,8 +23,8 @@ type ModelOptions struct {
 // batcher, and the clip layout its manifest asks for. It implements Classifier.
 type Model struct {
 	Manifest *inference.Manifest
-	// Clip is the extractor configuration that makes this model's input, as in training.
-	Clip mvextract.ClipConfig
+	// Features is the extractor and clip configuration that makes this model's input, as in training.
+	Features mvextract.FeatureSpec
 
 	cls     *inference.Classifier
 	batcher *inference.Batcher
@@ -42,7 +40,7 @@ func LoadModel(dir string, opts ModelOptions) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	clip, err := ClipConfigFor(man)
+	spec, err := FeatureSpecFor(man)
 	if err != nil {
 		return nil, err
 	}
@@ -68,7 +66,7 @@ func LoadModel(dir string, opts ModelOptions) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	md := &Model{Manifest: man, Clip: clip, cls: cls}
+	md := &Model{Manifest: man, Features: spec, cls: cls}
 	md.batcher = inference.NewBatcher(cls, inference.BatcherConfig{MaxBatch: maxBatch, MaxWait: opts.Inference.MaxWait.D()})
 	if err := md.batcher.Start(); err != nil {
 		cls.Close()
@@ -77,23 +75,23 @@ func LoadModel(dir string, opts ModelOptions) (*Model, error) {
 	return md, nil
 }
 
-// ClipConfigFor derives the extractor's clip configuration from a manifest: clip length and size from
-// the input description, and the flags of the feature command the model was trained on.
-func ClipConfigFor(m *inference.Manifest) (mvextract.ClipConfig, error) {
+// FeatureSpecFor reads the feature configuration a model was trained with from its manifest (the
+// recorded `mvwatch features` command line) and checks it against the declared input.
+func FeatureSpecFor(m *inference.Manifest) (mvextract.FeatureSpec, error) {
 	in := m.Input
-	c := mvextract.ClipConfig{Length: in.ClipLen, Width: in.Width, Height: in.Height, Stride: in.ClipLen}
-	args := strings.Fields(in.Extractor)
-	c.Accumulate = slices.Contains(args, "--accumulate")
-	c.AbsResidual = slices.Contains(args, "--abs-residual") || len(in.Channels) == 4
-	if i := slices.Index(args, "--step"); i >= 0 && i+1 < len(args) {
-		if _, err := fmt.Sscan(args[i+1], &c.Step); err != nil {
-			return c, fmt.Errorf("model %s: extractor step %q: %w", m.Name, args[i+1], err)
-		}
+	spec, err := mvextract.ParseFeatureSpec(in.Extractor)
+	if err != nil {
+		return spec, fmt.Errorf("model %s: %w", m.Name, err)
 	}
-	if c.Channels() != len(in.Channels) && len(in.Channels) > 0 {
-		return c, fmt.Errorf("model %s: input has %d channels %v; the extractor makes %d", m.Name, len(in.Channels), in.Channels, c.Channels())
+	c := spec.Clip
+	if c.Length != in.ClipLen || c.Width != in.Width || c.Height != in.Height {
+		return spec, fmt.Errorf("model %s: extractor %q makes %dx%d clips of %d frames; the input is %dx%d x %d",
+			m.Name, in.Extractor, c.Width, c.Height, c.Length, in.Width, in.Height, in.ClipLen)
 	}
-	return c, nil
+	if len(in.Channels) > 0 && c.Channels() != len(in.Channels) {
+		return spec, fmt.Errorf("model %s: input has %d channels %v; extractor %q makes %d", m.Name, len(in.Channels), in.Channels, in.Extractor, c.Channels())
+	}
+	return spec, nil
 }
 
 // Classify runs one clip through the batcher.

@@ -59,14 +59,14 @@ type processor struct {
 	noLuma    demux.Frame
 }
 
-func newProcessor(camera string, clip mvextract.ClipConfig, gate GateConfig, metrics *Metrics, submit func(*clipJob) bool) (*processor, error) {
-	clipper, err := mvextract.NewClipper(clip)
+func newProcessor(camera string, spec mvextract.FeatureSpec, gate GateConfig, metrics *Metrics, submit func(*clipJob) bool) (*processor, error) {
+	clipper, err := mvextract.NewClipper(spec.Clip)
 	if err != nil {
 		return nil, err
 	}
 	return &processor{
 		camera:  camera,
-		ex:      mvextract.NewExtractor(mvextract.ExtractorConfig{}),
+		ex:      mvextract.NewExtractor(spec.Extractor),
 		clipper: clipper,
 		gate:    NewGate(gate),
 		metrics: metrics,

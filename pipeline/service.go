@@ -22,8 +22,8 @@ type ServiceOptions struct {
 	Config *Config
 	// Classifier runs the model on clips. Required.
 	Classifier Classifier
-	// Clip is the clip layout the model takes (from its manifest).
-	Clip mvextract.ClipConfig
+	// Features is the feature configuration the model takes (Model.Features).
+	Features mvextract.FeatureSpec
 	// IdleLabels are the model labels that are no event (e.g. "idle"). It defaults to {"idle"}.
 	IdleLabels []string
 	// Registry receives every metric and serves /metrics. Required.
@@ -106,7 +106,7 @@ func NewService(opts ServiceOptions) (*Service, error) {
 	}
 	s.restream = ingest.NewRestream(ingest.RestreamConfig{Address: cfg.Listen.RTSP, Log: s.log})
 	deps := &cameraDeps{
-		clip:       opts.Clip,
+		features:   opts.Features,
 		classifier: opts.Classifier,
 		thresholds: cfg.Thresholds,
 		idleLabels: idle,

@@ -60,7 +60,7 @@ func newTestService(t *testing.T, storePath string, cls Classifier, cams ...Came
 	off := false
 	cfg.Gate.Enabled = &off // every clip goes to the classifier
 	cfg.Cameras = cams
-	svc, err := NewService(ServiceOptions{Config: cfg, Classifier: cls, Clip: mvextract.ClipConfig{Length: 4, Width: 16, Height: 16},
+	svc, err := NewService(ServiceOptions{Config: cfg, Classifier: cls, Features: mvextract.FeatureSpec{Clip: mvextract.ClipConfig{Length: 4, Width: 16, Height: 16}},
 		Registry: prometheus.NewRegistry(), Logger: quietLogger()})
 	require.NoError(t, err)
 	require.NoError(t, svc.Start())

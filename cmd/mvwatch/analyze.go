@@ -53,7 +53,7 @@ func runAnalyze(args []string) int {
 	enc := json.NewEncoder(os.Stdout)
 	epoch := time.Unix(0, 0)
 	st, err := pipeline.AnalyzeFile(ctx, fs.Arg(0), pipeline.AnalyzeOptions{
-		Classifier: model, Clip: model.Clip, Gate: gcfg, Threads: *threads,
+		Classifier: model, Features: model.Features, Gate: gcfg, Threads: *threads,
 		Thresholds: pipeline.Thresholds{MinScore: *minScore},
 	}, func(ev pipeline.Event) {
 		_ = enc.Encode(analyzedEvent{Label: ev.Label, Score: ev.Score, Start: ev.Start.Sub(epoch).Seconds(),

@@ -157,7 +157,7 @@ func benchServeOnce(clip, modelDir, dir string, n int, gate bool, warmup, durati
 		return res, err
 	}
 	defer model.Close()
-	svc, err := pipeline.NewService(pipeline.ServiceOptions{Config: cfg, Classifier: model, Clip: model.Clip,
+	svc, err := pipeline.NewService(pipeline.ServiceOptions{Config: cfg, Classifier: model, Features: model.Features,
 		Registry: reg, Metrics: metrics, Logger: log})
 	if err != nil {
 		return res, err

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -21,10 +20,8 @@ import (
 // featuresOptions configures `mvwatch features`.
 type featuresOptions struct {
 	out       string
-	clip      mvextract.ClipConfig
+	spec      mvextract.FeatureSpec
 	threads   int
-	interp    mvextract.Interpolation
-	reference mvextract.Reference
 	maxTime   time.Duration
 	idle      time.Duration
 	queue     int
@@ -65,19 +62,8 @@ type featuresClip struct {
 func runFeatures(args []string) int {
 	fs := flag.NewFlagSet("features", flag.ContinueOnError)
 	var o featuresOptions
-	size := "64x64"
 	fs.StringVar(&o.out, "out", "", "output .npy file (float32 [N, C, T, H, W]); a .json with the clips' frames goes next to it")
-	fs.IntVar(&o.clip.Length, "clip-len", 8, "frames per clip (T)")
-	fs.StringVar(&size, "size", size, "model input size WIDTHxHEIGHT")
-	fs.IntVar(&o.clip.Stride, "stride", 8, "frames between the first frames of consecutive clips")
-	fs.IntVar(&o.clip.Step, "step", 1, "take every step-th frame inside a clip")
-	fs.BoolVar(&o.clip.Accumulate, "accumulate", false, "CoViAR-style motion and residual accumulated back to the last I-frame")
-	fs.BoolVar(&o.clip.AbsResidual, "abs-residual", false, "add a channel: mean |residual|")
-	fs.BoolVar(&o.clip.Chroma, "chroma", false, "add two channels: mean Cb and Cr residuals")
-	mvNorm := fs.Float64("mv-norm", 0.5, "divide displacements (in model-input pixels) by this")
-	resNorm := fs.Float64("residual-norm", 128, "divide luma residuals by this")
-	interp := fs.String("interp", "bilinear", "sub-pel interpolation of the motion-compensated prediction: bilinear or h264 (exact for H.264, slower)")
-	reference := fs.String("reference", "anchor", "reference frame of the prediction: anchor (last I/P-frame) or previous (previous frame)")
+	featureFlags := mvextract.RegisterFeatureFlags(fs)
 	fs.IntVar(&o.threads, "threads", 1, "decoder threads (0: number of CPUs); features do not depend on it")
 	fs.DurationVar(&o.maxTime, "duration", 0, "for RTSP inputs: stop after this long (0: until the stream ends or Ctrl-C)")
 	fs.DurationVar(&o.idle, "idle", 3*time.Second, "for RTSP inputs: the stream has ended once no access unit came for this long (0: wait forever)")
@@ -111,21 +97,11 @@ func runFeatures(args []string) int {
 		fs.Usage()
 		return 2
 	}
-	w, h, err := parseSize(size)
-	if err != nil {
+	var err error
+	if o.spec, err = featureFlags.Spec(); err != nil {
 		fmt.Fprintf(os.Stderr, "mvwatch features: %v\n", err)
 		return 2
 	}
-	o.clip.Width, o.clip.Height = w, h
-	if o.interp, err = mvextract.ParseInterpolation(*interp); err != nil {
-		fmt.Fprintf(os.Stderr, "mvwatch features: %v\n", err)
-		return 2
-	}
-	if o.reference, err = mvextract.ParseReference(*reference); err != nil {
-		fmt.Fprintf(os.Stderr, "mvwatch features: %v\n", err)
-		return 2
-	}
-	o.clip.MVNorm, o.clip.ResidualNorm = float32(*mvNorm), float32(*resNorm)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	meta, err := features(ctx, input, o)
@@ -138,21 +114,10 @@ func runFeatures(args []string) int {
 	return 0
 }
 
-// parseSize parses WIDTHxHEIGHT.
-func parseSize(s string) (int, int, error) {
-	ws, hs, ok := strings.Cut(s, "x")
-	w, werr := strconv.Atoi(ws)
-	h, herr := strconv.Atoi(hs)
-	if !ok || werr != nil || herr != nil || w < 1 || h < 1 || w > 4096 || h > 4096 {
-		return 0, 0, fmt.Errorf("bad size %q (want WIDTHxHEIGHT, e.g. 64x64)", s)
-	}
-	return w, h, nil
-}
-
 // features decodes input, assembles its clips and writes o.out and its .json. The .npy is written as
 // the clips come, so long inputs need no more memory than short ones.
 func features(ctx context.Context, input string, o featuresOptions) (*featuresMeta, error) {
-	cl, err := mvextract.NewClipper(o.clip)
+	cl, err := mvextract.NewClipper(o.spec.Clip)
 	if err != nil {
 		return nil, err
 	}
@@ -161,7 +126,7 @@ func features(ctx context.Context, input string, o featuresOptions) (*featuresMe
 	meta := &featuresMeta{
 		Input: input, Layout: "NCTHW", Channels: cfg.ChannelNames(),
 		ClipLen: cfg.Length, Stride: cfg.Stride, Step: cfg.Step, Width: cfg.Width, Height: cfg.Height,
-		Accumulate: cfg.Accumulate, Interp: o.interp.String(), Reference: o.reference.String(), MVNorm: cfg.MVNorm, ResidualNorm: cfg.ResidualNorm, Clips: []featuresClip{},
+		Accumulate: cfg.Accumulate, Interp: o.spec.Extractor.Interpolation.String(), Reference: o.spec.Extractor.Reference.String(), MVNorm: cfg.MVNorm, ResidualNorm: cfg.ResidualNorm, Clips: []featuresClip{},
 	}
 	f, err := os.Create(o.out)
 	if err != nil {
@@ -171,7 +136,7 @@ func features(ctx context.Context, input string, o featuresOptions) (*featuresMe
 	if err != nil {
 		return nil, errors.Join(err, f.Close())
 	}
-	ex := mvextract.NewExtractor(mvextract.ExtractorConfig{Interpolation: o.interp, Reference: o.reference, Chroma: cfg.Chroma})
+	ex := mvextract.NewExtractor(o.spec.Extractor)
 	defer ex.Close()
 	onFrame := func(fr *demux.Frame) error {
 		ft, err := ex.Process(fr)

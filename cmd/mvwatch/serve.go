@@ -89,7 +89,7 @@ func runServe(args []string) int {
 	}
 	defer model.Close()
 	svc, err := pipeline.NewService(pipeline.ServiceOptions{
-		Config: cfg, Classifier: model, Clip: model.Clip, Registry: reg, Metrics: metrics, Logger: log,
+		Config: cfg, Classifier: model, Features: model.Features, Registry: reg, Metrics: metrics, Logger: log,
 	})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "mvwatch serve: %v\n", err)
