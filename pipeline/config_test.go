@@ -278,7 +278,11 @@ func FuzzParseConfig(f *testing.F) {
 }
 
 func TestExampleConfigParses(t *testing.T) {
-	cfg, err := LoadConfig("testdata/mvwatch.example.yaml")
+	// Parsed without environment overrides: `make test` exports MVWATCH_ORT_LIB, which would override
+	// inference.library.
+	data, err := os.ReadFile("testdata/mvwatch.example.yaml")
+	require.NoError(t, err)
+	cfg, err := ParseConfig("mvwatch.example.yaml", data, nil)
 	require.NoError(t, err)
 	require.Len(t, cfg.Cameras, 2)
 	require.Equal(t, 4.0, cfg.Cameras[1].Gate.OnFactor)
