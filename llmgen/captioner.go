@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -66,7 +67,7 @@ type Captioner struct {
 	queue   chan Event
 	logger  *slog.Logger
 	total   Stats
-	lastLog time.Time
+	lastLog atomic.Int64 // unix nanoseconds of the last drop line
 
 	ctx     context.Context
 	cancel  context.CancelFunc
@@ -152,13 +153,10 @@ func (c *Captioner) Submit(ev Event) bool {
 		return true
 	default:
 		c.m.dropped.Inc()
-		c.mu.Lock()
-		if time.Since(c.lastLog) >= time.Second {
-			c.lastLog = time.Now()
-			c.mu.Unlock()
+		// Rate-limited without c.mu, which a running generation holds: Submit must not wait for it.
+		now, last := time.Now().UnixNano(), c.lastLog.Load()
+		if now-last >= int64(time.Second) && c.lastLog.CompareAndSwap(last, now) {
 			c.logger.Warn("caption queue full, event dropped", "camera", ev.Camera, "queue", c.cfg.QueueSize)
-		} else {
-			c.mu.Unlock()
 		}
 		return false
 	}

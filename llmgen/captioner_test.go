@@ -74,6 +74,13 @@ mvwatch_caption_dropped_total 2
 mvwatch_caption_queue_length 2
 `), "mvwatch_caption_dropped_total", "mvwatch_caption_queue_length"))
 
+	// Submit does not wait for a generation in progress (which holds the captioner's lock).
+	c.mu.Lock()
+	start = time.Now()
+	require.False(t, c.Submit(ev))
+	require.Less(t, time.Since(start), time.Second)
+	c.mu.Unlock()
+
 	// Synchronous captioning with the target alone, and a bad event.
 	cp := c.Caption(ev)
 	require.NoError(t, cp.Err)
