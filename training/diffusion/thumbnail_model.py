@@ -48,8 +48,9 @@ def bytes_to_unicode():
             n += 1
     return dict(zip(bs, [chr(c) for c in cs]))
 
-SIZE = 64
-R = 4  # space-to-depth factor: image 3x64x64 <-> latent 48x16x16
+SIZE = 64  # the drawing canvas; images are area-downscaled to OUT (--size) for training
+OUT = 64  # image side the model works at (set by --size; 32 for the CPU-sized model)
+R = 4  # space-to-depth factor: image 3xOUTxOUT <-> latent 48x(OUT/4)x(OUT/4)
 
 SCENES = ["street", "parking lot", "driveway", "gate", "porch", "park"]
 TIMES = ["day", "dusk", "night"]
@@ -223,6 +224,44 @@ def render(rng):
     if w:
         cap += f", {w}"
     return img, cap
+
+
+SIMPLE_SCENES = ["street", "driveway", "park"]
+SIMPLE_OBJECTS = ["person", "car"]
+SIMPLE_TAMPER = ["lens covered", "spray-painted"]
+
+
+def render_simple(rng):
+    """The CPU-sized vocabulary: scene x day/night, 0-2 people or cars moving left/right or standing, or a
+    tampered camera. Fixed object colours (person blue, car red) keep it learnable in minutes on a CPU."""
+    scene, t = SIMPLE_SCENES[rng.integers(3)], TIMES[[0, 2][rng.integers(2)]]
+    img = np.zeros((SIZE, SIZE, 3), np.uint8)
+    draw_scene(img, scene, t, rng)
+    if rng.random() < 0.15:
+        kind = SIMPLE_TAMPER[rng.integers(2)]
+        tamper(img, kind, rng)
+        return img, f"camera tampered, {kind}, {scene} at {t}"
+    n = int(rng.choice([0, 1, 1, 2]))
+    kind = SIMPLE_OBJECTS[rng.integers(2)]
+    motion = MOTION[rng.integers(3)]
+    color = {"person": COLORS["blue"], "car": COLORS["red"]}[kind]
+    xs = sorted(rng.choice(np.arange(14, 52, 6), size=max(n, 1), replace=False))
+    for i in range(n):
+        draw_object(img, kind, int(xs[i]), int(rng.integers(50, 60)), color, motion, t)
+    place = {"street": "on the street", "driveway": "in the driveway", "park": "in the park"}[scene]
+    if n == 0:
+        return img, f"empty {scene} at {t}"
+    noun = kind if n == 1 else PLURAL[kind]
+    mv = {"left": "moving left", "right": "moving right", "still": "standing still"}[motion]
+    return img, f"{number(n)} {noun} {mv} {place} at {t}"
+
+
+def downscale(img):
+    """Area-average the SIZE canvas to OUT pixels."""
+    f = SIZE // OUT
+    if f == 1:
+        return img
+    return img.reshape(OUT, f, OUT, f, 3).astype(np.float32).mean((1, 3)).round().astype(np.uint8)
 
 
 # ---------------------------------------------------------------- tokenizer
@@ -403,6 +442,7 @@ class UNet(torch.nn.Module):
     """Two resolutions (16x16, 8x8) with cross-attention to the text at both, predicting the noise."""
 
     def __init__(self, cin=3 * R * R, ch=(48, 96), ctx_dim=64):
+        # ch: channels at the latent resolution and at half of it
         super().__init__()
         c0, c1 = ch
         self.tdim = c0 * 4
@@ -439,16 +479,22 @@ def to_latent(x):
     return torch.nn.functional.pixel_unshuffle(t, R)
 
 
+GRAMMAR = "full"  # set by --grammar
+
+
 def make_dataset(n, seed):
     rng = np.random.default_rng(seed)
-    imgs, caps = np.zeros((n, SIZE, SIZE, 3), np.uint8), []
+    imgs, caps = np.zeros((n, OUT, OUT, 3), np.uint8), []
+    draw = render_simple if GRAMMAR == "simple" else render
     for i in range(n):
-        imgs[i], c = render(rng)
+        img, c = draw(rng)
+        imgs[i] = downscale(img)
         caps.append(c)
     return imgs, caps
 
 
 def cmd_samples(a):
+    configure(a)
     from PIL import Image
     os.makedirs(a.out, exist_ok=True)
     imgs, caps = make_dataset(32, 1)
@@ -484,18 +530,18 @@ def export_all(out, te, unet, tok_dir):
     ex(TextExport(te), (torch.zeros((1, 77), dtype=torch.int32),), "text_encoder/model.onnx", ["input_ids"],
        ["last_hidden_state", "pooler_output"], {"input_ids": {0: "batch"}, "last_hidden_state": {0: "batch"},
                                                 "pooler_output": {0: "batch"}})
-    lat = SIZE // R
-    ex(unet, (torch.randn(2, 3 * R * R, lat, lat), torch.tensor([10, 10]), torch.randn(2, 77, 64)),
+    lat = OUT // R
+    ex(unet, (torch.randn(2, 3 * R * R, lat, lat), torch.tensor([10, 10]), torch.randn(2, 77, te.tok.embedding_dim)),
        "unet/model.onnx", ["sample", "timestep", "encoder_hidden_states"], ["out_sample"],
        {"sample": {0: "batch"}, "timestep": {0: "steps"}, "encoder_hidden_states": {0: "batch"},
         "out_sample": {0: "batch"}})
     ex(DepthToSpace(), (torch.randn(1, 3 * R * R, lat, lat),), "vae_decoder/model.onnx", ["latent_sample"],
        ["sample"], {"latent_sample": {0: "batch", 2: "height", 3: "width"}, "sample": {0: "batch", 2: "h", 3: "w"}})
     json.dump({"_class_name": "PixelShuffleDecoder", "block_out_channels": [1] * (int(math.log2(R)) + 1),
-               "latent_channels": 3 * R * R, "scaling_factor": 1.0, "sample_size": SIZE},
+               "latent_channels": 3 * R * R, "scaling_factor": 1.0, "sample_size": OUT},
               open(os.path.join(out, "vae_decoder/config.json"), "w"), indent=1)
     json.dump({"_class_name": "mvwatch.UNet", "sample_size": lat, "in_channels": 3 * R * R,
-               "cross_attention_dim": 64}, open(os.path.join(out, "unet/config.json"), "w"), indent=1)
+               "cross_attention_dim": te.tok.embedding_dim}, open(os.path.join(out, "unet/config.json"), "w"), indent=1)
     json.dump(SCHED_CFG, open(os.path.join(out, "scheduler/scheduler_config.json"), "w"), indent=1)
     if os.path.abspath(tok_dir) != os.path.abspath(os.path.join(out, "tokenizer")):
         shutil.copytree(tok_dir, os.path.join(out, "tokenizer"), dirs_exist_ok=True)
@@ -505,7 +551,16 @@ def export_all(out, te, unet, tok_dir):
               open(os.path.join(out, "model_index.json"), "w"), indent=1)
 
 
+def configure(a):
+    global OUT, GRAMMAR
+    if SIZE % a.size or (a.size // R) % 2:
+        sys.exit(f"--size {a.size}: must divide {SIZE} and give an even latent side")
+    OUT, GRAMMAR = a.size, a.grammar
+
+
 def cmd_train(a):
+    configure(a)
+    torch.set_num_threads(a.threads) if a.threads else None
     torch.manual_seed(a.seed)
     dev = torch.device(a.device)
     t0 = time.time()
@@ -516,7 +571,8 @@ def cmd_train(a):
     cache = {}
     ids = torch.tensor([cache.setdefault(c, tok(c)) for c in caps])
     empty = torch.tensor(tok(""))
-    te, unet = TextEncoder(len(tok.vocab)).to(dev), UNet().to(dev)
+    te = TextEncoder(len(tok.vocab), dim=a.text_dim, layers=a.text_layers).to(dev)
+    unet = UNet(ch=tuple(int(c) for c in a.channels.split(",")), ctx_dim=a.text_dim).to(dev)
     params = list(te.parameters()) + list(unet.parameters())
     print("params: text", sum(p.numel() for p in te.parameters()), "unet", sum(p.numel() for p in unet.parameters()),
           flush=True)
@@ -526,8 +582,13 @@ def cmd_train(a):
     lat_all = to_latent(imgs).to(dev)
     ids = ids.to(dev)
     empty = empty.to(dev)
-    n, step, t_end = len(caps), 0, time.time() + a.minutes * 60
+    n, step, t_start = len(caps), 0, time.time()
+    t_end = t_start + a.minutes * 60
     losses = []
+    # EMA of the weights (what is exported): removes most of the per-pixel noise a short run leaves.
+    import copy
+    ema_te, ema_unet = copy.deepcopy(te).eval(), copy.deepcopy(unet).eval()
+    ema_params = list(ema_te.parameters()) + list(ema_unet.parameters())
     while time.time() < t_end and (a.max_steps == 0 or step < a.max_steps):
         idx = torch.randint(0, n, (a.batch,), device=dev)
         x0 = lat_all[idx]
@@ -547,9 +608,15 @@ def cmd_train(a):
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
+        # Warm-up, then cosine decay to 5% over the time budget (or max_steps).
+        frac = (step / a.max_steps) if a.max_steps else (time.time() - t_start) / (t_end - t_start)
         for g in opt.param_groups:
-            g["lr"] = a.lr * min(1.0, (step + 1) / 300)
+            g["lr"] = a.lr * min(1.0, (step + 1) / 300) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0))))
         opt.step()
+        with torch.no_grad():
+            d = min(a.ema, (1 + step) / (10 + step))
+            for pe, pm in zip(ema_params, params):
+                pe.mul_(d).add_(pm.detach(), alpha=1 - d)
         losses.append(float(loss))
         step += 1
         if step % 200 == 0:
@@ -557,11 +624,17 @@ def cmd_train(a):
     final = float(np.mean(losses[-200:]))
     print(f"trained {step} steps, final loss {final:.4f}", flush=True)
     SCHED_CFG["prediction_type"] = a.prediction
-    export_all(a.out, te, unet, os.path.join(a.out, "tokenizer"))
-    manifest = {"schema": "mvwatch.thumbnail.v1", "layout": "optimum-stable-diffusion", "image_size": SIZE,
-                "latent": [3 * R * R, SIZE // R, SIZE // R], "train_steps": step, "batch": a.batch,
+    if a.checkpoint:
+        torch.save({"te": te.state_dict(), "unet": unet.state_dict(), "ema_te": ema_te.state_dict(),
+                    "ema_unet": ema_unet.state_dict()}, a.checkpoint)
+    export_all(a.out, ema_te, ema_unet, os.path.join(a.out, "tokenizer"))
+    manifest = {"schema": "mvwatch.thumbnail.v1", "layout": "optimum-stable-diffusion", "image_size": OUT,
+                "latent": [3 * R * R, OUT // R, OUT // R], "grammar": a.grammar, "channels": a.channels,
+                "text_dim": a.text_dim, "text_layers": a.text_layers, "lr": a.lr,
+                "params": sum(p.numel() for p in params),
+                "command": "training/.venv/bin/python " + " ".join(sys.argv), "train_steps": step, "batch": a.batch,
                 "images": a.images, "final_loss": final, "seed": a.seed, "device": str(dev),
-                "minutes": a.minutes, "prediction_type": a.prediction,
+                "minutes": a.minutes, "prediction_type": a.prediction, "ema": a.ema,
                 "generator": "training/diffusion/thumbnail_model.py"}
     json.dump(manifest, open(os.path.join(a.out, "manifest.json"), "w"), indent=1)
     print(json.dumps(manifest))
@@ -573,6 +646,7 @@ def cmd_train(a):
 
 def cmd_check(a):
     """The pure-Python tokenizer equals transformers' CLIPTokenizer on the tokenizer/ folder it wrote."""
+    configure(a)
     from transformers import CLIPTokenizer
     vocab = json.load(open(os.path.join(a.model, "tokenizer", "vocab.json")))
     merges = [tuple(l.split()) for l in open(os.path.join(a.model, "tokenizer", "merges.txt")).read().split("\n")[1:] if l]
@@ -584,12 +658,83 @@ def cmd_check(a):
     sys.exit(1 if bad else 0)
 
 
+def simple_captions():
+    """Every caption of the simple grammar (90), in a fixed order."""
+    out = []
+    for scene in SIMPLE_SCENES:
+        place = {"street": "on the street", "driveway": "in the driveway", "park": "in the park"}[scene]
+        for t in ("day", "night"):
+            out += [f"camera tampered, {k}, {scene} at {t}" for k in SIMPLE_TAMPER]
+            out.append(f"empty {scene} at {t}")
+            for kind in SIMPLE_OBJECTS:
+                for n in (1, 2):
+                    noun = kind if n == 1 else PLURAL[kind]
+                    for mv in ("moving left", "moving right", "standing still"):
+                        out.append(f"{number(n)} {noun} {mv} {place} at {t}")
+    return out
+
+
+PARAPHRASES = [("moving left", ["heading left", "going left"]), ("moving right", ["heading right", "going right"]),
+               ("standing still", ["not moving", "waiting"]), ("at night", ["at nighttime", "in the dark"]),
+               ("at day", ["in daylight", "during the day"]), ("a person", ["one person", "someone"]),
+               ("two people", ["2 people", "a pair of people"]), ("a car", ["one car", "a vehicle"]),
+               ("two cars", ["2 cars", "a pair of cars"]), ("empty ", ["quiet ", "deserted "]),
+               ("camera tampered, ", ["tamper alert: ", "camera sabotaged, "])]
+
+
+def paraphrase(cap, rng):
+    """A reworded caption: each known phrase is replaced by a synonym with probability 0.6."""
+    for phrase, alts in PARAPHRASES:
+        if phrase in cap and rng.random() < 0.6:
+            cap = cap.replace(phrase, alts[rng.integers(len(alts))])
+    return cap
+
+
+def cmd_prompts(a):
+    """Step-predictor prompt sets: the simple grammar's captions split 80/20 by caption, each with
+    reworded variants; held-out prompts share no caption (and no rewording of one) with training."""
+    rng = np.random.default_rng(a.seed)
+    caps = simple_captions()
+    held = set(rng.choice(len(caps), size=len(caps) // 5, replace=False).tolist())
+    sets = {"train": [], "heldout": []}
+    for i, c in enumerate(caps):
+        variants = {c}
+        for _ in range(20):
+            if len(variants) > a.variants:
+                break
+            variants.add(paraphrase(c, rng))
+        sets["heldout" if i in held else "train"] += sorted(variants)
+    os.makedirs(a.out, exist_ok=True)
+    for name, ps in sets.items():
+        open(os.path.join(a.out, name + ".txt"), "w").write("\n".join(ps) + "\n")
+        print(name, len(ps))
+
+
+def cmd_references(a):
+    """Procedural renderings of fixed-layout captions (no objects) for the Go test that checks the trained
+    model draws what a caption says: PNGs named by the caption."""
+    configure(a)
+    from PIL import Image
+    os.makedirs(a.out, exist_ok=True)
+    for scene in SIMPLE_SCENES:
+        for t in ("day", "night"):
+            img = np.zeros((SIZE, SIZE, 3), np.uint8)
+            draw_scene(img, scene, t, np.random.default_rng(0))
+            Image.fromarray(downscale(img)).save(os.path.join(a.out, f"empty {scene} at {t}.png"))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
     s = sub.add_parser("samples")
     s.add_argument("--out", required=True)
     t = sub.add_parser("train")
+    t.add_argument("--channels", default="48,96", help="UNet channels at the latent side and half of it")
+    t.add_argument("--text-dim", type=int, default=64)
+    t.add_argument("--text-layers", type=int, default=2)
+    t.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
+    t.add_argument("--ema", type=float, default=0.999, help="EMA decay of the exported weights")
+    t.add_argument("--checkpoint", default="", help="also save the torch weights here (not committed)")
     t.add_argument("--out", required=True)
     t.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     t.add_argument("--minutes", type=float, default=5)
@@ -602,8 +747,21 @@ def main():
     t.add_argument("--tar", default="", help="also pack the model directory into this .tgz")
     c = sub.add_parser("check")
     c.add_argument("--model", required=True)
+    for p in (s, t, c):
+        p.add_argument("--size", type=int, default=64, help="image side: 64, or 32 for the CPU-sized model")
+        p.add_argument("--grammar", choices=["full", "simple"], default="full",
+                       help="caption vocabulary: full, or simple (the CPU-sized model)")
+    pr = sub.add_parser("prompts")
+    pr.add_argument("--out", required=True)
+    pr.add_argument("--variants", type=int, default=3, help="reworded variants per caption")
+    pr.add_argument("--seed", type=int, default=0)
+    rf = sub.add_parser("references")
+    rf.add_argument("--out", required=True)
+    rf.add_argument("--size", type=int, default=32)
+    rf.add_argument("--grammar", default="simple")
     a = ap.parse_args()
-    {"samples": cmd_samples, "train": cmd_train, "check": cmd_check}[a.cmd](a)
+    {"samples": cmd_samples, "train": cmd_train, "check": cmd_check, "prompts": cmd_prompts,
+     "references": cmd_references}[a.cmd](a)
 
 
 if __name__ == "__main__":
