@@ -34,6 +34,7 @@ type Decoder struct {
 	hw       HWStatus
 	hwPixFmt astiav.PixelFormat
 	timeBase astiav.Rational
+	frameDur time.Duration // nominal frame duration, for streams without timestamps; 0 if unknown
 
 	out   Frame
 	mvBuf []byte
@@ -283,8 +284,15 @@ func (d *Decoder) emit(fn func(*Frame) error) error {
 	d.out.PictType = pictTypeLetter(d.frm.PictureType())
 	d.out.KeyFrame = d.frm.KeyFrame()
 	d.out.PTS = -1
-	if pts := d.frm.Pts(); pts != astiav.NoPtsValue {
+	pts := d.frm.Pts()
+	if pts == astiav.NoPtsValue {
+		pts = bestEffortTimestamp(d.frm)
+	}
+	switch {
+	case pts != astiav.NoPtsValue:
 		d.out.PTS = time.Duration(astiav.RescaleQ(pts, d.timeBase, astiav.NewRational(1, int(time.Second))))
+	case d.frameDur > 0: // no timestamps at all: count frames at the stream's nominal rate
+		d.out.PTS = time.Duration(d.out.Index) * d.frameDur
 	}
 	return fn(&d.out)
 }

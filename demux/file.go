@@ -88,6 +88,9 @@ func OpenFile(path string, cfg DecoderConfig) (_ *File, err error) {
 		FPS:        f.stream.AvgFrameRate().Float64(),
 		MayReorder: mayReorder,
 	}
+	if fps := f.info.FPS; fps > 0 && fps < 1000 {
+		f.dec.frameDur = time.Duration(float64(time.Second) / fps)
+	}
 	if d := f.fc.Duration(); d > 0 {
 		f.info.Duration = time.Duration(d) * time.Microsecond // AV_TIME_BASE
 	}

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -268,4 +269,22 @@ func ffmpeg(t *testing.T, args ...string) {
 	t.Helper()
 	out, err := exec.Command("ffmpeg", append([]string{"-v", "error", "-y"}, args...)...).CombinedOutput()
 	require.NoError(t, err, "ffmpeg: %s", out)
+}
+
+// TestRawStreamTimestamps: a raw H.264 file carries no timestamps of its own; frames still get
+// presentation times in output order from FFmpeg's best-effort timestamps.
+func TestRawStreamTimestamps(t *testing.T) {
+	f, err := OpenFile(filepath.Join(peer.Dir(t), "vid_h264.264"), DecoderConfig{MotionVectors: true, Threads: 1})
+	require.NoError(t, err)
+	defer f.Close()
+	last := time.Duration(-1)
+	n := 0
+	require.NoError(t, f.Run(context.Background(), func(fr *Frame) error {
+		require.Greater(t, fr.PTS, last, "frame %d", fr.Index)
+		last = fr.PTS
+		n++
+		return nil
+	}))
+	require.Equal(t, 337, n)
+	require.InDelta(t, 336.0/25, last.Seconds(), 0.5)
 }

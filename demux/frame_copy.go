@@ -4,6 +4,8 @@ package demux
 #cgo pkg-config: libavutil
 #include <libavutil/frame.h>
 
+static int64_t mvw_best_effort_ts(const AVFrame *f) { return f->best_effort_timestamp; }
+
 static int mvw_side_data(const AVFrame *f, int type, uint8_t **data) {
 	AVFrameSideData *sd = av_frame_get_side_data(f, (enum AVFrameSideDataType)type);
 	if (!sd) return 0;
@@ -73,6 +75,12 @@ func copyFrame(dst *Frame, mvBuf, yuv *[]byte, src *astiav.Frame, pixels bool) e
 		return fmt.Errorf("demux: pixel format %s is not supported (mvwatch reads 8-bit 4:2:0)", pf)
 	}
 	return nil
+}
+
+// bestEffortTimestamp is FFmpeg's guess of a frame's presentation time (from the packet DTS when the
+// container has no PTS, as with raw H.264).
+func bestEffortTimestamp(f *astiav.Frame) int64 {
+	return int64(C.mvw_best_effort_ts((*C.AVFrame)(f.UnsafePointer())))
 }
 
 func copyPlane(dst []byte, dstStride int, src []byte, srcStride, w, h int) {
