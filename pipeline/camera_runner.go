@@ -82,7 +82,7 @@ func startCamera(cfg CameraConfig, deps *cameraDeps) (*cameraRunner, error) {
 		Transport:     cfg.Transport,
 		OnAccessUnit:  r.onAccessUnit,
 		OnStateChange: r.onClientState,
-		Log:           r.log,
+		Log:           deps.log, // the client names the camera itself
 	})
 	go r.inferLoop(ctx)
 	r.client.Start()
