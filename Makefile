@@ -37,3 +37,16 @@ $(VENV)/.stamp: training/requirements.txt
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -r training/requirements.txt
 	touch $@
+
+# MFCD-Net (issue 3): camera-event dataset, features from the Go extractor, RGB teacher, distilled
+# early-exit student, ONNX (FP32 + INT8) into models/mfcd/, report into docs/MODELS.md. CPU only.
+MFCD_DATA := training/data/mfcd
+.PHONY: train-mfcd
+train-mfcd: $(VENV)/.stamp
+	@dpkg -s mate-backgrounds plasma-workspace-wallpapers >/dev/null 2>&1 || apt-get install -y --no-install-recommends mate-backgrounds plasma-workspace-wallpapers
+	$(GO) build -o bin/mvwatch ./cmd/mvwatch
+	nice -n 10 $(VENV)/bin/python training/mfcd/dataset.py --out $(MFCD_DATA) --per-class 60,15,25,15 --jobs 2
+	nice -n 10 $(VENV)/bin/python training/mfcd/features.py --data $(MFCD_DATA) --mvwatch bin/mvwatch --jobs 2
+	rm -f training/out/mfcd/teacher.pt
+	nice -n 10 $(VENV)/bin/python training/mfcd/train.py --data $(MFCD_DATA) --out models/mfcd --work training/out/mfcd
+	$(VENV)/bin/python training/mfcd/report.py --model models/mfcd --out docs/MODELS.md

@@ -226,6 +226,8 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--teacher-only", action="store_true")
+    ap.add_argument("--reuse-student", action="store_true",
+                    help="load <work>/student.pt instead of training (re-export and re-evaluate only)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     seed_all(args.seed)
@@ -265,9 +267,16 @@ def main():
     del feat
     log("feature mean", mean, "std", std)
     seed_all(args.seed)
-    student = train_student(tr, splits["val"], (t_plain, t_flip), mean, std, args.student_epochs,
-                            args.temperature, args.alpha)
-    torch.save(student.state_dict(), os.path.join(args.work, "student.pt"))
+    student_path = os.path.join(args.work, "student.pt")
+    if args.reuse_student and os.path.exists(student_path):
+        student = models.Student(tr["feat"].shape[1], tr["feat"].shape[2], len(LABELS), mean, std)
+        student.load_state_dict(torch.load(student_path))
+        student.eval()
+        log("loaded", student_path)
+    else:
+        student = train_student(tr, splits["val"], (t_plain, t_flip), mean, std, args.student_epochs,
+                                args.temperature, args.alpha)
+        torch.save(student.state_dict(), student_path)
     t_train = time.time() - t0
 
     c, t, h, w = tr["feat"].shape[1:]
