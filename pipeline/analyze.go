@@ -52,6 +52,10 @@ func AnalyzeFile(ctx context.Context, path string, opts AnalyzeOptions, emit fun
 	var classifyErr error
 	submit := func(job *clipJob) bool {
 		defer releaseJob(job)
+		if job.quiet {
+			ev.flush()
+			return true
+		}
 		c, err := opts.Classifier.Classify(ctx, job.data)
 		if err != nil {
 			classifyErr = err

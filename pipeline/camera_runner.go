@@ -172,9 +172,22 @@ func (r *cameraRunner) inferLoop(ctx context.Context) {
 		publish: r.deps.publish, gap: 2 * time.Second}
 	defer ev.flush()
 	for {
-		job, err := r.jobs.Pop(ctx)
+		// An open event is complete when the scene goes quiet (the gate's marker) or, should the
+		// marker have been dropped, when no clip came for the gap.
+		wait, cancel := context.WithTimeout(ctx, ev.gap)
+		job, err := r.jobs.Pop(wait)
+		cancel()
 		if err != nil {
-			return
+			if ctx.Err() != nil {
+				return
+			}
+			ev.flush()
+			continue
+		}
+		if job.quiet {
+			ev.flush()
+			releaseJob(job)
+			continue
 		}
 		c, err := r.deps.classifier.Classify(ctx, job.data)
 		if err != nil {

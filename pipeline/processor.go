@@ -27,6 +27,8 @@ type clipJob struct {
 	start    time.Time // wall-clock time of the first frame
 	end      time.Time // wall-clock time of the last frame
 	thumb    *image.YCbCr
+	// quiet marks no clip but the gate closing: the scene went quiet, so an open event is complete.
+	quiet bool
 }
 
 var jobPool = sync.Pool{New: func() any { return &clipJob{} }}
@@ -115,6 +117,11 @@ func (p *processor) frame(f *demux.Frame) error {
 	if !d.Pass {
 		if d.Changed {
 			p.clipper.Reset()
+			job := jobPool.Get().(*clipJob)
+			job.quiet = true
+			if !p.submit(job) {
+				releaseJob(job)
+			}
 		}
 		return nil
 	}
@@ -132,6 +139,7 @@ func (p *processor) frame(f *demux.Frame) error {
 		return nil
 	}
 	job := jobPool.Get().(*clipJob)
+	job.quiet = false
 	job.data = append(job.data[:0], clip.Data...)
 	job.startPTS = clip.Frames[0].PTS
 	job.endPTS = clip.Frames[len(clip.Frames)-1].PTS
