@@ -1,0 +1,98 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/mvwatch/mvwatch/pipeline"
+)
+
+// TestServeSIGTERMKeepsEvents runs the real `mvwatch serve` (default: the built-in camera playing the
+// scripted scene, the shipped model), reads live events over SSE, sends SIGTERM, and checks that the
+// process exits cleanly and that every event it had sent live is in the store afterwards.
+func TestServeSIGTERMKeepsEvents(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "mvwatch")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	store := filepath.Join(dir, "events.db")
+	cmd := exec.Command(bin, "serve", "-http", "127.0.0.1:0", "-rtsp", "127.0.0.1:0", "-store", store,
+		"-model", filepath.Join("..", "..", "models", "mfcd"))
+	cmd.Env = append(cmd.Environ(), "MVWATCH_API_TOKEN=")
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	defer cmd.Process.Kill()
+
+	addrRE := regexp.MustCompile(`API http://(\S+)`)
+	lines := bufio.NewScanner(stdout)
+	var addr string
+	for addr == "" && lines.Scan() {
+		if m := addrRE.FindStringSubmatch(lines.Text()); m != nil {
+			addr = m[1]
+		}
+	}
+	require.NotEmpty(t, addr, "serve printed no address")
+	go func() { // keep draining stdout
+		for lines.Scan() {
+		}
+	}()
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+addr+"/api/v1/events/live", nil)
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	var mu sync.Mutex
+	var seen []pipeline.Event
+	gotOne := make(chan struct{}, 1)
+	go func() {
+		defer res.Body.Close()
+		sc := bufio.NewScanner(res.Body)
+		for sc.Scan() {
+			if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+				var ev pipeline.Event
+				if json.Unmarshal([]byte(data), &ev) == nil {
+					mu.Lock()
+					seen = append(seen, ev)
+					mu.Unlock()
+					select {
+					case gotOne <- struct{}{}:
+					default:
+					}
+				}
+			}
+		}
+	}()
+	select {
+	case <-gotOne:
+	case <-ctx.Done():
+		t.Fatal("no live event within a minute")
+	}
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, cmd.Wait(), "serve exits cleanly on SIGTERM")
+
+	st, err := pipeline.OpenStore(store, pipeline.StoreOptions{})
+	require.NoError(t, err)
+	defer st.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	require.NotEmpty(t, seen)
+	for _, ev := range seen {
+		got, err := st.Get(ev.ID)
+		require.NoError(t, err, "event %s (%s) was sent live but is not stored", ev.ID, ev.Label)
+		require.Equal(t, ev.Label, got.Label)
+	}
+}
