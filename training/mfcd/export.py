@@ -1,6 +1,7 @@
 """ONNX export of the MFCD-Net student as three stages, INT8 quantisation, ONNX-vs-PyTorch checks,
 ONNX Runtime evaluation (FP32 and INT8, full and early exit) and CPU latency. Used by train.py."""
 
+import json
 import os
 import time
 
@@ -78,6 +79,36 @@ def latency_ms(sessions, clip, stages, repeats=200):
         if r >= 20:
             times.append(time.perf_counter() - t0)
     return float(np.median(times) * 1e3)
+
+
+def write_fixture(student, clips_all, out_dir, threshold):
+    """Writes fixture.json and inputs.f32 beside the model: three real test clips (one that exits at
+    each stage, none within 0.02 of a threshold) with PyTorch's logits and probabilities of every
+    exit, for the Go classifier test (inference/classifier_test.go)."""
+    x = torch.from_numpy(clips_all.astype(np.float32))
+    with torch.no_grad():
+        outs = [student(x[i:i + 128]) for i in range(0, len(x), 128)]
+    logits = [torch.cat([o[k] for o in outs]).numpy() for k in range(3)]
+    probs = [np.exp(l - l.max(1, keepdims=True)) for l in logits]
+    probs = [p / p.sum(1, keepdims=True) for p in probs]
+    conf = [p.max(1) for p in probs]
+    pick = []
+    for stage in range(3):
+        for i in range(len(x)):
+            if any(abs(conf[k][i] - threshold) < 0.02 for k in range(2)) or i in pick:
+                continue
+            exit_at = 0 if conf[0][i] >= threshold else 1 if conf[1][i] >= threshold else 2
+            if exit_at == stage:
+                pick.append(i)
+                break
+    x[pick].numpy().astype("<f4").tofile(os.path.join(out_dir, "inputs.f32"))
+    margins = [float(min(abs(conf[k][i] - threshold) for i in pick)) for k in range(2)]
+    fixture = {"shape": [len(pick), *x.shape[1:]], "thresholds": [threshold, threshold],
+               "threshold_margins": margins,
+               "logits": [[logits[k][i].tolist() for i in pick] for k in range(3)],
+               "probs": [[probs[k][i].tolist() for i in pick] for k in range(3)]}
+    with open(os.path.join(out_dir, "fixture.json"), "w") as f:
+        json.dump(fixture, f)
 
 
 def export_all(student, splits, out_dir, threshold, labels, cost, log):
@@ -158,6 +189,7 @@ def export_all(student, splits, out_dir, threshold, labels, cost, log):
             f" (early exit fp32 {ev['fp32_onnx'][name]['early_exit_accuracy']:.4f}"
             f" int8 {ev['int8'][name]['early_exit_accuracy']:.4f})")
 
+    write_fixture(student, splits["test"]["feat"], out_dir, threshold)
     clip = splits["test"]["feat"][:1].astype(np.float32)
     ev["latency_ms"] = {
         "note": "ONNX Runtime CPU, batch 1, 1 intra-op thread, median of 200 runs, shared 2-core machine",
