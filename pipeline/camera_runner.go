@@ -49,6 +49,11 @@ type cameraRunner struct {
 	proc   *processor
 	jobs   *Queue[*clipJob]
 
+	// Owned by the delivery goroutine: the client counters already added to the metrics.
+	lostSeen, reconnectsSeen uint64
+	lastCounters             time.Time
+	hwChecked                bool
+
 	mu     sync.Mutex
 	state  CameraState
 	frames atomic.Uint64
@@ -147,9 +152,32 @@ func (r *cameraRunner) onAccessUnit(au ingest.AccessUnit) {
 	err := r.dec.Decode(au, r.onFrame)
 	if m := r.deps.metrics; m != nil {
 		m.DecodeSeconds.WithLabelValues(r.cfg.Name).Observe(time.Since(start).Seconds())
+		if !r.hwChecked && r.dec.Stats().Packets > 0 {
+			r.hwChecked = true
+			if r.dec.HW().Fallback() {
+				m.HWAccelFallbacks.WithLabelValues(r.cfg.Name).Inc()
+			}
+		}
+		if start.Sub(r.lastCounters) >= time.Second {
+			r.lastCounters = start
+			r.updateCounters(m)
+		}
 	}
 	if err != nil && !errors.Is(err, demux.ErrNoRandomAccess) {
 		r.log.Debug("frame skipped", "err", err)
+	}
+}
+
+// updateCounters adds what the client counted since the last call to the camera's metrics.
+func (r *cameraRunner) updateCounters(m *Metrics) {
+	st := r.client.State()
+	if st.PacketsLost > r.lostSeen {
+		m.PacketsLost.WithLabelValues(r.cfg.Name).Add(float64(st.PacketsLost - r.lostSeen))
+		r.lostSeen = st.PacketsLost
+	}
+	if st.Reconnects > r.reconnectsSeen {
+		m.Reconnects.WithLabelValues(r.cfg.Name).Add(float64(st.Reconnects - r.reconnectsSeen))
+		r.reconnectsSeen = st.Reconnects
 	}
 }
 

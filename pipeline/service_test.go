@@ -225,6 +225,10 @@ func TestServiceFaultsAndReconnect(t *testing.T) {
 		return st.Phase == PhaseRunning && st.FramesDecoded > before+30
 	}, "good camera analysed again")
 	require.GreaterOrEqual(t, state("good").Reconnects, uint64(1))
+	eventually(t, 10*time.Second, func() bool {
+		_, body := apiGet(t, svc, "/metrics", false)
+		return strings.Contains(string(body), `mvwatch_reconnects_total{camera="good"}`)
+	}, "reconnects counted in /metrics")
 
 	_, body := apiGet(t, svc, "/api/v1/cameras", true)
 	require.NotContains(t, string(body), "hunter2")
