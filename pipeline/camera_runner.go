@@ -31,6 +31,8 @@ type cameraDeps struct {
 	log        *slog.Logger
 	// onAccessUnit, when set, sees every access unit (the restream server). It must not block.
 	onAccessUnit func(camera string, au ingest.AccessUnit)
+	// onRemove, when set, is called after a camera is removed at run time.
+	onRemove func(camera string)
 	// jobQueue is the number of clips a camera may have waiting for inference; more are dropped.
 	jobQueue int
 }
@@ -141,9 +143,8 @@ func (r *cameraRunner) onAccessUnit(au ingest.AccessUnit) {
 	if r.dec == nil {
 		dec, err := demux.NewDecoder(au.Codec, demux.DecoderConfig{
 			MotionVectors: true, Pixels: true, Threads: 1, HWAccel: demux.HWAccel(r.cfg.HWAccel), Logger: r.log})
-		if err != nil {
+		if err != nil { // the client delivers only H.264 and H.265, so this is a bug, not a camera fault
 			r.setPhase(PhaseFailed, err.Error())
-			r.client.Close()
 			return
 		}
 		r.dec = dec

@@ -93,6 +93,9 @@ func (f *Fleet) Remove(_ context.Context, name string) error {
 	if f.deps.metrics != nil {
 		f.deps.metrics.ForgetCamera(name)
 	}
+	if f.deps.onRemove != nil {
+		f.deps.onRemove(name)
+	}
 	return nil
 }
 

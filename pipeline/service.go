@@ -117,6 +117,7 @@ func NewService(opts ServiceOptions) (*Service, error) {
 		onAccessUnit: func(camera string, au ingest.AccessUnit) {
 			_ = s.restream.WriteAccessUnit(camera, au) // a camera without viewers is no error worth a log line
 		},
+		onRemove: func(camera string) { s.restream.RemoveCamera(camera) },
 	}
 	s.fleet = newFleet(cfg.Gate, deps)
 	s.api = NewAPI(APIOptions{
