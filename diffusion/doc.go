@@ -22,7 +22,14 @@
 //     training/diffusion/step_predictor.py (manifest.json, schema mvwatch.steppredictor.v1).
 //   - StepBench: fixed default vs predicted vs equal-cost fixed step counts, with SSIM (scikit-image's
 //     Gaussian variant) to the default image and the saved fraction of UNet evaluations.
+//   - Thumbnailer: the per-event stage. Submit never blocks (a bounded queue that drops and counts), one
+//     goroutine renders (step choice by the predictor, generation, PNG), Close cancels and waits; metrics
+//     (ThumbnailMetrics) on an injected prometheus.Registerer: steps chosen, UNet evaluations run and saved
+//     against the fixed default, seconds per thumbnail, drops.
 //
-// The project's own thumbnail model is trained by training/diffusion/thumbnail_model.py (procedural
-// camera-event illustrations, plain PyTorch, exported in the same Optimum layout).
+// The project's own thumbnail model (models/thumbnail, 32x32 pixels, about 0.65 M parameters) is trained on the
+// CPU by training/diffusion/thumbnail_model.py (procedural camera-event illustrations, plain PyTorch, exported
+// in the same Optimum layout); its step predictor (models/steppredictor, INT8 MiniLM) by
+// training/diffusion/step_predictor.py from ladder labels made with that model. Both READMEs give the exact
+// commands.
 package diffusion

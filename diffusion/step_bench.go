@@ -29,16 +29,18 @@ type StepBenchResult struct {
 	Prompts              int     `json:"prompts"`
 	Scheduler            string  `json:"scheduler"`
 	DefaultSteps         int     `json:"default_steps"`
-	FixedEvaluations     int     `json:"fixed_evaluations"`      // UNet evaluations, all prompts
-	AutoEvaluations      int     `json:"auto_evaluations"`       // UNet evaluations, all prompts
-	AutoStepsMean        float64 `json:"auto_steps_mean"`        // mean predicted step count
-	SavedFraction        float64 `json:"saved_fraction"`         // 1 - auto/fixed evaluations
-	EqualCostSteps       int     `json:"equal_cost_steps"`       // fixed count costing what auto costs
-	EqualCostEvaluations int     `json:"equal_cost_evaluations"` // UNet evaluations, all prompts
-	AutoSimilarity       float64 `json:"auto_similarity"`        // mean SSIM of auto to fixed-default images
-	EqualCostSimilarity  float64 `json:"equal_cost_similarity"`  // mean SSIM of equal-cost to fixed-default
-	Tolerance            float64 `json:"tolerance"`              // the SSIM the predictor's labels kept
-	Seconds              float64 `json:"seconds"`                // wall time of the whole run
+	FixedEvaluations     int     `json:"fixed_evaluations"`       // UNet evaluations, all prompts
+	AutoEvaluations      int     `json:"auto_evaluations"`        // UNet evaluations, all prompts
+	AutoStepsMean        float64 `json:"auto_steps_mean"`         // mean predicted step count
+	SavedFraction        float64 `json:"saved_fraction"`          // 1 - auto/fixed evaluations
+	EqualCostSteps       int     `json:"equal_cost_steps"`        // fixed count costing what auto costs
+	EqualCostEvaluations int     `json:"equal_cost_evaluations"`  // UNet evaluations, all prompts
+	AutoSimilarity       float64 `json:"auto_similarity"`         // mean SSIM of auto to fixed-default images
+	EqualCostSimilarity  float64 `json:"equal_cost_similarity"`   // mean SSIM of equal-cost to fixed-default
+	Tolerance            float64 `json:"tolerance"`               // the SSIM the predictor's labels kept
+	FixedSeconds         float64 `json:"fixed_seconds_per_image"` // mean generation time at the default
+	AutoSeconds          float64 `json:"auto_seconds_per_image"`  // mean time of prediction + generation
+	Seconds              float64 `json:"seconds"`                 // wall time of the whole run
 }
 
 // Run generates every prompt three (or, when auto's cost matches a fixed count, still three) times and
@@ -76,9 +78,11 @@ func (b StepBench) Run(ctx context.Context, prompts []string) (StepBenchResult, 
 	for i, p := range prompts {
 		seed := b.Seed + uint64(i)
 		var err error
+		t0 := time.Now()
 		if fixed[i], err = gen(p, seed, def); err != nil {
 			return r, err
 		}
+		t1 := time.Now()
 		pred, err := b.Predictor.Predict(p, sched)
 		if err != nil {
 			return r, err
@@ -86,6 +90,8 @@ func (b StepBench) Run(ctx context.Context, prompts []string) (StepBenchResult, 
 		if auto[i], err = gen(p, seed, pred.Steps); err != nil {
 			return r, err
 		}
+		r.FixedSeconds += t1.Sub(t0).Seconds() / float64(len(prompts))
+		r.AutoSeconds += time.Since(t1).Seconds() / float64(len(prompts))
 		r.FixedEvaluations += fixed[i].Evaluations
 		r.AutoEvaluations += auto[i].Evaluations
 		r.AutoStepsMean += float64(pred.Steps) / float64(len(prompts))

@@ -145,15 +145,19 @@ class OnnxGenerator:
         sched = getattr(diffusers, SCHED_CLASSES[scheduler]).from_config(
             self.sched_cfg | ({"use_karras_sigmas": True} if scheduler == "dpm2_karras" else {}))
         b = len(prompts)
-        emb = np.concatenate([np.repeat(self.encode(""), b, 0)] + [self.encode(p) for p in prompts])
+        cfg = guidance > 1  # as diffusers and the Go pipeline: guidance <= 1 runs the conditional half only
+        emb = np.concatenate(([np.repeat(self.encode(""), b, 0)] if cfg else []) + [self.encode(p) for p in prompts])
+        k = 2 if cfg else 1
         sched.set_timesteps(steps)
         lat = latents * np.float32(float(sched.init_noise_sigma))
         for t in sched.timesteps:
-            inp = sched.scale_model_input(torch.from_numpy(np.concatenate([lat] * 2)), t).numpy()
-            ts = np.full((2 * b,) if self.ts_shape else (), float(t)).astype(self.ts_dtype)
+            inp = sched.scale_model_input(torch.from_numpy(np.concatenate([lat] * k)), t).numpy()
+            ts = np.full((k * b,) if self.ts_shape else (), float(t)).astype(self.ts_dtype)
             pred = self.unet.run(None, {"sample": inp, "timestep": ts, "encoder_hidden_states": emb})[0]
-            u, c = np.split(pred, 2)
-            lat = sched.step(torch.from_numpy(u + guidance * (c - u)), t, torch.from_numpy(lat)).prev_sample.numpy()
+            if cfg:
+                u, c = np.split(pred, 2)
+                pred = u + guidance * (c - u)
+            lat = sched.step(torch.from_numpy(pred), t, torch.from_numpy(lat)).prev_sample.numpy()
         img = self.vae.run(None, {"latent_sample": lat / np.float32(self.scaling)})[0]
         return np.clip(img / 2 + 0.5, 0, 1).transpose(0, 2, 3, 1)
 
@@ -171,9 +175,10 @@ def cmd_labels(a):
                                   for _, s in rows]).astype(np.float32)
             ps = [p for p, _ in rows]
             for sched in a.schedulers.split(","):
-                ref = gen.batch(ps, sched, a.reference, lat)
+                ref = gen.batch(ps, sched, a.reference, lat, a.guidance)
                 per_row = {n: ([1.0] * len(rows) if n == a.reference else
-                               [ssim(x, y) for x, y in zip(gen.batch(ps, sched, n, lat), ref)]) for n in ladder}
+                               [ssim(x, y) for x, y in zip(gen.batch(ps, sched, n, lat, a.guidance), ref)])
+                           for n in ladder}
                 for i, prompt in enumerate(chunk):
                     per_seed = {n: v[i * a.seeds:(i + 1) * a.seeds] for n, v in per_row.items()}
                     # The label: the smallest count whose SSIM, averaged over the seeds, keeps the tolerance.
@@ -277,6 +282,7 @@ def main():
     l.add_argument("--latent", type=int, default=8, help="latent side (image side / VAE factor)")
     l.add_argument("--channels", type=int, default=4, help="latent channels (48 for models/thumbnail)")
     l.add_argument("--threads", type=int, default=0, help="ONNX Runtime threads (0: all cores)")
+    l.add_argument("--guidance", type=float, default=7.5, help="classifier-free guidance scale")
     l.add_argument("--batch", type=int, default=32, help="prompts generated together")
     l.add_argument("--seeds", type=int, default=1, help="starting noises per prompt; the label keeps the mean SSIM")
     l.add_argument("--seed", type=int, default=0)

@@ -441,7 +441,7 @@ class CrossAttnBlock(torch.nn.Module):
 class UNet(torch.nn.Module):
     """Two resolutions (16x16, 8x8) with cross-attention to the text at both, predicting the noise."""
 
-    def __init__(self, cin=3 * R * R, ch=(48, 96), ctx_dim=64):
+    def __init__(self, cin=3 * R * R, ch=(48, 96), ctx_dim=64, skip=False):
         # ch: channels at the latent resolution and at half of it
         super().__init__()
         c0, c1 = ch
@@ -458,6 +458,12 @@ class UNet(torch.nn.Module):
         self.u0, self.ua0 = ResBlock(2 * c0, c0, self.tdim), CrossAttnBlock(c0, ctx_dim)
         self.out = torch.nn.Sequential(torch.nn.GroupNorm(8, c0), torch.nn.SiLU(), torch.nn.Conv2d(c0, cin, 3, padding=1))
         self.c0 = c0
+        # A 1x1 path from input to output: near t=0 the target (v ~ noise) is close to the input itself, which
+        # a first layer narrower than the 48 latent channels cannot pass through (it left per-pixel noise).
+        self.skip = torch.nn.Conv2d(cin, cin, 1) if skip else None
+        if skip:
+            torch.nn.init.zeros_(self.skip.weight)
+            torch.nn.init.zeros_(self.skip.bias)
 
     def forward(self, x, t, ctx):
         half = self.c0 // 2
@@ -470,7 +476,7 @@ class UNet(torch.nn.Module):
         u = self.ua1(self.u1(torch.cat([m, h1], 1), temb), ctx)
         u = self.up(torch.nn.functional.interpolate(u, scale_factor=2.0, mode="nearest"))
         u = self.ua0(self.u0(torch.cat([u, h0], 1), temb), ctx)
-        return self.out(u)
+        return self.out(u) + (self.skip(x) if self.skip is not None else 0)
 
 
 def to_latent(x):
@@ -572,7 +578,7 @@ def cmd_train(a):
     ids = torch.tensor([cache.setdefault(c, tok(c)) for c in caps])
     empty = torch.tensor(tok(""))
     te = TextEncoder(len(tok.vocab), dim=a.text_dim, layers=a.text_layers).to(dev)
-    unet = UNet(ch=tuple(int(c) for c in a.channels.split(",")), ctx_dim=a.text_dim).to(dev)
+    unet = UNet(ch=tuple(int(c) for c in a.channels.split(",")), ctx_dim=a.text_dim, skip=a.skip).to(dev)
     params = list(te.parameters()) + list(unet.parameters())
     print("params: text", sum(p.numel() for p in te.parameters()), "unet", sum(p.numel() for p in unet.parameters()),
           flush=True)
@@ -634,7 +640,7 @@ def cmd_train(a):
                 "params": sum(p.numel() for p in params),
                 "command": "training/.venv/bin/python " + " ".join(sys.argv), "train_steps": step, "batch": a.batch,
                 "images": a.images, "final_loss": final, "seed": a.seed, "device": str(dev),
-                "minutes": a.minutes, "prediction_type": a.prediction, "ema": a.ema,
+                "minutes": a.minutes, "prediction_type": a.prediction, "ema": a.ema, "skip": a.skip,
                 "generator": "training/diffusion/thumbnail_model.py"}
     json.dump(manifest, open(os.path.join(a.out, "manifest.json"), "w"), indent=1)
     print(json.dumps(manifest))
@@ -733,6 +739,7 @@ def main():
     t.add_argument("--text-dim", type=int, default=64)
     t.add_argument("--text-layers", type=int, default=2)
     t.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
+    t.add_argument("--skip", action="store_true", help="1x1 input-to-output path in the UNet")
     t.add_argument("--ema", type=float, default=0.999, help="EMA decay of the exported weights")
     t.add_argument("--checkpoint", default="", help="also save the torch weights here (not committed)")
     t.add_argument("--out", required=True)
