@@ -264,9 +264,11 @@ def render(label, rng, bgs, w, h):
         else:  # dimming/brightening ramp
             gains = np.geomspace(1.0, g1, n)
     blur = np.zeros(n)
-    if label == "defocus":
+    if label == "defocus":  # focus hunting: the blur swings in and out every 6-10 frames
         b1 = rng.uniform(2.5, 6.0) * w / 320
-        blur = np.linspace(0.0, b1, n) if rng.random() < 0.5 else np.linspace(b1, 0.0, n)
+        period = rng.uniform(6.0, 10.0)
+        phase = rng.uniform(0, period)
+        blur = b1 * np.abs(np.sin(np.pi * (np.arange(n) + phase) / period))
     cover = None
     if label == "tamper":
         start = int(rng.integers(0, 8))
@@ -361,6 +363,7 @@ def main():
     ap.add_argument("--per-class", default="40,12,20,12",
                     help="videos per class for train,val,test,test_iid")
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--only", default="", help="re-render only this class into an existing dataset")
     args = ap.parse_args()
     counts = dict(zip(["train", "val", "test", "test_iid"], (int(v) for v in args.per_class.split(","))))
     # Transient classes give one or two labelled windows per video instead of three: make more.
@@ -376,8 +379,16 @@ def main():
                 seed = args.seed * 10_000_000 + offset + li * 10_000 + k
                 jobs.append((split, index, label, seed, video_dir))
                 index += 1
-    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        records = list(pool.map(make_one, jobs, chunksize=4))
+    if args.only:  # re-render one class, keep the other records (their files are unchanged)
+        with open(os.path.join(args.out, "videos.json")) as f:
+            records = json.load(f)["videos"]
+        redo = [j for j in jobs if j[2] == args.only]
+        with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+            fresh = {r["file"]: r for r in pool.map(make_one, redo, chunksize=4)}
+        records = [fresh.get(r["file"], r) for r in records]
+    else:
+        with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+            records = list(pool.map(make_one, jobs, chunksize=4))
     with open(os.path.join(args.out, "videos.json"), "w") as f:
         json.dump({"version": DATASET_VERSION, "seed": args.seed, "labels": LABELS,
                    "num_frames": NUM_FRAMES, "min_overlap": MIN_OVERLAP,
