@@ -16,7 +16,7 @@ build: setup
 	$(GO) build -o $(BIN) ./cmd/mvwatch
 
 run: build
-	./$(BIN) live
+	./$(BIN) serve
 
 test: setup
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
