@@ -196,13 +196,26 @@ func (r *classifierReplica) loadInput(clips [][]float32) {
 			continue
 		}
 		plane := size / len(norm.Mean)
+		signedLog := norm.Transform == TransformSignedLog1p
 		for ch := range norm.Mean {
 			mean, inv := float32(norm.Mean[ch]), float32(1/norm.Std[ch])
 			for j := ch * plane; j < (ch+1)*plane; j++ {
-				dst[j] = (clip[j] - mean) * inv
+				x := clip[j]
+				if signedLog {
+					x = signedLog1p(x)
+				}
+				dst[j] = (x - mean) * inv
 			}
 		}
 	}
+}
+
+// signedLog1p is sign(x) * log(1 + |x|).
+func signedLog1p(x float32) float32 {
+	if x < 0 {
+		return -float32(math.Log1p(float64(-x)))
+	}
+	return float32(math.Log1p(float64(x)))
 }
 
 // softmax computes the probabilities of one logits row into r.probs and returns the argmax and its

@@ -436,3 +436,9 @@ func TestClassifierShippedModelFixture(t *testing.T) {
 		requireResult(t, f, c.Labels(), i, stage, r, 1e-4)
 	}
 }
+
+func TestSignedLog1p(t *testing.T) {
+	for _, c := range []struct{ in, want float32 }{{0, 0}, {1, 0.6931472}, {-1, -0.6931472}, {-3, -1.3862944}} {
+		require.InDelta(t, c.want, signedLog1p(c.in), 1e-6)
+	}
+}
