@@ -33,6 +33,9 @@ type StepPredictorManifest struct {
 	Tolerance    float64  `json:"tolerance"`     // the similarity the labels kept to the reference image
 	Similarity   string   `json:"similarity"`    // how similarity was measured ("ssim")
 	BaseModel    string   `json:"base_model"`
+	// Quantile, when above 0, picks the smallest ladder count whose predicted cumulative probability reaches
+	// it (0.5: the median class) instead of the most probable class; higher values buy safety with steps.
+	Quantile float64 `json:"quantile,omitempty"`
 }
 
 // StepPredictor maps a prompt to the fewest denoising steps that keep full quality for a scheduler: a
@@ -112,6 +115,8 @@ func (m StepPredictorManifest) validate() error {
 		return bad("no schedulers")
 	case len(m.Ladder) < 2 || !slices.IsSorted(m.Ladder) || m.Ladder[0] < 1:
 		return bad("ladder %v must be at least two increasing positive step counts", m.Ladder)
+	case m.Quantile < 0 || m.Quantile > 1 || math.IsNaN(m.Quantile):
+		return bad("quantile %v outside [0,1]", m.Quantile)
 	}
 	for _, s := range m.Schedulers {
 		if _, err := lookupScheduler(s); err != nil {
@@ -178,6 +183,15 @@ func (p *StepPredictor) Predict(prompt, scheduler string) (StepPrediction, error
 	}
 	for i := range probs {
 		probs[i] /= sum
+	}
+	if q := p.manifest.Quantile; q > 0 {
+		cum := 0.0
+		for i, pr := range probs {
+			if cum += pr; cum >= q-1e-12 {
+				best = i
+				break
+			}
+		}
 	}
 	return StepPrediction{Steps: p.manifest.Ladder[best], Probabilities: probs,
 		Ladder: append([]int(nil), p.manifest.Ladder...)}, nil

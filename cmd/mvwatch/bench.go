@@ -7,9 +7,10 @@ import (
 
 // benchCommands are the `mvwatch bench` sub-commands; each ends its output with one JSON line of figures.
 var benchCommands = map[string]func(args []string) int{
-	"extract": runBenchExtract,
-	"serve":   runBenchServe,
-	"caption": runBenchCaption,
+	"extract":   runBenchExtract,
+	"serve":     runBenchServe,
+	"caption":   runBenchCaption,
+	"thumbnail": runBenchThumbnail,
 }
 
 func runBench(args []string) int {
