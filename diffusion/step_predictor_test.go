@@ -77,6 +77,7 @@ func TestLoadStepPredictorErrors(t *testing.T) {
 		"max length": func(m map[string]any) { m["max_length"] = 2 },
 		"heads":      func(m map[string]any) { m["schedulers"] = []string{"ddim", "euler", "heun"} },
 		"model file": func(m map[string]any) { m["model"] = "missing.onnx" },
+		"quantile":   func(m map[string]any) { m["quantile"] = 1.5 },
 		"ok":         func(map[string]any) {}, // control: the copy itself loads
 	} {
 		var m map[string]any
@@ -123,5 +124,42 @@ func TestStepPredictorExternal(t *testing.T) {
 			require.NoError(t, err)
 			t.Logf("%s %q -> %d steps %v", s, prompt, got.Steps, got.Probabilities)
 		}
+	}
+}
+
+// TestStepPredictorQuantile: with manifest quantile q, Predict picks the smallest ladder count whose
+// cumulative predicted probability reaches q.
+func TestStepPredictorQuantile(t *testing.T) {
+	require.NoError(t, inference.Init(inference.RuntimeConfig{}))
+	good, err := os.ReadFile("testdata/steppred/manifest.json")
+	require.NoError(t, err)
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(good, &m))
+	dir := t.TempDir()
+	m["tokenizer"] = "vocab.txt"
+	m["quantile"] = 0.3
+	for f, src := range map[string]string{"model.onnx": "testdata/steppred/model.onnx",
+		"vocab.txt": "testdata/minilm/vocab.txt"} {
+		abs, err := filepath.Abs(src)
+		require.NoError(t, err)
+		require.NoError(t, os.Symlink(abs, filepath.Join(dir, f)))
+	}
+	b, err := json.Marshal(m)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "manifest.json"), b, 0o644))
+	sp, err := LoadStepPredictor(dir, 1)
+	require.NoError(t, err)
+	defer func() { require.NoError(t, sp.Close()) }()
+	for _, prompt := range []string{"car enters the driveway", "a dog", "x", "two people loiter near the gate at dusk"} {
+		got, err := sp.Predict(prompt, "ddim")
+		require.NoError(t, err)
+		cum, want := 0.0, -1
+		for i, pr := range got.Probabilities {
+			if cum += pr; cum >= 0.3-1e-12 {
+				want = got.Ladder[i]
+				break
+			}
+		}
+		require.Equal(t, want, got.Steps, prompt)
 	}
 }
