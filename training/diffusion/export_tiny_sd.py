@@ -12,7 +12,6 @@ files and latents, not to draw anything. The CLIP BPE vocabulary is learned here
 (byte-level alphabet + 300 merges), in the vocab.json/merges.txt format of openai/clip-vit-large-patch14, so
 transformers' CLIPTokenizer loads it unchanged.
 """
-import collections
 import json
 import os
 import shutil
@@ -24,18 +23,7 @@ from diffusers import (AutoencoderKL, DDIMScheduler, EulerDiscreteScheduler, Onn
                        OnnxStableDiffusionPipeline, UNet2DConditionModel, UniPCMultistepScheduler)
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
-
-def bytes_to_unicode():
-    """GPT-2/CLIP reversible byte -> printable unicode map."""
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return dict(zip(bs, [chr(c) for c in cs]))
+from clip_bpe import learn_bpe
 
 OUT = "diffusion/testdata/tiny-sd"
 OUT_FLOAT = "diffusion/testdata/tiny-sd-unet-float-timestep"
@@ -58,47 +46,9 @@ headlights moving from right to left
 a man and a woman walking their dog in the park""".split("\n")
 
 
-def learn_bpe(corpus, merges_wanted=300):
-    """Byte-level BPE with CLIP's end-of-word marker, learned greedily by pair frequency."""
-    byte_enc = bytes_to_unicode()
-    words = collections.Counter()
-    for line in corpus:
-        for w in line.lower().split():
-            chars = [byte_enc[b] for b in w.encode("utf-8")]
-            chars[-1] += "</w>"
-            words[tuple(chars)] += 1
-    merges = []
-    for _ in range(merges_wanted):
-        pairs = collections.Counter()
-        for w, n in words.items():
-            for a, b in zip(w, w[1:]):
-                pairs[(a, b)] += n
-        if not pairs:
-            break
-        best = max(pairs.items(), key=lambda kv: (kv[1], kv[0]))[0]
-        merges.append(best)
-        new = collections.Counter()
-        for w, n in words.items():
-            out, i = [], 0
-            while i < len(w):
-                if i < len(w) - 1 and (w[i], w[i + 1]) == best:
-                    out.append(w[i] + w[i + 1])
-                    i += 2
-                else:
-                    out.append(w[i])
-                    i += 1
-            new[tuple(out)] += n
-        words = new
-    vocab = list(byte_enc.values())
-    vocab += [v + "</w>" for v in vocab]
-    vocab += ["".join(m) for m in merges]
-    vocab += ["<|startoftext|>", "<|endoftext|>"]
-    return {tok: i for i, tok in enumerate(vocab)}, merges
-
-
 def write_tokenizer(path):
     os.makedirs(path, exist_ok=True)
-    vocab, merges = learn_bpe(CORPUS)
+    vocab, merges = learn_bpe(CORPUS, 300)
     with open(os.path.join(path, "vocab.json"), "w", encoding="utf-8") as f:
         json.dump(vocab, f, ensure_ascii=False)
     with open(os.path.join(path, "merges.txt"), "w", encoding="utf-8") as f:

@@ -34,19 +34,10 @@ import unicodedata
 import numpy as np
 import torch
 
+from clip_bpe import bytes_to_unicode, learn_bpe
 
 
-def bytes_to_unicode():
-    """GPT-2/CLIP reversible byte -> printable unicode map."""
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return dict(zip(bs, [chr(c) for c in cs]))
+
 
 SIZE = 64  # the drawing canvas; images are area-downscaled to OUT (--size) for training
 OUT = 64  # image side the model works at (set by --size; 32 for the CPU-sized model)
@@ -267,42 +258,9 @@ def downscale(img):
 # ---------------------------------------------------------------- tokenizer
 
 
-def learn_bpe(captions, merges_wanted=400):
-    import collections
-    byte_enc = bytes_to_unicode()
-    words = collections.Counter()
-    for line in captions:
-        for w in line.lower().replace(",", " ,").split():
-            chars = [byte_enc[b] for b in w.encode("utf-8")]
-            chars[-1] += "</w>"
-            words[tuple(chars)] += 1
-    merges = []
-    for _ in range(merges_wanted):
-        pairs = collections.Counter()
-        for w, n in words.items():
-            for a, b in zip(w, w[1:]):
-                pairs[(a, b)] += n
-        if not pairs:
-            break
-        best = max(pairs.items(), key=lambda kv: (kv[1], kv[0]))[0]
-        merges.append(best)
-        new = collections.Counter()
-        for w, n in words.items():
-            out, i = [], 0
-            while i < len(w):
-                if i < len(w) - 1 and (w[i], w[i + 1]) == best:
-                    out.append(w[i] + w[i + 1])
-                    i += 2
-                else:
-                    out.append(w[i])
-                    i += 1
-            new[tuple(out)] += n
-        words = new
-    vocab = list(byte_enc.values())
-    vocab += [v + "</w>" for v in vocab]
-    vocab += ["".join(m) for m in merges]
-    vocab += ["<|startoftext|>", "<|endoftext|>"]
-    return {tok: i for i, tok in enumerate(vocab)}, merges
+def learn_captions_bpe(captions):
+    """The caption grammar's BPE: commas are words of their own."""
+    return learn_bpe(captions, 400, words_of=lambda line: line.lower().replace(",", " ,").split())
 
 
 class BPETokenizer:
@@ -344,7 +302,7 @@ class BPETokenizer:
 
 def write_tokenizer(path, captions):
     os.makedirs(path, exist_ok=True)
-    vocab, merges = learn_bpe(captions)
+    vocab, merges = learn_captions_bpe(captions)
     json.dump(vocab, open(os.path.join(path, "vocab.json"), "w", encoding="utf-8"), ensure_ascii=False)
     open(os.path.join(path, "merges.txt"), "w", encoding="utf-8").write(
         "#version: 0.2\n" + "\n".join(f"{a} {b}" for a, b in merges) + "\n")
