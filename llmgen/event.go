@@ -12,12 +12,12 @@ import (
 type Event struct {
 	// Camera names the camera.
 	Camera string `json:"camera"`
-	// Zone names the part of the scene.
+	// Zone is the free-text place the operator configured for the camera ("loading bay"); it may be
+	// empty, and the caption then names no place.
 	Zone string `json:"zone"`
-	// Label is the detected class ("person", "car", ...).
+	// Label is the event model's label (EventLabels: "object_left", "pan", ...).
 	Label string `json:"label"`
-	// Direction is one of left-to-right, right-to-left, toward-camera, away-from-camera, stationary,
-	// loitering.
+	// Direction is derived from the label (LabelDirection): left-to-right, right-to-left, mixed or none.
 	Direction string `json:"direction"`
 	// DurationS is the event length in whole seconds.
 	DurationS int `json:"duration_s"`
@@ -76,19 +76,23 @@ func ReadEvent(path string) (Event, error) {
 	return e, nil
 }
 
-// SampleEvents returns n seeded events with the fields the caption corpus uses, for benchmarks and
-// tests.
+// EventLabels are the labels of the service's event model (models/mfcd/manifest.json without "idle",
+// which never becomes an event), the vocabulary of the caption corpus.
+var EventLabels = []string{"object_left", "object_right", "multi_object", "pan", "zoom", "shake",
+	"illumination", "tamper", "scene_change", "defocus"}
+
+// SampleEvents returns n seeded events drawn like the caption corpus's (training/caption/corpus.py),
+// for benchmarks and tests.
 func SampleEvents(n int, seed uint64) []Event {
 	rng := rand.New(rand.NewPCG(seed, 1))
 	cams := []string{"dock-1", "gate-north", "lobby", "lot-b", "yard", "garage", "entrance", "office-1"}
-	zones := []string{"loading bay", "parking lot", "front door", "driveway", "corridor", "main gate", "ramp"}
-	labels := []string{"person", "car", "truck", "bicycle", "dog", "forklift", "van", "bus"}
-	dirs := []string{"left-to-right", "right-to-left", "toward-camera", "away-from-camera", "stationary", "loitering"}
+	zones := []string{"loading bay", "parking lot", "front door", "driveway", "corridor", "main gate", "ramp", ""}
 	out := make([]Event, n)
 	for i := range out {
+		label := EventLabels[rng.IntN(len(EventLabels))]
 		out[i] = Event{
 			Camera: cams[rng.IntN(len(cams))], Zone: zones[rng.IntN(len(zones))],
-			Label: labels[rng.IntN(len(labels))], Direction: dirs[rng.IntN(len(dirs))],
+			Label: label, Direction: LabelDirection(label),
 			DurationS: 1 + rng.IntN(400), Time: fmt.Sprintf("%02d:%02d", rng.IntN(24), rng.IntN(60)),
 			Confidence: float64(50+rng.IntN(50)) / 100,
 		}
