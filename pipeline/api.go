@@ -24,6 +24,7 @@ type EventReader interface {
 	Query(q EventQuery) (EventPage, error)
 	Get(id string) (Event, error)
 	Keyframe(id string) ([]byte, error)
+	Thumbnail(id string) ([]byte, error)
 }
 
 // APIOptions configures the HTTP API.
@@ -96,6 +97,7 @@ func NewAPI(opts APIOptions) *API {
 	a.handle("GET /api/v1/events/live", a.liveEvents)
 	a.handle("GET /api/v1/events/{id}", a.getEvent)
 	a.handle("GET /api/v1/events/{id}/keyframe", a.keyframe)
+	a.handle("GET /api/v1/events/{id}/thumbnail", a.thumbnail)
 	return a
 }
 
@@ -425,26 +427,37 @@ func (a *API) getEvent(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) keyframe(w http.ResponseWriter, r *http.Request) {
+	a.image(w, r, "image/jpeg", a.opts.Events.Keyframe)
+}
+
+// thumbnail serves the event's illustrative PNG; 404 until the thumbnail stage has drawn one.
+func (a *API) thumbnail(w http.ResponseWriter, r *http.Request) {
+	a.image(w, r, "image/png", a.opts.Events.Thumbnail)
+}
+
+func (a *API) image(w http.ResponseWriter, r *http.Request, contentType string, get func(id string) ([]byte, error)) {
 	id := r.PathValue("id")
 	if !validID(id) {
 		writeError(w, http.StatusNotFound, "no event "+strconv.Quote(id))
 		return
 	}
-	jpeg, err := a.opts.Events.Keyframe(id)
+	img, err := get(id)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	w.Header().Set("Content-Type", "image/jpeg")
-	w.Header().Set("Content-Length", strconv.Itoa(len(jpeg)))
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("Content-Length", strconv.Itoa(len(img)))
 	w.Header().Set("Cache-Control", "private, max-age=86400, immutable")
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(jpeg)
+	_, _ = w.Write(img)
 }
 
 // liveEvents streams events as Server-Sent Events: "event: event" with the Event JSON as data and
-// the event ID as id, "event: dropped" when this slow client missed events, and keep-alive comments.
-// A Last-Event-ID header replays the stored events that started after that event first.
+// the event ID as id; "event: update" with the whole Event JSON again (no id) when a caption or
+// thumbnail was added to a stored event; "event: dropped" when this slow client missed events; and
+// keep-alive comments. A Last-Event-ID header replays the stored events that started after that event
+// first.
 func (a *API) liveEvents(w http.ResponseWriter, r *http.Request) {
 	q, err := parseEventQuery(r)
 	if err != nil {
@@ -497,7 +510,7 @@ func (a *API) liveEvents(w http.ResponseWriter, r *http.Request) {
 			if !ok {
 				return // the hub closed: the server is shutting down
 			}
-			if sent[ev.ID] {
+			if sent[ev.ID] && !ev.update {
 				continue
 			}
 			if d := sub.Dropped(); d != reported {
@@ -522,6 +535,11 @@ func (a *API) liveEvents(w http.ResponseWriter, r *http.Request) {
 func writeSSE(w io.Writer, ev Event) error {
 	data, err := json.Marshal(ev)
 	if err != nil {
+		return err
+	}
+	if ev.update {
+		// No id: an update must not move the client's Last-Event-ID back to an older event.
+		_, err = fmt.Fprintf(w, "event: update\ndata: %s\n\n", data)
 		return err
 	}
 	_, err = fmt.Fprintf(w, "id: %s\nevent: event\ndata: %s\n\n", ev.ID, data)

@@ -11,12 +11,17 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/mvwatch/mvwatch/diffusion"
 )
 
 // ErrInvalidConfig is wrapped by every error that LoadConfig and ParseConfig return for a config that
@@ -44,10 +49,62 @@ type Config struct {
 	Store StoreConfig `yaml:"store" json:"store"`
 	// Webhooks lists alerting endpoints that receive events as JSON POSTs. It defaults to none.
 	Webhooks []WebhookConfig `yaml:"webhooks" json:"webhooks,omitempty"`
+	// Captions configures the event caption stage (speculative decoding, package llmgen).
+	Captions CaptionsConfig `yaml:"captions" json:"captions"`
+	// Thumbnails configures the event thumbnail stage (adaptive-step diffusion, package diffusion).
+	Thumbnails ThumbnailsConfig `yaml:"thumbnails" json:"thumbnails"`
 	// Cameras lists the RTSP cameras to watch. It defaults to none (the serve command then runs its
 	// built-in test cameras).
 	Cameras []CameraConfig `yaml:"cameras" json:"cameras"`
 }
+
+// CaptionsConfig configures the caption stage: each stored event is captioned in the background and the
+// caption is added to the stored event.
+type CaptionsConfig struct {
+	// Enabled turns captions on. It defaults to on: when left out, a missing or broken model only logs a
+	// warning and the service runs without captions; when set to true, it is an error at start-up.
+	Enabled *bool `yaml:"enabled" json:"enabled,omitempty"`
+	// TargetDir is the target language model directory. It defaults to "models/caption/target".
+	TargetDir string `yaml:"target_dir" json:"target_dir"`
+	// DraftDir is the draft model directory, or "none" for plain decoding with the target alone.
+	// It defaults to "models/caption/draft".
+	DraftDir string `yaml:"draft_dir" json:"draft_dir"`
+	// Queue bounds the events waiting for a caption; beyond it events are dropped (and counted in
+	// mvwatch_caption_dropped_total), never waited for. It defaults to 64.
+	Queue int `yaml:"queue" json:"queue"`
+}
+
+// IsEnabled reports whether captions are on (nil means on).
+func (c CaptionsConfig) IsEnabled() bool { return c.Enabled == nil || *c.Enabled }
+
+// ThumbnailsConfig configures the thumbnail stage: each stored event gets an illustrative PNG drawn by a
+// diffusion model from its label and its camera's scene (never from the camera's pictures).
+type ThumbnailsConfig struct {
+	// Enabled turns thumbnails on. It defaults to on: when left out, a missing or broken model only logs
+	// a warning and the service runs without thumbnails; when set to true, it is an error at start-up.
+	Enabled *bool `yaml:"enabled" json:"enabled,omitempty"`
+	// ModelDir is the diffusion model directory (Optimum Stable Diffusion layout). It defaults to
+	// "models/thumbnail".
+	ModelDir string `yaml:"model_dir" json:"model_dir"`
+	// PredictorDir is the step predictor directory, read when Steps is "auto". It defaults to
+	// "models/steppredictor".
+	PredictorDir string `yaml:"predictor_dir" json:"predictor_dir"`
+	// Steps is "auto" (the step predictor chooses per prompt) or a fixed count 1..1000. It defaults to
+	// "auto".
+	Steps string `yaml:"steps" json:"steps"`
+	// Scheduler is the denoising scheduler (diffusion.SchedulerNames: ddim, euler, euler_a, heun, dpm2,
+	// unipc, dpmpp_2m, ...; the shipped step predictor has a head for ddim only). It defaults to "ddim".
+	Scheduler string `yaml:"scheduler" json:"scheduler"`
+	// Guidance is the classifier-free guidance scale; 1 turns guidance off, which suits the shipped
+	// model. It defaults to 1.
+	Guidance float64 `yaml:"guidance" json:"guidance"`
+	// Queue bounds the events waiting for a thumbnail; beyond it they are dropped (and counted in
+	// mvwatch_thumbnail_dropped_total). It defaults to 16.
+	Queue int `yaml:"queue" json:"queue"`
+}
+
+// IsEnabled reports whether thumbnails are on (nil means on).
+func (c ThumbnailsConfig) IsEnabled() bool { return c.Enabled == nil || *c.Enabled }
 
 // ListenConfig holds the addresses mvwatch listens on.
 type ListenConfig struct {
@@ -162,7 +219,19 @@ type CameraConfig struct {
 	HWAccel string `yaml:"hwaccel" json:"hwaccel,omitempty"`
 	// Gate overrides fields of the top-level gate for this camera.
 	Gate GateConfig `yaml:"gate" json:"gate"`
+	// Zone names the place the camera watches ("loading bay"); captions mention it. Free text of at
+	// most MaxZoneBytes bytes without '|' or control characters. It defaults to empty (no place named).
+	Zone string `yaml:"zone" json:"zone,omitempty"`
+	// Scene is what thumbnails draw behind the event: "street", "driveway" or "park". It defaults to
+	// empty, which draws a street.
+	Scene string `yaml:"scene" json:"scene,omitempty"`
 }
+
+// MaxZoneBytes bounds a camera's zone text.
+const MaxZoneBytes = 64
+
+// Scenes lists the camera scenes the thumbnail model draws.
+var Scenes = []string{"street", "driveway", "park"}
 
 // IsEnabled reports whether the camera should run (nil means yes).
 func (c CameraConfig) IsEnabled() bool { return c.Enabled == nil || *c.Enabled }
@@ -175,6 +244,16 @@ const (
 	DefaultStorePath   = "mvwatch.db"
 	DefaultStoreMaxAge = 30 * 24 * time.Hour
 	DefaultMaxEvents   = 100000
+
+	DefaultCaptionTargetDir   = "models/caption/target"
+	DefaultCaptionDraftDir    = "models/caption/draft"
+	DefaultCaptionQueue       = 64
+	DefaultThumbnailModelDir  = "models/thumbnail"
+	DefaultThumbnailPredictor = "models/steppredictor"
+	DefaultThumbnailSteps     = "auto"
+	DefaultThumbnailScheduler = "ddim"
+	DefaultThumbnailGuidance  = 1.0
+	DefaultThumbnailQueue     = 16
 )
 
 // DefaultConfig returns the configuration used when no file is given: defaults everywhere, no cameras.
@@ -207,6 +286,19 @@ func (c *Config) applyDefaults() {
 	if c.Store.MaxEvents == nil {
 		n := DefaultMaxEvents
 		c.Store.MaxEvents = &n
+	}
+	setStr(&c.Captions.TargetDir, DefaultCaptionTargetDir)
+	setStr(&c.Captions.DraftDir, DefaultCaptionDraftDir)
+	if c.Captions.Queue == 0 {
+		c.Captions.Queue = DefaultCaptionQueue
+	}
+	setStr(&c.Thumbnails.ModelDir, DefaultThumbnailModelDir)
+	setStr(&c.Thumbnails.PredictorDir, DefaultThumbnailPredictor)
+	setStr(&c.Thumbnails.Steps, DefaultThumbnailSteps)
+	setStr(&c.Thumbnails.Scheduler, DefaultThumbnailScheduler)
+	setF(&c.Thumbnails.Guidance, DefaultThumbnailGuidance)
+	if c.Thumbnails.Queue == 0 {
+		c.Thumbnails.Queue = DefaultThumbnailQueue
 	}
 	for i := range c.Webhooks {
 		w := &c.Webhooks[i]
@@ -576,6 +668,8 @@ func (p *configParser) validate(c *Config) {
 	if c.Store.MaxEvents != nil && *c.Store.MaxEvents < 0 {
 		p.bad("store.max_events", "must not be negative")
 	}
+	p.checkCaptions(c.Captions)
+	p.checkThumbnails(c.Thumbnails)
 	hooks := map[string]bool{}
 	for i, w := range c.Webhooks {
 		path := fmt.Sprintf("webhooks[%d]", i)
@@ -605,6 +699,42 @@ func (p *configParser) validate(c *Config) {
 			p.bad(path+".name", "duplicate camera name %q (also cameras[%d])", cam.Name, j)
 		}
 		names[cam.Name] = i
+	}
+}
+
+func (p *configParser) checkCaptions(c CaptionsConfig) {
+	if strings.TrimSpace(c.TargetDir) == "" {
+		p.bad("captions.target_dir", "must not be empty")
+	}
+	if strings.TrimSpace(c.DraftDir) == "" {
+		p.bad("captions.draft_dir", "must not be empty (use \"none\" for no draft model)")
+	}
+	if c.Queue < 1 || c.Queue > 100000 {
+		p.bad("captions.queue", "must be 1..100000, not %d", c.Queue)
+	}
+}
+
+func (p *configParser) checkThumbnails(c ThumbnailsConfig) {
+	if strings.TrimSpace(c.ModelDir) == "" {
+		p.bad("thumbnails.model_dir", "must not be empty")
+	}
+	auto := strings.EqualFold(c.Steps, "auto")
+	if !auto {
+		if n, err := strconv.Atoi(c.Steps); err != nil || n < 1 || n > 1000 {
+			p.bad("thumbnails.steps", "must be auto or a count 1..1000, not %q", c.Steps)
+		}
+	}
+	if auto && strings.TrimSpace(c.PredictorDir) == "" {
+		p.bad("thumbnails.predictor_dir", "must not be empty when steps is auto")
+	}
+	if _, err := diffusion.NewScheduler(c.Scheduler, nil); errors.Is(err, diffusion.ErrUnknownScheduler) {
+		p.bad("thumbnails.scheduler", "must be one of %s, not %q", strings.Join(diffusion.SchedulerNames(), ", "), c.Scheduler)
+	}
+	if !(c.Guidance >= 0 && c.Guidance <= 50) {
+		p.bad("thumbnails.guidance", "must be 0..50, not %g", c.Guidance)
+	}
+	if c.Queue < 1 || c.Queue > 100000 {
+		p.bad("thumbnails.queue", "must be 1..100000, not %d", c.Queue)
 	}
 }
 
@@ -694,6 +824,15 @@ func (c CameraConfig) problems() []fieldProblem {
 	case "none", "auto", "cuda", "vaapi", "qsv":
 	default:
 		add("hwaccel", "must be none, auto, cuda, vaapi or qsv, not %q", c.HWAccel)
+	}
+	if len(c.Zone) > MaxZoneBytes {
+		add("zone", "must be at most %d bytes, not %d", MaxZoneBytes, len(c.Zone))
+	}
+	if strings.ContainsFunc(c.Zone, func(r rune) bool { return r == '|' || unicode.IsControl(r) }) || !utf8.ValidString(c.Zone) {
+		add("zone", "must be UTF-8 text without '|' or control characters")
+	}
+	if c.Scene != "" && !slices.Contains(Scenes, c.Scene) {
+		add("scene", "must be %s, not %q", strings.Join(Scenes, ", "), c.Scene)
 	}
 	for _, p := range c.Gate.problems() {
 		out = append(out, fieldProblem{"gate." + p.field, p.msg})

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/mvwatch/mvwatch/diffusion"
 )
 
 const fullConfig = `# mvwatch config
@@ -126,6 +128,17 @@ var configErrorCases = []struct {
 	{"provider", "inference:\n  provider: tpu\n", `c.yaml:2: inference.provider: must be cpu, cuda or openvino, not "tpu"`},
 	{"store", "store:\n  max_events: -3\n", "c.yaml:2: store.max_events: must not be negative"},
 	{"duplicate key", "model_dir: a\nmodel_dir: b\n", `c.yaml:2: mapping key "model_dir" already defined at line 1`},
+	{"caption queue", "captions:\n  enabled: true\n  queue: -1\n", "c.yaml:3: captions.queue: must be 1..100000, not -1"},
+	{"caption field", "captions:\n  draft: x\n", `c.yaml:2: captions: unknown field "draft"`},
+	{"caption enabled type", "captions:\n  enabled: maybe\n", "c.yaml:2: cannot unmarshal !!str `maybe` into bool"},
+	{"thumbnail steps", "thumbnails:\n  model_dir: m\n  steps: lots\n", `c.yaml:3: thumbnails.steps: must be auto or a count 1..1000, not "lots"`},
+	{"thumbnail steps range", "thumbnails:\n  steps: 0\n", `c.yaml:2: thumbnails.steps: must be auto or a count 1..1000, not "0"`},
+	{"thumbnail scheduler", "thumbnails:\n  scheduler: warp9\n", `c.yaml:2: thumbnails.scheduler: must be one of ` + strings.Join(diffusion.SchedulerNames(), ", ") + `, not "warp9"`},
+	{"thumbnail guidance", "thumbnails:\n  guidance: -1\n", "c.yaml:2: thumbnails.guidance: must be 0..50, not -1"},
+	{"thumbnail queue", "thumbnails:\n  queue: 1000001\n", "c.yaml:2: thumbnails.queue: must be 1..100000, not 1000001"},
+	{"scene", "cameras:\n  - name: a\n    url: rtsp://h/x\n    scene: moon\n", `c.yaml:4: cameras[0].scene: must be street, driveway, park, not "moon"`},
+	{"zone length", "cameras:\n  - name: a\n    url: rtsp://h/x\n    zone: " + strings.Repeat("z", 65) + "\n", "c.yaml:4: cameras[0].zone: must be at most 64 bytes, not 65"},
+	{"zone pipe", "cameras:\n  - name: a\n    url: rtsp://h/x\n    zone: 'a | b'\n", "c.yaml:4: cameras[0].zone: must be UTF-8 text without '|' or control characters"},
 }
 
 func TestParseConfigErrors(t *testing.T) {

@@ -18,6 +18,14 @@ var ErrInvalidEvent = errors.New("invalid event")
 // MaxKeyframeBytes bounds the keyframe JPEG attached to an event.
 const MaxKeyframeBytes = 4 << 20
 
+// MaxThumbnailBytes bounds an event's thumbnail PNG.
+const MaxThumbnailBytes = 4 << 20
+
+// MaxCaptionBytes bounds an event's caption.
+const MaxCaptionBytes = 2048
+
+var pngMagic = []byte("\x89PNG\r\n\x1a\n")
+
 // Event is one detection: what happened (Label, Score), where (Camera), when (Start, End) and how the
 // model decided (ExitStage). It is the JSON object of the API, the SSE stream and webhooks.
 type Event struct {
@@ -36,10 +44,17 @@ type Event struct {
 	ExitStage int `json:"exit_stage"`
 	// KeyframeRef is the API path of the event's keyframe JPEG, empty when it has none.
 	KeyframeRef string `json:"keyframe_ref,omitempty"`
-	// Caption is an optional text description.
+	// Caption is a short text description written by the caption stage after the event is stored;
+	// empty until then (or when captions are off).
 	Caption string `json:"caption,omitempty"`
+	// ThumbnailRef is the API path of the event's illustrative thumbnail PNG (drawn by the thumbnail
+	// stage after the event is stored); empty when it has none.
+	ThumbnailRef string `json:"thumbnail_ref,omitempty"`
 	// Keyframe is the JPEG itself; stores keep it apart from the event (see AttachKeyframe).
 	Keyframe []byte `json:"-"`
+
+	// update marks an event sent again to live subscribers because a stage added to it.
+	update bool
 }
 
 // NewEventID returns a new event ID for an event starting at start: 16 hex digits of the start time in
@@ -77,6 +92,9 @@ func validID(id string) bool {
 // KeyframePath returns the API path that serves the keyframe of event id.
 func KeyframePath(id string) string { return "/api/v1/events/" + id + "/keyframe" }
 
+// ThumbnailPath returns the API path that serves the thumbnail of event id.
+func ThumbnailPath(id string) string { return "/api/v1/events/" + id + "/thumbnail" }
+
 // AttachKeyframe sets the event's keyframe JPEG and its KeyframeRef. Set ID first.
 func (e *Event) AttachKeyframe(jpeg []byte) {
 	e.Keyframe = jpeg
@@ -105,6 +123,8 @@ func (e *Event) Validate() error {
 		return bad("keyframe is %d bytes, more than %d", len(e.Keyframe), MaxKeyframeBytes)
 	case len(e.Keyframe) > 0 && !bytes.HasPrefix(e.Keyframe, []byte{0xFF, 0xD8, 0xFF}):
 		return bad("keyframe is not a JPEG")
+	case len(e.Caption) > MaxCaptionBytes:
+		return bad("caption is %d bytes, more than %d", len(e.Caption), MaxCaptionBytes)
 	}
 	return nil
 }

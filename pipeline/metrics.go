@@ -21,6 +21,7 @@ const (
 	labelResult   = "result"
 	labelRoute    = "route"
 	labelCode     = "code"
+	labelKind     = "kind"
 )
 
 // Metrics holds every mvwatch metric. NewMetrics registers them on an injected registry; the stages
@@ -71,6 +72,9 @@ type Metrics struct {
 	EventLatency prometheus.Histogram
 	// StoreWriteSeconds is the time of one durable event write: mvwatch_store_write_seconds.
 	StoreWriteSeconds prometheus.Histogram
+	// EventUpdates counts stage results written onto stored events, by kind ("caption", "thumbnail")
+	// and result ("stored", "failed"): mvwatch_event_updates_total{kind,result}.
+	EventUpdates *prometheus.CounterVec
 
 	// WebhookDeliveries counts webhook POSTs by final result ("delivered", "failed"):
 	// mvwatch_webhook_deliveries_total{webhook,result}.
@@ -129,6 +133,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		Events:            cv("mvwatch_events_total", "Events emitted.", labelCamera, labelLabel),
 		EventLatency:      h("mvwatch_event_latency_seconds", "Time from a clip's end to its event being stored.", latencyBuckets),
 		StoreWriteSeconds: h("mvwatch_store_write_seconds", "Time of one durable event write.", latencyBuckets),
+		EventUpdates:      cv("mvwatch_event_updates_total", "Caption and thumbnail results written onto stored events.", labelKind, labelResult),
 		WebhookDeliveries: cv("mvwatch_webhook_deliveries_total", "Webhook deliveries by final result.", labelWebhook, labelResult),
 		WebhookRetries:    cv("mvwatch_webhook_retries_total", "Webhook POSTs retried.", labelWebhook),
 		WebhookDrops:      cv("mvwatch_webhook_dropped_total", "Events dropped by a full webhook queue.", labelWebhook),
@@ -155,7 +160,7 @@ func (m *Metrics) collectors() []prometheus.Collector {
 		m.FramesDecoded, m.PacketsLost, m.Reconnects, m.HWAccelFallbacks, m.CameraState,
 		m.DecodeSeconds, m.ExtractSeconds, m.InferenceSeconds, m.BatchSize, m.EarlyExits,
 		m.QueueDepth, m.QueueDrops, m.GateFrames, m.GateSkipRatio, m.Events, m.EventLatency,
-		m.StoreWriteSeconds, m.WebhookDeliveries, m.WebhookRetries, m.WebhookDrops,
+		m.StoreWriteSeconds, m.EventUpdates, m.WebhookDeliveries, m.WebhookRetries, m.WebhookDrops,
 		m.SSESubscribers, m.SSEDrops, m.HTTPRequests, m.HTTPSeconds,
 	}
 }

@@ -23,6 +23,7 @@ const openAPIPath = "../docs/openapi.yaml"
 
 func init() {
 	openapi3filter.RegisterBodyDecoder("image/jpeg", openapi3filter.FileBodyDecoder)
+	openapi3filter.RegisterBodyDecoder("image/png", openapi3filter.FileBodyDecoder)
 }
 
 func loadOpenAPI(t *testing.T, serverURL string) (*openapi3.T, routers.Router) {
@@ -62,6 +63,8 @@ func TestOpenAPIValidatesRealTraffic(t *testing.T) {
 	ev.AttachKeyframe(testJPEG)
 	f.publish(t, ev)
 	f.publish(t, testEvent("door", "car", 0.6, t0.Add(time.Second)))
+	_, err := f.store.SetThumbnail(context.Background(), ev.ID, testPNG(t, 32, 32))
+	require.NoError(t, err)
 
 	type call struct {
 		method, path, body string
@@ -77,6 +80,8 @@ func TestOpenAPIValidatesRealTraffic(t *testing.T) {
 		{method: "GET", path: "/api/v1/cameras", want: 401, noAuth: true},
 		{method: "POST", path: "/api/v1/cameras", body: `{"name":"yard","url":"rtsp://u:pw@127.0.0.1:8554/yard","transport":"udp","gate":{"on_factor":4,"min_hold":"1s"}}`, want: 201},
 		{method: "POST", path: "/api/v1/cameras", body: `{"name":"yard","url":"rtsp://127.0.0.1:8554/yard"}`, want: 409},
+		{method: "POST", path: "/api/v1/cameras", body: `{"name":"drive","url":"rtsp://127.0.0.1:8554/d","zone":"driveway gate","scene":"driveway"}`, want: 201},
+		{method: "GET", path: "/api/v1/cameras/drive", want: 200},
 		{method: "POST", path: "/api/v1/cameras", body: `{"name":"bad","url":"rtsp:///nohost"}`, want: 400},
 		{method: "POST", path: "/api/v1/cameras", body: `{"name":"big","url":"rtsp://h/` + strings.Repeat("a", 1<<20) + `"}`, want: 413},
 		{method: "GET", path: "/api/v1/cameras/yard", want: 200},
@@ -95,6 +100,9 @@ func TestOpenAPIValidatesRealTraffic(t *testing.T) {
 		{method: "GET", path: "/api/v1/events/" + NewEventID(t0), want: 404},
 		{method: "GET", path: "/api/v1/events/" + ev.ID + "/keyframe", want: 200},
 		{method: "GET", path: "/api/v1/events/" + NewEventID(t0) + "/keyframe", want: 404},
+		{method: "GET", path: "/api/v1/events/" + ev.ID + "/thumbnail", want: 200},
+		{method: "GET", path: "/api/v1/events/" + ev.ID + "/thumbnail", want: 401, noAuth: true},
+		{method: "GET", path: "/api/v1/events/" + NewEventID(t0) + "/thumbnail", want: 404},
 	}
 	ctx := context.Background()
 	auth := openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}
@@ -156,7 +164,8 @@ func TestOpenAPIValidatesRealTraffic(t *testing.T) {
 
 		live := testEvent("door", "person", 0.77, t0.Add(time.Minute))
 		f.publish(t, live)
-		got, err := (&sseReader{r: bufio.NewReader(resp.Body)}).next()
+		rd := &sseReader{r: bufio.NewReader(resp.Body)}
+		got, err := rd.next()
 		require.NoError(t, err)
 		// The data of each event is an Event as documented.
 		schema := doc.Components.Schemas["Event"].Value
@@ -164,5 +173,20 @@ func TestOpenAPIValidatesRealTraffic(t *testing.T) {
 		require.NoError(t, json.NewDecoder(bytes.NewReader([]byte(got.data))).Decode(&v))
 		require.NoError(t, schema.VisitJSON(v))
 		require.Equal(t, live.ID, got.id)
+		require.Equal(t, "event", got.event)
+
+		// A stage's update: the whole event again, as "update", without an id.
+		updated, err := f.store.SetCaption(context.Background(), live.ID, "a person at the door")
+		require.NoError(t, err)
+		updated.update = true
+		require.NoError(t, f.hub.Publish(context.Background(), updated))
+		got, err = rd.next()
+		require.NoError(t, err)
+		require.Equal(t, "update", got.event)
+		require.Empty(t, got.id)
+		v = nil
+		require.NoError(t, json.NewDecoder(bytes.NewReader([]byte(got.data))).Decode(&v))
+		require.NoError(t, schema.VisitJSON(v))
+		require.Equal(t, "a person at the door", v.(map[string]any)["caption"])
 	})
 }

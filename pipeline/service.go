@@ -35,11 +35,19 @@ type ServiceOptions struct {
 	Logger *slog.Logger
 	// EventQueue bounds the events waiting to be stored. It defaults to 4096.
 	EventQueue int
+	// Captions, when set, captions every stored event (see OpenStages). The Service owns it: Close
+	// (or a failed NewService or Start) closes it.
+	Captions *CaptionStage
+	// Thumbnails, when set, draws a thumbnail for every stored event (see OpenStages). The Service owns
+	// it like Captions.
+	Thumbnails *ThumbnailStage
 }
 
 // Service is `mvwatch serve`: the cameras (Fleet), the event path (store, live hub, webhooks), the HTTP
 // API and the RTSP restream server. Events flow one way: camera runners -> event queue -> writer
-// goroutine -> store (durable, acknowledged) -> live subscribers and webhooks.
+// goroutine -> store (durable, acknowledged) -> live subscribers and webhooks -> caption and thumbnail
+// stages (bounded queues that drop, never wait). A stage's result is stored on the event and sent to
+// live subscribers as an update; webhooks get the event once, at detection.
 type Service struct {
 	opts     ServiceOptions
 	cfg      *Config
@@ -51,6 +59,8 @@ type Service struct {
 	fleet    *Fleet
 	restream *ingest.Restream
 	api      *API
+	captions *CaptionStage
+	thumbs   *ThumbnailStage
 	http     *http.Server
 	httpLn   net.Listener
 
@@ -62,7 +72,12 @@ type Service struct {
 }
 
 // NewService opens the store and builds the service; Start makes it listen and starts the cameras.
-func NewService(opts ServiceOptions) (*Service, error) {
+func NewService(opts ServiceOptions) (_ *Service, err error) {
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, closeStages(opts.Captions, opts.Thumbnails))
+		}
+	}()
 	if opts.Config == nil || opts.Classifier == nil || opts.Registry == nil {
 		return nil, errors.New("pipeline: ServiceOptions needs Config, Classifier and Registry")
 	}
@@ -76,8 +91,8 @@ func NewService(opts ServiceOptions) (*Service, error) {
 		opts.IdleLabels = []string{"idle"}
 	}
 	cfg := opts.Config
-	s := &Service{opts: opts, cfg: cfg, log: opts.Logger, writerDone: make(chan struct{})}
-	var err error
+	s := &Service{opts: opts, cfg: cfg, log: opts.Logger, writerDone: make(chan struct{}),
+		captions: opts.Captions, thumbs: opts.Thumbnails}
 	s.metrics = opts.Metrics
 	if s.metrics == nil {
 		if s.metrics, err = NewMetrics(opts.Registry); err != nil {
@@ -130,21 +145,42 @@ func NewService(opts ServiceOptions) (*Service, error) {
 		Gate:     cfg.Gate,
 		Logger:   s.log,
 	})
+	if s.thumbs != nil {
+		s.thumbs.deliver = s.onThumbnail
+	}
 	return s, nil
+}
+
+// closeStages closes the stages that are set.
+func closeStages(c *CaptionStage, t *ThumbnailStage) error {
+	var errs []error
+	if c != nil {
+		errs = append(errs, c.Close())
+	}
+	if t != nil {
+		errs = append(errs, t.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // Start listens on the HTTP and RTSP addresses, starts the event writer and the configured cameras.
 // A camera that fails to start is logged and shown as failed; the others run.
 func (s *Service) Start() error {
+	fail := func(err error) error {
+		return errors.Join(err, closeStages(s.captions, s.thumbs), s.store.Close())
+	}
+	if s.captions != nil {
+		if err := s.captions.start(s.onCaption); err != nil {
+			return fail(err)
+		}
+	}
 	ln, err := net.Listen("tcp", s.cfg.Listen.HTTP)
 	if err != nil {
-		s.store.Close()
-		return fmt.Errorf("http listen %s: %w", s.cfg.Listen.HTTP, err)
+		return fail(fmt.Errorf("http listen %s: %w", s.cfg.Listen.HTTP, err))
 	}
 	if err := s.restream.Start(); err != nil {
 		ln.Close()
-		s.store.Close()
-		return fmt.Errorf("rtsp restream: %w", err)
+		return fail(fmt.Errorf("rtsp restream: %w", err))
 	}
 	s.httpLn = ln
 	s.http = &http.Server{Handler: s.api, ReadHeaderTimeout: 10 * time.Second}
@@ -200,6 +236,7 @@ func (s *Service) writeEvents(ctx context.Context) {
 		ev.Keyframe = nil
 		_ = s.hub.Publish(ctx, ev)
 		_ = s.webhooks.Publish(ctx, ev)
+		s.enrich(ev)
 	}
 	for {
 		ev, err := s.events.Pop(ctx)
@@ -216,8 +253,52 @@ func (s *Service) writeEvents(ctx context.Context) {
 	}
 }
 
+// enrich submits a stored event to the caption and thumbnail stages; neither waits. Both start from
+// the event itself (the thumbnail prompt comes from the label, not the caption), so they run side by
+// side.
+func (s *Service) enrich(ev Event) {
+	if s.captions == nil && s.thumbs == nil {
+		return
+	}
+	cam, _ := s.fleet.Get(ev.Camera) // a camera removed since: no zone, the default scene
+	if s.captions != nil {
+		s.captions.submit(ev, cam.Zone)
+	}
+	if s.thumbs != nil {
+		s.thumbs.submit(ev, cam.Scene)
+	}
+}
+
+// onCaption stores a caption on its event and sends the updated event to live subscribers. It runs on
+// the caption stage's worker.
+func (s *Service) onCaption(id, text string) {
+	ev, err := s.store.SetCaption(context.Background(), id, text)
+	s.updated("caption", ev, err)
+}
+
+// onThumbnail stores a thumbnail apart from its event, sets the event's thumbnail_ref and sends the
+// updated event to live subscribers. It runs on the thumbnail stage's worker.
+func (s *Service) onThumbnail(id string, png []byte) {
+	ev, err := s.store.SetThumbnail(context.Background(), id, png)
+	s.updated("thumbnail", ev, err)
+}
+
+// updated counts a stage's store update and publishes the updated event live.
+func (s *Service) updated(kind string, ev Event, err error) {
+	if err != nil {
+		s.metrics.EventUpdates.WithLabelValues(kind, "failed").Inc()
+		// ErrNotFound: retention removed the event meanwhile.
+		s.log.Warn("event update not stored", "kind", kind, "err", err)
+		return
+	}
+	s.metrics.EventUpdates.WithLabelValues(kind, "stored").Inc()
+	ev.update = true
+	_ = s.hub.Publish(context.Background(), ev)
+}
+
 // Close shuts down gracefully: cameras stop and publish their open events, the writer stores every
-// queued event, live streams end, the HTTP server stops, webhooks drain and the store closes.
+// queued event, the caption and thumbnail stages stop (events still queued there keep no caption or
+// thumbnail), live streams end, the HTTP server stops, webhooks drain and the store closes.
 func (s *Service) Close() error {
 	s.closeOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -228,6 +309,8 @@ func (s *Service) Close() error {
 			s.cancel()
 			<-s.writerDone
 		}
+		// The stages' workers end here, so no update reaches the store after it closes.
+		errs = append(errs, closeStages(s.captions, s.thumbs))
 		s.hub.Close() // ends the live streams, so the HTTP server can shut down
 		if s.http != nil {
 			errs = append(errs, s.http.Shutdown(ctx))

@@ -20,6 +20,7 @@ var ErrNotFound = errors.New("not found")
 var (
 	bucketEvents    = []byte("events")
 	bucketKeyframes = []byte("keyframes")
+	bucketThumbs    = []byte("thumbnails")
 	bucketMeta      = []byte("meta")
 	keyCount        = []byte("count")
 )
@@ -40,7 +41,7 @@ type StoreOptions struct {
 }
 
 // Store is the embedded event store: a bbolt file that survives restarts. Events are keyed by ID, so
-// they sort by start time; keyframe JPEGs live in their own bucket. Publish returns only after the
+// they sort by start time; keyframe JPEGs and thumbnail PNGs live in their own buckets. Publish returns only after the
 // write is committed and fsync'd. Retention drops events by age (in the background) and by count
 // (on every write). Safe for concurrent use.
 type Store struct {
@@ -72,7 +73,7 @@ func OpenStore(path string, opts StoreOptions) (*Store, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketEvents, bucketKeyframes, bucketMeta} {
+		for _, b := range [][]byte{bucketEvents, bucketKeyframes, bucketThumbs, bucketMeta} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -120,7 +121,8 @@ func (s *Store) Close() error {
 }
 
 // Publish stores ev (and its keyframe) durably: it returns nil only once the transaction is committed
-// and fsync'd. Concurrent calls are batched into one transaction. Storing an ID again replaces it.
+// and fsync'd. Concurrent calls are batched into one transaction. Storing an ID again replaces it
+// (its stored thumbnail is kept only while the new event still has a ThumbnailRef).
 func (s *Store) Publish(ctx context.Context, ev Event) error {
 	if err := ev.Validate(); err != nil {
 		return fmt.Errorf("store: %w", err)
@@ -152,6 +154,11 @@ func (s *Store) Publish(ctx context.Context, ev Event) error {
 			}
 		} else if err := kf.Delete(key); err != nil {
 			return err
+		}
+		if ev.ThumbnailRef == "" {
+			if err := tx.Bucket(bucketThumbs).Delete(key); err != nil {
+				return err
+			}
 		}
 		n := count(tx)
 		if !existed {
@@ -188,11 +195,14 @@ func setCount(tx *bolt.Tx, n uint64) error {
 
 // deleteOldest deletes events from the oldest while more(key, i) holds for the i-th (0-based) one.
 func deleteOldest(tx *bolt.Tx, more func(key []byte, i int) bool) (int, error) {
-	kf := tx.Bucket(bucketKeyframes)
+	kf, th := tx.Bucket(bucketKeyframes), tx.Bucket(bucketThumbs)
 	c := tx.Bucket(bucketEvents).Cursor()
 	i := 0
 	for k, _ := c.First(); k != nil && more(k, i); k, _ = c.First() {
 		if err := kf.Delete(k); err != nil {
+			return i, err
+		}
+		if err := th.Delete(k); err != nil {
 			return i, err
 		}
 		if err := c.Delete(); err != nil {
@@ -253,9 +263,18 @@ func (s *Store) Get(id string) (Event, error) {
 
 // Keyframe returns the keyframe JPEG of event id.
 func (s *Store) Keyframe(id string) ([]byte, error) {
+	return s.blob(bucketKeyframes, "keyframe", id)
+}
+
+// Thumbnail returns the thumbnail PNG of event id.
+func (s *Store) Thumbnail(id string) ([]byte, error) {
+	return s.blob(bucketThumbs, "thumbnail", id)
+}
+
+func (s *Store) blob(bucket []byte, what, id string) ([]byte, error) {
 	var out []byte
 	err := s.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketKeyframes).Get([]byte(id))
+		v := tx.Bucket(bucket).Get([]byte(id))
 		if v == nil {
 			return ErrNotFound
 		}
@@ -263,7 +282,66 @@ func (s *Store) Keyframe(id string) ([]byte, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("store: keyframe %q: %w", id, err)
+		return nil, fmt.Errorf("store: %s %q: %w", what, id, err)
+	}
+	return out, nil
+}
+
+// SetCaption sets the caption of stored event id durably (committed and fsync'd before it returns) and
+// returns the updated event. An event no longer stored (retention) gives ErrNotFound.
+func (s *Store) SetCaption(ctx context.Context, id, caption string) (Event, error) {
+	if len(caption) > MaxCaptionBytes {
+		return Event{}, fmt.Errorf("store: caption of %s: %w: %d bytes, more than %d", id, ErrInvalidEvent, len(caption), MaxCaptionBytes)
+	}
+	return s.update(ctx, id, func(_ *bolt.Tx, ev *Event) error {
+		ev.Caption = caption
+		return nil
+	})
+}
+
+// SetThumbnail stores the thumbnail PNG of stored event id apart from the event (as keyframes are) and
+// sets the event's ThumbnailRef, in one durable transaction; it returns the updated event. An event no
+// longer stored gives ErrNotFound.
+func (s *Store) SetThumbnail(ctx context.Context, id string, png []byte) (Event, error) {
+	if len(png) == 0 || len(png) > MaxThumbnailBytes || !bytes.HasPrefix(png, pngMagic) {
+		return Event{}, fmt.Errorf("store: thumbnail of %s: %w: not a PNG of at most %d bytes", id, ErrInvalidEvent, MaxThumbnailBytes)
+	}
+	return s.update(ctx, id, func(tx *bolt.Tx, ev *Event) error {
+		ev.ThumbnailRef = ThumbnailPath(id)
+		return tx.Bucket(bucketThumbs).Put([]byte(id), png)
+	})
+}
+
+// update applies fn to stored event id and writes it back in one batched, durable transaction.
+func (s *Store) update(ctx context.Context, id string, fn func(tx *bolt.Tx, ev *Event) error) (Event, error) {
+	if err := ctx.Err(); err != nil {
+		return Event{}, fmt.Errorf("store: %w", err)
+	}
+	var out Event
+	key := []byte(id)
+	// Batch may run the function more than once: it reads the event afresh each time.
+	err := s.db.Batch(func(tx *bolt.Tx) error {
+		events := tx.Bucket(bucketEvents)
+		v := events.Get(key)
+		if v == nil {
+			return ErrNotFound
+		}
+		var ev Event
+		if err := json.Unmarshal(v, &ev); err != nil {
+			return fmt.Errorf("decode event: %w", err)
+		}
+		if err := fn(tx, &ev); err != nil {
+			return err
+		}
+		val, err := json.Marshal(ev)
+		if err != nil {
+			return fmt.Errorf("encode event: %w", err)
+		}
+		out = ev
+		return events.Put(key, val)
+	})
+	if err != nil {
+		return Event{}, fmt.Errorf("store: update event %q: %w", id, err)
 	}
 	return out, nil
 }

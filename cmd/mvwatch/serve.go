@@ -24,7 +24,7 @@ func runServe(args []string) int {
 	configPath := fs.String("config", "", "YAML config file (default: built-in test cameras and the shipped model)")
 	httpAddr := fs.String("http", "", "HTTP API address (overrides the config; default :8080)")
 	rtspAddr := fs.String("rtsp", "", "RTSP restream address (overrides the config; default :8554)")
-	modelDir := fs.String("model", "", "model directory (overrides the config)")
+	modelFlag := fs.String("model", "", "model directory (overrides the config)")
 	storePath := fs.String("store", "", "event store file (overrides the config)")
 	precision := fs.String("precision", "fp32", "model precision: fp32 or int8")
 	testCams := fs.Int("testcams", 1, "built-in test cameras to start when the config has no cameras")
@@ -47,12 +47,15 @@ func runServe(args []string) int {
 		fmt.Fprintf(os.Stderr, "mvwatch serve: %v\n", err)
 		return 2
 	}
-	for flagVal, dst := range map[*string]*string{httpAddr: &cfg.Listen.HTTP, rtspAddr: &cfg.Listen.RTSP, modelDir: &cfg.ModelDir, storePath: &cfg.Store.Path} {
+	for flagVal, dst := range map[*string]*string{httpAddr: &cfg.Listen.HTTP, rtspAddr: &cfg.Listen.RTSP, modelFlag: &cfg.ModelDir, storePath: &cfg.Store.Path} {
 		if *flagVal != "" {
 			*dst = *flagVal
 		}
 	}
 	cfg.ModelDir = resolveModelDir(cfg.ModelDir)
+	for _, d := range []*string{&cfg.Captions.TargetDir, &cfg.Captions.DraftDir, &cfg.Thumbnails.ModelDir, &cfg.Thumbnails.PredictorDir} {
+		*d = modelDir(*d)
+	}
 
 	if len(cfg.Cameras) == 0 {
 		for i := range *testCams {
@@ -88,8 +91,14 @@ func runServe(args []string) int {
 		return 1
 	}
 	defer model.Close()
+	captions, thumbnails, err := pipeline.OpenStages(cfg, reg, log)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "mvwatch serve: %v\n", err)
+		return 1
+	}
 	svc, err := pipeline.NewService(pipeline.ServiceOptions{
 		Config: cfg, Classifier: model, Features: model.Features, Registry: reg, Metrics: metrics, Logger: log,
+		Captions: captions, Thumbnails: thumbnails,
 	})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "mvwatch serve: %v\n", err)

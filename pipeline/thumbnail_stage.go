@@ -1,0 +1,106 @@
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"strings"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/mvwatch/mvwatch/diffusion"
+)
+
+// ThumbnailStage draws an illustrative thumbnail per stored event with diffusion's adaptive-step
+// Thumbnailer. The prompt comes from the event's label, its camera's scene and its time of day, never
+// from the camera's pictures; the starting noise is seeded from the event ID, so an event's thumbnail
+// is reproducible. submit never blocks: a full queue drops the job and counts it in
+// mvwatch_thumbnail_dropped_total.
+type ThumbnailStage struct {
+	pipe  *diffusion.Pipeline
+	pred  *diffusion.StepPredictor
+	thumb *diffusion.Thumbnailer
+	log   *slog.Logger
+
+	// deliver receives each finished PNG; set by the service before the first submit (the channel
+	// send in Submit orders it before the worker's read).
+	deliver func(id string, png []byte)
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// NewThumbnailStage loads the diffusion model (and, when cfg.Steps is "auto", the step predictor) that
+// cfg names (directories as given), registers the thumbnail metrics on reg and starts the worker.
+// inference.Init must have succeeded. Close it (the Service does when it owns it).
+func NewThumbnailStage(cfg ThumbnailsConfig, reg prometheus.Registerer, log *slog.Logger) (*ThumbnailStage, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	if reg == nil {
+		return nil, errors.New("thumbnails: a metrics registerer is required")
+	}
+	s := &ThumbnailStage{log: log}
+	var err error
+	// One thread per model: thumbnails are background work and must not take the cores detection needs.
+	if s.pipe, err = diffusion.OpenPipeline(cfg.ModelDir, diffusion.PipelineConfig{IntraOpThreads: 1}); err != nil {
+		return nil, fmt.Errorf("thumbnails: %w", err)
+	}
+	if strings.EqualFold(strings.TrimSpace(cfg.Steps), "auto") {
+		if s.pred, err = diffusion.LoadStepPredictor(cfg.PredictorDir, 1); err != nil {
+			return nil, errors.Join(fmt.Errorf("thumbnails: %w", err), s.pipe.Close())
+		}
+	}
+	s.thumb, err = diffusion.NewThumbnailer(diffusion.ThumbnailerConfig{
+		Pipeline: s.pipe, Predictor: s.pred, Steps: cfg.Steps, Scheduler: cfg.Scheduler,
+		GuidanceScale: cfg.Guidance, QueueSize: cfg.Queue, Registerer: reg, OnThumbnail: s.onThumbnail,
+	})
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("thumbnails: %w", err), s.closeModels())
+	}
+	return s, nil
+}
+
+// submit queues a thumbnail for ev without blocking; scene is its camera's scene (empty: street).
+func (s *ThumbnailStage) submit(ev Event, scene string) bool {
+	if scene == "" {
+		scene = "street"
+	}
+	h := fnv.New64a()
+	h.Write([]byte(ev.ID))
+	return s.thumb.Submit(diffusion.ThumbnailJob{ID: ev.ID, Prompt: thumbnailPrompt(ev.Label, scene, ev.Start), Seed: h.Sum64()})
+}
+
+// onThumbnail runs on the Thumbnailer's worker for every finished job.
+func (s *ThumbnailStage) onThumbnail(th diffusion.Thumbnail) {
+	if th.Err != nil {
+		s.log.Error("thumbnail failed", "event", th.Job.ID, "err", th.Err)
+		return
+	}
+	if s.deliver != nil {
+		s.deliver(th.Job.ID, th.PNG)
+	}
+}
+
+// Close stops the worker (the running thumbnail is cancelled, queued ones are dropped), waits for it
+// and frees the models. It is safe to call more than once.
+func (s *ThumbnailStage) Close() error {
+	s.closeOnce.Do(func() {
+		s.thumb.Close()
+		s.closeErr = s.closeModels()
+	})
+	return s.closeErr
+}
+
+func (s *ThumbnailStage) closeModels() error {
+	var err error
+	if s.pred != nil {
+		err = s.pred.Close()
+	}
+	if err = errors.Join(err, s.pipe.Close()); err != nil {
+		return fmt.Errorf("thumbnails: %w", err)
+	}
+	return nil
+}
