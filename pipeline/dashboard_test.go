@@ -13,7 +13,8 @@ import (
 )
 
 // TestGrafanaDashboardUsesRealMetrics checks that docs/grafana-dashboard.json charts only metrics that
-// NewMetrics registers (or the Go/process collectors), and charts every one of them.
+// NewMetrics, the caption and thumbnail stages (real models) or the Go/process collectors register, and
+// charts every one of NewMetrics'.
 func TestGrafanaDashboardUsesRealMetrics(t *testing.T) {
 	data, err := os.ReadFile("../docs/grafana-dashboard.json")
 	require.NoError(t, err)
@@ -34,11 +35,20 @@ func TestGrafanaDashboardUsesRealMetrics(t *testing.T) {
 	_, err = NewMetrics(reg)
 	require.NoError(t, err)
 	require.NoError(t, RegisterRuntimeCollectors(reg))
+	stageMetrics := &describingRegisterer{Registerer: reg, names: map[string]bool{}}
+	caps, thumbs := openShippedStages(t, stageMetrics)
+	defer caps.Close()
+	defer thumbs.Close()
+	require.Contains(t, stageMetrics.names, "mvwatch_caption_acceptance_rate")
+	require.Contains(t, stageMetrics.names, "mvwatch_thumbnail_steps")
 	families, err := reg.Gather()
 	require.NoError(t, err)
 	registered := map[string]bool{}
 	for _, f := range families {
 		registered[f.GetName()] = true
+	}
+	for n := range stageMetrics.names { // the stages' vectors have no series yet
+		registered[n] = true
 	}
 	// Vectors without series are not gathered: list every mvwatch metric by describing the collectors.
 	descs := make(chan *prometheus.Desc, 100)
@@ -84,5 +94,33 @@ func TestGrafanaDashboardUsesRealMetrics(t *testing.T) {
 	sort.Strings(ours)
 	for _, name := range ours {
 		require.True(t, used[name], "metric %s is not on the dashboard", name)
+	}
+}
+
+var fqNameRE = regexp.MustCompile(`fqName: "([a-z_:]+)"`)
+
+// describingRegisterer records the names of the metrics registered through it.
+type describingRegisterer struct {
+	prometheus.Registerer
+	names map[string]bool
+}
+
+func (r *describingRegisterer) Register(c prometheus.Collector) error {
+	descs := make(chan *prometheus.Desc, 64)
+	c.Describe(descs)
+	close(descs)
+	for d := range descs {
+		if m := fqNameRE.FindStringSubmatch(d.String()); m != nil {
+			r.names[m[1]] = true
+		}
+	}
+	return r.Registerer.Register(c)
+}
+
+func (r *describingRegisterer) MustRegister(cs ...prometheus.Collector) {
+	for _, c := range cs {
+		if err := r.Register(c); err != nil {
+			panic(err)
+		}
 	}
 }
