@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -20,8 +21,9 @@ import (
 )
 
 // TestServeSIGTERMKeepsEvents runs the real `mvwatch serve` (default: the built-in camera playing the
-// scripted scene, the shipped model), reads live events over SSE, sends SIGTERM, and checks that the
-// process exits cleanly and that every event it had sent live is in the store afterwards.
+// scripted scene, the shipped models), reads live events over SSE until one comes back captioned (the
+// default config turns captions on), sends SIGTERM, and checks that the process exits cleanly and that
+// every event it had sent live is in the store afterwards, captions included.
 func TestServeSIGTERMKeepsEvents(t *testing.T) {
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "mvwatch")
@@ -57,7 +59,7 @@ func TestServeSIGTERMKeepsEvents(t *testing.T) {
 	require.NoError(t, err)
 	var mu sync.Mutex
 	var seen []pipeline.Event
-	gotOne := make(chan struct{}, 1)
+	gotCaption := make(chan struct{}, 1)
 	go func() {
 		defer res.Body.Close()
 		sc := bufio.NewScanner(res.Body)
@@ -68,18 +70,20 @@ func TestServeSIGTERMKeepsEvents(t *testing.T) {
 					mu.Lock()
 					seen = append(seen, ev)
 					mu.Unlock()
-					select {
-					case gotOne <- struct{}{}:
-					default:
+					if ev.Caption != "" {
+						select {
+						case gotCaption <- struct{}{}:
+						default:
+						}
 					}
 				}
 			}
 		}
 	}()
 	select {
-	case <-gotOne:
+	case <-gotCaption:
 	case <-ctx.Done():
-		t.Fatal("no live event within a minute")
+		t.Fatal("no captioned live event within a minute")
 	}
 	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
 	require.NoError(t, cmd.Wait(), "serve exits cleanly on SIGTERM")
@@ -94,5 +98,28 @@ func TestServeSIGTERMKeepsEvents(t *testing.T) {
 		got, err := st.Get(ev.ID)
 		require.NoError(t, err, "event %s (%s) was sent live but is not stored", ev.ID, ev.Label)
 		require.Equal(t, ev.Label, got.Label)
+		if ev.Caption != "" {
+			require.Equal(t, ev.Caption, got.Caption, "a caption sent live is stored")
+		}
 	}
+}
+
+// TestServeExplicitStageWithoutModelFails: a stage enabled explicitly in the config whose model is
+// missing stops `mvwatch serve` at start-up with an error naming the stage and the directory.
+func TestServeExplicitStageWithoutModelFails(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "mvwatch")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	missing := filepath.Join(dir, "no-caption-model")
+	cfg := filepath.Join(dir, "mvwatch.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte("listen:\n  http: 127.0.0.1:0\n  rtsp: 127.0.0.1:0\n"+
+		"store:\n  path: "+filepath.Join(dir, "ev.db")+"\ncaptions:\n  enabled: true\n  target_dir: "+missing+"\n"), 0o600))
+	cmd := exec.Command(bin, "serve", "-config", cfg, "-model", filepath.Join("..", "..", "models", "mfcd"))
+	out, err = cmd.CombinedOutput()
+	var exit *exec.ExitError
+	require.ErrorAs(t, err, &exit, "%s", out)
+	require.Equal(t, 1, exit.ExitCode())
+	require.Contains(t, string(out), "captions enabled but not available")
+	require.Contains(t, string(out), missing)
 }
