@@ -264,3 +264,24 @@ func TestServiceClosesStagesBeforeStore(t *testing.T) {
 	svc.onCaption(NewEventID(at), "too late") // the store is closed: counted as failed, no panic
 	require.Equal(t, 1.0, testutil.ToFloat64(svc.metrics.EventUpdates.WithLabelValues("caption", "failed")))
 }
+
+// TestThumbnailStageReproducible: the seed comes from the event ID, so the same event draws the same
+// picture again, and another event with the same label, scene and time draws a different one.
+func TestThumbnailStageReproducible(t *testing.T) {
+	require.NoError(t, inference.Init(inference.RuntimeConfig{}))
+	s, err := NewThumbnailStage(shippedStagesConfig().Thumbnails, prometheus.NewRegistry(), quietLogger())
+	require.NoError(t, err)
+	got := make(chan []byte, 3)
+	s.deliver = func(_ string, png []byte) { got <- png }
+	at := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	ev := Event{ID: NewEventID(at), Camera: "c", Label: "object_right", Score: 0.9, Start: at, End: at}
+	other := ev
+	other.ID = NewEventID(at) // same start, other random suffix
+	for _, e := range []Event{ev, ev, other} {
+		require.True(t, s.submit(e, "park"))
+	}
+	a, b, c := <-got, <-got, <-got
+	require.NoError(t, s.Close())
+	require.Equal(t, a, b, "same event, same thumbnail")
+	require.NotEqual(t, a, c, "another event, other noise")
+}

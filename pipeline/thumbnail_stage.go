@@ -63,14 +63,13 @@ func NewThumbnailStage(cfg ThumbnailsConfig, reg prometheus.Registerer, log *slo
 	return s, nil
 }
 
-// submit queues a thumbnail for ev without blocking; scene is its camera's scene (empty: street).
+// submit queues a thumbnail for ev without blocking; scene is its camera's scene (empty: street). The
+// prompt is diffusion.EventPrompt's (label, scene, day or night at the event's start); the seed is a
+// hash of the event ID.
 func (s *ThumbnailStage) submit(ev Event, scene string) bool {
-	if scene == "" {
-		scene = "street"
-	}
 	h := fnv.New64a()
 	h.Write([]byte(ev.ID))
-	return s.thumb.Submit(diffusion.ThumbnailJob{ID: ev.ID, Prompt: thumbnailPrompt(ev.Label, scene, ev.Start), Seed: h.Sum64()})
+	return s.thumb.Submit(diffusion.ThumbnailJob{ID: ev.ID, Prompt: diffusion.EventPrompt(ev.Label, scene, ev.Start), Seed: h.Sum64()})
 }
 
 // onThumbnail runs on the Thumbnailer's worker for every finished job.
