@@ -97,6 +97,14 @@ func TestParseConfigEmptyGivesDefaults(t *testing.T) {
 		require.Equal(t, DefaultStoreMaxAge, cfg.Store.MaxAge.D())
 		require.Equal(t, DefaultMaxEvents, *cfg.Store.MaxEvents)
 		require.Equal(t, "cpu", cfg.Inference.Provider)
+		// Captions and thumbnails are on by default, softly (Enabled left nil), with the shipped models.
+		require.True(t, cfg.Captions.IsEnabled())
+		require.Nil(t, cfg.Captions.Enabled)
+		require.Equal(t, "models/caption/target", cfg.Captions.TargetDir)
+		require.True(t, cfg.Thumbnails.IsEnabled())
+		require.Nil(t, cfg.Thumbnails.Enabled)
+		require.Equal(t, "auto", cfg.Thumbnails.Steps)
+		require.Equal(t, 1.0, cfg.Thumbnails.Guidance)
 	}
 }
 
@@ -306,4 +314,8 @@ func TestExampleConfigParses(t *testing.T) {
 	require.Equal(t, def.Listen, cfg.Listen)
 	require.Equal(t, *def.Store.MaxAge, *cfg.Store.MaxAge)
 	require.Equal(t, *def.Store.MaxEvents, *cfg.Store.MaxEvents)
+	require.Equal(t, def.Captions, cfg.Captions, "the example documents the caption defaults")
+	require.Equal(t, def.Thumbnails, cfg.Thumbnails, "the example documents the thumbnail defaults")
+	require.Equal(t, "front door", cfg.Cameras[0].Zone)
+	require.Equal(t, "driveway", cfg.Cameras[0].Scene)
 }
