@@ -87,7 +87,9 @@ func OpenPipeline(dir string, cfg PipelineConfig) (*Pipeline, error) {
 		return nil, err
 	}
 	if c := SchedulerClass(p.schedulerConfig); c != "" {
-		p.defaultSched = c
+		if _, err := NewScheduler(c, p.schedulerConfig); err == nil { // e.g. PNDM without skip_prk_steps: DDIM
+			p.defaultSched = c
+		}
 	}
 	if _, err := NewScheduler(p.defaultSched, p.schedulerConfig); err != nil {
 		return nil, err
@@ -239,8 +241,9 @@ func firstStatic(dims ...int64) int64 {
 	return -1
 }
 
-// DefaultScheduler is the scheduler name the model's scheduler_config.json names (DDIM when its class is
-// not one this package implements, e.g. PNDM).
+// DefaultScheduler is the scheduler name the model's scheduler_config.json names: "pndm" for Stable Diffusion
+// 1.x exports (PNDMScheduler with skip_prk_steps), DDIM when the class or its settings are not ones this
+// package implements (e.g. LMSDiscreteScheduler, or PNDM with its Runge-Kutta warm-up).
 func (p *Pipeline) DefaultScheduler() string { return p.defaultSched }
 
 // SchedulerConfig returns the model's scheduler_config.json text.

@@ -44,7 +44,11 @@ func checkAgainstReference(t *testing.T, p *Pipeline, only string) {
 			Steps: r.Steps, GuidanceScale: r.GuidanceScale, Scheduler: r.Scheduler, Width: r.Width,
 			Height: r.Height, Latents: ref.Latents})
 		require.NoError(t, err)
-		require.Equal(t, r.Steps, res.Evaluations)
+		s, err := NewScheduler(r.Scheduler, p.SchedulerConfig())
+		require.NoError(t, err)
+		evals, err := Evaluations(s, r.Steps)
+		require.NoError(t, err)
+		require.Equal(t, evals, res.Evaluations) // PNDM: steps+1
 		require.Len(t, res.Pixels, len(r.ImageHWC))
 		worst := 0.0
 		for i, want := range r.ImageHWC {
@@ -59,7 +63,7 @@ func checkAgainstReference(t *testing.T, p *Pipeline, only string) {
 
 func TestPipelineMatchesDiffusers(t *testing.T) {
 	p := openTinySD(t, "testdata/tiny-sd")
-	require.Equal(t, "ddim", p.DefaultScheduler()) // PNDMScheduler config: DDIM stands in
+	require.Equal(t, "pndm", p.DefaultScheduler()) // the PNDMScheduler config of Stable Diffusion exports
 	checkAgainstReference(t, p, "")
 }
 
@@ -128,7 +132,7 @@ func TestPipelineBadRequests(t *testing.T) {
 		"empty":      {Request{Prompt: "  \t"}, ErrEmptyPrompt},
 		"overlong":   {Request{Prompt: strings.Repeat("walking ", 80)}, ErrPromptTooLong},
 		"neg long":   {Request{Prompt: "car", NegativePrompt: strings.Repeat("fog ", 80)}, ErrPromptTooLong},
-		"scheduler":  {Request{Prompt: "car", Scheduler: "pndm"}, ErrUnknownScheduler},
+		"scheduler":  {Request{Prompt: "car", Scheduler: "lms"}, ErrUnknownScheduler},
 		"steps":      {Request{Prompt: "car", Steps: -3}, ErrBadConfig},
 		"size":       {Request{Prompt: "car", Width: 63, Height: 64}, ErrBadInput},
 		"latent len": {Request{Prompt: "car", Steps: 2, Latents: []float32{1, 2}}, ErrBadInput},

@@ -72,6 +72,8 @@ func newSchedulerFromConfig(k schedulerKind, c SchedulerConfig) (Scheduler, erro
 		return &KDPM2{cfg: c, ns: ns}, nil
 	case kindUniPC:
 		return newUniPC(c, ns), nil
+	case kindPNDM:
+		return newPNDM(c, ns), nil
 	default:
 		return newDPMSolver(c, ns), nil
 	}

@@ -33,7 +33,8 @@ type SchedulerConfig struct {
 	UseKarrasSigmas   bool      // use_karras_sigmas; false (Euler, Heun, KDPM2, UniPC, DPM++ only).
 	SigmaMin          float64   // sigma_min for Karras sigmas (Euler, UniPC); NaN means the schedule's own.
 	SigmaMax          float64   // sigma_max for Karras sigmas (Euler, UniPC); NaN means the schedule's own.
-	SetAlphaToOne     bool      // set_alpha_to_one (DDIM); true.
+	SetAlphaToOne     bool      // set_alpha_to_one (DDIM, PNDM); true for DDIM, false for PNDM.
+	SkipPrkSteps      bool      // skip_prk_steps (PNDM); true here (diffusers: false), and false is rejected: the Runge-Kutta warm-up is not implemented.
 	ClipSample        bool      // clip_sample: true for DDIM, false for Heun.
 	ClipSampleRange   float64   // clip_sample_range; 1.
 	SolverOrder       int       // solver_order (UniPC, DPM++); 2.
@@ -58,6 +59,7 @@ const (
 	kindKDPM2
 	kindUniPC
 	kindDPMSolver
+	kindPNDM
 )
 
 // schedulerName maps a user-facing scheduler name to its class and any settings the name implies.
@@ -78,6 +80,7 @@ var schedulerNames = map[string]schedulerName{
 	"unipc":           {kind: kindUniPC},
 	"dpmpp_2m":        {kind: kindDPMSolver},
 	"dpmpp_2m_karras": {kind: kindDPMSolver, karras: true},
+	"pndm":            {kind: kindPNDM},
 }
 
 // classNames maps diffusers' _class_name values onto scheduler names, so a scheduler_config.json's own class
@@ -90,6 +93,7 @@ var classNames = map[string]string{
 	"KDPM2DiscreteScheduler":          "dpm2",
 	"UniPCMultistepScheduler":         "unipc",
 	"DPMSolverMultistepScheduler":     "dpmpp_2m",
+	"PNDMScheduler":                   "pndm",
 }
 
 // SchedulerNames lists the names NewScheduler accepts (diffusers class names such as "DDIMScheduler" are
@@ -144,6 +148,9 @@ func defaultConfig(k schedulerKind) SchedulerConfig {
 		c.SetAlphaToOne = true
 	case kindHeun, kindKDPM2:
 		c.BetaStart, c.BetaEnd = 0.00085, 0.012
+	case kindPNDM:
+		c.TimestepSpacing = "leading"
+		c.SkipPrkSteps = true
 	case kindUniPC:
 		c.SolverType = "bh2"
 	case kindDPMSolver:
@@ -169,6 +176,8 @@ func acceptedKeys(k schedulerKind) []string {
 		return append(append(common, sigmaKinds...), "clip_sample", "clip_sample_range")
 	case kindKDPM2:
 		return append(common, sigmaKinds...)
+	case kindPNDM:
+		return append(slices.Clone(common[:len(common)-1]), "skip_prk_steps", "set_alpha_to_one")
 	case kindUniPC:
 		return append(append(common, sigmaKinds...), "sigma_min", "sigma_max", "final_sigmas_type",
 			"solver_order", "solver_type", "lower_order_final", "predict_x0", "disable_corrector",
@@ -253,6 +262,8 @@ func setConfigKey(c *SchedulerConfig, key string, val json.RawMessage) error {
 		target = &c.SigmaMax
 	case "set_alpha_to_one":
 		target = &c.SetAlphaToOne
+	case "skip_prk_steps":
+		target = &c.SkipPrkSteps
 	case "clip_sample":
 		target = &c.ClipSample
 	case "clip_sample_range":
@@ -313,7 +324,7 @@ func (c SchedulerConfig) validate(k schedulerKind) error {
 	switch c.PredictionType {
 	case "epsilon", "v_prediction":
 	case "sample":
-		if k == kindEulerAncestral || k == kindKDPM2 {
+		if k == kindEulerAncestral || k == kindKDPM2 || k == kindPNDM {
 			return bad("prediction_type sample is not supported by this scheduler")
 		}
 	default:
@@ -336,6 +347,11 @@ func (c SchedulerConfig) validate(k schedulerKind) error {
 		return bad("final_sigmas_type %q (want zero or sigma_min)", c.FinalSigmasType)
 	}
 	switch k {
+	case kindPNDM:
+		if !c.SkipPrkSteps {
+			return bad("PNDM with skip_prk_steps false (Runge-Kutta warm-up steps) is not implemented; " +
+				"Stable Diffusion exports set skip_prk_steps true, or pick another scheduler with --scheduler")
+		}
 	case kindUniPC:
 		if c.SolverOrder < 1 || c.SolverOrder > 3 {
 			return bad("solver_order %d (UniPC supports 1..3)", c.SolverOrder)

@@ -56,7 +56,7 @@ func TestNewSchedulerNames(t *testing.T) {
 		require.NoError(t, err, name)
 		n, err := Evaluations(s, 10)
 		require.NoError(t, err)
-		require.Contains(t, []int{10, 19}, n, name)
+		require.Contains(t, []int{10, 11, 19}, n, name) // PNDM: N+1
 	}
 	s, err := NewScheduler("heun", nil)
 	require.NoError(t, err)
@@ -64,7 +64,8 @@ func TestNewSchedulerNames(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 49, n)
 	require.Equal(t, "ddim", SchedulerClass([]byte(`{"_class_name": "DDIMScheduler"}`)))
-	require.Equal(t, "", SchedulerClass([]byte(`{"_class_name": "PNDMScheduler"}`)))
+	require.Equal(t, "pndm", SchedulerClass([]byte(`{"_class_name": "PNDMScheduler"}`)))
+	require.Equal(t, "", SchedulerClass([]byte(`{"_class_name": "LMSDiscreteScheduler"}`)))
 }
 
 func TestNewSchedulerIgnoresKeysOfOtherClasses(t *testing.T) {
@@ -134,4 +135,27 @@ func FuzzNewScheduler(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestPNDMConfig(t *testing.T) {
+	// Stable Diffusion 1.x's scheduler_config.json: PLMS, N+1 evaluations.
+	sd := []byte(`{"_class_name": "PNDMScheduler", "beta_schedule": "scaled_linear", "beta_start": 0.00085,
+		"beta_end": 0.012, "skip_prk_steps": true, "set_alpha_to_one": false, "steps_offset": 1}`)
+	require.Equal(t, "pndm", SchedulerClass(sd))
+	s, err := NewScheduler("pndm", sd)
+	require.NoError(t, err)
+	n, err := Evaluations(s, 50)
+	require.NoError(t, err)
+	require.Equal(t, 51, n)
+	// The Runge-Kutta warm-up is not implemented: an explicit false is a clear error.
+	_, err = NewScheduler("PNDMScheduler", []byte(`{"skip_prk_steps": false}`))
+	require.ErrorIs(t, err, ErrBadConfig)
+	require.Contains(t, err.Error(), "skip_prk_steps")
+	_, err = NewScheduler("pndm", []byte(`{"skip_prk_steps": true, "prediction_type": "sample"}`))
+	require.ErrorIs(t, err, ErrBadConfig)
+	// PLMS keeps history: steps must come in order.
+	require.NoError(t, s.SetTimesteps(5))
+	x := make([]float64, 8)
+	_, err = s.Step(1, x, x, nil)
+	require.ErrorIs(t, err, ErrStepOrder)
 }

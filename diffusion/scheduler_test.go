@@ -158,7 +158,7 @@ func TestSchedulersMatchDiffusers(t *testing.T) {
 		})
 	}
 	t.Logf("largest difference from diffusers: %.3g (scaled by max(1,|value|))", worstErr)
-	for _, name := range []string{"ddim", "euler", "euler_a", "heun", "dpm2", "dpm2_karras", "unipc", "dpmpp_2m"} {
+	for _, name := range []string{"ddim", "euler", "euler_a", "heun", "dpm2", "dpm2_karras", "unipc", "dpmpp_2m", "pndm"} {
 		require.True(t, seen[name], "no fixture for %s", name)
 	}
 }

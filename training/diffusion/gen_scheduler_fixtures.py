@@ -21,7 +21,7 @@ import torch
 import diffusers
 from diffusers import (DDIMScheduler, DPMSolverMultistepScheduler, EulerAncestralDiscreteScheduler,
                        EulerDiscreteScheduler, HeunDiscreteScheduler, KDPM2DiscreteScheduler,
-                       UniPCMultistepScheduler)
+                       PNDMScheduler, UniPCMultistepScheduler)
 import diffusers.schedulers.scheduling_euler_ancestral_discrete as ea_mod
 
 SHAPE = (1, 4, 4, 4)
@@ -36,6 +36,7 @@ CLASSES = {
     "dpm2_karras": KDPM2DiscreteScheduler,
     "unipc": UniPCMultistepScheduler,
     "dpmpp_2m": DPMSolverMultistepScheduler,
+    "pndm": PNDMScheduler,
 }
 
 # Stable Diffusion 1.5's scheduler/scheduler_config.json (a PNDMScheduler config other classes load from).
@@ -88,7 +89,7 @@ def run_case(case):
         rec = {"n": n,
                "timesteps": [r12(v) for v in sched.timesteps.to(torch.float64).numpy()],
                "init_noise_sigma": float(sched.init_noise_sigma)}
-        if not isinstance(sched, DDIMScheduler):
+        if not isinstance(sched, (DDIMScheduler, PNDMScheduler)):
             rec["sigmas"] = [r12(v) for v in sched.sigmas.to(torch.float64).numpy()]
         if n in case.get("runs", []):
             # float32-representable start: Euler-type steps cast the sample to float32 first, and a start of
@@ -157,6 +158,15 @@ def cases():
                "steps": steps, "runs": [10]})
     cs.append({"name": "euler/karras-sigma-range", "scheduler": "euler",
                "config": dict(SD15, use_karras_sigmas=True, sigma_min=0.1, sigma_max=10.0), "steps": steps, "runs": [10]})
+    # PNDM as Stable Diffusion uses it (skip_prk_steps: PLMS only); the defaults case needs the flag too.
+    plms = {"skip_prk_steps": True}
+    for name, cfg, runs in [("sd15", SD15, [1, 2, 3, 10, 16]), ("sd2-v", SD2V, [10]),
+                            ("sd15-trailing", dict(SD15, timestep_spacing="trailing"), [10]),
+                            ("sd15-linspace", dict(SD15, timestep_spacing="linspace"), [5]),
+                            ("defaults", plms, [5]), ("alpha-one", dict(SD15, set_alpha_to_one=True), [10]),
+                            ("cosine", dict(plms, beta_schedule="squaredcos_cap_v2", steps_offset=1), [5])]:
+        cs.append({"name": f"pndm/{name}", "scheduler": "pndm", "config": dict(cfg, _class_name="PNDMScheduler"),
+                   "steps": [1, 2, 3, 5, 10, 16, 25, 50], "runs": runs})
     return cs
 
 
