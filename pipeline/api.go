@@ -55,7 +55,7 @@ type APIOptions struct {
 }
 
 // API is the HTTP API (an http.Handler): cameras CRUD and state, event queries, live events as
-// Server-Sent Events, keyframes, health, readiness and metrics. docs/openapi.yaml documents it.
+// Server-Sent Events, keyframes, thumbnails, health, readiness and metrics. docs/openapi.yaml documents it.
 // Errors are JSON objects {"error": "..."}. Live streams end when the Hub closes: close it before
 // http.Server.Shutdown, which otherwise waits for them.
 type API struct {
