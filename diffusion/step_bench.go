@@ -9,7 +9,7 @@ import (
 
 // StepBench compares, on a prompt set, three ways of choosing the denoising step count: the fixed default,
 // the step predictor's per-prompt choice ("auto"), and a fixed count of the same average cost as auto. Each
-// prompt uses one seed for all three, so only the step count differs; similarity is SSIM to the
+// (prompt, seed) image uses one seed for all three, so only the step count differs; similarity is SSIM to the
 // fixed-default image.
 type StepBench struct {
 	Pipeline  *Pipeline
@@ -20,23 +20,29 @@ type StepBench struct {
 	DefaultSteps int
 	// GuidanceScale defaults to 7.5 (see Request).
 	GuidanceScale float64
-	// Seed is the seed of the first prompt; prompt i uses Seed+i.
+	// Seed is the seed of the first image; prompt i's k-th image uses Seed + i*Seeds + k.
 	Seed uint64
+	// Seeds is the number of images per prompt (starting noises); it defaults to 1.
+	Seeds int
 }
 
 // StepBenchResult holds the figures of one StepBench run (JSON keys as `mvwatch bench thumbnail` prints).
 type StepBenchResult struct {
 	Prompts              int     `json:"prompts"`
+	Seeds                int     `json:"seeds"` // images per prompt
 	Scheduler            string  `json:"scheduler"`
 	DefaultSteps         int     `json:"default_steps"`
-	FixedEvaluations     int     `json:"fixed_evaluations"`       // UNet evaluations, all prompts
-	AutoEvaluations      int     `json:"auto_evaluations"`        // UNet evaluations, all prompts
-	AutoStepsMean        float64 `json:"auto_steps_mean"`         // mean predicted step count
-	SavedFraction        float64 `json:"saved_fraction"`          // 1 - auto/fixed evaluations
-	EqualCostSteps       int     `json:"equal_cost_steps"`        // fixed count costing what auto costs
-	EqualCostEvaluations int     `json:"equal_cost_evaluations"`  // UNet evaluations, all prompts
-	AutoSimilarity       float64 `json:"auto_similarity"`         // mean SSIM of auto to fixed-default images
-	EqualCostSimilarity  float64 `json:"equal_cost_similarity"`   // mean SSIM of equal-cost to fixed-default
+	FixedEvaluations     int     `json:"fixed_evaluations"`      // UNet evaluations, all prompts
+	AutoEvaluations      int     `json:"auto_evaluations"`       // UNet evaluations, all prompts
+	AutoStepsMean        float64 `json:"auto_steps_mean"`        // mean predicted step count
+	SavedFraction        float64 `json:"saved_fraction"`         // 1 - auto/fixed evaluations
+	EqualCostSteps       int     `json:"equal_cost_steps"`       // fixed count costing what auto costs
+	EqualCostEvaluations int     `json:"equal_cost_evaluations"` // UNet evaluations, all prompts
+	AutoSimilarity       float64 `json:"auto_similarity"`        // mean SSIM of auto to fixed-default images
+	EqualCostSimilarity  float64 `json:"equal_cost_similarity"`  // mean SSIM of equal-cost to fixed-default
+	// AutoMinusEqualCostSE is the standard error of the mean of the per-image SSIM difference auto minus
+	// equal cost (paired: same prompt and seed), to judge whether the difference is larger than noise.
+	AutoMinusEqualCostSE float64 `json:"auto_minus_equal_cost_se"`
 	Tolerance            float64 `json:"tolerance"`               // the SSIM the predictor's labels kept
 	FixedSeconds         float64 `json:"fixed_seconds_per_image"` // mean generation time at the default
 	AutoSeconds          float64 `json:"auto_seconds_per_image"`  // mean time of prediction + generation
@@ -65,7 +71,11 @@ func (b StepBench) Run(ctx context.Context, prompts []string) (StepBenchResult, 
 	if def == 0 {
 		def = 50
 	}
-	r := StepBenchResult{Prompts: len(prompts), Scheduler: sched, DefaultSteps: def, Tolerance: m.Tolerance}
+	seeds := b.Seeds
+	if seeds < 1 {
+		seeds = 1
+	}
+	r := StepBenchResult{Prompts: len(prompts), Seeds: seeds, Scheduler: sched, DefaultSteps: def, Tolerance: m.Tolerance}
 	if _, err := b.Predictor.Predict(prompts[0], sched); err != nil { // no head for sched: fail before generating
 		return r, err
 	}
@@ -73,51 +83,68 @@ func (b StepBench) Run(ctx context.Context, prompts []string) (StepBenchResult, 
 		return b.Pipeline.Generate(ctx, Request{Prompt: prompt, Steps: steps, Scheduler: sched,
 			GuidanceScale: b.GuidanceScale, Seed: seed})
 	}
-	fixed := make([]Result, len(prompts))
-	auto := make([]Result, len(prompts))
+	images := len(prompts) * seeds
+	per := 1 / float64(images)
+	seedOf := func(i, k int) uint64 { return b.Seed + uint64(i*seeds+k) }
+	fixed := make([]Result, images)
+	autoSSIM := make([]float64, images)
 	for i, p := range prompts {
-		seed := b.Seed + uint64(i)
-		var err error
 		t0 := time.Now()
-		if fixed[i], err = gen(p, seed, def); err != nil {
-			return r, err
-		}
-		t1 := time.Now()
 		pred, err := b.Predictor.Predict(p, sched)
 		if err != nil {
 			return r, err
 		}
-		if auto[i], err = gen(p, seed, pred.Steps); err != nil {
-			return r, err
+		predict := time.Since(t0)
+		for k := range seeds {
+			j := i*seeds + k
+			t0 := time.Now()
+			if fixed[j], err = gen(p, seedOf(i, k), def); err != nil {
+				return r, err
+			}
+			t1 := time.Now()
+			auto, err := gen(p, seedOf(i, k), pred.Steps)
+			if err != nil {
+				return r, err
+			}
+			r.FixedSeconds += t1.Sub(t0).Seconds() * per
+			r.AutoSeconds += (time.Since(t1) + predict).Seconds() * per
+			r.FixedEvaluations += fixed[j].Evaluations
+			r.AutoEvaluations += auto.Evaluations
+			r.AutoStepsMean += float64(pred.Steps) * per
+			if autoSSIM[j], err = imageSSIM(fixed[j], auto); err != nil {
+				return r, err
+			}
+			r.AutoSimilarity += autoSSIM[j] * per
 		}
-		r.FixedSeconds += t1.Sub(t0).Seconds() / float64(len(prompts))
-		r.AutoSeconds += time.Since(t1).Seconds() / float64(len(prompts))
-		r.FixedEvaluations += fixed[i].Evaluations
-		r.AutoEvaluations += auto[i].Evaluations
-		r.AutoStepsMean += float64(pred.Steps) / float64(len(prompts))
-		s, err := imageSSIM(fixed[i], auto[i])
-		if err != nil {
-			return r, err
-		}
-		r.AutoSimilarity += s / float64(len(prompts))
 	}
 	r.SavedFraction = 1 - float64(r.AutoEvaluations)/float64(r.FixedEvaluations)
-	eq, err := equalCostSteps(b.Pipeline, sched, def, float64(r.AutoEvaluations)/float64(len(prompts)))
+	eq, err := equalCostSteps(b.Pipeline, sched, def, float64(r.AutoEvaluations)*per)
 	if err != nil {
 		return r, err
 	}
 	r.EqualCostSteps = eq
+	var sum, sumSq float64
 	for i, p := range prompts {
-		res, err := gen(p, b.Seed+uint64(i), eq)
-		if err != nil {
-			return r, err
+		for k := range seeds {
+			j := i*seeds + k
+			res, err := gen(p, seedOf(i, k), eq)
+			if err != nil {
+				return r, err
+			}
+			r.EqualCostEvaluations += res.Evaluations
+			s, err := imageSSIM(fixed[j], res)
+			if err != nil {
+				return r, err
+			}
+			r.EqualCostSimilarity += s * per
+			d := autoSSIM[j] - s
+			sum, sumSq = sum+d, sumSq+d*d
 		}
-		r.EqualCostEvaluations += res.Evaluations
-		s, err := imageSSIM(fixed[i], res)
-		if err != nil {
-			return r, err
-		}
-		r.EqualCostSimilarity += s / float64(len(prompts))
+	}
+	if images > 1 {
+		n := float64(images)
+		variance := (sumSq - sum*sum/n) / (n - 1)
+		r.AutoMinusEqualCostSE = math.Sqrt(math.Max(variance, 0) / n)
 	}
 	r.Seconds = time.Since(start).Seconds()
 	return r, nil

@@ -33,6 +33,16 @@ func TestStepBench(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, string(b), `"saved_fraction":0.3`)
 
+	// Two seeds per prompt: twice the images, the same choices, and a paired standard error.
+	r2, err := StepBench{Pipeline: p, Predictor: pred, Scheduler: "ddim", Seed: 1, Seeds: 2}.Run(context.Background(), prompts)
+	require.NoError(t, err)
+	require.Equal(t, 2, r2.Seeds)
+	require.Equal(t, 200, r2.FixedEvaluations)
+	require.Equal(t, 140, r2.AutoEvaluations)
+	require.Equal(t, 35, r2.EqualCostSteps)
+	require.Greater(t, r2.AutoMinusEqualCostSE, 0.0)
+	require.NotEqual(t, r.AutoSimilarity, r2.AutoSimilarity) // the second seed of each prompt adds new images
+
 	// Heun costs 2n-1 evaluations: the equal-cost count is found on evaluations, not steps.
 	n, err := equalCostSteps(p, "heun", 50, 39)
 	require.NoError(t, err)

@@ -35,7 +35,17 @@ type StepPredictorManifest struct {
 	BaseModel    string   `json:"base_model"`
 	// Quantile, when above 0, picks the smallest ladder count whose predicted cumulative probability reaches
 	// it (0.5: the median class) instead of the most probable class; higher values buy safety with steps.
+	// Classification predictors only.
 	Quantile float64 `json:"quantile,omitempty"`
+	// Decision says what the logits are: "argmax" (or empty), class scores over the ladder (labels: the
+	// smallest count within the tolerance); "utility", the predicted SSIM of every ladder count minus
+	// Lambda[scheduler] × its UNet evaluations, so the argmax maximises similarity per cost.
+	Decision string `json:"decision,omitempty"`
+	// Lambda is the per-scheduler price of one UNet evaluation in SSIM (utility predictors; chosen on
+	// validation captions of the training prompts). Informational: it is already in the graph.
+	Lambda map[string]float64 `json:"lambda,omitempty"`
+	// Evaluations is the UNet evaluations of every ladder count per scheduler (utility predictors).
+	Evaluations map[string][]int `json:"evaluations,omitempty"`
 }
 
 // StepPredictor maps a prompt to the fewest denoising steps that keep full quality for a scheduler: a
@@ -53,7 +63,8 @@ type StepPredictor struct {
 // StepPrediction is the outcome for one prompt and scheduler.
 type StepPrediction struct {
 	Steps         int       // the predicted step count (a ladder entry)
-	Probabilities []float64 // softmax over Ladder
+	Scores        []float64 // the model's output over Ladder (class logits, or utilities; see Decision)
+	Probabilities []float64 // softmax over Ladder (for a utility predictor only an ordering, not a probability)
 	Ladder        []int
 }
 
@@ -117,6 +128,10 @@ func (m StepPredictorManifest) validate() error {
 		return bad("ladder %v must be at least two increasing positive step counts", m.Ladder)
 	case m.Quantile < 0 || m.Quantile > 1 || math.IsNaN(m.Quantile):
 		return bad("quantile %v outside [0,1]", m.Quantile)
+	case m.Decision != "" && m.Decision != "argmax" && m.Decision != "utility":
+		return bad("decision %q (want argmax or utility)", m.Decision)
+	case m.Decision == "utility" && m.Quantile > 0:
+		return bad("quantile needs class probabilities; a utility predictor has none")
 	}
 	for _, s := range m.Schedulers {
 		if _, err := lookupScheduler(s); err != nil {
@@ -193,7 +208,11 @@ func (p *StepPredictor) Predict(prompt, scheduler string) (StepPrediction, error
 			}
 		}
 	}
-	return StepPrediction{Steps: p.manifest.Ladder[best], Probabilities: probs,
+	scores := make([]float64, nl)
+	for i, v := range row {
+		scores[i] = float64(v)
+	}
+	return StepPrediction{Steps: p.manifest.Ladder[best], Scores: scores, Probabilities: probs,
 		Ladder: append([]int(nil), p.manifest.Ladder...)}, nil
 }
 

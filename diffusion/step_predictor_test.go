@@ -78,7 +78,11 @@ func TestLoadStepPredictorErrors(t *testing.T) {
 		"heads":      func(m map[string]any) { m["schedulers"] = []string{"ddim", "euler", "heun"} },
 		"model file": func(m map[string]any) { m["model"] = "missing.onnx" },
 		"quantile":   func(m map[string]any) { m["quantile"] = 1.5 },
-		"ok":         func(map[string]any) {}, // control: the copy itself loads
+		"decision":   func(m map[string]any) { m["decision"] = "median" },
+		"utility quantile": func(m map[string]any) {
+			m["decision"], m["quantile"] = "utility", 0.5
+		},
+		"ok": func(map[string]any) {}, // control: the copy itself loads
 	} {
 		var m map[string]any
 		require.NoError(t, json.Unmarshal(good, &m))

