@@ -63,6 +63,13 @@ def to_fp16_storage(path):
     onnx.save(m, path)
 
 
+def on_device(ev):
+    """Where the model was trained, for the manifest's training command."""
+    base = ev.get("base_eval", ev)
+    dev = "CPU" if base.get("device") == "cpu" else base.get("device", "?")
+    return f" (on {dev}, {base.get('threads', '?')} thread, bfloat16 autocast)" if dev == "CPU" else f" (on {dev})"
+
+
 def ort_run(sess, cfg, ids, past):
     hd = cfg.n_embd // cfg.n_head
     p = 0 if past is None else past[0].shape[2]
@@ -160,7 +167,8 @@ def main():
                                         "direction": "{direction}", "duration_s": "{duration_s}",
                                         "time": "{time}", "confidence": 0.0}).replace("0.00", "{confidence:.2f}"),
         "caption_prefix": " ",
-        "training_command": ck.get("command", ""),
+        "event_labels": corpus.LABELS,
+        "training_command": ck.get("command", "") + on_device(ck["eval"]),
         "data_command": "python training/caption/build_data.py",
         "export_command": f"python training/caption/export.py --model {a.model}",
         "eval": ck["eval"],
