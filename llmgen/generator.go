@@ -3,6 +3,8 @@ package llmgen
 import (
 	"errors"
 	"fmt"
+	"math"
+	"slices"
 	"time"
 )
 
@@ -23,13 +25,25 @@ const (
 type GeneratorConfig struct {
 	// MaxNewTokens is the most tokens one generation produces. It defaults to 64.
 	MaxNewTokens int
-	// InitialK is the first draft length of speculative decoding. It defaults to 5.
+	// InitialK is the first draft length of speculative decoding. It defaults to 8.
 	InitialK int
-	// MaxK bounds the adaptive draft length. It defaults to 8.
+	// MaxK bounds the adaptive draft length. It defaults to 16.
 	MaxK int
-	// FixedK keeps the draft length at InitialK instead of adapting it.
+	// FixedK keeps the draft length at InitialK instead of adapting it (and turns MinDraftConfidence
+	// off).
 	FixedK bool
+	// MinDraftConfidence ends a round's drafting early, after a draft token drawn where the draft's
+	// most likely next token has a probability below it (greedy: at temperature 1; sampled: after the
+	// sampling warps): such tokens are likely rejected, so drafting further wastes draft steps and
+	// verification width. The stopping rule depends only on draft outputs, so the output still
+	// follows the target exactly. It defaults to DefaultMinDraftConfidence; a negative value turns it
+	// off.
+	MinDraftConfidence float64
 }
+
+// DefaultMinDraftConfidence is the default GeneratorConfig.MinDraftConfidence (chosen on
+// `mvwatch bench caption`, docs/BENCHMARKS.md).
+const DefaultMinDraftConfidence = 0.3
 
 // Stats counts the work of one or more generations.
 type Stats struct {
@@ -114,10 +128,13 @@ func NewGenerator(target, draft *Model, cfg GeneratorConfig) (*Generator, error)
 		cfg.MaxNewTokens = 64
 	}
 	if cfg.MaxK <= 0 {
-		cfg.MaxK = 8
+		cfg.MaxK = 16
 	}
 	if cfg.InitialK <= 0 {
-		cfg.InitialK = 5
+		cfg.InitialK = 8
+	}
+	if cfg.MinDraftConfidence == 0 {
+		cfg.MinDraftConfidence = DefaultMinDraftConfidence
 	}
 	cfg.InitialK = min(cfg.InitialK, cfg.MaxK)
 	if draft != nil {
@@ -223,7 +240,8 @@ func (g *Generator) Autoregressive(prompt []int, s Sampling) (Result, error) {
 // min(1, p_target/p_draft), the first rejected one is replaced by a draw from
 // norm(max(0, p_target - p_draft)), and when all K are accepted a bonus token is drawn from the
 // target's next distribution. Both caches are rolled back to the accepted prefix. K adapts: +2 after
-// a fully accepted round, -1 after a rejection (as Hugging Face assisted generation's heuristic).
+// a fully accepted round, -1 after a rejection (as Hugging Face assisted generation's heuristic); a
+// round drafts no further than an end-of-text token.
 func (g *Generator) Speculative(prompt []int, s Sampling) (Result, error) {
 	if g.draft == nil {
 		return Result{}, errors.New("llmgen: speculative decoding needs a draft model")
@@ -249,6 +267,10 @@ func (g *Generator) Speculative(prompt []int, s Sampling) (Result, error) {
 	n := len(prompt) // sequence length; the target cache holds n-1 tokens, the last one is pending
 	last := prompt[n-1]
 	pend := append(g.pend[:0], last) // tokens not yet in the draft cache
+	minConf := g.cfg.MinDraftConfidence
+	if g.cfg.FixedK || minConf < 0 {
+		minConf = 0
+	}
 	for {
 		if n > t.MaxLength() {
 			res.Finish = FinishContext
@@ -271,7 +293,15 @@ func (g *Generator) Speculative(prompt []int, s Sampling) (Result, error) {
 			res.Stats.DraftCalls++
 			q := g.pd[i*v : (i+1)*v]
 			smp.dist(logits[(len(in)-1)*v:], q)
-			verify = append(verify, smp.draw(q))
+			tok := smp.draw(q)
+			verify = append(verify, tok)
+			// Nothing follows the end of text, and an unsure draft token is likely rejected: stop
+			// drafting (the stopping rule depends only on draft outputs, so the output distribution
+			// is unchanged).
+			if tok == g.target.EOS || (minConf > 0 && i+1 < k && topProb(s, logits[(len(in)-1)*v:], q) < minConf) {
+				k = i + 1
+				break
+			}
 		}
 		if k > 0 {
 			pend = pend[:0]
@@ -350,4 +380,18 @@ func (g *Generator) Speculative(prompt []int, s Sampling) (Result, error) {
 		n += m + 1
 		last = next
 	}
+}
+
+// topProb is the probability of the most likely token: from the warped distribution q when
+// sampling, from the logits at temperature 1 when greedy (q is one-hot then).
+func topProb(s Sampling, logits []float32, q []float64) float64 {
+	if !s.Greedy() {
+		return slices.Max(q)
+	}
+	maxL := slices.Max(logits)
+	sum := 0.0
+	for _, l := range logits {
+		sum += math.Exp(float64(l - maxL))
+	}
+	return 1 / sum
 }

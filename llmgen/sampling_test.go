@@ -130,6 +130,14 @@ func TestSpeculativeSamplingMatchesTarget(t *testing.T) {
 	require.NoError(t, err)
 	_, sec = draw(g2, true, 100000)
 	check("speculative K=2 second token", sec, p2, true)
+	// Adaptive K with drafting cut at unsure draft tokens: the first two tokens pass through a
+	// data-dependent draft length.
+	gc, err := NewGenerator(target, draft, GeneratorConfig{MaxNewTokens: 3, InitialK: 3,
+		MinDraftConfidence: 0.6})
+	require.NoError(t, err)
+	f, sec = draw(gc, true, 200000)
+	check("speculative min-confidence first token", f, p1, true)
+	check("speculative min-confidence second token", sec, p2, true)
 	// Sampling from the draft alone is told apart.
 	gd, err := NewGenerator(draft, nil, GeneratorConfig{MaxNewTokens: 2})
 	require.NoError(t, err)

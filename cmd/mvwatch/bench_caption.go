@@ -45,7 +45,7 @@ func runBenchCaption(args []string) int {
 	for _, ev := range llmgen.SampleEvents(*n, *seed) {
 		prompts = append(prompts, target.Tokenizer.Encode(ev.Prompt()))
 	}
-	gcfg := llmgen.GeneratorConfig{MaxNewTokens: cf.maxTokens, InitialK: cf.k, MaxK: cf.maxK}
+	gcfg := cf.generator()
 	run := func(s llmgen.Sampling) (llmgen.BenchResult, error) {
 		g, err := llmgen.NewGenerator(target, draft, gcfg)
 		if err != nil {
@@ -66,8 +66,8 @@ func runBenchCaption(args []string) int {
 		return fail(err)
 	}
 	fmt.Println("speedup: tokens/s ratio end to end (prompt prefill included); decode: after the prefill")
-	fmt.Printf("target %s (%d layers), draft %s (%d layers), %d prompts, max %d tokens, K %d..%d adaptive, %d ORT thread(s)\n",
-		target.Dir, target.Decoder.Layers(), draft.Dir, draft.Decoder.Layers(), *n, cf.maxTokens, cf.k, cf.maxK, cf.threads)
+	fmt.Printf("target %s (%d layers), draft %s (%d layers), %d prompts, max %d tokens, K %d..%d adaptive, min draft confidence %g, %d ORT thread(s)\n",
+		target.Dir, target.Decoder.Layers(), draft.Dir, draft.Decoder.Layers(), *n, cf.maxTokens, cf.k, cf.maxK, cf.minConf, cf.threads)
 	fmt.Printf("%-14s %12s %12s %8s %8s %10s %9s %7s %10s\n", "decoding", "target tok/s", "spec tok/s", "speedup",
 		"decode", "acceptance", "mean acc", "mean K", "identical")
 	for _, r := range []struct {
@@ -88,6 +88,8 @@ func runBenchCaption(args []string) int {
 		"k":                   round3(greedy.Spec.MeanK()),
 		"mean_accepted":       round3(greedy.Spec.MeanAccepted()),
 		"prompts":             *n,
+		"max_k":               cf.maxK,
+		"min_confidence":      cf.minConf,
 		"sampled": map[string]any{
 			"temperature":         *temperature,
 			"speedup":             round3(sampled.Speedup()),

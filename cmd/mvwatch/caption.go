@@ -17,6 +17,7 @@ type captionFlags struct {
 	threads       int
 	maxTokens     int
 	k, maxK       int
+	minConf       float64
 }
 
 func (f *captionFlags) register(fs *flag.FlagSet) {
@@ -24,8 +25,15 @@ func (f *captionFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.draft, "draft", "models/caption/draft", `draft model directory, or "none" for plain decoding`)
 	fs.IntVar(&f.threads, "threads", 1, "ONNX Runtime intra-op threads per model")
 	fs.IntVar(&f.maxTokens, "max-tokens", 64, "most tokens per caption")
-	fs.IntVar(&f.k, "k", 5, "initial draft length")
-	fs.IntVar(&f.maxK, "max-k", 8, "largest adaptive draft length")
+	fs.IntVar(&f.k, "k", 8, "initial draft length")
+	fs.IntVar(&f.maxK, "max-k", 16, "largest adaptive draft length")
+	fs.Float64Var(&f.minConf, "min-confidence", llmgen.DefaultMinDraftConfidence,
+		"end a round's drafting after a token where the draft's top probability is below this (negative: off)")
+}
+
+// generator returns the decoding configuration the flags give.
+func (f *captionFlags) generator() llmgen.GeneratorConfig {
+	return llmgen.GeneratorConfig{MaxNewTokens: f.maxTokens, InitialK: f.k, MaxK: f.maxK, MinDraftConfidence: f.minConf}
 }
 
 // initRuntime starts ONNX Runtime with the flags' thread count.
@@ -95,7 +103,7 @@ func runCaption(args []string) int {
 	c, err := llmgen.NewCaptioner(llmgen.CaptionerConfig{
 		TargetDir: modelDir(cf.target), DraftDir: modelDir(cf.draft),
 		Sampling:  llmgen.Sampling{Temperature: *temperature, TopK: *topK, TopP: *topP, Seed: *seed},
-		Generator: llmgen.GeneratorConfig{MaxNewTokens: cf.maxTokens, InitialK: cf.k, MaxK: cf.maxK},
+		Generator: cf.generator(),
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "mvwatch caption:", err)
