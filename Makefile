@@ -45,7 +45,7 @@ MFCD_DATA := training/data/mfcd
 train-mfcd: $(VENV)/.stamp
 	@dpkg -s mate-backgrounds plasma-workspace-wallpapers >/dev/null 2>&1 || apt-get install -y --no-install-recommends mate-backgrounds plasma-workspace-wallpapers
 	$(GO) build -o bin/mvwatch ./cmd/mvwatch
-	nice -n 10 $(VENV)/bin/python training/mfcd/dataset.py --out $(MFCD_DATA) --per-class 60,15,25,15 --jobs 2
+	nice -n 10 $(VENV)/bin/python training/mfcd/dataset.py --out $(MFCD_DATA) --per-class 80,15,25,15 --jobs 2
 	nice -n 10 $(VENV)/bin/python training/mfcd/features.py --data $(MFCD_DATA) --mvwatch bin/mvwatch --jobs 2
 	rm -f training/out/mfcd/teacher.pt
 	nice -n 10 $(VENV)/bin/python training/mfcd/train.py --data $(MFCD_DATA) --out models/mfcd --work training/out/mfcd

@@ -7,7 +7,9 @@ to H.264 with the ffmpeg CLI (libx264) under varied encoder settings. Everything
 
 Splits never share backgrounds or seeds:
   train     backgrounds TRAIN_BGS, encoder settings TRAIN_ENC
-  val       backgrounds VAL_BGS,   encoder settings TRAIN_ENC (threshold calibration only)
+  val       backgrounds VAL_BGS,   encoder settings VAL_ENC (model selection and threshold calibration;
+            its settings are in neither TRAIN_ENC nor TEST_ENC, so selection favours models that
+            generalise to unseen encoders without ever looking at the test split)
   test      backgrounds TEST_BGS,  encoder settings TEST_ENC (held out: neither seen in training)
   test_iid  backgrounds TRAIN_BGS, encoder settings TRAIN_ENC, fresh seeds: the in-distribution
             reference against which the held-out generalisation gap is measured.
@@ -29,7 +31,7 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 from PIL import Image, ImageFilter
 
-DATASET_VERSION = "mfcd-events-v1"
+DATASET_VERSION = "mfcd-events-v2"
 
 LABELS = [
     "idle",
@@ -67,15 +69,27 @@ TEST_BGS = [
     _PLASMA + "OneStandsOut", _PLASMA + "PastelHills", _PLASMA + "SafeLanding", _PLASMA + "summer_1am",
 ]
 
-# Encoder settings. TEST_ENC uses values that never occur in TRAIN_ENC (resolution, frame rate,
-# preset, GOP, B-frame count, rate control) so the held-out split measures generalisation.
+# Encoder settings. TEST_ENC uses values that never occur in TRAIN_ENC or VAL_ENC (resolution, frame
+# rate, preset, GOP, B-frame count, CRF and CBR bitrate) so the held-out split measures generalisation;
+# VAL_ENC's values occur in neither of the others.
+# TRAIN_ENC spans a wide quality range (CRF 20-36, CBR 150k-1000k) the way a fleet of cameras does; the
+# rate-control modes occur in training, the test values do not.
 TRAIN_ENC = {
     "size": [(320, 240), (384, 216), (416, 240), (480, 272)],
-    "fps": [10, 15, 25],
-    "preset": ["veryfast", "fast", "medium"],
-    "gop": [12, 25, 50],
-    "bframes": [0, 2],
-    "rate": [("crf", 20), ("crf", 23), ("crf", 26), ("crf", 29)],
+    "fps": [8, 10, 15, 25],
+    "preset": ["ultrafast", "veryfast", "fast", "medium", "slower"],
+    "gop": [6, 12, 25, 50, 150],
+    "bframes": [0, 2, 4],
+    "rate": [("crf", 20), ("crf", 23), ("crf", 26), ("crf", 29), ("crf", 34), ("crf", 36),
+             ("bitrate", 150), ("bitrate", 400), ("bitrate", 1000)],
+}
+VAL_ENC = {
+    "size": [(368, 208), (512, 288)],
+    "fps": [20],
+    "preset": ["faster"],
+    "gop": [16, 75],
+    "bframes": [5],
+    "rate": [("crf", 31), ("bitrate", 300), ("bitrate", 700)],
 }
 TEST_ENC = {
     "size": [(352, 288), (448, 256)],
@@ -89,7 +103,7 @@ TEST_ENC = {
 SPLITS = {
     # name: (backgrounds, encoder grid, seed offset)
     "train": (TRAIN_BGS, TRAIN_ENC, 0),
-    "val": (VAL_BGS, TRAIN_ENC, 1_000_000),
+    "val": (VAL_BGS, VAL_ENC, 1_000_000),
     "test": (TEST_BGS, TEST_ENC, 2_000_000),
     "test_iid": (TRAIN_BGS, TRAIN_ENC, 3_000_000),
 }
@@ -328,22 +342,34 @@ def encode(frames, path, fps, enc):
 
 
 def make_one(args):
-    """Renders and encodes one video; returns its metadata record."""
-    split, index, label, seed, out_dir = args
+    """Renders and encodes one video; returns its metadata record. When `old` (the record of an earlier
+    run with the same file name) has the same seed and settings and the file exists, the video is
+    reused as is (rendering is deterministic); otherwise it is rendered again and the extractor's
+    cached features of that file are removed."""
+    split, index, label, seed, out_dir, old = args
     bgs, grid, _ = SPLITS[split]
     rng = np.random.default_rng(seed)
     w, h = grid["size"][rng.integers(len(grid["size"]))]
     enc = {k: grid[k][rng.integers(len(grid[k]))] for k in ("preset", "gop", "bframes", "rate")}
     fps = grid["fps"][rng.integers(len(grid["fps"]))]
-    frames, interval = render(label, rng, bgs, w, h)
     name = f"{split}_{index:05d}_{label}.mp4"
-    encode(frames, os.path.join(out_dir, name), fps, enc)
-    return {
+    record = {
         "file": name, "split": split, "label": label, "label_id": LABELS.index(label), "seed": seed,
-        "width": w, "height": h, "fps": fps, "frames": NUM_FRAMES, "event": list(interval),
+        "width": w, "height": h, "fps": fps, "frames": NUM_FRAMES,
         "preset": enc["preset"], "gop": enc["gop"], "bframes": enc["bframes"],
         "rate": f"{enc['rate'][0]}={enc['rate'][1]}",
     }
+    path = os.path.join(out_dir, name)
+    if old is not None and os.path.exists(path) and all(old.get(k) == v for k, v in record.items()):
+        return old
+    features = os.path.join(os.path.dirname(out_dir), "features", name[:-4])
+    for ext in (".npy", ".json"):
+        if os.path.exists(features + ext):
+            os.remove(features + ext)
+    frames, interval = render(label, rng, bgs, w, h)
+    encode(frames, path, fps, enc)
+    record["event"] = list(interval)
+    return record
 
 
 def windows_for_video(meta, ranges):
@@ -370,6 +396,10 @@ def main():
     repeat = {"scene_change": 3.0, "illumination": 1.5, "tamper": 1.5}
     video_dir = os.path.join(args.out, "videos")
     os.makedirs(video_dir, exist_ok=True)
+    previous = {}
+    if os.path.exists(os.path.join(args.out, "videos.json")):
+        with open(os.path.join(args.out, "videos.json")) as f:
+            previous = {r["file"]: r for r in json.load(f)["videos"]}
     jobs = []
     for split, count in counts.items():
         offset = SPLITS[split][2]
@@ -377,12 +407,13 @@ def main():
         for li, label in enumerate(LABELS):
             for k in range(int(round(count * repeat.get(label, 1.0)))):
                 seed = args.seed * 10_000_000 + offset + li * 10_000 + k
-                jobs.append((split, index, label, seed, video_dir))
+                name = f"{split}_{index:05d}_{label}.mp4"
+                jobs.append((split, index, label, seed, video_dir, previous.get(name)))
                 index += 1
     if args.only:  # re-render one class, keep the other records (their files are unchanged)
         with open(os.path.join(args.out, "videos.json")) as f:
             records = json.load(f)["videos"]
-        redo = [j for j in jobs if j[2] == args.only]
+        redo = [j[:5] + (None,) for j in jobs if j[2] == args.only]  # None: render again
         with ProcessPoolExecutor(max_workers=args.jobs) as pool:
             fresh = {r["file"]: r for r in pool.map(make_one, redo, chunksize=4)}
         records = [fresh.get(r["file"], r) for r in records]

@@ -159,10 +159,13 @@ def export_all(student, splits, out_dir, threshold, labels, cost, log):
     if max_diff > 1e-4:
         raise RuntimeError(f"ONNX export differs from PyTorch: {max_diff}")
 
-    # Static INT8 (QDQ, per-channel weights), calibrated on training clips, stage by stage, with
-    # 99.999-percentile activation ranges (min/max ranges cost 1.6 points on the test split).
+    # Static INT8 (QDQ, per-channel weights), calibrated on 1024 training clips, stage by stage, with
+    # 99.999-percentile activation ranges. Chosen on the validation split: 1024 calibration clips kept
+    # 99.8% of the FP32 predictions against 98.7% with 256; min/max or entropy ranges, or leaving the
+    # first convolution or the exit heads in float, kept 99.2-99.4%.
     rng = np.random.default_rng(0)
-    calib = splits["train"]["feat"][rng.choice(len(splits["train"]["y"]), 256, replace=False)].astype(np.float32)
+    n_calib = min(1024, len(splits["train"]["y"]))
+    calib = splits["train"]["feat"][rng.choice(len(splits["train"]["y"]), n_calib, replace=False)].astype(np.float32)
     h_in = [calib[i:i + 32] for i in range(0, len(calib), 32)]
     for k, s in enumerate(stages):
         src = os.path.join(out_dir, s["file"])

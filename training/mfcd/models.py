@@ -4,7 +4,9 @@ per-layer FLOP counter.
 The student takes one clip unit [N, C, T, H, W] of compressed-domain features (motion-vector dx, dy
 and residual luma, as `mvwatch features` writes them), normalises it inside the graph, folds time into
 channels (early fusion: channel c*T + t) and runs three 2D stages. Each stage ends in an exit head
-(global average pool + linear), so inference can stop after stage 1 or 2 when the head is confident.
+(average pool to a grid x grid map + linear; grid 1 is global pooling, grid 2 keeps which quadrant
+moved, which tells a zoom's radial motion from a pan's uniform one), so inference can stop after stage
+1 or 2 when the head is confident.
 """
 
 import torch
@@ -36,21 +38,31 @@ def signed_log(x):
     return torch.sign(x) * torch.log1p(torch.abs(x))
 
 
-class ExitHead(nn.Module):
-    """Global average pool and a linear classifier."""
+def grid_pool(x, grid):
+    """Averages [N, C, H, W] over grid x grid equal cells and flattens to [N, C * grid * grid] (H and W
+    divisible by grid; written with reshape + mean so it exports to any ONNX opset)."""
+    if grid == 1:
+        return x.mean(dim=(2, 3))
+    n, c, h, w = x.shape
+    return x.reshape(n, c, grid, h // grid, grid, w // grid).mean(dim=(3, 5)).reshape(n, c * grid * grid)
 
-    def __init__(self, cin, classes):
+
+class ExitHead(nn.Module):
+    """Average pool to a grid x grid map and a linear classifier."""
+
+    def __init__(self, cin, classes, grid=1):
         super().__init__()
-        self.fc = nn.Linear(cin, classes)
+        self.grid = grid
+        self.fc = nn.Linear(cin * grid * grid, classes)
 
     def forward(self, x):
-        return self.fc(x.mean(dim=(2, 3)))
+        return self.fc(grid_pool(x, self.grid))
 
 
 class Student(nn.Module):
     """MFCD-Net student: three 2D stages over time-folded compressed-domain channels, one exit each."""
 
-    def __init__(self, channels, clip_len, classes, mean, std, widths=(16, 32, 64, 128)):
+    def __init__(self, channels, clip_len, classes, mean, std, widths=(16, 32, 64, 128), grid=1):
         super().__init__()
         self.channels, self.clip_len = channels, clip_len
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1, 1))
@@ -60,9 +72,9 @@ class Student(nn.Module):
         self.stage1 = nn.Sequential(conv_bn(cin, w0, 2), conv_bn(w0, w1, 2))  # 64 -> 16
         self.stage2 = nn.Sequential(conv_bn(w1, w2, 2), conv_bn(w2, w2))  # 16 -> 8
         self.stage3 = nn.Sequential(conv_bn(w2, w3), conv_bn(w3, w3, 2))  # 8 -> 4
-        self.exit1 = ExitHead(w1, classes)
-        self.exit2 = ExitHead(w2, classes)
-        self.exit3 = ExitHead(w3, classes)
+        self.exit1 = ExitHead(w1, classes, grid)
+        self.exit2 = ExitHead(w2, classes, grid)
+        self.exit3 = ExitHead(w3, classes, grid)
 
     def fold(self, x):
         """Compresses, normalises and folds [N,C,T,H,W] into [N, C*T, H, W]. The signed log
@@ -105,8 +117,9 @@ class Teacher(nn.Module):
     channels and run through a wide 2D CNN. (A 3D CNN of the same FLOPs trained about 5x slower on
     the 2-core CPU.)"""
 
-    def __init__(self, classes, clip_len=8, widths=(64, 96, 192)):
+    def __init__(self, classes, clip_len=8, widths=(64, 96, 192), grid=1):
         super().__init__()
+        self.grid = grid
         w0, w1, w2 = widths
         self.features = nn.Sequential(
             conv_bn(6 * clip_len, w0, 2),  # 32x32
@@ -115,13 +128,13 @@ class Teacher(nn.Module):
             conv_bn(w1, w2, 2),  # 8x8
             conv_bn(w2, w2),
         )
-        self.fc = nn.Linear(w2, classes)
+        self.fc = nn.Linear(w2 * grid * grid, classes)
 
     def forward(self, x):
         diff = torch.cat([torch.zeros_like(x[:, :, :1]), x[:, :, 1:] - x[:, :, :-1]], dim=2)
         x = torch.cat([(x - 0.45) / 0.25, diff * 8.0], dim=1)
         n, c, t, h, w = x.shape
-        return self.fc(self.features(x.reshape(n, c * t, h, w)).mean(dim=(2, 3)))
+        return self.fc(grid_pool(self.features(x.reshape(n, c * t, h, w)), self.grid))
 
 
 def count_flops(module, example):

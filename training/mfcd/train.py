@@ -90,9 +90,9 @@ def predict(fn, x, batch=256):
     return torch.cat(outs)
 
 
-def train_teacher(tr, va, epochs, log_every=1):
+def train_teacher(tr, va, epochs, grid):
     """Trains the RGB teacher with flip augmentation; keeps the epoch with the best val accuracy."""
-    model = models.Teacher(len(LABELS))
+    model = models.Teacher(len(LABELS), grid=grid)
     opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)
     steps = epochs * ((len(tr["y"]) + 31) // 32)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=steps)
@@ -127,11 +127,11 @@ def train_teacher(tr, va, epochs, log_every=1):
     return model
 
 
-def train_student(tr, va, teacher_logits, mean, std, epochs, temperature, alpha):
+def train_student(tr, va, teacher_logits, mean, std, epochs, temperature, alpha, grid):
     """Trains the student on all three exits with CE + KD from the teacher's logits (original and
     mirrored clips); keeps the epoch with the best val accuracy of the final exit."""
     c, t = tr["feat"].shape[1], tr["feat"].shape[2]
-    model = models.Student(c, t, len(LABELS), mean, std)
+    model = models.Student(c, t, len(LABELS), mean, std, grid=grid)
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=1e-4)
     steps = epochs * ((len(tr["y"]) + 63) // 64)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=4e-3, total_steps=steps)
@@ -226,6 +226,8 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--teacher-only", action="store_true")
+    ap.add_argument("--head-grid", type=int, default=2,
+                    help="exit heads pool to a grid x grid map (1: global average pooling)")
     ap.add_argument("--reuse-student", action="store_true",
                     help="load <work>/student.pt instead of training (re-export and re-evaluate only)")
     args = ap.parse_args()
@@ -239,13 +241,14 @@ def main():
         log(s, {k: v.shape for k, v in d.items()})
 
     teacher_path = os.path.join(args.work, "teacher.pt")
-    if os.path.exists(teacher_path):
-        teacher = models.Teacher(len(LABELS))
+    teacher_loaded = os.path.exists(teacher_path)
+    if teacher_loaded:
+        teacher = models.Teacher(len(LABELS), grid=args.head_grid)
         teacher.load_state_dict(torch.load(teacher_path))
         teacher.eval()
         log("loaded", teacher_path)
     else:
-        teacher = train_teacher(splits["train"], splits["val"], args.teacher_epochs)
+        teacher = train_teacher(splits["train"], splits["val"], args.teacher_epochs, args.head_grid)
         torch.save(teacher.state_dict(), teacher_path)
     t_teacher = time.time() - t0
     teacher_eval = {}
@@ -269,15 +272,28 @@ def main():
     seed_all(args.seed)
     student_path = os.path.join(args.work, "student.pt")
     if args.reuse_student and os.path.exists(student_path):
-        student = models.Student(tr["feat"].shape[1], tr["feat"].shape[2], len(LABELS), mean, std)
+        student = models.Student(tr["feat"].shape[1], tr["feat"].shape[2], len(LABELS), mean, std,
+                                 grid=args.head_grid)
         student.load_state_dict(torch.load(student_path))
         student.eval()
         log("loaded", student_path)
     else:
         student = train_student(tr, splits["val"], (t_plain, t_flip), mean, std, args.student_epochs,
-                                args.temperature, args.alpha)
+                                args.temperature, args.alpha, args.head_grid)
         torch.save(student.state_dict(), student_path)
     t_train = time.time() - t0
+    # Training times are kept beside the weights, so a --reuse-student run reports the training that
+    # made them rather than its own (near-zero) time.
+    times_path = os.path.join(args.work, "train_seconds.json")
+    if args.reuse_student and os.path.exists(times_path):
+        with open(times_path) as f:
+            times = json.load(f)
+    else:
+        times = {"teacher_and_student": t_train, "teacher": t_teacher, "threads": args.threads}
+        if args.reuse_student or teacher_loaded:
+            times["note"] = "teacher or student loaded from an earlier run: times are partial"
+        with open(times_path, "w") as f:
+            json.dump(times, f)
 
     c, t, h, w = tr["feat"].shape[1:]
     example = torch.zeros(1, c, t, h, w)
@@ -314,7 +330,7 @@ def main():
                      "student_flops": student_flops, "student_params": models.params(student),
                      "stage_flops": cost, "flops_ratio": teacher_flops / student_flops}
     ev["threshold"] = threshold
-    ev["train_seconds"] = {"teacher_and_student": t_train, "teacher": t_teacher}
+    ev["train_seconds"] = times
 
     export_info = export.export_all(student, splits, args.out, threshold, LABELS, cost, log)
     ev.update(export_info["eval"])
@@ -327,7 +343,7 @@ def main():
         "windows": {s: int(len(d["y"])) for s, d in splits.items()},
         "videos": {s: sum(1 for v in vj["videos"] if v["split"] == s) for s in splits},
         "backgrounds": {s: [os.path.basename(b.rstrip("/")) for b in bs] for s, bs in vj["backgrounds"].items()},
-        "train_encoder": dataset.TRAIN_ENC, "test_encoder": dataset.TEST_ENC,
+        "train_encoder": dataset.TRAIN_ENC, "val_encoder": dataset.VAL_ENC, "test_encoder": dataset.TEST_ENC,
     }
     manifest["eval"] = {
         "split": "test (held-out backgrounds and encoder settings)",
