@@ -391,7 +391,10 @@ func topProb(s Sampling, logits []float32, q []float64) float64 {
 	maxL := slices.Max(logits)
 	sum := 0.0
 	for _, l := range logits {
-		sum += math.Exp(float64(l - maxL))
+		// Terms below e^-20 change the sum by less than vocab * 2e-9: skip their exp.
+		if d := l - maxL; d > -20 {
+			sum += math.Exp(float64(d))
+		}
 	}
 	return 1 / sum
 }

@@ -2,6 +2,7 @@ package llmgen
 
 import (
 	"errors"
+	"math"
 	"os"
 	"testing"
 
@@ -90,4 +91,11 @@ func TestGeneratorBadInput(t *testing.T) {
 	require.NoError(t, err)
 	_, err = noDraft.Speculative([]int{1}, Sampling{})
 	require.ErrorContains(t, err, "needs a draft")
+}
+
+func TestTopProb(t *testing.T) {
+	logits := []float32{2, 1, 0, -40, 3}
+	want := 1 / (1 + math.Exp(-1) + math.Exp(-2) + math.Exp(-3) + math.Exp(-43))
+	require.InDelta(t, want, topProb(Sampling{}, logits, nil), 1e-9)
+	require.Equal(t, 0.7, topProb(Sampling{Temperature: 1}, logits, []float64{0.1, 0.7, 0.2}))
 }
