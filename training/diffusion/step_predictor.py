@@ -209,18 +209,25 @@ def caption_of(prompt):
 
 
 class UtilityOutput(torch.nn.Module):
-    """The exported graph of a utility predictor: logits[b, s, n] = predicted SSIM(n) - lambda_s * evaluations_s(n),
-    so that the argmax (what diffusion.StepPredictor takes) is the count that maximises predicted similarity
-    per cost. lambda 0 exports the predicted SSIM itself."""
+    """The exported graph of a utility predictor: logits[b, s, n] = mean_s(n) + alpha_s * (predicted SSIM(n) -
+    mean_s(n)) - lambda_s * evaluations_s(n), so that the argmax (what diffusion.StepPredictor takes) is the
+    count that maximises predicted similarity per cost. mean_s is the training prompts' mean curve and alpha_s
+    shrinks the per-prompt departures from it (0: every prompt gets the same count; 1: the raw prediction).
+    alpha 1 and lambda 0 export the predicted SSIM itself."""
 
-    def __init__(self, model, scale, lam, cost):
+    def __init__(self, model, scale, lam, cost, alpha=None, mean=None):
         super().__init__()
         self.model, self.scale = model, scale
-        self.register_buffer("penalty", torch.tensor(lam, dtype=torch.float32)[:, None] *
-                             torch.tensor(cost, dtype=torch.float32))
+        S, L = len(lam), len(cost[0])
+        alpha = np.ones(S) if alpha is None else np.asarray(alpha)
+        mean = np.zeros((S, L)) if mean is None else np.asarray(mean)
+        self.register_buffer("alpha", torch.tensor(alpha, dtype=torch.float32)[:, None])
+        self.register_buffer("offset", torch.tensor((1 - alpha)[:, None] * mean, dtype=torch.float32) -
+                             torch.tensor(lam, dtype=torch.float32)[:, None] * torch.tensor(cost, dtype=torch.float32))
 
     def forward(self, input_ids, attention_mask, token_type_ids):
-        return 1 - self.model(input_ids, attention_mask, token_type_ids) / self.scale - self.penalty
+        ssim = 1 - self.model(input_ids, attention_mask, token_type_ids) / self.scale
+        return self.alpha * ssim + self.offset
 
 
 def load_rows(paths):
@@ -281,21 +288,39 @@ def predict_onnx(path, prompts, max_length):
                            "token_type_ids": e.token_type_ids.astype(np.int64)})[0]
 
 
-def choose_lambda(pred, curves, mask, cost, tolerance, min_saved, default_cost):
-    """The largest lambda (cheapest choices) whose choices keep the mean similarity of the held-back prompts at
-    or above the tolerance and save at least min_saved of the default's evaluations; 0 (the most similar count)
-    when none does. pred, curves [P, L] (one scheduler), mask [P]. Returns lambda and a report per candidate."""
-    grid = [0.0] + [float(x) for x in np.geomspace(1e-5, 3e-2, 61)]
-    best, rows = 0.0, []
+ALPHAS = [0.0, 0.25, 0.5, 0.75, 1.0, 1.5]
+
+
+def choose_policy(pred, curves, mask, cost, tolerance, min_saved, default_cost, mean, margin_se=1.0):
+    """Choose alpha (shrinkage of the per-prompt prediction toward the mean curve) and lambda (price of one
+    UNet evaluation) on the validation prompts: among the pairs whose choices keep the mean similarity at or
+    above the tolerance by margin_se standard errors (of that mean over the validation prompts) and save at least min_saved of the default's evaluations, the one with the largest
+    advantage over the fixed count of the same cost (interpolated on the validation prompts' mean curve),
+    then the cheapest. Without a feasible pair: alpha 1, lambda 0 (the most similar count). pred, curves
+    [P, L] for one scheduler; mask [P]. Returns alpha, lambda and the chosen pair's figures."""
+    lams = [0.0] + [float(x) for x in np.geomspace(1e-5, 3e-2, 61)]
     p, c = pred[mask], curves[mask]
-    for lam in grid:
-        pick = np.argmax(p - lam * cost[None, :], 1)
-        sim, evals = float(c[np.arange(len(c)), pick].mean()), float(cost[pick].mean())
-        fixed_eq = float(np.interp(evals, cost, c.mean(0)))  # fixed count of equal cost, interpolated
-        rows.append({"lambda": lam, "similarity": sim, "evaluations": evals, "equal_cost_interp": fixed_eq})
-        if sim >= tolerance and 1 - evals / default_cost >= min_saved:
-            best = lam
-    return best, rows
+    fixed = c.mean(0)
+    best, best_key = None, None
+    for alpha in ALPHAS:
+        q = mean[None, :] + alpha * (p - mean[None, :])
+        for lam in lams:
+            pick = np.argmax(q - lam * cost[None, :], 1)
+            got = c[np.arange(len(c)), pick]
+            sim, evals = float(got.mean()), float(cost[pick].mean())
+            se = float(got.std(ddof=1) / np.sqrt(len(got)))
+            fixed_eq = float(np.interp(evals, cost, fixed))
+            row = {"alpha": alpha, "lambda": lam, "similarity": sim, "similarity_se": se, "evaluations": evals,
+                   "equal_cost_interp": fixed_eq, "distinct_counts": int(len(set(pick.tolist())))}
+            if sim - margin_se * se >= tolerance and 1 - evals / default_cost >= min_saved:
+                key = (round(sim - fixed_eq, 6), -evals)
+                if best_key is None or key > best_key:
+                    best, best_key = row, key
+    if best is None:
+        pick = np.argmax(p, 1)
+        best = {"alpha": 1.0, "lambda": 0.0, "similarity": float(c[np.arange(len(c)), pick].mean()),
+                "evaluations": float(cost[pick].mean()), "equal_cost_interp": float("nan"), "distinct_counts": 0}
+    return best
 
 
 def cmd_train(a):
@@ -350,27 +375,37 @@ def cmd_train(a):
            ladder, a.max_length, {}, quantize=a.quantize)
     pred = predict_onnx(os.path.join(tmp, "model.onnx"), prompts, a.max_length)  # predicted SSIM [P, S, L]
     shutil.rmtree(tmp)
-    lams, report = [], {}
+    if a.save_val:  # the validation predictions, to study the choice of alpha and lambda without refitting
+        np.savez(a.save_val, pred=pred, curves=curves, mask=mask, is_val=is_val, cost=cost,
+                 schedulers=np.array(schedulers), prompts=np.array(prompts))
+    lams, alphas, report = [], [], {}
+    mean = np.stack([curves[mask[:, j], j].mean(0) for j in range(S)])  # every labelled prompt's mean curve
     for j, s in enumerate(schedulers):
         m = mask[:, j] & is_val
         default_cost = evaluations(s, a.default_steps)
-        lam, rows_j = choose_lambda(pred[:, j], curves[:, j], m, cost[j], a.tolerance, a.min_saved, default_cost)
-        lams.append(lam)
-        chosen = next(r for r in rows_j if r["lambda"] == lam)
+        fit_mean = curves[mask[:, j] & ~is_val, j].mean(0)
+        chosen = choose_policy(pred[:, j], curves[:, j], m, cost[j], a.tolerance, a.min_saved, default_cost, fit_mean,
+                               a.margin_se)
+        lams.append(chosen["lambda"])
+        alphas.append(chosen["alpha"])
+        lam = chosen["lambda"]
         mae = float(np.abs(pred[m, j] - curves[m, j]).mean())
         mae_mean = float(np.abs(curves[mask[:, j] & ~is_val, j].mean(0)[None] - curves[m, j]).mean())
         report[s] = chosen | {"saved": 1 - chosen["evaluations"] / default_cost, "val_prompts": int(m.sum()),
                               "mae": mae, "mae_of_mean_curve": mae_mean}
-        print(f"{s}: lambda {lam:.3g} val similarity {chosen['similarity']:.4f} evaluations "
+        print(f"{s}: alpha {chosen['alpha']} lambda {lam:.3g} ({chosen['distinct_counts']} distinct counts) val similarity {chosen['similarity']:.4f} evaluations "
               f"{chosen['evaluations']:.2f} (saved {report[s]['saved']:.3f}) equal-cost fixed (interp.) "
               f"{chosen['equal_cost_interp']:.4f}; SSIM MAE {mae:.4f} vs mean curve {mae_mean:.4f}", flush=True)
-    if not a.val_only:
+    if a.val_only:  # the exported model is the validation-split fit: shrink toward its own mean curve
+        mean = np.stack([curves[mask[:, j] & ~is_val, j].mean(0) for j in range(S)])
+    else:
         model = fit(a, prompts, schedulers, ladder, target, tmask)
     extra |= {"decision": "utility", "utility_scale": scale, "lambda": dict(zip(schedulers, lams)),
+              "alpha": dict(zip(schedulers, alphas)), "mean_curve": {s: mean[j].round(6).tolist() for j, s in enumerate(schedulers)},
               "evaluations": {s: cost[j].astype(int).tolist() for j, s in enumerate(schedulers)},
-              "validation": report, "val_fraction": a.val_fraction, "min_saved": a.min_saved,
+              "validation": report, "val_fraction": a.val_fraction, "min_saved": a.min_saved, "margin_se": a.margin_se,
               "refit_on_all": not a.val_only}
-    export(UtilityOutput(model, scale, lams, cost), a.out, os.path.join(minilm_dir(), "vocab.txt"), schedulers,
+    export(UtilityOutput(model, scale, lams, cost, alphas, mean), a.out, os.path.join(minilm_dir(), "vocab.txt"), schedulers,
            ladder, a.max_length, extra, quantize=a.quantize)
 
 
@@ -450,6 +485,9 @@ def main():
     t.add_argument("--val-fraction", type=float, default=0.2, help="captions held back to choose lambda")
     t.add_argument("--min-saved", type=float, default=0.4, help="fraction of the default's evaluations to save")
     t.add_argument("--val-only", action="store_true", help="export the validation-split fit (no refit on all)")
+    t.add_argument("--margin-se", type=float, default=1.0,
+                   help="validation mean similarity must exceed the tolerance by this many standard errors")
+    t.add_argument("--save-val", default="", help="also save the validation predictions here (.npz)")
     sub.add_parser("tiny-fixture")
     a = ap.parse_args()
     {"labels": cmd_labels, "train": cmd_train, "tiny-fixture": cmd_tiny_fixture}[a.cmd](a)
