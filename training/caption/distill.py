@@ -6,7 +6,7 @@ agreement) and at sampled decoding (1 - total variation) alike. Training the dra
 alone makes it learn the corpus, not the target; here it is trained to minimise KL(p_target || p_draft)
 at every caption position of corpus text, with the target's distributions computed on the fly.
 Reads training/out/caption/target/model.pt; the draft starts from scratch (train.py's draft size) or,
-with --init base, from a draft that train.py trained on the labels (kept as model_base.pt). Writes the
+with --init base, from the current draft checkpoint (copied to model_base.pt first). Writes the
 distilled draft to training/out/caption/draft/model.pt. CPU is enough (run it with `nice`; one thread,
 bfloat16 autocast; about 0.35 s per step of 32 sequences on one Zen 4 core):
 
@@ -123,9 +123,9 @@ def main():
     target, _ = load(os.path.join(a.ckpt, "target", "model.pt"))
     draft_path = os.path.join(a.ckpt, "draft", "model.pt")
     if a.init == "base":
+        # Continue from the current draft; keep a copy of it.
         base_path = os.path.join(a.ckpt, "draft", "model_base.pt")
-        if not os.path.exists(base_path):
-            shutil.copy(draft_path, base_path)
+        shutil.copy(draft_path, base_path)
         draft, ck = load(base_path)
     else:
         cfg = Config(vocab_size=train["vocab"], n_positions=target.cfg.n_positions, **SIZES["draft"])
