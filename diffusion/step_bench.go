@@ -43,10 +43,18 @@ type StepBenchResult struct {
 	// AutoMinusEqualCostSE is the standard error of the mean of the per-image SSIM difference auto minus
 	// equal cost (paired: same prompt and seed), to judge whether the difference is larger than noise.
 	AutoMinusEqualCostSE float64 `json:"auto_minus_equal_cost_se"`
-	Tolerance            float64 `json:"tolerance"`               // the SSIM the predictor's labels kept
-	FixedSeconds         float64 `json:"fixed_seconds_per_image"` // mean generation time at the default
-	AutoSeconds          float64 `json:"auto_seconds_per_image"`  // mean time of prediction + generation
-	Seconds              float64 `json:"seconds"`                 // wall time of the whole run
+	// BracketSteps are the fixed counts just below and above auto's mean evaluations per image (equal when
+	// one matches), BracketSimilarity their mean SSIM, and InterpSimilarity their SSIM interpolated linearly
+	// in evaluations to exactly auto's cost: the equal-cost comparison without rounding the step count.
+	BracketSteps      [2]int     `json:"bracket_steps"`
+	BracketSimilarity [2]float64 `json:"bracket_similarity"`
+	InterpSimilarity  float64    `json:"interp_similarity"`
+	// AutoMinusInterpSE is the paired standard error of the mean of auto minus the interpolated SSIM.
+	AutoMinusInterpSE float64 `json:"auto_minus_interp_se"`
+	Tolerance         float64 `json:"tolerance"`               // the SSIM the predictor's labels kept
+	FixedSeconds      float64 `json:"fixed_seconds_per_image"` // mean generation time at the default
+	AutoSeconds       float64 `json:"auto_seconds_per_image"`  // mean time of prediction + generation
+	Seconds           float64 `json:"seconds"`                 // wall time of the whole run
 }
 
 // Run generates every prompt three (or, when auto's cost matches a fixed count, still three) times and
@@ -118,34 +126,55 @@ func (b StepBench) Run(ctx context.Context, prompts []string) (StepBenchResult, 
 		}
 	}
 	r.SavedFraction = 1 - float64(r.AutoEvaluations)/float64(r.FixedEvaluations)
-	eq, err := equalCostSteps(b.Pipeline, sched, def, float64(r.AutoEvaluations)*per)
+	autoEvals := float64(r.AutoEvaluations) * per
+	eq, err := equalCostSteps(b.Pipeline, sched, def, autoEvals)
 	if err != nil {
 		return r, err
 	}
 	r.EqualCostSteps = eq
-	var sum, sumSq float64
-	for i, p := range prompts {
-		for k := range seeds {
-			j := i*seeds + k
-			res, err := gen(p, seedOf(i, k), eq)
-			if err != nil {
-				return r, err
-			}
-			r.EqualCostEvaluations += res.Evaluations
-			s, err := imageSSIM(fixed[j], res)
-			if err != nil {
-				return r, err
-			}
-			r.EqualCostSimilarity += s * per
-			d := autoSSIM[j] - s
-			sum, sumSq = sum+d, sumSq+d*d
+	br, brEvals, err := bracketSteps(b.Pipeline, sched, def, autoEvals)
+	if err != nil {
+		return r, err
+	}
+	r.BracketSteps = br
+	ssimAt := map[int][]float64{} // per-image SSIM of each fixed count run
+	evalsAt := map[int]int{}
+	for _, n := range []int{eq, br[0], br[1]} {
+		if _, done := ssimAt[n]; done {
+			continue
 		}
+		ss := make([]float64, images)
+		for i, p := range prompts {
+			for k := range seeds {
+				j := i*seeds + k
+				res, err := gen(p, seedOf(i, k), n)
+				if err != nil {
+					return r, err
+				}
+				evalsAt[n] += res.Evaluations
+				if ss[j], err = imageSSIM(fixed[j], res); err != nil {
+					return r, err
+				}
+			}
+		}
+		ssimAt[n] = ss
 	}
-	if images > 1 {
-		n := float64(images)
-		variance := (sumSq - sum*sum/n) / (n - 1)
-		r.AutoMinusEqualCostSE = math.Sqrt(math.Max(variance, 0) / n)
+	w := 1.0 // weight of the lower bracket
+	if brEvals[1] > brEvals[0] {
+		w = (brEvals[1] - autoEvals) / (brEvals[1] - brEvals[0])
 	}
+	r.EqualCostEvaluations = evalsAt[eq]
+	dEq := make([]float64, images)
+	dInterp := make([]float64, images)
+	for j := range images {
+		r.EqualCostSimilarity += ssimAt[eq][j] * per
+		r.BracketSimilarity[0] += ssimAt[br[0]][j] * per
+		r.BracketSimilarity[1] += ssimAt[br[1]][j] * per
+		interp := w*ssimAt[br[0]][j] + (1-w)*ssimAt[br[1]][j]
+		r.InterpSimilarity += interp * per
+		dEq[j], dInterp[j] = autoSSIM[j]-ssimAt[eq][j], autoSSIM[j]-interp
+	}
+	r.AutoMinusEqualCostSE, r.AutoMinusInterpSE = meanSE(dEq), meanSE(dInterp)
 	r.Seconds = time.Since(start).Seconds()
 	return r, nil
 }
@@ -168,6 +197,49 @@ func equalCostSteps(p *Pipeline, sched string, maxSteps int, evals float64) (int
 		}
 	}
 	return best, nil
+}
+
+// bracketSteps returns the largest fixed step count (>= 1) costing at most evals UNet evaluations per image and
+// the smallest costing at least evals (capped at maxSteps), with their evaluations.
+func bracketSteps(p *Pipeline, sched string, maxSteps int, evals float64) ([2]int, [2]float64, error) {
+	s, err := NewScheduler(sched, p.schedulerConfig)
+	if err != nil {
+		return [2]int{}, [2]float64{}, err
+	}
+	steps, costs := [2]int{1, maxSteps}, [2]float64{}
+	for n := 1; n <= maxSteps; n++ {
+		e, err := Evaluations(s, n)
+		if err != nil {
+			return steps, costs, err
+		}
+		if float64(e) <= evals+1e-9 {
+			steps[0] = n
+		}
+		if float64(e) >= evals-1e-9 && n < steps[1] {
+			steps[1] = n
+		}
+	}
+	for i, n := range steps {
+		e, err := Evaluations(s, n)
+		if err != nil {
+			return steps, costs, err
+		}
+		costs[i] = float64(e)
+	}
+	return steps, costs, nil
+}
+
+// meanSE is the standard error of the mean of d (0 for fewer than two values).
+func meanSE(d []float64) float64 {
+	if len(d) < 2 {
+		return 0
+	}
+	var sum, sumSq float64
+	for _, v := range d {
+		sum, sumSq = sum+v, sumSq+v*v
+	}
+	n := float64(len(d))
+	return math.Sqrt(math.Max((sumSq-sum*sum/n)/(n-1), 0) / n)
 }
 
 // imageSSIM compares two generated images.

@@ -3,6 +3,7 @@ package diffusion
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -43,10 +44,19 @@ func TestStepBench(t *testing.T) {
 	require.Greater(t, r2.AutoMinusEqualCostSE, 0.0)
 	require.NotEqual(t, r.AutoSimilarity, r2.AutoSimilarity) // the second seed of each prompt adds new images
 
+	// Auto's cost is exactly 35 steps: both brackets are 35 and the interpolation is the equal-cost figure.
+	require.Equal(t, [2]int{35, 35}, r.BracketSteps)
+	require.InDelta(t, r.EqualCostSimilarity, r.InterpSimilarity, 1e-12)
+
 	// Heun costs 2n-1 evaluations: the equal-cost count is found on evaluations, not steps.
 	n, err := equalCostSteps(p, "heun", 50, 39)
 	require.NoError(t, err)
 	require.Equal(t, 20, n)
+	br, costs, err := bracketSteps(p, "heun", 50, 38)
+	require.NoError(t, err)
+	require.Equal(t, [2]int{19, 20}, br)
+	require.Equal(t, [2]float64{37, 39}, costs)
+	require.InDelta(t, 1/math.Sqrt(3), meanSE([]float64{1, 2, 3}), 1e-12) // sd 1 over 3 values
 
 	_, err = StepBench{Pipeline: p, Predictor: pred}.Run(context.Background(), nil)
 	require.ErrorIs(t, err, ErrBadInput)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,6 +27,27 @@ func TestThumbnailCommand(t *testing.T) {
 	jpg := filepath.Join(dir, "t.jpg")
 	require.Equal(t, 0, runThumbnail(append(base, "--steps", "auto", "--out", jpg, "--json", "empty park at day")))
 	require.Equal(t, 0, runThumbnail(append(base, "--steps", "6", "--scheduler", "euler_a", "--out", out, "a person moving right in the driveway at day")))
+}
+
+// TestThumbnailAutoEveryScheduler runs --steps auto with every scheduler the shipped predictor has a head for.
+func TestThumbnailAutoEveryScheduler(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(thumbPredictor, "manifest.json"))
+	require.NoError(t, err)
+	var m struct {
+		Schedulers []string `json:"schedulers"`
+	}
+	require.NoError(t, json.Unmarshal(b, &m))
+	require.Subset(t, m.Schedulers, []string{"ddim", "euler", "euler_a", "heun", "dpm2_karras", "unipc"})
+	out := filepath.Join(t.TempDir(), "t.png")
+	for _, s := range m.Schedulers {
+		require.Equal(t, 0, runThumbnail([]string{"-model", thumbModel, "-predictor", thumbPredictor, "--steps", "auto",
+			"--scheduler", s, "--out", out, "two cars moving left on the street at night"}), s)
+	}
+	// A scheduler the package knows but the predictor has no head for, and one nobody knows.
+	require.Equal(t, 1, runThumbnail([]string{"-model", thumbModel, "-predictor", thumbPredictor, "--steps", "auto",
+		"--scheduler", "pndm", "--out", out, "a car"}))
+	require.Equal(t, 1, runThumbnail([]string{"-model", thumbModel, "-predictor", thumbPredictor, "--steps", "auto",
+		"--scheduler", "plms", "--out", out, "a car"}))
 }
 
 func TestThumbnailCommandBadInput(t *testing.T) {
@@ -63,6 +85,9 @@ func TestBenchThumbnailCommand(t *testing.T) {
 		filepath.Join(thumbPredictor, "heldout.txt"), "-n", "2", "-default-steps", "10"}
 	require.Equal(t, 0, runBenchThumbnail(base))
 	require.Equal(t, 1, runBenchThumbnail(append(base, "-prompts", filepath.Join(t.TempDir(), "absent.txt"))))
-	require.Equal(t, 1, runBenchThumbnail(append(base, "-scheduler", "heun"))) // the predictor has no heun head
+	require.Equal(t, 0, runBenchThumbnail(append(base, "-scheduler", "heun", "-seeds", "2")))
+	require.Equal(t, 1, runBenchThumbnail(append(base, "-scheduler", "pndm"))) // the predictor has no PNDM head
+	require.Equal(t, 1, runBenchThumbnail(append(base, "-scheduler", "plms"))) // no such scheduler
+	require.Equal(t, 1, runBenchThumbnail(append(base, "-seeds", "0")))
 	require.Equal(t, 2, runBenchThumbnail([]string{"-bogus"}))
 }

