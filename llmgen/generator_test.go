@@ -49,8 +49,8 @@ func TestGreedySpeculativeEqualsTarget(t *testing.T) {
 	require.Greater(t, total.AcceptanceRate(), 0.5)
 	t.Logf("default (min confidence %.2f, max K 16): acceptance %.3f, mean accepted %.2f, mean K %.2f, target calls %d",
 		DefaultMinDraftConfidence, totalC.AcceptanceRate(), totalC.MeanAccepted(), totalC.MeanK(), totalC.TargetCalls)
-	// Cutting drafts at unsure tokens raises the share of drafted tokens that are accepted.
-	require.Greater(t, totalC.AcceptanceRate(), total.AcceptanceRate())
+	// Longer drafts cut at unsure tokens need fewer target passes for the same tokens.
+	require.Less(t, totalC.TargetCalls, total.TargetCalls)
 }
 
 func TestGeneratorBadInput(t *testing.T) {

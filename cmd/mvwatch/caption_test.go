@@ -11,7 +11,7 @@ import (
 func TestCaptionCommand(t *testing.T) {
 	dir := t.TempDir()
 	ev := filepath.Join(dir, "event.json")
-	require.NoError(t, os.WriteFile(ev, []byte(`{"camera":"dock-2","zone":"loading bay","label":"person",
+	require.NoError(t, os.WriteFile(ev, []byte(`{"camera":"dock-2","zone":"loading bay","label":"object_right",
 		"direction":"left-to-right","duration_s":12,"time":"14:02","confidence":0.93}`), 0o644))
 	models := filepath.Join("..", "..", "models", "caption")
 	args := []string{"-target", filepath.Join(models, "target"), "-draft", filepath.Join(models, "draft"), "-max-tokens", "24"}
@@ -19,7 +19,7 @@ func TestCaptionCommand(t *testing.T) {
 	require.Equal(t, 0, runCaption(append(args, "-json", "-temperature", "0.7", ev)))
 
 	bad := filepath.Join(dir, "bad.json")
-	require.NoError(t, os.WriteFile(bad, []byte(`{"label":"person","confidence":3}`), 0o644))
+	require.NoError(t, os.WriteFile(bad, []byte(`{"label":"pan","confidence":3}`), 0o644))
 	require.Equal(t, 1, runCaption(append(args, bad)))
 	require.Equal(t, 1, runCaption(append(args, filepath.Join(dir, "absent.json"))))
 	require.Equal(t, 2, runCaption(args))

@@ -65,7 +65,9 @@ def to_fp16_storage(path):
 
 def on_device(ev):
     """Where the model was trained, for the manifest's training command."""
-    base = ev.get("base_eval", ev)
+    base = ev
+    while "device" not in base and "base_eval" in base:  # distilled drafts: the first run's numbers
+        base = base["base_eval"]
     dev = "CPU" if base.get("device") == "cpu" else base.get("device", "?")
     return f" (on {dev}, {base.get('threads', '?')} thread, bfloat16 autocast)" if dev == "CPU" else f" (on {dev})"
 
