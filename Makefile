@@ -44,7 +44,7 @@ MFCD_DATA := training/data/mfcd
 .PHONY: train-mfcd
 train-mfcd: $(VENV)/.stamp
 	@dpkg -s mate-backgrounds plasma-workspace-wallpapers >/dev/null 2>&1 || apt-get install -y --no-install-recommends mate-backgrounds plasma-workspace-wallpapers
-	$(GO) build -o bin/mvwatch ./cmd/mvwatch
+	$(GO) build -buildvcs=false -trimpath -o bin/mvwatch ./cmd/mvwatch
 	nice -n 10 $(VENV)/bin/python training/mfcd/dataset.py --out $(MFCD_DATA) --per-class 80,15,25,15 --jobs 2
 	nice -n 10 $(VENV)/bin/python training/mfcd/features.py --data $(MFCD_DATA) --mvwatch bin/mvwatch --jobs 2
 	rm -f training/out/mfcd/teacher.pt

@@ -14,6 +14,7 @@ Usage: python features.py --data training/data/mfcd --mvwatch /tmp/mvwatch [--jo
 """
 
 import argparse
+import hashlib
 import json
 import os
 import subprocess
@@ -58,8 +59,27 @@ def parse_ranges(meta_json, n):
     return ranges
 
 
+def check_cache(feature_dir, mvwatch):
+    """Empties the per-video feature cache when it was made by another extractor build: the cache is
+    keyed by the sha256 of the mvwatch binary (build it with -buildvcs=false -trimpath, as `make
+    train-mfcd` does, so the hash changes only with the code). Without this, videos that dataset.py
+    reused kept features from an older extractor while re-rendered ones got new ones."""
+    with open(mvwatch, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
+    stamp = os.path.join(feature_dir, "EXTRACTOR")
+    old = open(stamp).read().strip() if os.path.exists(stamp) else ""
+    if old != digest:
+        stale = [n for n in os.listdir(feature_dir) if n.endswith((".npy", ".json"))]
+        for n in stale:
+            os.remove(os.path.join(feature_dir, n))
+        if stale:
+            print(f"extractor changed: removed {len(stale)} cached feature files", file=sys.stderr)
+        with open(stamp, "w") as f:
+            f.write(digest + "\n")
+
+
 def extract(mvwatch, video, out_npy):
-    """Runs the Go extractor once per video (cached)."""
+    """Runs the Go extractor once per video (cached; see check_cache)."""
     if os.path.exists(out_npy) and os.path.exists(out_npy[:-4] + ".json"):
         return
     subprocess.run([mvwatch, "features", video, "--out", out_npy, "--clip-len", str(CLIP_LEN),
@@ -100,6 +120,8 @@ def main():
     with open(os.path.join(args.data, "videos.json")) as f:
         videos = json.load(f)["videos"]
     os.makedirs(os.path.join(args.data, "features"), exist_ok=True)
+    if args.mvwatch:
+        check_cache(os.path.join(args.data, "features"), args.mvwatch)
     for split in ("train", "val", "test", "test_iid"):
         metas = [(i, v) for i, v in enumerate(videos) if v["split"] == split]
         with ThreadPoolExecutor(max_workers=args.jobs) as pool:
