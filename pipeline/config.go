@@ -93,7 +93,8 @@ type ThumbnailsConfig struct {
 	// "auto".
 	Steps string `yaml:"steps" json:"steps"`
 	// Scheduler is the denoising scheduler (diffusion.SchedulerNames: ddim, euler, euler_a, heun, dpm2,
-	// unipc, dpmpp_2m, ...; the shipped step predictor has a head for ddim only). It defaults to "ddim".
+	// unipc, dpmpp_2m, ...; with Steps "auto" the step predictor needs a head for it: the shipped one has
+	// ddim, euler, euler_a, heun, dpm2_karras and unipc). It defaults to "ddim".
 	Scheduler string `yaml:"scheduler" json:"scheduler"`
 	// Guidance is the classifier-free guidance scale; 1 turns guidance off, which suits the shipped
 	// model. It defaults to 1.
