@@ -36,6 +36,10 @@ type CaptionerConfig struct {
 	Logger *slog.Logger
 	// OnCaption receives every caption made from a submitted event, on the worker goroutine.
 	OnCaption func(Caption)
+	// VerbatimNames passes camera names and zones to the models as they are. By default they go through
+	// stand-ins (StandInCamera, StandInZone) that the shipped models copy reliably, and the real names
+	// are written back into the caption.
+	VerbatimNames bool
 }
 
 // Caption is the caption of one event.
@@ -195,7 +199,11 @@ func (c *Captioner) Caption(ev Event) Caption {
 		cp.Err = ErrClosed
 		return cp
 	}
-	prompt := c.target.Tokenizer.Encode(ev.Prompt())
+	in, relexicalize := ev, func(s string) string { return s }
+	if !c.cfg.VerbatimNames {
+		in, relexicalize = delexicalize(ev)
+	}
+	prompt := c.target.Tokenizer.Encode(in.Prompt())
 	start := time.Now()
 	var res Result
 	var err error
@@ -209,7 +217,7 @@ func (c *Captioner) Caption(ev Event) Caption {
 	if err == nil {
 		var text string
 		text, err = c.target.Tokenizer.Decode(res.Tokens)
-		cp.Text = strings.TrimSpace(text)
+		cp.Text = strings.TrimSpace(relexicalize(text))
 	}
 	if err != nil {
 		cp.Err = fmt.Errorf("llmgen: caption %s: %w", ev.Camera, err)
