@@ -10,6 +10,9 @@ import (
 
 // Event is what a caption describes: one detection summarised by the pipeline.
 type Event struct {
+	// ID is the caller's key for the event (e.g. the service's event ID). It is not part of the prompt;
+	// the Caption made from the event carries it back.
+	ID string `json:"id,omitempty"`
 	// Camera names the camera.
 	Camera string `json:"camera"`
 	// Zone is the free-text place the operator configured for the camera ("loading bay"); it may be

@@ -18,18 +18,11 @@ type CaptionStage struct {
 	captioner *llmgen.Captioner
 	log       *slog.Logger
 
-	mu      sync.Mutex
-	pending []pendingCaption // events queued in the captioner, in its (FIFO) order
+	// deliver receives each caption; set by start before the worker runs.
 	deliver func(id, text string)
 
 	closeOnce sync.Once
 	closeErr  error
-}
-
-// pendingCaption pairs a queued caption input with the event it belongs to: llmgen.Event carries no ID.
-type pendingCaption struct {
-	id string
-	ev llmgen.Event
 }
 
 // NewCaptionStage loads the caption models that cfg names (directories as given) and registers the
@@ -53,9 +46,7 @@ func NewCaptionStage(cfg CaptionsConfig, reg prometheus.Registerer, log *slog.Lo
 
 // start starts the worker; deliver receives each non-empty caption with its event ID.
 func (s *CaptionStage) start(deliver func(id, text string)) error {
-	s.mu.Lock()
-	s.deliver = deliver
-	s.mu.Unlock()
+	s.deliver = deliver // the worker goroutine that reads it starts below
 	if err := s.captioner.Start(); err != nil {
 		return fmt.Errorf("captions: %w", err)
 	}
@@ -66,38 +57,18 @@ func (s *CaptionStage) start(deliver func(id, text string)) error {
 // event was queued.
 func (s *CaptionStage) submit(ev Event, zone string) bool {
 	in := llmgen.DetectionEvent(ev.Camera, zone, ev.Label, ev.Start, ev.End.Sub(ev.Start), ev.Score)
-	// Held across Submit so that the worker, which takes mu in onCaption, finds the entry.
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.captioner.Submit(in) {
-		return false
-	}
-	s.pending = append(s.pending, pendingCaption{id: ev.ID, ev: in})
-	return true
+	in.ID = ev.ID
+	return s.captioner.Submit(in)
 }
 
-// onCaption runs on the captioner's worker for every dequeued event, in queue order.
+// onCaption runs on the captioner's worker for every dequeued event.
 func (s *CaptionStage) onCaption(cp llmgen.Caption) {
-	s.mu.Lock()
-	id := ""
-	for len(s.pending) > 0 {
-		p := s.pending[0]
-		s.pending = s.pending[1:]
-		if p.ev == cp.Event {
-			id = p.id
-			break
-		}
-	}
-	deliver := s.deliver
-	s.mu.Unlock()
 	switch {
-	case id == "":
-		s.log.Error("caption for an event that was not submitted", "camera", cp.Event.Camera)
 	case cp.Err != nil: // the captioner logged it
 	case cp.Text == "":
-		s.log.Warn("empty caption", "event", id, "finish", cp.Finish)
-	case deliver != nil:
-		deliver(id, cp.Text)
+		s.log.Warn("empty caption", "event", cp.Event.ID, "finish", cp.Finish)
+	case s.deliver != nil:
+		s.deliver(cp.Event.ID, cp.Text)
 	}
 }
 
