@@ -37,31 +37,9 @@ func (d *DDIM) SetTimesteps(n int) error {
 	if err := checkSteps(n, d.cfg); err != nil {
 		return err
 	}
-	T := d.cfg.NumTrainTimesteps
-	var ts []float64
-	switch d.cfg.TimestepSpacing {
-	case "linspace":
-		ts = reverse(linspace(0, float64(T-1), n))
-		for i := range ts {
-			ts[i] = math.RoundToEven(ts[i])
-		}
-	case "leading":
-		ratio := T / n
-		ts = make([]float64, n)
-		for i := range n {
-			ts[n-1-i] = float64(i*ratio + d.cfg.StepsOffset)
-		}
-	default: // trailing
-		ts = arange(float64(T), 0, -float64(T)/float64(n))
-		for i := range ts {
-			ts[i] = math.RoundToEven(ts[i]) - 1
-		}
-	}
-	for _, t := range ts {
-		if t < 0 || int(t) >= T {
-			return fmt.Errorf("diffusion: DDIM timestep %v outside [0,%d) (steps_offset too large?): %w",
-				t, T, ErrBadConfig)
-		}
+	ts, err := spacedTimesteps(d.cfg, n, "DDIM")
+	if err != nil {
+		return err
 	}
 	d.n, d.timesteps = n, ts
 	return nil
@@ -134,4 +112,37 @@ func (d *DDIM) Step(i int, modelOutput, sample []float64, noise Noise) ([]float6
 		}
 	}
 	return out, nil
+}
+
+// spacedTimesteps returns the n discrete timesteps, descending, that diffusers' DDIM and PNDM schedulers
+// pick under cfg's timestep_spacing (linspace, leading with steps_offset, or trailing); name goes into
+// the error for a timestep outside the training range.
+func spacedTimesteps(cfg SchedulerConfig, n int, name string) ([]float64, error) {
+	T := cfg.NumTrainTimesteps
+	var ts []float64
+	switch cfg.TimestepSpacing {
+	case "linspace":
+		ts = reverse(linspace(0, float64(T-1), n))
+		for i := range ts {
+			ts[i] = math.RoundToEven(ts[i])
+		}
+	case "leading":
+		ratio := T / n
+		ts = make([]float64, n)
+		for i := range n {
+			ts[n-1-i] = float64(i*ratio + cfg.StepsOffset)
+		}
+	default: // trailing
+		ts = arange(float64(T), 0, -float64(T)/float64(n))
+		for i := range ts {
+			ts[i] = math.RoundToEven(ts[i]) - 1
+		}
+	}
+	for _, t := range ts {
+		if t < 0 || int(t) >= T {
+			return nil, fmt.Errorf("diffusion: %s timestep %v outside [0,%d) (steps_offset too large?): %w",
+				name, t, T, ErrBadConfig)
+		}
+	}
+	return ts, nil
 }

@@ -34,31 +34,11 @@ func (p *PNDM) SetTimesteps(n int) error {
 	if err := checkSteps(n, p.cfg); err != nil {
 		return err
 	}
-	T := p.cfg.NumTrainTimesteps
-	base := make([]float64, n) // ascending, as diffusers' _timesteps
-	switch p.cfg.TimestepSpacing {
-	case "linspace":
-		copy(base, linspace(0, float64(T-1), n))
-		for i := range base {
-			base[i] = math.RoundToEven(base[i])
-		}
-	case "leading":
-		ratio := T / n
-		for i := range base {
-			base[i] = float64(i*ratio + p.cfg.StepsOffset)
-		}
-	default: // trailing
-		base = reverse(arange(float64(T), 0, -float64(T)/float64(n)))
-		for i := range base {
-			base[i] = math.RoundToEven(base[i]) - 1
-		}
+	spaced, err := spacedTimesteps(p.cfg, n, "PNDM")
+	if err != nil {
+		return err
 	}
-	for _, t := range base {
-		if t < 0 || int(t) >= T {
-			return fmt.Errorf("diffusion: PNDM timestep %v outside [0,%d) (steps_offset too large?): %w",
-				t, T, ErrBadConfig)
-		}
-	}
+	base := reverse(spaced) // ascending, as diffusers' _timesteps
 	// plms_timesteps = concat(_timesteps[:-1], _timesteps[-2:-1], _timesteps[-1:])[::-1]
 	ts := append([]float64(nil), base[:n-1]...)
 	if n >= 2 {
