@@ -50,3 +50,27 @@ train-mfcd: $(VENV)/.stamp
 	rm -f training/out/mfcd/teacher.pt
 	nice -n 10 $(VENV)/bin/python training/mfcd/train.py --data $(MFCD_DATA) --out models/mfcd --work training/out/mfcd
 	$(VENV)/bin/python training/mfcd/report.py --model models/mfcd --out docs/MODELS.md
+
+# Event thumbnails (issue 6): the diffusion model into models/thumbnail, the step predictor's prompt sets,
+# its labels (ladder method, one file per scheduler, 2 jobs) and the predictor into models/steppredictor.
+# CPU only, about 16 + 25 + 5 minutes on 2 cores. Training is a wall-clock budget (--minutes), so the
+# weights depend on how busy the machine is; the committed run's step count is in manifest.json.
+THUMB_WORK := training/out/thumbnail
+THUMB_LADDER := 3,4,5,6,8,10,12,15,20,25,30,40,50
+THUMB_SCHEDULERS := ddim euler unipc heun dpm2_karras euler_a
+.PHONY: train-thumbnail
+train-thumbnail: $(VENV)/.stamp
+	mkdir -p $(THUMB_WORK)
+	nice -n 5 $(VENV)/bin/python training/diffusion/thumbnail_model.py train --out models/thumbnail \
+	  --size 32 --grammar events --channels 48,64 --precond --latent-channels 24 --text-dim 32 --text-layers 2 \
+	  --images 20000 --batch 48 --lr 1e-3 --ema 0.998 --minutes 16 --device cpu --threads 2
+	$(VENV)/bin/python training/diffusion/thumbnail_model.py prompts --out models/steppredictor
+	awk 'NR%4==1' models/steppredictor/train.txt > $(THUMB_WORK)/train_every4.txt
+	printf '%s\n' $(THUMB_SCHEDULERS) | xargs -P 2 -I{} sh -c 'P=models/steppredictor/train.txt; \
+	  [ {} = euler_a ] && P=$(THUMB_WORK)/train_every4.txt; \
+	  nice -n 10 $(VENV)/bin/python training/diffusion/step_predictor.py labels --model-dir models/thumbnail \
+	    --prompts $$P --seeds 2 --threads 1 --batch 24 --schedulers {} --ladder $(THUMB_LADDER) --reference 50 \
+	    --guidance 1 --tolerance 0.99 --out training/diffusion/data/steppred_labels_{}.jsonl'
+	nice -n 10 $(VENV)/bin/python training/diffusion/step_predictor.py train --objective tolerance \
+	  --labels $$(printf 'training/diffusion/data/steppred_labels_%s.jsonl,' $(THUMB_SCHEDULERS) | sed 's/,$$//') \
+	  --out models/steppredictor --epochs 8 --lr 5e-5 --tolerance 0.99 --threads 2 --quantize --layers 4

@@ -32,10 +32,11 @@ var eventScenes = map[string]string{
 // driveway, park; empty or unknown -> street); at decides day or night.
 //
 // Day is 06:00 to 17:59 in at's own location, night the rest. The model knows people and cars moving
-// left, right or standing, empty scenes and tampered cameras, but no camera motion, zoom, blur or light
-// change: object_left / object_right become a person moving left / right, multi_object two people
-// standing still, tamper a covered lens; pan, zoom, shake, illumination, scene_change, defocus and any
-// unknown label become the empty scene (the closest picture the model can draw of them).
+// left, right or standing, crowds, rain and snow, empty scenes, tampered and defocused cameras, but no
+// camera motion, zoom or light change: object_left / object_right become a person moving left / right,
+// multi_object two people standing still, tamper a covered lens, defocus an out-of-focus camera; pan,
+// zoom, shake, illumination, scene_change and any unknown label become the empty scene (the closest
+// picture the model can draw of them).
 func EventPrompt(label, scene string, at time.Time) string {
 	scene = strings.ToLower(strings.TrimSpace(scene))
 	place, ok := eventScenes[scene]
@@ -55,6 +56,8 @@ func EventPrompt(label, scene string, at time.Time) string {
 		return fmt.Sprintf("two people standing still %s at %s", place, t)
 	case EventTamper:
 		return fmt.Sprintf("camera tampered, lens covered, %s at %s", scene, t)
+	case EventDefocus:
+		return fmt.Sprintf("camera out of focus, %s at %s", scene, t)
 	default:
 		return fmt.Sprintf("empty %s at %s", scene, t)
 	}

@@ -63,9 +63,10 @@ func imagePixels(img image.Image) []float64 {
 
 // TestThumbnailModelDrawsTheCaption: the shipped model (models/thumbnail) draws what a caption says. For each
 // fixed-layout caption ("empty park at night"), the generated image correlates with the procedural rendering
-// of that caption (testdata/thumbnail_refs, written by training/diffusion/thumbnail_model.py references), and
-// better than with the rendering of the same scene at the other time of day. An untrained model gives noise
-// and fails both.
+// of that caption (testdata/thumbnail_refs, written by training/diffusion/thumbnail_model.py references) above
+// 0.9, and its RMSE to it is under 0.15x its RMSE to the same scene at the other time of day (the shipped
+// model: 0.96-0.99 and about 0.06x). An untrained model gives noise and fails both; the earlier, noisier
+// model (0.5-0.85) would fail too.
 func TestThumbnailModelDrawsTheCaption(t *testing.T) {
 	p := openTinySD(t, thumbnailModel)
 	other := map[string]string{"day": "night", "night": "day"}
@@ -86,8 +87,8 @@ func TestThumbnailModelDrawsTheCaption(t *testing.T) {
 				c, eOwn, eSwapped := pearson(got, own), rmse(got, own), rmse(got, swapped)
 				t.Logf("%-26s seed %d: correlation %.3f with its rendering; RMSE %.3f to it, %.3f to the other time of day",
 					caption, seed, c, eOwn, eSwapped)
-				require.Greater(t, c, 0.4, caption)
-				require.Less(t, eOwn, 0.6*eSwapped, caption)
+				require.Greater(t, c, 0.9, caption)
+				require.Less(t, eOwn, 0.15*eSwapped, caption)
 			}
 		}
 	}

@@ -247,6 +247,82 @@ def render_simple(rng):
     return img, f"{number(n)} {noun} {mv} {place} at {t}"
 
 
+EVENT_KINDS = ["lens covered", "spray-painted", "out of focus"]
+EVENT_COUNTS = ["0", "1", "2", "many"]
+EVENT_WEATHER = ["", "rain", "snow"]
+
+
+def rain_or_snow(img, w, rng):
+    """Weather drawn on even 2x2 cells of the canvas so each streak or flake stays a sharp full pixel at
+    32x32: random fine detail that a caption cannot pin down (what makes these prompts need more steps)."""
+    if w == "rain":
+        img[:] = (img * 0.8).astype(np.uint8)  # overcast
+        for _ in range(45):
+            x, y = 2 * rng.integers(0, SIZE // 2), 2 * rng.integers(0, SIZE // 2 - 4)
+            img[y:y + 8, x:x + 2] = (200, 210, 235)
+    elif w == "snow":
+        img[SIZE // 2:] = (img[SIZE // 2:] * 0.5 + 120).astype(np.uint8)  # snow on the ground
+        for _ in range(70):
+            x, y = 2 * rng.integers(0, SIZE // 2), 2 * rng.integers(0, SIZE // 2)
+            img[y:y + 2, x:x + 2] = (250, 250, 250)
+
+
+def events_caption(scene, t, kind="", n="0", obj="car", motion="still", w=""):
+    """The canonical caption of the events grammar (events_captions lists every one)."""
+    if kind == "out of focus":
+        return f"camera out of focus, {scene} at {t}"
+    if kind:
+        return f"camera tampered, {kind}, {scene} at {t}"
+    place = {"street": "on the street", "driveway": "in the driveway", "park": "in the park"}[scene]
+    if n == "0":
+        cap = f"empty {scene} at {t}"
+    else:
+        noun = obj if n == "1" else PLURAL[obj]
+        num = {"1": "a", "2": "two", "many": "many"}[n]
+        mv = {"left": "moving left", "right": "moving right", "still": "standing still"}[motion]
+        cap = f"{num} {noun} {mv} {place} at {t}"
+    return cap + (f" in the {w}" if w else "")
+
+
+def sample_event(rng):
+    """The attributes of one events-grammar picture, with the grammar's frequencies: 20% camera problems,
+    otherwise 0/1/2/many objects at 25/30/25/20%, and rain or snow on 40% of those."""
+    scene, t = SIMPLE_SCENES[rng.integers(3)], TIMES[[0, 2][rng.integers(2)]]
+    if rng.random() < 0.2:
+        return dict(scene=scene, t=t, kind=EVENT_KINDS[rng.integers(3)])
+    n = EVENT_COUNTS[rng.choice(4, p=[0.25, 0.3, 0.25, 0.2])]
+    obj, motion = SIMPLE_OBJECTS[rng.integers(2)], MOTION[rng.integers(3)]
+    w = EVENT_WEATHER[rng.choice(3, p=[0.6, 0.2, 0.2])]
+    if n == "0":  # an empty scene has no object or motion: one caption, not six
+        obj, motion = "car", "still"
+    return dict(scene=scene, t=t, n=n, obj=obj, motion=motion, w=w)
+
+
+def render_events(rng, reword=0.3):
+    """The events grammar (the shipped CPU-sized model): the simple grammar plus crowds ("many people",
+    4-6 of them), rain and snow, and three camera problems (lens covered, spray-painted, out of focus).
+    Captions differ in how much of the image they leave to chance: an empty scene, a covered lens or a
+    defocused view is fixed by its caption; crowds, spray paint and weather are random detail. Each
+    caption is reworded (PARAPHRASES) with probability reword per phrase, so the model knows the synonyms
+    the step predictor's prompts use."""
+    e = sample_event(rng)
+    img = np.zeros((SIZE, SIZE, 3), np.uint8)
+    draw_scene(img, e["scene"], e["t"], rng)
+    kind = e.get("kind")
+    if kind == "lens covered":
+        img[:] = (img * 0.08).astype(np.uint8)
+    elif kind:
+        tamper(img, "defocused" if kind == "out of focus" else kind, rng)
+    else:
+        color = {"person": COLORS["blue"], "car": COLORS["red"]}[e["obj"]]
+        k = {"0": 0, "1": 1, "2": 2, "many": int(rng.integers(4, 7))}[e["n"]]
+        xs = sorted(rng.choice(np.arange(8, 58, 7 if e["obj"] == "person" else 9), size=max(k, 1), replace=False))
+        for i in range(k):
+            draw_object(img, e["obj"], int(xs[i]), int(rng.integers(46, 62)), color, e["motion"], e["t"])
+        rain_or_snow(img, e["w"], rng)
+    return img, paraphrase(events_caption(**e), rng, reword)
+
+
 def downscale(img):
     """Area-average the SIZE canvas to OUT pixels."""
     f = SIZE // OUT
@@ -396,12 +472,24 @@ class CrossAttnBlock(torch.nn.Module):
         return x + t.transpose(1, 2).reshape(b, c, hh, ww)
 
 
+SIGMA_DATA = 0.5  # standard deviation of the training images in [-1, 1], for the preconditioning
+
+
 class UNet(torch.nn.Module):
     """Two resolutions (16x16, 8x8) with cross-attention to the text at both, predicting the noise."""
 
-    def __init__(self, cin=3 * R * R, ch=(48, 96), ctx_dim=64, skip=False):
+    def __init__(self, cin=3 * R * R, ch=(48, 96), ctx_dim=64, skip=False, precond=False):
         # ch: channels at the latent resolution and at half of it
         super().__init__()
+        # precond: EDM-style preconditioning (Karras et al. 2022) built into the graph. The network F sees the
+        # input scaled to unit variance and predicts a correction to the t-dependent linear estimate of x0,
+        # x0 = c_skip(t) y + c_out(t) F; the output is converted to v, so the exported UNet stays a plain
+        # v-prediction model for diffusers and diffusion.Pipeline. Without it the per-pixel noise must be
+        # cancelled by the network itself, which this small one does poorly (visible noise in every image).
+        self.precond = precond
+        if precond:
+            betas = torch.linspace(SCHED_CFG["beta_start"], SCHED_CFG["beta_end"], 1000, dtype=torch.float64)
+            self.register_buffer("acp", torch.cumprod(1 - betas, 0).float())
         c0, c1 = ch
         self.tdim = c0 * 4
         self.temb = torch.nn.Sequential(torch.nn.Linear(c0, self.tdim), torch.nn.SiLU(),
@@ -424,6 +512,17 @@ class UNet(torch.nn.Module):
             torch.nn.init.zeros_(self.skip.bias)
 
     def forward(self, x, t, ctx):
+        if not self.precond:
+            return self.net(x, t, ctx)
+        ab = self.acp[t.long().clamp(0, 999)].reshape(-1, 1, 1, 1)
+        a, s = ab.sqrt(), (1 - ab).sqrt()
+        sd, sigma = SIGMA_DATA, s / a
+        y = x / a  # x_t = a (x0 + sigma n)
+        norm = (sigma * sigma + sd * sd).sqrt()
+        x0 = (sd * sd / (norm * norm)) * y + (sigma * sd / norm) * self.net(y / norm, t, ctx)
+        return (a * x - x0) / s  # v = a n - s x0 = (a x_t - x0) / s
+
+    def net(self, x, t, ctx):
         half = self.c0 // 2
         freqs = torch.exp(-math.log(10000) * torch.arange(half, device=x.device, dtype=torch.float32) / half)
         ang = t.float().reshape(-1, 1) * freqs[None]
@@ -437,10 +536,37 @@ class UNet(torch.nn.Module):
         return self.out(u) + (self.skip(x) if self.skip is not None else 0)
 
 
+# --latent-channels K < 48: the latent keeps the K leading components of an (uncentred) PCA of the 4x4x3
+# pixel patches, scaled to standard deviation SIGMA_DATA; the decoder is the fixed inverse (a 1x1
+# convolution back to the patch, then PixelShuffle). Set by fit_patch_basis; None: the plain space-to-depth.
+BASIS, SCALE = None, 1.0
+
+
+def fit_patch_basis(imgs, k):
+    """The K-component patch basis of the training images (48 x K, orthonormal) and the latent scale."""
+    global BASIS, SCALE
+    t = torch.as_tensor(imgs[:4000]).permute(0, 3, 1, 2).float() / 127.5 - 1
+    p = torch.nn.functional.pixel_unshuffle(t, R).permute(0, 2, 3, 1).reshape(-1, 3 * R * R).double()
+    _, sv, vt = torch.linalg.svd(p, full_matrices=False)
+    BASIS = vt[:k].T.float().contiguous()  # 48 x K
+    kept = float((sv[:k] ** 2).sum() / (sv ** 2).sum())
+    SCALE = 1.0
+    SCALE = float(SIGMA_DATA / to_latent(imgs[:4000]).std())
+    return kept
+
+
 def to_latent(x):
-    """uint8 NHWC -> [-1,1] space-to-depth N x 48 x 16 x 16 (inverse of the PixelShuffle decoder)."""
+    """uint8 NHWC -> the latent: [-1,1] space-to-depth N x 48 x H/4 x W/4 (inverse of the PixelShuffle
+    decoder), projected on BASIS and scaled when a patch basis is set."""
     t = torch.as_tensor(x).permute(0, 3, 1, 2).float() / 127.5 - 1
-    return torch.nn.functional.pixel_unshuffle(t, R)
+    z = torch.nn.functional.pixel_unshuffle(t, R)
+    if BASIS is None:
+        return z
+    return torch.einsum("nchw,ck->nkhw", z, BASIS) * SCALE
+
+
+def latent_channels():
+    return 3 * R * R if BASIS is None else BASIS.shape[1]
 
 
 GRAMMAR = "full"  # set by --grammar
@@ -449,7 +575,7 @@ GRAMMAR = "full"  # set by --grammar
 def make_dataset(n, seed):
     rng = np.random.default_rng(seed)
     imgs, caps = np.zeros((n, OUT, OUT, 3), np.uint8), []
-    draw = render_simple if GRAMMAR == "simple" else render
+    draw = {"simple": render_simple, "events": render_events}.get(GRAMMAR, render)
     for i in range(n):
         img, c = draw(rng)
         imgs[i] = downscale(img)
@@ -480,8 +606,18 @@ class TextExport(torch.nn.Module):
 
 
 class DepthToSpace(torch.nn.Module):
+    """The fixed decoder: the patch basis back to 4x4x3 patches (when set), then depth-to-space."""
+
+    def __init__(self):
+        super().__init__()
+        self.proj = None
+        if BASIS is not None:
+            self.proj = torch.nn.Conv2d(BASIS.shape[1], 3 * R * R, 1, bias=False)
+            self.proj.weight.data = BASIS[:, :, None, None].clone()
+
     def forward(self, latent_sample):
-        return torch.nn.functional.pixel_shuffle(latent_sample, R)
+        z = self.proj(latent_sample) if self.proj is not None else latent_sample
+        return torch.nn.functional.pixel_shuffle(z, R)
 
 
 def export_all(out, te, unet, tok_dir):
@@ -495,16 +631,16 @@ def export_all(out, te, unet, tok_dir):
        ["last_hidden_state", "pooler_output"], {"input_ids": {0: "batch"}, "last_hidden_state": {0: "batch"},
                                                 "pooler_output": {0: "batch"}})
     lat = OUT // R
-    ex(unet, (torch.randn(2, 3 * R * R, lat, lat), torch.tensor([10, 10]), torch.randn(2, 77, te.tok.embedding_dim)),
+    ex(unet, (torch.randn(2, latent_channels(), lat, lat), torch.tensor([10, 10]), torch.randn(2, 77, te.tok.embedding_dim)),
        "unet/model.onnx", ["sample", "timestep", "encoder_hidden_states"], ["out_sample"],
        {"sample": {0: "batch"}, "timestep": {0: "steps"}, "encoder_hidden_states": {0: "batch"},
         "out_sample": {0: "batch"}})
-    ex(DepthToSpace(), (torch.randn(1, 3 * R * R, lat, lat),), "vae_decoder/model.onnx", ["latent_sample"],
+    ex(DepthToSpace(), (torch.randn(1, latent_channels(), lat, lat),), "vae_decoder/model.onnx", ["latent_sample"],
        ["sample"], {"latent_sample": {0: "batch", 2: "height", 3: "width"}, "sample": {0: "batch", 2: "h", 3: "w"}})
     json.dump({"_class_name": "PixelShuffleDecoder", "block_out_channels": [1] * (int(math.log2(R)) + 1),
-               "latent_channels": 3 * R * R, "scaling_factor": 1.0, "sample_size": OUT},
+               "latent_channels": latent_channels(), "scaling_factor": SCALE, "sample_size": OUT},
               open(os.path.join(out, "vae_decoder/config.json"), "w"), indent=1)
-    json.dump({"_class_name": "mvwatch.UNet", "sample_size": lat, "in_channels": 3 * R * R,
+    json.dump({"_class_name": "mvwatch.UNet", "sample_size": lat, "in_channels": latent_channels(),
                "cross_attention_dim": te.tok.embedding_dim}, open(os.path.join(out, "unet/config.json"), "w"), indent=1)
     json.dump(SCHED_CFG, open(os.path.join(out, "scheduler/scheduler_config.json"), "w"), indent=1)
     if os.path.abspath(tok_dir) != os.path.abspath(os.path.join(out, "tokenizer")):
@@ -530,13 +666,20 @@ def cmd_train(a):
     t0 = time.time()
     imgs, caps = make_dataset(a.images, a.seed)
     print(f"rendered {len(caps)} images in {time.time() - t0:.0f}s", flush=True)
+    kept = 1.0
+    if a.latent_channels < 3 * R * R:
+        kept = fit_patch_basis(imgs, a.latent_channels)
+        SCHED_CFG["clip_sample"] = False  # latents are PCA coefficients, not pixels in [-1, 1]
+        print(f"patch basis: {a.latent_channels} components keep {kept:.4f} of the energy, scale {SCALE:.4f}",
+              flush=True)
     os.makedirs(a.out, exist_ok=True)
     tok = write_tokenizer(os.path.join(a.out, "tokenizer"), caps)
     cache = {}
     ids = torch.tensor([cache.setdefault(c, tok(c)) for c in caps])
     empty = torch.tensor(tok(""))
     te = TextEncoder(len(tok.vocab), dim=a.text_dim, layers=a.text_layers).to(dev)
-    unet = UNet(ch=tuple(int(c) for c in a.channels.split(",")), ctx_dim=a.text_dim, skip=a.skip).to(dev)
+    unet = UNet(cin=latent_channels(), ch=tuple(int(c) for c in a.channels.split(",")), ctx_dim=a.text_dim, skip=a.skip,
+                precond=a.precond).to(dev)
     params = list(te.parameters()) + list(unet.parameters())
     print("params: text", sum(p.numel() for p in te.parameters()), "unet", sum(p.numel() for p in unet.parameters()),
           flush=True)
@@ -544,6 +687,7 @@ def cmd_train(a):
     acp = torch.cumprod(1 - betas, 0).float().to(dev)
     opt = torch.optim.AdamW(params, lr=a.lr, weight_decay=0.01)
     lat_all = to_latent(imgs).to(dev)
+    print(f"latent {tuple(lat_all.shape[1:])}, std {float(lat_all.std()):.3f}", flush=True)
     ids = ids.to(dev)
     empty = empty.to(dev)
     n, step, t_start = len(caps), 0, time.time()
@@ -581,7 +725,7 @@ def cmd_train(a):
             d = min(a.ema, (1 + step) / (10 + step))
             for pe, pm in zip(ema_params, params):
                 pe.mul_(d).add_(pm.detach(), alpha=1 - d)
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
         step += 1
         if step % 200 == 0:
             print(f"step {step} loss {np.mean(losses[-200:]):.4f} {time.time() - t0:.0f}s", flush=True)
@@ -593,14 +737,18 @@ def cmd_train(a):
                     "ema_unet": ema_unet.state_dict()}, a.checkpoint)
     export_all(a.out, ema_te, ema_unet, os.path.join(a.out, "tokenizer"))
     manifest = {"schema": "mvwatch.thumbnail.v1", "layout": "optimum-stable-diffusion", "image_size": OUT,
-                "latent": [3 * R * R, OUT // R, OUT // R], "grammar": a.grammar, "channels": a.channels,
+                "latent": [latent_channels(), OUT // R, OUT // R], "grammar": a.grammar, "channels": a.channels,
                 "text_dim": a.text_dim, "text_layers": a.text_layers, "lr": a.lr,
                 "params": sum(p.numel() for p in params),
                 "command": "training/.venv/bin/python " + " ".join(sys.argv), "train_steps": step, "batch": a.batch,
                 "images": a.images, "final_loss": final, "seed": a.seed, "device": str(dev),
                 "minutes": a.minutes, "prediction_type": a.prediction, "ema": a.ema, "skip": a.skip,
+                "precond": a.precond, "latent_channels": latent_channels(), "patch_energy_kept": kept,
+                "latent_scale": SCALE,
                 "generator": "training/diffusion/thumbnail_model.py"}
     json.dump(manifest, open(os.path.join(a.out, "manifest.json"), "w"), indent=1)
+    if a.grammar == "events":  # the canonical captions, for diffusion.EventPrompt's vocabulary test
+        open(os.path.join(a.out, "captions.txt"), "w").write("\n".join(events_captions()) + "\n")
     print(json.dumps(manifest))
     if a.tar:  # one file: the device machine returns only a few files from $OUT
         import tarfile
@@ -643,31 +791,61 @@ PARAPHRASES = [("moving left", ["heading left", "going left"]), ("moving right",
                ("at day", ["in daylight", "during the day"]), ("a person", ["one person", "someone"]),
                ("two people", ["2 people", "a pair of people"]), ("a car", ["one car", "a vehicle"]),
                ("two cars", ["2 cars", "a pair of cars"]), ("empty ", ["quiet ", "deserted "]),
-               ("camera tampered, ", ["tamper alert: ", "camera sabotaged, "])]
+               ("camera tampered, ", ["tamper alert: ", "camera sabotaged, "]),
+               ("many people", ["a crowd of people", "lots of people"]), ("many cars", ["a line of cars", "lots of cars"]),
+               ("in the rain", ["while raining", "in heavy rain"]), ("in the snow", ["while snowing", "in snowfall"]),
+               ("camera out of focus", ["camera defocused", "blurry camera"])]
 
 
-def paraphrase(cap, rng):
-    """A reworded caption: each known phrase is replaced by a synonym with probability 0.6."""
+def paraphrase(cap, rng, p=0.6):
+    """A reworded caption: each known phrase is replaced by a synonym with probability p."""
     for phrase, alts in PARAPHRASES:
-        if phrase in cap and rng.random() < 0.6:
+        if phrase in cap and rng.random() < p:
             cap = cap.replace(phrase, alts[rng.integers(len(alts))])
     return cap
 
 
+def events_captions():
+    """Every canonical caption of the events grammar (360), in a fixed order."""
+    out = []
+    for scene in SIMPLE_SCENES:
+        for t in ("day", "night"):
+            out += [events_caption(scene, t, kind=k) for k in EVENT_KINDS]
+            for w in EVENT_WEATHER:
+                out.append(events_caption(scene, t, w=w))
+                for obj in SIMPLE_OBJECTS:
+                    for n in ("1", "2", "many"):
+                        for mv in MOTION:
+                            out.append(events_caption(scene, t, n=n, obj=obj, motion=mv, w=w))
+    return out
+
+
 def cmd_prompts(a):
-    """Step-predictor prompt sets: the simple grammar's captions split 80/20 by caption, each with
-    reworded variants; held-out prompts share no caption (and no rewording of one) with training."""
+    """Step-predictor prompt sets, split by caption so that held-out prompts share no caption (and no
+    rewording of one) with training. events: a random 20% of the grammar's 360 captions are held out, and
+    prompts are drawn with the grammar's own frequencies (sample_event) and rewording (until 288 training
+    and 72 held-out distinct prompts). simple: the 90 captions split 80/20, each with reworded variants."""
     rng = np.random.default_rng(a.seed)
-    caps = simple_captions()
+    caps = events_captions() if a.grammar == "events" else simple_captions()
     held = set(rng.choice(len(caps), size=len(caps) // 5, replace=False).tolist())
     sets = {"train": [], "heldout": []}
-    for i, c in enumerate(caps):
-        variants = {c}
-        for _ in range(20):
-            if len(variants) > a.variants:
-                break
-            variants.add(paraphrase(c, rng))
-        sets["heldout" if i in held else "train"] += sorted(variants)
+    if a.grammar == "events":
+        held_caps, want = {caps[i] for i in held}, {"train": a.train, "heldout": a.heldout}
+        while any(len(sets[k]) < want[k] for k in sets):
+            e = sample_event(rng)
+            cap = events_caption(**e)
+            k = "heldout" if cap in held_caps else "train"
+            p = paraphrase(cap, rng, 0.3)
+            if len(sets[k]) < want[k] and p not in sets[k]:
+                sets[k].append(p)
+    else:
+        for i, c in enumerate(caps):
+            variants = {c}
+            for _ in range(20):
+                if len(variants) > a.variants:
+                    break
+                variants.add(paraphrase(c, rng))
+            sets["heldout" if i in held else "train"] += sorted(variants)
     os.makedirs(a.out, exist_ok=True)
     for name, ps in sets.items():
         open(os.path.join(a.out, name + ".txt"), "w").write("\n".join(ps) + "\n")
@@ -698,6 +876,9 @@ def main():
     t.add_argument("--text-layers", type=int, default=2)
     t.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
     t.add_argument("--skip", action="store_true", help="1x1 input-to-output path in the UNet")
+    t.add_argument("--precond", action="store_true", help="EDM preconditioning inside the UNet (see UNet)")
+    t.add_argument("--latent-channels", type=int, default=48,
+                   help="PCA components of the 4x4x3 patches kept in the latent (48: plain space-to-depth)")
     t.add_argument("--ema", type=float, default=0.999, help="EMA decay of the exported weights")
     t.add_argument("--checkpoint", default="", help="also save the torch weights here (not committed)")
     t.add_argument("--out", required=True)
@@ -714,12 +895,15 @@ def main():
     c.add_argument("--model", required=True)
     for p in (s, t, c):
         p.add_argument("--size", type=int, default=64, help="image side: 64, or 32 for the CPU-sized model")
-        p.add_argument("--grammar", choices=["full", "simple"], default="full",
-                       help="caption vocabulary: full, or simple (the CPU-sized model)")
+        p.add_argument("--grammar", choices=["full", "simple", "events"], default="full",
+                       help="caption vocabulary: full, simple, or events (the shipped CPU-sized model)")
     pr = sub.add_parser("prompts")
     pr.add_argument("--out", required=True)
     pr.add_argument("--variants", type=int, default=3, help="reworded variants per caption")
     pr.add_argument("--seed", type=int, default=0)
+    pr.add_argument("--grammar", choices=["simple", "events"], default="events")
+    pr.add_argument("--train", type=int, default=288, help="events: training prompts")
+    pr.add_argument("--heldout", type=int, default=72, help="events: held-out prompts")
     rf = sub.add_parser("references")
     rf.add_argument("--out", required=True)
     rf.add_argument("--size", type=int, default=32)
