@@ -117,6 +117,8 @@ class OnnxGenerator:
         ts = next(i for i in self.unet.get_inputs() if i.name == "timestep")
         self.ts_dtype = np.int64 if "int64" in ts.type else np.float32
         self.ts_shape = (1,) if len(ts.shape) == 1 else ()
+        shape = next(i for i in self.unet.get_inputs() if i.name == "sample").shape  # [b, c, h, w]
+        self.latent_shape = tuple(d if isinstance(d, int) else 0 for d in shape[1:])
         vcfg = os.path.join(model_dir, "vae_decoder", "config.json")
         self.scaling = json.load(open(vcfg)).get("scaling_factor", 0.18215) if os.path.exists(vcfg) else 0.18215
 
@@ -178,7 +180,9 @@ def cmd_labels(a):
             chunk = prompts[start:start + a.batch]
             # Row r of the batch: prompt r // seeds, seed a.seed + (start + r // seeds) * seeds + r % seeds.
             rows = [(p, a.seed + (start + i) * a.seeds + j) for i, p in enumerate(chunk) for j in range(a.seeds)]
-            lat = np.concatenate([np.random.default_rng(s).standard_normal((1, a.channels, a.latent, a.latent))
+            c = a.channels or gen.latent_shape[0]
+            side = a.latent or gen.latent_shape[1]
+            lat = np.concatenate([np.random.default_rng(s).standard_normal((1, c, side, side))
                                   for _, s in rows]).astype(np.float32)
             ps = [p for p, _ in rows]
             for sched in a.schedulers.split(","):
@@ -417,7 +421,8 @@ def cmd_train(a):
     mask = np.zeros((P, S), bool)
     for r in rows:
         i, j = prompts.index(r["prompt"]), schedulers.index(r["scheduler"])
-        curves[i, j] = [r["ssim"][str(n)] for n in ladder]
+        # A scheduler labelled on a coarser ladder has no SSIM at the other counts: NaN, never a label.
+        curves[i, j] = [r["ssim"].get(str(n), np.nan) for n in ladder]
         mask[i, j] = True
     if a.threads:
         torch.set_num_threads(a.threads)
@@ -427,6 +432,8 @@ def cmd_train(a):
                            + (f", first {a.layers} of 6 layers" if a.layers < 6 else ""),
              "labels": a.labels, "train_prompts": P, "labelled": {s: int(mask[:, j].sum()) for j, s in enumerate(schedulers)},
              "epochs": a.epochs, "lr": a.lr, "command": "training/.venv/bin/python " + " ".join(sys.argv)}
+    if a.objective == "utility" and np.isnan(curves[mask]).any():
+        sys.exit("utility objective: every scheduler's labels need the same ladder")
     if a.objective == "tolerance":  # the method's labels: smallest count whose mean SSIM keeps the tolerance
         target = torch.full((P, S), -100, dtype=torch.int64)
         for i in range(P):
@@ -538,8 +545,8 @@ def main():
     l.add_argument("--ladder", default="5,8,10,15,20,25,30,40,50")
     l.add_argument("--reference", type=int, default=50)
     l.add_argument("--tolerance", type=float, default=0.9)
-    l.add_argument("--latent", type=int, default=8, help="latent side (image side / VAE factor)")
-    l.add_argument("--channels", type=int, default=4, help="latent channels (48 for models/thumbnail)")
+    l.add_argument("--latent", type=int, default=0, help="latent side (0: the UNet's static sample shape)")
+    l.add_argument("--channels", type=int, default=0, help="latent channels (0: the UNet's static sample shape)")
     l.add_argument("--threads", type=int, default=0, help="ONNX Runtime threads (0: all cores)")
     l.add_argument("--guidance", type=float, default=7.5, help="classifier-free guidance scale")
     l.add_argument("--batch", type=int, default=32, help="prompts generated together")
