@@ -182,6 +182,8 @@ def cmd_labels(a):
             rows = [(p, a.seed + (start + i) * a.seeds + j) for i, p in enumerate(chunk) for j in range(a.seeds)]
             c = a.channels or gen.latent_shape[0]
             side = a.latent or gen.latent_shape[1]
+            if not c or not side:
+                sys.exit("the UNet's sample shape is dynamic: pass --channels and --latent")
             lat = np.concatenate([np.random.default_rng(s).standard_normal((1, c, side, side))
                                   for _, s in rows]).astype(np.float32)
             ps = [p for p, _ in rows]
@@ -421,8 +423,7 @@ def cmd_train(a):
     mask = np.zeros((P, S), bool)
     for r in rows:
         i, j = prompts.index(r["prompt"]), schedulers.index(r["scheduler"])
-        # A scheduler labelled on a coarser ladder has no SSIM at the other counts: NaN, never a label.
-        curves[i, j] = [r["ssim"].get(str(n), np.nan) for n in ladder]
+        curves[i, j] = [r["ssim"][str(n)] for n in ladder]
         mask[i, j] = True
     if a.threads:
         torch.set_num_threads(a.threads)
@@ -432,8 +433,6 @@ def cmd_train(a):
                            + (f", first {a.layers} of 6 layers" if a.layers < 6 else ""),
              "labels": a.labels, "train_prompts": P, "labelled": {s: int(mask[:, j].sum()) for j, s in enumerate(schedulers)},
              "epochs": a.epochs, "lr": a.lr, "command": "training/.venv/bin/python " + " ".join(sys.argv)}
-    if a.objective == "utility" and np.isnan(curves[mask]).any():
-        sys.exit("utility objective: every scheduler's labels need the same ladder")
     if a.objective == "tolerance":  # the method's labels: smallest count whose mean SSIM keeps the tolerance
         target = torch.full((P, S), -100, dtype=torch.int64)
         for i in range(P):
