@@ -680,6 +680,10 @@ def cmd_train(a):
     te = TextEncoder(len(tok.vocab), dim=a.text_dim, layers=a.text_layers).to(dev)
     unet = UNet(cin=latent_channels(), ch=tuple(int(c) for c in a.channels.split(",")), ctx_dim=a.text_dim, skip=a.skip,
                 precond=a.precond).to(dev)
+    if a.init:  # continue from an earlier run's EMA weights (same grammar, size and latent)
+        ck = torch.load(a.init, map_location=dev)
+        te.load_state_dict(ck["ema_te"])
+        unet.load_state_dict(ck["ema_unet"])
     params = list(te.parameters()) + list(unet.parameters())
     print("params: text", sum(p.numel() for p in te.parameters()), "unet", sum(p.numel() for p in unet.parameters()),
           flush=True)
@@ -743,7 +747,7 @@ def cmd_train(a):
                 "command": "training/.venv/bin/python " + " ".join(sys.argv), "train_steps": step, "batch": a.batch,
                 "images": a.images, "final_loss": final, "seed": a.seed, "device": str(dev),
                 "minutes": a.minutes, "prediction_type": a.prediction, "ema": a.ema, "skip": a.skip,
-                "precond": a.precond, "latent_channels": latent_channels(), "patch_energy_kept": kept,
+                "precond": a.precond, "init": a.init, "latent_channels": latent_channels(), "patch_energy_kept": kept,
                 "latent_scale": SCALE,
                 "generator": "training/diffusion/thumbnail_model.py"}
     json.dump(manifest, open(os.path.join(a.out, "manifest.json"), "w"), indent=1)
@@ -881,6 +885,7 @@ def main():
                    help="PCA components of the 4x4x3 patches kept in the latent (48: plain space-to-depth)")
     t.add_argument("--ema", type=float, default=0.999, help="EMA decay of the exported weights")
     t.add_argument("--checkpoint", default="", help="also save the torch weights here (not committed)")
+    t.add_argument("--init", default="", help="start from this --checkpoint's EMA weights")
     t.add_argument("--out", required=True)
     t.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     t.add_argument("--minutes", type=float, default=5)
