@@ -1,20 +1,23 @@
 """mvwatch's own thumbnail generator: a small text-to-image diffusion model for camera-event illustrations.
 
-Run from the repository root:
-  training/.venv/bin/python training/diffusion/thumbnail_model.py train --out models/thumbnail --minutes 6 --device cuda
-  training/.venv/bin/python training/diffusion/thumbnail_model.py samples --out /tmp/samples   # look at the data
+Run from the repository root (the shipped model's exact command is in models/thumbnail/README.md and
+`make train-thumbnail`):
+  training/.venv/bin/python training/diffusion/thumbnail_model.py train --out models/thumbnail --grammar events \
+      --size 32 --precond --latent-channels 24 ... --device cpu
+  training/.venv/bin/python training/diffusion/thumbnail_model.py samples --out /tmp/samples --size 32 --grammar events
 
-Data: procedural 64x64 illustrations rendered here (no downloads): a scene (street, parking lot, driveway,
-gate, porch, park) at day/dusk/night, optional weather (rain, fog, snow), 0-3 objects (person, car, truck,
-bicycle, dog) with a motion direction drawn as a trail (moving left/right), or a tampered camera (lens
-covered, defocused, spray-painted). The caption is generated from the same attributes.
+Data: procedural illustrations drawn on a 64x64 canvas and area-downscaled to --size (no downloads).
+--grammar events (shipped): street/driveway/park at day/night, empty or 1/2/many people or cars moving
+left/right or standing, optionally rain or snow, or a camera problem (lens covered, spray-painted, out of
+focus). --grammar simple: the first CPU model's 90 captions. --grammar full: more scenes, objects and
+weather, sized for a GPU. The caption is generated from the same attributes.
 
 Model, in the Hugging Face Optimum Stable Diffusion layout so diffusion.OpenPipeline loads it unchanged:
   tokenizer/     CLIP-format byte-level BPE learned from the caption grammar
-  text_encoder/  a small transformer (hidden 64, 2 layers), trained from scratch jointly with the UNet
-  unet/          a small UNet with cross-attention on a 48x16x16 "latent"
-  vae_decoder/   a fixed, exact depth-to-space (PixelShuffle 4): the latent is the image itself rearranged
-                 (space-to-depth), so no autoencoder has to be trained; config.json says factor 4, scale 1
+  text_encoder/  a small transformer (--text-dim, --text-layers), trained from scratch jointly with the UNet
+  unet/          a small UNet with cross-attention, v-prediction, optional EDM preconditioning (--precond)
+  vae_decoder/   fixed, nothing trained: depth-to-space (PixelShuffle 4) of 4x4x3 pixel patches, after a
+                 fixed 1x1 projection from a patch-PCA basis when --latent-channels < 48
   scheduler/     DDIM config with the linear beta schedule the UNet was trained on
 Classifier-free guidance is trained by dropping 10% of captions to "".
 
@@ -476,7 +479,8 @@ SIGMA_DATA = 0.5  # standard deviation of the training images in [-1, 1], for th
 
 
 class UNet(torch.nn.Module):
-    """Two resolutions (16x16, 8x8) with cross-attention to the text at both, predicting the noise."""
+    """Two resolutions (the latent side and half of it) with cross-attention to the text at both; predicts
+    v (or epsilon with --prediction epsilon)."""
 
     def __init__(self, cin=3 * R * R, ch=(48, 96), ctx_dim=64, skip=False, precond=False):
         # ch: channels at the latent resolution and at half of it
@@ -550,7 +554,7 @@ def fit_patch_basis(imgs, k):
     _, sv, vt = torch.linalg.svd(p, full_matrices=False)
     BASIS = vt[:k].T.float().contiguous()  # 48 x K
     kept = float((sv[:k] ** 2).sum() / (sv ** 2).sum())
-    SCALE = 1.0
+    SCALE = 1.0  # measure the unscaled projection, then scale it to SIGMA_DATA
     SCALE = float(SIGMA_DATA / to_latent(imgs[:4000]).std())
     return kept
 
@@ -680,7 +684,8 @@ def cmd_train(a):
     te = TextEncoder(len(tok.vocab), dim=a.text_dim, layers=a.text_layers).to(dev)
     unet = UNet(cin=latent_channels(), ch=tuple(int(c) for c in a.channels.split(",")), ctx_dim=a.text_dim, skip=a.skip,
                 precond=a.precond).to(dev)
-    if a.init:  # continue from an earlier run's EMA weights (same grammar, size and latent)
+    if a.init:  # continue from an earlier run's EMA weights (same grammar, size, latent and --seed: the
+        # patch basis is fit on the rendered images, so other images give another basis)
         ck = torch.load(a.init, map_location=dev)
         te.load_state_dict(ck["ema_te"])
         unet.load_state_dict(ck["ema_unet"])
