@@ -94,3 +94,51 @@ func TestThumbnailModelDrawsTheCaption(t *testing.T) {
 	}
 	t.Logf("%.1f ms per 50-step DDIM thumbnail (32x32)", elapsed.Seconds()*1000/float64(n))
 }
+
+// lumaStats returns an image's mean luminance (0..1), the mean over its bottom half, and the mean absolute
+// difference between horizontal neighbours (vertical streaks such as rain raise it).
+func lumaStats(img image.Image) (mean, bottom, dx float64) {
+	b := img.Bounds()
+	w, h := b.Dx(), b.Dy()
+	l := make([]float64, w*h)
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			r, g, bb, _ := img.At(b.Min.X+x, b.Min.Y+y).RGBA()
+			l[y*w+x] = (float64(r) + float64(g) + float64(bb)) / (3 * 65535)
+		}
+	}
+	for i, v := range l {
+		mean += v
+		if i >= w*h/2 {
+			bottom += v
+		}
+		if i%w > 0 {
+			dx += math.Abs(v - l[i-1])
+		}
+	}
+	return mean / float64(w*h), bottom / float64(w*h-w*h/2), dx / float64((w-1)*h)
+}
+
+// TestThumbnailModelDrawsWeatherAndTamper: the words the events vocabulary added change the picture the
+// way the training renderer draws them, against the same scene without them (same seed): snow whitens the
+// ground (bottom-half luminance +0.3 measured), rain adds vertical streaks (horizontal neighbour
+// differences about 5x), a covered lens is nearly black (mean luminance 0.03-0.04 against 0.48).
+func TestThumbnailModelDrawsWeatherAndTamper(t *testing.T) {
+	p := openTinySD(t, thumbnailModel)
+	gen := func(prompt string, seed uint64) image.Image {
+		res, err := p.Generate(context.Background(), Request{Prompt: prompt, Steps: 30, GuidanceScale: 1, Seed: seed})
+		require.NoError(t, err)
+		return res.Image
+	}
+	for seed := uint64(1); seed <= 2; seed++ {
+		plainMean, plainBottom, plainDX := lumaStats(gen("empty street at day", seed))
+		_, snowBottom, _ := lumaStats(gen("empty street at day in the snow", seed))
+		_, _, rainDX := lumaStats(gen("empty street at day in the rain", seed))
+		coveredMean, _, _ := lumaStats(gen("camera tampered, lens covered, street at day", seed))
+		t.Logf("seed %d: bottom half %.3f, with snow %.3f; neighbour difference %.4f, with rain %.4f; mean %.3f, lens covered %.3f",
+			seed, plainBottom, snowBottom, plainDX, rainDX, plainMean, coveredMean)
+		require.Greater(t, snowBottom, plainBottom+0.15, "snow should whiten the ground")
+		require.Greater(t, rainDX, 2.5*plainDX, "rain should add vertical streaks")
+		require.Less(t, coveredMean, 0.25*plainMean, "a covered lens should be dark")
+	}
+}
