@@ -65,7 +65,7 @@ func imagePixels(img image.Image) []float64 {
 // fixed-layout caption ("empty park at night"), the generated image correlates with the procedural rendering
 // of that caption (testdata/thumbnail_refs, written by training/diffusion/thumbnail_model.py references) above
 // 0.9, and its RMSE to it is under 0.15x its RMSE to the same scene at the other time of day (the shipped
-// model: 0.96-0.99 and about 0.06x). An untrained model gives noise and fails both; the earlier, noisier
+// model: 0.96-0.99 and 0.05-0.07x). An untrained model gives noise and fails both; the earlier, noisier
 // model (0.5-0.85) would fail too.
 func TestThumbnailModelDrawsTheCaption(t *testing.T) {
 	p := openTinySD(t, thumbnailModel)

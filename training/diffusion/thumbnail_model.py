@@ -478,6 +478,12 @@ class CrossAttnBlock(torch.nn.Module):
 SIGMA_DATA = 0.5  # standard deviation of the training images in [-1, 1], for the preconditioning
 
 
+def alphas_cumprod():
+    """The cumulative alpha products of SCHED_CFG's linear beta schedule (1000 training timesteps)."""
+    betas = torch.linspace(SCHED_CFG["beta_start"], SCHED_CFG["beta_end"], 1000, dtype=torch.float64)
+    return torch.cumprod(1 - betas, 0).float()
+
+
 class UNet(torch.nn.Module):
     """Two resolutions (the latent side and half of it) with cross-attention to the text at both; predicts
     v (or epsilon with --prediction epsilon)."""
@@ -492,8 +498,7 @@ class UNet(torch.nn.Module):
         # cancelled by the network itself, which this small one does poorly (visible noise in every image).
         self.precond = precond
         if precond:
-            betas = torch.linspace(SCHED_CFG["beta_start"], SCHED_CFG["beta_end"], 1000, dtype=torch.float64)
-            self.register_buffer("acp", torch.cumprod(1 - betas, 0).float())
+            self.register_buffer("acp", alphas_cumprod())
         c0, c1 = ch
         self.tdim = c0 * 4
         self.temb = torch.nn.Sequential(torch.nn.Linear(c0, self.tdim), torch.nn.SiLU(),
@@ -554,8 +559,7 @@ def fit_patch_basis(imgs, k):
     _, sv, vt = torch.linalg.svd(p, full_matrices=False)
     BASIS = vt[:k].T.float().contiguous()  # 48 x K
     kept = float((sv[:k] ** 2).sum() / (sv ** 2).sum())
-    SCALE = 1.0  # measure the unscaled projection, then scale it to SIGMA_DATA
-    SCALE = float(SIGMA_DATA / to_latent(imgs[:4000]).std())
+    SCALE = float(SIGMA_DATA / (p.float() @ BASIS).std())
     return kept
 
 
@@ -692,8 +696,7 @@ def cmd_train(a):
     params = list(te.parameters()) + list(unet.parameters())
     print("params: text", sum(p.numel() for p in te.parameters()), "unet", sum(p.numel() for p in unet.parameters()),
           flush=True)
-    betas = torch.linspace(SCHED_CFG["beta_start"], SCHED_CFG["beta_end"], 1000, dtype=torch.float64)
-    acp = torch.cumprod(1 - betas, 0).float().to(dev)
+    acp = alphas_cumprod().to(dev)
     opt = torch.optim.AdamW(params, lr=a.lr, weight_decay=0.01)
     lat_all = to_latent(imgs).to(dev)
     print(f"latent {tuple(lat_all.shape[1:])}, std {float(lat_all.std()):.3f}", flush=True)
