@@ -119,23 +119,10 @@ func (d *DDIM) Step(i int, modelOutput, sample []float64, noise Noise) ([]float6
 // the error for a timestep outside the training range.
 func spacedTimesteps(cfg SchedulerConfig, n int, name string) ([]float64, error) {
 	T := cfg.NumTrainTimesteps
-	var ts []float64
-	switch cfg.TimestepSpacing {
-	case "linspace":
-		ts = reverse(linspace(0, float64(T-1), n))
+	ts := spacing(cfg, n)
+	if cfg.TimestepSpacing == "linspace" {
 		for i := range ts {
 			ts[i] = math.RoundToEven(ts[i])
-		}
-	case "leading":
-		ratio := T / n
-		ts = make([]float64, n)
-		for i := range n {
-			ts[n-1-i] = float64(i*ratio + cfg.StepsOffset)
-		}
-	default: // trailing
-		ts = arange(float64(T), 0, -float64(T)/float64(n))
-		for i := range ts {
-			ts[i] = math.RoundToEven(ts[i]) - 1
 		}
 	}
 	for _, t := range ts {

@@ -116,26 +116,34 @@ func checkStep(i, want, total int, modelOutput, sample []float64) error {
 // ErrBadInput reports tensors of the wrong size or content.
 var ErrBadInput = errors.New("bad input")
 
-// kTimesteps returns the timesteps of the k-diffusion family (Euler, Euler Ancestral, Heun, KDPM2) for n steps:
-// float32 values, highest first.
-func kTimesteps(c SchedulerConfig, n int) []float64 {
+// spacing returns n timesteps, highest first, spaced as c.TimestepSpacing says (linspace, leading, or
+// trailing), before each scheduler's own rounding: DDIM and PNDM round linspace to integers, the
+// k-diffusion family keeps them as float32.
+func spacing(c SchedulerConfig, n int) []float64 {
 	T := c.NumTrainTimesteps
-	var ts []float64
 	switch c.TimestepSpacing {
 	case "linspace":
-		ts = reverse(linspace(0, float64(T-1), n))
+		return reverse(linspace(0, float64(T-1), n))
 	case "leading":
 		ratio := T / n
-		ts = make([]float64, n)
+		ts := make([]float64, n)
 		for i := range n {
 			ts[n-1-i] = float64(i*ratio + c.StepsOffset)
 		}
+		return ts
 	default: // trailing
-		ts = arange(float64(T), 0, -float64(T)/float64(n))
+		ts := arange(float64(T), 0, -float64(T)/float64(n))
 		for i := range ts {
 			ts[i] = math.RoundToEven(ts[i]) - 1
 		}
+		return ts
 	}
+}
+
+// kTimesteps returns the timesteps of the k-diffusion family (Euler, Euler Ancestral, Heun, KDPM2) for n steps:
+// float32 values, highest first.
+func kTimesteps(c SchedulerConfig, n int) []float64 {
+	ts := spacing(c, n)
 	for i := range ts {
 		ts[i] = roundF32(ts[i])
 	}
