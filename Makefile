@@ -62,8 +62,8 @@ THUMB_SCHEDULERS := ddim euler unipc heun dpm2_karras euler_a
 train-thumbnail: $(VENV)/.stamp
 	mkdir -p $(THUMB_WORK)
 	nice -n 5 $(VENV)/bin/python training/diffusion/thumbnail_model.py train --out models/thumbnail \
-	  --size 32 --grammar events --channels 48,64 --precond --latent-channels 24 --text-dim 32 --text-layers 2 \
-	  --images 20000 --batch 48 --lr 1e-3 --ema 0.998 --minutes 16 --device cpu --threads 2
+	  --size 32 --grammar events --channels 48,64 --precond --prior --latent-channels 24 --text-dim 32 --text-layers 2 \
+	  --images 20000 --batch 48 --lr 1e-3 --ema 0.998 --minutes 20 --device cpu --threads 2
 	$(VENV)/bin/python training/diffusion/thumbnail_model.py prompts --out models/steppredictor
 	awk 'NR%4==1' models/steppredictor/train.txt > $(THUMB_WORK)/train_every4.txt
 	printf '%s\n' $(THUMB_SCHEDULERS) | xargs -P 2 -I{} sh -c 'P=models/steppredictor/train.txt; \

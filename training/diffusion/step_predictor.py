@@ -15,6 +15,8 @@ One entry point, three sub-commands (run from the repository root with training/
   policy       Re-choose alpha and lambda of a --val-only utility predictor from its saved validation
                predictions (--save-val) without refitting, e.g. with the tolerance judged on every training
                prompt (--tolerance-on train); rewrites the graph's constants and the manifest.
+  headroom     From two-seed labels: how much any per-prompt predictor could beat the fixed count of the same
+               cost by (choose on one seed, score on the other).
   tiny-fixture Export a tiny randomly initialised predictor of the same architecture and I/O (real MiniLM
                vocabulary, 1 small layer) plus reference logits, for the Go tests: diffusion/testdata/steppred/.
 
@@ -534,6 +536,35 @@ def cmd_tiny_fixture(a):
           [c["steps"] for c in cases])
 
 
+def cmd_headroom(a):
+    """How much any per-prompt step predictor could gain over the fixed count of the same cost, from labels
+    with two seeds: each prompt's count is chosen on one seed's curve and scored on the other (then the
+    roles swap), so seed luck is not counted as prompt knowledge. Two choosers: the method's (smallest count
+    within the tolerance) and the mean-maximising one (largest SSIM - lambda x evaluations, for several
+    lambda). Gain = mean SSIM of the choices - the other seed's mean curve interpolated at their cost."""
+    rows = load_rows(a.labels)
+    for s in sorted({r["scheduler"] for r in rows}):
+        rs = [r for r in rows if r["scheduler"] == s and len(r.get("seeds", [])) == 2]
+        if not rs:
+            continue
+        ladder = sorted(int(n) for n in rs[0]["ssim"])
+        cost = np.array([evaluations(s, n) for n in ladder], float)
+        per_seed = np.array([[r["ssim_per_seed"][str(n)] for n in ladder] for r in rs])  # [P, L, 2]
+        choosers = [(f"tolerance {t:g}", lambda c, t=t: np.array([next((k for k, v in enumerate(row) if v >= t),
+                                                                        len(ladder) - 1) for row in c]))
+                    for t in a.tolerances] + \
+                   [(f"lambda {lam:g}", lambda c, lam=lam: np.argmax(c - lam * cost[None, :], axis=1)) for lam in a.lambdas]
+        print(f"{s}: {len(rs)} prompts")
+        for name, choose in choosers:
+            figs = []
+            for x, y in ((0, 1), (1, 0)):
+                k = choose(per_seed[:, :, x])
+                sim, evals = per_seed[np.arange(len(rs)), k, y].mean(), cost[k].mean()
+                figs.append((evals, sim, sim - np.interp(evals, cost, per_seed[:, :, y].mean(0))))
+            evals, sim, gain = np.mean(figs, 0)
+            print(f"  {name:16s} evaluations {evals:6.1f}  SSIM {sim:.4f}  gain over equal cost {gain:+.4f}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -589,8 +620,12 @@ def main():
                     help="val: the validation mean must keep the tolerance; train: the cost must be at least what a "
                          "fixed count needs to keep it over every training prompt")
     po.add_argument("--floor-slack", type=float, default=1.1, help="with --tolerance-on train: cost band width")
+    h = sub.add_parser("headroom", help="cross-seed upper bound of a per-prompt predictor's gain (labels, 2 seeds)")
+    h.add_argument("--labels", required=True, help="labels JSON lines, comma-separated files")
+    h.add_argument("--tolerances", type=lambda v: [float(x) for x in v.split(",")], default=[0.95, 0.97, 0.98, 0.99])
+    h.add_argument("--lambdas", type=lambda v: [float(x) for x in v.split(",")], default=[0.005, 0.002, 0.001, 0.0005])
     a = ap.parse_args()
-    {"labels": cmd_labels, "train": cmd_train, "tiny-fixture": cmd_tiny_fixture, "policy": cmd_policy}[a.cmd](a)
+    {"labels": cmd_labels, "headroom": cmd_headroom, "train": cmd_train, "tiny-fixture": cmd_tiny_fixture, "policy": cmd_policy}[a.cmd](a)
 
 
 if __name__ == "__main__":

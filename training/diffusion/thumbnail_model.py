@@ -488,7 +488,7 @@ class UNet(torch.nn.Module):
     """Two resolutions (the latent side and half of it) with cross-attention to the text at both; predicts
     v (or epsilon with --prediction epsilon)."""
 
-    def __init__(self, cin=3 * R * R, ch=(48, 96), ctx_dim=64, skip=False, precond=False):
+    def __init__(self, cin=3 * R * R, ch=(48, 96), ctx_dim=64, skip=False, precond=False, prior_side=0):
         # ch: channels at the latent resolution and at half of it
         super().__init__()
         # precond: EDM-style preconditioning (Karras et al. 2022) built into the graph. The network F sees the
@@ -497,13 +497,30 @@ class UNet(torch.nn.Module):
         # v-prediction model for diffusers and diffusion.Pipeline. Without it the per-pixel noise must be
         # cancelled by the network itself, which this small one does poorly (visible noise in every image).
         self.precond = precond
+        # prior_side > 0 (with precond): a caption prior. An MLP maps the mean text embedding to the caption's
+        # expected latent image m and a per-element spread s (how much the caption leaves to chance there), and
+        # the preconditioning treats x0 ~ m + s * (something of unit scale): x0 = m + c_skip (y - m) + c_out F
+        # with c_skip = s^2 / (sigma^2 + s^2), c_out = sigma s / sqrt(sigma^2 + s^2) (EDM's, per element, with
+        # s for sigma_data), F seeing (y - m) / sqrt(sigma^2 + s^2) and m. Where a caption fixes the picture
+        # (s -> 0) x0 = m at every noise level and the sampling trajectory is straight; where it leaves
+        # detail to chance F still adds it late. Without it every caption's layout is rendered late from
+        # the noisy input and all captions converge alike (the step predictor then has nothing to predict).
+        self.prior = None
+        if prior_side:
+            self.prior_shape = (cin, prior_side, prior_side)
+            self.prior = torch.nn.Sequential(torch.nn.Linear(ctx_dim, 256), torch.nn.SiLU(),
+                                             torch.nn.Linear(256, 2 * cin * prior_side * prior_side))
+            with torch.no_grad():  # start as plain preconditioning: m = 0, s = SIGMA_DATA
+                self.prior[2].weight.mul_(0.1)
+                self.prior[2].bias.zero_()
+                self.prior[2].bias[cin * prior_side * prior_side:] = math.log(SIGMA_DATA)
         if precond:
             self.register_buffer("acp", alphas_cumprod())
         c0, c1 = ch
         self.tdim = c0 * 4
         self.temb = torch.nn.Sequential(torch.nn.Linear(c0, self.tdim), torch.nn.SiLU(),
                                         torch.nn.Linear(self.tdim, self.tdim))
-        self.inp = torch.nn.Conv2d(cin, c0, 3, padding=1)
+        self.inp = torch.nn.Conv2d(cin * (2 if prior_side else 1), c0, 3, padding=1)
         self.d0, self.a0 = ResBlock(c0, c0, self.tdim), CrossAttnBlock(c0, ctx_dim)
         self.down = torch.nn.Conv2d(c0, c1, 3, stride=2, padding=1)
         self.d1, self.a1 = ResBlock(c1, c1, self.tdim), CrossAttnBlock(c1, ctx_dim)
@@ -528,7 +545,14 @@ class UNet(torch.nn.Module):
         sd, sigma = SIGMA_DATA, s / a
         y = x / a  # x_t = a (x0 + sigma n)
         norm = (sigma * sigma + sd * sd).sqrt()
-        x0 = (sd * sd / (norm * norm)) * y + (sigma * sd / norm) * self.net(y / norm, t, ctx)
+        if self.prior is None:
+            x0 = (sd * sd / (norm * norm)) * y + (sigma * sd / norm) * self.net(y / norm, t, ctx)
+        else:
+            m, log_s = self.prior(ctx.mean(1)).view(-1, 2, *self.prior_shape).unbind(1)
+            m, sp = m.expand(x.shape[0], -1, -1, -1), log_s.clamp(-5, 1).exp().expand(x.shape[0], -1, -1, -1)
+            norm = (sigma * sigma + sp * sp).sqrt()
+            f = self.net(torch.cat([(y - m) / norm, m], 1), t, ctx)
+            x0 = m + (sp * sp / (norm * norm)) * (y - m) + (sigma * sp / norm) * f
         return (a * x - x0) / s  # v = a n - s x0 = (a x_t - x0) / s
 
     def net(self, x, t, ctx):
@@ -542,7 +566,7 @@ class UNet(torch.nn.Module):
         u = self.ua1(self.u1(torch.cat([m, h1], 1), temb), ctx)
         u = self.up(torch.nn.functional.interpolate(u, scale_factor=2.0, mode="nearest"))
         u = self.ua0(self.u0(torch.cat([u, h0], 1), temb), ctx)
-        return self.out(u) + (self.skip(x) if self.skip is not None else 0)
+        return self.out(u) + (self.skip(x[:, :self.skip.in_channels]) if self.skip is not None else 0)
 
 
 # --latent-channels K < 48: the latent keeps the K leading components of an (uncentred) PCA of the 4x4x3
@@ -686,8 +710,10 @@ def cmd_train(a):
     ids = torch.tensor([cache.setdefault(c, tok(c)) for c in caps])
     empty = torch.tensor(tok(""))
     te = TextEncoder(len(tok.vocab), dim=a.text_dim, layers=a.text_layers).to(dev)
+    if a.prior and not a.precond:
+        sys.exit("--prior needs --precond (it centres the preconditioning on the caption's prior image)")
     unet = UNet(cin=latent_channels(), ch=tuple(int(c) for c in a.channels.split(",")), ctx_dim=a.text_dim, skip=a.skip,
-                precond=a.precond).to(dev)
+                precond=a.precond, prior_side=OUT // R if a.prior else 0).to(dev)
     if a.init:  # continue from an earlier run's EMA weights (same grammar, size, latent and --seed: the
         # patch basis is fit on the rendered images, so other images give another basis)
         ck = torch.load(a.init, map_location=dev)
@@ -755,7 +781,7 @@ def cmd_train(a):
                 "command": "training/.venv/bin/python " + " ".join(sys.argv), "train_steps": step, "batch": a.batch,
                 "images": a.images, "final_loss": final, "seed": a.seed, "device": str(dev),
                 "minutes": a.minutes, "prediction_type": a.prediction, "ema": a.ema, "skip": a.skip,
-                "precond": a.precond, "init": a.init, "latent_channels": latent_channels(), "patch_energy_kept": kept,
+                "precond": a.precond, "prior": a.prior, "init": a.init, "latent_channels": latent_channels(), "patch_energy_kept": kept,
                 "latent_scale": SCALE,
                 "generator": "training/diffusion/thumbnail_model.py"}
     json.dump(manifest, open(os.path.join(a.out, "manifest.json"), "w"), indent=1)
@@ -889,6 +915,7 @@ def main():
     t.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
     t.add_argument("--skip", action="store_true", help="1x1 input-to-output path in the UNet")
     t.add_argument("--precond", action="store_true", help="EDM preconditioning inside the UNet (see UNet)")
+    t.add_argument("--prior", action="store_true", help="a caption prior image the preconditioning centres on (see UNet)")
     t.add_argument("--latent-channels", type=int, default=48,
                    help="PCA components of the 4x4x3 patches kept in the latent (48: plain space-to-depth)")
     t.add_argument("--ema", type=float, default=0.999, help="EMA decay of the exported weights")
