@@ -510,7 +510,7 @@ class UNet(torch.nn.Module):
             self.prior_shape = (cin, prior_side, prior_side)
             self.prior = torch.nn.Sequential(torch.nn.Linear(ctx_dim, 256), torch.nn.SiLU(),
                                              torch.nn.Linear(256, 2 * cin * prior_side * prior_side))
-            with torch.no_grad():  # start as plain preconditioning: m = 0, s = SIGMA_DATA
+            with torch.no_grad():  # start near plain preconditioning: m ~ 0, s = SIGMA_DATA
                 self.prior[2].weight.mul_(0.1)
                 self.prior[2].bias.zero_()
                 self.prior[2].bias[cin * prior_side * prior_side:] = math.log(SIGMA_DATA)
@@ -544,15 +544,13 @@ class UNet(torch.nn.Module):
         a, s = ab.sqrt(), (1 - ab).sqrt()
         sd, sigma = SIGMA_DATA, s / a
         y = x / a  # x_t = a (x0 + sigma n)
-        norm = (sigma * sigma + sd * sd).sqrt()
-        if self.prior is None:
-            x0 = (sd * sd / (norm * norm)) * y + (sigma * sd / norm) * self.net(y / norm, t, ctx)
-        else:
+        m, spread = 0.0, sd  # plain EDM: the data's mean 0 and spread sigma_data
+        if self.prior is not None:  # the caption's mean image and per-element spread (see __init__)
             m, log_s = self.prior(ctx.mean(1)).view(-1, 2, *self.prior_shape).unbind(1)
-            m, sp = m.expand(x.shape[0], -1, -1, -1), log_s.clamp(-5, 1).exp().expand(x.shape[0], -1, -1, -1)
-            norm = (sigma * sigma + sp * sp).sqrt()
-            f = self.net(torch.cat([(y - m) / norm, m], 1), t, ctx)
-            x0 = m + (sp * sp / (norm * norm)) * (y - m) + (sigma * sp / norm) * f
+            m, spread = m.expand(x.shape[0], -1, -1, -1), log_s.clamp(-5, 1).exp().expand(x.shape[0], -1, -1, -1)
+        norm = (sigma * sigma + spread * spread).sqrt()
+        inp = (y - m) / norm if self.prior is None else torch.cat([(y - m) / norm, m], 1)
+        x0 = m + (spread * spread / (norm * norm)) * (y - m) + (sigma * spread / norm) * self.net(inp, t, ctx)
         return (a * x - x0) / s  # v = a n - s x0 = (a x_t - x0) / s
 
     def net(self, x, t, ctx):
