@@ -3,7 +3,7 @@
 Run from the repository root (the shipped model's exact command is in models/thumbnail/README.md and
 `make train-thumbnail`):
   training/.venv/bin/python training/diffusion/thumbnail_model.py train --out models/thumbnail --grammar events \
-      --size 32 --precond --latent-channels 24 ... --device cpu
+      --size 32 --precond --prior --latent-channels 24 ... --device cpu
   training/.venv/bin/python training/diffusion/thumbnail_model.py samples --out /tmp/samples --size 32 --grammar events
 
 Data: procedural illustrations drawn on a 64x64 canvas and area-downscaled to --size (no downloads).
@@ -16,6 +16,7 @@ Model, in the Hugging Face Optimum Stable Diffusion layout so diffusion.OpenPipe
   tokenizer/     CLIP-format byte-level BPE learned from the caption grammar
   text_encoder/  a small transformer (--text-dim, --text-layers), trained from scratch jointly with the UNet
   unet/          a small UNet with cross-attention, v-prediction, optional EDM preconditioning (--precond)
+                 optionally centred on a learnt per-caption mean and spread (--prior)
   vae_decoder/   fixed, nothing trained: depth-to-space (PixelShuffle 4) of 4x4x3 pixel patches, after a
                  fixed 1x1 projection from a patch-PCA basis when --latent-channels < 48
   scheduler/     DDIM config with the linear beta schedule the UNet was trained on
