@@ -145,7 +145,7 @@ func TestThumbnailModelDrawsWeatherAndTamper(t *testing.T) {
 
 // TestThumbnailModelFixedCaptionsConvergeEarly: what the step predictor exploits. A caption that fixes its
 // picture (an empty scene, a defocused camera) is already the 50-step image after 8 DDIM steps (SSIM to it
-// 0.998-0.9996 measured), while one that leaves fine detail to chance (a crowd in the snow) is not (0.90-0.91):
+// 0.9985-0.9996 measured), while one that leaves fine detail to chance (a crowd in the snow) is not (0.90-0.91):
 // the caption prior of the UNet (training/diffusion/thumbnail_model.py --prior) makes a fixed caption's
 // sampling trajectory straight. The previous model, without the prior, fails it (mean SSIM at 8 steps over
 // its training labels: empty scenes by day 0.979, out of focus 0.968, snowy crowds 0.922).
