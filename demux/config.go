@@ -34,7 +34,7 @@ const (
 type DecoderConfig struct {
 	// MotionVectors turns on FFmpeg's export_mvs so frames carry motion-vector side data.
 	MotionVectors bool
-	// Pixels copies each frame's 8-bit 4:2:0 planes into Frame.Y/Cb/Cr. Off, frames carry no pixels.
+	// Pixels copies each frame's 8-bit 4:2:0 planes into media.Frame.Y/Cb/Cr. Off, frames carry no pixels.
 	Pixels bool
 	// Threads is the decoder thread count. It defaults to the number of CPUs.
 	Threads int

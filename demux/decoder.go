@@ -8,7 +8,7 @@ import (
 
 	"github.com/asticode/go-astiav"
 
-	"github.com/mvwatch/mvwatch/ingest"
+	"github.com/mvwatch/mvwatch/internal/media"
 )
 
 // ErrNoRandomAccess is returned by Decode for access units dropped while the decoder waits for the first
@@ -36,7 +36,7 @@ type Decoder struct {
 	timeBase astiav.Rational
 	frameDur time.Duration // nominal frame duration, for streams without timestamps; 0 if unknown
 
-	out   Frame
+	out   media.Frame
 	mvBuf []byte
 	yuv   []byte // NV12 frames from hardware are split into planar 4:2:0 here
 	buf   []byte // Annex-B assembly buffer for access units
@@ -66,14 +66,14 @@ var mvCodecs = map[astiav.CodecID]bool{
 	astiav.CodecIDHevc:       true,
 }
 
-var codecIDs = map[ingest.Codec]astiav.CodecID{
-	ingest.CodecH264: astiav.CodecIDH264,
-	ingest.CodecH265: astiav.CodecIDHevc,
+var codecIDs = map[media.Codec]astiav.CodecID{
+	media.CodecH264: astiav.CodecIDH264,
+	media.CodecH265: astiav.CodecIDHevc,
 }
 
 // NewDecoder returns a decoder for access units of the given codec, such as those an ingest.Client
 // delivers. It opens on the first random-access unit, so it can pick the thread type from its SPS.
-func NewDecoder(codec ingest.Codec, cfg DecoderConfig) (*Decoder, error) {
+func NewDecoder(codec media.Codec, cfg DecoderConfig) (*Decoder, error) {
 	id, ok := codecIDs[codec]
 	if !ok {
 		return nil, fmt.Errorf("demux: unsupported codec %q (want h264 or h265)", codec)
@@ -188,7 +188,7 @@ func (d *Decoder) Stats() Stats { return d.stats }
 // the first random-access unit are dropped with ErrNoRandomAccess. An access unit the decoder refuses as
 // invalid is counted in Stats.DecodeErrors and reported as an error wrapping ErrDecode; decoding may go
 // on with the next one. An error returned by fn is returned as is.
-func (d *Decoder) Decode(au ingest.AccessUnit, fn func(*Frame) error) error {
+func (d *Decoder) Decode(au media.AccessUnit, fn func(*media.Frame) error) error {
 	if !d.open {
 		if !au.RandomAccess {
 			d.stats.Skipped++
@@ -222,7 +222,7 @@ func (d *Decoder) Decode(au ingest.AccessUnit, fn func(*Frame) error) error {
 }
 
 // Flush drains the frames the decoder still holds (at the end of a stream) and resets it for a new one.
-func (d *Decoder) Flush(fn func(*Frame) error) error {
+func (d *Decoder) Flush(fn func(*media.Frame) error) error {
 	if !d.open {
 		return nil
 	}
@@ -230,7 +230,7 @@ func (d *Decoder) Flush(fn func(*Frame) error) error {
 }
 
 // send feeds one packet (nil drains) and receives every frame it releases.
-func (d *Decoder) send(pkt *astiav.Packet, fn func(*Frame) error) error {
+func (d *Decoder) send(pkt *astiav.Packet, fn func(*media.Frame) error) error {
 	if pkt != nil {
 		d.stats.Packets++
 	}
@@ -265,7 +265,7 @@ func (d *Decoder) send(pkt *astiav.Packet, fn func(*Frame) error) error {
 }
 
 // emit converts the received AVFrame into d.out and hands it to fn.
-func (d *Decoder) emit(fn func(*Frame) error) error {
+func (d *Decoder) emit(fn func(*media.Frame) error) error {
 	src := d.frm
 	if d.swFrm != nil && d.frm.PixelFormat() == d.hwPixFmt {
 		if d.cfg.Pixels {

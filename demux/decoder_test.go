@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mvwatch/mvwatch/ingest"
+	"github.com/mvwatch/mvwatch/internal/media"
 	"github.com/mvwatch/mvwatch/internal/peer"
 )
 
@@ -24,12 +25,12 @@ func TestDecoderAccessUnits(t *testing.T) {
 	require.Len(t, aus, 337)
 	wantTypes, _, wantHashes := decodeAll(t, path, DecoderConfig{MotionVectors: true, Threads: 1})
 
-	d, err := NewDecoder(ingest.CodecH264, DecoderConfig{MotionVectors: true, Threads: 2})
+	d, err := NewDecoder(media.CodecH264, DecoderConfig{MotionVectors: true, Threads: 2})
 	require.NoError(t, err)
 	defer d.Close()
 	var types []byte
 	var hashes [][32]byte
-	collect := func(f *Frame) error {
+	collect := func(f *media.Frame) error {
 		require.Equal(t, len(types), f.Index)
 		types = append(types, f.PictType)
 		hashes = append(hashes, sha256.Sum256(withoutPadding(f.MotionVectors)))
@@ -50,19 +51,19 @@ func TestDecoderWaitsForRandomAccess(t *testing.T) {
 	require.NoError(t, err)
 	aus, err := ingest.ParseAnnexB(data, 25)
 	require.NoError(t, err)
-	d, err := NewDecoder(ingest.CodecH264, DecoderConfig{MotionVectors: true, Threads: 1})
+	d, err := NewDecoder(media.CodecH264, DecoderConfig{MotionVectors: true, Threads: 1})
 	require.NoError(t, err)
 	defer d.Close()
 	n, skipped := 0, 0
 	for _, au := range aus[5:] {
-		err := d.Decode(au, func(*Frame) error { n++; return nil })
+		err := d.Decode(au, func(*media.Frame) error { n++; return nil })
 		if errors.Is(err, ErrNoRandomAccess) {
 			skipped++
 			continue
 		}
 		require.NoError(t, err)
 	}
-	require.NoError(t, d.Flush(func(*Frame) error { n++; return nil }))
+	require.NoError(t, d.Flush(func(*media.Frame) error { n++; return nil }))
 	require.Positive(t, skipped)
 	require.Equal(t, int64(skipped), d.Stats().Skipped)
 	require.Equal(t, len(aus)-5-skipped, n)

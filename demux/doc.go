@@ -1,4 +1,4 @@
 // Package demux owns every FFmpeg (go-astiav, cgo) object in mvwatch: format contexts for files and
 // URLs, decoders with motion-vector export, hardware device contexts, packets and frames. It hands
-// decoded pictures on as Frame, a view in plain Go memory, so nothing downstream touches cgo.
+// decoded pictures on as media.Frame, a view in plain Go memory, so nothing downstream touches cgo.
 package demux

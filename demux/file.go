@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/asticode/go-astiav"
+	"github.com/mvwatch/mvwatch/internal/media"
 )
 
 // StreamInfo describes the video stream a File decodes.
@@ -110,7 +111,7 @@ func (f *File) HW() HWStatus { return f.dec.HW() }
 // end. Packets the decoder refuses are counted in Stats().DecodeErrors and skipped, as the ffmpeg CLI
 // does; a read error other than the end of the file ends Run with that error. Cancelling ctx interrupts a
 // blocking read and ends Run with ctx.Err(). An error returned by fn ends Run and is returned.
-func (f *File) Run(ctx context.Context, fn func(*Frame) error) error {
+func (f *File) Run(ctx context.Context, fn func(*media.Frame) error) error {
 	stop := context.AfterFunc(ctx, func() {
 		f.mu.Lock()
 		defer f.mu.Unlock()

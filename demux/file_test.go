@@ -18,6 +18,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/mvwatch/mvwatch/internal/media"
 	"github.com/mvwatch/mvwatch/internal/peer"
 )
 
@@ -27,7 +28,7 @@ func decodeAll(t *testing.T, path string, cfg DecoderConfig) (types []byte, coun
 	f, err := OpenFile(path, cfg)
 	require.NoError(t, err)
 	defer f.Close()
-	require.NoError(t, f.Run(context.Background(), func(fr *Frame) error {
+	require.NoError(t, f.Run(context.Background(), func(fr *media.Frame) error {
 		require.Equal(t, len(types), fr.Index)
 		types = append(types, fr.PictType)
 		counts = append(counts, len(fr.MotionVectors)/40)
@@ -113,7 +114,7 @@ func TestPixelsMatchFFmpegCLI(t *testing.T) {
 	require.NoError(t, err)
 	defer f.Close()
 	var got []byte
-	err = f.Run(context.Background(), func(fr *Frame) error {
+	err = f.Run(context.Background(), func(fr *media.Frame) error {
 		require.Equal(t, 1280, fr.Width)
 		require.Nil(t, fr.MotionVectors)
 		for y := range fr.Height {
@@ -227,7 +228,7 @@ func TestHardwareFallback(t *testing.T) {
 			require.NotEmpty(t, st.Reason)
 			require.Contains(t, logs.String(), "decoding in software")
 			n := 0
-			require.NoError(t, f.Run(context.Background(), func(fr *Frame) error { n++; return nil }))
+			require.NoError(t, f.Run(context.Background(), func(fr *media.Frame) error { n++; return nil }))
 			require.Equal(t, 337, n)
 		})
 	}
@@ -246,7 +247,7 @@ func TestRunCancel(t *testing.T) {
 	defer f.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	n := 0
-	err = f.Run(ctx, func(fr *Frame) error {
+	err = f.Run(ctx, func(fr *media.Frame) error {
 		n++
 		if n == 10 {
 			cancel()
@@ -279,7 +280,7 @@ func TestRawStreamTimestamps(t *testing.T) {
 	defer f.Close()
 	last := time.Duration(-1)
 	n := 0
-	require.NoError(t, f.Run(context.Background(), func(fr *Frame) error {
+	require.NoError(t, f.Run(context.Background(), func(fr *media.Frame) error {
 		require.Greater(t, fr.PTS, last, "frame %d", fr.Index)
 		last = fr.PTS
 		n++

@@ -20,13 +20,14 @@ import (
 	"unsafe"
 
 	"github.com/asticode/go-astiav"
+	"github.com/mvwatch/mvwatch/internal/media"
 )
 
 // copyFrame fills dst from an AVFrame without allocating once the buffers have grown to size: the
 // motion-vector side data is copied into mvBuf; with pixels set, 4:2:0 planar pictures are handed on
 // in place (dst's planes alias the AVFrame, valid while the caller holds its reference) and NV12
 // pictures from hardware decoders are split into yuv.
-func copyFrame(dst *Frame, mvBuf, yuv *[]byte, src *astiav.Frame, pixels bool) error {
+func copyFrame(dst *media.Frame, mvBuf, yuv *[]byte, src *astiav.Frame, pixels bool) error {
 	cf := (*C.AVFrame)(src.UnsafePointer())
 	var data *C.uint8_t
 	n := C.mvw_side_data(cf, C.int(astiav.FrameSideDataTypeMotionVectors), &data)
@@ -52,7 +53,7 @@ func copyFrame(dst *Frame, mvBuf, yuv *[]byte, src *astiav.Frame, pixels bool) e
 	switch pf := astiav.PixelFormat(cf.format); pf {
 	case astiav.PixelFormatYuv420P, astiav.PixelFormatYuvj420P:
 		// Zero copy: the planes alias the decoder's buffers, which stay referenced until the callback
-		// returns (the Frame contract), so the per-frame cost is nil.
+		// returns (the media.Frame contract), so the per-frame cost is nil.
 		dst.Y, dst.Cb, dst.Cr = plane(0, h), plane(1, ch), plane(2, ch)
 		dst.YStride, dst.CStride = int(cf.linesize[0]), int(cf.linesize[1])
 		if dst.Y == nil || dst.Cb == nil || dst.Cr == nil || int(cf.linesize[2]) != dst.CStride {

@@ -5,18 +5,19 @@ import (
 	"time"
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
+	"github.com/mvwatch/mvwatch/internal/media"
 )
 
 // parseAnnexBH265 groups H.265 NAL units into access units (ITU-T H.265 7.4.2.4.4) with PTS in decoding
 // order.
-func parseAnnexBH265(data []byte, fps float64) ([]AccessUnit, time.Duration, error) {
+func parseAnnexBH265(data []byte, fps float64) ([]media.AccessUnit, time.Duration, error) {
 	nalus, err := SplitAnnexB(data)
 	if err != nil {
 		return nil, 0, err
 	}
 	var (
-		aus     []AccessUnit
-		cur     AccessUnit
+		aus     []media.AccessUnit
+		cur     media.AccessUnit
 		pending [][]byte
 		hasVCL  bool
 	)
@@ -24,7 +25,7 @@ func parseAnnexBH265(data []byte, fps float64) ([]AccessUnit, time.Duration, err
 		if hasVCL {
 			aus = append(aus, cur)
 		}
-		cur, hasVCL = AccessUnit{}, false
+		cur, hasVCL = media.AccessUnit{}, false
 	}
 	for i, nalu := range nalus {
 		if len(nalu) < 2 || nalu[0]&0x80 != 0 || nalu[1]&0x07 == 0 {
@@ -50,7 +51,7 @@ func parseAnnexBH265(data []byte, fps float64) ([]AccessUnit, time.Duration, err
 				flush()
 			}
 			if !hasVCL {
-				cur = AccessUnit{Codec: CodecH265, RandomAccess: typ >= h265.NALUType_BLA_W_LP && typ <= h265.NALUType_RSV_IRAP_VCL23}
+				cur = media.AccessUnit{Codec: media.CodecH265, RandomAccess: typ >= h265.NALUType_BLA_W_LP && typ <= h265.NALUType_RSV_IRAP_VCL23}
 				cur.NALUs = append(cur.NALUs, pending...)
 				pending = pending[:0]
 				hasVCL = true

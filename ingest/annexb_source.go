@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+	"github.com/mvwatch/mvwatch/internal/media"
 )
 
 // ErrNoStartCode is returned when data meant to be an Annex-B byte stream does not begin with a start code.
@@ -28,16 +29,16 @@ type AnnexBOptions struct {
 	// Loop restarts the stream at its end; timestamps keep increasing across loops.
 	// It defaults to false (Next returns io.EOF at the end).
 	Loop bool
-	// Codec of the stream. It defaults to CodecH264. H.265 streams get PTS in decoding order (their
+	// Codec of the stream. It defaults to media.CodecH264. H.265 streams get PTS in decoding order (their
 	// picture order counts are not parsed), which is right for streams without B-frames.
-	Codec Codec
+	Codec media.Codec
 }
 
 // AnnexBSource is an AUSource over a raw H.264 (or H.265) Annex-B byte stream held in memory. Access units come in
 // decoding order; their PTS follows the pictures' order counts (types 0, 1 and 2), so streams with
 // B-frames get presentation times in display order.
 type AnnexBSource struct {
-	aus      []AccessUnit
+	aus      []media.AccessUnit
 	frameDur time.Duration
 	loop     bool
 	next     int
@@ -73,14 +74,14 @@ func NewAnnexBSource(data []byte, opts AnnexBOptions) (*AnnexBSource, error) {
 		fps = defaultFrameRate
 	}
 	var (
-		aus []AccessUnit
+		aus []media.AccessUnit
 		dur time.Duration
 		err error
 	)
 	switch opts.Codec {
-	case CodecH264, "":
+	case media.CodecH264, "":
 		aus, dur, err = parseAnnexB(data, fps)
-	case CodecH265:
+	case media.CodecH265:
 		aus, dur, err = parseAnnexBH265(data, fps)
 	default:
 		return nil, fmt.Errorf("annex-b source: unsupported codec %q", opts.Codec)
@@ -97,7 +98,7 @@ func NewAnnexBSource(data []byte, opts AnnexBOptions) (*AnnexBSource, error) {
 // ParseAnnexB splits an H.264 Annex-B byte stream into access units in decoding order, with PTS in
 // display order derived from the picture order counts. defaultFPS is used when the SPS has no timing
 // information (25 when it is not positive). The NAL units share data's memory.
-func ParseAnnexB(data []byte, defaultFPS float64) ([]AccessUnit, error) {
+func ParseAnnexB(data []byte, defaultFPS float64) ([]media.AccessUnit, error) {
 	if defaultFPS <= 0 {
 		defaultFPS = defaultFrameRate
 	}
@@ -106,10 +107,10 @@ func ParseAnnexB(data []byte, defaultFPS float64) ([]AccessUnit, error) {
 }
 
 // Next returns the next access unit, or io.EOF at the end of a stream that does not loop.
-func (s *AnnexBSource) Next() (AccessUnit, error) {
+func (s *AnnexBSource) Next() (media.AccessUnit, error) {
 	if s.next == len(s.aus) {
 		if !s.loop {
-			return AccessUnit{}, io.EOF
+			return media.AccessUnit{}, io.EOF
 		}
 		s.next = 0
 		s.offset += time.Duration(len(s.aus)) * s.frameDur
@@ -179,13 +180,13 @@ func allZero(b []byte) bool {
 
 // annexBPicture is an access unit under construction with what its PTS depends on.
 type annexBPicture struct {
-	au    AccessUnit
+	au    media.AccessUnit
 	poc   int64
 	epoch int
 }
 
 // parseAnnexB groups NAL units into access units (ITU-T H.264 7.4.1.2.3) and gives each its PTS.
-func parseAnnexB(data []byte, fps float64) ([]AccessUnit, time.Duration, error) {
+func parseAnnexB(data []byte, fps float64) ([]media.AccessUnit, time.Duration, error) {
 	nalus, err := SplitAnnexB(data)
 	if err != nil {
 		return nil, 0, err
@@ -246,7 +247,7 @@ func parseAnnexB(data []byte, fps float64) ([]AccessUnit, time.Duration, error) 
 				if typ == h264.NALUTypeIDR || epoch < 0 {
 					epoch++
 				}
-				cur.au = AccessUnit{Codec: CodecH264, RandomAccess: typ == h264.NALUTypeIDR}
+				cur.au = media.AccessUnit{Codec: media.CodecH264, RandomAccess: typ == h264.NALUTypeIDR}
 				cur.au.NALUs = append(cur.au.NALUs, pending...)
 				cur.poc, cur.epoch = poc, epoch
 				pending = pending[:0]
@@ -287,8 +288,8 @@ func startsAccessUnit(typ h264.NALUType) bool {
 
 // assignPTS numbers pictures in display order: within each run of pictures between IDRs (one order
 // count epoch), pictures are ranked by order count and follow all pictures of earlier epochs.
-func assignPTS(pics []annexBPicture, frameDur time.Duration) []AccessUnit {
-	aus := make([]AccessUnit, len(pics))
+func assignPTS(pics []annexBPicture, frameDur time.Duration) []media.AccessUnit {
+	aus := make([]media.AccessUnit, len(pics))
 	for start := 0; start < len(pics); {
 		end := start + 1
 		for end < len(pics) && pics[end].epoch == pics[start].epoch {

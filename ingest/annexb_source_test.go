@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+	"github.com/mvwatch/mvwatch/internal/media"
 	"github.com/stretchr/testify/require"
 )
 
@@ -46,7 +47,7 @@ func ffprobeDecodeOrder(t *testing.T, path string) []int {
 }
 
 // displayOrder sorts access unit indices by PTS.
-func displayOrder(aus []AccessUnit) []int {
+func displayOrder(aus []media.AccessUnit) []int {
 	idx := make([]int, len(aus))
 	for i := range idx {
 		idx[i] = i
@@ -62,7 +63,7 @@ func TestAnnexBPeerClipMatchesFFmpeg(t *testing.T) {
 	require.Equal(t, 337, src.Len())
 	require.Equal(t, 40*time.Millisecond, src.FrameDuration()) // 25 fps from the SPS VUI
 
-	var aus []AccessUnit
+	var aus []media.AccessUnit
 	for {
 		au, err := src.Next()
 		if err == io.EOF {

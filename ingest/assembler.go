@@ -10,6 +10,7 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/format/rtph265"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
+	"github.com/mvwatch/mvwatch/internal/media"
 	"github.com/pion/rtp"
 )
 
@@ -25,7 +26,7 @@ type rtpDecoder interface {
 // its PTS, waits for the first random-access unit, prepends parameter sets to random-access units
 // that lack them, and drops units made incomplete by a loss or a decode error.
 type assembler struct {
-	codec   Codec
+	codec   media.Codec
 	dec     rtpDecoder
 	clock   int64
 	ptsBase time.Duration
@@ -56,14 +57,14 @@ func newAssembler(forma format.Format, ptsBase time.Duration) (*assembler, error
 		if err != nil {
 			return nil, fmt.Errorf("H.264 depacketiser: %w", err)
 		}
-		a.codec, a.dec = CodecH264, dec
+		a.codec, a.dec = media.CodecH264, dec
 		a.sps, a.pps = f.SafeParams()
 	case *format.H265:
 		dec, err := f.CreateDecoder()
 		if err != nil {
 			return nil, fmt.Errorf("H.265 depacketiser: %w", err)
 		}
-		a.codec, a.dec = CodecH265, dec
+		a.codec, a.dec = media.CodecH265, dec
 		a.vps, a.sps, a.pps = f.SafeParams()
 	default:
 		return nil, fmt.Errorf("format %s: %w", forma.Codec(), ErrUnsupportedCodec)
@@ -76,19 +77,19 @@ func (a *assembler) lost() { a.corrupt = true }
 
 // push feeds one RTP packet. It returns an access unit when one is complete, and an error when the
 // packet could not be depacketised (the error is counted; the stream goes on).
-func (a *assembler) push(pkt *rtp.Packet) (AccessUnit, bool, error) {
+func (a *assembler) push(pkt *rtp.Packet) (media.AccessUnit, bool, error) {
 	nalus, err := a.dec.Decode(pkt)
 	switch {
 	case err == nil:
 	case errors.Is(err, rtph264.ErrMorePacketsNeeded), errors.Is(err, rtph265.ErrMorePacketsNeeded):
 		a.buffered, a.bufTS = true, pkt.Timestamp
-		return AccessUnit{}, false, nil
+		return media.AccessUnit{}, false, nil
 	case errors.Is(err, rtph264.ErrNonStartingPacketAndNoPrevious), errors.Is(err, rtph265.ErrNonStartingPacketAndNoPrevious):
-		return AccessUnit{}, false, nil // joined in the middle of a fragmented NAL unit
+		return media.AccessUnit{}, false, nil // joined in the middle of a fragmented NAL unit
 	default:
 		a.decodeErrors++
 		a.corrupt = true
-		return AccessUnit{}, false, fmt.Errorf("depacketise RTP packet (seq %d): %w", pkt.SequenceNumber, err)
+		return media.AccessUnit{}, false, fmt.Errorf("depacketise RTP packet (seq %d): %w", pkt.SequenceNumber, err)
 	}
 	// The depacketiser returns a unit either at its marker bit (the unit includes this packet) or when
 	// this packet's timestamp differs from the buffered one: then the unit ended with the previous
@@ -102,30 +103,30 @@ func (a *assembler) push(pkt *rtp.Packet) (AccessUnit, bool, error) {
 	return a.finish(nalus, ts)
 }
 
-// finish turns the NAL units of one complete access unit into an AccessUnit.
-func (a *assembler) finish(nalus [][]byte, ts uint32) (AccessUnit, bool, error) {
+// finish turns the NAL units of one complete access unit into a media.AccessUnit.
+func (a *assembler) finish(nalus [][]byte, ts uint32) (media.AccessUnit, bool, error) {
 	if len(nalus) == 0 {
-		return AccessUnit{}, false, nil
+		return media.AccessUnit{}, false, nil
 	}
 	if a.corrupt {
 		a.corrupt = false
 		a.dropped++
-		return AccessUnit{}, false, nil
+		return media.AccessUnit{}, false, nil
 	}
 	hasVPS, hasSPS, hasPPS, ra, vcl, bad := a.scan(nalus)
 	if bad {
 		a.decodeErrors++
 		a.dropped++
-		return AccessUnit{}, false, fmt.Errorf("access unit with a malformed NAL unit header: %w", ErrMalformedNALU)
+		return media.AccessUnit{}, false, fmt.Errorf("access unit with a malformed NAL unit header: %w", ErrMalformedNALU)
 	}
 	if !vcl {
 		// Parameter sets or SEI sent on their own: kept (scan stored the parameter sets) for the next
 		// random-access unit, not delivered as a picture.
-		return AccessUnit{}, false, nil
+		return media.AccessUnit{}, false, nil
 	}
 	if !a.started && !ra {
 		a.skipped++
-		return AccessUnit{}, false, nil
+		return media.AccessUnit{}, false, nil
 	}
 	if !a.started {
 		a.started, a.refTS = true, ts
@@ -133,14 +134,14 @@ func (a *assembler) finish(nalus [][]byte, ts uint32) (AccessUnit, bool, error) 
 		a.ticks += int64(int32(ts - a.refTS))
 		a.refTS = ts
 	}
-	au := AccessUnit{
+	au := media.AccessUnit{
 		Codec:        a.codec,
 		PTS:          a.ptsBase + ticksToDuration(a.ticks, a.clock),
 		RandomAccess: ra,
 	}
 	if ra {
 		var params [][]byte
-		if a.codec == CodecH265 && !hasVPS && a.vps != nil {
+		if a.codec == media.CodecH265 && !hasVPS && a.vps != nil {
 			params = append(params, a.vps)
 		}
 		if !hasSPS && a.sps != nil {
@@ -165,7 +166,7 @@ func (a *assembler) scan(nalus [][]byte) (hasVPS, hasSPS, hasPPS, ra, vcl, bad b
 		if len(n) == 0 || n[0]&0x80 != 0 {
 			return false, false, false, false, false, true
 		}
-		if a.codec == CodecH265 {
+		if a.codec == media.CodecH265 {
 			if len(n) < 2 || n[1]&0x07 == 0 {
 				return false, false, false, false, false, true
 			}

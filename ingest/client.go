@@ -16,6 +16,7 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/description"
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
 	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
+	"github.com/mvwatch/mvwatch/internal/media"
 	"github.com/pion/rtp"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -53,8 +54,8 @@ type ClientConfig struct {
 	// It defaults to "tcp".
 	Transport string
 	// OnAccessUnit receives the access units in order, from one goroutine; it must not keep the
-	// AccessUnit's NAL units past the call unless it does not modify them. Required.
-	OnAccessUnit func(AccessUnit)
+	// media.AccessUnit's NAL units past the call unless it does not modify them. Required.
+	OnAccessUnit func(media.AccessUnit)
 	// OnStateChange, when set, is called with a snapshot at every state change, from the goroutine that
 	// runs the client; it must return quickly. It defaults to nil.
 	OnStateChange func(ClientState)
@@ -246,7 +247,7 @@ func (c *Client) Run(ctx context.Context) error {
 		c.metrics = m
 	}
 
-	queue := make(chan AccessUnit, c.cfg.QueueSize)
+	queue := make(chan media.AccessUnit, c.cfg.QueueSize)
 	deliverDone := make(chan struct{})
 	go func() {
 		defer close(deliverDone)
@@ -344,7 +345,7 @@ func classify(err error) error {
 
 // session runs one RTSP session: DESCRIBE, SETUP, PLAY, then reading until an error, a stall or the
 // end of ctx. It reports whether any access unit was queued.
-func (c *Client) session(ctx context.Context, u *base.URL, queue chan<- AccessUnit) (bool, error) {
+func (c *Client) session(ctx context.Context, u *base.URL, queue chan<- media.AccessUnit) (bool, error) {
 	gc := &gortsplib.Client{
 		Scheme:       u.Scheme,
 		Host:         u.Host,

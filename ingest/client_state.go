@@ -1,6 +1,10 @@
 package ingest
 
-import "time"
+import (
+	"time"
+
+	"github.com/mvwatch/mvwatch/internal/media"
+)
 
 // State is where a Client is in its life.
 type State string
@@ -34,7 +38,7 @@ type ClientState struct {
 	// URL is the stream's URL with credentials redacted.
 	URL string
 	// Codec and Transport of the current or last session ("tcp" or "udp").
-	Codec     Codec
+	Codec     media.Codec
 	Transport string
 
 	// Reconnects counts connection attempts after the first.

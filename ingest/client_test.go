@@ -16,6 +16,7 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/description"
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+	"github.com/mvwatch/mvwatch/internal/media"
 	"github.com/pion/rtp"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -25,7 +26,7 @@ import (
 
 // stripParams removes the parameter sets the client prepended to a random-access unit, given the
 // NAL units the camera sent.
-func stripParams(t *testing.T, got AccessUnit, sent [][]byte) [][]byte {
+func stripParams(t *testing.T, got media.AccessUnit, sent [][]byte) [][]byte {
 	t.Helper()
 	extra := len(got.NALUs) - len(sent)
 	require.GreaterOrEqual(t, extra, 0)
@@ -67,7 +68,7 @@ func TestClientPeerClipOverRTSP(t *testing.T) {
 	}
 	var gotNALUs [][]byte
 	for i, au := range got {
-		require.Equal(t, CodecH264, au.Codec)
+		require.Equal(t, media.CodecH264, au.Codec)
 		require.Equal(t, want[i].RandomAccess, au.RandomAccess, "AU %d", i)
 		require.Equal(t, i == 0, au.Discontinuity, "AU %d", i)
 		nalus := stripParams(t, au, want[i].NALUs)
@@ -206,7 +207,7 @@ func TestClientUnsupportedCodec(t *testing.T) {
 
 func TestClientBadURL(t *testing.T) {
 	for _, u := range []string{"http://x/y", "rtsp://", "::::", "rtsp://user:hunter22@[::1"} {
-		c := NewClient(ClientConfig{URL: u, OnAccessUnit: func(AccessUnit) {}, Log: discardLog()})
+		c := NewClient(ClientConfig{URL: u, OnAccessUnit: func(media.AccessUnit) {}, Log: discardLog()})
 		err := c.Run(context.Background())
 		require.ErrorIs(t, err, ErrBadURL, u)
 		require.NotContains(t, err.Error(), "hunter22")
@@ -314,8 +315,8 @@ type blockingSource struct {
 	release chan struct{}
 }
 
-func (b *blockingSource) Next() (AccessUnit, error) {
-	var au AccessUnit
+func (b *blockingSource) Next() (media.AccessUnit, error) {
+	var au media.AccessUnit
 	first := false
 	b.once.Do(func() { first = true })
 	if first {
@@ -410,13 +411,13 @@ func TestClientH265(t *testing.T) {
 	out, err := exec.Command("ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=s=160x96:r=10:d=3",
 		"-c:v", "libx265", "-x265-params", "keyint=10:bframes=0:log-level=error", "-f", "hevc", path).CombinedOutput()
 	require.NoError(t, err, string(out))
-	src, err := OpenAnnexB(path, AnnexBOptions{Codec: CodecH265})
+	src, err := OpenAnnexB(path, AnnexBOptions{Codec: media.CodecH265})
 	require.NoError(t, err)
 	require.Equal(t, 30, src.Len())
 	require.Equal(t, 100*time.Millisecond, src.FrameDuration())
 	data, err := os.ReadFile(path)
 	require.NoError(t, err)
-	want, err := NewAnnexBSource(data, AnnexBOptions{Codec: CodecH265})
+	want, err := NewAnnexBSource(data, AnnexBOptions{Codec: media.CodecH265})
 	require.NoError(t, err)
 
 	cam := startCamera(t, TestCameraConfig{Source: src, Fast: true})
@@ -424,11 +425,11 @@ func TestClientH265(t *testing.T) {
 	c := newTestClient(t, ClientConfig{URL: cam.URL(), OnAccessUnit: s.onAU})
 	c.Start()
 	eventually(t, 20*time.Second, func() bool { return s.count() >= 30 }, "30 H.265 access units")
-	require.Equal(t, CodecH265, c.State().Codec)
+	require.Equal(t, media.CodecH265, c.State().Codec)
 	for i, got := range s.units() {
 		exp, err := want.Next()
 		require.NoError(t, err)
-		require.Equal(t, CodecH265, got.Codec)
+		require.Equal(t, media.CodecH265, got.Codec)
 		require.Equal(t, exp.RandomAccess, got.RandomAccess, "AU %d", i)
 		require.Equal(t, exp.PTS, got.PTS, "AU %d", i)
 		require.Equal(t, exp.NALUs, got.NALUs[len(got.NALUs)-len(exp.NALUs):], "AU %d", i)
@@ -450,7 +451,7 @@ func TestClientRequiresCallback(t *testing.T) {
 	require.ErrorIs(t, err, ErrBadConfig)
 	require.ErrorContains(t, err, "OnAccessUnit")
 	require.Equal(t, StateFailed, c.State().State)
-	c = NewClient(ClientConfig{URL: "rtsp://127.0.0.1:1/x", Transport: "quic", OnAccessUnit: func(AccessUnit) {}, Log: discardLog()})
+	c = NewClient(ClientConfig{URL: "rtsp://127.0.0.1:1/x", Transport: "quic", OnAccessUnit: func(media.AccessUnit) {}, Log: discardLog()})
 	require.ErrorIs(t, c.Run(context.Background()), ErrBadConfig)
 }
 
@@ -462,7 +463,7 @@ func TestClientQueueFullDropsAndCounts(t *testing.T) {
 	var s sink
 	reg := prometheus.NewRegistry()
 	c := newTestClient(t, ClientConfig{URL: cam.URL(), Camera: "slow", QueueSize: 4, Registerer: reg,
-		OnAccessUnit: func(au AccessUnit) {
+		OnAccessUnit: func(au media.AccessUnit) {
 			<-release // a consumer that is stuck until the camera has sent everything
 			s.onAU(au)
 		}})

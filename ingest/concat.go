@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"errors"
+	"github.com/mvwatch/mvwatch/internal/media"
 	"io"
 	"time"
 )
@@ -26,7 +27,7 @@ func NewConcat(srcs ...AUSource) *Concat {
 }
 
 // Next returns the next access unit of the current source, moving to the next source at io.EOF.
-func (c *Concat) Next() (AccessUnit, error) {
+func (c *Concat) Next() (media.AccessUnit, error) {
 	for c.cur < len(c.srcs) {
 		au, err := c.srcs[c.cur].Next()
 		if errors.Is(err, io.EOF) {
@@ -38,7 +39,7 @@ func (c *Concat) Next() (AccessUnit, error) {
 			continue
 		}
 		if err != nil {
-			return AccessUnit{}, err
+			return media.AccessUnit{}, err
 		}
 		if c.first {
 			c.first = false
@@ -52,5 +53,5 @@ func (c *Concat) Next() (AccessUnit, error) {
 		c.maxPTS = max(c.maxPTS, au.PTS)
 		return au, nil
 	}
-	return AccessUnit{}, io.EOF
+	return media.AccessUnit{}, io.EOF
 }

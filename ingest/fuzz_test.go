@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
+	"github.com/mvwatch/mvwatch/internal/media"
 	"github.com/pion/rtp"
 	"github.com/stretchr/testify/require"
 )
@@ -36,9 +37,9 @@ func FuzzRTPAssembly(f *testing.F) {
 			return
 		}
 		var forma format.Format = &format.H264{PayloadTyp: 96, PacketizationMode: 1}
-		codec := CodecH264
+		codec := media.CodecH264
 		if data[0]%2 == 1 {
-			forma, codec = &format.H265{PayloadTyp: 96}, CodecH265
+			forma, codec = &format.H265{PayloadTyp: 96}, media.CodecH265
 		}
 		asm, err := newAssembler(forma, 0)
 		require.NoError(t, err)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mvwatch/mvwatch/internal/media"
 	"github.com/stretchr/testify/require"
 )
 
@@ -30,7 +31,7 @@ func TestGenerateAndConcat(t *testing.T) {
 
 	// Concat: 20 pictures, PTS 0..1.9 s in display order, random access at each clip's start.
 	c := NewConcat(idle, moving)
-	var aus []AccessUnit
+	var aus []media.AccessUnit
 	for {
 		au, err := c.Next()
 		if err == io.EOF {

@@ -12,6 +12,7 @@ import (
 	"github.com/bluenviron/gortsplib/v4"
 	"github.com/bluenviron/gortsplib/v4/pkg/base"
 	"github.com/bluenviron/gortsplib/v4/pkg/description"
+	"github.com/mvwatch/mvwatch/internal/media"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 )
@@ -35,11 +36,11 @@ func eventually(t *testing.T, timeout time.Duration, cond func() bool, msg strin
 // sink collects delivered access units and state changes.
 type sink struct {
 	mu     sync.Mutex
-	aus    []AccessUnit
+	aus    []media.AccessUnit
 	states []State
 }
 
-func (s *sink) onAU(au AccessUnit) {
+func (s *sink) onAU(au media.AccessUnit) {
 	s.mu.Lock()
 	s.aus = append(s.aus, au)
 	s.mu.Unlock()
@@ -57,10 +58,10 @@ func (s *sink) count() int {
 	return len(s.aus)
 }
 
-func (s *sink) units() []AccessUnit {
+func (s *sink) units() []media.AccessUnit {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]AccessUnit(nil), s.aus...)
+	return append([]media.AccessUnit(nil), s.aus...)
 }
 
 func (s *sink) stateLog() []State {

@@ -13,6 +13,7 @@ import (
 	"github.com/bluenviron/gortsplib/v4"
 	"github.com/bluenviron/gortsplib/v4/pkg/base"
 	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
+	"github.com/mvwatch/mvwatch/internal/media"
 )
 
 // ErrBadCameraName is returned for a camera name that cannot be an RTSP path segment.
@@ -126,7 +127,7 @@ func (r *Restream) URL(camera string) string { return "rtsp://" + r.addr + "/" +
 // with its first random-access unit (units before it are ignored), and its codec and parameter sets
 // come from there; a codec change starts a new stream (viewers reconnect). Calls for one camera must
 // come in order; different cameras may be written concurrently.
-func (r *Restream) WriteAccessUnit(camera string, au AccessUnit) error {
+func (r *Restream) WriteAccessUnit(camera string, au media.AccessUnit) error {
 	if !cameraName.MatchString(camera) {
 		return fmt.Errorf("%w %q", ErrBadCameraName, camera)
 	}

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mvwatch/mvwatch/internal/media"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -17,7 +18,7 @@ func TestRestreamTwoViewers(t *testing.T) {
 
 	// One pull from the camera, republished as "front-door".
 	var upstream sink
-	pull := newTestClient(t, ClientConfig{URL: cam.URL(), Camera: "front-door", OnAccessUnit: func(au AccessUnit) {
+	pull := newTestClient(t, ClientConfig{URL: cam.URL(), Camera: "front-door", OnAccessUnit: func(au media.AccessUnit) {
 		upstream.onAU(au)
 		assert.NoError(t, rs.WriteAccessUnit("front-door", au))
 	}})
@@ -49,7 +50,7 @@ func TestRestreamTwoViewers(t *testing.T) {
 	}
 
 	// An unknown camera is a 404 for viewers; a bad name is refused.
-	c := newTestClient(t, ClientConfig{URL: rs.URL("back-door"), OnAccessUnit: func(AccessUnit) {}})
+	c := newTestClient(t, ClientConfig{URL: rs.URL("back-door"), OnAccessUnit: func(media.AccessUnit) {}})
 	c.Start()
 	eventually(t, 5*time.Second, func() bool { return c.State().State == StateBackoff }, "404 for an unknown camera")
 	require.Contains(t, c.State().Reason, "404")
@@ -58,7 +59,7 @@ func TestRestreamTwoViewers(t *testing.T) {
 	// Removing the camera disconnects its viewers.
 	require.NoError(t, pull.Close())
 	rs.RemoveCamera("front-door")
-	require.NoError(t, rs.WriteAccessUnit("other", AccessUnit{Codec: CodecH264}), "non-random-access units before a stream are ignored")
+	require.NoError(t, rs.WriteAccessUnit("other", media.AccessUnit{Codec: media.CodecH264}), "non-random-access units before a stream are ignored")
 }
 
 func TestTickConversionLongStreams(t *testing.T) {

@@ -8,11 +8,12 @@ import (
 	"github.com/bluenviron/gortsplib/v4"
 	"github.com/bluenviron/gortsplib/v4/pkg/description"
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
+	"github.com/mvwatch/mvwatch/internal/media"
 )
 
 // streamWriter publishes access units of one codec on a gortsplib server stream.
 type streamWriter struct {
-	codec  Codec
+	codec  media.Codec
 	stream *gortsplib.ServerStream
 	media  *description.Media
 	forma  format.Format
@@ -20,7 +21,7 @@ type streamWriter struct {
 }
 
 // newStreamWriter makes a server stream whose SDP carries the parameter sets found in first.
-func newStreamWriter(server *gortsplib.Server, first AccessUnit) (*streamWriter, error) {
+func newStreamWriter(server *gortsplib.Server, first media.AccessUnit) (*streamWriter, error) {
 	forma, err := formatFor(first)
 	if err != nil {
 		return nil, err
@@ -39,7 +40,7 @@ func newStreamWriter(server *gortsplib.Server, first AccessUnit) (*streamWriter,
 
 // updateParams puts new in-band parameter sets of a random-access unit into the SDP that later
 // viewers get.
-func (w *streamWriter) updateParams(au AccessUnit) {
+func (w *streamWriter) updateParams(au media.AccessUnit) {
 	if !au.RandomAccess {
 		return
 	}
@@ -66,7 +67,7 @@ func (w *streamWriter) updateParams(au AccessUnit) {
 
 // write packetises au with an RTP timestamp of its PTS relative to basePTS (90 kHz) and sends it to
 // every reader of the stream.
-func (w *streamWriter) write(au AccessUnit, basePTS time.Duration) error {
+func (w *streamWriter) write(au media.AccessUnit, basePTS time.Duration) error {
 	pkts, err := w.enc.Encode(au.NALUs)
 	if err != nil {
 		return fmt.Errorf("encode access unit: %w", err)

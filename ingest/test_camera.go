@@ -18,6 +18,7 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
+	"github.com/mvwatch/mvwatch/internal/media"
 	"github.com/pion/rtp"
 )
 
@@ -26,7 +27,7 @@ import (
 type AUSource interface {
 	// Next returns the next access unit. io.EOF ends the stream; the first access unit should be a
 	// random-access unit carrying its parameter sets.
-	Next() (AccessUnit, error)
+	Next() (media.AccessUnit, error)
 }
 
 // TestCameraConfig configures a TestCamera.
@@ -64,7 +65,7 @@ type TestCamera struct {
 
 	server    *gortsplib.Server
 	writer    atomic.Pointer[streamWriter] // set once Start has made the stream
-	first     AccessUnit
+	first     media.AccessUnit
 	addr      string
 	playOnce  sync.Once
 	closeOnce sync.Once
@@ -179,9 +180,9 @@ func (c *TestCamera) Addr() string { return c.addr }
 func (c *TestCamera) Sent() uint64 { return c.sent.Load() }
 
 // formatFor builds the RTP format of the stream that begins with au, with its parameter sets for the SDP.
-func formatFor(au AccessUnit) (format.Format, error) {
+func formatFor(au media.AccessUnit) (format.Format, error) {
 	switch au.Codec {
-	case CodecH264:
+	case media.CodecH264:
 		f := &format.H264{PayloadTyp: 96, PacketizationMode: 1}
 		for _, n := range au.NALUs {
 			switch h264.NALUType(n[0] & 0x1F) {
@@ -192,7 +193,7 @@ func formatFor(au AccessUnit) (format.Format, error) {
 			}
 		}
 		return f, nil
-	case CodecH265:
+	case media.CodecH265:
 		f := &format.H265{PayloadTyp: 96}
 		for _, n := range au.NALUs {
 			switch h265.NALUType((n[0] >> 1) & 0x3F) {

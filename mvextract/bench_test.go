@@ -9,28 +9,29 @@ import (
 	"time"
 
 	"github.com/mvwatch/mvwatch/demux"
+	"github.com/mvwatch/mvwatch/internal/media"
 	"github.com/mvwatch/mvwatch/internal/peer"
 )
 
 // benchFrames decodes the first n frames of the peer's 720p H.264 clip (Big Buck Bunny, P-frames only)
 // into memory.
-func benchFrames(b *testing.B, n int) []*demux.Frame {
+func benchFrames(b *testing.B, n int) []*media.Frame {
 	b.Helper()
 	return decodeFrames(b, filepath.Join(peer.Dir(b), "vid_h264.mp4"), n)
 }
 
 // decodeFrames decodes the first n frames of path into memory (luma and side data only).
-func decodeFrames(b *testing.B, path string, n int) []*demux.Frame {
+func decodeFrames(b *testing.B, path string, n int) []*media.Frame {
 	b.Helper()
 	f, err := demux.OpenFile(path, demux.DecoderConfig{MotionVectors: true, Pixels: true, Threads: 1})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer f.Close()
-	var frames []*demux.Frame
+	var frames []*media.Frame
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	_ = f.Run(ctx, func(fr *demux.Frame) error {
+	_ = f.Run(ctx, func(fr *media.Frame) error {
 		c := *fr
 		c.Y = append([]byte(nil), fr.Y...)
 		c.Cb, c.Cr = nil, nil

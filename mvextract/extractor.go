@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/mvwatch/mvwatch/demux"
+	"github.com/mvwatch/mvwatch/internal/media"
 )
 
 // GridCell is the cell size in pixels of the dense motion field the Extractor builds (H.264's smallest
@@ -210,7 +210,7 @@ func (e *Extractor) Reset() {
 // Process derives the Features of f, the next frame in output order. f's slices are read during the
 // call only. A frame with bad side data or inconsistent planes gives an error wrapping ErrSideData or
 // ErrGeometry; the reference is then left unchanged.
-func (e *Extractor) Process(f *demux.Frame) (*Features, error) {
+func (e *Extractor) Process(f *media.Frame) (*Features, error) {
 	if e.closed {
 		return nil, errors.New("mvextract: Process on a closed Extractor")
 	}
@@ -313,7 +313,7 @@ func (e *Extractor) Process(f *demux.Frame) (*Features, error) {
 
 // chroma predicts the frame's Cb and Cr planes from refCb and refCr (when hasRef) with the luma field's
 // past vectors halved, and takes their residuals, into the Features.
-func (e *Extractor) chroma(f *demux.Frame, hasRef bool, refCb, refCr []byte) error {
+func (e *Extractor) chroma(f *media.Frame, hasRef bool, refCb, refCr []byte) error {
 	w, h := f.Width, f.Height
 	cw, ch := (w+1)/2, (h+1)/2
 	if f.CStride < cw || len(f.Cb) < (ch-1)*f.CStride+cw || len(f.Cr) < (ch-1)*f.CStride+cw {

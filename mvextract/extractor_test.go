@@ -6,7 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/mvwatch/mvwatch/demux"
+	"github.com/mvwatch/mvwatch/internal/media"
 )
 
 func TestResidualGlobalMotion(t *testing.T) {
@@ -166,7 +166,7 @@ func TestExtractorErrorsAndReset(t *testing.T) {
 	require.True(t, errors.Is(err, ErrGeometry))
 
 	// Motion vectors only: no residual, no reference kept.
-	feat, err := ext.Process(&demux.Frame{Index: 3, PictType: 'P', Width: 32, Height: 32,
+	feat, err := ext.Process(&media.Frame{Index: 3, PictType: 'P', Width: 32, Height: 32,
 		MotionVectors: packAll(globalVectors(32, 32, 1, 0))})
 	require.NoError(t, err)
 	require.False(t, feat.HasResidual)
@@ -191,7 +191,7 @@ func TestExtractorErrorsAndReset(t *testing.T) {
 
 func TestExtractorSteadyStateAllocatesNothing(t *testing.T) {
 	const w, h = 320, 180
-	frames := []*demux.Frame{
+	frames := []*media.Frame{
 		frameOf(0, 'P', w, h, w+32, scenePlane(w, h, w+32, 0, 0), globalVectors(w, h, 1.25, -0.5)),
 		frameOf(1, 'P', w, h, w+32, scenePlane(w, h, w+32, 1.25, -0.5), globalVectors(w, h, 1.25, -0.5)),
 	}

@@ -3,7 +3,7 @@ package mvextract
 import (
 	"math"
 
-	"github.com/mvwatch/mvwatch/demux"
+	"github.com/mvwatch/mvwatch/internal/media"
 )
 
 // texture is a smooth test scene: a sum of low-frequency waves, so bilinear interpolation of its samples
@@ -49,9 +49,9 @@ func vector(source int32, w, h uint8, dstX, dstY int, motionX, motionY int32, sc
 	}
 }
 
-// frameOf wraps a luma plane and vectors into a demux.Frame, with chroma planes (padded stride) that
+// frameOf wraps a luma plane and vectors into a media.Frame, with chroma planes (padded stride) that
 // are the luma plane subsampled and inverted.
-func frameOf(index int, pict byte, w, h, stride int, y []byte, mvs []MotionVector) *demux.Frame {
+func frameOf(index int, pict byte, w, h, stride int, y []byte, mvs []MotionVector) *media.Frame {
 	cw, ch := (w+1)/2, (h+1)/2
 	cs := cw + 3
 	cb, cr := make([]byte, cs*ch), make([]byte, cs*ch)
@@ -64,7 +64,7 @@ func frameOf(index int, pict byte, w, h, stride int, y []byte, mvs []MotionVecto
 			cb[cy*cs+cx], cr[cy*cs+cx] = v, 255-v
 		}
 	}
-	return &demux.Frame{
+	return &media.Frame{
 		Index: index, PictType: pict, KeyFrame: pict == 'I', Width: w, Height: h,
 		Y: y, YStride: stride, Cb: cb, Cr: cr, CStride: cs, MotionVectors: packAll(mvs),
 	}

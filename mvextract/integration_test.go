@@ -10,6 +10,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/mvwatch/mvwatch/demux"
+	"github.com/mvwatch/mvwatch/internal/media"
 	"github.com/mvwatch/mvwatch/internal/peer"
 )
 
@@ -36,7 +37,7 @@ func itoa(n int) string {
 }
 
 // decodeEach runs every frame of path through fn with motion vectors and pixels on, one thread.
-func decodeEach(t *testing.T, path string, fn func(*demux.Frame) error) {
+func decodeEach(t *testing.T, path string, fn func(*media.Frame) error) {
 	t.Helper()
 	f, err := demux.OpenFile(path, demux.DecoderConfig{MotionVectors: true, Pixels: true, Threads: 1})
 	require.NoError(t, err)
@@ -69,7 +70,7 @@ func TestRealClipGlobalMotion(t *testing.T) {
 				var prev, recon []byte
 				var sumRes, sumDiff float64
 				var pFrames int
-				decodeEach(t, path, func(f *demux.Frame) error {
+				decodeEach(t, path, func(f *media.Frame) error {
 					feat, err := ext.Process(f)
 					require.NoError(t, err)
 					w, h := feat.Width, feat.Height
@@ -114,7 +115,7 @@ func TestRealClipNewObject(t *testing.T) {
 		"drawbox=x=160:y=64:w=48:h=48:color=magenta:t=fill:enable='gte(n,12)'", 16)
 	ext := NewExtractor(ExtractorConfig{})
 	seen := false
-	decodeEach(t, path, func(f *demux.Frame) error {
+	decodeEach(t, path, func(f *media.Frame) error {
 		feat, err := ext.Process(f)
 		require.NoError(t, err)
 		w, h := feat.Width, feat.Height
@@ -153,7 +154,7 @@ func TestRealClipH264PredictionIsExact(t *testing.T) {
 	zeroShare := func(interp Interpolation) []float64 {
 		ext := NewExtractor(ExtractorConfig{Interpolation: interp, Chroma: true})
 		var shares []float64
-		decodeEach(t, path, func(f *demux.Frame) error {
+		decodeEach(t, path, func(f *media.Frame) error {
 			feat, err := ext.Process(f)
 			require.NoError(t, err)
 			if f.PictType != 'P' {
@@ -215,7 +216,7 @@ func TestRealClipBFrames(t *testing.T) {
 		ext := NewExtractor(ExtractorConfig{Future: true})
 		var bFuture, frames int
 		var recon []byte
-		decodeEach(t, p, func(f *demux.Frame) error {
+		decodeEach(t, p, func(f *media.Frame) error {
 			if frames >= 40 {
 				return nil
 			}
@@ -254,8 +255,8 @@ func TestWorkersSameResult(t *testing.T) {
 	for _, interp := range []Interpolation{Bilinear, H264} {
 		one := NewExtractor(ExtractorConfig{Interpolation: interp})
 		three := NewExtractor(ExtractorConfig{Interpolation: interp, Workers: 3})
-		var last *demux.Frame
-		decodeEach(t, path, func(f *demux.Frame) error {
+		var last *media.Frame
+		decodeEach(t, path, func(f *media.Frame) error {
 			a, err := one.Process(f)
 			require.NoError(t, err)
 			b, err := three.Process(f)
@@ -298,7 +299,7 @@ func TestRealClipAnchorReference(t *testing.T) {
 		var n int
 		var types []byte
 		lastAnchor := -1
-		decodeEach(t, path, func(f *demux.Frame) error {
+		decodeEach(t, path, func(f *media.Frame) error {
 			feat, err := ext.Process(f)
 			require.NoError(t, err)
 			types = append(types, f.PictType)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/mvwatch/mvwatch/demux"
+	"github.com/mvwatch/mvwatch/internal/media"
 	"github.com/mvwatch/mvwatch/mvextract"
 )
 
@@ -76,7 +77,7 @@ func AnalyzeFile(ctx context.Context, path string, opts AnalyzeOptions, emit fun
 		return st, err
 	}
 	defer f.Close()
-	err = f.Run(ctx, func(fr *demux.Frame) error {
+	err = f.Run(ctx, func(fr *media.Frame) error {
 		st.Frames++
 		if err := proc.frame(fr); err != nil {
 			return err

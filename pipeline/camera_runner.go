@@ -11,6 +11,7 @@ import (
 
 	"github.com/mvwatch/mvwatch/demux"
 	"github.com/mvwatch/mvwatch/ingest"
+	"github.com/mvwatch/mvwatch/internal/media"
 	"github.com/mvwatch/mvwatch/mvextract"
 )
 
@@ -30,7 +31,7 @@ type cameraDeps struct {
 	metrics    *Metrics
 	log        *slog.Logger
 	// onAccessUnit, when set, sees every access unit (the restream server). It must not block.
-	onAccessUnit func(camera string, au ingest.AccessUnit)
+	onAccessUnit func(camera string, au media.AccessUnit)
 	// onRemove, when set, is called after a camera is removed at run time.
 	onRemove func(camera string)
 	// jobQueue is the number of clips a camera may have waiting for inference; more are dropped.
@@ -130,7 +131,7 @@ func (r *cameraRunner) onClientState(st ingest.ClientState) {
 }
 
 // onAccessUnit runs on the client's delivery goroutine: decode, extract, gate, clip.
-func (r *cameraRunner) onAccessUnit(au ingest.AccessUnit) {
+func (r *cameraRunner) onAccessUnit(au media.AccessUnit) {
 	if r.deps.onAccessUnit != nil {
 		r.deps.onAccessUnit(r.cfg.Name, au)
 	}
@@ -182,7 +183,7 @@ func (r *cameraRunner) updateCounters(m *Metrics) {
 	}
 }
 
-func (r *cameraRunner) onFrame(f *demux.Frame) error {
+func (r *cameraRunner) onFrame(f *media.Frame) error {
 	r.frames.Add(1)
 	r.last.Store(time.Now().UnixNano())
 	if m := r.deps.metrics; m != nil {

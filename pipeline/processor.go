@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/mvwatch/mvwatch/demux"
+	"github.com/mvwatch/mvwatch/internal/media"
 	"github.com/mvwatch/mvwatch/mvextract"
 )
 
@@ -58,7 +58,7 @@ type processor struct {
 	// gateOpen and skipRatio mirror the gate for readers on other goroutines (camera state).
 	gateOpen  atomic.Bool
 	skipRatio atomic.Uint64 // float64 bits
-	noLuma    demux.Frame
+	noLuma    media.Frame
 }
 
 func newProcessor(camera string, spec mvextract.FeatureSpec, gate GateConfig, metrics *Metrics, submit func(*clipJob) bool) (*processor, error) {
@@ -88,7 +88,7 @@ func (p *processor) reset() {
 }
 
 // frame processes one decoded frame.
-func (p *processor) frame(f *demux.Frame) error {
+func (p *processor) frame(f *media.Frame) error {
 	if !p.anchored {
 		p.anchor, p.anchorPTS, p.anchored = p.now(), f.PTS, true
 	}
@@ -162,7 +162,7 @@ func (p *processor) wall(pts time.Duration) time.Time {
 
 // sparseDiff returns the mean absolute luma difference to the previous frame on a sparse grid: a cheap
 // change energy (lights, tamper, scene changes) next to the motion vectors' energy.
-func (p *processor) sparseDiff(f *demux.Frame) float64 {
+func (p *processor) sparseDiff(f *media.Frame) float64 {
 	if f.Y == nil {
 		return 0
 	}
@@ -226,7 +226,7 @@ func mvEnergy(ft *mvextract.Features) float64 {
 }
 
 // thumbnail writes a downscaled copy of f's picture (every k-th pixel) into dst, reusing it.
-func thumbnail(dst *image.YCbCr, f *demux.Frame) *image.YCbCr {
+func thumbnail(dst *image.YCbCr, f *media.Frame) *image.YCbCr {
 	if f.Y == nil || f.Width == 0 {
 		return dst
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mvwatch/mvwatch/ingest"
+	"github.com/mvwatch/mvwatch/internal/media"
 	"github.com/mvwatch/mvwatch/mvextract"
 )
 
@@ -129,7 +130,7 @@ func NewService(opts ServiceOptions) (_ *Service, err error) {
 		metrics:    s.metrics,
 		log:        s.log,
 		jobQueue:   4,
-		onAccessUnit: func(camera string, au ingest.AccessUnit) {
+		onAccessUnit: func(camera string, au media.AccessUnit) {
 			_ = s.restream.WriteAccessUnit(camera, au) // a camera without viewers is no error worth a log line
 		},
 		onRemove: func(camera string) { s.restream.RemoveCamera(camera) },

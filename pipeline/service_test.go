@@ -27,6 +27,7 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
 
 	"github.com/mvwatch/mvwatch/ingest"
+	"github.com/mvwatch/mvwatch/internal/media"
 	"github.com/mvwatch/mvwatch/mvextract"
 )
 
@@ -341,7 +342,7 @@ func TestServiceRestream(t *testing.T) {
 	var viewers []*ingest.Client
 	for i := range got {
 		v := ingest.NewClient(ingest.ClientConfig{URL: "rtsp://" + svc.RTSPAddr() + "/cam", Camera: fmt.Sprintf("viewer%d", i),
-			OnAccessUnit: func(au ingest.AccessUnit) { got[i].Add(1) }, Log: quietLogger()})
+			OnAccessUnit: func(au media.AccessUnit) { got[i].Add(1) }, Log: quietLogger()})
 		v.Start()
 		viewers = append(viewers, v)
 	}

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/mvwatch/mvwatch/demux"
+	"github.com/mvwatch/mvwatch/internal/media"
 	"github.com/mvwatch/mvwatch/mvextract"
 )
 
@@ -186,7 +187,7 @@ func decodeFPS(path string, threads int, residual bool) (int, float64, error) {
 	ex := mvextract.NewExtractor(mvextract.ExtractorConfig{NoResidual: !residual})
 	n := 0
 	start := time.Now()
-	err = f.Run(context.Background(), func(fr *demux.Frame) error {
+	err = f.Run(context.Background(), func(fr *media.Frame) error {
 		n++
 		_, err := ex.Process(fr)
 		return err
@@ -248,7 +249,7 @@ func memoryFlatness(path string, loops int, res *benchExtractResult) error {
 		if err != nil {
 			return err
 		}
-		err = f.Run(context.Background(), func(fr *demux.Frame) error {
+		err = f.Run(context.Background(), func(fr *media.Frame) error {
 			res.FramesLong++
 			_, err := ex.Process(fr)
 			return err

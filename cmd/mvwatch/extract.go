@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/mvwatch/mvwatch/demux"
+	"github.com/mvwatch/mvwatch/internal/media"
 	"github.com/mvwatch/mvwatch/mvextract"
 )
 
@@ -91,7 +92,7 @@ func extract(ctx context.Context, input string, o extractOptions) (int, error) {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	onFrame := func(f *demux.Frame) error {
+	onFrame := func(f *media.Frame) error {
 		if err := w.write(f); err != nil {
 			return err
 		}
@@ -128,7 +129,7 @@ func isRTSP(s string) bool {
 	return strings.HasPrefix(s, "rtsp://") || strings.HasPrefix(s, "rtsps://")
 }
 
-func extractFile(ctx context.Context, path string, cfg demux.DecoderConfig, fn func(*demux.Frame) error) error {
+func extractFile(ctx context.Context, path string, cfg demux.DecoderConfig, fn func(*media.Frame) error) error {
 	f, err := demux.OpenFile(path, cfg)
 	if err != nil {
 		return err
@@ -192,7 +193,7 @@ func newMVWriter(dir string, npy, tensors bool) (*mvWriter, error) {
 	return w, nil
 }
 
-func (w *mvWriter) write(f *demux.Frame) error {
+func (w *mvWriter) write(f *media.Frame) error {
 	var err error
 	w.mvs, err = mvextract.ParseMotionVectors(f.MotionVectors, w.mvs)
 	if err != nil {
@@ -231,7 +232,7 @@ func (w *mvWriter) write(f *demux.Frame) error {
 }
 
 // writeTensors writes the frame's luma residual and past motion field (dx, dy, mask planes).
-func (w *mvWriter) writeTensors(f *demux.Frame) error {
+func (w *mvWriter) writeTensors(f *media.Frame) error {
 	ft, err := w.ex.Process(f)
 	if err != nil {
 		return fmt.Errorf("frame %d: %w", f.Index, err)
@@ -284,7 +285,7 @@ type progress struct {
 	n     int
 }
 
-func (p *progress) tick(f *demux.Frame) {
+func (p *progress) tick(f *media.Frame) {
 	now := time.Now()
 	if p.start.IsZero() {
 		p.start, p.last = now, now

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mvwatch/mvwatch/demux"
+	"github.com/mvwatch/mvwatch/internal/media"
 	"github.com/mvwatch/mvwatch/mvextract"
 )
 
@@ -138,7 +139,7 @@ func features(ctx context.Context, input string, o featuresOptions) (*featuresMe
 	}
 	ex := mvextract.NewExtractor(o.spec.Extractor)
 	defer ex.Close()
-	onFrame := func(fr *demux.Frame) error {
+	onFrame := func(fr *media.Frame) error {
 		ft, err := ex.Process(fr)
 		if err != nil {
 			return err

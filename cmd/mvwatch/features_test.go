@@ -18,6 +18,7 @@ import (
 
 	"github.com/mvwatch/mvwatch/demux"
 	"github.com/mvwatch/mvwatch/ingest"
+	"github.com/mvwatch/mvwatch/internal/media"
 	"github.com/mvwatch/mvwatch/internal/peer"
 	"github.com/mvwatch/mvwatch/mvextract"
 )
@@ -91,7 +92,7 @@ func TestFeaturesCommand(t *testing.T) {
 	f, err := demux.OpenFile(in, demux.DecoderConfig{MotionVectors: true, Pixels: true, Threads: 1})
 	require.NoError(t, err)
 	defer f.Close()
-	require.NoError(t, f.Run(context.Background(), func(fr *demux.Frame) error {
+	require.NoError(t, f.Run(context.Background(), func(fr *media.Frame) error {
 		ft, err := ex.Process(fr)
 		if err != nil {
 			return err

@@ -14,6 +14,7 @@ import (
 
 	"github.com/mvwatch/mvwatch/demux"
 	"github.com/mvwatch/mvwatch/ingest"
+	"github.com/mvwatch/mvwatch/internal/media"
 	"github.com/mvwatch/mvwatch/mvextract"
 )
 
@@ -82,7 +83,7 @@ func runLive(args []string) int {
 						fmt.Printf("%s: %s: %s\n", name, cs.State, cs.Reason)
 					}
 				},
-			}, func(f *demux.Frame) error {
+			}, func(f *media.Frame) error {
 				ft, err := ex.Process(f)
 				if err != nil {
 					return err

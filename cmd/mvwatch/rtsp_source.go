@@ -10,6 +10,7 @@ import (
 
 	"github.com/mvwatch/mvwatch/demux"
 	"github.com/mvwatch/mvwatch/ingest"
+	"github.com/mvwatch/mvwatch/internal/media"
 )
 
 // rtspDecodeOptions configures decodeRTSP.
@@ -33,7 +34,7 @@ type rtspDecodeOptions struct {
 // decodeRTSP pulls an RTSP stream with ingest.Client and decodes it with demux.Decoder, calling fn for
 // every frame in output order, until ctx ends, maxTime passes, the stream goes idle, the client fails for
 // good, or fn returns an error. The decoder is flushed at the end, so the last frames are not lost.
-func decodeRTSP(ctx context.Context, o rtspDecodeOptions, fn func(*demux.Frame) error) error {
+func decodeRTSP(ctx context.Context, o rtspDecodeOptions, fn func(*media.Frame) error) error {
 	if o.maxTime > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, o.maxTime)
@@ -52,7 +53,7 @@ func decodeRTSP(ctx context.Context, o rtspDecodeOptions, fn func(*demux.Frame) 
 		fnErr   error
 		decErrs int
 	)
-	onAU := func(au ingest.AccessUnit) {
+	onAU := func(au media.AccessUnit) {
 		mu.Lock()
 		defer mu.Unlock()
 		lastAU = time.Now()

@@ -1,11 +1,11 @@
-package ingest
+package media
 
 import "time"
 
 // Codec names a video coding format carried by an access unit.
 type Codec string
 
-// Codecs that ingest hands on.
+// The codecs mvwatch ingests and decodes.
 const (
 	CodecH264 Codec = "h264"
 	CodecH265 Codec = "h265"

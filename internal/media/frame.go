@@ -1,4 +1,4 @@
-package demux
+package media
 
 import "time"
 
