@@ -7,6 +7,7 @@ import (
 
 	"github.com/mvwatch/mvwatch/demux"
 	"github.com/mvwatch/mvwatch/internal/media"
+	"github.com/mvwatch/mvwatch/internal/source"
 	"github.com/mvwatch/mvwatch/mvextract"
 )
 
@@ -72,12 +73,9 @@ func AnalyzeFile(ctx context.Context, path string, opts AnalyzeOptions, emit fun
 		return st, err
 	}
 	proc.now = func() time.Time { return time.Unix(0, 0) }
-	f, err := demux.OpenFile(path, demux.DecoderConfig{MotionVectors: true, Pixels: true, Threads: opts.Threads})
-	if err != nil {
-		return st, err
-	}
-	defer f.Close()
-	err = f.Run(ctx, func(fr *media.Frame) error {
+	src := source.New(source.Config{Input: path, Camera: "file",
+		Decoder: demux.DecoderConfig{MotionVectors: true, Pixels: true, Threads: opts.Threads}})
+	err = src.Run(ctx, func(fr *media.Frame) error {
 		st.Frames++
 		if err := proc.frame(fr); err != nil {
 			return err

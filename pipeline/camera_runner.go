@@ -12,6 +12,7 @@ import (
 	"github.com/mvwatch/mvwatch/demux"
 	"github.com/mvwatch/mvwatch/ingest"
 	"github.com/mvwatch/mvwatch/internal/media"
+	"github.com/mvwatch/mvwatch/internal/source"
 	"github.com/mvwatch/mvwatch/mvextract"
 )
 
@@ -38,8 +39,8 @@ type cameraDeps struct {
 	jobQueue int
 }
 
-// cameraRunner runs one RTSP camera: the ingest client pulls and reconnects, its delivery goroutine
-// decodes, extracts, gates and assembles clips, and a second goroutine sends the clips to the
+// cameraRunner runs one RTSP camera: its source (internal/source) pulls, reconnects and decodes, the
+// delivery goroutine extracts, gates and assembles clips, and a second goroutine sends the clips to the
 // classifier and turns the answers into events. Decoding never waits for inference: clips that find the
 // queue full are dropped and counted.
 type cameraRunner struct {
@@ -47,10 +48,9 @@ type cameraRunner struct {
 	deps *cameraDeps
 	log  *slog.Logger
 
-	client *ingest.Client
-	dec    *demux.Decoder
-	proc   *processor
-	jobs   *Queue[*clipJob]
+	src  *source.Source
+	proc *processor
+	jobs *Queue[*clipJob]
 
 	// Owned by the delivery goroutine: the client counters already added to the metrics.
 	lostSeen, reconnectsSeen uint64
@@ -62,13 +62,15 @@ type cameraRunner struct {
 	frames atomic.Uint64
 	last   atomic.Int64 // unix nanoseconds of the last decoded frame
 
-	cancel context.CancelFunc
-	done   chan struct{}
+	cancel  context.CancelFunc // ends inferLoop
+	stopSrc context.CancelFunc // ends the source's run
+	done    chan struct{}      // closed when inferLoop returns
+	srcDone chan struct{}      // closed when the source's run returns
 }
 
 // startCamera starts a runner for cfg; stop ends it.
 func startCamera(cfg CameraConfig, deps *cameraDeps) (*cameraRunner, error) {
-	r := &cameraRunner{cfg: cfg, deps: deps, log: deps.log.With("camera", cfg.Name), done: make(chan struct{})}
+	r := &cameraRunner{cfg: cfg, deps: deps, log: deps.log.With("camera", cfg.Name), done: make(chan struct{}), srcDone: make(chan struct{})}
 	r.state = CameraState{Name: cfg.Name, Phase: PhaseStarting, Since: time.Now()}
 	qo := QueueOptions{}
 	if m := deps.metrics; m != nil {
@@ -82,30 +84,53 @@ func startCamera(cfg CameraConfig, deps *cameraDeps) (*cameraRunner, error) {
 	}
 	r.proc = proc
 	r.setPhase(PhaseStarting, "")
+	r.src = source.New(source.Config{
+		Input:           cfg.URL,
+		Camera:          cfg.Name,
+		Transport:       cfg.Transport,
+		Decoder:         demux.DecoderConfig{MotionVectors: true, Pixels: true, Threads: 1, HWAccel: demux.HWAccel(cfg.HWAccel), Logger: r.log},
+		Log:             deps.log, // the client names the camera itself
+		OnState:         r.onClientState,
+		OnAccessUnit:    r.onAccessUnit,
+		OnDiscontinuity: r.proc.reset,
+		OnDecode:        r.onDecode,
+	})
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
-	r.client = ingest.NewClient(ingest.ClientConfig{
-		URL:           cfg.URL,
-		Camera:        cfg.Name,
-		Transport:     cfg.Transport,
-		OnAccessUnit:  r.onAccessUnit,
-		OnStateChange: r.onClientState,
-		Log:           deps.log, // the client names the camera itself
-	})
+	srcCtx, stopSrc := context.WithCancel(context.Background())
+	r.stopSrc = stopSrc
 	go r.inferLoop(ctx)
-	r.client.Start()
+	go r.runSource(srcCtx)
 	return r, nil
 }
 
-// stop closes the client, waits for the inference goroutine and publishes the camera's open event.
+// stop ends the source (its decoder flushed into the processor), waits for the inference goroutine
+// and publishes the camera's open event.
 func (r *cameraRunner) stop() {
-	r.client.Close()
+	r.stopSrc()
+	<-r.srcDone
 	r.cancel()
 	<-r.done
-	if r.dec != nil {
-		r.dec.Close()
-	}
 	r.setPhase(PhaseStopped, "")
+}
+
+// runSource pulls and decodes the camera until stop; a source that ends on its own has failed.
+func (r *cameraRunner) runSource(ctx context.Context) {
+	defer close(r.srcDone)
+	err := r.src.Run(ctx, r.onFrame)
+	if ctx.Err() != nil {
+		return
+	}
+	reason := "stream ended"
+	if err != nil {
+		reason = err.Error()
+	}
+	r.mu.Lock()
+	failed := r.state.Phase == PhaseFailed
+	r.mu.Unlock()
+	if !failed { // the client's own failure has set the phase and its reason already
+		r.setPhase(PhaseFailed, reason)
+	}
 }
 
 // onClientState maps the ingest client's states onto camera phases.
@@ -130,49 +155,37 @@ func (r *cameraRunner) onClientState(st ingest.ClientState) {
 	r.mu.Unlock()
 }
 
-// onAccessUnit runs on the client's delivery goroutine: decode, extract, gate, clip.
+// onAccessUnit runs on the client's delivery goroutine, before the unit is decoded.
 func (r *cameraRunner) onAccessUnit(au media.AccessUnit) {
 	if r.deps.onAccessUnit != nil {
 		r.deps.onAccessUnit(r.cfg.Name, au)
 	}
-	if au.Discontinuity { // a new session: drain the old one's pictures, restart timestamps and references
-		if r.dec != nil {
-			_ = r.dec.Flush(r.onFrame)
-		}
-		r.proc.reset()
-	}
-	if r.dec == nil {
-		dec, err := demux.NewDecoder(au.Codec, demux.DecoderConfig{
-			MotionVectors: true, Pixels: true, Threads: 1, HWAccel: demux.HWAccel(r.cfg.HWAccel), Logger: r.log})
-		if err != nil { // the client delivers only H.264 and H.265, so this is a bug, not a camera fault
-			r.setPhase(PhaseFailed, err.Error())
-			return
-		}
-		r.dec = dec
-	}
-	start := time.Now()
-	err := r.dec.Decode(au, r.onFrame)
+}
+
+// onDecode runs on the delivery goroutine after each access unit went through the decoder.
+func (r *cameraRunner) onDecode(d source.DecodeInfo) {
 	if m := r.deps.metrics; m != nil {
-		m.DecodeSeconds.WithLabelValues(r.cfg.Name).Observe(time.Since(start).Seconds())
-		if !r.hwChecked && r.dec.Stats().Packets > 0 {
+		now := time.Now()
+		m.DecodeSeconds.WithLabelValues(r.cfg.Name).Observe(d.Took.Seconds())
+		if !r.hwChecked && d.Stats.Packets > 0 {
 			r.hwChecked = true
-			if r.dec.HW().Fallback() {
+			if d.HW.Fallback() {
 				m.HWAccelFallbacks.WithLabelValues(r.cfg.Name).Inc()
 			}
 		}
-		if start.Sub(r.lastCounters) >= time.Second {
-			r.lastCounters = start
+		if now.Sub(r.lastCounters) >= time.Second {
+			r.lastCounters = now
 			r.updateCounters(m)
 		}
 	}
-	if err != nil && !errors.Is(err, demux.ErrNoRandomAccess) {
-		r.log.Debug("frame skipped", "err", err)
+	if d.Err != nil && !errors.Is(d.Err, demux.ErrNoRandomAccess) {
+		r.log.Debug("frame skipped", "err", d.Err)
 	}
 }
 
 // updateCounters adds what the client counted since the last call to the camera's metrics.
 func (r *cameraRunner) updateCounters(m *Metrics) {
-	st := r.client.State()
+	st := r.src.ClientState()
 	if st.PacketsLost > r.lostSeen {
 		m.PacketsLost.WithLabelValues(r.cfg.Name).Add(float64(st.PacketsLost - r.lostSeen))
 		r.lostSeen = st.PacketsLost

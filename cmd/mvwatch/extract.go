@@ -11,12 +11,12 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/mvwatch/mvwatch/demux"
 	"github.com/mvwatch/mvwatch/internal/media"
+	"github.com/mvwatch/mvwatch/internal/source"
 	"github.com/mvwatch/mvwatch/mvextract"
 )
 
@@ -105,12 +105,11 @@ func extract(ctx context.Context, input string, o extractOptions) (int, error) {
 		}
 		return nil
 	}
-	var runErr error
-	if isRTSP(input) {
-		runErr = decodeRTSP(ctx, rtspDecodeOptions{url: input, camera: "extract", transport: o.transport,
-			queue: o.queue, decoder: cfg, maxTime: o.maxTime, idle: o.idle}, onFrame)
-	} else {
-		runErr = extractFile(ctx, input, cfg, onFrame)
+	src := source.New(source.Config{Input: input, Camera: "extract", Decoder: cfg,
+		Transport: o.transport, QueueSize: o.queue, MaxTime: o.maxTime, Idle: o.idle})
+	runErr := src.Run(ctx, onFrame)
+	if st := src.Stats(); st.DecodeErrors > 0 && !source.IsURL(input) {
+		fmt.Fprintf(os.Stderr, "mvwatch extract: %s: %d packets could not be decoded and were skipped\n", input, st.DecodeErrors)
 	}
 	if prog != nil {
 		prog.done()
@@ -124,23 +123,6 @@ func extract(ctx context.Context, input string, o extractOptions) (int, error) {
 
 // errStop ends a decode loop early without being an error.
 var errStop = errors.New("stop")
-
-func isRTSP(s string) bool {
-	return strings.HasPrefix(s, "rtsp://") || strings.HasPrefix(s, "rtsps://")
-}
-
-func extractFile(ctx context.Context, path string, cfg demux.DecoderConfig, fn func(*media.Frame) error) error {
-	f, err := demux.OpenFile(path, cfg)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	err = f.Run(ctx, fn)
-	if st := f.Stats(); st.DecodeErrors > 0 {
-		fmt.Fprintf(os.Stderr, "mvwatch extract: %s: %d packets could not be decoded and were skipped\n", path, st.DecodeErrors)
-	}
-	return err
-}
 
 // mvWriter writes the outputs of `extract`: mvs.csv in mv-extractor's columns, mv_counts.csv (frame,count; no header),
 // frame_types.txt and, optionally, motion_vectors/mvs-N.npy (int32 [N,10] in mv-extractor's column order:

@@ -15,6 +15,7 @@ import (
 
 	"github.com/mvwatch/mvwatch/demux"
 	"github.com/mvwatch/mvwatch/internal/media"
+	"github.com/mvwatch/mvwatch/internal/source"
 	"github.com/mvwatch/mvwatch/mvextract"
 )
 
@@ -169,15 +170,10 @@ func features(ctx context.Context, input string, o featuresOptions) (*featuresMe
 		return nil
 	}
 	dcfg := demux.DecoderConfig{MotionVectors: true, Pixels: true, Threads: o.threads}
-	var runErr error
-	if isRTSP(input) {
-		runErr = decodeRTSP(ctx, rtspDecodeOptions{url: input, camera: "features", transport: o.transport,
-			queue: o.queue, decoder: dcfg, maxTime: o.maxTime, idle: o.idle}, onFrame)
-		if errors.Is(runErr, context.DeadlineExceeded) || errors.Is(runErr, context.Canceled) {
-			runErr = nil // --duration passed, or Ctrl-C: a live stream ends this way
-		}
-	} else {
-		runErr = extractFile(ctx, input, dcfg, onFrame)
+	runErr := source.New(source.Config{Input: input, Camera: "features", Decoder: dcfg,
+		Transport: o.transport, QueueSize: o.queue, MaxTime: o.maxTime, Idle: o.idle}).Run(ctx, onFrame)
+	if source.IsURL(input) && (errors.Is(runErr, context.DeadlineExceeded) || errors.Is(runErr, context.Canceled)) {
+		runErr = nil // --duration passed, or Ctrl-C: a live stream ends this way
 	}
 	closeErr := errors.Join(npy.Close(), f.Close())
 	if err := errors.Join(runErr, closeErr); err != nil {

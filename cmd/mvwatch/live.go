@@ -15,6 +15,7 @@ import (
 	"github.com/mvwatch/mvwatch/demux"
 	"github.com/mvwatch/mvwatch/ingest"
 	"github.com/mvwatch/mvwatch/internal/media"
+	"github.com/mvwatch/mvwatch/internal/source"
 	"github.com/mvwatch/mvwatch/mvextract"
 )
 
@@ -72,10 +73,10 @@ func runLive(args []string) int {
 		go func() {
 			defer wg.Done()
 			ex := mvextract.NewExtractor(mvextract.ExtractorConfig{})
-			err := decodeRTSP(ctx, rtspDecodeOptions{
-				url: url, camera: name, transport: *transport, log: log,
-				decoder: demux.DecoderConfig{MotionVectors: true, Pixels: true, Threads: *threads},
-				onState: func(cs ingest.ClientState) {
+			err := source.New(source.Config{
+				Input: url, Camera: name, Transport: *transport, Log: log,
+				Decoder: demux.DecoderConfig{MotionVectors: true, Pixels: true, Threads: *threads},
+				OnState: func(cs ingest.ClientState) {
 					st.mu.Lock()
 					st.state = cs.State
 					st.mu.Unlock()
@@ -83,7 +84,7 @@ func runLive(args []string) int {
 						fmt.Printf("%s: %s: %s\n", name, cs.State, cs.Reason)
 					}
 				},
-			}, func(f *media.Frame) error {
+			}).Run(ctx, func(f *media.Frame) error {
 				ft, err := ex.Process(f)
 				if err != nil {
 					return err
