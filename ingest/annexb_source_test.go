@@ -13,6 +13,7 @@ import (
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/mvwatch/mvwatch/internal/media"
+	"github.com/mvwatch/mvwatch/internal/testcam"
 	"github.com/stretchr/testify/require"
 )
 
@@ -95,11 +96,10 @@ func TestAnnexBPeerClipMatchesFFmpeg(t *testing.T) {
 }
 
 func TestAnnexBDefaultClip(t *testing.T) {
-	src, err := NewDefaultSource(false)
-	require.NoError(t, err)
+	src := defaultSource(t, false)
 	require.Equal(t, 150, src.Len())
 	require.Equal(t, time.Second/15, src.FrameDuration())
-	aus, err := ParseAnnexB(DefaultClip(), 0)
+	aus, err := ParseAnnexB(testcam.DefaultClip(), 0)
 	require.NoError(t, err)
 	ra := 0
 	for _, au := range aus {
@@ -111,13 +111,12 @@ func TestAnnexBDefaultClip(t *testing.T) {
 
 	dir := t.TempDir()
 	path := dir + "/clip.264"
-	require.NoError(t, os.WriteFile(path, DefaultClip(), 0o600))
+	require.NoError(t, os.WriteFile(path, testcam.DefaultClip(), 0o600))
 	require.Equal(t, ffprobeDecodeOrder(t, path), displayOrder(aus))
 }
 
 func TestAnnexBLoopKeepsTimeIncreasing(t *testing.T) {
-	src, err := NewDefaultSource(true)
-	require.NoError(t, err)
+	src := defaultSource(t, true)
 	maxPTS := time.Duration(-1)
 	for i := 0; i < 3*src.Len(); i++ {
 		au, err := src.Next()

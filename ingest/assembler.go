@@ -197,3 +197,9 @@ func (a *assembler) scan(nalus [][]byte) (hasVPS, hasSPS, hasPPS, ra, vcl, bad b
 	}
 	return hasVPS, hasSPS, hasPPS, ra, vcl, false
 }
+
+// ticksToDuration converts ticks of a clock to a duration, without overflowing for long-running streams.
+func ticksToDuration(ticks, clock int64) time.Duration {
+	secs, rem := ticks/clock, ticks%clock
+	return time.Duration(secs)*time.Second + time.Duration(rem*int64(time.Second)/clock)
+}

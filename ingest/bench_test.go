@@ -7,13 +7,14 @@ import (
 
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
 	"github.com/bluenviron/gortsplib/v4/pkg/format/rtph264"
+	"github.com/mvwatch/mvwatch/internal/testcam"
 	"github.com/pion/rtp"
 )
 
 // clipPackets packetises the embedded clip into marshalled RTP packets, as a camera would send them.
 func clipPackets(b *testing.B) [][]byte {
 	b.Helper()
-	aus, err := ParseAnnexB(DefaultClip(), 0)
+	aus, err := ParseAnnexB(testcam.DefaultClip(), 0)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -28,7 +29,7 @@ func clipPackets(b *testing.B) [][]byte {
 			b.Fatal(err)
 		}
 		for _, p := range pkts {
-			p.Timestamp = uint32(durationToTicks(au.PTS, 90000))
+			p.Timestamp = uint32(au.PTS * 90000 / time.Second)
 			raw, err := p.Marshal()
 			if err != nil {
 				b.Fatal(err)

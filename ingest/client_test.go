@@ -17,6 +17,7 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/mvwatch/mvwatch/internal/media"
+	"github.com/mvwatch/mvwatch/internal/testcam"
 	"github.com/pion/rtp"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -50,7 +51,7 @@ func TestClientPeerClipOverRTSP(t *testing.T) {
 
 	src, err := OpenAnnexB(path, AnnexBOptions{})
 	require.NoError(t, err)
-	cam := startCamera(t, TestCameraConfig{Source: src, Fast: true, Path: "/peer"})
+	cam := startCamera(t, testcam.Config{Source: src, Fast: true, Path: "/peer"})
 
 	reg := prometheus.NewRegistry()
 	var s sink
@@ -107,7 +108,7 @@ mvwatch_ingest_state{camera="peer",state="streaming"} 1
 
 func TestClientUDP(t *testing.T) {
 	rtpAddr, rtcpAddr := udpPortPair(t)
-	cam := startCamera(t, TestCameraConfig{UDPRTPAddress: rtpAddr, UDPRTCPAddress: rtcpAddr})
+	cam := startCamera(t, testcam.Config{UDPRTPAddress: rtpAddr, UDPRTCPAddress: rtcpAddr})
 	var s sink
 	c := newTestClient(t, ClientConfig{URL: cam.URL(), Transport: TransportUDP, OnAccessUnit: s.onAU})
 	c.Start()
@@ -119,7 +120,7 @@ func TestClientUDP(t *testing.T) {
 }
 
 func TestClientReconnects(t *testing.T) {
-	cam := NewTestCamera(TestCameraConfig{Address: "127.0.0.1:0"})
+	cam := testcam.New(testcam.Config{Address: "127.0.0.1:0", Source: defaultSource(t, true)})
 	require.NoError(t, cam.Start())
 	addr := cam.Addr()
 
@@ -132,7 +133,7 @@ func TestClientReconnects(t *testing.T) {
 	cam.Close()
 	eventually(t, 10*time.Second, func() bool { return c.State().State == StateBackoff }, "backoff after the camera went away")
 
-	cam2 := NewTestCamera(TestCameraConfig{Address: addr})
+	cam2 := testcam.New(testcam.Config{Address: addr, Source: defaultSource(t, true)})
 	require.NoError(t, cam2.Start())
 	defer cam2.Close()
 	restarted := time.Now()
@@ -181,7 +182,7 @@ func TestClientConnectionRefused(t *testing.T) {
 }
 
 func TestClientNotFound(t *testing.T) {
-	cam := startCamera(t, TestCameraConfig{})
+	cam := startCamera(t, testcam.Config{})
 	var s sink
 	c := newTestClient(t, ClientConfig{URL: "rtsp://" + cam.Addr() + "/nope", OnAccessUnit: s.onAU})
 	c.Start()
@@ -194,9 +195,9 @@ func TestClientUnsupportedCodec(t *testing.T) {
 		{Type: description.MediaTypeVideo, Formats: []format.Format{&format.MJPEG{}}},
 		{Type: description.MediaTypeAudio, Formats: []format.Format{&format.G711{PayloadTyp: 0, MULaw: true, SampleRate: 8000, ChannelCount: 1}}},
 	}}
-	srv := startStreamServer(t, desc)
+	srv, _ := startStreamServer(t, desc)
 	var s sink
-	c := NewClient(ClientConfig{URL: "rtsp://" + srv.addr + "/mjpeg", OnAccessUnit: s.onAU, Log: discardLog()})
+	c := NewClient(ClientConfig{URL: srv.URL("/mjpeg"), OnAccessUnit: s.onAU, Log: discardLog()})
 	err := c.Run(context.Background())
 	require.ErrorIs(t, err, ErrUnsupportedCodec)
 	require.ErrorContains(t, err, "video/M-JPEG")
@@ -216,32 +217,38 @@ func TestClientBadURL(t *testing.T) {
 }
 
 func TestClientGarbageRTP(t *testing.T) {
-	src, err := NewDefaultSource(true)
-	require.NoError(t, err)
+	src := defaultSource(t, true)
 	first, err := src.Next()
 	require.NoError(t, err)
-	forma, err := formatFor(first)
-	require.NoError(t, err)
+	forma := &format.H264{PayloadTyp: 96, PacketizationMode: 1}
+	for _, n := range first.NALUs {
+		switch h264.NALUType(n[0] & 0x1F) {
+		case h264.NALUTypeSPS:
+			forma.SPS = n
+		case h264.NALUTypePPS:
+			forma.PPS = n
+		}
+	}
 	medi := &description.Media{Type: description.MediaTypeVideo, Formats: []format.Format{forma}}
-	srv := startStreamServer(t, &description.Session{Medias: []*description.Media{medi}})
+	srv, stream := startStreamServer(t, &description.Session{Medias: []*description.Media{medi}})
 
 	var s sink
-	c := newTestClient(t, ClientConfig{URL: "rtsp://" + srv.addr + "/garbage", OnAccessUnit: s.onAU, Log: discardLog()})
+	c := newTestClient(t, ClientConfig{URL: srv.URL("/garbage"), OnAccessUnit: s.onAU, Log: discardLog()})
 	c.Start()
 	select {
-	case <-srv.playing:
+	case <-srv.Playing():
 	case <-time.After(10 * time.Second):
 		t.Fatal("client did not play")
 	}
 
-	enc, err := newEncoder(forma)
+	enc, err := forma.CreateEncoder()
 	require.NoError(t, err)
 	real := map[string]bool{}
 	var seq uint16
 	write := func(pkt *rtp.Packet) {
 		pkt.Version, pkt.PayloadType, pkt.SequenceNumber = 2, 96, seq
 		seq++
-		require.NoError(t, srv.stream.WritePacketRTP(medi, pkt))
+		require.NoError(t, stream.WritePacketRTP(medi, pkt))
 	}
 	au := first
 	for i := range 60 {
@@ -294,7 +301,7 @@ func TestClientGarbageRTP(t *testing.T) {
 
 func TestClientStall(t *testing.T) {
 	src := &blockingSource{release: make(chan struct{})}
-	cam := NewTestCamera(TestCameraConfig{Address: "127.0.0.1:0", Source: src})
+	cam := testcam.New(testcam.Config{Address: "127.0.0.1:0", Source: src})
 	require.NoError(t, cam.Start())
 	defer func() {
 		close(src.release)
@@ -320,7 +327,7 @@ func (b *blockingSource) Next() (media.AccessUnit, error) {
 	first := false
 	b.once.Do(func() { first = true })
 	if first {
-		src, err := NewDefaultSource(false)
+		src, err := NewAnnexBSource(testcam.DefaultClip(), AnnexBOptions{})
 		if err != nil {
 			return au, err
 		}
@@ -332,7 +339,7 @@ func (b *blockingSource) Next() (media.AccessUnit, error) {
 
 func TestClientCredentials(t *testing.T) {
 	const user, pass = "viewer", "s3cr3t-Pa55"
-	cam := startCamera(t, TestCameraConfig{User: user, Pass: pass, Path: "/private"})
+	cam := startCamera(t, testcam.Config{User: user, Pass: pass, Path: "/private"})
 	require.Contains(t, cam.URL(), user+":"+pass+"@")
 
 	logger, logs := captureLog()
@@ -420,7 +427,7 @@ func TestClientH265(t *testing.T) {
 	want, err := NewAnnexBSource(data, AnnexBOptions{Codec: media.CodecH265})
 	require.NoError(t, err)
 
-	cam := startCamera(t, TestCameraConfig{Source: src, Fast: true})
+	cam := startCamera(t, testcam.Config{Source: src, Fast: true})
 	var s sink
 	c := newTestClient(t, ClientConfig{URL: cam.URL(), OnAccessUnit: s.onAU})
 	c.Start()
@@ -437,7 +444,7 @@ func TestClientH265(t *testing.T) {
 }
 
 func TestClientAutoTransportFallsBackToTCP(t *testing.T) {
-	cam := startCamera(t, TestCameraConfig{}) // TCP only
+	cam := startCamera(t, testcam.Config{}) // TCP only
 	var s sink
 	c := newTestClient(t, ClientConfig{URL: cam.URL(), Transport: TransportAuto, OnAccessUnit: s.onAU})
 	c.Start()
@@ -456,9 +463,8 @@ func TestClientRequiresCallback(t *testing.T) {
 }
 
 func TestClientQueueFullDropsAndCounts(t *testing.T) {
-	src, err := NewDefaultSource(false)
-	require.NoError(t, err)
-	cam := startCamera(t, TestCameraConfig{Source: src, Fast: true})
+	src := defaultSource(t, false)
+	cam := startCamera(t, testcam.Config{Source: src, Fast: true})
 	release := make(chan struct{})
 	var s sink
 	reg := prometheus.NewRegistry()
@@ -495,7 +501,7 @@ func TestClientSoakReconnects(t *testing.T) {
 	if os.Getenv("MVWATCH_LONG") != "" {
 		cycles = 20
 	}
-	cam := NewTestCamera(TestCameraConfig{Address: "127.0.0.1:0"})
+	cam := testcam.New(testcam.Config{Address: "127.0.0.1:0", Source: defaultSource(t, true)})
 	require.NoError(t, cam.Start())
 	addr := cam.Addr()
 	var s sink
@@ -506,7 +512,7 @@ func TestClientSoakReconnects(t *testing.T) {
 		eventually(t, 15*time.Second, func() bool { return s.count() >= n+5 }, "cycle %d: access units", i)
 		cam.Close()
 		eventually(t, 10*time.Second, func() bool { return c.State().State == StateBackoff }, "cycle %d: backoff", i)
-		cam = NewTestCamera(TestCameraConfig{Address: addr})
+		cam = testcam.New(testcam.Config{Address: addr, Source: defaultSource(t, true)})
 		require.NoError(t, cam.Start())
 	}
 	n := s.count()
@@ -515,4 +521,10 @@ func TestClientSoakReconnects(t *testing.T) {
 	cam.Close()
 	require.GreaterOrEqual(t, c.State().Reconnects, uint64(cycles))
 	goleak.VerifyNone(t, goleak.IgnoreCurrent())
+}
+
+func TestTicksToDurationLongStreams(t *testing.T) {
+	week := 7 * 24 * time.Hour
+	require.Equal(t, week, ticksToDuration(int64(week/time.Second)*90000, 90000))
+	require.Equal(t, -time.Second, ticksToDuration(-90000, 90000))
 }

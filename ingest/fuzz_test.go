@@ -135,7 +135,9 @@ func TestWriteFuzzCorpus(t *testing.T) {
 	write("FuzzAnnexB", "truncated", h264B[:len(h264B)/3])
 
 	packetise := func(forma format.Format, nalus [][]byte, maxSize int) [][]byte {
-		var enc rtpEncoder
+		var enc interface {
+			Encode(au [][]byte) ([]*rtp.Packet, error)
+		}
 		switch f := forma.(type) {
 		case *format.H264:
 			e, err := f.CreateEncoder()

@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/bluenviron/gortsplib/v4"
-	"github.com/bluenviron/gortsplib/v4/pkg/base"
 	"github.com/bluenviron/gortsplib/v4/pkg/description"
 	"github.com/mvwatch/mvwatch/internal/media"
+	"github.com/mvwatch/mvwatch/internal/testcam"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 )
@@ -94,13 +94,17 @@ func captureLog() (*slog.Logger, *syncBuffer) {
 	return slog.New(slog.NewJSONHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug})), b
 }
 
-// startCamera starts a test camera on a random loopback port and closes it at the end of the test.
-func startCamera(t *testing.T, cfg TestCameraConfig) *TestCamera {
+// startCamera starts a test camera on a random loopback port, playing the looped built-in clip unless
+// cfg has a source, and closes it at the end of the test.
+func startCamera(t *testing.T, cfg testcam.Config) *testcam.Camera {
 	t.Helper()
 	if cfg.Address == "" {
 		cfg.Address = "127.0.0.1:0"
 	}
-	cam := NewTestCamera(cfg)
+	if cfg.Source == nil {
+		cfg.Source = defaultSource(t, true)
+	}
+	cam := testcam.New(cfg)
 	require.NoError(t, cam.Start())
 	t.Cleanup(cam.Close)
 	return cam
@@ -170,64 +174,25 @@ func itoa(n int) string {
 	return strconv.Itoa(n)
 }
 
-// streamServer is a bare gortsplib server serving one description at any path; tests write RTP
-// packets to its stream themselves.
-type streamServer struct {
-	server  *gortsplib.Server
-	stream  *gortsplib.ServerStream
-	addr    string
-	mu      sync.Mutex
-	play    *gortsplib.ServerConn
-	playing chan struct{}
-	once    sync.Once
-}
-
-func startStreamServer(t *testing.T, desc *description.Session) *streamServer {
+// startStreamServer starts a bare RTSP server at any path serving desc; tests write RTP packets to the
+// returned stream themselves.
+func startStreamServer(t *testing.T, desc *description.Session) (*testcam.Server, *gortsplib.ServerStream) {
 	t.Helper()
-	s := &streamServer{playing: make(chan struct{})}
-	s.server = &gortsplib.Server{
-		Handler:     s,
-		RTSPAddress: "127.0.0.1:0",
-		Listen: func(network, address string) (net.Listener, error) {
-			ln, err := net.Listen(network, address)
-			if err == nil {
-				s.addr = ln.Addr().String()
-			}
-			return ln, err
-		},
-	}
-	require.NoError(t, s.server.Start())
-	s.stream = &gortsplib.ServerStream{Server: s.server, Desc: desc}
-	require.NoError(t, s.stream.Initialize())
-	t.Cleanup(func() {
-		s.stream.Close()
-		s.server.Close()
-	})
-	return s
+	srv := testcam.NewServer(testcam.ServerConfig{})
+	require.NoError(t, srv.Start())
+	t.Cleanup(srv.Close)
+	stream := &gortsplib.ServerStream{Server: srv.RTSP(), Desc: desc}
+	require.NoError(t, stream.Initialize())
+	srv.SetStream(stream)
+	return srv, stream
 }
 
-func (s *streamServer) OnDescribe(*gortsplib.ServerHandlerOnDescribeCtx) (*base.Response, *gortsplib.ServerStream, error) {
-	return &base.Response{StatusCode: base.StatusOK}, s.stream, nil
-}
-
-func (s *streamServer) OnSetup(*gortsplib.ServerHandlerOnSetupCtx) (*base.Response, *gortsplib.ServerStream, error) {
-	return &base.Response{StatusCode: base.StatusOK}, s.stream, nil
-}
-
-func (s *streamServer) OnPlay(ctx *gortsplib.ServerHandlerOnPlayCtx) (*base.Response, error) {
-	s.mu.Lock()
-	s.play = ctx.Conn
-	s.mu.Unlock()
-	return &base.Response{StatusCode: base.StatusOK}, nil
-}
-
-func (s *streamServer) OnResponse(conn *gortsplib.ServerConn, res *base.Response) {
-	s.mu.Lock()
-	ok := conn == s.play
-	s.mu.Unlock()
-	if ok && res.StatusCode == base.StatusOK {
-		s.once.Do(func() { close(s.playing) })
-	}
+// defaultSource is the built-in test clip, optionally looped.
+func defaultSource(t testing.TB, loop bool) *AnnexBSource {
+	t.Helper()
+	src, err := NewAnnexBSource(testcam.DefaultClip(), AnnexBOptions{Loop: loop})
+	require.NoError(t, err)
+	return src
 }
 
 // discardLog is a logger that drops everything.

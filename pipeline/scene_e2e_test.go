@@ -13,9 +13,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mvwatch/mvwatch/ingest"
+	"github.com/mvwatch/mvwatch/internal/testcam"
 )
 
-// sceneTruth is ingest/clip/scene.json: the scripted scene's segments.
+// sceneTruth is internal/testcam/clip/scene.json: the scripted scene's segments.
 type sceneTruth struct {
 	FPS      float64 `json:"fps"`
 	Segments []struct {
@@ -42,13 +43,13 @@ func collapse(evs []Event) []string {
 func TestServeScriptedScene(t *testing.T) {
 	modelDir := filepath.Join("..", "models", "mfcd")
 	var truth sceneTruth
-	b, err := os.ReadFile(filepath.Join("..", "ingest", "clip", "scene.json"))
+	b, err := os.ReadFile(filepath.Join("..", "internal", "testcam", "clip", "scene.json"))
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(b, &truth))
 
-	src, err := ingest.NewSceneSource(false)
+	src, err := ingest.NewAnnexBSource(testcam.SceneClip(), ingest.AnnexBOptions{FrameRate: testcam.SceneFrameRate})
 	require.NoError(t, err)
-	cam := ingest.NewTestCamera(ingest.TestCameraConfig{Address: "127.0.0.1:0", Source: src})
+	cam := testcam.New(testcam.Config{Address: "127.0.0.1:0", Source: src})
 	require.NoError(t, cam.Start())
 	defer cam.Close()
 

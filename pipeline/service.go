@@ -12,8 +12,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/mvwatch/mvwatch/ingest"
 	"github.com/mvwatch/mvwatch/internal/media"
+	"github.com/mvwatch/mvwatch/internal/restream"
 	"github.com/mvwatch/mvwatch/mvextract"
 )
 
@@ -58,7 +58,7 @@ type Service struct {
 	hub      *Hub
 	webhooks *WebhookSink
 	fleet    *Fleet
-	restream *ingest.Restream
+	restream *restream.Server
 	api      *API
 	captions *CaptionStage
 	thumbs   *ThumbnailStage
@@ -120,7 +120,7 @@ func NewService(opts ServiceOptions) (_ *Service, err error) {
 	for _, l := range opts.IdleLabels {
 		idle[l] = true
 	}
-	s.restream = ingest.NewRestream(ingest.RestreamConfig{Address: cfg.Listen.RTSP, Log: s.log})
+	s.restream = restream.New(restream.Config{Address: cfg.Listen.RTSP, Log: s.log})
 	deps := &cameraDeps{
 		features:   opts.Features,
 		classifier: opts.Classifier,

@@ -28,6 +28,7 @@ import (
 
 	"github.com/mvwatch/mvwatch/ingest"
 	"github.com/mvwatch/mvwatch/internal/media"
+	"github.com/mvwatch/mvwatch/internal/testcam"
 	"github.com/mvwatch/mvwatch/mvextract"
 )
 
@@ -42,9 +43,11 @@ func (c *alternatingClassifier) Classify(ctx context.Context, _ []float32) (Clas
 	return Classification{Label: label, Score: 0.9, ExitStage: int(n % 2)}, nil
 }
 
-func startTestCamera(t *testing.T, addr string) *ingest.TestCamera {
+func startTestCamera(t *testing.T, addr string) *testcam.Camera {
 	t.Helper()
-	cam := ingest.NewTestCamera(ingest.TestCameraConfig{Address: addr})
+	src, err := ingest.NewAnnexBSource(testcam.DefaultClip(), ingest.AnnexBOptions{Loop: true})
+	require.NoError(t, err)
+	cam := testcam.New(testcam.Config{Address: addr, Source: src})
 	require.NoError(t, cam.Start())
 	return cam
 }

@@ -18,7 +18,7 @@ func TestAnalyzeScene(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "mvwatch")
 	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
 	require.NoError(t, err, "%s", out)
-	scene := filepath.Join("..", "..", "ingest", "clip", "scene.264")
+	scene := filepath.Join("..", "..", "internal", "testcam", "clip", "scene.264")
 	cmd := exec.Command(bin, "analyze", "-model", filepath.Join("..", "..", "models", "mfcd"), scene)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -30,7 +30,7 @@ func TestAnalyzeScene(t *testing.T) {
 			Start, End float64
 		}
 	}
-	b, err := os.ReadFile(filepath.Join("..", "..", "ingest", "clip", "scene.json"))
+	b, err := os.ReadFile(filepath.Join("..", "..", "internal", "testcam", "clip", "scene.json"))
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(b, &truth))
 

@@ -20,6 +20,7 @@ import (
 
 	"github.com/mvwatch/mvwatch/inference"
 	"github.com/mvwatch/mvwatch/ingest"
+	"github.com/mvwatch/mvwatch/internal/testcam"
 	"github.com/mvwatch/mvwatch/pipeline"
 )
 
@@ -125,7 +126,7 @@ func benchServeOnce(clip, modelDir, dir string, n int, gate bool, warmup, durati
 	log := slog.New(slog.DiscardHandler)
 	runtime.GC()
 	rss0 := rssMB()
-	var cams []*ingest.TestCamera
+	var cams []*testcam.Camera
 	defer func() {
 		for _, c := range cams {
 			c.Close()
@@ -140,7 +141,7 @@ func benchServeOnce(clip, modelDir, dir string, n int, gate bool, warmup, durati
 		if err != nil {
 			return res, err
 		}
-		cam := ingest.NewTestCamera(ingest.TestCameraConfig{Address: "127.0.0.1:0", Source: src, Log: log})
+		cam := testcam.New(testcam.Config{Address: "127.0.0.1:0", Source: src, Log: log})
 		if err := cam.Start(); err != nil {
 			return res, err
 		}

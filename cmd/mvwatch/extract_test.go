@@ -18,6 +18,7 @@ import (
 
 	"github.com/mvwatch/mvwatch/ingest"
 	"github.com/mvwatch/mvwatch/internal/peer"
+	"github.com/mvwatch/mvwatch/internal/testcam"
 )
 
 // readGzipLines returns the lines of a gzip file.
@@ -101,7 +102,7 @@ func TestExtractPeerFiles(t *testing.T) {
 func TestExtractPeerRTSP(t *testing.T) {
 	src, err := ingest.OpenAnnexB(filepath.Join(peer.Dir(t), "vid_h264.264"), ingest.AnnexBOptions{})
 	require.NoError(t, err)
-	cam := ingest.NewTestCamera(ingest.TestCameraConfig{Address: "127.0.0.1:0", Source: src, Fast: true})
+	cam := testcam.New(testcam.Config{Address: "127.0.0.1:0", Source: src, Fast: true})
 	require.NoError(t, cam.Start())
 	defer cam.Close()
 

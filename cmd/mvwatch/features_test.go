@@ -20,6 +20,7 @@ import (
 	"github.com/mvwatch/mvwatch/ingest"
 	"github.com/mvwatch/mvwatch/internal/media"
 	"github.com/mvwatch/mvwatch/internal/peer"
+	"github.com/mvwatch/mvwatch/internal/testcam"
 	"github.com/mvwatch/mvwatch/mvextract"
 )
 
@@ -163,7 +164,7 @@ func TestFeaturesRTSPMatchesFile(t *testing.T) {
 	stream := filepath.Join(peer.Dir(t), "vid_h264.264")
 	src, err := ingest.OpenAnnexB(stream, ingest.AnnexBOptions{})
 	require.NoError(t, err)
-	cam := ingest.NewTestCamera(ingest.TestCameraConfig{Address: "127.0.0.1:0", Source: src, Fast: true})
+	cam := testcam.New(testcam.Config{Address: "127.0.0.1:0", Source: src, Fast: true})
 	require.NoError(t, cam.Start())
 	defer cam.Close()
 	dir := t.TempDir()

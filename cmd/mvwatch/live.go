@@ -16,6 +16,7 @@ import (
 	"github.com/mvwatch/mvwatch/ingest"
 	"github.com/mvwatch/mvwatch/internal/media"
 	"github.com/mvwatch/mvwatch/internal/source"
+	"github.com/mvwatch/mvwatch/internal/testcam"
 	"github.com/mvwatch/mvwatch/mvextract"
 )
 
@@ -46,7 +47,12 @@ func runLive(args []string) int {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	urls := fs.Args()
 	if len(urls) == 0 {
-		cam := ingest.NewTestCamera(ingest.TestCameraConfig{Address: "127.0.0.1:0", Log: log})
+		src, err := ingest.NewAnnexBSource(testcam.DefaultClip(), ingest.AnnexBOptions{Loop: true})
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "mvwatch live: test camera: %v\n", err)
+			return 1
+		}
+		cam := testcam.New(testcam.Config{Address: "127.0.0.1:0", Source: src, Log: log})
 		if err := cam.Start(); err != nil {
 			fmt.Fprintf(os.Stderr, "mvwatch live: test camera: %v\n", err)
 			return 1

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mvwatch/mvwatch/ingest"
+	"github.com/mvwatch/mvwatch/internal/testcam"
 	"github.com/mvwatch/mvwatch/pipeline"
 )
 
@@ -59,12 +60,12 @@ func runServe(args []string) int {
 
 	if len(cfg.Cameras) == 0 {
 		for i := range *testCams {
-			src, err := ingest.NewSceneSource(true)
+			src, err := ingest.NewAnnexBSource(testcam.SceneClip(), ingest.AnnexBOptions{Loop: true, FrameRate: testcam.SceneFrameRate})
 			if err != nil {
 				fmt.Fprintf(os.Stderr, "mvwatch serve: test camera: %v\n", err)
 				return 1
 			}
-			cam := ingest.NewTestCamera(ingest.TestCameraConfig{Address: "127.0.0.1:0", Path: fmt.Sprintf("/testcam%d", i), Source: src, Log: log})
+			cam := testcam.New(testcam.Config{Address: "127.0.0.1:0", Path: fmt.Sprintf("/testcam%d", i), Source: src, Log: log})
 			if err := cam.Start(); err != nil {
 				fmt.Fprintf(os.Stderr, "mvwatch serve: test camera: %v\n", err)
 				return 1

@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/mvwatch/mvwatch/ingest"
+	"github.com/mvwatch/mvwatch/internal/testcam"
 )
 
 func runTestcam(args []string) int {
@@ -26,16 +27,18 @@ func runTestcam(args []string) int {
 		return 2
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	cfg := ingest.TestCameraConfig{Address: *addr, Path: *path, Log: log}
+	var src *ingest.AnnexBSource
+	var err error
 	if *file != "" {
-		src, err := ingest.OpenAnnexB(*file, ingest.AnnexBOptions{Loop: *loop})
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "mvwatch testcam: %v\n", err)
-			return 1
-		}
-		cfg.Source = src
+		src, err = ingest.OpenAnnexB(*file, ingest.AnnexBOptions{Loop: *loop})
+	} else {
+		src, err = ingest.NewAnnexBSource(testcam.DefaultClip(), ingest.AnnexBOptions{Loop: true})
 	}
-	cam := ingest.NewTestCamera(cfg)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "mvwatch testcam: %v\n", err)
+		return 1
+	}
+	cam := testcam.New(testcam.Config{Address: *addr, Path: *path, Source: src, Log: log})
 	if err := cam.Start(); err != nil {
 		fmt.Fprintf(os.Stderr, "mvwatch testcam: %v\n", err)
 		return 1

@@ -1,4 +1,4 @@
-package ingest
+package testcam
 
 import (
 	"bytes"
@@ -23,14 +23,13 @@ type GenerateOptions struct {
 	BFrames int
 	// CRF is x264's constant rate factor. It defaults to 26.
 	CRF int
-	// Loop makes the returned source loop.
-	Loop bool
 	// FFmpeg is the path of the ffmpeg binary. It defaults to "ffmpeg".
 	FFmpeg string
 }
 
-// Generate runs the ffmpeg CLI to render and encode a clip and returns it as an AnnexBSource.
-func Generate(ctx context.Context, opts GenerateOptions) (*AnnexBSource, error) {
+// Generate runs the ffmpeg CLI to render and encode a clip and returns it as a raw H.264 Annex-B
+// stream (read it with ingest.NewAnnexBSource).
+func Generate(ctx context.Context, opts GenerateOptions) ([]byte, error) {
 	if opts.Graph == "" {
 		return nil, fmt.Errorf("generate: GenerateOptions.Graph is required")
 	}
@@ -60,9 +59,8 @@ func Generate(ctx context.Context, opts GenerateOptions) (*AnnexBSource, error) 
 	if err := cmd.Run(); err != nil {
 		return nil, fmt.Errorf("generate %q: %w: %s", opts.Graph, err, strings.TrimSpace(stderr.String()))
 	}
-	src, err := NewAnnexBSource(stdout.Bytes(), AnnexBOptions{Loop: opts.Loop})
-	if err != nil {
-		return nil, fmt.Errorf("generate %q: %w", opts.Graph, err)
+	if stdout.Len() == 0 {
+		return nil, fmt.Errorf("generate %q: ffmpeg wrote no stream", opts.Graph)
 	}
-	return src, nil
+	return stdout.Bytes(), nil
 }

@@ -1,4 +1,7 @@
-package ingest
+// Package restream republishes cameras over RTSP: one pull per camera (the camera runner hands each
+// access unit on) served at rtsp://HOST:PORT/<camera> to many viewers. It is egress, not ingest; it
+// never decodes.
+package restream
 
 import (
 	"errors"
@@ -22,8 +25,8 @@ var ErrBadCameraName = errors.New("bad camera name")
 // cameraName is what a restreamed camera may be called: one URL path segment.
 var cameraName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 
-// RestreamConfig configures a Restream.
-type RestreamConfig struct {
+// Config configures a Server.
+type Config struct {
 	// Address is the RTSP (TCP) listen address. It defaults to ":8554".
 	Address string
 	// UDPRTPAddress and UDPRTCPAddress, when both set, enable the UDP transport (the RTP port must be
@@ -40,10 +43,10 @@ type RestreamConfig struct {
 	Log *slog.Logger
 }
 
-// Restream is an RTSP server that republishes cameras to many viewers: the access units of one pull
+// Server is an RTSP server that republishes cameras to many viewers: the access units of one pull
 // per camera (WriteAccessUnit) are served at rtsp://HOST:PORT/<camera>.
-type Restream struct {
-	cfg    RestreamConfig
+type Server struct {
+	cfg    Config
 	server *gortsplib.Server
 	addr   string
 
@@ -55,7 +58,7 @@ type Restream struct {
 // restreamCamera is one republished camera.
 type restreamCamera struct {
 	mu      sync.Mutex
-	writer  *streamWriter // nil until the first random-access unit
+	writer  *Stream       // nil until the first random-access unit
 	basePTS time.Duration // PTS that maps to RTP timestamp 0
 	lastRel time.Duration // highest PTS-basePTS written
 }
@@ -63,8 +66,8 @@ type restreamCamera struct {
 // restreamGap separates the timelines of two upstream sessions on a restreamed camera.
 const restreamGap = 100 * time.Millisecond
 
-// NewRestream returns a restream server; Start makes it listen.
-func NewRestream(cfg RestreamConfig) *Restream {
+// New returns a restream server; Start makes it listen.
+func New(cfg Config) *Server {
 	if cfg.Address == "" {
 		cfg.Address = ":8554"
 	}
@@ -74,11 +77,11 @@ func NewRestream(cfg RestreamConfig) *Restream {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Restream{cfg: cfg, cameras: make(map[string]*restreamCamera)}
+	return &Server{cfg: cfg, cameras: make(map[string]*restreamCamera)}
 }
 
 // Start opens the listeners.
-func (r *Restream) Start() error {
+func (r *Server) Start() error {
 	r.server = &gortsplib.Server{
 		Handler:        r,
 		RTSPAddress:    r.cfg.Address,
@@ -101,7 +104,7 @@ func (r *Restream) Start() error {
 }
 
 // Close disconnects every viewer and closes the listeners.
-func (r *Restream) Close() {
+func (r *Server) Close() {
 	r.mu.Lock()
 	if r.closed || r.server == nil {
 		r.mu.Unlock()
@@ -118,16 +121,16 @@ func (r *Restream) Close() {
 }
 
 // Addr is the address the server listens on, host:port.
-func (r *Restream) Addr() string { return r.addr }
+func (r *Server) Addr() string { return r.addr }
 
 // URL is the rtsp:// address of a camera, without credentials.
-func (r *Restream) URL(camera string) string { return "rtsp://" + r.addr + "/" + camera }
+func (r *Server) URL(camera string) string { return "rtsp://" + r.addr + "/" + camera }
 
 // WriteAccessUnit republishes one access unit of a camera to its viewers. The camera's stream appears
 // with its first random-access unit (units before it are ignored), and its codec and parameter sets
 // come from there; a codec change starts a new stream (viewers reconnect). Calls for one camera must
 // come in order; different cameras may be written concurrently.
-func (r *Restream) WriteAccessUnit(camera string, au media.AccessUnit) error {
+func (r *Server) WriteAccessUnit(camera string, au media.AccessUnit) error {
 	if !cameraName.MatchString(camera) {
 		return fmt.Errorf("%w %q", ErrBadCameraName, camera)
 	}
@@ -145,21 +148,21 @@ func (r *Restream) WriteAccessUnit(camera string, au media.AccessUnit) error {
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.writer != nil && c.writer.codec != au.Codec && au.RandomAccess {
-		c.writer.close()
+	if c.writer != nil && c.writer.Codec() != au.Codec && au.RandomAccess {
+		c.writer.Close()
 		c.writer = nil
 	}
 	if c.writer == nil {
 		if !au.RandomAccess {
 			return nil
 		}
-		w, err := newStreamWriter(r.server, au)
+		w, err := NewStream(r.server, au)
 		if err != nil {
 			return fmt.Errorf("restream %s: %w", camera, err)
 		}
 		c.writer, c.basePTS, c.lastRel = w, au.PTS, 0
 	}
-	if c.writer.codec != au.Codec {
+	if c.writer.Codec() != au.Codec {
 		return nil // the rest of a unit stream whose codec changed, until its random-access unit
 	}
 	if au.Discontinuity && au.PTS-c.basePTS <= c.lastRel {
@@ -167,8 +170,8 @@ func (r *Restream) WriteAccessUnit(camera string, au media.AccessUnit) error {
 		// the last unit.
 		c.basePTS = au.PTS - c.lastRel - restreamGap
 	}
-	c.writer.updateParams(au)
-	if err := c.writer.write(au, c.basePTS); err != nil {
+	c.writer.UpdateParams(au)
+	if err := c.writer.Write(au, c.basePTS); err != nil {
 		return fmt.Errorf("restream %s: %w", camera, err)
 	}
 	c.lastRel = max(c.lastRel, au.PTS-c.basePTS)
@@ -176,7 +179,7 @@ func (r *Restream) WriteAccessUnit(camera string, au media.AccessUnit) error {
 }
 
 // RemoveCamera stops republishing a camera and disconnects its viewers.
-func (r *Restream) RemoveCamera(camera string) {
+func (r *Server) RemoveCamera(camera string) {
 	r.mu.Lock()
 	c := r.cameras[camera]
 	delete(r.cameras, camera)
@@ -190,13 +193,13 @@ func (c *restreamCamera) close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.writer != nil {
-		c.writer.close()
+		c.writer.Close()
 		c.writer = nil
 	}
 }
 
 // streamFor returns the stream serving a request path, with the response to give.
-func (r *Restream) streamFor(conn *gortsplib.ServerConn, req *base.Request, path string) (*base.Response, *gortsplib.ServerStream, error) {
+func (r *Server) streamFor(conn *gortsplib.ServerConn, req *base.Request, path string) (*base.Response, *gortsplib.ServerStream, error) {
 	if r.cfg.User != "" && !conn.VerifyCredentials(req, r.cfg.User, r.cfg.Pass) {
 		return &base.Response{StatusCode: base.StatusUnauthorized}, nil, liberrors.ErrServerAuth{}
 	}
@@ -209,24 +212,24 @@ func (r *Restream) streamFor(conn *gortsplib.ServerConn, req *base.Request, path
 		w := c.writer
 		c.mu.Unlock()
 		if w != nil {
-			return &base.Response{StatusCode: base.StatusOK}, w.stream, nil
+			return &base.Response{StatusCode: base.StatusOK}, w.ServerStream(), nil
 		}
 	}
 	return &base.Response{StatusCode: base.StatusNotFound}, nil, fmt.Errorf("no camera %q", name)
 }
 
 // OnDescribe implements gortsplib.ServerHandlerOnDescribe.
-func (r *Restream) OnDescribe(ctx *gortsplib.ServerHandlerOnDescribeCtx) (*base.Response, *gortsplib.ServerStream, error) {
+func (r *Server) OnDescribe(ctx *gortsplib.ServerHandlerOnDescribeCtx) (*base.Response, *gortsplib.ServerStream, error) {
 	return r.streamFor(ctx.Conn, ctx.Request, ctx.Path)
 }
 
 // OnSetup implements gortsplib.ServerHandlerOnSetup.
-func (r *Restream) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Response, *gortsplib.ServerStream, error) {
+func (r *Server) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Response, *gortsplib.ServerStream, error) {
 	return r.streamFor(ctx.Conn, ctx.Request, ctx.Path)
 }
 
 // OnPlay implements gortsplib.ServerHandlerOnPlay.
-func (r *Restream) OnPlay(ctx *gortsplib.ServerHandlerOnPlayCtx) (*base.Response, error) {
+func (r *Server) OnPlay(ctx *gortsplib.ServerHandlerOnPlayCtx) (*base.Response, error) {
 	r.cfg.Log.Debug("restream viewer", "camera", strings.TrimPrefix(ctx.Path, "/"), "remote", ctx.Conn.NetConn().RemoteAddr().String())
 	return &base.Response{StatusCode: base.StatusOK}, nil
 }

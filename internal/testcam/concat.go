@@ -1,4 +1,4 @@
-package ingest
+package testcam
 
 import (
 	"errors"
@@ -11,7 +11,7 @@ import (
 // crossing, then a pan). Each source should start with a random-access unit. Timestamps keep
 // increasing: a source starts one frame after the previous source's last picture in display order.
 type Concat struct {
-	srcs []AUSource
+	srcs []Source
 	cur  int
 
 	offset  time.Duration // added to the current source's PTS
@@ -22,7 +22,7 @@ type Concat struct {
 }
 
 // NewConcat returns a source that plays srcs in order and ends (io.EOF) after the last.
-func NewConcat(srcs ...AUSource) *Concat {
+func NewConcat(srcs ...Source) *Concat {
 	return &Concat{srcs: srcs, first: true}
 }
 
