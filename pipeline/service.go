@@ -13,13 +13,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mvwatch/mvwatch/ingest"
+	"github.com/mvwatch/mvwatch/internal/config"
 	"github.com/mvwatch/mvwatch/mvextract"
 )
 
 // ServiceOptions configures a Service.
 type ServiceOptions struct {
 	// Config is the validated configuration. Required.
-	Config *Config
+	Config *config.Config
 	// Classifier runs the model on clips. Required.
 	Classifier Classifier
 	// Features is the feature configuration the model takes (Model.Features).
@@ -50,7 +51,7 @@ type ServiceOptions struct {
 // live subscribers as an update; webhooks get the event once, at detection.
 type Service struct {
 	opts     ServiceOptions
-	cfg      *Config
+	cfg      *config.Config
 	log      *slog.Logger
 	metrics  *Metrics
 	store    *Store
