@@ -8,6 +8,7 @@ import (
 	"github.com/mvwatch/mvwatch/demux"
 	"github.com/mvwatch/mvwatch/internal/media"
 	"github.com/mvwatch/mvwatch/internal/source"
+	"github.com/mvwatch/mvwatch/internal/config"
 	"github.com/mvwatch/mvwatch/mvextract"
 )
 
@@ -16,8 +17,8 @@ type AnalyzeOptions struct {
 	Classifier Classifier
 	Features   mvextract.FeatureSpec
 	// Gate is the motion gate; Enabled false sends every clip to the model.
-	Gate       GateConfig
-	Thresholds Thresholds
+	Gate       config.Gate
+	Thresholds config.Thresholds
 	// IdleLabels are the labels that are no event. It defaults to {"idle"}.
 	IdleLabels []string
 	// Threads is the decoder thread count. It defaults to 1.
@@ -68,7 +69,7 @@ func AnalyzeFile(ctx context.Context, path string, opts AnalyzeOptions, emit fun
 		ev.observe(job, c)
 		return true
 	}
-	proc, err := newProcessor("file", opts.Features, opts.Gate.withDefaults(DefaultGateConfig()), nil, submit)
+	proc, err := newProcessor("file", opts.Features, opts.Gate.WithDefaults(config.DefaultGate()), nil, submit)
 	if err != nil {
 		return st, err
 	}

@@ -17,6 +17,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/mvwatch/mvwatch/internal/config"
 )
 
 // EventReader is what the API needs from the event store (Store implements it).
@@ -44,8 +46,8 @@ type APIOptions struct {
 	// Ready reports whether the service is ready (/readyz); nil means always ready.
 	Ready func() error
 	// Gate is the gate configuration cameras added through the API inherit. It defaults to
-	// DefaultGateConfig().
-	Gate GateConfig
+	// config.DefaultGate().
+	Gate config.Gate
 	// MaxBodyBytes bounds request bodies. It defaults to 1 MiB.
 	MaxBodyBytes int64
 	// Heartbeat is the interval of keep-alive comments on the live stream. It defaults to 15s.
@@ -71,7 +73,7 @@ func NewAPI(opts APIOptions) *API {
 		opts.Gatherer = prometheus.NewRegistry()
 	}
 	if opts.Gate.Alpha == 0 {
-		opts.Gate = opts.Gate.withDefaults(DefaultGateConfig())
+		opts.Gate = opts.Gate.WithDefaults(config.DefaultGate())
 	}
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = 1 << 20
@@ -210,7 +212,7 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusNotFound, err.Error())
 	case errors.Is(err, ErrCameraExists):
 		writeError(w, http.StatusConflict, err.Error())
-	case errors.Is(err, ErrInvalidConfig), errors.Is(err, ErrInvalidEvent):
+	case errors.Is(err, config.ErrInvalid), errors.Is(err, ErrInvalidEvent):
 		writeError(w, http.StatusBadRequest, err.Error())
 	default:
 		a.opts.Logger.Error("api request failed", "method", r.Method, "path", r.URL.Path, "err", err)
@@ -234,12 +236,12 @@ func (a *API) readyz(w http.ResponseWriter, _ *http.Request) {
 
 // CameraView is a camera as the API shows it: its configuration with secrets redacted, and its state.
 type CameraView struct {
-	CameraConfig
+	config.Camera
 	State *CameraState `json:"state,omitempty"`
 }
 
-func (a *API) view(c CameraConfig) CameraView {
-	v := CameraView{CameraConfig: c.Redacted()}
+func (a *API) view(c config.Camera) CameraView {
+	v := CameraView{Camera: c.Redacted()}
 	if st, err := a.opts.Cameras.State(c.Name); err == nil {
 		v.State = &st
 	}
@@ -276,8 +278,8 @@ func (a *API) cameraState(w http.ResponseWriter, r *http.Request) {
 }
 
 // readCamera decodes and validates a camera from the request body, writing the error response itself.
-func (a *API) readCamera(w http.ResponseWriter, r *http.Request) (CameraConfig, bool) {
-	var c CameraConfig
+func (a *API) readCamera(w http.ResponseWriter, r *http.Request) (config.Camera, bool) {
+	var c config.Camera
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, a.opts.MaxBodyBytes))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&c); err != nil {

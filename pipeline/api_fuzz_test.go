@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/mvwatch/mvwatch/internal/config"
 )
 
 // FuzzParseEventQuery feeds arbitrary query strings to the events query parser, then runs every query
@@ -53,24 +55,25 @@ func FuzzCameraJSON(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		var c CameraConfig
+		var c config.Camera
 		dec := json.NewDecoder(bytes.NewReader(body))
 		dec.DisallowUnknownFields()
 		if dec.Decode(&c) != nil {
 			return
 		}
-		err := c.Validate(DefaultGateConfig())
+		err := c.Validate(config.DefaultGate())
 		if err != nil {
-			require.True(t, errors.Is(err, ErrInvalidConfig))
+			require.True(t, errors.Is(err, config.ErrInvalid))
 			return
 		}
-		require.True(t, cameraNameRE.MatchString(c.Name))
-		require.NoError(t, checkURL(c.URL, "rtsp", "rtsps", "file"))
+		require.True(t, config.ValidName(c.Name))
+		require.NoError(t, config.CheckCameraURL(c.URL))
 		require.Contains(t, []string{"tcp", "udp", "auto"}, c.Transport)
-		require.Empty(t, c.Gate.problems())
+		again := c
+		require.NoError(t, again.Validate(config.DefaultGate()), "validation is idempotent")
 		// The redacted view still validates and keeps the name.
 		r := c.Redacted()
 		require.Equal(t, c.Name, r.Name)
-		require.NoError(t, checkURL(r.URL, "rtsp", "rtsps", "file"))
+		require.NoError(t, config.CheckCameraURL(r.URL))
 	})
 }

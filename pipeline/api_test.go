@@ -20,18 +20,20 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
+
+	"github.com/mvwatch/mvwatch/internal/config"
 )
 
 // memCameras is an in-memory CameraManager for the API tests.
 type memCameras struct {
 	mu   sync.Mutex
-	cams map[string]CameraConfig
+	cams map[string]config.Camera
 }
 
-func newMemCameras(cams ...CameraConfig) *memCameras {
-	m := &memCameras{cams: map[string]CameraConfig{}}
+func newMemCameras(cams ...config.Camera) *memCameras {
+	m := &memCameras{cams: map[string]config.Camera{}}
 	for _, c := range cams {
-		if err := c.Validate(DefaultGateConfig()); err != nil {
+		if err := c.Validate(config.DefaultGate()); err != nil {
 			panic(err)
 		}
 		m.cams[c.Name] = c
@@ -39,10 +41,10 @@ func newMemCameras(cams ...CameraConfig) *memCameras {
 	return m
 }
 
-func (m *memCameras) List() []CameraConfig {
+func (m *memCameras) List() []config.Camera {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := make([]CameraConfig, 0, len(m.cams))
+	out := make([]config.Camera, 0, len(m.cams))
 	for _, c := range m.cams {
 		out = append(out, c)
 	}
@@ -50,7 +52,7 @@ func (m *memCameras) List() []CameraConfig {
 	return out
 }
 
-func (m *memCameras) Get(name string) (CameraConfig, error) {
+func (m *memCameras) Get(name string) (config.Camera, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	c, ok := m.cams[name]
@@ -60,7 +62,7 @@ func (m *memCameras) Get(name string) (CameraConfig, error) {
 	return c, nil
 }
 
-func (m *memCameras) Add(_ context.Context, c CameraConfig) error {
+func (m *memCameras) Add(_ context.Context, c config.Camera) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, ok := m.cams[c.Name]; ok {
@@ -121,7 +123,7 @@ func newAPIFixture(t *testing.T, token string) *apiFixture {
 	require.NoError(t, err)
 	f.hub = NewHub(4, f.metrics)
 	f.sink = Fanout{f.store, f.hub}
-	f.cams = newMemCameras(CameraConfig{Name: "door", URL: "rtsp://admin:hunter2pass@127.0.0.1:8554/door"})
+	f.cams = newMemCameras(config.Camera{Name: "door", URL: "rtsp://admin:hunter2pass@127.0.0.1:8554/door"})
 	f.api = NewAPI(APIOptions{
 		Token: token, Cameras: f.cams, Events: f.store, Hub: f.hub, Gatherer: f.reg, Metrics: f.metrics,
 		Ready: func() error { f.mu.Lock(); defer f.mu.Unlock(); return f.ready }, Heartbeat: 50 * time.Millisecond,

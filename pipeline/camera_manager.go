@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/mvwatch/mvwatch/internal/config"
 )
 
 // Errors a CameraManager returns; the API maps them to 404 and 409.
@@ -51,14 +53,14 @@ type CameraState struct {
 
 // CameraManager is what the HTTP API needs from the component that runs the cameras. Add and Remove
 // change the running set at run time. Implementations return errors wrapping ErrCameraNotFound and
-// ErrCameraExists, and ErrInvalidConfig for a camera that fails validation.
+// ErrCameraExists, and config.ErrInvalid for a camera that fails validation.
 type CameraManager interface {
 	// List returns the configured cameras in a stable order.
-	List() []CameraConfig
+	List() []config.Camera
 	// Get returns one camera's configuration.
-	Get(name string) (CameraConfig, error)
+	Get(name string) (config.Camera, error)
 	// Add validates and starts a camera.
-	Add(ctx context.Context, cam CameraConfig) error
+	Add(ctx context.Context, cam config.Camera) error
 	// Remove stops and forgets a camera.
 	Remove(ctx context.Context, name string) error
 	// State returns a camera's current state.

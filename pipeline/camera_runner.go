@@ -13,6 +13,7 @@ import (
 	"github.com/mvwatch/mvwatch/ingest"
 	"github.com/mvwatch/mvwatch/internal/media"
 	"github.com/mvwatch/mvwatch/internal/source"
+	"github.com/mvwatch/mvwatch/internal/config"
 	"github.com/mvwatch/mvwatch/mvextract"
 )
 
@@ -26,7 +27,7 @@ type Classifier interface {
 type cameraDeps struct {
 	features   mvextract.FeatureSpec
 	classifier Classifier
-	thresholds Thresholds
+	thresholds config.Thresholds
 	idleLabels map[string]bool
 	publish    func(Event) // the service's event writer; must not block for long
 	metrics    *Metrics
@@ -44,7 +45,7 @@ type cameraDeps struct {
 // classifier and turns the answers into events. Decoding never waits for inference: clips that find the
 // queue full are dropped and counted.
 type cameraRunner struct {
-	cfg  CameraConfig
+	cfg  config.Camera
 	deps *cameraDeps
 	log  *slog.Logger
 
@@ -69,7 +70,7 @@ type cameraRunner struct {
 }
 
 // startCamera starts a runner for cfg; stop ends it.
-func startCamera(cfg CameraConfig, deps *cameraDeps) (*cameraRunner, error) {
+func startCamera(cfg config.Camera, deps *cameraDeps) (*cameraRunner, error) {
 	r := &cameraRunner{cfg: cfg, deps: deps, log: deps.log.With("camera", cfg.Name), done: make(chan struct{}), srcDone: make(chan struct{})}
 	r.state = CameraState{Name: cfg.Name, Phase: PhaseStarting, Since: time.Now()}
 	qo := QueueOptions{}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/mvwatch/mvwatch/internal/config"
 	"github.com/mvwatch/mvwatch/llmgen"
 )
 
@@ -28,7 +29,7 @@ type CaptionStage struct {
 // NewCaptionStage loads the caption models that cfg names (directories as given) and registers the
 // captioner's metrics on reg. inference.Init must have succeeded. Close it (the Service does when it
 // owns it).
-func NewCaptionStage(cfg CaptionsConfig, reg prometheus.Registerer, log *slog.Logger) (*CaptionStage, error) {
+func NewCaptionStage(cfg config.Captions, reg prometheus.Registerer, log *slog.Logger) (*CaptionStage, error) {
 	if log == nil {
 		log = slog.Default()
 	}

@@ -3,9 +3,8 @@
 //
 // The service-side pieces, each usable on its own:
 //
-//   - Config (config.go): the one YAML file, parsed strictly with line-precise errors
-//     ("config.yaml:12: cameras[1].url: ..."), MVWATCH_* environment overrides, documented defaults
-//     and a Redacted view so camera passwords and tokens are never logged or rendered.
+//   - The configuration lives in package internal/config (a leaf): the one YAML file, MVWATCH_*
+//     environment overrides and flags, validated together with field paths.
 //   - Event, Sink and Fanout (event.go): what the pipeline emits and the small interface every
 //     destination implements. Store (store.go) is the durable embedded sink on bbolt: Publish
 //     returns only once the event is fsync'd; retention by age and count; queries by time range,

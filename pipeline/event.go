@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/mvwatch/mvwatch/internal/config"
 )
 
 // ErrInvalidEvent is wrapped by the errors that sinks return for an event that fails Event.Validate.
@@ -109,7 +111,7 @@ func (e *Event) Validate() error {
 	switch {
 	case !validID(e.ID):
 		return bad("id %q is not 24 lower-case hex digits (use NewEventID)", e.ID)
-	case !cameraNameRE.MatchString(e.Camera):
+	case !config.ValidName(e.Camera):
 		return bad("camera %q is not a valid camera name", e.Camera)
 	case e.Label == "" || len(e.Label) > 128:
 		return bad("label must be 1 to 128 bytes")

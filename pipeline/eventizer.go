@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"image/jpeg"
 	"time"
+
+	"github.com/mvwatch/mvwatch/internal/config"
 )
 
 // Classification is the model's decision on one clip.
@@ -21,7 +23,7 @@ type Classification struct {
 // camera's inference goroutine.
 type eventizer struct {
 	camera     string
-	thresholds Thresholds
+	thresholds config.Thresholds
 	idle       map[string]bool
 	publish    func(Event)
 	// gap is how far apart two clips may be and still extend the same event.

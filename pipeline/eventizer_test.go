@@ -5,11 +5,13 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/mvwatch/mvwatch/internal/config"
 )
 
 func TestEventizerMergesSplitsAndFlushes(t *testing.T) {
 	var got []Event
-	e := &eventizer{camera: "c", thresholds: Thresholds{MinScore: 0.5, Labels: map[string]float64{"pan": 0.8}},
+	e := &eventizer{camera: "c", thresholds: config.Thresholds{MinScore: 0.5, Labels: map[string]float64{"pan": 0.8}},
 		idle: map[string]bool{"idle": true}, publish: func(ev Event) { got = append(got, ev) }, gap: 2 * time.Second}
 	t0 := time.Unix(1000, 0)
 	clip := func(i int) *clipJob { // clip i covers [i, i+1) seconds

@@ -6,29 +6,31 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/mvwatch/mvwatch/internal/config"
 )
 
 // Fleet runs the set of cameras and implements CameraManager for the HTTP API: cameras can be added
 // and removed at run time, each with its own runner, so a failing camera never stops the others.
 type Fleet struct {
-	gate GateConfig
+	gate config.Gate
 	deps *cameraDeps
 
 	mu      sync.Mutex
-	cams    map[string]CameraConfig
+	cams    map[string]config.Camera
 	runners map[string]*cameraRunner
 	closed  bool
 }
 
-func newFleet(gate GateConfig, deps *cameraDeps) *Fleet {
-	return &Fleet{gate: gate, deps: deps, cams: map[string]CameraConfig{}, runners: map[string]*cameraRunner{}}
+func newFleet(gate config.Gate, deps *cameraDeps) *Fleet {
+	return &Fleet{gate: gate, deps: deps, cams: map[string]config.Camera{}, runners: map[string]*cameraRunner{}}
 }
 
 // List returns the cameras sorted by name.
-func (f *Fleet) List() []CameraConfig {
+func (f *Fleet) List() []config.Camera {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	out := make([]CameraConfig, 0, len(f.cams))
+	out := make([]config.Camera, 0, len(f.cams))
 	for _, c := range f.cams {
 		out = append(out, c)
 	}
@@ -37,18 +39,18 @@ func (f *Fleet) List() []CameraConfig {
 }
 
 // Get returns one camera's configuration.
-func (f *Fleet) Get(name string) (CameraConfig, error) {
+func (f *Fleet) Get(name string) (config.Camera, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	c, ok := f.cams[name]
 	if !ok {
-		return CameraConfig{}, fmt.Errorf("%w: %q", ErrCameraNotFound, name)
+		return config.Camera{}, fmt.Errorf("%w: %q", ErrCameraNotFound, name)
 	}
 	return c, nil
 }
 
 // Add validates cam and starts it (unless it is disabled).
-func (f *Fleet) Add(_ context.Context, cam CameraConfig) error {
+func (f *Fleet) Add(_ context.Context, cam config.Camera) error {
 	if err := cam.Validate(f.gate); err != nil {
 		return err
 	}

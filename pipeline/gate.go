@@ -4,6 +4,8 @@ import (
 	"math"
 	"sort"
 	"time"
+
+	"github.com/mvwatch/mvwatch/internal/config"
 )
 
 // gateWarmupFrames is how many frames the gate passes while it learns the initial noise floor.
@@ -31,7 +33,7 @@ type GateDecision struct {
 // The first frames (a short warm-up) pass while the floor is learnt from their median.
 // A Gate is pure logic and not safe for concurrent use: one per camera goroutine.
 type Gate struct {
-	cfg     GateConfig
+	cfg     config.Gate
 	floor   float64
 	open    bool
 	last    bool
@@ -44,8 +46,8 @@ type Gate struct {
 }
 
 // NewGate returns a gate; zero fields of cfg take DefaultGateConfig's values.
-func NewGate(cfg GateConfig) *Gate {
-	return &Gate{cfg: cfg.withDefaults(DefaultGateConfig()), last: true}
+func NewGate(cfg config.Gate) *Gate {
+	return &Gate{cfg: cfg.WithDefaults(config.DefaultGate()), last: true}
 }
 
 // Observe feeds one frame: its presentation time and its MV and residual energies (any non-negative

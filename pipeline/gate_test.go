@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/mvwatch/mvwatch/internal/config"
 )
 
 const fps = 15
@@ -36,7 +38,7 @@ func passes(ds []GateDecision) int {
 func TestGateScriptedScene(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	noise := func(int) float64 { return 1 + 0.3*rng.Float64() }
-	g := NewGate(GateConfig{}) // defaults: on 3x, off 1.5x, hold 2s
+	g := NewGate(config.Gate{}) // defaults: on 3x, off 1.5x, hold 2s
 	i := 0
 
 	// Warm-up passes, then the gate closes on the learnt floor.
@@ -78,7 +80,7 @@ func TestGateScriptedScene(t *testing.T) {
 }
 
 func TestGateAdaptsToLastingChange(t *testing.T) {
-	g := NewGate(GateConfig{})
+	g := NewGate(config.Gate{})
 	i := 0
 	feed(g, &i, 5*fps, func(int) float64 { return 1 })
 	// Rain starts: energy jumps 6x and stays. The gate opens, the floor follows slowly, the gate closes.
@@ -91,7 +93,7 @@ func TestGateAdaptsToLastingChange(t *testing.T) {
 }
 
 func TestGateResidualAndEdgeCases(t *testing.T) {
-	g := NewGate(GateConfig{ResidualWeight: 2})
+	g := NewGate(config.Gate{ResidualWeight: 2})
 	i := 0
 	feed(g, &i, gateWarmupFrames+fps, func(int) float64 { return 1 })
 	// Residual energy alone (a change without motion vectors, e.g. lights) opens the gate.
@@ -113,7 +115,7 @@ func TestGateResidualAndEdgeCases(t *testing.T) {
 	require.False(t, d.Pass)
 
 	// A zero noise floor is bounded by MinFloor: tiny noise does not open the gate.
-	g = NewGate(GateConfig{MinFloor: 0.5})
+	g = NewGate(config.Gate{MinFloor: 0.5})
 	i = 0
 	ds := feed(g, &i, gateWarmupFrames+fps, func(k int) float64 { return float64(k%2) * 1.2 })
 	require.Zero(t, passes(ds[gateWarmupFrames:]))
@@ -121,7 +123,7 @@ func TestGateResidualAndEdgeCases(t *testing.T) {
 
 func TestGateDisabledPassesEverything(t *testing.T) {
 	off := false
-	g := NewGate(GateConfig{Enabled: &off})
+	g := NewGate(config.Gate{Enabled: &off})
 	i := 0
 	ds := feed(g, &i, 100, func(int) float64 { return 0 })
 	require.Equal(t, 100, passes(ds))
@@ -129,7 +131,7 @@ func TestGateDisabledPassesEverything(t *testing.T) {
 }
 
 func BenchmarkGateObserve(b *testing.B) {
-	g := NewGate(GateConfig{})
+	g := NewGate(config.Gate{})
 	for i := 0; b.Loop(); i++ {
 		g.Observe(frameTime(i), float64(i%7), 0.5)
 	}

@@ -6,13 +6,14 @@ import (
 	"time"
 
 	"github.com/mvwatch/mvwatch/inference"
+	"github.com/mvwatch/mvwatch/internal/config"
 	"github.com/mvwatch/mvwatch/mvextract"
 )
 
 // ModelOptions configures LoadModel.
 type ModelOptions struct {
 	// Inference holds the runtime and batching settings of the config.
-	Inference InferenceConfig
+	Inference config.Inference
 	// Precision is "fp32" or "int8". It defaults to "fp32".
 	Precision string
 	// Metrics, when set, receives batch sizes, inference latency and early-exit stages.
@@ -32,6 +33,14 @@ type Model struct {
 
 // LoadModel initialises ONNX Runtime, validates the model directory and starts the batcher.
 func LoadModel(dir string, opts ModelOptions) (*Model, error) {
+	prec := inference.Precision(opts.Precision)
+	switch prec {
+	case "":
+		prec = inference.PrecisionFP32
+	case inference.PrecisionFP32, inference.PrecisionINT8:
+	default:
+		return nil, fmt.Errorf("pipeline: unknown precision %q (want fp32 or int8)", opts.Precision)
+	}
 	if err := inference.Init(inference.RuntimeConfig{LibraryPath: opts.Inference.Library,
 		Provider: opts.Inference.Provider, IntraOpThreads: opts.Inference.Threads}); err != nil {
 		return nil, err
@@ -43,10 +52,6 @@ func LoadModel(dir string, opts ModelOptions) (*Model, error) {
 	spec, err := FeatureSpecFor(man)
 	if err != nil {
 		return nil, err
-	}
-	prec := inference.PrecisionFP32
-	if opts.Precision == string(inference.PrecisionINT8) {
-		prec = inference.PrecisionINT8
 	}
 	maxBatch := opts.Inference.MaxBatch
 	if maxBatch <= 0 {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mvwatch/mvwatch/internal/media"
+	"github.com/mvwatch/mvwatch/internal/config"
 	"github.com/mvwatch/mvwatch/mvextract"
 )
 
@@ -61,7 +62,7 @@ type processor struct {
 	noLuma    media.Frame
 }
 
-func newProcessor(camera string, spec mvextract.FeatureSpec, gate GateConfig, metrics *Metrics, submit func(*clipJob) bool) (*processor, error) {
+func newProcessor(camera string, spec mvextract.FeatureSpec, gate config.Gate, metrics *Metrics, submit func(*clipJob) bool) (*processor, error) {
 	clipper, err := mvextract.NewClipper(spec.Clip)
 	if err != nil {
 		return nil, err

@@ -1,10 +1,7 @@
 package pipeline
 
 import (
-	"log/slog"
 	"net/url"
-
-	"gopkg.in/yaml.v3"
 )
 
 // redactedMark replaces secrets in rendered configs.
@@ -33,56 +30,4 @@ func RedactURL(raw string) string {
 		u.RawQuery = q.Encode()
 	}
 	return u.String()
-}
-
-// Redacted returns a copy of c (sharing only its pointer fields) with every secret (API token, webhook secrets, passwords and query
-// values in URLs) replaced, safe to log or render.
-func (c *Config) Redacted() *Config {
-	r := *c
-	if r.APIToken != "" {
-		r.APIToken = redactedMark
-	}
-	r.Webhooks = make([]WebhookConfig, len(c.Webhooks))
-	for i, w := range c.Webhooks {
-		w.URL = RedactURL(w.URL)
-		if w.Secret != "" {
-			w.Secret = redactedMark
-		}
-		w.Labels = append([]string(nil), w.Labels...)
-		r.Webhooks[i] = w
-	}
-	r.Cameras = make([]CameraConfig, len(c.Cameras))
-	for i, cam := range c.Cameras {
-		r.Cameras[i] = cam.Redacted()
-	}
-	if c.Thresholds.Labels != nil {
-		r.Thresholds.Labels = make(map[string]float64, len(c.Thresholds.Labels))
-		for k, v := range c.Thresholds.Labels {
-			r.Thresholds.Labels[k] = v
-		}
-	}
-	return &r
-}
-
-// String renders the redacted config as YAML.
-func (c *Config) String() string {
-	b, err := yaml.Marshal(c.Redacted())
-	if err != nil {
-		return "config: " + err.Error()
-	}
-	return string(b)
-}
-
-// LogValue makes slog log the redacted config.
-func (c *Config) LogValue() slog.Value { return slog.StringValue(c.String()) }
-
-// Redacted returns c with the password and query values of its URL replaced.
-func (c CameraConfig) Redacted() CameraConfig {
-	c.URL = RedactURL(c.URL)
-	return c
-}
-
-// LogValue makes slog log the camera's name and redacted URL only.
-func (c CameraConfig) LogValue() slog.Value {
-	return slog.GroupValue(slog.String("name", c.Name), slog.String("url", RedactURL(c.URL)))
 }

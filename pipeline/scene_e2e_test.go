@@ -14,6 +14,7 @@ import (
 
 	"github.com/mvwatch/mvwatch/ingest"
 	"github.com/mvwatch/mvwatch/internal/testcam"
+	"github.com/mvwatch/mvwatch/internal/config"
 )
 
 // sceneTruth is internal/testcam/clip/scene.json: the scripted scene's segments.
@@ -56,7 +57,7 @@ func TestServeScriptedScene(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	metrics, err := NewMetrics(reg)
 	require.NoError(t, err)
-	cfg := DefaultConfig()
+	cfg := config.Default()
 	cfg.Listen.HTTP, cfg.Listen.RTSP = "127.0.0.1:0", "127.0.0.1:0"
 	cfg.Store.Path = filepath.Join(t.TempDir(), "events.db")
 	cfg.APIToken = "s3cret-token"
@@ -68,7 +69,7 @@ func TestServeScriptedScene(t *testing.T) {
 		clips.Add(1)
 		return model.Classify(ctx, clip)
 	})
-	cfg.Cameras = []CameraConfig{{Name: "scene", URL: cam.URL()}}
+	cfg.Cameras = []config.Camera{{Name: "scene", URL: cam.URL()}}
 	svc, err := NewService(ServiceOptions{Config: cfg, Classifier: counting, Features: model.Features, Registry: reg, Metrics: metrics, Logger: quietLogger()})
 	require.NoError(t, err)
 	require.NoError(t, svc.Start())

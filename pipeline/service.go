@@ -14,13 +14,14 @@ import (
 
 	"github.com/mvwatch/mvwatch/internal/media"
 	"github.com/mvwatch/mvwatch/internal/restream"
+	"github.com/mvwatch/mvwatch/internal/config"
 	"github.com/mvwatch/mvwatch/mvextract"
 )
 
 // ServiceOptions configures a Service.
 type ServiceOptions struct {
 	// Config is the validated configuration. Required.
-	Config *Config
+	Config *config.Config
 	// Classifier runs the model on clips. Required.
 	Classifier Classifier
 	// Features is the feature configuration the model takes (Model.Features).
@@ -51,7 +52,7 @@ type ServiceOptions struct {
 // live subscribers as an update; webhooks get the event once, at detection.
 type Service struct {
 	opts     ServiceOptions
-	cfg      *Config
+	cfg      *config.Config
 	log      *slog.Logger
 	metrics  *Metrics
 	store    *Store

@@ -29,6 +29,7 @@ import (
 	"github.com/mvwatch/mvwatch/ingest"
 	"github.com/mvwatch/mvwatch/internal/media"
 	"github.com/mvwatch/mvwatch/internal/testcam"
+	"github.com/mvwatch/mvwatch/internal/config"
 	"github.com/mvwatch/mvwatch/mvextract"
 )
 
@@ -55,9 +56,9 @@ func startTestCamera(t *testing.T, addr string) *testcam.Camera {
 func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 // newTestService starts a service on random ports with the given cameras and classifier.
-func newTestService(t *testing.T, storePath string, cls Classifier, cams ...CameraConfig) *Service {
+func newTestService(t *testing.T, storePath string, cls Classifier, cams ...config.Camera) *Service {
 	t.Helper()
-	cfg := DefaultConfig()
+	cfg := config.Default()
 	cfg.Listen.HTTP, cfg.Listen.RTSP = "127.0.0.1:0", "127.0.0.1:0"
 	cfg.Store.Path = storePath
 	cfg.APIToken = "s3cret-token"
@@ -147,7 +148,7 @@ func TestServiceEventsAPIAndMetrics(t *testing.T) {
 	cam := startTestCamera(t, "127.0.0.1:0")
 	defer cam.Close()
 	svc := newTestService(t, filepath.Join(t.TempDir(), "events.db"), &alternatingClassifier{},
-		CameraConfig{Name: "cam", URL: cam.URL()})
+		config.Camera{Name: "cam", URL: cam.URL()})
 	defer svc.Close()
 
 	code, _ := apiGet(t, svc, "/api/v1/cameras", false)
@@ -202,9 +203,9 @@ func TestServiceFaultsAndReconnect(t *testing.T) {
 	defer mjpeg.Close()
 
 	svc := newTestService(t, filepath.Join(t.TempDir(), "events.db"), &alternatingClassifier{},
-		CameraConfig{Name: "good", URL: cam.URL()},
-		CameraConfig{Name: "refused", URL: "rtsp://admin:hunter2@" + refused + "/cam"},
-		CameraConfig{Name: "mjpeg", URL: "rtsp://" + mjpeg.addr + "/cam"})
+		config.Camera{Name: "good", URL: cam.URL()},
+		config.Camera{Name: "refused", URL: "rtsp://admin:hunter2@" + refused + "/cam"},
+		config.Camera{Name: "mjpeg", URL: "rtsp://" + mjpeg.addr + "/cam"})
 	defer svc.Close()
 	state := func(name string) CameraState {
 		st, err := svc.Fleet().State(name)
@@ -245,7 +246,7 @@ func TestServiceShutdownAndRestartKeepEvents(t *testing.T) {
 	cam := startTestCamera(t, "127.0.0.1:0")
 	defer cam.Close()
 	path := filepath.Join(t.TempDir(), "events.db")
-	svc := newTestService(t, path, &alternatingClassifier{}, CameraConfig{Name: "cam", URL: cam.URL()})
+	svc := newTestService(t, path, &alternatingClassifier{}, config.Camera{Name: "cam", URL: cam.URL()})
 	live := subscribe(t, svc)
 	eventually(t, 30*time.Second, func() bool { return len(live.snapshot()) >= 2 }, "2 live events")
 	require.NoError(t, svc.Close())
@@ -335,7 +336,7 @@ func (s *mjpegServer) OnPlay(*gortsplib.ServerHandlerOnPlayCtx) (*base.Response,
 func TestServiceRestream(t *testing.T) {
 	cam := startTestCamera(t, "127.0.0.1:0")
 	defer cam.Close()
-	svc := newTestService(t, filepath.Join(t.TempDir(), "events.db"), &alternatingClassifier{}, CameraConfig{Name: "cam", URL: cam.URL()})
+	svc := newTestService(t, filepath.Join(t.TempDir(), "events.db"), &alternatingClassifier{}, config.Camera{Name: "cam", URL: cam.URL()})
 	defer svc.Close()
 	eventually(t, 10*time.Second, func() bool {
 		st, _ := svc.Fleet().State("cam")

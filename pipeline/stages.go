@@ -8,13 +8,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mvwatch/mvwatch/inference"
+	"github.com/mvwatch/mvwatch/internal/config"
 )
 
 // OpenStages starts ONNX Runtime (as LoadModel does) and opens the caption and thumbnail stages that
 // cfg turns on, with the model directories as cfg gives them; a stage that is off is nil. A stage set
 // `enabled: true` whose models fail to load is an error. A stage on only by default (enabled left out)
 // whose models fail to load is logged as a warning and left out, so the rest of the service runs.
-func OpenStages(cfg *Config, reg prometheus.Registerer, log *slog.Logger) (*CaptionStage, *ThumbnailStage, error) {
+func OpenStages(cfg *config.Config, reg prometheus.Registerer, log *slog.Logger) (*CaptionStage, *ThumbnailStage, error) {
 	if log == nil {
 		log = slog.Default()
 	}

@@ -16,17 +16,18 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mvwatch/mvwatch/inference"
+	"github.com/mvwatch/mvwatch/internal/config"
 	"github.com/mvwatch/mvwatch/mvextract"
 )
 
 // shippedStagesConfig is the default config with the shipped caption and thumbnail models, as seen
 // from this package's directory.
-func shippedStagesConfig() *Config {
-	cfg := DefaultConfig()
-	cfg.Captions.TargetDir = filepath.Join("..", DefaultCaptionTargetDir)
-	cfg.Captions.DraftDir = filepath.Join("..", DefaultCaptionDraftDir)
-	cfg.Thumbnails.ModelDir = filepath.Join("..", DefaultThumbnailModelDir)
-	cfg.Thumbnails.PredictorDir = filepath.Join("..", DefaultThumbnailPredictor)
+func shippedStagesConfig() *config.Config {
+	cfg := config.Default()
+	cfg.Captions.TargetDir = filepath.Join("..", config.DefaultCaptionTargetDir)
+	cfg.Captions.DraftDir = filepath.Join("..", config.DefaultCaptionDraftDir)
+	cfg.Thumbnails.ModelDir = filepath.Join("..", config.DefaultThumbnailModelDir)
+	cfg.Thumbnails.PredictorDir = filepath.Join("..", config.DefaultThumbnailPredictor)
 	return cfg
 }
 
@@ -43,9 +44,9 @@ func openShippedStages(t *testing.T, reg prometheus.Registerer) (*CaptionStage, 
 }
 
 // newStageService starts a service on random ports with the given stages (owned by the service).
-func newStageService(t *testing.T, reg *prometheus.Registry, cls Classifier, caps *CaptionStage, thumbs *ThumbnailStage, cams ...CameraConfig) *Service {
+func newStageService(t *testing.T, reg *prometheus.Registry, cls Classifier, caps *CaptionStage, thumbs *ThumbnailStage, cams ...config.Camera) *Service {
 	t.Helper()
-	cfg := DefaultConfig()
+	cfg := config.Default()
 	cfg.Listen.HTTP, cfg.Listen.RTSP = "127.0.0.1:0", "127.0.0.1:0"
 	cfg.Store.Path = filepath.Join(t.TempDir(), "events.db")
 	cfg.APIToken = "s3cret-token"
@@ -69,7 +70,7 @@ func TestServiceCaptionsAndThumbnails(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	caps, thumbs := openShippedStages(t, reg)
 	svc := newStageService(t, reg, &alternatingClassifier{}, caps, thumbs,
-		CameraConfig{Name: "cam", URL: cam.URL(), Zone: "loading bay", Scene: "driveway"})
+		config.Camera{Name: "cam", URL: cam.URL(), Zone: "loading bay", Scene: "driveway"})
 	defer svc.Close()
 	live := subscribe(t, svc)
 	defer live.close()

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mvwatch/mvwatch/diffusion"
+	"github.com/mvwatch/mvwatch/internal/config"
 )
 
 // ThumbnailStage draws an illustrative thumbnail per stored event with diffusion's adaptive-step
@@ -35,7 +36,7 @@ type ThumbnailStage struct {
 // NewThumbnailStage loads the diffusion model (and, when cfg.Steps is "auto", the step predictor) that
 // cfg names (directories as given), registers the thumbnail metrics on reg and starts the worker.
 // inference.Init must have succeeded. Close it (the Service does when it owns it).
-func NewThumbnailStage(cfg ThumbnailsConfig, reg prometheus.Registerer, log *slog.Logger) (*ThumbnailStage, error) {
+func NewThumbnailStage(cfg config.Thumbnails, reg prometheus.Registerer, log *slog.Logger) (*ThumbnailStage, error) {
 	if log == nil {
 		log = slog.Default()
 	}

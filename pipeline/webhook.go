@@ -17,6 +17,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/mvwatch/mvwatch/internal/config"
 )
 
 // ErrSinkClosed is returned by Publish after Close.
@@ -59,14 +61,14 @@ type WebhookSink struct {
 }
 
 type webhookTarget struct {
-	cfg   WebhookConfig
+	cfg   config.Webhook
 	queue *Queue[Event]
 	sink  *WebhookSink
 }
 
 // NewWebhookSink starts one delivery goroutine per webhook. The configs must have been validated
 // (ParseConfig does). Close it.
-func NewWebhookSink(hooks []WebhookConfig, opts WebhookOptions) *WebhookSink {
+func NewWebhookSink(hooks []config.Webhook, opts WebhookOptions) *WebhookSink {
 	if opts.QueueSize <= 0 {
 		opts.QueueSize = 256
 	}
@@ -95,7 +97,7 @@ func NewWebhookSink(hooks []WebhookConfig, opts WebhookOptions) *WebhookSink {
 			cfg.Name = fmt.Sprintf("webhook%d", i)
 		}
 		if cfg.Timeout <= 0 {
-			cfg.Timeout = Duration(5 * time.Second)
+			cfg.Timeout = config.Duration(5 * time.Second)
 		}
 		qo := QueueOptions{}
 		if opts.Metrics != nil {

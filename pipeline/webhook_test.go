@@ -15,6 +15,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
+
+	"github.com/mvwatch/mvwatch/internal/config"
 )
 
 // hookServer is a real HTTP server that fails the first failN requests with status failCode.
@@ -81,7 +83,7 @@ func TestWebhookRetriesUntilDelivered(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
 	m, err := NewMetrics(reg)
 	require.NoError(t, err)
-	sink := NewWebhookSink([]WebhookConfig{{Name: "ops", URL: srv.URL + "/hook?k=secret", Secret: "shh", MaxRetries: intp(5)}},
+	sink := NewWebhookSink([]config.Webhook{{Name: "ops", URL: srv.URL + "/hook?k=secret", Secret: "shh", MaxRetries: intp(5)}},
 		WebhookOptions{InitialBackoff: time.Millisecond, MaxBackoff: 4 * time.Millisecond, Metrics: m})
 
 	ev := testEvent("door", "person", 0.9, t0)
@@ -127,7 +129,7 @@ func TestWebhookGivesUp(t *testing.T) {
 			reg := prometheus.NewPedanticRegistry()
 			m, err := NewMetrics(reg)
 			require.NoError(t, err)
-			sink := NewWebhookSink([]WebhookConfig{{Name: "a", URL: srv.URL, MaxRetries: intp(2)}},
+			sink := NewWebhookSink([]config.Webhook{{Name: "a", URL: srv.URL, MaxRetries: intp(2)}},
 				WebhookOptions{InitialBackoff: time.Millisecond, Metrics: m})
 			require.NoError(t, sink.Publish(context.Background(), testEvent("door", "car", 0.7, t0)))
 			require.Eventually(t, func() bool {
@@ -142,7 +144,7 @@ func TestWebhookGivesUp(t *testing.T) {
 func TestWebhookFiltersAndFansOut(t *testing.T) {
 	people := newHookServer(t, 0, 0)
 	all := newHookServer(t, 0, 0)
-	sink := NewWebhookSink([]WebhookConfig{
+	sink := NewWebhookSink([]config.Webhook{
 		{Name: "people", URL: people.URL, Labels: []string{"person"}, MinScore: 0.8},
 		{Name: "all", URL: all.URL},
 	}, WebhookOptions{})
@@ -162,7 +164,7 @@ func TestWebhookBoundedQueueDropsAndCounts(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
 	m, err := NewMetrics(reg)
 	require.NoError(t, err)
-	sink := NewWebhookSink([]WebhookConfig{{Name: "slow", URL: srv.URL}}, WebhookOptions{QueueSize: 2, Metrics: m})
+	sink := NewWebhookSink([]config.Webhook{{Name: "slow", URL: srv.URL}}, WebhookOptions{QueueSize: 2, Metrics: m})
 	ctx := context.Background()
 	require.NoError(t, sink.Publish(ctx, testEvent("door", "person", 0.9, t0)))
 	<-srv.entered // the first event is in flight, the queue is empty
@@ -180,7 +182,7 @@ func TestWebhookBoundedQueueDropsAndCounts(t *testing.T) {
 
 func TestWebhookCloseGivesUpAfterDrainTimeout(t *testing.T) {
 	srv := newHookServer(t, 1000, http.StatusServiceUnavailable)
-	sink := NewWebhookSink([]WebhookConfig{{URL: srv.URL, MaxRetries: intp(100)}},
+	sink := NewWebhookSink([]config.Webhook{{URL: srv.URL, MaxRetries: intp(100)}},
 		WebhookOptions{InitialBackoff: time.Hour, DrainTimeout: 50 * time.Millisecond})
 	require.NoError(t, sink.Publish(context.Background(), testEvent("door", "person", 0.9, t0)))
 	<-srv.entered
@@ -192,7 +194,7 @@ func TestWebhookCloseGivesUpAfterDrainTimeout(t *testing.T) {
 func TestWebhookHonoursRetryAfter(t *testing.T) {
 	srv := newHookServer(t, 1, http.StatusTooManyRequests)
 	srv.retryAfter = "1" // one second, capped at MaxBackoff (300ms)
-	sink := NewWebhookSink([]WebhookConfig{{URL: srv.URL}},
+	sink := NewWebhookSink([]config.Webhook{{URL: srv.URL}},
 		WebhookOptions{InitialBackoff: time.Millisecond, MaxBackoff: 300 * time.Millisecond})
 	require.NoError(t, sink.Publish(context.Background(), testEvent("door", "person", 0.9, t0)))
 	require.Eventually(t, func() bool { return len(srv.events()) == 1 }, 10*time.Second, 5*time.Millisecond)

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mvwatch/mvwatch/internal/config"
 	"github.com/mvwatch/mvwatch/pipeline"
 )
 
@@ -40,7 +41,16 @@ func runAnalyze(args []string) int {
 		fs.Usage()
 		return 2
 	}
-	model, err := pipeline.LoadModel(resolveModelDir(*modelDir), pipeline.ModelOptions{Precision: *precision})
+	if err := config.CheckPrecision(*precision); err != nil {
+		fmt.Fprintf(os.Stderr, "mvwatch analyze: -precision: %v\n", err)
+		return 2
+	}
+	dir, err := resolveModelDir(*modelDir)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "mvwatch analyze: %v\n", err)
+		return 2
+	}
+	model, err := pipeline.LoadModel(dir, pipeline.ModelOptions{Precision: *precision})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "mvwatch analyze: model: %v\n", err)
 		return 1
@@ -48,13 +58,13 @@ func runAnalyze(args []string) int {
 	defer model.Close()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	gcfg := pipeline.DefaultGateConfig()
+	gcfg := config.DefaultGate()
 	gcfg.Enabled = gate
 	enc := json.NewEncoder(os.Stdout)
 	epoch := time.Unix(0, 0)
 	st, err := pipeline.AnalyzeFile(ctx, fs.Arg(0), pipeline.AnalyzeOptions{
 		Classifier: model, Features: model.Features, Gate: gcfg, Threads: *threads,
-		Thresholds: pipeline.Thresholds{MinScore: *minScore},
+		Thresholds: config.Thresholds{MinScore: *minScore},
 	}, func(ev pipeline.Event) {
 		_ = enc.Encode(analyzedEvent{Label: ev.Label, Score: ev.Score, Start: ev.Start.Sub(epoch).Seconds(),
 			End: ev.End.Sub(epoch).Seconds(), ExitStage: ev.ExitStage})

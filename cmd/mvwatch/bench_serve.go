@@ -21,6 +21,7 @@ import (
 	"github.com/mvwatch/mvwatch/inference"
 	"github.com/mvwatch/mvwatch/ingest"
 	"github.com/mvwatch/mvwatch/internal/testcam"
+	"github.com/mvwatch/mvwatch/internal/config"
 	"github.com/mvwatch/mvwatch/pipeline"
 )
 
@@ -68,7 +69,10 @@ func runBenchServe(args []string) int {
 	if err := generateIdleScene(clip, *size, *fps); err != nil {
 		return fail(err)
 	}
-	model := resolveModelDir(*modelDir)
+	model, err := resolveModelDir(*modelDir)
+	if err != nil {
+		return fail(err)
+	}
 	var runs []benchServeRun
 	best := 0
 	for _, s := range strings.Split(*camList, ",") {
@@ -132,7 +136,7 @@ func benchServeOnce(clip, modelDir, dir string, n int, gate bool, warmup, durati
 			c.Close()
 		}
 	}()
-	cfg := pipeline.DefaultConfig()
+	cfg := config.Default()
 	cfg.Listen.HTTP, cfg.Listen.RTSP = "127.0.0.1:0", "127.0.0.1:0"
 	cfg.Store.Path = filepath.Join(dir, fmt.Sprintf("bench-%d-%v.db", n, gate))
 	cfg.Gate.Enabled = &gate
@@ -146,7 +150,7 @@ func benchServeOnce(clip, modelDir, dir string, n int, gate bool, warmup, durati
 			return res, err
 		}
 		cams = append(cams, cam)
-		cfg.Cameras = append(cfg.Cameras, pipeline.CameraConfig{Name: fmt.Sprintf("cam%d", i), URL: cam.URL()})
+		cfg.Cameras = append(cfg.Cameras, config.Camera{Name: fmt.Sprintf("cam%d", i), URL: cam.URL()})
 	}
 	reg := prometheus.NewRegistry()
 	metrics, err := pipeline.NewMetrics(reg)

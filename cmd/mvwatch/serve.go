@@ -14,6 +14,7 @@ import (
 
 	"github.com/mvwatch/mvwatch/ingest"
 	"github.com/mvwatch/mvwatch/internal/testcam"
+	"github.com/mvwatch/mvwatch/internal/config"
 	"github.com/mvwatch/mvwatch/pipeline"
 )
 
@@ -27,7 +28,7 @@ func runServe(args []string) int {
 	rtspAddr := fs.String("rtsp", "", "RTSP restream address (overrides the config; default :8554)")
 	modelFlag := fs.String("model", "", "model directory (overrides the config)")
 	storePath := fs.String("store", "", "event store file (overrides the config)")
-	precision := fs.String("precision", "fp32", "model precision: fp32 or int8")
+	precision := fs.String("precision", "", "model precision: fp32 or int8 (overrides the config; default fp32)")
 	testCams := fs.Int("testcams", 1, "built-in test cameras to start when the config has no cameras")
 	verbose := fs.Bool("v", false, "debug logging")
 	fs.Usage = func() {
@@ -43,17 +44,17 @@ func runServe(args []string) int {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
-	cfg, err := loadServeConfig(*configPath)
+	// Defaults, the file, MVWATCH_* and the flags, validated together.
+	cfg, err := config.Load(*configPath, config.Options{LookupEnv: os.LookupEnv, Flags: config.Flags{
+		HTTP: *httpAddr, RTSP: *rtspAddr, ModelDir: *modelFlag, StorePath: *storePath, Precision: *precision}})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "mvwatch serve: %v\n", err)
 		return 2
 	}
-	for flagVal, dst := range map[*string]*string{httpAddr: &cfg.Listen.HTTP, rtspAddr: &cfg.Listen.RTSP, modelFlag: &cfg.ModelDir, storePath: &cfg.Store.Path} {
-		if *flagVal != "" {
-			*dst = *flagVal
-		}
+	if cfg.ModelDir, err = resolveModelDir(cfg.ModelDir); err != nil {
+		fmt.Fprintf(os.Stderr, "mvwatch serve: %v\n", err)
+		return 2
 	}
-	cfg.ModelDir = resolveModelDir(cfg.ModelDir)
 	for _, d := range []*string{&cfg.Captions.TargetDir, &cfg.Captions.DraftDir, &cfg.Thumbnails.ModelDir, &cfg.Thumbnails.PredictorDir} {
 		*d = modelDir(*d)
 	}
@@ -71,7 +72,7 @@ func runServe(args []string) int {
 				return 1
 			}
 			defer cam.Close()
-			cfg.Cameras = append(cfg.Cameras, pipeline.CameraConfig{Name: fmt.Sprintf("testcam%d", i), URL: cam.URL()})
+			cfg.Cameras = append(cfg.Cameras, config.Camera{Name: fmt.Sprintf("testcam%d", i), URL: cam.URL()})
 		}
 		log.Info("no cameras configured: watching the built-in test camera(s) playing the scripted scene", "count", *testCams)
 	}
@@ -86,7 +87,7 @@ func runServe(args []string) int {
 		fmt.Fprintf(os.Stderr, "mvwatch serve: %v\n", err)
 		return 1
 	}
-	model, err := pipeline.LoadModel(cfg.ModelDir, pipeline.ModelOptions{Inference: cfg.Inference, Precision: *precision, Metrics: metrics})
+	model, err := pipeline.LoadModel(cfg.ModelDir, pipeline.ModelOptions{Inference: cfg.Inference, Precision: cfg.Inference.Precision, Metrics: metrics})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "mvwatch serve: model: %v\n", err)
 		return 1
@@ -122,25 +123,22 @@ func runServe(args []string) int {
 	return 0
 }
 
-// loadServeConfig reads the config file, or the defaults with environment overrides when there is none.
-func loadServeConfig(path string) (*pipeline.Config, error) {
-	if path != "" {
-		return pipeline.LoadConfig(path)
-	}
-	return pipeline.ParseConfig("defaults", nil, os.LookupEnv)
-}
-
-// resolveModelDir finds the model directory: as given when it holds a manifest, else the shipped
-// model under it, next to the working directory or the binary.
-func resolveModelDir(dir string) string {
-	candidates := []string{dir, filepath.Join(dir, "mfcd"), defaultModelDir}
-	if exe, err := os.Executable(); err == nil {
-		candidates = append(candidates, filepath.Join(filepath.Dir(exe), "..", defaultModelDir))
+// resolveModelDir finds the model directory: dir when it holds a manifest, else its "mfcd"
+// subfolder. Only the default directories (config.DefaultModelDir and defaultModelDir) also look for
+// the shipped model next to the working directory and the binary; any other directory without a
+// manifest is an error, never a silent fallback to the shipped model.
+func resolveModelDir(dir string) (string, error) {
+	candidates := []string{dir, filepath.Join(dir, "mfcd")}
+	if filepath.Clean(dir) == config.DefaultModelDir || filepath.Clean(dir) == defaultModelDir {
+		candidates = append(candidates, defaultModelDir)
+		if exe, err := os.Executable(); err == nil {
+			candidates = append(candidates, filepath.Join(filepath.Dir(exe), "..", defaultModelDir))
+		}
 	}
 	for _, c := range candidates {
 		if _, err := os.Stat(filepath.Join(c, "manifest.json")); err == nil {
-			return c
+			return c, nil
 		}
 	}
-	return dir
+	return "", fmt.Errorf("model directory %q: no manifest.json in it or in %s", dir, filepath.Join(dir, "mfcd"))
 }

@@ -1,4 +1,4 @@
-package pipeline
+package config
 
 import (
 	"bytes"
@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-
-	"github.com/mvwatch/mvwatch/diffusion"
 )
 
 const fullConfig = `# mvwatch config
@@ -52,10 +50,8 @@ cameras:
       on_factor: 5
 `
 
-func noEnv(string) (string, bool) { return "", false }
-
-func TestParseConfigFull(t *testing.T) {
-	cfg, err := ParseConfig("config.yaml", []byte(fullConfig), noEnv)
+func TestParseFull(t *testing.T) {
+	cfg, err := Parse("config.yaml", []byte(fullConfig), Options{})
 	require.NoError(t, err)
 	require.Equal(t, "127.0.0.1:9090", cfg.Listen.HTTP)
 	require.Equal(t, ":8555", cfg.Listen.RTSP)
@@ -87,11 +83,11 @@ func TestParseConfigFull(t *testing.T) {
 	require.True(t, yard.Gate.IsEnabled())
 }
 
-func TestParseConfigEmptyGivesDefaults(t *testing.T) {
+func TestParseEmptyGivesDefaults(t *testing.T) {
 	for _, in := range []string{"", "# nothing\n", "---\n"} {
-		cfg, err := ParseConfig("c.yaml", []byte(in), noEnv)
+		cfg, err := Parse("c.yaml", []byte(in), Options{})
 		require.NoError(t, err, "%q", in)
-		require.Equal(t, DefaultConfig(), cfg)
+		require.Equal(t, Default(), cfg)
 		require.Equal(t, ":8080", cfg.Listen.HTTP)
 		require.Equal(t, ":8554", cfg.Listen.RTSP)
 		require.Equal(t, DefaultStoreMaxAge, cfg.Store.MaxAge.D())
@@ -114,15 +110,15 @@ var configErrorCases = []struct {
 }{
 	{"unknown top", "listen:\n  http: :1\nbogus: 1\n", `c.yaml:3: (top level): unknown field "bogus"`},
 	{"unknown nested", "cameras:\n  - name: a\n    url: rtsp://h/x\n    colour: red\n", `c.yaml:4: cameras[0]: unknown field "colour"`},
-	{"bad url line", "cameras:\n  - name: a\n    url: rtsp://h/x\n  - name: b\n    url: http://h/x\n", `c.yaml:5: cameras[1].url: scheme must be one of rtsp, rtsps, file, not "http"`},
+	{"bad url line", "cameras:\n  - name: a\n    url: rtsp://h/x\n  - name: b\n    url: http://h/x\n", `c.yaml:5: cameras[1].url: scheme must be one of rtsp, rtsps, not "http"`},
 	{"missing url", "cameras:\n  - name: a\n", `c.yaml:2: cameras[0].url: required`},
 	{"missing host", "cameras:\n  - name: a\n    url: rtsp:///x\n", `c.yaml:3: cameras[0].url: missing host`},
 	{"bad name", "cameras:\n  - name: a b\n    url: rtsp://h/x\n", `c.yaml:2: cameras[0].name: must be 1 to 64 of A-Z a-z 0-9 _ -, not "a b"`},
 	{"dup name", "cameras:\n  - name: a\n    url: rtsp://h/x\n  - name: a\n    url: rtsp://h/y\n", `c.yaml:4: cameras[1].name: duplicate camera name "a" (also cameras[0])`},
 	{"transport", "cameras:\n  - name: a\n    url: rtsp://h/x\n    transport: quic\n", `c.yaml:4: cameras[0].transport: must be tcp, udp or auto, not "quic"`},
 	{"hwaccel", "cameras:\n  - name: a\n    url: rtsp://h/x\n    hwaccel: tpu\n", `c.yaml:4: cameras[0].hwaccel: must be none, auto, cuda, vaapi or qsv, not "tpu"`},
-	{"type error", "inference:\n  max_batch: many\n", "c.yaml:2: cannot unmarshal !!str `many` into int"},
-	{"bad duration", "gate:\n  min_hold: soon\n", `c.yaml:2: invalid duration "soon" (want e.g. "500ms", "2s", "24h")`},
+	{"type error", "inference:\n  max_batch: many\n", "c.yaml:2: inference.max_batch: cannot unmarshal !!str `many` into int"},
+	{"bad duration", "gate:\n  min_hold: soon\n", `c.yaml:2: gate.min_hold: invalid duration "soon" (want e.g. "500ms", "2s", "24h")`},
 	{"syntax", "listen:\n  http: [\n", "c.yaml:2: did not find expected node content"},
 	{"not a mapping", "- a\n- b\n", "c.yaml:1: the config must be a mapping (key: value)"},
 	{"two docs", "model_dir: a\n---\nmodel_dir: b\n", "c.yaml:2: only one YAML document is allowed"},
@@ -138,10 +134,10 @@ var configErrorCases = []struct {
 	{"duplicate key", "model_dir: a\nmodel_dir: b\n", `c.yaml:2: mapping key "model_dir" already defined at line 1`},
 	{"caption queue", "captions:\n  enabled: true\n  queue: -1\n", "c.yaml:3: captions.queue: must be 1..100000, not -1"},
 	{"caption field", "captions:\n  draft: x\n", `c.yaml:2: captions: unknown field "draft"`},
-	{"caption enabled type", "captions:\n  enabled: maybe\n", "c.yaml:2: cannot unmarshal !!str `maybe` into bool"},
+	{"caption enabled type", "captions:\n  enabled: maybe\n", "c.yaml:2: captions.enabled: cannot unmarshal !!str `maybe` into bool"},
 	{"thumbnail steps", "thumbnails:\n  model_dir: m\n  steps: lots\n", `c.yaml:3: thumbnails.steps: must be auto or a count 1..1000, not "lots"`},
 	{"thumbnail steps range", "thumbnails:\n  steps: 0\n", `c.yaml:2: thumbnails.steps: must be auto or a count 1..1000, not "0"`},
-	{"thumbnail scheduler", "thumbnails:\n  scheduler: warp9\n", `c.yaml:2: thumbnails.scheduler: must be one of ` + strings.Join(diffusion.SchedulerNames(), ", ") + `, not "warp9"`},
+	{"thumbnail scheduler", "thumbnails:\n  scheduler: warp9\n", `c.yaml:2: thumbnails.scheduler: must be one of ` + strings.Join(SchedulerNames, ", ") + `, not "warp9"`},
 	{"thumbnail guidance", "thumbnails:\n  guidance: -1\n", "c.yaml:2: thumbnails.guidance: must be 0..50, not -1"},
 	{"thumbnail queue", "thumbnails:\n  queue: 1000001\n", "c.yaml:2: thumbnails.queue: must be 1..100000, not 1000001"},
 	{"scene", "cameras:\n  - name: a\n    url: rtsp://h/x\n    scene: moon\n", `c.yaml:4: cameras[0].scene: must be street, driveway, park, not "moon"`},
@@ -149,21 +145,21 @@ var configErrorCases = []struct {
 	{"zone pipe", "cameras:\n  - name: a\n    url: rtsp://h/x\n    zone: 'a | b'\n", "c.yaml:4: cameras[0].zone: must be UTF-8 text without '|' or control characters"},
 }
 
-func TestParseConfigErrors(t *testing.T) {
+func TestParseErrors(t *testing.T) {
 	for _, tc := range configErrorCases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := ParseConfig("c.yaml", []byte(tc.in), noEnv)
+			_, err := Parse("c.yaml", []byte(tc.in), Options{})
 			require.Error(t, err)
-			require.ErrorIs(t, err, ErrInvalidConfig)
+			require.ErrorIs(t, err, ErrInvalid)
 			require.Contains(t, strings.Split(err.Error(), "\n"), tc.want, "all problems:\n%v", err)
 		})
 	}
 }
 
-func TestParseConfigReportsEveryProblem(t *testing.T) {
+func TestParseReportsEveryProblem(t *testing.T) {
 	in := "cameras:\n  - name: a\n    url: rtsp://h/x\n    transport: x\n  - name: b\n    url: ''\n"
-	_, err := ParseConfig("c.yaml", []byte(in), noEnv)
-	var ce *ConfigError
+	_, err := Parse("c.yaml", []byte(in), Options{})
+	var ce *Error
 	require.ErrorAs(t, err, &ce)
 	require.Equal(t, []string{
 		`c.yaml:4: cameras[0].transport: must be tcp, udp or auto, not "x"`,
@@ -171,7 +167,7 @@ func TestParseConfigReportsEveryProblem(t *testing.T) {
 	}, ce.Problems)
 }
 
-func TestParseConfigEnvOverrides(t *testing.T) {
+func TestParseEnvOverrides(t *testing.T) {
 	env := map[string]string{
 		"MVWATCH_HTTP_ADDR":  "127.0.0.1:18080",
 		"MVWATCH_API_TOKEN":  "from-env",
@@ -181,7 +177,7 @@ func TestParseConfigEnvOverrides(t *testing.T) {
 		"MVWATCH_ORT_LIB":    "/lib/ort.so",
 	}
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
-	cfg, err := ParseConfig("c.yaml", []byte(fullConfig), lookup)
+	cfg, err := Parse("c.yaml", []byte(fullConfig), Options{LookupEnv: lookup})
 	require.NoError(t, err)
 	require.Equal(t, "127.0.0.1:18080", cfg.Listen.HTTP)
 	require.Equal(t, ":8555", cfg.Listen.RTSP) // not overridden
@@ -192,15 +188,15 @@ func TestParseConfigEnvOverrides(t *testing.T) {
 	require.Equal(t, "/lib/ort.so", cfg.Inference.Library)
 
 	env = map[string]string{"MVWATCH_HTTP_ADDR": "nope", "MVWATCH_MIN_SCORE": "high"}
-	_, err = ParseConfig("c.yaml", []byte(fullConfig), lookup)
-	require.ErrorIs(t, err, ErrInvalidConfig)
+	_, err = Parse("c.yaml", []byte(fullConfig), Options{LookupEnv: lookup})
+	require.ErrorIs(t, err, ErrInvalid)
 	require.Contains(t, err.Error(), `env MVWATCH_HTTP_ADDR: listen.http: want host:port such as ":8080", got "nope"`)
 	require.Contains(t, err.Error(), `env MVWATCH_MIN_SCORE: thresholds.min_score: not a number: "high"`)
 	require.Contains(t, EnvOverrides(), "MVWATCH_API_TOKEN")
 }
 
 func TestConfigSecretsNeverRendered(t *testing.T) {
-	cfg, err := ParseConfig("c.yaml", []byte(fullConfig), noEnv)
+	cfg, err := Parse("c.yaml", []byte(fullConfig), Options{})
 	require.NoError(t, err)
 	secrets := []string{"hunter2pass", "s3cr3t-token-value", "hook-key-123", "hmac-secret-456"}
 
@@ -221,34 +217,34 @@ func TestConfigSecretsNeverRendered(t *testing.T) {
 
 	// Validation errors never echo a password.
 	bad := "cameras:\n  - name: a\n    url: 'rtsp://u:topsecret@[::1'\n"
-	_, err = ParseConfig("c.yaml", []byte(bad), noEnv)
+	_, err = Parse("c.yaml", []byte(bad), Options{})
 	require.Error(t, err)
 	require.NotContains(t, err.Error(), "topsecret")
 }
 
-func TestLoadConfigFile(t *testing.T) {
+func TestLoadFile(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "mv.yaml")
 	require.NoError(t, os.WriteFile(path, []byte("cameras:\n  - name: a\n    url: rtsp://h/x\n    oops: 1\n"), 0o600))
-	_, err := LoadConfig(path)
+	_, err := Load(path, Options{})
 	require.ErrorContains(t, err, `mv.yaml:4: cameras[0]: unknown field "oops"`)
-	_, err = LoadConfig(filepath.Join(dir, "missing.yaml"))
+	_, err = Load(filepath.Join(dir, "missing.yaml"), Options{})
 	require.ErrorIs(t, err, os.ErrNotExist)
 }
 
 func TestCameraValidate(t *testing.T) {
-	c := CameraConfig{Name: "x", URL: "rtsp://h/x"}
-	require.NoError(t, c.Validate(DefaultGateConfig()))
+	c := Camera{Name: "x", URL: "rtsp://h/x"}
+	require.NoError(t, c.Validate(DefaultGate()))
 	require.Equal(t, "tcp", c.Transport)
 	require.Equal(t, 3.0, c.Gate.OnFactor)
-	c = CameraConfig{Name: "x"}
-	err := c.Validate(DefaultGateConfig())
-	require.ErrorIs(t, err, ErrInvalidConfig)
+	c = Camera{Name: "x"}
+	err := c.Validate(DefaultGate())
+	require.ErrorIs(t, err, ErrInvalid)
 	require.EqualError(t, err, "url: required")
 }
 
 func TestDurationForms(t *testing.T) {
-	cfg, err := ParseConfig("c.yaml", []byte("gate:\n  min_hold: 1.5\ninference:\n  max_wait: 5ms\n"), noEnv)
+	cfg, err := Parse("c.yaml", []byte("gate:\n  min_hold: 1.5\ninference:\n  max_wait: 5ms\n"), Options{})
 	require.NoError(t, err)
 	require.Equal(t, 1500*time.Millisecond, cfg.Gate.MinHold.D())
 	var d Duration
@@ -263,7 +259,7 @@ func TestDurationForms(t *testing.T) {
 	require.Equal(t, `"2s"`, string(b))
 }
 
-func FuzzParseConfig(f *testing.F) {
+func FuzzParse(f *testing.F) {
 	f.Add([]byte(fullConfig))
 	if example, err := os.ReadFile("testdata/mvwatch.example.yaml"); err == nil {
 		f.Add(example)
@@ -271,10 +267,13 @@ func FuzzParseConfig(f *testing.F) {
 	for _, tc := range configErrorCases {
 		f.Add([]byte(tc.in))
 	}
+	for _, tc := range checkCases {
+		f.Add([]byte(tc.in))
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		cfg, err := ParseConfig("c.yaml", data, noEnv)
+		cfg, err := Parse("c.yaml", data, Options{})
 		if err != nil {
-			require.True(t, errors.Is(err, ErrInvalidConfig) || strings.HasPrefix(err.Error(), "config:"), "unwrapped error: %v", err)
+			require.True(t, errors.Is(err, ErrInvalid) || strings.HasPrefix(err.Error(), "config:"), "unwrapped error: %v", err)
 			for _, line := range strings.Split(err.Error(), "\n") {
 				require.True(t, strings.HasPrefix(line, "c.yaml"), "problem without position: %q", line)
 			}
@@ -282,17 +281,17 @@ func FuzzParseConfig(f *testing.F) {
 		}
 		// A valid config renders without secrets, and the rendering parses back to the same config
 		// apart from the redacted values.
-		back, err := ParseConfig("c.yaml", []byte(cfg.String()), noEnv)
+		back, err := Parse("c.yaml", []byte(cfg.String()), Options{})
 		require.NoError(t, err, "rendered:\n%s", cfg.String())
 		if cfg.APIToken != "" {
 			require.Equal(t, redactedMark, back.APIToken)
 		}
 		require.Equal(t, len(cfg.Cameras), len(back.Cameras))
 		for i, c := range cfg.Cameras {
-			require.True(t, cameraNameRE.MatchString(c.Name))
+			require.True(t, ValidName(c.Name))
 			require.Equal(t, c.Name, back.Cameras[i].Name)
 			require.Equal(t, c.Gate, back.Cameras[i].Gate)
-			require.Equal(t, RedactURL(c.URL), back.Cameras[i].URL)
+			require.Equal(t, redactURL(c.URL), back.Cameras[i].URL)
 		}
 		require.Equal(t, cfg.Listen, back.Listen)
 	})
@@ -303,12 +302,12 @@ func TestExampleConfigParses(t *testing.T) {
 	// inference.library.
 	data, err := os.ReadFile("testdata/mvwatch.example.yaml")
 	require.NoError(t, err)
-	cfg, err := ParseConfig("mvwatch.example.yaml", data, nil)
+	cfg, err := Parse("mvwatch.example.yaml", data, Options{})
 	require.NoError(t, err)
 	require.Len(t, cfg.Cameras, 2)
 	require.Equal(t, 4.0, cfg.Cameras[1].Gate.OnFactor)
 	require.Equal(t, 0.05, cfg.Cameras[1].Gate.Alpha)
-	def := DefaultConfig()
+	def := Default()
 	require.Equal(t, def.Gate, cfg.Gate, "the example documents the gate defaults")
 	require.Equal(t, def.Inference, cfg.Inference)
 	require.Equal(t, def.Listen, cfg.Listen)

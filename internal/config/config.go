@@ -1,0 +1,118 @@
+package config
+
+import (
+	"errors"
+	"time"
+)
+
+// ErrInvalid is wrapped by every error that Load and Parse return for a config that does not parse or
+// does not validate.
+var ErrInvalid = errors.New("invalid config")
+
+// Config is the whole mvwatch configuration: one YAML file, then environment overrides, then flags.
+// Every field documents its default; a field left out of the file takes it.
+type Config struct {
+	// Listen holds the listen addresses.
+	Listen Listen `yaml:"listen" json:"listen"`
+	// APIToken, when set, is the bearer token every HTTP route except /healthz and /metrics requires.
+	// It defaults to empty (no authentication). Env: MVWATCH_API_TOKEN. Never logged or rendered.
+	APIToken string `yaml:"api_token" json:"api_token,omitempty"`
+	// ModelDir is the folder holding the ONNX model and its manifest. It defaults to "models".
+	// Env: MVWATCH_MODEL_DIR. Flag: -model.
+	ModelDir string `yaml:"model_dir" json:"model_dir"`
+	// Inference holds the ONNX Runtime and batching settings.
+	Inference Inference `yaml:"inference" json:"inference"`
+	// Thresholds holds the score thresholds that turn model outputs into events.
+	Thresholds Thresholds `yaml:"thresholds" json:"thresholds"`
+	// Gate is the motion gate used by every camera that does not override it.
+	Gate Gate `yaml:"gate" json:"gate"`
+	// Store holds the embedded event store settings.
+	Store Store `yaml:"store" json:"store"`
+	// Webhooks lists alerting endpoints that receive events as JSON POSTs. It defaults to none.
+	Webhooks []Webhook `yaml:"webhooks" json:"webhooks,omitempty"`
+	// Captions configures the event caption stage (speculative decoding, package llmgen).
+	Captions Captions `yaml:"captions" json:"captions"`
+	// Thumbnails configures the event thumbnail stage (adaptive-step diffusion, package diffusion).
+	Thumbnails Thumbnails `yaml:"thumbnails" json:"thumbnails"`
+	// Cameras lists the RTSP cameras to watch. It defaults to none (the serve command then runs its
+	// built-in test cameras).
+	Cameras []Camera `yaml:"cameras" json:"cameras"`
+}
+
+// Defaults.
+const (
+	DefaultHTTPAddr    = ":8080"
+	DefaultRTSPAddr    = ":8554"
+	DefaultModelDir    = "models"
+	DefaultStorePath   = "mvwatch.db"
+	DefaultStoreMaxAge = 30 * 24 * time.Hour
+	DefaultMaxEvents   = 100000
+
+	DefaultCaptionTargetDir   = "models/caption/target"
+	DefaultCaptionDraftDir    = "models/caption/draft"
+	DefaultCaptionQueue       = 64
+	DefaultThumbnailModelDir  = "models/thumbnail"
+	DefaultThumbnailPredictor = "models/steppredictor"
+	DefaultThumbnailSteps     = "auto"
+	DefaultThumbnailScheduler = "ddim"
+	DefaultThumbnailGuidance  = 1.0
+	DefaultThumbnailQueue     = 16
+)
+
+// MaxQueue bounds every queue size in the config (captions.queue, thumbnails.queue).
+const MaxQueue = 100000
+
+// Default returns the configuration used when no file is given: defaults everywhere, no cameras.
+func Default() *Config {
+	c := &Config{}
+	c.applyDefaults()
+	return c
+}
+
+func (c *Config) applyDefaults() {
+	c.Listen.applyDefaults()
+	setStr(&c.ModelDir, DefaultModelDir)
+	c.Inference.applyDefaults()
+	c.Thresholds.applyDefaults()
+	c.Gate = c.Gate.WithDefaults(DefaultGate())
+	c.Store.applyDefaults()
+	c.Captions.applyDefaults()
+	c.Thumbnails.applyDefaults()
+	for i := range c.Webhooks {
+		c.Webhooks[i].applyDefaults(i)
+	}
+	for i := range c.Cameras {
+		c.Cameras[i].applyDefaults(c.Gate)
+	}
+}
+
+// validate checks every section; problems go to p with their field paths.
+func (c *Config) validate(p *problems) {
+	c.Listen.validate(p)
+	if hasSpace(c.APIToken) {
+		p.bad("api_token", "must not contain white space")
+	}
+	if c.ModelDir == "" {
+		p.bad("model_dir", "must not be empty")
+	}
+	c.Inference.validate(p)
+	c.Thresholds.validate(p)
+	p.addAll("gate", c.Gate.problems())
+	c.Store.validate(p)
+	c.Captions.validate(p)
+	c.Thumbnails.validate(p)
+	validateWebhooks(p, c.Webhooks)
+	validateCameras(p, c.Cameras)
+}
+
+func setStr(p *string, def string) {
+	if *p == "" {
+		*p = def
+	}
+}
+
+func setF(p *float64, def float64) {
+	if *p == 0 {
+		*p = def
+	}
+}

@@ -1,0 +1,86 @@
+package config
+
+import (
+	"log/slog"
+	"maps"
+	"net/url"
+	"slices"
+
+	"gopkg.in/yaml.v3"
+)
+
+// redactedMark replaces secrets in rendered configs.
+const redactedMark = "REDACTED"
+
+// redactURL returns raw with its password and query values replaced by "REDACTED". A string that does
+// not parse as a URL is fully redacted. (The same rule as the project's URL redactor for logs; config
+// keeps its own copy to stay a leaf.)
+func redactURL(raw string) string {
+	if raw == "" {
+		return ""
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return redactedMark
+	}
+	if u.User != nil {
+		if _, has := u.User.Password(); has {
+			u.User = url.UserPassword(u.User.Username(), redactedMark)
+		}
+	}
+	if u.RawQuery != "" {
+		q := u.Query()
+		for k := range q {
+			q[k] = []string{redactedMark}
+		}
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}
+
+// Redacted returns a copy of c (sharing only its pointer fields) with every secret (API token, webhook
+// secrets, passwords and query values in URLs) replaced, safe to log or render.
+func (c *Config) Redacted() *Config {
+	r := *c
+	if r.APIToken != "" {
+		r.APIToken = redactedMark
+	}
+	r.Webhooks = make([]Webhook, len(c.Webhooks))
+	for i, w := range c.Webhooks {
+		w.URL = redactURL(w.URL)
+		if w.Secret != "" {
+			w.Secret = redactedMark
+		}
+		w.Labels = slices.Clone(w.Labels)
+		r.Webhooks[i] = w
+	}
+	r.Cameras = make([]Camera, len(c.Cameras))
+	for i, cam := range c.Cameras {
+		r.Cameras[i] = cam.Redacted()
+	}
+	r.Thresholds.Labels = maps.Clone(c.Thresholds.Labels)
+	return &r
+}
+
+// String renders the redacted config as YAML.
+func (c *Config) String() string {
+	b, err := yaml.Marshal(c.Redacted())
+	if err != nil {
+		return "config: " + err.Error()
+	}
+	return string(b)
+}
+
+// LogValue makes slog log the redacted config.
+func (c *Config) LogValue() slog.Value { return slog.StringValue(c.String()) }
+
+// Redacted returns c with the password and query values of its URL replaced.
+func (c Camera) Redacted() Camera {
+	c.URL = redactURL(c.URL)
+	return c
+}
+
+// LogValue makes slog log the camera's name and redacted URL only.
+func (c Camera) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("name", c.Name), slog.String("url", redactURL(c.URL)))
+}
