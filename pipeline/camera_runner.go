@@ -11,6 +11,7 @@ import (
 
 	"github.com/mvwatch/mvwatch/demux"
 	"github.com/mvwatch/mvwatch/ingest"
+	"github.com/mvwatch/mvwatch/internal/queue"
 	"github.com/mvwatch/mvwatch/mvextract"
 )
 
@@ -49,7 +50,7 @@ type cameraRunner struct {
 	client *ingest.Client
 	dec    *demux.Decoder
 	proc   *processor
-	jobs   *Queue[*clipJob]
+	jobs   *queue.Queue[*clipJob]
 
 	// Owned by the delivery goroutine: the client counters already added to the metrics.
 	lostSeen, reconnectsSeen uint64
@@ -69,12 +70,12 @@ type cameraRunner struct {
 func startCamera(cfg CameraConfig, deps *cameraDeps) (*cameraRunner, error) {
 	r := &cameraRunner{cfg: cfg, deps: deps, log: deps.log.With("camera", cfg.Name), done: make(chan struct{})}
 	r.state = CameraState{Name: cfg.Name, Phase: PhaseStarting, Since: time.Now()}
-	qo := QueueOptions{}
+	qo := queue.Options{}
 	if m := deps.metrics; m != nil {
 		qo.Drops = m.QueueDrops.WithLabelValues("inference", cfg.Name)
 		qo.Depth = m.QueueDepth.WithLabelValues("inference", cfg.Name)
 	}
-	r.jobs = NewQueue[*clipJob](deps.jobQueue, qo)
+	r.jobs = queue.New[*clipJob](deps.jobQueue, qo)
 	proc, err := newProcessor(cfg.Name, deps.features, cfg.Gate, deps.metrics, r.jobs.Push)
 	if err != nil {
 		return nil, err

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mvwatch/mvwatch/ingest"
+	"github.com/mvwatch/mvwatch/internal/queue"
 	"github.com/mvwatch/mvwatch/mvextract"
 )
 
@@ -64,7 +65,7 @@ type Service struct {
 	http     *http.Server
 	httpLn   net.Listener
 
-	events     *Queue[Event]
+	events     *queue.Queue[Event]
 	writerDone chan struct{}
 	cancel     context.CancelFunc
 	closeOnce  sync.Once
@@ -111,7 +112,7 @@ func NewService(opts ServiceOptions) (_ *Service, err error) {
 	}
 	s.hub = NewHub(256, s.metrics)
 	s.webhooks = NewWebhookSink(cfg.Webhooks, WebhookOptions{Metrics: s.metrics, Logger: s.log})
-	s.events = NewQueue[Event](opts.EventQueue, QueueOptions{
+	s.events = queue.New[Event](opts.EventQueue, queue.Options{
 		Drops: s.metrics.QueueDrops.WithLabelValues("events", ""),
 		Depth: s.metrics.QueueDepth.WithLabelValues("events", ""),
 	})

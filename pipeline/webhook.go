@@ -17,6 +17,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/mvwatch/mvwatch/internal/queue"
 )
 
 // ErrSinkClosed is returned by Publish after Close.
@@ -60,7 +62,7 @@ type WebhookSink struct {
 
 type webhookTarget struct {
 	cfg   WebhookConfig
-	queue *Queue[Event]
+	queue *queue.Queue[Event]
 	sink  *WebhookSink
 }
 
@@ -97,11 +99,11 @@ func NewWebhookSink(hooks []WebhookConfig, opts WebhookOptions) *WebhookSink {
 		if cfg.Timeout <= 0 {
 			cfg.Timeout = Duration(5 * time.Second)
 		}
-		qo := QueueOptions{}
+		qo := queue.Options{}
 		if opts.Metrics != nil {
 			qo.Drops = opts.Metrics.WebhookDrops.WithLabelValues(cfg.Name)
 		}
-		t := &webhookTarget{cfg: cfg, queue: NewQueue[Event](opts.QueueSize, qo), sink: w}
+		t := &webhookTarget{cfg: cfg, queue: queue.New[Event](opts.QueueSize, qo), sink: w}
 		w.targets = append(w.targets, t)
 		w.wg.Add(1)
 		go t.run(stopCtx, runCtx)
