@@ -13,25 +13,12 @@ import (
 	"unicode"
 
 	"golang.org/x/text/unicode/norm"
+
+	"github.com/mvwatch/mvwatch/internal/bpe"
 )
 
 // clipSplit is CLIP's pre-tokenisation pattern (applied after whitespace runs became single spaces).
 var clipSplit = regexp.MustCompile(`<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|\p{L}+|\p{N}|[^\s\p{L}\p{N}]+`)
-
-// clipByteRunes is the GPT-2/CLIP reversible byte-to-printable-rune map.
-var clipByteRunes = func() [256]rune {
-	var m [256]rune
-	next := rune(256)
-	for b := range 256 {
-		if (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF) {
-			m[b] = rune(b)
-		} else {
-			m[b] = next
-			next++
-		}
-	}
-	return m
-}()
 
 // CLIPTokenizer is the byte-level BPE tokenizer of CLIP's text encoder, as transformers' CLIPTokenizer runs it:
 // special tokens matched verbatim, NFC, whitespace runs to one space, lowercase, CLIP's split pattern, byte
@@ -176,7 +163,7 @@ func (t *CLIPTokenizer) normalize(s string) string {
 func (t *CLIPTokenizer) bpe(piece string, ids []int32) []int32 {
 	syms := make([]string, 0, len(piece))
 	for i := 0; i < len(piece); i++ {
-		syms = append(syms, string(clipByteRunes[piece[i]]))
+		syms = append(syms, string(bpe.Rune(piece[i])))
 	}
 	if len(syms) == 0 {
 		return ids

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/mvwatch/mvwatch/internal/bpe"
 )
 
 // tinySDReference is diffusion/testdata/tiny_sd_reference.json, written by
@@ -101,17 +103,7 @@ func realCLIPTokenizerDir(t testing.TB) string {
 	require.NoError(t, err)
 	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")[1:]
 	require.Len(t, lines, 48894)
-	var order []rune // bytes_to_unicode's insertion order: printable bytes first, then the rest
-	for b := range 256 {
-		if clipByteRunes[b] == rune(b) {
-			order = append(order, rune(b))
-		}
-	}
-	for b := range 256 {
-		if clipByteRunes[b] != rune(b) {
-			order = append(order, clipByteRunes[b])
-		}
-	}
+	order := bpe.Order() // bytes_to_unicode's insertion order: printable bytes first, then the rest
 	vocab := map[string]int{}
 	add := func(s string) { vocab[s] = len(vocab) }
 	for _, r := range order {

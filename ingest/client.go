@@ -19,6 +19,8 @@ import (
 	"github.com/mvwatch/mvwatch/internal/media"
 	"github.com/pion/rtp"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/mvwatch/mvwatch/internal/backoff"
 )
 
 // Errors that end a Client for good (StateFailed): retrying would not help.
@@ -64,11 +66,13 @@ type ClientConfig struct {
 	// never gets a picture whose references were dropped. It defaults to 256.
 	QueueSize int
 	// InitialBackoff is the pause before the first reconnect; it doubles at each failed attempt up to
-	// MaxBackoff, and resets once a session delivers. They default to 500 milliseconds and 30 seconds.
+	// MaxBackoff, and resets once a session delivers. They default to 500 milliseconds and 4 seconds,
+	// so that a camera that comes back is read again within about 5 seconds.
 	InitialBackoff time.Duration
 	MaxBackoff     time.Duration
-	// Jitter is the random spread of each pause, as a fraction of it (0.2 = ±20%). It defaults to 0.2;
-	// a negative value disables it.
+	// Jitter is the random fraction of each pause (see backoff.Backoff): a pause is drawn from
+	// [(1-Jitter)*d, d], never above MaxBackoff. It defaults to 0.5 (equal jitter); a negative value
+	// disables it.
 	Jitter float64
 	// StallTimeout ends a session in which no RTP packet arrived for this long. It defaults to 5 seconds.
 	StallTimeout time.Duration
@@ -90,7 +94,7 @@ type Client struct {
 	url     string // redacted
 	secrets secrets
 	log     *slog.Logger
-	backoff backoff
+	backoff backoff.Backoff
 	metrics *clientMetrics
 
 	mu    sync.Mutex
@@ -123,11 +127,11 @@ func NewClient(cfg ClientConfig) *Client {
 		cfg.InitialBackoff = 500 * time.Millisecond
 	}
 	if cfg.MaxBackoff <= 0 {
-		cfg.MaxBackoff = 30 * time.Second
+		cfg.MaxBackoff = 4 * time.Second
 	}
 	cfg.MaxBackoff = max(cfg.MaxBackoff, cfg.InitialBackoff)
 	if cfg.Jitter == 0 {
-		cfg.Jitter = 0.2
+		cfg.Jitter = backoff.EqualJitter
 	}
 	if cfg.StallTimeout <= 0 {
 		cfg.StallTimeout = 5 * time.Second
@@ -142,7 +146,7 @@ func NewClient(cfg ClientConfig) *Client {
 		cfg:     cfg,
 		url:     RedactURL(cfg.URL),
 		secrets: newSecrets(cfg.URL),
-		backoff: backoff{initial: cfg.InitialBackoff, max: cfg.MaxBackoff, jitter: max(cfg.Jitter, 0)},
+		backoff: backoff.Backoff{Initial: cfg.InitialBackoff, Max: cfg.MaxBackoff, Jitter: max(cfg.Jitter, 0)},
 	}
 	c.log = cfg.Log.With("camera", cfg.Camera, "url", c.url)
 	c.state = ClientState{State: StateIdle, Since: time.Now(), URL: c.url}
@@ -265,7 +269,7 @@ func (c *Client) Run(ctx context.Context) error {
 		<-deliverDone
 	}()
 
-	for attempt, failures := 0, 0; ; attempt++ {
+	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
 			c.mu.Lock()
 			c.state.Reconnects++
@@ -282,10 +286,9 @@ func (c *Client) Run(ctx context.Context) error {
 			return c.fail(err)
 		}
 		if delivered {
-			failures = 0
+			c.backoff.Reset()
 		}
-		wait := c.backoff.delay(failures)
-		failures++
+		wait := c.backoff.Next()
 		c.setState(StateBackoff, err, time.Now().Add(wait))
 		t := time.NewTimer(wait)
 		select {

@@ -392,24 +392,6 @@ func TestRedactURL(t *testing.T) {
 	require.Equal(t, "dial ***@10.0.0.5 with *** failed", s.scrub("dial admin:hunter2@10.0.0.5 with hunter2 failed"))
 }
 
-func TestBackoff(t *testing.T) {
-	b := backoff{initial: 100 * time.Millisecond, max: time.Second}
-	require.Equal(t, 100*time.Millisecond, b.delay(0))
-	require.Equal(t, 200*time.Millisecond, b.delay(1))
-	require.Equal(t, 800*time.Millisecond, b.delay(3))
-	require.Equal(t, time.Second, b.delay(4))
-	require.Equal(t, time.Second, b.delay(1000))
-	b.jitter = 0.2
-	seen := map[time.Duration]bool{}
-	for range 100 {
-		d := b.delay(2)
-		require.GreaterOrEqual(t, d, 320*time.Millisecond)
-		require.LessOrEqual(t, d, 480*time.Millisecond)
-		seen[d] = true
-	}
-	require.Greater(t, len(seen), 10, "jitter spreads the delays")
-}
-
 func TestClientH265(t *testing.T) {
 	if _, err := exec.LookPath("ffmpeg"); err != nil {
 		t.Skip("ffmpeg not installed")

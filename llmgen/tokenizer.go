@@ -10,6 +10,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/mvwatch/mvwatch/internal/bpe"
 )
 
 // ErrUnsupportedTokenizer is wrapped by errors about tokenizer.json features this tokenizer lacks.
@@ -302,7 +304,7 @@ func (t *Tokenizer) bpeWord(word string, ids []int) []int {
 	var sb strings.Builder
 	sb.Grow(len(word) * 2)
 	for i := 0; i < len(word); i++ {
-		sb.WriteRune(byteToRune[word[i]])
+		sb.WriteRune(bpe.Rune(word[i]))
 	}
 	mapped := sb.String()
 	if t.ignoreMerge {
@@ -364,7 +366,7 @@ func (t *Tokenizer) Decode(ids []int) (string, error) {
 		start := buf.Len()
 		ok := true
 		for _, r := range tok {
-			b, found := runeToByte[r]
+			b, found := bpe.Byte(r)
 			if !found {
 				ok = false
 				break

@@ -6,9 +6,9 @@ import (
 	"time"
 
 	"github.com/mvwatch/mvwatch/demux"
+	"github.com/mvwatch/mvwatch/internal/config"
 	"github.com/mvwatch/mvwatch/internal/media"
 	"github.com/mvwatch/mvwatch/internal/source"
-	"github.com/mvwatch/mvwatch/internal/config"
 	"github.com/mvwatch/mvwatch/mvextract"
 )
 

@@ -11,9 +11,10 @@ import (
 
 	"github.com/mvwatch/mvwatch/demux"
 	"github.com/mvwatch/mvwatch/ingest"
-	"github.com/mvwatch/mvwatch/internal/media"
-	"github.com/mvwatch/mvwatch/internal/source"
 	"github.com/mvwatch/mvwatch/internal/config"
+	"github.com/mvwatch/mvwatch/internal/media"
+	"github.com/mvwatch/mvwatch/internal/queue"
+	"github.com/mvwatch/mvwatch/internal/source"
 	"github.com/mvwatch/mvwatch/mvextract"
 )
 
@@ -51,7 +52,7 @@ type cameraRunner struct {
 
 	src  *source.Source
 	proc *processor
-	jobs *Queue[*clipJob]
+	jobs *queue.Queue[*clipJob]
 
 	// Owned by the delivery goroutine: the client counters already added to the metrics.
 	lostSeen, reconnectsSeen uint64
@@ -73,12 +74,12 @@ type cameraRunner struct {
 func startCamera(cfg config.Camera, deps *cameraDeps) (*cameraRunner, error) {
 	r := &cameraRunner{cfg: cfg, deps: deps, log: deps.log.With("camera", cfg.Name), done: make(chan struct{}), srcDone: make(chan struct{})}
 	r.state = CameraState{Name: cfg.Name, Phase: PhaseStarting, Since: time.Now()}
-	qo := QueueOptions{}
+	qo := queue.Options{}
 	if m := deps.metrics; m != nil {
 		qo.Drops = m.QueueDrops.WithLabelValues("inference", cfg.Name)
 		qo.Depth = m.QueueDepth.WithLabelValues("inference", cfg.Name)
 	}
-	r.jobs = NewQueue[*clipJob](deps.jobQueue, qo)
+	r.jobs = queue.New[*clipJob](deps.jobQueue, qo)
 	proc, err := newProcessor(cfg.Name, deps.features, cfg.Gate, deps.metrics, r.jobs.Push)
 	if err != nil {
 		return nil, err

@@ -8,8 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/mvwatch/mvwatch/internal/media"
 	"github.com/mvwatch/mvwatch/internal/config"
+	"github.com/mvwatch/mvwatch/internal/media"
 	"github.com/mvwatch/mvwatch/mvextract"
 )
 

@@ -13,8 +13,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mvwatch/mvwatch/ingest"
-	"github.com/mvwatch/mvwatch/internal/testcam"
 	"github.com/mvwatch/mvwatch/internal/config"
+	"github.com/mvwatch/mvwatch/internal/testcam"
 )
 
 // sceneTruth is internal/testcam/clip/scene.json: the scripted scene's segments.

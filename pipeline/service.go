@@ -12,9 +12,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/mvwatch/mvwatch/internal/media"
-	"github.com/mvwatch/mvwatch/internal/restream"
 	"github.com/mvwatch/mvwatch/internal/config"
+	"github.com/mvwatch/mvwatch/internal/media"
+	"github.com/mvwatch/mvwatch/internal/queue"
+	"github.com/mvwatch/mvwatch/internal/restream"
 	"github.com/mvwatch/mvwatch/mvextract"
 )
 
@@ -66,7 +67,7 @@ type Service struct {
 	http     *http.Server
 	httpLn   net.Listener
 
-	events     *Queue[Event]
+	events     *queue.Queue[Event]
 	writerDone chan struct{}
 	cancel     context.CancelFunc
 	closeOnce  sync.Once
@@ -113,7 +114,7 @@ func NewService(opts ServiceOptions) (_ *Service, err error) {
 	}
 	s.hub = NewHub(256, s.metrics)
 	s.webhooks = NewWebhookSink(cfg.Webhooks, WebhookOptions{Metrics: s.metrics, Logger: s.log})
-	s.events = NewQueue[Event](opts.EventQueue, QueueOptions{
+	s.events = queue.New[Event](opts.EventQueue, queue.Options{
 		Drops: s.metrics.QueueDrops.WithLabelValues("events", ""),
 		Depth: s.metrics.QueueDepth.WithLabelValues("events", ""),
 	})

@@ -27,9 +27,9 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
 
 	"github.com/mvwatch/mvwatch/ingest"
+	"github.com/mvwatch/mvwatch/internal/config"
 	"github.com/mvwatch/mvwatch/internal/media"
 	"github.com/mvwatch/mvwatch/internal/testcam"
-	"github.com/mvwatch/mvwatch/internal/config"
 	"github.com/mvwatch/mvwatch/mvextract"
 )
 

@@ -18,7 +18,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mvwatch/mvwatch/internal/backoff"
 	"github.com/mvwatch/mvwatch/internal/config"
+	"github.com/mvwatch/mvwatch/internal/queue"
 )
 
 // ErrSinkClosed is returned by Publish after Close.
@@ -29,8 +31,8 @@ type WebhookOptions struct {
 	// QueueSize bounds each webhook's queue; a full queue drops the new event and counts it.
 	// It defaults to 256.
 	QueueSize int
-	// InitialBackoff is the wait before the first retry; it doubles up to MaxBackoff.
-	// It defaults to 500ms.
+	// InitialBackoff is the wait before the first retry; it doubles up to MaxBackoff, each wait
+	// drawn with equal jitter from its upper half (backoff.EqualJitter). It defaults to 500ms.
 	InitialBackoff time.Duration
 	// MaxBackoff caps the wait between retries. It defaults to 30s.
 	MaxBackoff time.Duration
@@ -62,7 +64,7 @@ type WebhookSink struct {
 
 type webhookTarget struct {
 	cfg   config.Webhook
-	queue *Queue[Event]
+	queue *queue.Queue[Event]
 	sink  *WebhookSink
 }
 
@@ -99,11 +101,11 @@ func NewWebhookSink(hooks []config.Webhook, opts WebhookOptions) *WebhookSink {
 		if cfg.Timeout <= 0 {
 			cfg.Timeout = config.Duration(5 * time.Second)
 		}
-		qo := QueueOptions{}
+		qo := queue.Options{}
 		if opts.Metrics != nil {
 			qo.Drops = opts.Metrics.WebhookDrops.WithLabelValues(cfg.Name)
 		}
-		t := &webhookTarget{cfg: cfg, queue: NewQueue[Event](opts.QueueSize, qo), sink: w}
+		t := &webhookTarget{cfg: cfg, queue: queue.New[Event](opts.QueueSize, qo), sink: w}
 		w.targets = append(w.targets, t)
 		w.wg.Add(1)
 		go t.run(stopCtx, runCtx)
@@ -181,7 +183,7 @@ func (t *webhookTarget) deliver(ctx context.Context, ev Event) {
 		retries = *t.cfg.MaxRetries
 	}
 	m := t.sink.opts.Metrics
-	backoff := t.sink.opts.InitialBackoff
+	pause := backoff.Backoff{Initial: t.sink.opts.InitialBackoff, Max: t.sink.opts.MaxBackoff, Jitter: backoff.EqualJitter}
 	for attempt := 0; ; attempt++ {
 		retry, after, err := t.post(ctx, ev.ID, body)
 		if err == nil {
@@ -201,13 +203,12 @@ func (t *webhookTarget) deliver(ctx context.Context, ev Event) {
 		if m != nil {
 			m.WebhookRetries.WithLabelValues(t.cfg.Name).Inc()
 		}
-		timer := time.NewTimer(max(backoff, after))
+		timer := time.NewTimer(max(pause.Next(), after))
 		select {
 		case <-ctx.Done():
 			timer.Stop()
 		case <-timer.C:
 		}
-		backoff = min(2*backoff, t.sink.opts.MaxBackoff)
 	}
 }
 

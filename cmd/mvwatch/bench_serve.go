@@ -20,8 +20,8 @@ import (
 
 	"github.com/mvwatch/mvwatch/inference"
 	"github.com/mvwatch/mvwatch/ingest"
-	"github.com/mvwatch/mvwatch/internal/testcam"
 	"github.com/mvwatch/mvwatch/internal/config"
+	"github.com/mvwatch/mvwatch/internal/testcam"
 	"github.com/mvwatch/mvwatch/pipeline"
 )
 

@@ -13,8 +13,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mvwatch/mvwatch/ingest"
-	"github.com/mvwatch/mvwatch/internal/testcam"
 	"github.com/mvwatch/mvwatch/internal/config"
+	"github.com/mvwatch/mvwatch/internal/testcam"
 	"github.com/mvwatch/mvwatch/pipeline"
 )
 

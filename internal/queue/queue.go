@@ -1,4 +1,6 @@
-package pipeline
+// Package queue holds the one bounded FIFO that mvwatch puts between stages: it never blocks a
+// producer; when it is full it drops (the new item, or the oldest) and counts the drop.
+package queue
 
 import (
 	"context"
@@ -7,8 +9,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Queue is a bounded FIFO between one producer stage and one consumer stage that never blocks the
-// producer: when it is full, Push drops (the newest item, or the oldest with DropOldest) and counts it.
+// Queue is a bounded FIFO between producers and one consumer stage that never blocks a producer:
+// when it is full, Push drops (the newest item, or the oldest with DropOldest) and counts it.
 // Push and Pop keep an optional depth gauge current. Safe for concurrent use.
 type Queue[T any] struct {
 	ch         chan T
@@ -16,10 +18,11 @@ type Queue[T any] struct {
 	dropped    atomic.Uint64
 	drops      prometheus.Counter
 	depth      prometheus.Gauge
+	onDrop     func()
 }
 
-// QueueOptions configures a Queue.
-type QueueOptions struct {
+// Options configures a Queue.
+type Options struct {
 	// DropOldest makes a full queue drop its oldest item to admit the new one (fresh video matters
 	// more than old video). It defaults to false: the new item is dropped.
 	DropOldest bool
@@ -27,11 +30,15 @@ type QueueOptions struct {
 	Drops prometheus.Counter
 	// Depth tracks the queue length. It defaults to nil.
 	Depth prometheus.Gauge
+	// OnDrop, when set, is called after each drop (for a rate-limited log line, say). It must not
+	// block. It defaults to nil.
+	OnDrop func()
 }
 
-// NewQueue returns a queue holding at most capacity items (at least 1).
-func NewQueue[T any](capacity int, opts QueueOptions) *Queue[T] {
-	return &Queue[T]{ch: make(chan T, max(capacity, 1)), dropOldest: opts.DropOldest, drops: opts.Drops, depth: opts.Depth}
+// New returns a queue holding at most capacity items (at least 1).
+func New[T any](capacity int, opts Options) *Queue[T] {
+	return &Queue[T]{ch: make(chan T, max(capacity, 1)), dropOldest: opts.DropOldest,
+		drops: opts.Drops, depth: opts.Depth, onDrop: opts.OnDrop}
 }
 
 // Push adds v without blocking. It returns false when an item (v, or the oldest with DropOldest)
@@ -59,10 +66,19 @@ func (q *Queue[T]) Push(v T) bool {
 	}
 }
 
+// Drop counts one item as dropped without queueing it, for a producer that refuses an item
+// for its own reasons (the consumer is closed, say) and wants it in the same count.
+func (q *Queue[T]) Drop() {
+	q.drop()
+}
+
 func (q *Queue[T]) drop() {
 	q.dropped.Add(1)
 	if q.drops != nil {
 		q.drops.Inc()
+	}
+	if q.onDrop != nil {
+		q.onDrop()
 	}
 }
 

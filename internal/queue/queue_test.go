@@ -1,4 +1,4 @@
-package pipeline
+package queue
 
 import (
 	"context"
@@ -14,11 +14,16 @@ import (
 
 func TestQueueDropsNewestAndCounts(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
-	m, err := NewMetrics(reg)
-	require.NoError(t, err)
-	q := NewQueue[int](3, QueueOptions{
-		Drops: m.QueueDrops.WithLabelValues("clips", "door"),
-		Depth: m.QueueDepth.WithLabelValues("clips", "door"),
+	drops := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mvwatch_queue_dropped_total",
+		Help: "Items dropped by a full bounded queue."}, []string{"queue", "camera"})
+	depth := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "mvwatch_queue_depth",
+		Help: "Items in a bounded queue."}, []string{"queue", "camera"})
+	reg.MustRegister(drops, depth)
+	calls := 0
+	q := New[int](3, Options{
+		Drops:  drops.WithLabelValues("clips", "door"),
+		Depth:  depth.WithLabelValues("clips", "door"),
+		OnDrop: func() { calls++ },
 	})
 	for i := 0; i < 5; i++ {
 		require.Equal(t, i < 3, q.Push(i))
@@ -26,6 +31,7 @@ func TestQueueDropsNewestAndCounts(t *testing.T) {
 	require.Equal(t, 3, q.Len())
 	require.Equal(t, 3, q.Cap())
 	require.EqualValues(t, 2, q.Dropped())
+	require.Equal(t, 2, calls)
 	require.NoError(t, testutil.CollectAndCompare(reg, strings.NewReader(`
 # HELP mvwatch_queue_depth Items in a bounded queue.
 # TYPE mvwatch_queue_depth gauge
@@ -41,7 +47,7 @@ mvwatch_queue_dropped_total{camera="door",queue="clips"} 2
 	v, ok := q.TryPop()
 	require.True(t, ok)
 	require.Equal(t, 1, v)
-	require.Equal(t, 1.0, testutil.ToFloat64(m.QueueDepth.WithLabelValues("clips", "door")))
+	require.Equal(t, 1.0, testutil.ToFloat64(depth.WithLabelValues("clips", "door")))
 	_, _ = q.TryPop()
 	_, ok = q.TryPop()
 	require.False(t, ok)
@@ -53,7 +59,7 @@ mvwatch_queue_dropped_total{camera="door",queue="clips"} 2
 }
 
 func TestQueueDropOldestKeepsFreshest(t *testing.T) {
-	q := NewQueue[int](2, QueueOptions{DropOldest: true})
+	q := New[int](2, Options{DropOldest: true})
 	for i := 0; i < 5; i++ {
 		q.Push(i)
 	}
@@ -64,7 +70,7 @@ func TestQueueDropOldestKeepsFreshest(t *testing.T) {
 }
 
 func TestQueueNeverBlocksProducers(t *testing.T) {
-	q := NewQueue[int](8, QueueOptions{DropOldest: true})
+	q := New[int](8, Options{DropOldest: true})
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	got := 0
@@ -93,4 +99,11 @@ func TestQueueNeverBlocksProducers(t *testing.T) {
 	cancel()
 	wg.Wait()
 	require.EqualValues(t, 4000, uint64(got)+q.Dropped())
+}
+
+func TestQueueDropCounts(t *testing.T) {
+	q := New[int](1, Options{})
+	q.Drop()
+	require.EqualValues(t, 1, q.Dropped())
+	require.Equal(t, 0, q.Len())
 }
