@@ -17,6 +17,7 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/mvwatch/mvwatch/internal/media"
+	"github.com/mvwatch/mvwatch/internal/restream"
 	"github.com/mvwatch/mvwatch/internal/testcam"
 	"github.com/pion/rtp"
 	"github.com/prometheus/client_golang/prometheus"
@@ -55,11 +56,11 @@ func TestClientPeerClipOverRTSP(t *testing.T) {
 
 	reg := prometheus.NewRegistry()
 	var s sink
-	c := newTestClient(t, ClientConfig{URL: cam.URL(), Camera: "peer", OnAccessUnit: s.onAU, QueueSize: 1024, Registerer: reg})
+	c := newTestClient(t, ClientConfig{URL: cam.URL(), Camera: "peer", OnAccessUnit: s.OnAccessUnit, QueueSize: 1024, Registerer: reg})
 	c.Start()
-	eventually(t, 60*time.Second, func() bool { return s.count() >= 337 }, "337 access units, got %d", s.count())
+	eventually(t, 60*time.Second, func() bool { return s.Count() >= 337 }, "337 access units, got %d", s.Count())
 	time.Sleep(100 * time.Millisecond) // nothing more may come
-	got := s.units()
+	got := s.Units()
 	require.Len(t, got, 337)
 	require.Zero(t, cam.Dropped())
 
@@ -110,11 +111,11 @@ func TestClientUDP(t *testing.T) {
 	rtpAddr, rtcpAddr := udpPortPair(t)
 	cam := startCamera(t, testcam.Config{UDPRTPAddress: rtpAddr, UDPRTCPAddress: rtcpAddr})
 	var s sink
-	c := newTestClient(t, ClientConfig{URL: cam.URL(), Transport: TransportUDP, OnAccessUnit: s.onAU})
+	c := newTestClient(t, ClientConfig{URL: cam.URL(), Transport: TransportUDP, OnAccessUnit: s.OnAccessUnit})
 	c.Start()
-	eventually(t, 15*time.Second, func() bool { return s.count() >= 10 }, "10 access units over UDP")
+	eventually(t, 15*time.Second, func() bool { return s.Count() >= 10 }, "10 access units over UDP")
 	require.Equal(t, "udp", c.State().Transport)
-	aus := s.units()
+	aus := s.Units()
 	require.True(t, aus[0].RandomAccess)
 	require.Equal(t, h264.NALUTypeSPS, h264.NALUType(aus[0].NALUs[0][0]&0x1F))
 }
@@ -125,10 +126,10 @@ func TestClientReconnects(t *testing.T) {
 	addr := cam.Addr()
 
 	var s sink
-	c := newTestClient(t, ClientConfig{URL: cam.URL(), OnAccessUnit: s.onAU, OnStateChange: s.onState})
+	c := newTestClient(t, ClientConfig{URL: cam.URL(), OnAccessUnit: s.OnAccessUnit, OnStateChange: s.onState})
 	c.Start()
-	eventually(t, 10*time.Second, func() bool { return s.count() >= 5 }, "first access units")
-	firstSession := s.count()
+	eventually(t, 10*time.Second, func() bool { return s.Count() >= 5 }, "first access units")
+	firstSession := s.Count()
 
 	cam.Close()
 	eventually(t, 10*time.Second, func() bool { return c.State().State == StateBackoff }, "backoff after the camera went away")
@@ -137,7 +138,7 @@ func TestClientReconnects(t *testing.T) {
 	require.NoError(t, cam2.Start())
 	defer cam2.Close()
 	restarted := time.Now()
-	eventually(t, 10*time.Second, func() bool { return s.count() >= firstSession+5 }, "access units after the restart")
+	eventually(t, 10*time.Second, func() bool { return s.Count() >= firstSession+5 }, "access units after the restart")
 	t.Logf("resumed %v after the restart", time.Since(restarted).Round(time.Millisecond))
 
 	st := c.State()
@@ -149,7 +150,7 @@ func TestClientReconnects(t *testing.T) {
 	require.Equal(t, StateBackoff, log[2])
 	require.Equal(t, StateStreaming, log[len(log)-1])
 
-	aus := s.units()
+	aus := s.Units()
 	var discont []int
 	for i, au := range aus {
 		if au.Discontinuity {
@@ -171,7 +172,7 @@ func TestClientReconnects(t *testing.T) {
 
 func TestClientConnectionRefused(t *testing.T) {
 	var s sink
-	c := newTestClient(t, ClientConfig{URL: "rtsp://" + closedPort(t) + "/cam", OnAccessUnit: s.onAU})
+	c := newTestClient(t, ClientConfig{URL: "rtsp://" + closedPort(t) + "/cam", OnAccessUnit: s.OnAccessUnit})
 	c.Start()
 	eventually(t, 5*time.Second, func() bool { return c.State().Reconnects >= 2 }, "retries")
 	st := c.State()
@@ -184,7 +185,7 @@ func TestClientConnectionRefused(t *testing.T) {
 func TestClientNotFound(t *testing.T) {
 	cam := startCamera(t, testcam.Config{})
 	var s sink
-	c := newTestClient(t, ClientConfig{URL: "rtsp://" + cam.Addr() + "/nope", OnAccessUnit: s.onAU})
+	c := newTestClient(t, ClientConfig{URL: "rtsp://" + cam.Addr() + "/nope", OnAccessUnit: s.OnAccessUnit})
 	c.Start()
 	eventually(t, 5*time.Second, func() bool { return c.State().State == StateBackoff }, "backoff")
 	require.Contains(t, c.State().Reason, "404")
@@ -197,7 +198,7 @@ func TestClientUnsupportedCodec(t *testing.T) {
 	}}
 	srv, _ := startStreamServer(t, desc)
 	var s sink
-	c := NewClient(ClientConfig{URL: srv.URL("/mjpeg"), OnAccessUnit: s.onAU, Log: discardLog()})
+	c := NewClient(ClientConfig{URL: srv.URL("/mjpeg"), OnAccessUnit: s.OnAccessUnit, Log: discardLog()})
 	err := c.Run(context.Background())
 	require.ErrorIs(t, err, ErrUnsupportedCodec)
 	require.ErrorContains(t, err, "video/M-JPEG")
@@ -220,20 +221,18 @@ func TestClientGarbageRTP(t *testing.T) {
 	src := defaultSource(t, true)
 	first, err := src.Next()
 	require.NoError(t, err)
-	forma := &format.H264{PayloadTyp: 96, PacketizationMode: 1}
-	for _, n := range first.NALUs {
-		switch h264.NALUType(n[0] & 0x1F) {
-		case h264.NALUTypeSPS:
-			forma.SPS = n
-		case h264.NALUTypePPS:
-			forma.PPS = n
-		}
-	}
-	medi := &description.Media{Type: description.MediaTypeVideo, Formats: []format.Format{forma}}
-	srv, stream := startStreamServer(t, &description.Session{Medias: []*description.Media{medi}})
+	srv := testcam.NewServer(testcam.ServerConfig{})
+	require.NoError(t, srv.Start())
+	t.Cleanup(srv.Close)
+	out, err := restream.NewStream(srv.RTSP(), first)
+	require.NoError(t, err)
+	srv.SetStream(out.ServerStream())
+	stream := out.ServerStream()
+	medi := stream.Desc.Medias[0]
+	forma := medi.Formats[0].(*format.H264)
 
 	var s sink
-	c := newTestClient(t, ClientConfig{URL: srv.URL("/garbage"), OnAccessUnit: s.onAU, Log: discardLog()})
+	c := newTestClient(t, ClientConfig{URL: srv.URL("/garbage"), OnAccessUnit: s.OnAccessUnit, Log: discardLog()})
 	c.Start()
 	select {
 	case <-srv.Playing():
@@ -276,7 +275,7 @@ func TestClientGarbageRTP(t *testing.T) {
 	require.Greater(t, st.DecodeErrors, uint64(0), "garbage is counted")
 	require.Greater(t, st.AUsDropped, uint64(0), "broken units are dropped")
 	intact := 0
-	for _, got := range s.units() {
+	for _, got := range s.Units() {
 		if real[string(bytes.Join(got.NALUs, nil))] {
 			intact++
 		}
@@ -285,7 +284,7 @@ func TestClientGarbageRTP(t *testing.T) {
 	t.Logf("garbage: %d intact; %+v", intact, st)
 
 	// Clean packets afterwards: every access unit arrives.
-	before := s.count()
+	before := s.Count()
 	for i := 60; i < 75; i++ {
 		pkts, err := enc.Encode(au.NALUs)
 		require.NoError(t, err)
@@ -296,7 +295,7 @@ func TestClientGarbageRTP(t *testing.T) {
 		au, err = src.Next()
 		require.NoError(t, err)
 	}
-	eventually(t, 10*time.Second, func() bool { return s.count() >= before+15 }, "clean access units after the garbage")
+	eventually(t, 10*time.Second, func() bool { return s.Count() >= before+15 }, "clean access units after the garbage")
 }
 
 func TestClientStall(t *testing.T) {
@@ -308,11 +307,11 @@ func TestClientStall(t *testing.T) {
 		cam.Close()
 	}()
 	var s sink
-	c := newTestClient(t, ClientConfig{URL: cam.URL(), OnAccessUnit: s.onAU, StallTimeout: 300 * time.Millisecond, InitialBackoff: time.Second})
+	c := newTestClient(t, ClientConfig{URL: cam.URL(), OnAccessUnit: s.OnAccessUnit, StallTimeout: 300 * time.Millisecond, InitialBackoff: time.Second})
 	c.Start()
 	eventually(t, 10*time.Second, func() bool { return c.State().State == StateBackoff }, "stall detected")
 	require.Contains(t, c.State().Reason, "stalled")
-	require.Equal(t, 1, s.count())
+	require.Equal(t, 1, s.Count())
 	require.NoError(t, c.Close())
 }
 
@@ -344,9 +343,9 @@ func TestClientCredentials(t *testing.T) {
 
 	logger, logs := captureLog()
 	var s sink
-	c := newTestClient(t, ClientConfig{URL: cam.URL(), OnAccessUnit: s.onAU, Log: logger})
+	c := newTestClient(t, ClientConfig{URL: cam.URL(), OnAccessUnit: s.OnAccessUnit, Log: logger})
 	c.Start()
-	eventually(t, 10*time.Second, func() bool { return s.count() >= 3 }, "access units with credentials")
+	eventually(t, 10*time.Second, func() bool { return s.Count() >= 3 }, "access units with credentials")
 	st := c.State()
 	require.Equal(t, StateStreaming, st.State)
 	require.Equal(t, "rtsp://***@"+cam.Addr()+"/private", st.URL)
@@ -354,7 +353,7 @@ func TestClientCredentials(t *testing.T) {
 
 	// Wrong password: failed, and neither password shows anywhere.
 	wrong := "rtsp://" + user + ":wr0ng-Pa55@" + cam.Addr() + "/private"
-	c2 := NewClient(ClientConfig{URL: wrong, OnAccessUnit: s.onAU, Log: logger})
+	c2 := NewClient(ClientConfig{URL: wrong, OnAccessUnit: s.OnAccessUnit, Log: logger})
 	err := c2.Run(context.Background())
 	require.ErrorIs(t, err, ErrUnauthorized)
 	st2 := c2.State()
@@ -362,7 +361,7 @@ func TestClientCredentials(t *testing.T) {
 	require.Contains(t, st2.Reason, "401")
 
 	// No credentials at all against a camera that wants them.
-	c3 := NewClient(ClientConfig{URL: "rtsp://" + cam.Addr() + "/private", OnAccessUnit: s.onAU, Log: logger})
+	c3 := NewClient(ClientConfig{URL: "rtsp://" + cam.Addr() + "/private", OnAccessUnit: s.OnAccessUnit, Log: logger})
 	require.ErrorIs(t, c3.Run(context.Background()), ErrUnauthorized)
 
 	for _, secret := range []string{pass, "wr0ng-Pa55"} {
@@ -411,11 +410,11 @@ func TestClientH265(t *testing.T) {
 
 	cam := startCamera(t, testcam.Config{Source: src, Fast: true})
 	var s sink
-	c := newTestClient(t, ClientConfig{URL: cam.URL(), OnAccessUnit: s.onAU})
+	c := newTestClient(t, ClientConfig{URL: cam.URL(), OnAccessUnit: s.OnAccessUnit})
 	c.Start()
-	eventually(t, 20*time.Second, func() bool { return s.count() >= 30 }, "30 H.265 access units")
+	eventually(t, 20*time.Second, func() bool { return s.Count() >= 30 }, "30 H.265 access units")
 	require.Equal(t, media.CodecH265, c.State().Codec)
-	for i, got := range s.units() {
+	for i, got := range s.Units() {
 		exp, err := want.Next()
 		require.NoError(t, err)
 		require.Equal(t, media.CodecH265, got.Codec)
@@ -428,9 +427,9 @@ func TestClientH265(t *testing.T) {
 func TestClientAutoTransportFallsBackToTCP(t *testing.T) {
 	cam := startCamera(t, testcam.Config{}) // TCP only
 	var s sink
-	c := newTestClient(t, ClientConfig{URL: cam.URL(), Transport: TransportAuto, OnAccessUnit: s.onAU})
+	c := newTestClient(t, ClientConfig{URL: cam.URL(), Transport: TransportAuto, OnAccessUnit: s.OnAccessUnit})
 	c.Start()
-	eventually(t, 15*time.Second, func() bool { return s.count() >= 3 }, "access units over the fallback")
+	eventually(t, 15*time.Second, func() bool { return s.Count() >= 3 }, "access units over the fallback")
 	require.Equal(t, TransportTCP, c.State().Transport)
 }
 
@@ -453,7 +452,7 @@ func TestClientQueueFullDropsAndCounts(t *testing.T) {
 	c := newTestClient(t, ClientConfig{URL: cam.URL(), Camera: "slow", QueueSize: 4, Registerer: reg,
 		OnAccessUnit: func(au media.AccessUnit) {
 			<-release // a consumer that is stuck until the camera has sent everything
-			s.onAU(au)
+			s.OnAccessUnit(au)
 		}})
 	c.Start()
 	eventually(t, 20*time.Second, func() bool { return cam.Sent() == 150 }, "the camera sends the clip")
@@ -464,11 +463,11 @@ func TestClientQueueFullDropsAndCounts(t *testing.T) {
 	close(release)
 	eventually(t, 10*time.Second, func() bool { st := c.State(); return st.AUsDelivered+st.AUsDropped == 150 }, "every unit delivered or dropped")
 	st := c.State()
-	require.Equal(t, uint64(s.count()), st.AUsDelivered)
+	require.Equal(t, uint64(s.Count()), st.AUsDelivered)
 	require.LessOrEqual(t, st.AUsDelivered, uint64(5+5), "the queue holds 4, the stuck call 1, then random-access units")
 	require.Equal(t, float64(st.AUsDropped), testutil.ToFloat64(c.metrics.dropQueue))
 	// After the first overflow only random-access units get through: no unit misses its references.
-	got := s.units()
+	got := s.Units()
 	for i, au := range got {
 		if i >= 5 {
 			require.True(t, au.RandomAccess, "unit %d after the overflow", i)
@@ -487,18 +486,18 @@ func TestClientSoakReconnects(t *testing.T) {
 	require.NoError(t, cam.Start())
 	addr := cam.Addr()
 	var s sink
-	c := newTestClient(t, ClientConfig{URL: cam.URL(), OnAccessUnit: s.onAU})
+	c := newTestClient(t, ClientConfig{URL: cam.URL(), OnAccessUnit: s.OnAccessUnit})
 	c.Start()
 	for i := range cycles {
-		n := s.count()
-		eventually(t, 15*time.Second, func() bool { return s.count() >= n+5 }, "cycle %d: access units", i)
+		n := s.Count()
+		eventually(t, 15*time.Second, func() bool { return s.Count() >= n+5 }, "cycle %d: access units", i)
 		cam.Close()
 		eventually(t, 10*time.Second, func() bool { return c.State().State == StateBackoff }, "cycle %d: backoff", i)
 		cam = testcam.New(testcam.Config{Address: addr, Source: defaultSource(t, true)})
 		require.NoError(t, cam.Start())
 	}
-	n := s.count()
-	eventually(t, 15*time.Second, func() bool { return s.count() >= n+5 }, "access units after the last restart")
+	n := s.Count()
+	eventually(t, 15*time.Second, func() bool { return s.Count() >= n+5 }, "access units after the last restart")
 	require.NoError(t, c.Close())
 	cam.Close()
 	require.GreaterOrEqual(t, c.State().Reconnects, uint64(cycles))

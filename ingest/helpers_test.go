@@ -11,7 +11,6 @@ import (
 
 	"github.com/bluenviron/gortsplib/v4"
 	"github.com/bluenviron/gortsplib/v4/pkg/description"
-	"github.com/mvwatch/mvwatch/internal/media"
 	"github.com/mvwatch/mvwatch/internal/testcam"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
@@ -35,33 +34,15 @@ func eventually(t *testing.T, timeout time.Duration, cond func() bool, msg strin
 
 // sink collects delivered access units and state changes.
 type sink struct {
+	testcam.Sink
 	mu     sync.Mutex
-	aus    []media.AccessUnit
 	states []State
-}
-
-func (s *sink) onAU(au media.AccessUnit) {
-	s.mu.Lock()
-	s.aus = append(s.aus, au)
-	s.mu.Unlock()
 }
 
 func (s *sink) onState(st ClientState) {
 	s.mu.Lock()
 	s.states = append(s.states, st.State)
 	s.mu.Unlock()
-}
-
-func (s *sink) count() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.aus)
-}
-
-func (s *sink) units() []media.AccessUnit {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]media.AccessUnit(nil), s.aus...)
 }
 
 func (s *sink) stateLog() []State {

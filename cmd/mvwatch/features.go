@@ -1,20 +1,16 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/mvwatch/mvwatch/demux"
-	"github.com/mvwatch/mvwatch/internal/media"
 	"github.com/mvwatch/mvwatch/internal/source"
 	"github.com/mvwatch/mvwatch/mvextract"
 )
@@ -28,37 +24,6 @@ type featuresOptions struct {
 	idle      time.Duration
 	queue     int
 	transport string
-}
-
-// featuresMeta is the .json written next to the .npy of `mvwatch features`.
-type featuresMeta struct {
-	Input        string         `json:"input"`
-	Layout       string         `json:"layout"`
-	Shape        []int          `json:"shape"`
-	Channels     []string       `json:"channels"`
-	ClipLen      int            `json:"clip_len"`
-	Stride       int            `json:"stride"`
-	Step         int            `json:"step"`
-	Width        int            `json:"width"`
-	Height       int            `json:"height"`
-	Accumulate   bool           `json:"accumulate"`
-	Interp       string         `json:"interpolation"`
-	Reference    string         `json:"reference"`
-	MVNorm       float32        `json:"mv_norm"`
-	ResidualNorm float32        `json:"residual_norm"`
-	SourceWidth  int            `json:"source_width"`
-	SourceHeight int            `json:"source_height"`
-	Frames       int            `json:"frames"`
-	Clips        []featuresClip `json:"clips"`
-}
-
-// featuresClip names the frames of one clip.
-type featuresClip struct {
-	First     int     `json:"first"`      // index of the clip's first frame in output order
-	Last      int     `json:"last"`       // index of its last frame
-	Frames    []int   `json:"frames"`     // the T frame indices
-	PictTypes string  `json:"pict_types"` // one letter per frame: I, P, B, ...
-	PTS       []int64 `json:"pts_ms"`     // presentation times in milliseconds (-1: unknown)
 }
 
 func runFeatures(args []string) int {
@@ -118,90 +83,19 @@ func runFeatures(args []string) int {
 
 // features decodes input, assembles its clips and writes o.out and its .json. The .npy is written as
 // the clips come, so long inputs need no more memory than short ones.
-func features(ctx context.Context, input string, o featuresOptions) (*featuresMeta, error) {
-	cl, err := mvextract.NewClipper(o.spec.Clip)
+func features(ctx context.Context, input string, o featuresOptions) (*mvextract.FeaturesMeta, error) {
+	w, err := mvextract.NewFeaturesWriter(o.out, input, o.spec)
 	if err != nil {
 		return nil, err
-	}
-	cfg := cl.Config()
-	ch := cfg.Channels()
-	meta := &featuresMeta{
-		Input: input, Layout: "NCTHW", Channels: cfg.ChannelNames(),
-		ClipLen: cfg.Length, Stride: cfg.Stride, Step: cfg.Step, Width: cfg.Width, Height: cfg.Height,
-		Accumulate: cfg.Accumulate, Interp: o.spec.Extractor.Interpolation.String(), Reference: o.spec.Extractor.Reference.String(), MVNorm: cfg.MVNorm, ResidualNorm: cfg.ResidualNorm, Clips: []featuresClip{},
-	}
-	f, err := os.Create(o.out)
-	if err != nil {
-		return nil, err
-	}
-	npy, err := mvextract.NewNPYStream(f, "float32", []int{ch, cfg.Length, cfg.Height, cfg.Width})
-	if err != nil {
-		return nil, errors.Join(err, f.Close())
-	}
-	ex := mvextract.NewExtractor(o.spec.Extractor)
-	defer ex.Close()
-	onFrame := func(fr *media.Frame) error {
-		ft, err := ex.Process(fr)
-		if err != nil {
-			return err
-		}
-		meta.Frames++
-		meta.SourceWidth, meta.SourceHeight = ft.Width, ft.Height
-		clip, err := cl.Push(ft)
-		if err != nil || clip == nil {
-			return err
-		}
-		if err := npy.Append(clip.Data); err != nil {
-			return err
-		}
-		c := featuresClip{First: clip.Frames[0].Index, Last: clip.Frames[len(clip.Frames)-1].Index}
-		var types []byte
-		for _, fi := range clip.Frames {
-			c.Frames = append(c.Frames, fi.Index)
-			types = append(types, fi.PictType)
-			pts := int64(-1)
-			if fi.PTS >= 0 {
-				pts = fi.PTS.Milliseconds()
-			}
-			c.PTS = append(c.PTS, pts)
-		}
-		c.PictTypes = string(types)
-		meta.Clips = append(meta.Clips, c)
-		return nil
 	}
 	dcfg := demux.DecoderConfig{MotionVectors: true, Pixels: true, Threads: o.threads}
 	runErr := source.New(source.Config{Input: input, Camera: "features", Decoder: dcfg,
-		Transport: o.transport, QueueSize: o.queue, MaxTime: o.maxTime, Idle: o.idle}).Run(ctx, onFrame)
+		Transport: o.transport, QueueSize: o.queue, MaxTime: o.maxTime, Idle: o.idle}).Run(ctx, w.Write)
 	if source.IsURL(input) && (errors.Is(runErr, context.DeadlineExceeded) || errors.Is(runErr, context.Canceled)) {
 		runErr = nil // --duration passed, or Ctrl-C: a live stream ends this way
 	}
-	closeErr := errors.Join(npy.Close(), f.Close())
-	if err := errors.Join(runErr, closeErr); err != nil {
+	if err := errors.Join(runErr, w.Close()); err != nil {
 		return nil, err
 	}
-	meta.Shape = []int{len(meta.Clips), ch, cfg.Length, cfg.Height, cfg.Width}
-	if err := writeJSON(jsonPath(o.out), meta); err != nil {
-		return nil, err
-	}
-	return meta, nil
-}
-
-// jsonPath is FILE.json for FILE.npy (or FILE.npy.json for other names).
-func jsonPath(npy string) string {
-	if base, ok := strings.CutSuffix(npy, ".npy"); ok {
-		return base + ".json"
-	}
-	return npy + ".json"
-}
-
-func writeJSON(path string, v any) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	bw := bufio.NewWriter(f)
-	enc := json.NewEncoder(bw)
-	enc.SetIndent("", " ")
-	err = enc.Encode(v)
-	return errors.Join(err, bw.Flush(), f.Close())
+	return w.WriteMeta()
 }

@@ -70,7 +70,7 @@ func TestFeaturesCommand(t *testing.T) {
 	require.Equal(t, []int{4, 3, 4, 16, 32}, shape) // clips start at frames 0, 5, 10, 15
 	require.Len(t, data, 4*3*4*16*32)
 
-	var meta featuresMeta
+	var meta mvextract.FeaturesMeta
 	b, err := os.ReadFile(filepath.Join(filepath.Dir(out), "clips.json"))
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(b, &meta))

@@ -3,7 +3,6 @@ package restream_test
 import (
 	"bytes"
 	"log/slog"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,28 +25,28 @@ func TestRestreamTwoViewers(t *testing.T) {
 	t.Cleanup(rs.Close)
 
 	// One pull from the camera, republished as "front-door".
-	var upstream sink
+	var upstream testcam.Sink
 	pull := newClient(t, ingest.ClientConfig{URL: cam.URL(), Camera: "front-door", OnAccessUnit: func(au media.AccessUnit) {
-		upstream.onAU(au)
+		upstream.OnAccessUnit(au)
 		assert.NoError(t, rs.WriteAccessUnit("front-door", au))
 	}})
 	pull.Start()
-	require.Eventually(t, func() bool { return upstream.count() >= 1 }, 10*time.Second, 10*time.Millisecond, "upstream access units")
+	require.Eventually(t, func() bool { return upstream.Count() >= 1 }, 10*time.Second, 10*time.Millisecond, "upstream access units")
 
-	var v1, v2 sink
-	for _, v := range []*sink{&v1, &v2} {
-		c := newClient(t, ingest.ClientConfig{URL: rs.URL("front-door"), OnAccessUnit: v.onAU})
+	var v1, v2 testcam.Sink
+	for _, v := range []*testcam.Sink{&v1, &v2} {
+		c := newClient(t, ingest.ClientConfig{URL: rs.URL("front-door"), OnAccessUnit: v.OnAccessUnit})
 		c.Start()
 	}
-	require.Eventually(t, func() bool { return v1.count() >= 8 && v2.count() >= 8 }, 15*time.Second, 10*time.Millisecond, "both viewers get access units")
+	require.Eventually(t, func() bool { return v1.Count() >= 8 && v2.Count() >= 8 }, 15*time.Second, 10*time.Millisecond, "both viewers get access units")
 
-	up := upstream.units()
+	up := upstream.Units()
 	index := map[string]int{}
 	for i, au := range up {
 		index[string(bytes.Join(au.NALUs, nil))] = i
 	}
-	for _, v := range []*sink{&v1, &v2} {
-		got := v.units()
+	for _, v := range []*testcam.Sink{&v1, &v2} {
+		got := v.Units()
 		require.True(t, got[0].RandomAccess)
 		start, ok := index[string(bytes.Join(got[0].NALUs, nil))]
 		require.True(t, ok, "a viewer's first unit is one the camera sent")
@@ -69,30 +68,6 @@ func TestRestreamTwoViewers(t *testing.T) {
 	require.NoError(t, pull.Close())
 	rs.RemoveCamera("front-door")
 	require.NoError(t, rs.WriteAccessUnit("other", media.AccessUnit{Codec: media.CodecH264}), "non-random-access units before a stream are ignored")
-}
-
-// sink collects delivered access units.
-type sink struct {
-	mu  sync.Mutex
-	aus []media.AccessUnit
-}
-
-func (s *sink) onAU(au media.AccessUnit) {
-	s.mu.Lock()
-	s.aus = append(s.aus, au)
-	s.mu.Unlock()
-}
-
-func (s *sink) count() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.aus)
-}
-
-func (s *sink) units() []media.AccessUnit {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]media.AccessUnit(nil), s.aus...)
 }
 
 // newClient makes a client with quick reconnects and closes it at the end of the test.

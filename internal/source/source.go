@@ -230,7 +230,7 @@ type camDecoder struct {
 	decErrs int
 }
 
-// idleFor is how long no access unit came, 0 before the first.
+// idleFor is how long no access unit came since the last one was handled, 0 before the first.
 func (d *camDecoder) idleFor() time.Duration {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -248,7 +248,8 @@ func (d *camDecoder) fail(err error) {
 func (d *camDecoder) onAccessUnit(au media.AccessUnit) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.lastAU = time.Now()
+	// Idle counts from the end of the last delivery: a slow decode is not a quiet stream.
+	defer func() { d.lastAU = time.Now() }()
 	if d.err != nil {
 		return
 	}
