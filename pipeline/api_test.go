@@ -252,7 +252,7 @@ func TestAPICameras(t *testing.T) {
 	require.Contains(t, string(body), "already exists")
 	code, _, body = f.do(t, "POST", "/api/v1/cameras", `{"name":"x","url":"http://127.0.0.1/"}`)
 	require.Equal(t, 400, code)
-	require.JSONEq(t, `{"error":"invalid camera: url: scheme must be one of rtsp, rtsps, file, not \"http\""}`, string(body))
+	require.JSONEq(t, `{"error":"invalid camera: url: scheme must be one of rtsp, rtsps, not \"http\""}`, string(body))
 	code, _, body = f.do(t, "POST", "/api/v1/cameras", `{"name":"x","url":"rtsp://h/","colour":"red"}`)
 	require.Equal(t, 400, code)
 	require.Contains(t, string(body), `unknown field \"colour\"`)
