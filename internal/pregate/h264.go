@@ -113,6 +113,8 @@ type H264SliceHeader struct {
 	SliceQPDelta          int32
 	// SliceQP is SliceQPY = 26 + pic_init_qp_minus26 + slice_qp_delta.
 	SliceQP int
+
+	lumaSamples int
 }
 
 // PictureType maps the slice type to I, P (SP counts as P) or B (SI counts as I).
@@ -179,6 +181,7 @@ func (p *H264Parser) AccessUnit(nalus [][]byte) (Picture, error) {
 				pic.IDRPicID = h.IDRPicID
 				pic.POCLsb = h.PicOrderCntLsb
 			}
+			pic.LumaSamples = h.lumaSamples
 			pic.IDR = pic.IDR || h.IDR
 			pic.Reference = pic.Reference || h.NALRefIdc != 0
 			pic.addSlice(h.PictureType(), h.SliceQP, len(nalu))
@@ -232,6 +235,10 @@ func (p *H264Parser) sliceHeader(nalu []byte, prefix int) (H264SliceHeader, erro
 	}
 	if h.IDR && h.SliceType != 2 && h.SliceType != 4 {
 		return h, fmt.Errorf("%w: H.264 IDR slice of type %d", ErrCorrupt, sliceType)
+	}
+	h.lumaSamples = int(sps.PicWidthInMbsMinus1+1) * 16 * int(sps.PicHeightInMapUnitsMinus1+1) * 16
+	if !sps.FrameMbsOnlyFlag {
+		h.lumaSamples *= 2
 	}
 	isP := h.SliceType == 0 || h.SliceType == 3
 	isB := h.SliceType == 1

@@ -144,6 +144,7 @@ type H265SliceHeader struct {
 	SliceQPDelta              int32
 	SliceQP                   int
 	shortTermRefPicSetSPSUsed bool
+	lumaSamples               int
 }
 
 // PictureType maps slice_type to I, P or B.
@@ -216,6 +217,7 @@ func (p *H265Parser) AccessUnit(nalus [][]byte) (Picture, error) {
 			if pic.Slices == 0 {
 				pic.POCLsb = h.PicOrderCntLsb
 			}
+			pic.LumaSamples = h.lumaSamples
 			pic.IDR = pic.IDR || typ >= h265.NALUType_BLA_W_LP
 			pic.Reference = pic.Reference || !(typ < 16 && typ%2 == 0)
 			lastQP, lastType = h.SliceQP, h.PictureType()
@@ -266,6 +268,7 @@ func (p *H265Parser) sliceHeader(nalu []byte, prefix int) (H265SliceHeader, erro
 	if !ok {
 		return h, fmt.Errorf("%w: H.265 SPS %d", ErrMissingParameterSet, pps.SPSID)
 	}
+	h.lumaSamples = int(sps.PicWidthInLumaSamples) * int(sps.PicHeightInLumaSamples)
 	if !h.FirstSliceSegmentInPic {
 		if pps.DependentSliceSegmentsEnabledFlag {
 			h.DependentSliceSegment = r.flag("dependent_slice_segment_flag")

@@ -53,6 +53,8 @@ type Picture struct {
 	// Bytes is the coded size: the sum of the sizes of the picture's slice NAL units (parameter
 	// sets and SEI excluded).
 	Bytes int
+	// LumaSamples is the coded picture area (width x height in luma samples) from the SPS.
+	LumaSamples int
 	// Slices is the number of slices (H.265: independent slice segments) parsed.
 	Slices int
 	// QP is the mean slice QP weighted by slice size: SliceQPY = 26 + init_qp_minus26 +
