@@ -1,0 +1,91 @@
+package pregate
+
+import "time"
+
+// Unit is one access unit as the pre-gate keeps it: the NAL units (without start codes) and
+// presentation time that ingest handed over, plus what the parser found. The NAL unit slices are
+// kept, not copied; the caller must not modify them afterwards.
+type Unit struct {
+	NALUs [][]byte
+	PTS   time.Duration
+	// IDR is true for a picture a decoder can start at.
+	IDR bool
+	// Bytes is the total size of NALUs.
+	Bytes int
+}
+
+// unitBytes sums the NAL unit sizes.
+func unitBytes(nalus [][]byte) int {
+	n := 0
+	for _, nalu := range nalus {
+		n += len(nalu)
+	}
+	return n
+}
+
+// GOPBuffer keeps the access units since the last IDR, bounded in bytes. It starts at an IDR:
+// until the first one (and again after an overflow) it holds nothing and Complete is false. Not
+// safe for concurrent use.
+type GOPBuffer struct {
+	maxBytes  int
+	units     []Unit
+	bytes     int
+	complete  bool
+	overflows uint64
+	drops     uint64
+}
+
+// NewGOPBuffer returns an empty buffer bounded to maxBytes.
+func NewGOPBuffer(maxBytes int) *GOPBuffer {
+	return &GOPBuffer{maxBytes: maxBytes}
+}
+
+// Push adds a unit. An IDR starts a new GOP (the previous one is released). It returns false when
+// the unit was not kept: no IDR seen since the start or the last overflow, or the unit would
+// exceed the bound (an overflow: the buffer empties, counts its units as drops, and waits for the
+// next IDR).
+func (b *GOPBuffer) Push(u Unit) bool {
+	if u.IDR {
+		b.Reset()
+		b.complete = true
+	}
+	if !b.complete {
+		return false
+	}
+	if b.bytes+u.Bytes > b.maxBytes {
+		b.overflows++
+		b.drops += uint64(len(b.units)) + 1
+		b.Reset()
+		return false
+	}
+	b.units = append(b.units, u)
+	b.bytes += u.Bytes
+	return true
+}
+
+// Reset empties the buffer; it holds nothing until the next IDR.
+func (b *GOPBuffer) Reset() {
+	clear(b.units) // release the NAL units for the garbage collector
+	b.units = b.units[:0]
+	b.bytes = 0
+	b.complete = false
+}
+
+// Complete reports whether the buffer holds every unit since the last IDR (it starts with one).
+func (b *GOPBuffer) Complete() bool { return b.complete }
+
+// Units returns the buffered units, oldest first. The slice is the buffer's own; it is valid
+// until the next Push or Reset.
+func (b *GOPBuffer) Units() []Unit { return b.units }
+
+// Len returns the number of buffered units.
+func (b *GOPBuffer) Len() int { return len(b.units) }
+
+// Bytes returns the buffered size.
+func (b *GOPBuffer) Bytes() int { return b.bytes }
+
+// Overflows returns how many times a GOP exceeded the bound.
+func (b *GOPBuffer) Overflows() uint64 { return b.overflows }
+
+// Drops returns how many units overflows have discarded from the buffer.
+func (b *GOPBuffer) Drops() uint64 { return b.drops }
