@@ -55,7 +55,7 @@ $(VENV)/.stamp: training/requirements.txt
 
 # Python smoke tests of training/ (pytest, CPU, well under a minute); `make test` runs them when the venv exists.
 test-training: $(VENV)/.stamp
-	cd $(CURDIR) && nice $(VENV)/bin/python -m pytest -q -p no:cacheprovider training/tests
+	cd $(CURDIR) && nice $(VENV)/bin/python -m pytest -q -p no:cacheprovider -W ignore::DeprecationWarning training/tests
 
 # MFCD-Net (issue 3): camera-event dataset, features from the Go extractor, RGB teacher, distilled
 # early-exit student, ONNX (FP32 + INT8) into models/mfcd/, report into docs/MODELS.md. CPU only.
