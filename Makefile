@@ -7,7 +7,7 @@ export MVWATCH_ORT_LIB ?= $(CURDIR)/third_party/onnxruntime/libonnxruntime.so.1
 # Tests that take minutes (soaks, long benchmarks) run only with MVWATCH_LONG=1.
 TEST_FLAGS ?= -race -count=1 -timeout 20m
 
-.PHONY: setup build run test bench-extract clean train-setup
+.PHONY: setup build run test bench-extract clean train-setup test-training lint
 
 setup:
 	@scripts/setup.sh
@@ -18,10 +18,25 @@ build: setup
 run: build
 	./$(BIN) serve
 
+# LINT=1 makes `make test` run `make lint` too (off until the tree is lint-clean).
+LINT ?= 0
 test: setup
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
+ifeq ($(LINT),1)
+	$(MAKE) lint
+endif
 	$(GO) test $(TEST_FLAGS) ./...
+	@if [ -x $(VENV)/bin/python ]; then $(MAKE) test-training; else echo "training/.venv absent: skipping the Python smoke tests (make test-training runs them)"; fi
+
+# golangci-lint v2, pinned, built on first use into bin/tools/<version>/ (a version bump builds afresh);
+# the configuration is .golangci.yml.
+GOLANGCI_LINT_VERSION := v2.15.0
+GOLANGCI_LINT := bin/tools/golangci-lint-$(GOLANGCI_LINT_VERSION)/golangci-lint
+lint: $(GOLANGCI_LINT)
+	$(GOLANGCI_LINT) run ./...
+$(GOLANGCI_LINT):
+	GOBIN=$(CURDIR)/$(@D) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 
 bench-extract: build
 	./$(BIN) bench extract
@@ -38,6 +53,10 @@ $(VENV)/.stamp: training/requirements.txt
 	$(VENV)/bin/pip install -q -r training/requirements.txt
 	touch $@
 
+# Python smoke tests of training/ (pytest, CPU, well under a minute); `make test` runs them when the venv exists.
+test-training: $(VENV)/.stamp
+	cd $(CURDIR) && nice $(VENV)/bin/python -m pytest -q -p no:cacheprovider -W ignore::DeprecationWarning training/tests
+
 # MFCD-Net (issue 3): camera-event dataset, features from the Go extractor, RGB teacher, distilled
 # early-exit student, ONNX (FP32 + INT8) into models/mfcd/, report into docs/MODELS.md. CPU only.
 MFCD_DATA := training/data/mfcd
@@ -45,11 +64,11 @@ MFCD_DATA := training/data/mfcd
 train-mfcd: $(VENV)/.stamp
 	@dpkg -s mate-backgrounds plasma-workspace-wallpapers >/dev/null 2>&1 || apt-get install -y --no-install-recommends mate-backgrounds plasma-workspace-wallpapers
 	$(GO) build -buildvcs=false -trimpath -o bin/mvwatch ./cmd/mvwatch
-	nice -n 10 $(VENV)/bin/python training/mfcd/dataset.py --out $(MFCD_DATA) --per-class 80,15,25,15 --jobs 2
-	nice -n 10 $(VENV)/bin/python training/mfcd/features.py --data $(MFCD_DATA) --mvwatch bin/mvwatch --jobs 2
+	nice -n 10 $(VENV)/bin/python -m training.mfcd dataset --out $(MFCD_DATA) --per-class 80,15,25,15 --jobs 2
+	nice -n 10 $(VENV)/bin/python -m training.mfcd features --data $(MFCD_DATA) --mvwatch bin/mvwatch --jobs 2
 	rm -f training/out/mfcd/teacher.pt
-	nice -n 10 $(VENV)/bin/python training/mfcd/train.py --data $(MFCD_DATA) --out models/mfcd --work training/out/mfcd
-	$(VENV)/bin/python training/mfcd/report.py --model models/mfcd --out docs/MODELS.md
+	nice -n 10 $(VENV)/bin/python -m training.mfcd train --data $(MFCD_DATA) --out models/mfcd --work training/out/mfcd
+	$(VENV)/bin/python -m training.mfcd report --model models/mfcd --out docs/MODELS.md
 
 # Event thumbnails (issue 6): the diffusion model into models/thumbnail, the step predictor's prompt sets,
 # its labels (ladder method, one file per scheduler, 2 jobs) and the predictor into models/steppredictor.
@@ -61,16 +80,16 @@ THUMB_SCHEDULERS := ddim euler unipc heun dpm2_karras euler_a
 .PHONY: train-thumbnail
 train-thumbnail: $(VENV)/.stamp
 	mkdir -p $(THUMB_WORK)
-	nice -n 5 $(VENV)/bin/python training/diffusion/thumbnail_model.py train --out models/thumbnail \
+	nice -n 5 $(VENV)/bin/python -m training.thumbnail train --out models/thumbnail \
 	  --size 32 --grammar events --channels 48,64 --precond --prior --latent-channels 24 --text-dim 32 --text-layers 2 \
 	  --images 20000 --batch 48 --lr 1e-3 --ema 0.998 --minutes 20 --device cpu --threads 2
-	$(VENV)/bin/python training/diffusion/thumbnail_model.py prompts --out models/steppredictor
+	$(VENV)/bin/python -m training.thumbnail prompts --out models/steppredictor
 	awk 'NR%4==1' models/steppredictor/train.txt > $(THUMB_WORK)/train_every4.txt
 	printf '%s\n' $(THUMB_SCHEDULERS) | xargs -P 2 -I{} sh -c 'P=models/steppredictor/train.txt; \
 	  [ {} = euler_a ] && P=$(THUMB_WORK)/train_every4.txt; \
-	  nice -n 10 $(VENV)/bin/python training/diffusion/step_predictor.py labels --model-dir models/thumbnail \
+	  nice -n 10 $(VENV)/bin/python -m training.steppredictor labels --model-dir models/thumbnail \
 	    --prompts $$P --seeds 2 --threads 1 --batch 24 --schedulers {} --ladder $(THUMB_LADDER) --reference 50 \
-	    --guidance 1 --tolerance 0.99 --out training/diffusion/data/steppred_labels_{}.jsonl'
-	nice -n 10 $(VENV)/bin/python training/diffusion/step_predictor.py train --objective tolerance \
-	  --labels $$(printf 'training/diffusion/data/steppred_labels_%s.jsonl,' $(THUMB_SCHEDULERS) | sed 's/,$$//') \
+	    --guidance 1 --tolerance 0.99 --out training/steppredictor/data/steppred_labels_{}.jsonl'
+	nice -n 10 $(VENV)/bin/python -m training.steppredictor train --objective tolerance \
+	  --labels $$(printf 'training/steppredictor/data/steppred_labels_%s.jsonl,' $(THUMB_SCHEDULERS) | sed 's/,$$//') \
 	  --out models/steppredictor --epochs 8 --lr 5e-5 --tolerance 0.99 --threads 2 --quantize --layers 4

@@ -15,7 +15,7 @@ import (
 )
 
 // tinySDReference is diffusion/testdata/tiny_sd_reference.json, written by
-// training/diffusion/export_tiny_sd.py.
+// training/fixtures/tiny_sd.py.
 type tinySDReference struct {
 	Latents     []float32 `json:"latents"`
 	LatentShape []int64   `json:"latent_shape"`

@@ -5,7 +5,7 @@
 //
 //   - Schedulers (NewScheduler): DDIM, Euler, Euler Ancestral, Heun, DPM2 / DPM2 Karras (KDPM2), UniPC,
 //     DPM-Solver++ 2M and PNDM (PLMS, skip_prk_steps, the scheduler Stable Diffusion 1.x exports name), configured from a diffusers scheduler_config.json and matched to diffusers 0.42.1 on
-//     committed fixtures (testdata/schedulers.json, training/diffusion/gen_scheduler_fixtures.py): timesteps,
+//     committed fixtures (testdata/schedulers.json, training/fixtures/schedulers.py): timesteps,
 //     sigmas, init_noise_sigma and every step output agree to 1e-5 (relative above magnitude 1; the largest
 //     difference seen is about 2e-6). Arithmetic is float64; the schedule tables (betas, alphas_cumprod,
 //     sigmas) are rounded to float32 where diffusers stores them as float32 tensors. Heun and DPM2 cost
@@ -19,7 +19,7 @@
 //     from the models, classifier-free guidance, VAE decode, PNG/JPEG (EncodeImage). Matched to diffusers'
 //     OnnxStableDiffusionPipeline loop on a tiny random model (testdata/tiny-sd) to about 5e-6 per pixel.
 //   - StepPredictor: prompt -> step count per scheduler, from a fine-tuned MiniLM exported by
-//     training/diffusion/step_predictor.py (manifest.json, schema mvwatch.steppredictor.v1): one head per
+//     training/steppredictor/model.py (manifest.json, schema mvwatch.steppredictor.v1): one head per
 //     scheduler, either classes over a step ladder or (decision "utility") predicted SSIM minus a price per
 //     UNet evaluation, so the argmax maximises similarity per cost.
 //   - EventPrompt: an event label, the camera's scene and the time of day as a prompt in models/thumbnail's
@@ -32,8 +32,8 @@
 //     against the fixed default, seconds per thumbnail, drops.
 //
 // The project's own thumbnail model (models/thumbnail, 32x32 pixels, about 0.65 M parameters) is trained on the
-// CPU by training/diffusion/thumbnail_model.py (procedural camera-event illustrations, plain PyTorch, exported
+// CPU by training/thumbnail/model.py (procedural camera-event illustrations, plain PyTorch, exported
 // in the same Optimum layout); its step predictor (models/steppredictor, INT8 MiniLM) by
-// training/diffusion/step_predictor.py from ladder labels made with that model. Both READMEs give the exact
+// training/steppredictor/model.py from ladder labels made with that model. Both READMEs give the exact
 // commands.
 package diffusion

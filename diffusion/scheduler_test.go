@@ -11,7 +11,7 @@ import (
 )
 
 // schedulerFixture is diffusion/testdata/schedulers.json, written by
-// training/diffusion/gen_scheduler_fixtures.py from diffusers.
+// training/fixtures/schedulers.py from diffusers.
 type schedulerFixture struct {
 	Diffusers string `json:"diffusers"`
 	Tables    map[string]struct {

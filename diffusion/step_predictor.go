@@ -21,7 +21,7 @@ const StepPredictorSchema = "mvwatch.steppredictor.v1"
 var ErrBadPredictor = errors.New("bad step predictor")
 
 // StepPredictorManifest is the manifest.json of a step predictor directory (written by
-// training/diffusion/step_predictor.py).
+// training/steppredictor/model.py).
 type StepPredictorManifest struct {
 	Schema       string   `json:"schema"`
 	Model        string   `json:"model"`         // ONNX file, relative to the directory

@@ -63,7 +63,7 @@ func imagePixels(img image.Image) []float64 {
 
 // TestThumbnailModelDrawsTheCaption: the shipped model (models/thumbnail) draws what a caption says. For each
 // fixed-layout caption ("empty park at night"), the generated image correlates with the procedural rendering
-// of that caption (testdata/thumbnail_refs, written by training/diffusion/thumbnail_model.py references) above
+// of that caption (testdata/thumbnail_refs, written by python -m training.fixtures thumbnail-refs) above
 // 0.97, and its RMSE to it is under 0.1x its RMSE to the same scene at the other time of day (the shipped
 // model: 0.987-0.999 and 0.02-0.06x). An untrained model gives noise and fails both; the two earlier models
 // (0.5-0.85, then 0.96-0.99 with 0.05-0.07x) would fail too.
@@ -146,7 +146,7 @@ func TestThumbnailModelDrawsWeatherAndTamper(t *testing.T) {
 // TestThumbnailModelFixedCaptionsConvergeEarly: what the step predictor exploits. A caption that fixes its
 // picture (an empty scene, a defocused camera) is already the 50-step image after 8 DDIM steps (SSIM to it
 // 0.9985-0.9996 measured), while one that leaves fine detail to chance (a crowd in the snow) is not (0.90-0.91):
-// the caption prior of the UNet (training/diffusion/thumbnail_model.py --prior) makes a fixed caption's
+// the caption prior of the UNet (training/thumbnail/model.py --prior) makes a fixed caption's
 // sampling trajectory straight. The previous model, without the prior, fails it (mean SSIM at 8 steps over
 // its training labels: empty scenes by day 0.979, out of focus 0.968, snowy crowds 0.922).
 func TestThumbnailModelFixedCaptionsConvergeEarly(t *testing.T) {

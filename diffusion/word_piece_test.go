@@ -12,7 +12,7 @@ import (
 )
 
 // wordPieceFixture is diffusion/testdata/wordpiece.json, written by
-// training/diffusion/gen_tokenizer_fixtures.py with Hugging Face tokenizers.
+// training/fixtures/wordpiece.py with Hugging Face tokenizers.
 type wordPieceFixture struct {
 	MaxLength int `json:"max_length"`
 	Cases     []struct {

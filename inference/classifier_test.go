@@ -19,7 +19,7 @@ import (
 )
 
 // tinyMFCD is a randomly initialised three-stage MFCD-Net made by
-// training/mfcd/make_tiny_testmodel.py, with the PyTorch outputs of its fixture clips.
+// training/fixtures/mfcd_tiny.py, with the PyTorch outputs of its fixture clips.
 const tinyMFCD = "testdata/mfcd_tiny"
 
 // mfcdFixture is tinyMFCD's fixture.json plus its clips.

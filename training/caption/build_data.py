@@ -2,17 +2,15 @@
 
 Writes models/caption/tokenizer.json (shared by draft and target) and training/data/caption/{train,val}.pt
 (token ids and prompt lengths, so training needs only torch). Run from the repository root:
-  training/.venv/bin/python training/caption/build_data.py
+  training/.venv/bin/python -m training.caption build-data
 """
 import argparse
 import os
-import sys
 
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 
-sys.path.insert(0, os.path.dirname(__file__))
-import corpus  # noqa: E402
+from training.caption import corpus
 
 
 def train_tokenizer(texts, vocab_size):
@@ -36,15 +34,15 @@ def encode(tok, pairs):
     return out
 
 
-def main():
-    ap = argparse.ArgumentParser()
+def main(argv=None, prog=None):
+    ap = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--train", type=int, default=60000)
     ap.add_argument("--val", type=int, default=2000)
     ap.add_argument("--vocab", type=int, default=2048)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--tokenizer", default="models/caption/tokenizer.json")
     ap.add_argument("--data", default="training/data/caption")
-    a = ap.parse_args()
+    a = ap.parse_args(argv)
     train = corpus.build(a.train, a.seed)
     val = corpus.build(a.val, a.seed + 1000)
     tok = train_tokenizer([p + c for _, p, c in train], a.vocab)
@@ -59,6 +57,3 @@ def main():
     lens = sorted(len(s) for s, _ in tr)
     print(f"vocab {tok.get_vocab_size()} train {len(tr)} val {len(va)} len median {lens[len(lens)//2]} max {lens[-1]}")
 
-
-if __name__ == "__main__":
-    main()

@@ -193,6 +193,13 @@ def build(n, seed):
     return out
 
 
-if __name__ == "__main__":
-    for ev, p, c in build(12, 1):
+
+def main(argv=None, prog=None):
+    """Prints a few seeded prompt + caption pairs of the corpus."""
+    import argparse
+    ap = argparse.ArgumentParser(prog=prog, description="Prints seeded prompt + caption pairs of the corpus.")
+    ap.add_argument("-n", type=int, default=12)
+    ap.add_argument("--seed", type=int, default=1)
+    a = ap.parse_args(argv)
+    for _, p, c in build(a.n, a.seed):
         print(p + c + END)

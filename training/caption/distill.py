@@ -5,13 +5,13 @@ draft's distribution is to the target's, the more tokens are accepted, at greedy
 agreement) and at sampled decoding (1 - total variation) alike. Training the draft on the corpus labels
 alone makes it learn the corpus, not the target; here it is trained to minimise KL(p_target || p_draft)
 at every caption position of corpus text, with the target's distributions computed on the fly.
-Reads training/out/caption/target/model.pt; the draft starts from scratch (train.py's draft size) or,
+Reads training/out/caption/target/model.pt; the draft starts from scratch (train's draft size) or,
 with --init base, from the current draft checkpoint (copied to model_base.pt first). Writes the
 distilled draft to training/out/caption/draft/model.pt. CPU is enough (run it with `nice`; one thread,
 bfloat16 autocast; about 0.35 s per step of 32 sequences on one Zen 4 core):
 
-  training/.venv/bin/python training/caption/distill.py
-  training/.venv/bin/python training/caption/export.py --model draft
+  training/.venv/bin/python -m training.caption distill
+  training/.venv/bin/python -m training.caption export --model draft
 """
 import argparse
 import json
@@ -19,7 +19,6 @@ import math
 import os
 import random
 import shutil
-import sys
 import time
 from collections import defaultdict
 from dataclasses import asdict
@@ -27,9 +26,9 @@ from dataclasses import asdict
 import torch
 from torch.nn import functional as F
 
-sys.path.insert(0, os.path.dirname(__file__))
-from gpt2 import GPT2, Config  # noqa: E402
-from train import SIZES, batches, collate, evaluate  # noqa: E402
+from training.caption.gpt2 import GPT2, Config
+from training.caption.train import SIZES, batches, collate, evaluate
+from training.common.cli import command_line
 
 
 def load(path):
@@ -103,8 +102,8 @@ def greedy_agreement(draft, target, seqs, eos, n=500):
     return agree / total
 
 
-def main():
-    ap = argparse.ArgumentParser()
+def main(argv=None, prog=None):
+    ap = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ckpt", default="training/out/caption")
     ap.add_argument("--data", default="training/data/caption")
     ap.add_argument("--steps", type=int, default=1200)
@@ -113,7 +112,7 @@ def main():
     ap.add_argument("--seed", type=int, default=2)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--init", choices=["scratch", "base"], default="scratch")
-    a = ap.parse_args()
+    a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     rng = random.Random(a.seed)
@@ -131,7 +130,7 @@ def main():
         cfg = Config(vocab_size=train["vocab"], n_positions=target.cfg.n_positions, **SIZES["draft"])
         draft = GPT2(cfg).eval()
         ck = {"config": asdict(cfg), "eval": {"device": "cpu", "threads": a.threads, "init": "scratch"},
-              "command": "python training/caption/distill.py"}
+              "command": command_line("python")}
         os.makedirs(os.path.dirname(draft_path), exist_ok=True)
     t0 = time.time()
     before = None
@@ -170,10 +169,7 @@ def main():
     print(json.dumps(ev))
     state = {k: v.detach().cpu().half() for k, v in draft.state_dict().items()}
     torch.save({"config": ck["config"], "state_dict": state, "eval": ev,
-                "command": (ck["command"] + " " + " ".join(sys.argv[1:]) if a.init == "scratch" else
-                            ck.get("command", "") + "; then python training/caption/distill.py " + " ".join(sys.argv[1:]))},
+                "command": (ck["command"] if a.init == "scratch" else
+                            ck.get("command", "") + "; then " + command_line("python"))},
                draft_path)
 
-
-if __name__ == "__main__":
-    main()

@@ -1,7 +1,7 @@
 """Exports a trained caption model to ONNX in the Hugging Face Optimum decoder-with-past layout.
 
-  training/.venv/bin/python training/caption/export.py --model draft
-  training/.venv/bin/python training/caption/export.py --model target
+  training/.venv/bin/python -m training.caption export --model draft
+  training/.venv/bin/python -m training.caption export --model target
 Reads training/out/caption/<model>/model.pt, checks the weights give the same logits in transformers'
 GPT2LMHeadModel, exports models/caption/<model>/model.onnx (inputs input_ids, attention_mask,
 position_ids, past_key_values.N.key/value; outputs logits, present.N.key/value), stores weights as
@@ -12,7 +12,6 @@ import argparse
 import json
 import os
 import shutil
-import sys
 
 import numpy as np
 import onnx
@@ -20,9 +19,8 @@ import onnxruntime as ort
 import torch
 from onnx import TensorProto, helper, numpy_helper
 
-sys.path.insert(0, os.path.dirname(__file__))
-import corpus  # noqa: E402
-from gpt2 import GPT2, Config, OptimumWrapper  # noqa: E402
+from training.caption import corpus
+from training.caption.gpt2 import GPT2, Config, OptimumWrapper
 
 
 def check_transformers(model, cfg, ids):
@@ -84,26 +82,8 @@ def ort_run(sess, cfg, ids, past):
     return out[0], out[1:]
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--model", choices=["draft", "target"], required=True)
-    ap.add_argument("--ckpt", default="training/out/caption")
-    ap.add_argument("--data", default="training/data/caption")
-    ap.add_argument("--tokenizer", default="models/caption/tokenizer.json")
-    ap.add_argument("--out", default="models/caption")
-    a = ap.parse_args()
-    ck = torch.load(os.path.join(a.ckpt, a.model, "model.pt"))
-    cfg = Config(**ck["config"])
-    model = GPT2(cfg)
-    model.load_state_dict({k: v.float() for k, v in ck["state_dict"].items()})
-    model.eval()
-    val = torch.load(os.path.join(a.data, "val.pt"))
-    seq = torch.tensor(val["seqs"][0][0])[None]
-    hf_diff = check_transformers(model, cfg, seq)
-
-    out_dir = os.path.join(a.out, a.model)
-    os.makedirs(out_dir, exist_ok=True)
-    path = os.path.join(out_dir, "model.onnx")
+def export_onnx(model, cfg, path):
+    """Exports model (float32) to path in the Optimum decoder-with-past layout, dynamic batch and lengths."""
     hd = cfg.n_embd // cfg.n_head
     names_in = ["input_ids", "attention_mask", "position_ids"]
     names_out = ["logits"]
@@ -122,6 +102,30 @@ def main():
     ex = (torch.tensor([[5, 6]]), torch.ones(1, 5, dtype=torch.long), torch.tensor([[3, 4]]), *past)
     torch.onnx.export(OptimumWrapper(model), ex, path, input_names=names_in, output_names=names_out,
                       dynamic_axes=axes, opset_version=17, dynamo=False)
+
+
+def main(argv=None, prog=None):
+    ap = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", choices=["draft", "target"], required=True)
+    ap.add_argument("--ckpt", default="training/out/caption")
+    ap.add_argument("--data", default="training/data/caption")
+    ap.add_argument("--tokenizer", default="models/caption/tokenizer.json")
+    ap.add_argument("--out", default="models/caption")
+    a = ap.parse_args(argv)
+    ck = torch.load(os.path.join(a.ckpt, a.model, "model.pt"))
+    cfg = Config(**ck["config"])
+    model = GPT2(cfg)
+    model.load_state_dict({k: v.float() for k, v in ck["state_dict"].items()})
+    model.eval()
+    val = torch.load(os.path.join(a.data, "val.pt"))
+    seq = torch.tensor(val["seqs"][0][0])[None]
+    hf_diff = check_transformers(model, cfg, seq)
+
+    out_dir = os.path.join(a.out, a.model)
+    os.makedirs(out_dir, exist_ok=True)
+    path = os.path.join(out_dir, "model.onnx")
+    hd = cfg.n_embd // cfg.n_head
+    export_onnx(model, cfg, path)
     to_fp16_storage(path)
 
     sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
@@ -171,8 +175,8 @@ def main():
         "caption_prefix": " ",
         "event_labels": corpus.LABELS,
         "training_command": ck.get("command", "") + on_device(ck["eval"]),
-        "data_command": "python training/caption/build_data.py",
-        "export_command": f"python training/caption/export.py --model {a.model}",
+        "data_command": "python -m training.caption build-data",
+        "export_command": f"python -m training.caption export --model {a.model}",
         "eval": ck["eval"],
         "export_check": {"max_abs_logit_diff_transformers": hf_diff, "max_abs_logit_diff_onnx_full": d_full,
                          "max_abs_logit_diff_onnx_cached": d_inc},
@@ -182,6 +186,3 @@ def main():
         f.write("\n")
     print(f"wrote {path} ({os.path.getsize(path) / 1e6:.1f} MB)")
 
-
-if __name__ == "__main__":
-    main()

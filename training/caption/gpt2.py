@@ -2,7 +2,7 @@
 
 The same forward runs training (no cache) and the ONNX export in the Hugging Face Optimum decoder
 layout: inputs input_ids, attention_mask, position_ids, past_key_values.N.key/value; outputs logits,
-present.N.key/value. export.py loads the trained weights into transformers' GPT2LMHeadModel and checks
+present.N.key/value. training/caption/export.py loads the trained weights into transformers' GPT2LMHeadModel and checks
 that both give the same logits, so the files are an ordinary GPT-2 to any Optimum consumer.
 """
 import math

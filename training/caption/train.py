@@ -1,26 +1,25 @@
-"""Trains one caption model (draft or target) on the corpus that build_data.py wrote.
+"""Trains one caption model (draft or target) on the corpus that build-data wrote.
 
-  training/.venv/bin/python training/caption/train.py --model draft
-  training/.venv/bin/python training/caption/train.py --model target
+  training/.venv/bin/python -m training.caption train --model draft
+  training/.venv/bin/python -m training.caption train --model target
 Writes training/out/caption/<model>/model.pt (config, weights, eval numbers). Uses CUDA when present,
 else the CPU (run it with `nice`; one thread by default, bfloat16 autocast, about 0.8 s per target step of
-32 sequences on one Zen 4 core). The shipped draft is then distilled from the target (distill.py).
-export.py turns the checkpoints into the committed ONNX files.
+32 sequences on one Zen 4 core). The shipped draft is then distilled from the target (distill).
+export turns the checkpoints into the committed ONNX files.
 """
 import argparse
 import json
 import math
 import os
 import random
-import sys
 import time
 from dataclasses import asdict
 
 import torch
 from torch.nn import functional as F
 
-sys.path.insert(0, os.path.dirname(__file__))
-from gpt2 import GPT2, Config  # noqa: E402
+from training.caption.gpt2 import GPT2, Config
+from training.common.cli import command_line
 
 SIZES = {
     "draft": dict(n_layer=2, n_embd=128, n_head=4),
@@ -63,8 +62,8 @@ def evaluate(model, seqs, pad, device):
     return {"val_loss": tot / n, "val_token_accuracy": correct / n, "val_tokens": n}
 
 
-def main():
-    ap = argparse.ArgumentParser()
+def main(argv=None, prog=None):
+    ap = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", choices=sorted(SIZES), required=True)
     ap.add_argument("--data", default="training/data/caption")
     ap.add_argument("--out", default="training/out/caption")
@@ -75,7 +74,7 @@ def main():
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--threads", type=int, default=1, help="CPU threads")
     ap.add_argument("--fp32", action="store_true", help="no bfloat16 autocast")
-    a = ap.parse_args()
+    a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     steps = a.steps or {"draft": 1500, "target": 1000}[a.model]
     lr = a.lr or {"draft": 2e-3, "target": 1e-3}[a.model]
@@ -113,8 +112,5 @@ def main():
     # Weights are stored (and shipped in the ONNX files) as float16, computed in float32.
     state = {k: v.detach().cpu().half() for k, v in model.state_dict().items()}
     torch.save({"config": asdict(cfg), "state_dict": state, "eval": ev,
-                "command": " ".join(["python"] + sys.argv)}, os.path.join(a.out, a.model, "model.pt"))
+                "command": command_line("python")}, os.path.join(a.out, a.model, "model.pt"))
 
-
-if __name__ == "__main__":
-    main()

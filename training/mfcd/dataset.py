@@ -18,7 +18,7 @@ Each video carries one label and the frame interval in which the event happens; 
 (from `mvwatch features`) is given that label when it overlaps the interval by at least
 MIN_OVERLAP frames (see windows_for_video).
 
-Usage: python dataset.py --out training/data/mfcd [--seed 1] [--per-class 40,12,20,12] [--jobs 2]
+Usage: training/.venv/bin/python -m training.mfcd dataset --out training/data/mfcd [--seed 1] [--per-class 40,12,20,12] [--jobs 2]
 """
 
 import argparse
@@ -382,15 +382,15 @@ def windows_for_video(meta, ranges):
     return out
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv=None, prog=None):
+    ap = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--per-class", default="40,12,20,12",
                     help="videos per class for train,val,test,test_iid")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--only", default="", help="re-render only this class into an existing dataset")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     counts = dict(zip(["train", "val", "test", "test_iid"], (int(v) for v in args.per_class.split(","))))
     # Transient classes give one or two labelled windows per video instead of three: make more.
     repeat = {"scene_change": 3.0, "illumination": 1.5, "tamper": 1.5}
@@ -427,6 +427,3 @@ def main():
                    "videos": records}, f, indent=1)
     print(f"wrote {len(records)} videos to {video_dir}", file=sys.stderr)
 
-
-if __name__ == "__main__":
-    main()

@@ -1,5 +1,5 @@
 """ONNX export of the MFCD-Net student as three stages, INT8 quantisation, ONNX-vs-PyTorch checks,
-ONNX Runtime evaluation (FP32 and INT8, full and early exit) and CPU latency. Used by train.py."""
+ONNX Runtime evaluation (FP32 and INT8, full and early exit) and CPU latency. Used by train."""
 
 import json
 import os
@@ -11,7 +11,7 @@ import torch
 from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
                                       quantize_static)
 
-import models
+from training.mfcd import models
 
 SCHEMA = "mvwatch.model.v1"
 CHANNELS = ["dx", "dy", "residual"]  # as `mvwatch features` names them
@@ -114,7 +114,7 @@ def write_fixture(student, clips_all, out_dir, threshold):
 
 def export_all(student, splits, out_dir, threshold, labels, cost, log):
     """Exports, checks, quantises and evaluates the student; returns {"manifest": ..., "eval": ...}."""
-    import train  # for early_exit and metrics (no cycle at import time)
+    from training.mfcd import train  # for early_exit and metrics (no cycle at import time)
 
     student.eval()
     c, t, h, w = splits["train"]["feat"].shape[1:]

@@ -10,7 +10,7 @@ Each window is labelled with dataset.windows_for_video; unusable windows (label 
 Writes <data>/<split>.npz with feat [M,C,T,H,W] float16, rgb [M,3,T,H,W] uint8, y [M], video [M],
 start [M].
 
-Usage: python features.py --data training/data/mfcd --mvwatch /tmp/mvwatch [--jobs 2]
+Usage: training/.venv/bin/python -m training.mfcd features --data training/data/mfcd --mvwatch /tmp/mvwatch [--jobs 2]
 """
 
 import argparse
@@ -23,8 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import dataset  # noqa: E402
+from training.mfcd import dataset
 
 CLIP_LEN = 8
 SIZE = 64
@@ -110,13 +109,13 @@ def build_video(args):
     return f, rgb, np.array([labels[i] for i in keep], np.int64), np.array([ranges[i][0] for i in keep])
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv=None, prog=None):
+    ap = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", required=True)
     ap.add_argument("--mvwatch", default="", help="mvwatch binary; empty builds teacher-only arrays")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--suffix", default="")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     with open(os.path.join(args.data, "videos.json")) as f:
         videos = json.load(f)["videos"]
     os.makedirs(os.path.join(args.data, "features"), exist_ok=True)
@@ -142,6 +141,3 @@ def main():
         counts = np.bincount(out["y"], minlength=len(dataset.LABELS))
         print(f"{split}: {len(out['y'])} windows, per class {counts.tolist()}", file=sys.stderr)
 
-
-if __name__ == "__main__":
-    main()

@@ -1,6 +1,6 @@
-"""Writes docs/MODELS.md from models/mfcd/manifest.json and eval.json (the figures train.py measured).
+"""Writes docs/MODELS.md from models/mfcd/manifest.json and eval.json (the figures train measured).
 
-Usage: python report.py --model models/mfcd --out docs/MODELS.md
+Usage: training/.venv/bin/python -m training.mfcd report --model models/mfcd --out docs/MODELS.md
 """
 
 import argparse
@@ -8,8 +8,7 @@ import json
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import dataset  # noqa: E402
+from training.mfcd import dataset
 
 DESCRIPTIONS = {
     "idle": "static view: sensor noise, often a swaying patch (foliage in wind)",
@@ -34,11 +33,11 @@ def mflops(x):
     return f"{x / 1e6:.2f}"
 
 
-def main():
-    ap = argparse.ArgumentParser()
+def main(argv=None, prog=None):
+    ap = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="models/mfcd")
     ap.add_argument("--out", default="docs/MODELS.md")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     with open(os.path.join(args.model, "manifest.json")) as f:
         man = json.load(f)
     with open(os.path.join(args.model, "eval.json")) as f:
@@ -274,6 +273,3 @@ def main():
         f.write("\n".join(L).rstrip("\n") + "\n" + rest)
     print(f"wrote {args.out}", file=sys.stderr)
 
-
-if __name__ == "__main__":
-    main()

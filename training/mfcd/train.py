@@ -3,7 +3,7 @@ calibrates the exit thresholds on the validation split, exports ONNX stages (FP3
 against PyTorch, evaluates everything and writes models/mfcd/ (stages, manifest.json, eval.json).
 
 The one entry point for this model (see `make train-mfcd`):
-  python train.py --data training/data/mfcd --out models/mfcd [--work training/out/mfcd]
+  training/.venv/bin/python -m training.mfcd train --data training/data/mfcd --out models/mfcd [--work training/out/mfcd]
 """
 
 import argparse
@@ -17,10 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import dataset  # noqa: E402
-import export  # noqa: E402
-import models  # noqa: E402
+from training.mfcd import dataset, export, models
 
 LABELS = dataset.LABELS
 # Horizontal flip augmentation: mirrored clips swap these labels, and negate these feature channels
@@ -214,8 +211,8 @@ def metrics(pred, y):
             "precision": prec, "recall": rec}
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv=None, prog=None):
+    ap = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--work", default="training/out/mfcd")
@@ -230,7 +227,7 @@ def main():
                     help="exit heads pool to a grid x grid map (1: global average pooling)")
     ap.add_argument("--reuse-student", action="store_true",
                     help="load <work>/student.pt instead of training (re-export and re-evaluate only)")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     seed_all(args.seed)
     os.makedirs(args.work, exist_ok=True)
@@ -361,6 +358,3 @@ def main():
         json.dump(ev, f, indent=1)
     log(f"done in {time.time() - t0:.0f}s")
 
-
-if __name__ == "__main__":
-    main()

@@ -1,5 +1,5 @@
 """CLIP-style byte-level BPE learned from a small caption corpus: the byte-to-unicode map and a greedy
-merge learner with CLIP's end-of-word marker. Shared by export_tiny_sd.py and thumbnail_model.py."""
+merge learner with CLIP's end-of-word marker. Used by the thumbnail model and the tiny-SD fixture."""
 import collections
 
 

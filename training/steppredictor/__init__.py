@@ -1,0 +1,2 @@
+"""The diffusion step predictor (models/steppredictor) and its ladder labels (data/). Entry point:
+`python -m training.steppredictor`."""

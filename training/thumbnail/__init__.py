@@ -1,0 +1,1 @@
+"""The thumbnail diffusion model (models/thumbnail). Entry point: `python -m training.thumbnail`."""
