@@ -26,7 +26,7 @@ func DefaultClip() []byte { return defaultClip }
 // uses: 448x256, 15 fps, 192 pictures (12.8 s), H.264 without B-frames, IDR every 2 s. A fixed view of a
 // held-out photographic background with sensor noise and a swaying patch where an object crosses left to
 // right, then the camera pans, with idle stretches between (clip/scene.json has the segments). It is
-// rendered by `python training/mfcd/scene.py --out internal/testcam/clip/scene.264`.
+// rendered by `python -m training.fixtures scene-clip --out internal/testcam/clip/scene.264`.
 //
 //go:embed clip/scene.264
 var sceneClip []byte
