@@ -21,6 +21,8 @@ func TestEventizerMergesSplitsAndFlushes(t *testing.T) {
 	e.observe(clip(2), Classification{Label: "object_left", Score: 0.9})
 	require.Empty(t, got, "an event is published when it ends")
 	e.observe(clip(3), Classification{Label: "pan", Score: 0.7}) // below pan's own threshold: no event
+	require.Empty(t, got, "a weak clip does not end the event")
+	e.observe(clip(4), Classification{Label: "pan", Score: 0.95}) // a confident other label ends it
 	require.Len(t, got, 1)
 	require.Equal(t, "object_left", got[0].Label)
 	require.Equal(t, 0.9, got[0].Score, "the best score of its clips")
@@ -28,7 +30,6 @@ func TestEventizerMergesSplitsAndFlushes(t *testing.T) {
 	require.Equal(t, t0.Add(time.Second), got[0].Start)
 	require.Equal(t, t0.Add(2900*time.Millisecond), got[0].End)
 
-	e.observe(clip(4), Classification{Label: "pan", Score: 0.95})
 	e.observe(clip(9), Classification{Label: "pan", Score: 0.95}) // more than the gap later: a new event
 	require.Len(t, got, 2)
 	e.flush() // the scene went quiet
