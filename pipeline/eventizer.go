@@ -22,9 +22,8 @@ const (
 	// scores at least continueRatio x the label's threshold (0.3 with the default 0.5), while only a clip
 	// at the threshold opens an event.
 	continueRatio = 0.6
-	// confidentScore is the score at which a clip of another label ends an open event at once; a less
-	// confident one must be followed by a second clip of its label, otherwise it is a blip inside the
-	// event and is absorbed. It is also the score that makes an event "confident" for tailWindow.
+	// confidentScore is the score that makes an event confident: a weak event of the same label soon
+	// after a confident one is its tail (tailWindow).
 	confidentScore = 0.8
 	// tailWindow is how soon after a confident event (score >= confidentScore) a new event of the same
 	// label that never becomes confident counts as that event's tail, not a new event: it is dropped.
@@ -37,9 +36,10 @@ const (
 //   - A clip whose label is not an idle label and that scores at least its threshold opens an event.
 //   - Clips of the open event's label scoring at least continueRatio x the threshold extend it
 //     (hysteresis), also across idle or weak clips, as long as no more than gap separates them (merging).
-//   - A clip of another label ends the open event when it is confident (>= confidentScore) or when a
-//     second clip of that label follows; the new label's event then starts at its first clip. A single
-//     unconfident clip of another label inside an event is absorbed.
+//   - A clip of another label ends the open event only when a second clip of that label follows within
+//     the gap; the new label's event then starts at its first clip. A single clip of another label
+//     inside an event (a large object called multi_object for half a second) is absorbed; one at the
+//     end of an event, with no clip of the event's label after it, is an event of its own.
 //   - An event is published when gap passes without a clip that extends it, when the scene goes quiet
 //     (flush), or when the camera stops. A weak event (never >= confidentScore) of the same label that
 //     starts within tailWindow of a confident one's end is its tail and is dropped.
@@ -98,9 +98,6 @@ func (e *eventizer) observe(job *clipJob, c Classification) {
 		// Idle or weak: the event stays open until the gap passes or a clip continues it.
 	case e.cand != nil && e.cand.Label == c.Label && job.startPTS-e.candEnd <= e.gap:
 		e.extend(e.cand, job, c)
-		e.switchTo(job.endPTS)
-	case c.Score >= confidentScore:
-		e.cand = e.newEvent(job, c)
 		e.switchTo(job.endPTS)
 	default:
 		e.cand, e.candEnd = e.newEvent(job, c), job.endPTS

@@ -10,6 +10,11 @@ import (
 // energy as the noise floor (about a second at 15 fps with 8-frame clips).
 const gateConfirmClips = 2
 
+// gateRaiseClips is how many consecutive clips the model must call idle before the floor may rise to
+// their energy (a lasting change of the scene's noise: about 3 s with 8-frame clips at 15 fps). A
+// floor may fall after gateConfirmClips.
+const gateRaiseClips = 6
+
 // gateSmooth is how many frames the energy is averaged over to decide whether an open gate stays open:
 // sensor noise averages out, motion does not.
 const gateSmooth = 15
@@ -47,16 +52,19 @@ type gateSample struct {
 // motion-vector and residual energy is compared with a noise floor, the mean energy of idle frames. The
 // gate opens when a frame's energy exceeds OnFactor x floor, stays open while the mean energy of the last
 // gateSmooth frames exceeds OffFactor x floor (hysteresis) and for at least MinHold after the last such
-// frame, then closes.
+// frame, and closes only once the model has called the latest clip idle (Confirm): an object that moves
+// too slowly to stand out of the noise keeps the gate open as long as the model still sees it.
 //
 // The floor never learns from motion, because a floor learnt from motion leaves the gate deaf:
 //
 //   - It starts unknown and the gate open: every frame goes to the model until the model calls
-//     gateConfirmClips consecutive clips idle (Confirm); their mean energy becomes the floor. A camera that is mid-event when it starts is analysed until the event is over.
+//     gateConfirmClips consecutive clips idle with steady energy (Confirm); their mean energy becomes
+//     the floor. A camera that is mid-event when it starts is analysed until the event is over.
 //   - While the gate is open the floor does not move on its own (no learning during long activity, a pan
-//     or a scene change). Only clips the model confirms idle set it, so a lasting change of the scene's
-//     noise (rain, a light switched on, the camera moved to a noisier view) becomes the new floor once the
-//     model has seen that it is no event, and the gate then closes.
+//     or a scene change). Only clips the model confirms idle set it: it falls to quieter confirmed idle
+//     at once, and a lasting change of the scene's noise (rain, a light switched on, the camera moved to
+//     a noisier view) becomes the new floor once the model has called gateRaiseClips clips of steady
+//     energy in a row idle; the gate then closes.
 //   - While the gate is closed the floor follows the smoothed energy (the mean of the last gateSmooth
 //     frames) at Alpha, capped at OffFactor x floor, down at once and up by at most gateMaxRise a second:
 //     slow drift is tracked, and motion too weak to open the gate barely lifts it.
@@ -76,9 +84,12 @@ type Gate struct {
 
 	hist      []gateSample // ring of the last gateHistory frames
 	histNext  int
+	lastIdle  bool    // the model called the latest clip idle (since the gate last opened)
 	idleRun   int     // consecutive clips confirmed idle since the gate last skipped a frame
-	idleSum   float64 // the sum of those clips' frame energies
-	idleN     int     // and their number of frames
+	runMin    float64 // the lowest and highest clip mean energy of the run
+	runMax    float64
+	pairSum   float64 // the last idle clip's frame energies: sum and count
+	pairN     int
 	recent    [gateSmooth]float64
 	recentN   int
 	recentSum float64
@@ -124,9 +135,12 @@ func (g *Gate) Observe(pts time.Duration, mvEnergy, residualEnergy float64) Gate
 		on, off := floor*g.cfg.OnFactor, floor*g.cfg.OffFactor
 		switch {
 		case e > on || (g.open && smooth > off):
+			if !g.open {
+				g.lastIdle = false // closing again takes a fresh idle verdict
+			}
 			g.open = true
 			g.hold = pts + g.cfg.MinHold.D()
-		case g.open && pts > g.hold:
+		case g.open && pts > g.hold && g.lastIdle:
 			g.open = false
 		}
 		if !g.open {
@@ -148,12 +162,20 @@ func (g *Gate) Observe(pts time.Duration, mvEnergy, residualEnergy float64) Gate
 }
 
 // Confirm takes the model's verdict on the clip whose frames span [first, last] (PTS, inclusive): idle
-// is true when the model called it idle. Once the last gateConfirmClips clips were all idle, with no
-// frame skipped in between, their frames' mean energy becomes the floor (at most twice the old floor);
-// any other verdict restarts the count. Frames no longer in the gate's history are ignored.
+// is true when the model called it idle; any other verdict, or a skipped frame, restarts the count of
+// consecutive idle clips. Only steady energy counts (the run's clip means within OffFactor of each
+// other): an object that moves slowly enough for the model to call a clip idle varies, noise does not.
+//
+//   - After gateConfirmClips steady idle clips the mean energy of the last ones becomes the floor if
+//     no floor is learnt yet or if it is lower than the floor.
+//   - After gateRaiseClips steady idle clips the floor may also rise, to the lowest clip mean of the run
+//     and at most to twice the old floor at once: a lasting change (rain, a light switched on) that the
+//     model has seen is no event.
+//
+// Frames no longer in the gate's history are ignored.
 func (g *Gate) Confirm(first, last time.Duration, idle bool) {
 	if !idle {
-		g.idleRun = 0
+		g.idleRun, g.lastIdle = 0, false
 		return
 	}
 	var sum float64
@@ -167,25 +189,32 @@ func (g *Gate) Confirm(first, last time.Duration, idle bool) {
 	if n == 0 {
 		return
 	}
-	if g.idleRun == 0 {
-		g.idleSum, g.idleN = 0, 0
+	g.lastIdle = true
+	m := sum / float64(n)
+	if g.idleRun > 0 && (max(m, g.runMax) > g.cfg.OffFactor*min(m, g.runMin)+g.cfg.MinFloor) {
+		g.idleRun = 0 // not steady: the run starts again at this clip
 	}
-	g.idleSum += sum
-	g.idleN += n
+	if g.idleRun == 0 {
+		g.runMin, g.runMax = m, m
+		g.pairSum, g.pairN = 0, 0
+	}
+	g.runMin, g.runMax = min(g.runMin, m), max(g.runMax, m)
 	g.idleRun++
+	pair := (g.pairSum + sum) / float64(g.pairN+n) // this clip and the one before
+	g.pairSum, g.pairN = sum, n
 	if g.idleRun < gateConfirmClips {
 		return
 	}
-	m := max(g.idleSum/float64(g.idleN), g.cfg.MinFloor)
-	if !g.learnt {
+	pair = max(pair, g.cfg.MinFloor)
+	switch {
+	case !g.learnt:
 		// The bootstrap is over: let the gate close as soon as the energy is quiet.
-		g.floor, g.learnt, g.hold = m, true, g.lastPTS
-		return
+		g.floor, g.learnt, g.hold = pair, true, g.lastPTS
+	case pair <= g.floor:
+		g.floor = pair
+	case g.idleRun >= gateRaiseClips:
+		g.floor = min(max(g.runMin, g.floor), 2*max(g.floor, g.cfg.MinFloor))
 	}
-	// A confirmed floor at most doubles at once: a clip the model called idle that holds the first
-	// frames of an object cannot make the gate deaf to it.
-	g.floor = min(m, 2*max(g.floor, g.cfg.MinFloor))
-	g.idleRun, g.idleSum, g.idleN = gateConfirmClips-1, sum, n
 }
 
 // smooth returns the mean energy of the last gateSmooth frames including e (bad frames count as 0).

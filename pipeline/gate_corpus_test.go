@@ -114,6 +114,8 @@ func gateCorpus() []corpusClip {
 			build: func(t *testing.T, p string) { ffmpegScene(t, p, sceneSegments([2]int{126, 170}, [2]int{10, 100})) }},
 		{name: "pan-then-object", why: "a pan, a short idle, then the crossing",
 			build: func(t *testing.T, p string) { ffmpegScene(t, p, sceneSegments([2]int{100, 170}, [2]int{20, 100})) }},
+		{name: "large-crossing", why: "a large box crossing once (the model calls a clip of it multi_object)",
+			build: func(t *testing.T, p string) { ffmpegScene(t, p, crossingGraph(160, 160, 4)) }},
 		{name: "activity-20s", why: "20 s of continuous object motion, then the scene",
 			build: func(t *testing.T, p string) { ffmpegScene(t, p, activityGraph(20)) }},
 		{name: "activity-60s", why: "60 s of continuous object motion, then the scene", long: true,
@@ -170,9 +172,11 @@ func TestGateCorpusEventsEqualUngated(t *testing.T) {
 			path := filepath.Join(dir, c.name+".264")
 			c.build(t, path)
 			ungated, ust := analyzeEvents(t, m, path, false)
+			began := time.Now()
 			gated, gst := analyzeEvents(t, m, path, true)
-			t.Logf("%s (%s): %d frames, gate skipped %.1f%% (%d of %d clips classified)\nungated:\n%sgated:\n%s",
-				c.name, c.why, gst.Frames, 100*gst.SkipRatio, gst.Clips, ust.Clips, describe(ungated), describe(gated))
+			took := time.Since(began)
+			t.Logf("%s (%s): %d frames, gate skipped %.1f%% (%d of %d clips classified), gated run %v\nungated:\n%sgated:\n%s",
+				c.name, c.why, gst.Frames, 100*gst.SkipRatio, gst.Clips, ust.Clips, took.Round(time.Millisecond), describe(ungated), describe(gated))
 			require.Equal(t, labels(ungated), labels(gated), "gated events must equal ungated events")
 			for i := range ungated {
 				d := gated[i].Start.Sub(ungated[i].Start)

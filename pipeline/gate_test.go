@@ -158,6 +158,28 @@ func TestGateNeverLearnsFromMotion(t *testing.T) {
 		require.True(t, ds[0].Pass, "not deaf after long activity")
 	})
 
+	t.Run("an object the model sometimes calls idle", func(t *testing.T) {
+		g, i := NewGate(GateConfig{}), 0
+		bootstrap(t, g, &i, noiseFn(12))
+		floor := g.Floor()
+		// Twenty seconds of an object whose speed varies clip by clip, every clip called idle: unsteady
+		// energy is no noise, the floor does not rise and the gate stays open.
+		ds := feed(g, &i, 20*fps, func(k int) float64 { return 4 + 3*float64(k/clipFrames%2) }, idleModel)
+		require.Equal(t, 20*fps, passes(ds))
+		require.Equal(t, floor, g.Floor())
+	})
+
+	t.Run("a slow object the model still sees", func(t *testing.T) {
+		g, i := NewGate(GateConfig{}), 0
+		bootstrap(t, g, &i, noiseFn(13))
+		feed(g, &i, fps, object, busyModel)
+		// The object slows down to the noise level: as long as the model sees it, the gate stays open.
+		ds := feed(g, &i, 10*fps, noiseFn(14), busyModel)
+		require.Equal(t, 10*fps, passes(ds))
+		ds = feed(g, &i, 4*fps, noiseFn(15), idleModel)
+		require.False(t, ds[len(ds)-1].Pass)
+	})
+
 	t.Run("pan then a smaller object", func(t *testing.T) {
 		g, i := NewGate(GateConfig{}), 0
 		bootstrap(t, g, &i, noiseFn(9))
@@ -225,7 +247,9 @@ func TestGateResidualAndEdgeCases(t *testing.T) {
 	for k := 1; k < gateSmooth; k++ {
 		require.True(t, g.Observe(frameTime(k), 0, 0).Pass)
 	}
-	d = g.Observe(3*time.Second, 0, 0)
+	require.True(t, g.Observe(3*time.Second, 0, 0).Pass, "open until the model calls a clip idle")
+	g.Confirm(0, 3*time.Second, true)
+	d = g.Observe(3*time.Second+frameTime(1), 0, 0)
 	require.False(t, d.Pass)
 	// ...and forgets the old clock's frames: a late verdict on an old clip teaches nothing.
 	floor = g.Floor()
