@@ -28,12 +28,21 @@ const (
 	// tailWindow is how soon after a confident event (score >= confidentScore) a new event of the same
 	// label that never becomes confident counts as that event's tail, not a new event: it is dropped.
 	tailWindow = 4 * time.Second
+	// minLightShift is the smallest change of a clip's mean luma, in grey levels (0-255), that a light
+	// label (lightLabels) needs to be active: auto-exposure adapting by a few levels after someone
+	// enters, or hunting on a static scene, raises nothing. A light switched on or off, or a covered
+	// lens, moves the mean luma by far more.
+	minLightShift = 12.0
 )
+
+// lightLabels are the labels that mean a change of the whole picture's light, subject to minLightShift.
+var lightLabels = map[string]bool{"illumination": true, "tamper": true}
 
 // eventizer turns one camera's stream of clip classifications into events, so that one crossing is
 // one event:
 //
-//   - A clip whose label is not an idle label and that scores at least its threshold opens an event.
+//   - A clip whose label is not an idle label and that scores at least its threshold opens an event;
+//     for illumination and tamper its mean luma must also have moved by minLightShift grey levels.
 //   - Clips of the open event's label scoring at least continueRatio x the threshold extend it
 //     (hysteresis), also across idle or weak clips, as long as no more than gap separates them (merging).
 //   - A clip of another label ends the open event only when a second clip of that label follows within
@@ -69,7 +78,8 @@ type eventizer struct {
 func (e *eventizer) observe(job *clipJob, c Classification) {
 	isIdle := e.idle[c.Label]
 	job.verdict(isIdle && c.Score >= e.thresholds.MinScoreFor(c.Label))
-	active := !isIdle && c.Score >= e.thresholds.MinScoreFor(c.Label)
+	active := !isIdle && c.Score >= e.thresholds.MinScoreFor(c.Label) &&
+		(!lightLabels[c.Label] || job.lumaShift >= minLightShift)
 	if e.open != nil && (job.startPTS-e.openEnd > e.gap || job.startPTS < e.openEnd) {
 		// Too long since the event's last clip, or the stream restarted: the event is over. A candidate
 		// close enough to this clip becomes the open event.

@@ -123,3 +123,26 @@ func TestEventizerOneCrossingIsOneEvent(t *testing.T) {
 		require.Len(t, *got, 3)
 	})
 }
+
+func TestEventizerExposureAdaptationRaisesNothing(t *testing.T) {
+	var got []Event
+	e := &eventizer{camera: "c", thresholds: Thresholds{MinScore: 0.5}, idle: map[string]bool{"idle": true},
+		publish: func(ev Event) { got = append(got, ev) }, gap: 2 * time.Second}
+	t0 := time.Unix(1000, 0)
+	clip := func(i int, label string, shift float64) {
+		s := time.Duration(i) * time.Second
+		e.observe(&clipJob{startPTS: s, endPTS: s + 900*time.Millisecond, start: t0.Add(s), end: t0.Add(s + 900*time.Millisecond),
+			lumaShift: shift}, Classification{Label: label, Score: 0.9})
+	}
+	// Auto-exposure hunting by a few grey levels: confident illumination and tamper clips, no event.
+	clip(0, "illumination", 4)
+	clip(1, "tamper", 9)
+	clip(2, "illumination", minLightShift-0.5)
+	e.flush()
+	require.Empty(t, got)
+	// A light switched on: an event. Other labels do not depend on the light.
+	clip(10, "illumination", 40)
+	clip(20, "object_left", 0)
+	e.flush()
+	require.Equal(t, []string{"illumination", "object_left"}, labels(got))
+}

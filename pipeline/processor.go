@@ -27,6 +27,8 @@ type clipJob struct {
 	start    time.Time // wall-clock time of the first frame
 	end      time.Time // wall-clock time of the last frame
 	thumb    *image.YCbCr
+	// lumaShift is how far the clip's mean luma moved, in grey levels (see processor.lumaShift).
+	lumaShift float64
 	// quiet marks no clip but the gate closing: the scene went quiet, so an open event is complete.
 	quiet bool
 	// proc and session route the model's verdict on the clip back to the gate that passed it.
@@ -84,11 +86,13 @@ type processor struct {
 	gateOpen  atomic.Bool
 	skipRatio atomic.Uint64 // float64 bits
 
-	session  uint64 // counts reset calls, so that late verdicts of an old session are ignored
-	pushed   int    // frames pushed to the clipper in this session
-	lastPass int    // pushed index of the last frame the gate passed, -1 for none
-	span     int    // frames one clip spans
-	sent     bool   // the last clip the clipper cut was submitted
+	luma     float64   // mean luma of the last frame on the activity grid
+	lumaRing []float64 // mean luma of the last span+1 pushed frames, by pushed index
+	session  uint64    // counts reset calls, so that late verdicts of an old session are ignored
+	pushed   int       // frames pushed to the clipper in this session
+	lastPass int       // pushed index of the last frame the gate passed, -1 for none
+	span     int       // frames one clip spans
+	sent     bool      // the last clip the clipper cut was submitted
 
 	vmu      sync.Mutex
 	verdicts []clipVerdict // written by verdict, drained by frame
@@ -111,6 +115,7 @@ func newProcessor(camera string, spec mvextract.FeatureSpec, gate GateConfig, me
 		now:      time.Now,
 		lastPass: -1,
 		span:     (cc.Length-1)*cc.Step + 1,
+		lumaRing: make([]float64, (cc.Length-1)*cc.Step+2),
 	}, nil
 }
 
@@ -177,6 +182,7 @@ func (p *processor) frame(f *demux.Frame) error {
 	}
 	k := p.pushed
 	p.pushed++
+	p.lumaRing[k%len(p.lumaRing)] = p.luma
 	if d.Pass {
 		p.lastPass = k
 	}
@@ -213,10 +219,28 @@ func (p *processor) frame(f *demux.Frame) error {
 	job.start = p.wall(job.startPTS)
 	job.end = p.wall(job.endPTS)
 	job.thumb = thumbnail(job.thumb, f)
+	job.lumaShift = p.lumaShift(k)
 	if !p.submit(job) {
 		releaseJob(job)
 	}
 	return nil
+}
+
+// lumaShift returns how far, in grey levels, the mean luma of the clip ending at pushed frame k moved
+// from the frame before the clip (from its first frame when there is none).
+func (p *processor) lumaShift(k int) float64 {
+	first := k - p.span + 1
+	ref := first - 1
+	if ref < 0 {
+		ref = max(first, 0)
+	}
+	n := len(p.lumaRing)
+	base := p.lumaRing[ref%n]
+	var shift float64
+	for j := max(first, 0); j <= k; j++ {
+		shift = max(shift, math.Abs(p.lumaRing[j%n]-base))
+	}
+	return shift
 }
 
 // wall maps a PTS of the session to wall-clock time.
@@ -239,7 +263,7 @@ func (p *processor) sparseDiff(f *demux.Frame) float64 {
 	if !had {
 		p.prevSparse = append(p.prevSparse[:0], make([]uint8, n)...)
 	}
-	var sum int
+	var sum, level int
 	i := 0
 	for r := 0; r < rows; r++ {
 		row := f.Y[(r*activityStep+activityStep/2)*f.YStride:]
@@ -250,9 +274,13 @@ func (p *processor) sparseDiff(f *demux.Frame) float64 {
 				d = -d
 			}
 			sum += d
+			level += int(v)
 			p.prevSparse[i] = v
 			i++
 		}
+	}
+	if n > 0 {
+		p.luma = float64(level) / float64(n)
 	}
 	if !had || n == 0 {
 		return 0
