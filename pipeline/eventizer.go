@@ -17,9 +17,45 @@ type Classification struct {
 	ExitStage int
 }
 
-// eventizer turns one camera's stream of clip classifications into events: consecutive clips with the
-// same label that is not an idle label and scores at least its threshold become one event, which is
-// published when the label changes, the scene goes quiet, or the camera stops. It belongs to the
+// Eventizer thresholds (issue 13: one crossing is one event). They are relative to the configured
+// thresholds (Thresholds.MinScoreFor) and the gap, so they need no configuration of their own.
+const (
+	// continueRatio is the hysteresis of an open event: a clip of the event's label continues it when it
+	// scores at least continueRatio x the label's threshold (0.3 with the default 0.5), while only a clip
+	// at the threshold opens an event.
+	continueRatio = 0.6
+	// confidentScore is the score that makes an event confident: a weak event of the same label soon
+	// after a confident one is its tail (tailWindow).
+	confidentScore = 0.8
+	// tailWindow is how soon after a confident event (score >= confidentScore) a new event of the same
+	// label that never becomes confident counts as that event's tail, not a new event: it is dropped.
+	tailWindow = 4 * time.Second
+	// minLightShift is the smallest change of a clip's mean luma, in grey levels (0-255), that a light
+	// label (lightLabels) needs to be active: auto-exposure adapting by a few levels after someone
+	// enters, or hunting on a static scene, raises nothing. A light switched on or off, or a covered
+	// lens, moves the mean luma by far more.
+	minLightShift = 12.0
+)
+
+// lightLabels are the labels that mean a change of the whole picture's light, subject to minLightShift.
+var lightLabels = map[string]bool{"illumination": true, "tamper": true}
+
+// eventizer turns one camera's stream of clip classifications into events, so that one crossing is
+// one event:
+//
+//   - A clip whose label is not an idle label and that scores at least its threshold opens an event;
+//     for illumination and tamper its mean luma must also have moved by minLightShift grey levels.
+//   - Clips of the open event's label scoring at least continueRatio x the threshold extend it
+//     (hysteresis), also across idle or weak clips, as long as no more than gap separates them (merging).
+//   - A clip of another label ends the open event only when a second clip of that label follows within
+//     the gap; the new label's event then starts at its first clip. A single clip of another label
+//     inside an event (a large object called multi_object for half a second) is absorbed; one at the
+//     end of an event, with no clip of the event's label after it, is an event of its own.
+//   - An event is published when gap passes without a clip that extends it, when the scene goes quiet
+//     (flush), or when the camera stops. A weak event (never >= confidentScore) of the same label that
+//     starts within tailWindow of a confident one's end is its tail and is dropped.
+//
+// It also reports each clip's verdict (idle or not) back to the gate that passed it. It belongs to the
 // camera's inference goroutine.
 type eventizer struct {
 	camera     string
@@ -30,24 +66,66 @@ type eventizer struct {
 	gap time.Duration
 
 	open    *Event
-	openEnd time.Duration // PTS of the open event's last frame
+	openEnd time.Duration // PTS of the last frame of the clip that last extended the open event
+	// cand is a clip of another label seen while an event is open: the start of the next event if a
+	// second clip of its label follows, otherwise a blip.
+	cand    *Event
+	candEnd time.Duration
+	// last is the last published event, for the tail rule.
+	last      Event
+	published bool
 }
 
 // observe takes the classification of the next clip.
 func (e *eventizer) observe(job *clipJob, c Classification) {
-	active := !e.idle[c.Label] && c.Score >= e.thresholds.MinScoreFor(c.Label)
-	if e.open != nil && (!active || c.Label != e.open.Label || job.startPTS-e.openEnd > e.gap || job.startPTS < e.openEnd) {
-		e.flush()
+	isIdle := e.idle[c.Label]
+	job.verdict(isIdle && c.Score >= e.thresholds.MinScoreFor(c.Label))
+	active := !isIdle && c.Score >= e.thresholds.MinScoreFor(c.Label) &&
+		(!lightLabels[c.Label] || job.lumaShift >= minLightShift)
+	if e.open != nil && (job.startPTS-e.openEnd > e.gap || job.startPTS < e.openEnd) {
+		// Too long since the event's last clip, or the stream restarted: the event is over. A candidate
+		// close enough to this clip becomes the open event.
+		cand := e.cand
+		e.cand = nil
+		e.publishOpen()
+		if cand != nil {
+			e.open, e.openEnd = cand, e.candEnd
+			if job.startPTS-e.candEnd > e.gap || job.startPTS < e.candEnd {
+				e.publishOpen()
+			}
+		}
 	}
-	if !active {
+	if e.open == nil {
+		if active {
+			e.open, e.openEnd = e.newEvent(job, c), job.endPTS
+		}
 		return
 	}
-	if e.open != nil {
-		e.open.End = job.end
-		e.open.Score = max(e.open.Score, c.Score)
+	switch {
+	case c.Label == e.open.Label && !isIdle && c.Score >= continueRatio*e.thresholds.MinScoreFor(c.Label):
+		e.extend(e.open, job, c)
 		e.openEnd = job.endPTS
-		return
+		e.cand = nil
+	case !active:
+		// Idle or weak: the event stays open until the gap passes or a clip continues it.
+	case e.cand != nil && e.cand.Label == c.Label && job.startPTS-e.candEnd <= e.gap:
+		e.extend(e.cand, job, c)
+		e.switchTo(job.endPTS)
+	default:
+		e.cand, e.candEnd = e.newEvent(job, c), job.endPTS
 	}
+}
+
+// switchTo publishes the open event and makes the candidate, which ends at end, the open one.
+func (e *eventizer) switchTo(end time.Duration) {
+	cand := e.cand
+	e.cand = nil
+	e.publishOpen()
+	e.open, e.openEnd = cand, end
+}
+
+// newEvent starts an event at job's clip.
+func (e *eventizer) newEvent(job *clipJob, c Classification) *Event {
 	ev := &Event{
 		ID:        NewEventID(job.start),
 		Camera:    e.camera,
@@ -63,15 +141,39 @@ func (e *eventizer) observe(job *clipJob, c Classification) {
 			ev.AttachKeyframe(buf.Bytes())
 		}
 	}
-	e.open, e.openEnd = ev, job.endPTS
+	return ev
 }
 
-// flush publishes the open event, if any.
+// extend adds job's clip to ev.
+func (e *eventizer) extend(ev *Event, job *clipJob, c Classification) {
+	ev.End = job.end
+	ev.Score = max(ev.Score, c.Score)
+}
+
+// flush publishes the open event and a pending candidate, if any: the scene went quiet or the camera
+// stopped.
 func (e *eventizer) flush() {
+	cand := e.cand
+	e.cand = nil
+	e.publishOpen()
+	if cand != nil {
+		e.open = cand
+		e.publishOpen()
+	}
+}
+
+// publishOpen publishes the open event, if any, unless it is the tail of the last one.
+func (e *eventizer) publishOpen() {
 	if e.open == nil {
 		return
 	}
 	ev := *e.open
 	e.open = nil
+	if e.published && ev.Label == e.last.Label && e.last.Score >= confidentScore && ev.Score < confidentScore &&
+		ev.Start.Sub(e.last.End) <= tailWindow {
+		e.last.End = ev.End // the tail of the last event: later tails count from its end
+		return
+	}
+	e.last, e.published = ev, true
 	e.publish(ev)
 }

@@ -28,17 +28,44 @@ type clipJob struct {
 	start    time.Time // wall-clock time of the first frame
 	end      time.Time // wall-clock time of the last frame
 	thumb    *image.YCbCr
+	// lumaShift is how far the clip's mean luma moved, in grey levels (see processor.lumaShift).
+	lumaShift float64
 	// quiet marks no clip but the gate closing: the scene went quiet, so an open event is complete.
 	quiet bool
+	// proc and session route the model's verdict on the clip back to the gate that passed it.
+	proc    *processor
+	session uint64
 }
+
+// verdict hands the model's verdict on the job's clip (idle or not) back to the gate that passed it. It
+// may be called from any goroutine.
+func (j *clipJob) verdict(idle bool) {
+	if j.proc != nil {
+		j.proc.verdict(j.session, j.startPTS, j.endPTS, idle)
+	}
+}
+
+// clipVerdict is the model's verdict on one clip, on its way back to the gate.
+type clipVerdict struct {
+	session     uint64
+	first, last time.Duration
+	idle        bool
+}
+
+// maxVerdicts bounds the verdicts waiting for the decode goroutine; the oldest is dropped beyond it.
+const maxVerdicts = 16
 
 var jobPool = sync.Pool{New: func() any { return &clipJob{} }}
 
 func releaseJob(j *clipJob) { jobPool.Put(j) }
 
 // processor turns one camera's decoded frames into clips for inference: it extracts motion vectors and
-// residuals, feeds the motion gate, and assembles clips while the gate is open. It belongs to the
-// goroutine that decodes the camera and is not safe for concurrent use.
+// residuals, feeds the motion gate, and submits the clips that contain a frame the gate passed. Clips
+// are cut on the same frame grid whether the gate is open or not (the clipper sees every frame), so a
+// gated camera classifies the very clips an ungated one would, and the clip in which the gate opens
+// includes the frames just before it. The model's verdicts come back (verdict) so that the gate learns
+// its noise floor only from clips the model called idle. It belongs to the goroutine that decodes the
+// camera and is not safe for concurrent use, except verdict.
 type processor struct {
 	camera  string
 	ex      *mvextract.Extractor
@@ -59,7 +86,18 @@ type processor struct {
 	// gateOpen and skipRatio mirror the gate for readers on other goroutines (camera state).
 	gateOpen  atomic.Bool
 	skipRatio atomic.Uint64 // float64 bits
-	noLuma    media.Frame
+
+	luma     float64   // mean luma of the last frame on the activity grid
+	lumaRing []float64 // mean luma of the last span+1 pushed frames, by pushed index
+	session  uint64    // counts reset calls, so that late verdicts of an old session are ignored
+	pushed   int       // frames pushed to the clipper in this session
+	lastPass int       // pushed index of the last frame the gate passed, -1 for none
+	span     int       // frames one clip spans
+	sent     bool      // the last clip the clipper cut was submitted
+
+	vmu      sync.Mutex
+	verdicts []clipVerdict // written by verdict, drained by frame
+	drained  []clipVerdict
 }
 
 func newProcessor(camera string, spec mvextract.FeatureSpec, gate config.Gate, metrics *Metrics, submit func(*clipJob) bool) (*processor, error) {
@@ -67,15 +105,43 @@ func newProcessor(camera string, spec mvextract.FeatureSpec, gate config.Gate, m
 	if err != nil {
 		return nil, err
 	}
+	cc := clipper.Config()
 	return &processor{
-		camera:  camera,
-		ex:      mvextract.NewExtractor(spec.Extractor),
-		clipper: clipper,
-		gate:    NewGate(gate),
-		metrics: metrics,
-		submit:  submit,
-		now:     time.Now,
+		camera:   camera,
+		ex:       mvextract.NewExtractor(spec.Extractor),
+		clipper:  clipper,
+		gate:     NewGate(gate),
+		metrics:  metrics,
+		submit:   submit,
+		now:      time.Now,
+		lastPass: -1,
+		span:     (cc.Length-1)*cc.Step + 1,
+		lumaRing: make([]float64, (cc.Length-1)*cc.Step+2),
 	}, nil
+}
+
+// verdict queues the model's verdict on a clip for the gate; it may be called from any goroutine.
+func (p *processor) verdict(session uint64, first, last time.Duration, idle bool) {
+	p.vmu.Lock()
+	if len(p.verdicts) == maxVerdicts {
+		copy(p.verdicts, p.verdicts[1:])
+		p.verdicts = p.verdicts[:maxVerdicts-1]
+	}
+	p.verdicts = append(p.verdicts, clipVerdict{session: session, first: first, last: last, idle: idle})
+	p.vmu.Unlock()
+}
+
+// confirmVerdicts hands the queued verdicts of this session to the gate.
+func (p *processor) confirmVerdicts() {
+	p.vmu.Lock()
+	p.drained = append(p.drained[:0], p.verdicts...)
+	p.verdicts = p.verdicts[:0]
+	p.vmu.Unlock()
+	for _, v := range p.drained {
+		if v.session == p.session {
+			p.gate.Confirm(v.first, v.last, v.idle)
+		}
+	}
 }
 
 // reset starts a new session (after a reconnect): timestamps restart, references are gone. The gate
@@ -86,6 +152,8 @@ func (p *processor) reset() {
 	p.clipper.Reset()
 	p.prevSparse = p.prevSparse[:0]
 	p.intraRef = 0
+	p.session++
+	p.pushed, p.lastPass, p.sent = 0, -1, false
 }
 
 // frame processes one decoded frame.
@@ -97,40 +165,30 @@ func (p *processor) frame(f *media.Frame) error {
 	if f.PictType == 'I' {
 		diff = p.intraExcess(diff)
 	}
-	// Residuals cost a motion compensation per frame: compute them only while the gate is open.
-	in := f
-	if !p.gate.Open() {
-		p.noLuma = *f
-		p.noLuma.Y, p.noLuma.Cb, p.noLuma.Cr = nil, nil, nil
-		in = &p.noLuma
-	}
+	// Residuals cost a motion compensation per frame, but they are computed while the gate is closed
+	// too: the clip in which the gate opens holds frames from before it, and they must be the frames an
+	// ungated camera would give the model (about 18% more decode+extract time on an idle camera; the
+	// skipped inference is the saving).
 	start := time.Now()
-	ft, err := p.ex.Process(in)
+	ft, err := p.ex.Process(f)
 	if err != nil {
 		return fmt.Errorf("camera %s: %w", p.camera, err)
 	}
+	p.confirmVerdicts()
 	d := p.gate.Observe(f.PTS, mvEnergy(ft), diff)
 	p.gateOpen.Store(d.Pass)
 	p.skipRatio.Store(math.Float64bits(d.SkipRatio))
 	if p.metrics != nil {
 		p.metrics.ObserveGate(p.camera, d)
 	}
-	if !d.Pass {
-		if d.Changed {
-			p.clipper.Reset()
-			job := jobPool.Get().(*clipJob)
-			job.quiet = true
-			if !p.submit(job) {
-				releaseJob(job)
-			}
-		}
-		return nil
-	}
-	if d.Changed {
-		p.clipper.Reset()
+	k := p.pushed
+	p.pushed++
+	p.lumaRing[k%len(p.lumaRing)] = p.luma
+	if d.Pass {
+		p.lastPass = k
 	}
 	clip, err := p.clipper.Push(ft)
-	if p.metrics != nil {
+	if p.metrics != nil && d.Pass {
 		p.metrics.ExtractSeconds.WithLabelValues(p.camera).Observe(time.Since(start).Seconds())
 	}
 	if err != nil {
@@ -139,18 +197,51 @@ func (p *processor) frame(f *media.Frame) error {
 	if clip == nil {
 		return nil
 	}
+	if p.lastPass < k-p.span+1 {
+		// No frame of this clip passed the gate: skip it. The first skipped clip after submitted ones
+		// tells inference that the scene went quiet, so an open event is complete.
+		if p.sent {
+			p.sent = false
+			job := jobPool.Get().(*clipJob)
+			job.quiet, job.proc = true, nil
+			if !p.submit(job) {
+				releaseJob(job)
+			}
+		}
+		return nil
+	}
+	p.sent = true
 	job := jobPool.Get().(*clipJob)
 	job.quiet = false
+	job.proc, job.session = p, p.session
 	job.data = append(job.data[:0], clip.Data...)
 	job.startPTS = clip.Frames[0].PTS
 	job.endPTS = clip.Frames[len(clip.Frames)-1].PTS
 	job.start = p.wall(job.startPTS)
 	job.end = p.wall(job.endPTS)
 	job.thumb = thumbnail(job.thumb, f)
+	job.lumaShift = p.lumaShift(k)
 	if !p.submit(job) {
 		releaseJob(job)
 	}
 	return nil
+}
+
+// lumaShift returns how far, in grey levels, the mean luma of the clip ending at pushed frame k moved
+// from the frame before the clip (from its first frame when there is none).
+func (p *processor) lumaShift(k int) float64 {
+	first := k - p.span + 1
+	ref := first - 1
+	if ref < 0 {
+		ref = max(first, 0)
+	}
+	n := len(p.lumaRing)
+	base := p.lumaRing[ref%n]
+	var shift float64
+	for j := max(first, 0); j <= k; j++ {
+		shift = max(shift, math.Abs(p.lumaRing[j%n]-base))
+	}
+	return shift
 }
 
 // wall maps a PTS of the session to wall-clock time.
@@ -173,7 +264,7 @@ func (p *processor) sparseDiff(f *media.Frame) float64 {
 	if !had {
 		p.prevSparse = append(p.prevSparse[:0], make([]uint8, n)...)
 	}
-	var sum int
+	var sum, level int
 	i := 0
 	for r := 0; r < rows; r++ {
 		row := f.Y[(r*activityStep+activityStep/2)*f.YStride:]
@@ -184,9 +275,13 @@ func (p *processor) sparseDiff(f *media.Frame) float64 {
 				d = -d
 			}
 			sum += d
+			level += int(v)
 			p.prevSparse[i] = v
 			i++
 		}
+	}
+	if n > 0 {
+		p.luma = float64(level) / float64(n)
 	}
 	if !had || n == 0 {
 		return 0
