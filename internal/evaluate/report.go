@@ -20,12 +20,26 @@ func WriteMarkdown(w io.Writer, rep Report) error {
 	var b strings.Builder
 	s := rep.Summary
 	fmt.Fprintf(&b, "%d clips, %.1f minutes of real footage (%d fixed-camera).\n\n", s.Clips, s.Hours*60, s.FixedClips)
-	b.WriteString("| group | events | matched | precision | timeline entries | found | recall |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| group | events | matched | precision | timeline entries | found | recall | matched events per found entry |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, g := range Groups {
 		c := s.Groups[g]
-		fmt.Fprintf(&b, "| %s | %d | %d | %s | %d | %d | %s |\n", g, c.Events, c.Matched, ratio(c.Precision()),
-			c.Entries, c.Found, ratio(c.Recall()))
+		frag := "-"
+		if c.Found > 0 {
+			frag = fmt.Sprintf("%.1f", float64(c.Matched)/float64(c.Found))
+		}
+		fmt.Fprintf(&b, "| %s | %d | %d | %s | %d | %d | %s | %s |\n", g, c.Events, c.Matched, ratio(c.Precision()),
+			c.Entries, c.Found, ratio(c.Recall()), frag)
+	}
+	classes := make([]string, 0, len(s.Classes))
+	for k := range s.Classes {
+		classes = append(classes, k)
+	}
+	sort.Strings(classes)
+	b.WriteString("\n| object class (timeline) | entries | found by an object label | recall |\n|---|---:|---:|---:|\n")
+	for _, k := range classes {
+		c := s.Classes[k]
+		fmt.Fprintf(&b, "| %s | %d | %d | %s |\n", k, c.Entries, c.Found, ratio(c.Recall()))
 	}
 	b.WriteString("\n| model label | group | events | matched | precision |\n|---|---|---:|---:|---:|\n")
 	labels := make([]string, 0, len(s.Labels))
@@ -45,6 +59,15 @@ func WriteMarkdown(w io.Writer, rep Report) error {
 		perHour(PerHour(s.StaticEvents, s.StaticHours)))
 	fmt.Fprintf(&b, "- Nuisance in quiet time (events that no timeline entry overlaps), all clips: %d events in %.1f s = %s per hour.\n",
 		s.Nuisance, s.QuietHours*3600, perHour(PerHour(s.Nuisance, s.QuietHours)))
+	total := 0
+	for _, n := range s.DuringObjects {
+		total += n
+	}
+	if total > 0 {
+		fmt.Fprintf(&b, "- Events during object activity alone on fixed cameras: %d; labelled object %d (%.0f%%), camera motion %d, illumination/tamper %d.\n",
+			total, s.DuringObjects[GroupObject], 100*float64(s.DuringObjects[GroupObject])/float64(total),
+			s.DuringObjects[GroupCamera], s.DuringObjects[GroupScene])
+	}
 	yes := "no"
 	if s.CameraOnObjects > 0 {
 		yes = "yes"

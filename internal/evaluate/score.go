@@ -61,6 +61,8 @@ type ClipResult struct {
 	// Groups holds the counts per group; Labels the precision tally per model label.
 	Groups map[string]Counts `json:"groups"`
 	Labels map[string]Counts `json:"labels"`
+	// Classes holds the object recall per timeline class (person, vehicle, other).
+	Classes map[string]Counts `json:"classes"`
 	// Quiet is the time no non-nothing timeline entry covers, in seconds; Nuisance is the number of
 	// events that lie wholly inside that time (an event nothing in the timeline explains).
 	Quiet    float64 `json:"quiet_seconds"`
@@ -68,6 +70,9 @@ type ClipResult struct {
 	// CameraOnObjects counts camera-motion events on a fixed camera that overlap an object entry and no
 	// camera_move entry: a camera-motion label while only objects moved.
 	CameraOnObjects int `json:"camera_on_objects"`
+	// DuringObjects counts, per label group, the events on a fixed camera that overlap an object entry
+	// and no other entry: what the model calls object activity.
+	DuringObjects map[string]int `json:"during_objects"`
 	// Frames and SkipRatio come from the pipeline run.
 	Frames    int     `json:"frames"`
 	SkipRatio float64 `json:"skip_ratio"`
@@ -77,7 +82,8 @@ type ClipResult struct {
 // and the event's label group equals the entry's group.
 func ScoreClip(clip Clip, tl *Timeline, events []Event) ClipResult {
 	r := ClipResult{Clip: clip.Name, Camera: clip.Camera, Static: clip.Static, Duration: tl.Duration,
-		Events: events, Groups: map[string]Counts{}, Labels: map[string]Counts{}}
+		Events: events, Groups: map[string]Counts{}, Labels: map[string]Counts{}, Classes: map[string]Counts{},
+		DuringObjects: map[string]int{}}
 	if r.Duration <= 0 {
 		r.Duration = clip.Duration
 	}
@@ -90,15 +96,21 @@ func ScoreClip(clip Clip, tl *Timeline, events []Event) ClipResult {
 			continue
 		}
 		active = append(active, e)
-		c := r.Groups[e.Group()]
-		c.Entries++
+		inc := Counts{Entries: 1}
 		for _, ev := range events {
 			if LabelGroup(ev.Label) == e.Group() && overlaps(ev.Start, ev.End, e.Start, e.End) {
-				c.Found++
+				inc.Found = 1
 				break
 			}
 		}
+		c := r.Groups[e.Group()]
+		c.add(inc)
 		r.Groups[e.Group()] = c
+		if e.Group() == GroupObject {
+			k := r.Classes[e.Class]
+			k.add(inc)
+			r.Classes[e.Class] = k
+		}
 	}
 	for _, ev := range events {
 		g := LabelGroup(ev.Label)
@@ -121,12 +133,16 @@ func ScoreClip(clip Clip, tl *Timeline, events []Event) ClipResult {
 		l := r.Labels[ev.Label]
 		l.add(inc)
 		r.Labels[ev.Label] = l
-		explained, onObject := false, false
+		explained, onObject, onOther := false, false, false
 		for _, e := range active {
 			if overlaps(ev.Start, ev.End, e.Start, e.End) {
 				explained = true
 				onObject = onObject || e.Group() == GroupObject
+				onOther = onOther || e.Group() != GroupObject
 			}
+		}
+		if clip.Camera == "fixed" && onObject && !onOther {
+			r.DuringObjects[g]++
 		}
 		if !explained {
 			r.Nuisance++
@@ -171,10 +187,11 @@ func coveredSeconds(entries []Entry, duration float64) float64 {
 
 // Summary aggregates clip results.
 type Summary struct {
-	Clips  int               `json:"clips"`
-	Hours  float64           `json:"hours"`
-	Groups map[string]Counts `json:"groups"`
-	Labels map[string]Counts `json:"labels"`
+	Clips   int               `json:"clips"`
+	Hours   float64           `json:"hours"`
+	Groups  map[string]Counts `json:"groups"`
+	Labels  map[string]Counts `json:"labels"`
+	Classes map[string]Counts `json:"classes"`
 	// StaticHours and StaticEvents cover the clips marked static: every event on them is a nuisance.
 	StaticHours  float64 `json:"static_hours"`
 	StaticEvents int     `json:"static_events"`
@@ -182,17 +199,22 @@ type Summary struct {
 	QuietHours float64 `json:"quiet_hours"`
 	Nuisance   int     `json:"nuisance"`
 	// CameraOnObjects totals ClipResult.CameraOnObjects; FixedClips counts fixed-camera clips.
-	CameraOnObjects int `json:"camera_on_objects"`
-	FixedClips      int `json:"fixed_clips"`
+	CameraOnObjects int            `json:"camera_on_objects"`
+	FixedClips      int            `json:"fixed_clips"`
+	DuringObjects   map[string]int `json:"during_objects"`
 }
 
 // Summarise adds up clip results.
 func Summarise(results []ClipResult) Summary {
-	s := Summary{Groups: map[string]Counts{}, Labels: map[string]Counts{}}
+	s := Summary{Groups: map[string]Counts{}, Labels: map[string]Counts{}, Classes: map[string]Counts{},
+		DuringObjects: map[string]int{}}
 	for _, g := range Groups {
 		s.Groups[g] = Counts{}
 	}
 	for _, r := range results {
+		for g, n := range r.DuringObjects {
+			s.DuringObjects[g] += n
+		}
 		s.Clips++
 		s.Hours += r.Duration / 3600
 		for g, c := range r.Groups {
@@ -204,6 +226,11 @@ func Summarise(results []ClipResult) Summary {
 			t := s.Labels[l]
 			t.add(c)
 			s.Labels[l] = t
+		}
+		for k, c := range r.Classes {
+			t := s.Classes[k]
+			t.add(c)
+			s.Classes[k] = t
 		}
 		if r.Static {
 			s.StaticHours += r.Duration / 3600

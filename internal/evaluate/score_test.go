@@ -93,3 +93,14 @@ func TestWriteMarkdown(t *testing.T) {
 	require.NoError(t, WriteMarkdown(&b, Report{Results: []ClipResult{r}, Summary: Summarise([]ClipResult{r})}))
 	require.True(t, strings.Contains(b.String(), "Nuisance on static clips: 1 events in 36.0 s = 100 per hour"), b.String())
 }
+
+func TestDuringObjects(t *testing.T) {
+	tl := &Timeline{Duration: 10, Entries: []Entry{{Start: 1, End: 5, Kind: KindCross, Class: "vehicle"},
+		{Start: 4, End: 6, Kind: KindLightChange}}}
+	ev := []Event{{Label: "pan", Start: 2, End: 3}, {Label: "object_left", Start: 1, End: 2}, {Label: "tamper", Start: 4.5, End: 5}}
+	r := ScoreClip(Clip{Name: "c", Camera: "fixed"}, tl, ev)
+	require.Equal(t, map[string]int{GroupCamera: 1, GroupObject: 1}, r.DuringObjects) // the tamper overlaps the light change
+	r = ScoreClip(Clip{Name: "c", Camera: "moving"}, tl, ev)
+	require.Empty(t, r.DuringObjects)
+	require.Zero(t, r.CameraOnObjects)
+}
