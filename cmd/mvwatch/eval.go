@@ -24,6 +24,7 @@ func runEval(args []string) int {
 	cache := fs.String("cache", "", "folder for the H.264 re-encodes (default: <manifest dir>/cache/h264)")
 	committedOnly := fs.Bool("committed-only", false, "evaluate only the clips committed to the repository")
 	skipMissing := fs.Bool("skip-missing", false, "skip clips that are not fetched instead of failing")
+	width := fs.Int("width", 0, "re-encode every clip from its original at this width instead of the manifest's (0: manifest)")
 	jsonOut := fs.String("json", "", "also write the full report as JSON to this file")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: mvwatch eval [flags]\n\nRuns the offline analyze pipeline over every clip of a real-footage manifest (fetch them with\nscripts/fetch-realfootage.sh) and prints event-level precision and recall per label group against the\nhand-made timelines, nuisance events per hour, and camera-motion labels on fixed cameras.")
@@ -50,7 +51,7 @@ func runEval(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	rep, err := evaluate.Run(ctx, m, evaluate.PipelineAnalyzer{Model: model, Gate: *gate, MinScore: *minScore},
-		evaluate.Options{CacheDir: *cache, CommittedOnly: *committedOnly, SkipMissing: *skipMissing,
+		evaluate.Options{CacheDir: *cache, CommittedOnly: *committedOnly, SkipMissing: *skipMissing, Width: *width,
 			Log: func(format string, a ...any) { fmt.Fprintf(os.Stderr, "mvwatch eval: "+format+"\n", a...) }})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "mvwatch eval: %v\n", err)

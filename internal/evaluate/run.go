@@ -65,6 +65,10 @@ type Options struct {
 	CommittedOnly bool
 	// SkipMissing skips clips whose original is not fetched instead of failing.
 	SkipMissing bool
+	// Width, when set, overrides the encode profile's width: every clip, committed cuts included, is
+	// re-encoded from its fetched original at this width (into CacheDir/w<Width>), to see how the
+	// result depends on resolution.
+	Width int
 	// Log, when set, receives one line per clip.
 	Log func(format string, args ...any)
 }
@@ -84,6 +88,22 @@ func Run(ctx context.Context, m *Manifest, a Analyzer, opts Options) (Report, er
 	}
 	if opts.FFmpeg == "" {
 		opts.FFmpeg = "ffmpeg"
+	}
+	if opts.Width > 0 {
+		mm := *m
+		mm.Encode.Width = opts.Width
+		mm.Clips = make([]Clip, len(m.Clips))
+		for i, c := range m.Clips {
+			if c.Committed != "" && c.CutNote != "" && c.RegressionOnly {
+				// A cut, not a whole clip: it has no original of its own to re-encode.
+				mm.Clips[i] = c
+				continue
+			}
+			c.Committed = ""
+			mm.Clips[i] = c
+		}
+		m = &mm
+		opts.CacheDir = filepath.Join(opts.CacheDir, fmt.Sprintf("w%d", opts.Width))
 	}
 	logf := opts.Log
 	if logf == nil {
