@@ -19,10 +19,10 @@ func TestClientReadsAgainWithin5sOfCameraReturn(t *testing.T) {
 	addr := cam.Addr()
 
 	var s sink
-	c := NewClient(ClientConfig{URL: cam.URL(), OnAccessUnit: s.onAU, Log: discardLog()}) // default backoff
+	c := NewClient(ClientConfig{URL: cam.URL(), OnAccessUnit: s.OnAccessUnit, Log: discardLog()}) // default backoff
 	t.Cleanup(func() { c.Close() })
 	c.Start()
-	eventually(t, 10*time.Second, func() bool { return s.count() >= 5 }, "first access units")
+	eventually(t, 10*time.Second, func() bool { return s.Count() >= 5 }, "first access units")
 
 	cam.Close()
 	// Four failed attempts (pauses of 0.5, 1, 2 and 4 s planned): the pause after the fourth is the
@@ -35,12 +35,12 @@ func TestClientReadsAgainWithin5sOfCameraReturn(t *testing.T) {
 	pause := st.NextAttempt.Sub(st.Since)
 	t.Logf("camera away; next attempt planned %v after the failure", pause.Round(time.Millisecond))
 
-	before := s.count()
+	before := s.Count()
 	cam2 := testcam.New(testcam.Config{Address: addr, Source: defaultSource(t, true)})
 	require.NoError(t, cam2.Start())
 	t.Cleanup(cam2.Close)
 	returned := time.Now()
-	eventually(t, 5*time.Second, func() bool { return s.count() > before }, "read again within 5 s of the camera's return")
+	eventually(t, 5*time.Second, func() bool { return s.Count() > before }, "read again within 5 s of the camera's return")
 	t.Logf("read again %v after the camera returned", time.Since(returned).Round(time.Millisecond))
 	require.LessOrEqual(t, pause, 4*time.Second, "the reconnect pause is capped")
 	require.NoError(t, c.Close())

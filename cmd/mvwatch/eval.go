@@ -42,7 +42,12 @@ func runEval(args []string) int {
 		fmt.Fprintf(os.Stderr, "mvwatch eval: %v\n", err)
 		return 1
 	}
-	model, err := pipeline.LoadModel(resolveModelDir(*modelDir), pipeline.ModelOptions{Precision: *precision})
+	dir, err := resolveModelDir(*modelDir)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "mvwatch eval: %v\n", err)
+		return 2
+	}
+	model, err := pipeline.LoadModel(dir, pipeline.ModelOptions{Precision: *precision})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "mvwatch eval: model: %v\n", err)
 		return 1

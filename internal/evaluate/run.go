@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/mvwatch/mvwatch/internal/config"
 	"github.com/mvwatch/mvwatch/pipeline"
 )
 
@@ -32,7 +33,7 @@ type PipelineAnalyzer struct {
 
 // Analyze implements Analyzer.
 func (a PipelineAnalyzer) Analyze(ctx context.Context, path string) ([]Event, pipeline.AnalyzeStats, error) {
-	gcfg := pipeline.DefaultGateConfig()
+	gcfg := config.DefaultGate()
 	gate := a.Gate
 	gcfg.Enabled = &gate
 	minScore := a.MinScore
@@ -43,7 +44,7 @@ func (a PipelineAnalyzer) Analyze(ctx context.Context, path string) ([]Event, pi
 	var events []Event
 	st, err := pipeline.AnalyzeFile(ctx, path, pipeline.AnalyzeOptions{
 		Classifier: a.Model, Features: a.Model.Features, Gate: gcfg, Threads: a.Threads,
-		Thresholds: pipeline.Thresholds{MinScore: minScore},
+		Thresholds: config.Thresholds{MinScore: minScore},
 	}, func(ev pipeline.Event) {
 		events = append(events, Event{Label: ev.Label, Score: ev.Score,
 			Start: ev.Start.Sub(epoch).Seconds(), End: ev.End.Sub(epoch).Seconds()})
