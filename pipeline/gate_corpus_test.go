@@ -23,7 +23,7 @@ import (
 // change the events.
 
 // sceneClip is the scripted scene's path from the pipeline package.
-var sceneClip = filepath.Join("..", "ingest", "clip", "scene.264")
+var sceneClip = filepath.Join("..", "internal", "testcam", "clip", "scene.264")
 
 // corpusClip is one clip of the gate corpus.
 type corpusClip struct {

@@ -66,7 +66,7 @@ func TestRealFootageRegression(t *testing.T) {
 		t.Run(fmt.Sprintf("gate=%v", gate), func(t *testing.T) {
 			res := run(gate)
 			road := res["road_topdown"]
-			require.Equal(t, Counts{Events: 3, Matched: 3, Entries: 4, Found: 4}, road.Groups[GroupObject], "road_topdown objects: %+v", road.Events)
+			require.Equal(t, Counts{Events: 2, Matched: 2, Entries: 4, Found: 4}, road.Groups[GroupObject], "road_topdown objects: %+v", road.Events)
 			require.Zero(t, road.Groups[GroupCamera].Events, "road_topdown: camera-motion label on a fixed camera: %+v", road.Events)
 			require.Zero(t, road.Groups[GroupScene].Events, "road_topdown: %+v", road.Events)
 
