@@ -4,10 +4,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/mvwatch/mvwatch/internal/lifecycle"
 )
 
 // ThumbnailJob asks for one event thumbnail.
@@ -58,12 +59,8 @@ type Thumbnailer struct {
 	metrics      *ThumbnailMetrics
 	defaultEvals int
 
-	queue  chan ThumbnailJob
-	mu     sync.Mutex // guards closed against Submit after Close
-	closed bool
-	ctx    context.Context
-	cancel context.CancelFunc
-	done   chan struct{}
+	queue   chan ThumbnailJob
+	workers *lifecycle.Group // the worker goroutine; Close cancels its context
 }
 
 // NewThumbnailer checks the configuration, registers the metrics and starts the worker goroutine.
@@ -99,10 +96,11 @@ func NewThumbnailer(cfg ThumbnailerConfig) (*Thumbnailer, error) {
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithCancel(context.Background())
 	t := &Thumbnailer{cfg: cfg, metrics: m, defaultEvals: defaultEvals, queue: make(chan ThumbnailJob, cfg.QueueSize),
-		ctx: ctx, cancel: cancel, done: make(chan struct{})}
-	go t.run()
+		workers: lifecycle.NewGroup(context.Background())}
+	if err := t.workers.Go(t.run); err != nil {
+		return nil, err
+	}
 	return t, nil
 }
 
@@ -112,9 +110,7 @@ func (t *Thumbnailer) Metrics() *ThumbnailMetrics { return t.metrics }
 // Submit queues a job without blocking. It returns false, counting a drop, when the queue is full or the
 // Thumbnailer is closed.
 func (t *Thumbnailer) Submit(job ThumbnailJob) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.closed {
+	if t.workers.Context().Err() != nil {
 		t.metrics.Dropped.Inc()
 		return false
 	}
@@ -130,25 +126,18 @@ func (t *Thumbnailer) Submit(job ThumbnailJob) bool {
 // Close stops the worker: the running thumbnail is cancelled, queued jobs are discarded, and Close returns
 // after the goroutine has ended.
 func (t *Thumbnailer) Close() {
-	t.mu.Lock()
-	if !t.closed {
-		t.closed = true
-		t.cancel()
-	}
-	t.mu.Unlock()
-	<-t.done
+	_ = t.workers.Close() // run returns no error
 }
 
-func (t *Thumbnailer) run() {
-	defer close(t.done)
+func (t *Thumbnailer) run(ctx context.Context) error {
 	for {
 		select {
-		case <-t.ctx.Done():
-			return
+		case <-ctx.Done():
+			return nil
 		case job := <-t.queue:
-			th := t.Render(t.ctx, job)
-			if t.ctx.Err() != nil {
-				return
+			th := t.Render(ctx, job)
+			if ctx.Err() != nil {
+				return nil
 			}
 			if t.cfg.OnThumbnail != nil {
 				t.cfg.OnThumbnail(th)

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/mvwatch/mvwatch/internal/lifecycle"
 )
 
 // ErrQueueFull is returned by Submit and SubmitFunc when the batcher's queue is full: the clip is
@@ -91,9 +93,7 @@ type Batcher struct {
 	closed  bool
 	started bool
 
-	ctx     context.Context
-	cancel  context.CancelFunc
-	done    chan struct{}
+	workers *lifecycle.Group // the batch goroutine
 	dropped atomic.Uint64
 
 	// Owned by the batch goroutine.
@@ -106,18 +106,15 @@ type Batcher struct {
 // NewBatcher returns a Batcher over cls; call Start to run it.
 func NewBatcher(cls *Classifier, cfg BatcherConfig) *Batcher {
 	cfg = cfg.withDefaults()
-	ctx, cancel := context.WithCancel(context.Background())
 	return &Batcher{
-		cls:    cls,
-		cfg:    cfg,
-		queue:  make(chan *batchRequest, cfg.QueueSize),
-		ctx:    ctx,
-		cancel: cancel,
-		done:   make(chan struct{}),
-		batch:  make([]*batchRequest, 0, cfg.MaxBatch),
-		taken:  make([]*batchRequest, 0, cfg.MaxBatch),
-		clips:  make([][]float32, 0, cfg.MaxBatch),
-		out:    make([]Result, cfg.MaxBatch),
+		cls:     cls,
+		cfg:     cfg,
+		queue:   make(chan *batchRequest, cfg.QueueSize),
+		workers: lifecycle.NewGroup(context.Background()),
+		batch:   make([]*batchRequest, 0, cfg.MaxBatch),
+		taken:   make([]*batchRequest, 0, cfg.MaxBatch),
+		clips:   make([][]float32, 0, cfg.MaxBatch),
+		out:     make([]Result, cfg.MaxBatch),
 	}
 }
 
@@ -134,8 +131,10 @@ func (b *Batcher) Start() error {
 	if b.started {
 		return errors.New("inference: batcher already started")
 	}
+	if err := b.workers.Go(b.run); err != nil {
+		return ErrBatcherClosed
+	}
 	b.started = true
-	go b.run()
 	return nil
 }
 
@@ -213,12 +212,8 @@ func (b *Batcher) Close() {
 		return
 	}
 	b.closed = true
-	started := b.started
 	b.mu.Unlock()
-	b.cancel()
-	if started {
-		<-b.done
-	}
+	_ = b.workers.Close() // run returns no error
 	// No enqueue can run any more, and the goroutine is gone: the queue is ours.
 	for {
 		select {
@@ -238,18 +233,17 @@ func (b *Batcher) refuse(r *batchRequest) {
 }
 
 // run is the batch goroutine.
-func (b *Batcher) run() {
-	defer close(b.done)
+func (b *Batcher) run(ctx context.Context) error {
 	timer := time.NewTimer(b.cfg.MaxWait)
 	timer.Stop()
 	for {
-		if b.ctx.Err() != nil {
-			return
+		if ctx.Err() != nil {
+			return nil
 		}
 		b.batch = b.batch[:0]
 		select {
-		case <-b.ctx.Done():
-			return
+		case <-ctx.Done():
+			return nil
 		case r := <-b.queue:
 			b.batch = append(b.batch, r)
 		}
@@ -261,12 +255,12 @@ func (b *Batcher) run() {
 				b.batch = append(b.batch, r)
 			case <-timer.C:
 				break fill
-			case <-b.ctx.Done():
+			case <-ctx.Done():
 				timer.Stop()
 				for _, r := range b.batch {
 					b.refuse(r)
 				}
-				return
+				return nil
 			}
 		}
 		timer.Stop()

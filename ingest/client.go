@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mvwatch/mvwatch/internal/backoff"
+	"github.com/mvwatch/mvwatch/internal/lifecycle"
 )
 
 // Errors that end a Client for good (StateFailed): retrying would not help.
@@ -105,11 +106,8 @@ type Client struct {
 	lastPacket                         atomic.Int64 // unix nanoseconds
 	lastPTS                            time.Duration
 	lastAUTime                         time.Time
-	sessionMu                          sync.Mutex
-	cancel                             context.CancelFunc
-	done                               chan struct{}
-	runErr                             error
-	started                            bool
+	sessionMu                          sync.Mutex       // guards runner
+	runner                             *lifecycle.Group // Start's goroutine running Run; nil before Start
 }
 
 // NewClient returns a client for cfg; nothing happens until Start or Run.
@@ -157,31 +155,23 @@ func NewClient(cfg ClientConfig) *Client {
 func (c *Client) Start() {
 	c.sessionMu.Lock()
 	defer c.sessionMu.Unlock()
-	if c.started {
+	if c.runner != nil {
 		return
 	}
-	c.started = true
-	ctx, cancel := context.WithCancel(context.Background())
-	c.cancel = cancel
-	c.done = make(chan struct{})
-	go func() {
-		defer close(c.done)
-		c.runErr = c.Run(ctx)
-	}()
+	c.runner = lifecycle.NewGroup(context.Background())
+	_ = c.runner.Go(c.Run) // a new group is open
 }
 
 // Close stops a client started with Start and waits for it to end, OnAccessUnit included.
 // It returns the permanent error that stopped the client, if any.
 func (c *Client) Close() error {
 	c.sessionMu.Lock()
-	cancel, done := c.cancel, c.done
+	runner := c.runner
 	c.sessionMu.Unlock()
-	if cancel == nil {
+	if runner == nil {
 		return nil
 	}
-	cancel()
-	<-done
-	return c.runErr
+	return runner.Close()
 }
 
 // State returns a snapshot of the client's state and counters.
@@ -252,22 +242,9 @@ func (c *Client) Run(ctx context.Context) error {
 	}
 
 	queue := make(chan media.AccessUnit, c.cfg.QueueSize)
-	deliverDone := make(chan struct{})
-	go func() {
-		defer close(deliverDone)
-		for au := range queue {
-			if ctx.Err() != nil {
-				continue // closing: drain without delivering
-			}
-			c.cfg.OnAccessUnit(au)
-			c.delivered.Add(1)
-			c.metrics.aus.Inc()
-		}
-	}()
-	defer func() {
-		close(queue)
-		<-deliverDone
-	}()
+	deliverer := lifecycle.NewGroup(ctx)
+	defer func() { _ = deliverer.Close() }() // deliver returns no error
+	_ = deliverer.Go(func(stop context.Context) error { return c.deliver(ctx, stop, queue) })
 
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
@@ -296,6 +273,36 @@ func (c *Client) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			t.Stop()
 			c.setState(StateClosed, nil, time.Time{})
+			return nil
+		}
+	}
+}
+
+// deliver hands the queued access units to OnAccessUnit until stop ends. When Run ends on its own
+// (ctx is still live: a permanent error), the units still queued are delivered first; when ctx ended
+// (closing), they are dropped.
+func (c *Client) deliver(ctx, stop context.Context, queue <-chan media.AccessUnit) error {
+	one := func(au media.AccessUnit) {
+		c.cfg.OnAccessUnit(au)
+		c.delivered.Add(1)
+		c.metrics.aus.Inc()
+	}
+	for {
+		select {
+		case au := <-queue:
+			if ctx.Err() != nil {
+				return nil // closing: drop without delivering
+			}
+			one(au)
+		case <-stop.Done():
+			for ctx.Err() == nil {
+				select {
+				case au := <-queue:
+					one(au)
+				default:
+					return nil
+				}
+			}
 			return nil
 		}
 	}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/mvwatch/mvwatch/internal/lifecycle"
 )
 
 // ErrClosed is returned by a Captioner after Close.
@@ -73,9 +75,7 @@ type Captioner struct {
 	total   Stats
 	lastLog atomic.Int64 // unix nanoseconds of the last drop line
 
-	ctx     context.Context
-	cancel  context.CancelFunc
-	done    chan struct{}
+	workers *lifecycle.Group // the worker goroutine
 	started bool
 	closed  bool
 }
@@ -123,9 +123,8 @@ func NewCaptioner(cfg CaptionerConfig) (*Captioner, error) {
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("llmgen: register metrics: %w", err), closeModels())
 	}
-	ctx, cancel := context.WithCancel(context.Background())
 	c := &Captioner{cfg: cfg, target: target, draft: draft, gen: gen, m: m, logger: cfg.Logger,
-		queue: make(chan Event, cfg.QueueSize), ctx: ctx, cancel: cancel, done: make(chan struct{})}
+		queue: make(chan Event, cfg.QueueSize), workers: lifecycle.NewGroup(context.Background())}
 	m.draftLen.Set(float64(gen.K()))
 	return c, nil
 }
@@ -140,15 +139,17 @@ func (c *Captioner) Start() error {
 	if c.started {
 		return errors.New("llmgen: captioner already started")
 	}
+	if err := c.workers.Go(c.run); err != nil {
+		return ErrClosed // Close has begun
+	}
 	c.started = true
-	go c.run()
 	return nil
 }
 
 // Submit queues ev for captioning and reports whether it was queued; a full queue drops it and
 // counts the drop. It never blocks.
 func (c *Captioner) Submit(ev Event) bool {
-	if c.ctx.Err() != nil {
+	if c.workers.Context().Err() != nil {
 		return false
 	}
 	select {
@@ -166,12 +167,11 @@ func (c *Captioner) Submit(ev Event) bool {
 	}
 }
 
-func (c *Captioner) run() {
-	defer close(c.done)
+func (c *Captioner) run(ctx context.Context) error {
 	for {
 		select {
-		case <-c.ctx.Done():
-			return
+		case <-ctx.Done():
+			return nil
 		case ev := <-c.queue:
 			c.m.queueLen.Set(float64(len(c.queue)))
 			cp := c.Caption(ev)
@@ -248,13 +248,7 @@ func (c *Captioner) observe(cp Caption) {
 
 // Close stops the worker (events still queued are dropped), waits for it and frees the models.
 func (c *Captioner) Close() error {
-	c.cancel()
-	c.mu.Lock()
-	started := c.started
-	c.mu.Unlock()
-	if started {
-		<-c.done
-	}
+	_ = c.workers.Close() // run returns no error
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
