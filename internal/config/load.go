@@ -75,6 +75,7 @@ var envOverrides = []struct {
 	{"MVWATCH_HTTP_ADDR", "listen.http", func(c *Config, v string) error { c.Listen.HTTP = v; return nil }},
 	{"MVWATCH_RTSP_ADDR", "listen.rtsp", func(c *Config, v string) error { c.Listen.RTSP = v; return nil }},
 	{"MVWATCH_API_TOKEN", "api_token", func(c *Config, v string) error { c.APIToken = v; return nil }},
+	{"MVWATCH_MQTT_PASSWORD", "mqtt.password", func(c *Config, v string) error { c.MQTT.Password = v; return nil }},
 	{"MVWATCH_MODEL_DIR", "model_dir", func(c *Config, v string) error { c.ModelDir = v; return nil }},
 	{"MVWATCH_STORE_PATH", "store.path", func(c *Config, v string) error { c.Store.Path = v; return nil }},
 	{"MVWATCH_ORT_LIB", "inference.library", func(c *Config, v string) error { c.Inference.Library = v; return nil }},
