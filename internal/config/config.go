@@ -34,6 +34,11 @@ type Config struct {
 	Captions Captions `yaml:"captions" json:"captions"`
 	// Thumbnails configures the event thumbnail stage (adaptive-step diffusion, package diffusion).
 	Thumbnails Thumbnails `yaml:"thumbnails" json:"thumbnails"`
+	// Log sets the log format and level.
+	Log Log `yaml:"log" json:"log"`
+	// MQTT publishes events and camera state to an MQTT broker, with Home Assistant discovery. It
+	// defaults to off.
+	MQTT MQTT `yaml:"mqtt" json:"mqtt"`
 	// Cameras lists the RTSP cameras to watch. It defaults to none (the serve command then runs its
 	// built-in test cameras).
 	Cameras []Camera `yaml:"cameras" json:"cameras"`
@@ -78,6 +83,8 @@ func (c *Config) applyDefaults() {
 	c.Store.applyDefaults()
 	c.Captions.applyDefaults()
 	c.Thumbnails.applyDefaults()
+	c.MQTT.applyDefaults()
+	c.Log.applyDefaults()
 	for i := range c.Webhooks {
 		c.Webhooks[i].applyDefaults(i)
 	}
@@ -101,6 +108,8 @@ func (c *Config) validate(p *problems) {
 	c.Store.validate(p)
 	c.Captions.validate(p)
 	c.Thumbnails.validate(p)
+	c.MQTT.validate(p)
+	c.Log.validate(p)
 	validateWebhooks(p, c.Webhooks)
 	validateCameras(p, c.Cameras)
 }

@@ -142,6 +142,12 @@ var configErrorCases = []struct {
 	{"thumbnail queue", "thumbnails:\n  queue: 1000001\n", "c.yaml:2: thumbnails.queue: must be 1..100000, not 1000001"},
 	{"scene", "cameras:\n  - name: a\n    url: rtsp://h/x\n    scene: moon\n", `c.yaml:4: cameras[0].scene: must be street, driveway, park, not "moon"`},
 	{"zone length", "cameras:\n  - name: a\n    url: rtsp://h/x\n    zone: " + strings.Repeat("z", 65) + "\n", "c.yaml:4: cameras[0].zone: must be at most 64 bytes, not 65"},
+	{"mqtt scheme", "mqtt:\n  url: http://broker:1883\n", `c.yaml:2: mqtt.url: scheme must be one of mqtt, tcp, mqtts, ssl, not "http"`},
+	{"mqtt qos", "mqtt:\n  url: mqtt://b\n  qos: 3\n", "c.yaml:3: mqtt.qos: must be 0, 1 or 2"},
+	{"mqtt off delay", "mqtt:\n  url: mqtt://b\n  off_delay: 2h\n", "c.yaml:3: mqtt.off_delay: must be 1s..1h, not 2h0m0s"},
+	{"mqtt prefix", "mqtt:\n  url: mqtt://b\n  topic_prefix: 'a/#'\n", "c.yaml:3: mqtt.topic_prefix: must be 1 to 64 of A-Z a-z 0-9 _ -"},
+	{"mqtt ca without tls", "mqtt:\n  url: mqtt://b\n  ca_file: /etc/ca.pem\n", "c.yaml:3: mqtt.ca_file: needs a TLS broker URL (mqtts:// or ssl://)"},
+	{"mqtt cert without key", "mqtt:\n  url: mqtts://b\n  cert_file: /etc/c.pem\n", "c.yaml:3: mqtt.cert_file: cert_file and key_file go together"},
 	{"zone pipe", "cameras:\n  - name: a\n    url: rtsp://h/x\n    zone: 'a | b'\n", "c.yaml:4: cameras[0].zone: must be UTF-8 text without '|' or control characters"},
 }
 
@@ -210,6 +216,13 @@ func TestConfigSecretsNeverRendered(t *testing.T) {
 	}
 	require.Contains(t, rendered, "rtsp://admin:REDACTED@10.0.0.5:554/stream1")
 	require.Contains(t, rendered, "https://hooks.example.com/alert?key=REDACTED")
+
+	// The MQTT password, in its field or in the broker URL, is never rendered either.
+	mq, err := Parse("m.yaml", []byte("mqtt:\n  url: mqtts://u:urlpw@broker:8883\n  password: fieldpw\n"), Options{})
+	require.NoError(t, err)
+	require.NotContains(t, mq.String(), "urlpw")
+	require.NotContains(t, mq.String(), "fieldpw")
+	require.Contains(t, mq.String(), "mqtts://u:REDACTED@broker:8883")
 
 	// Redacted does not modify the original.
 	require.Equal(t, "rtsp://admin:hunter2pass@10.0.0.5:554/stream1", cfg.Cameras[0].URL)
