@@ -19,12 +19,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/mvwatch/mvwatch/internal/config"
+
+	"github.com/mvwatch/mvwatch/internal/event"
+	"github.com/mvwatch/mvwatch/internal/livehub"
 )
 
 // EventReader is what the API needs from the event store (Store implements it).
 type EventReader interface {
-	Query(q EventQuery) (EventPage, error)
-	Get(id string) (Event, error)
+	Query(q event.Query) (event.Page, error)
+	Get(id string) (event.Event, error)
 	Keyframe(id string) ([]byte, error)
 	Thumbnail(id string) ([]byte, error)
 }
@@ -38,7 +41,7 @@ type APIOptions struct {
 	// Events reads stored events. Required.
 	Events EventReader
 	// Hub feeds /api/v1/events/live. Required.
-	Hub *Hub
+	Hub *livehub.Hub
 	// Gatherer serves /metrics. It defaults to an empty registry.
 	Gatherer prometheus.Gatherer
 	// Metrics, when set, counts requests and their durations.
@@ -208,11 +211,11 @@ func writeError(w http.ResponseWriter, code int, msg string) {
 // anything else is logged and answered with a generic 500.
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
-	case errors.Is(err, ErrCameraNotFound), errors.Is(err, ErrNotFound):
+	case errors.Is(err, ErrCameraNotFound), errors.Is(err, event.ErrNotFound):
 		writeError(w, http.StatusNotFound, err.Error())
 	case errors.Is(err, ErrCameraExists):
 		writeError(w, http.StatusConflict, err.Error())
-	case errors.Is(err, config.ErrInvalid), errors.Is(err, ErrInvalidEvent):
+	case errors.Is(err, config.ErrInvalid), errors.Is(err, event.ErrInvalidEvent):
 		writeError(w, http.StatusBadRequest, err.Error())
 	default:
 		a.opts.Logger.Error("api request failed", "method", r.Method, "path", r.URL.Path, "err", err)
@@ -354,9 +357,9 @@ func (a *API) removeCamera(w http.ResponseWriter, r *http.Request) {
 }
 
 // parseEventQuery reads the query parameters shared by /events and /events/live.
-func parseEventQuery(r *http.Request) (EventQuery, error) {
+func parseEventQuery(r *http.Request) (event.Query, error) {
 	v := r.URL.Query()
-	q := EventQuery{Camera: v.Get("camera"), Label: v.Get("label"), Cursor: v.Get("cursor")}
+	q := event.Query{Camera: v.Get("camera"), Label: v.Get("label"), Cursor: v.Get("cursor")}
 	var err error
 	parseTime := func(name string) time.Time {
 		s := v.Get(name)
@@ -394,7 +397,7 @@ func parseEventQuery(r *http.Request) (EventQuery, error) {
 	default:
 		return q, fmt.Errorf("order: want asc or desc, got %q", v.Get("order"))
 	}
-	if q.Cursor != "" && !validID(q.Cursor) {
+	if q.Cursor != "" && !event.ValidID(q.Cursor) {
 		return q, fmt.Errorf("cursor: not a cursor from a previous page: %q", q.Cursor)
 	}
 	return q, nil
@@ -416,7 +419,7 @@ func (a *API) queryEvents(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) getEvent(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	if !validID(id) {
+	if !event.ValidID(id) {
 		writeError(w, http.StatusNotFound, "no event "+strconv.Quote(id))
 		return
 	}
@@ -439,7 +442,7 @@ func (a *API) thumbnail(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) image(w http.ResponseWriter, r *http.Request, contentType string, get func(id string) ([]byte, error)) {
 	id := r.PathValue("id")
-	if !validID(id) {
+	if !event.ValidID(id) {
 		writeError(w, http.StatusNotFound, "no event "+strconv.Quote(id))
 		return
 	}
@@ -455,8 +458,8 @@ func (a *API) image(w http.ResponseWriter, r *http.Request, contentType string, 
 	_, _ = w.Write(img)
 }
 
-// liveEvents streams events as Server-Sent Events: "event: event" with the Event JSON as data and
-// the event ID as id; "event: update" with the whole Event JSON again (no id) when a caption or
+// liveEvents streams events as Server-Sent Events: "event: event" with the event.Event JSON as data and
+// the event ID as id; "event: update" with the whole event.Event JSON again (no id) when a caption or
 // thumbnail was added to a stored event; "event: dropped" when this slow client missed events; and
 // keep-alive comments. A Last-Event-ID header replays the stored events that started after that event
 // first.
@@ -466,7 +469,7 @@ func (a *API) liveEvents(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	match := func(e Event) bool {
+	match := func(e event.Event) bool {
 		return (q.Camera == "" || e.Camera == q.Camera) && (q.Label == "" || e.Label == q.Label) && e.Score >= q.MinScore
 	}
 	sub := a.opts.Hub.Subscribe(match)
@@ -487,12 +490,12 @@ func (a *API) liveEvents(w http.ResponseWriter, r *http.Request) {
 	}
 
 	sent := map[string]bool{}
-	if last := r.Header.Get("Last-Event-ID"); validID(last) {
-		page, err := a.opts.Events.Query(EventQuery{Cursor: last, Ascending: true, Camera: q.Camera, Label: q.Label,
+	if last := r.Header.Get("Last-Event-ID"); event.ValidID(last) {
+		page, err := a.opts.Events.Query(event.Query{Cursor: last, Ascending: true, Camera: q.Camera, Label: q.Label,
 			MinScore: q.MinScore, Limit: 1000})
 		if err == nil {
 			for _, ev := range page.Events {
-				if writeSSE(w, ev) != nil {
+				if writeSSE(w, ev, false) != nil {
 					return
 				}
 				sent[ev.ID] = true
@@ -500,30 +503,29 @@ func (a *API) liveEvents(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	tick := time.NewTicker(a.opts.Heartbeat)
-	defer tick.Stop()
 	var reported uint64
 	for {
-		var err error
-		select {
-		case <-r.Context().Done():
+		// Wait for the next event, or a heartbeat's time without one.
+		ctx, cancel := context.WithTimeout(r.Context(), a.opts.Heartbeat)
+		msg, err := sub.Next(ctx)
+		cancel()
+		switch {
+		case errors.Is(err, livehub.ErrClosed):
+			return // the hub closed: the server is shutting down
+		case r.Context().Err() != nil:
 			return
-		case ev, ok := <-sub.C:
-			if !ok {
-				return // the hub closed: the server is shutting down
-			}
-			if sent[ev.ID] && !ev.update {
-				continue
-			}
+		case err != nil:
+			_, err = io.WriteString(w, ": keep-alive\n\n")
+		case sent[msg.Event.ID] && !msg.Update:
+			continue
+		default:
 			if d := sub.Dropped(); d != reported {
 				reported = d
 				_, err = fmt.Fprintf(w, "event: dropped\ndata: {\"dropped\":%d}\n\n", d)
 			}
 			if err == nil {
-				err = writeSSE(w, ev)
+				err = writeSSE(w, msg.Event, msg.Update)
 			}
-		case <-tick.C:
-			_, err = io.WriteString(w, ": keep-alive\n\n")
 		}
 		if err == nil {
 			err = rc.Flush()
@@ -534,12 +536,12 @@ func (a *API) liveEvents(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func writeSSE(w io.Writer, ev Event) error {
+func writeSSE(w io.Writer, ev event.Event, update bool) error {
 	data, err := json.Marshal(ev)
 	if err != nil {
 		return err
 	}
-	if ev.update {
+	if update {
 		// No id: an update must not move the client's Last-Event-ID back to an older event.
 		_, err = fmt.Fprintf(w, "event: update\ndata: %s\n\n", data)
 		return err

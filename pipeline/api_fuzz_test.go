@@ -12,6 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mvwatch/mvwatch/internal/config"
+
+	"github.com/mvwatch/mvwatch/internal/store"
 )
 
 // FuzzParseEventQuery feeds arbitrary query strings to the events query parser, then runs every query
@@ -25,7 +27,7 @@ func FuzzParseEventQuery(f *testing.F) {
 	} {
 		f.Add(s)
 	}
-	s, err := OpenStore(filepath.Join(f.TempDir(), "ev.db"), StoreOptions{})
+	s, err := store.Open(filepath.Join(f.TempDir(), "ev.db"), store.Options{})
 	require.NoError(f, err)
 	f.Cleanup(func() { require.NoError(f, s.Close()) })
 	require.NoError(f, s.Publish(f.Context(), testEvent("door", "person", 0.9, t0)))

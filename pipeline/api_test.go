@@ -22,6 +22,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mvwatch/mvwatch/internal/config"
+
+	"github.com/mvwatch/mvwatch/internal/event"
+	"github.com/mvwatch/mvwatch/internal/livehub"
+	"github.com/mvwatch/mvwatch/internal/store"
 )
 
 // memCameras is an in-memory CameraManager for the API tests.
@@ -102,12 +106,12 @@ func (m *memCameras) State(name string) (CameraState, error) {
 type apiFixture struct {
 	srv     *httptest.Server
 	api     *API
-	store   *Store
-	hub     *Hub
+	store   *store.Store
+	hub     *livehub.Hub
+	hubM    *livehub.Metrics
 	cams    *memCameras
 	reg     *prometheus.Registry
 	metrics *Metrics
-	sink    Sink
 	token   string
 	ready   error
 	mu      sync.Mutex
@@ -119,10 +123,11 @@ func newAPIFixture(t *testing.T, token string) *apiFixture {
 	var err error
 	f.metrics, err = NewMetrics(f.reg)
 	require.NoError(t, err)
-	f.store, err = OpenStore(filepath.Join(t.TempDir(), "ev.db"), StoreOptions{})
+	f.store, err = store.Open(filepath.Join(t.TempDir(), "ev.db"), store.Options{})
 	require.NoError(t, err)
-	f.hub = NewHub(4, f.metrics)
-	f.sink = Fanout{f.store, f.hub}
+	f.hubM, err = livehub.NewMetrics(f.reg)
+	require.NoError(t, err)
+	f.hub = livehub.New(4, f.hubM)
 	f.cams = newMemCameras(config.Camera{Name: "door", URL: "rtsp://admin:hunter2pass@127.0.0.1:8554/door"})
 	f.api = NewAPI(APIOptions{
 		Token: token, Cameras: f.cams, Events: f.store, Hub: f.hub, Gatherer: f.reg, Metrics: f.metrics,
@@ -163,9 +168,10 @@ func (f *apiFixture) do(t *testing.T, method, path, body string, hdr ...string) 
 	return resp.StatusCode, resp.Header, b
 }
 
-func (f *apiFixture) publish(t *testing.T, ev Event) {
+func (f *apiFixture) publish(t *testing.T, ev event.Event) {
 	t.Helper()
-	require.NoError(t, f.sink.Publish(context.Background(), ev))
+	require.NoError(t, f.store.Publish(context.Background(), ev))
+	f.hub.Publish(ev)
 }
 
 func TestAPIHealthReadyMetrics(t *testing.T) {
@@ -285,7 +291,7 @@ func TestAPICameras(t *testing.T) {
 
 func TestAPIEvents(t *testing.T) {
 	f := newAPIFixture(t, "")
-	var evs []Event
+	var evs []event.Event
 	for i := 0; i < 5; i++ {
 		ev := testEvent("door", []string{"person", "car"}[i%2], 0.5+float64(i)/10, t0.Add(time.Duration(i)*time.Second))
 		if i == 2 {
@@ -296,7 +302,7 @@ func TestAPIEvents(t *testing.T) {
 	}
 	code, _, body := f.do(t, "GET", "/api/v1/events?limit=2&order=asc", "")
 	require.Equal(t, 200, code)
-	var page EventPage
+	var page event.Page
 	require.NoError(t, json.Unmarshal(body, &page))
 	require.Equal(t, []string{evs[0].ID, evs[1].ID}, []string{page.Events[0].ID, page.Events[1].ID})
 	code, _, body = f.do(t, "GET", "/api/v1/events?limit=2&order=asc&cursor="+page.NextCursor, "")
@@ -311,7 +317,7 @@ func TestAPIEvents(t *testing.T) {
 	require.NoError(t, json.Unmarshal(body, &page))
 	require.Len(t, page.Events, 1)
 	require.Equal(t, evs[2].ID, page.Events[0].ID)
-	require.Equal(t, KeyframePath(evs[2].ID), page.Events[0].KeyframeRef)
+	require.Equal(t, event.KeyframePath(evs[2].ID), page.Events[0].KeyframeRef)
 
 	for _, bad := range []string{"from=yesterday", "min_score=2", "limit=0", "order=up", "cursor=zz"} {
 		code, _, body = f.do(t, "GET", "/api/v1/events?"+bad, "")
@@ -321,19 +327,19 @@ func TestAPIEvents(t *testing.T) {
 
 	code, _, body = f.do(t, "GET", "/api/v1/events/"+evs[3].ID, "")
 	require.Equal(t, 200, code)
-	var ev Event
+	var ev event.Event
 	require.NoError(t, json.Unmarshal(body, &ev))
 	require.Equal(t, evs[3].Label, ev.Label)
-	code, _, _ = f.do(t, "GET", "/api/v1/events/"+NewEventID(t0), "")
+	code, _, _ = f.do(t, "GET", "/api/v1/events/"+event.NewEventID(t0), "")
 	require.Equal(t, 404, code)
 	code, _, _ = f.do(t, "GET", "/api/v1/events/..%2f..%2fetc", "")
 	require.Equal(t, 404, code)
 
-	code, hdr, body := f.do(t, "GET", KeyframePath(evs[2].ID), "")
+	code, hdr, body := f.do(t, "GET", event.KeyframePath(evs[2].ID), "")
 	require.Equal(t, 200, code)
 	require.Equal(t, "image/jpeg", hdr.Get("Content-Type"))
 	require.Equal(t, testJPEG, body)
-	code, _, _ = f.do(t, "GET", KeyframePath(evs[1].ID), "")
+	code, _, _ = f.do(t, "GET", event.KeyframePath(evs[1].ID), "")
 	require.Equal(t, 404, code)
 }
 
@@ -394,15 +400,15 @@ func TestAPILiveEvents(t *testing.T) {
 	a := testEvent("door", "person", 0.9, t0)
 	b := testEvent("yard", "car", 0.85, t0.Add(time.Second))
 	c := testEvent("yard", "car", 0.5, t0.Add(2*time.Second))
-	for _, ev := range []Event{a, b, c} {
+	for _, ev := range []event.Event{a, b, c} {
 		f.publish(t, ev)
 	}
-	for _, want := range []Event{a, b, c} {
+	for _, want := range []event.Event{a, b, c} {
 		got, err := all.next()
 		require.NoError(t, err)
 		require.Equal(t, "event", got.event)
 		require.Equal(t, want.ID, got.id)
-		var ev Event
+		var ev event.Event
 		require.NoError(t, json.Unmarshal([]byte(got.data), &ev))
 		require.Equal(t, want.Label, ev.Label)
 	}
@@ -433,9 +439,9 @@ func TestAPILiveSlowClientIsToldAboutDrops(t *testing.T) {
 	for i := 0; i < 200; i++ {
 		ev := testEvent("door", "person", 0.9, t0.Add(time.Duration(i)*time.Millisecond))
 		ev.Caption = big
-		require.NoError(t, f.hub.Publish(context.Background(), ev))
+		f.hub.Publish(ev)
 	}
-	require.Greater(t, testutil.ToFloat64(f.metrics.SSEDrops), 0.0)
+	require.Greater(t, testutil.ToFloat64(f.hubM.Drops), 0.0)
 	// Now read: somewhere in the stream a "dropped" event tells the client.
 	r := &sseReader{r: bufio.NewReaderSize(resp.Body, 1<<20)}
 	sawDropped := false

@@ -16,6 +16,8 @@ import (
 	"github.com/mvwatch/mvwatch/internal/queue"
 	"github.com/mvwatch/mvwatch/internal/source"
 	"github.com/mvwatch/mvwatch/mvextract"
+
+	"github.com/mvwatch/mvwatch/internal/event"
 )
 
 // Classifier is what cameras need from inference: one clip tensor in, one decision out. Calls come from
@@ -30,7 +32,7 @@ type cameraDeps struct {
 	classifier Classifier
 	thresholds config.Thresholds
 	idleLabels map[string]bool
-	publish    func(Event) // the service's event writer; must not block for long
+	publish    func(event.Event) // the service's event writer; must not block for long
 	metrics    *Metrics
 	log        *slog.Logger
 	// onAccessUnit, when set, sees every access unit (the restream server). It must not block.

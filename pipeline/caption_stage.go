@@ -9,6 +9,8 @@ import (
 
 	"github.com/mvwatch/mvwatch/internal/config"
 	"github.com/mvwatch/mvwatch/llmgen"
+
+	"github.com/mvwatch/mvwatch/internal/event"
 )
 
 // CaptionStage captions stored events in the background with llmgen's speculative Captioner. The
@@ -56,7 +58,7 @@ func (s *CaptionStage) start(deliver func(id, text string)) error {
 
 // submit queues ev for a caption without blocking; zone is its camera's zone. It reports whether the
 // event was queued.
-func (s *CaptionStage) submit(ev Event, zone string) bool {
+func (s *CaptionStage) submit(ev event.Event, zone string) bool {
 	in := llmgen.DetectionEvent(ev.Camera, zone, ev.Label, ev.Start, ev.End.Sub(ev.Start), ev.Score)
 	in.ID = ev.ID
 	return s.captioner.Submit(in)

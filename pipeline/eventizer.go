@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/mvwatch/mvwatch/internal/config"
+
+	"github.com/mvwatch/mvwatch/internal/event"
 )
 
 // Classification is the model's decision on one clip.
@@ -61,18 +63,18 @@ type eventizer struct {
 	camera     string
 	thresholds config.Thresholds
 	idle       map[string]bool
-	publish    func(Event)
+	publish    func(event.Event)
 	// gap is how far apart two clips may be and still extend the same event.
 	gap time.Duration
 
-	open    *Event
+	open    *event.Event
 	openEnd time.Duration // PTS of the last frame of the clip that last extended the open event
 	// cand is a clip of another label seen while an event is open: the start of the next event if a
 	// second clip of its label follows, otherwise a blip.
-	cand    *Event
+	cand    *event.Event
 	candEnd time.Duration
 	// last is the last published event, for the tail rule.
-	last      Event
+	last      event.Event
 	published bool
 }
 
@@ -125,9 +127,9 @@ func (e *eventizer) switchTo(end time.Duration) {
 }
 
 // newEvent starts an event at job's clip.
-func (e *eventizer) newEvent(job *clipJob, c Classification) *Event {
-	ev := &Event{
-		ID:        NewEventID(job.start),
+func (e *eventizer) newEvent(job *clipJob, c Classification) *event.Event {
+	ev := &event.Event{
+		ID:        event.NewEventID(job.start),
 		Camera:    e.camera,
 		Label:     c.Label,
 		Score:     c.Score,
@@ -145,7 +147,7 @@ func (e *eventizer) newEvent(job *clipJob, c Classification) *Event {
 }
 
 // extend adds job's clip to ev.
-func (e *eventizer) extend(ev *Event, job *clipJob, c Classification) {
+func (e *eventizer) extend(ev *event.Event, job *clipJob, c Classification) {
 	ev.End = job.end
 	ev.Score = max(ev.Score, c.Score)
 }

@@ -84,11 +84,6 @@ type Metrics struct {
 	// WebhookDrops counts events a full webhook queue dropped: mvwatch_webhook_dropped_total{webhook}.
 	WebhookDrops *prometheus.CounterVec
 
-	// SSESubscribers is the number of live-event subscribers: mvwatch_sse_subscribers.
-	SSESubscribers prometheus.Gauge
-	// SSEDrops counts events dropped for slow live subscribers: mvwatch_sse_dropped_total.
-	SSEDrops prometheus.Counter
-
 	// HTTPRequests counts API requests: mvwatch_http_requests_total{route,code}.
 	HTTPRequests *prometheus.CounterVec
 	// HTTPSeconds is the API request duration: mvwatch_http_request_seconds{route}.
@@ -137,8 +132,6 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		WebhookDeliveries: cv("mvwatch_webhook_deliveries_total", "Webhook deliveries by final result.", labelWebhook, labelResult),
 		WebhookRetries:    cv("mvwatch_webhook_retries_total", "Webhook POSTs retried.", labelWebhook),
 		WebhookDrops:      cv("mvwatch_webhook_dropped_total", "Events dropped by a full webhook queue.", labelWebhook),
-		SSESubscribers:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "mvwatch_sse_subscribers", Help: "Live-event subscribers."}),
-		SSEDrops:          prometheus.NewCounter(prometheus.CounterOpts{Name: "mvwatch_sse_dropped_total", Help: "Events dropped for slow live-event subscribers."}),
 		HTTPRequests:      cv("mvwatch_http_requests_total", "HTTP API requests.", labelRoute, labelCode),
 		HTTPSeconds:       hv("mvwatch_http_request_seconds", "HTTP API request duration.", labelRoute),
 	}
@@ -161,7 +154,7 @@ func (m *Metrics) collectors() []prometheus.Collector {
 		m.DecodeSeconds, m.ExtractSeconds, m.InferenceSeconds, m.BatchSize, m.EarlyExits,
 		m.QueueDepth, m.QueueDrops, m.GateFrames, m.GateSkipRatio, m.Events, m.EventLatency,
 		m.StoreWriteSeconds, m.EventUpdates, m.WebhookDeliveries, m.WebhookRetries, m.WebhookDrops,
-		m.SSESubscribers, m.SSEDrops, m.HTTPRequests, m.HTTPSeconds,
+		m.HTTPRequests, m.HTTPSeconds,
 	}
 }
 

@@ -17,6 +17,8 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 	"github.com/stretchr/testify/require"
+
+	"github.com/mvwatch/mvwatch/internal/event"
 )
 
 const openAPIPath = "../docs/openapi.yaml"
@@ -97,12 +99,12 @@ func TestOpenAPIValidatesRealTraffic(t *testing.T) {
 		{method: "GET", path: "/api/v1/events?limit=1", want: 200},
 		{method: "GET", path: "/api/v1/events?from=2026-11-26T09:00:00Z&to=2026-11-26T11:00:00Z&order=desc", want: 200},
 		{method: "GET", path: "/api/v1/events/" + ev.ID, want: 200},
-		{method: "GET", path: "/api/v1/events/" + NewEventID(t0), want: 404},
+		{method: "GET", path: "/api/v1/events/" + event.NewEventID(t0), want: 404},
 		{method: "GET", path: "/api/v1/events/" + ev.ID + "/keyframe", want: 200},
-		{method: "GET", path: "/api/v1/events/" + NewEventID(t0) + "/keyframe", want: 404},
+		{method: "GET", path: "/api/v1/events/" + event.NewEventID(t0) + "/keyframe", want: 404},
 		{method: "GET", path: "/api/v1/events/" + ev.ID + "/thumbnail", want: 200},
 		{method: "GET", path: "/api/v1/events/" + ev.ID + "/thumbnail", want: 401, noAuth: true},
-		{method: "GET", path: "/api/v1/events/" + NewEventID(t0) + "/thumbnail", want: 404},
+		{method: "GET", path: "/api/v1/events/" + event.NewEventID(t0) + "/thumbnail", want: 404},
 	}
 	ctx := context.Background()
 	auth := openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}
@@ -167,7 +169,7 @@ func TestOpenAPIValidatesRealTraffic(t *testing.T) {
 		rd := &sseReader{r: bufio.NewReader(resp.Body)}
 		got, err := rd.next()
 		require.NoError(t, err)
-		// The data of each event is an Event as documented.
+		// The data of each event is an event.Event as documented.
 		schema := doc.Components.Schemas["Event"].Value
 		var v any
 		require.NoError(t, json.NewDecoder(bytes.NewReader([]byte(got.data))).Decode(&v))
@@ -178,8 +180,7 @@ func TestOpenAPIValidatesRealTraffic(t *testing.T) {
 		// A stage's update: the whole event again, as "update", without an id.
 		updated, err := f.store.SetCaption(context.Background(), live.ID, "a person at the door")
 		require.NoError(t, err)
-		updated.update = true
-		require.NoError(t, f.hub.Publish(context.Background(), updated))
+		f.hub.PublishUpdate(updated)
 		got, err = rd.next()
 		require.NoError(t, err)
 		require.Equal(t, "update", got.event)

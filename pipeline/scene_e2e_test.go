@@ -15,6 +15,8 @@ import (
 	"github.com/mvwatch/mvwatch/ingest"
 	"github.com/mvwatch/mvwatch/internal/config"
 	"github.com/mvwatch/mvwatch/internal/testcam"
+
+	"github.com/mvwatch/mvwatch/internal/event"
 )
 
 // sceneTruth is internal/testcam/clip/scene.json: the scripted scene's segments.
@@ -27,7 +29,7 @@ type sceneTruth struct {
 }
 
 // collapse returns labels with consecutive repeats removed.
-func collapse(evs []Event) []string {
+func collapse(evs []event.Event) []string {
 	var out []string
 	for _, ev := range evs {
 		if len(out) == 0 || out[len(out)-1] != ev.Label {
@@ -97,7 +99,7 @@ func TestServeScriptedScene(t *testing.T) {
 	}
 
 	_, body := apiGet(t, svc, "/api/v1/events?camera=scene&order=asc&limit=100", true)
-	var page struct{ Events []Event }
+	var page struct{ Events []event.Event }
 	require.NoError(t, json.Unmarshal(body, &page))
 	require.Equal(t, []string{"object_right", "pan"}, collapse(page.Events))
 

@@ -17,6 +17,10 @@ import (
 	"github.com/mvwatch/mvwatch/internal/queue"
 	"github.com/mvwatch/mvwatch/internal/restream"
 	"github.com/mvwatch/mvwatch/mvextract"
+
+	"github.com/mvwatch/mvwatch/internal/event"
+	"github.com/mvwatch/mvwatch/internal/livehub"
+	"github.com/mvwatch/mvwatch/internal/store"
 )
 
 // ServiceOptions configures a Service.
@@ -56,8 +60,8 @@ type Service struct {
 	cfg      *config.Config
 	log      *slog.Logger
 	metrics  *Metrics
-	store    *Store
-	hub      *Hub
+	store    *store.Store
+	hub      *livehub.Hub
 	webhooks *WebhookSink
 	fleet    *Fleet
 	restream *restream.Server
@@ -67,7 +71,7 @@ type Service struct {
 	http     *http.Server
 	httpLn   net.Listener
 
-	events     *queue.Queue[Event]
+	events     *queue.Queue[event.Event]
 	writerDone chan struct{}
 	cancel     context.CancelFunc
 	closeOnce  sync.Once
@@ -102,19 +106,23 @@ func NewService(opts ServiceOptions) (_ *Service, err error) {
 			return nil, err
 		}
 	}
-	so := StoreOptions{Logger: s.log}
+	so := store.Options{Logger: s.log}
 	if cfg.Store.MaxAge != nil {
 		so.MaxAge = cfg.Store.MaxAge.D()
 	}
 	if cfg.Store.MaxEvents != nil {
 		so.MaxEvents = *cfg.Store.MaxEvents
 	}
-	if s.store, err = OpenStore(cfg.Store.Path, so); err != nil {
+	if s.store, err = store.Open(cfg.Store.Path, so); err != nil {
 		return nil, err
 	}
-	s.hub = NewHub(256, s.metrics)
+	hubMetrics, err := livehub.NewMetrics(opts.Registry)
+	if err != nil {
+		return nil, err
+	}
+	s.hub = livehub.New(256, hubMetrics)
 	s.webhooks = NewWebhookSink(cfg.Webhooks, WebhookOptions{Metrics: s.metrics, Logger: s.log})
-	s.events = queue.New[Event](opts.EventQueue, queue.Options{
+	s.events = queue.New[event.Event](opts.EventQueue, queue.Options{
 		Drops: s.metrics.QueueDrops.WithLabelValues("events", ""),
 		Depth: s.metrics.QueueDepth.WithLabelValues("events", ""),
 	})
@@ -213,11 +221,11 @@ func (s *Service) RTSPAddr() string { return s.restream.Addr() }
 func (s *Service) Fleet() *Fleet { return s.fleet }
 
 // Store returns the event store.
-func (s *Service) Store() *Store { return s.store }
+func (s *Service) Store() *store.Store { return s.store }
 
 // publish queues an event for the writer; a full queue drops it with an error log (never blocks a
 // camera).
-func (s *Service) publish(ev Event) {
+func (s *Service) publish(ev event.Event) {
 	if !s.events.Push(ev) {
 		s.log.Error("event queue full, event dropped", "camera", ev.Camera, "label", ev.Label)
 	}
@@ -227,7 +235,7 @@ func (s *Service) publish(ev Event) {
 // the queue when ctx ends, so events published before Close are not lost.
 func (s *Service) writeEvents(ctx context.Context) {
 	defer close(s.writerDone)
-	write := func(ev Event) {
+	write := func(ev event.Event) {
 		start := time.Now()
 		if err := s.store.Publish(context.Background(), ev); err != nil {
 			s.log.Error("event not stored", "camera", ev.Camera, "err", err)
@@ -237,7 +245,7 @@ func (s *Service) writeEvents(ctx context.Context) {
 		s.metrics.Events.WithLabelValues(ev.Camera, ev.Label).Inc()
 		s.metrics.EventLatency.Observe(time.Since(ev.End).Seconds())
 		ev.Keyframe = nil
-		_ = s.hub.Publish(ctx, ev)
+		s.hub.Publish(ev)
 		_ = s.webhooks.Publish(ctx, ev)
 		s.enrich(ev)
 	}
@@ -259,7 +267,7 @@ func (s *Service) writeEvents(ctx context.Context) {
 // enrich submits a stored event to the caption and thumbnail stages; neither waits. Both start from
 // the event itself (the thumbnail prompt comes from the label, not the caption), so they run side by
 // side.
-func (s *Service) enrich(ev Event) {
+func (s *Service) enrich(ev event.Event) {
 	if s.captions == nil && s.thumbs == nil {
 		return
 	}
@@ -287,16 +295,15 @@ func (s *Service) onThumbnail(id string, png []byte) {
 }
 
 // updated counts a stage's store update and publishes the updated event live.
-func (s *Service) updated(kind string, ev Event, err error) {
+func (s *Service) updated(kind string, ev event.Event, err error) {
 	if err != nil {
 		s.metrics.EventUpdates.WithLabelValues(kind, "failed").Inc()
-		// ErrNotFound: retention removed the event meanwhile.
+		// event.ErrNotFound: retention removed the event meanwhile.
 		s.log.Warn("event update not stored", "kind", kind, "err", err)
 		return
 	}
 	s.metrics.EventUpdates.WithLabelValues(kind, "stored").Inc()
-	ev.update = true
-	_ = s.hub.Publish(context.Background(), ev)
+	s.hub.PublishUpdate(ev)
 }
 
 // Close shuts down gracefully: cameras stop and publish their open events, the writer stores every

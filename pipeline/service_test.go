@@ -31,6 +31,8 @@ import (
 	"github.com/mvwatch/mvwatch/internal/media"
 	"github.com/mvwatch/mvwatch/internal/testcam"
 	"github.com/mvwatch/mvwatch/mvextract"
+
+	"github.com/mvwatch/mvwatch/internal/event"
 )
 
 // alternatingClassifier is a test seam for the event path (not the model): it answers "object_left" for
@@ -101,7 +103,7 @@ func eventually(t *testing.T, timeout time.Duration, cond func() bool, what stri
 // sseClient reads the live event stream into a slice.
 type sseClient struct {
 	mu     sync.Mutex
-	events []Event
+	events []event.Event
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -125,7 +127,7 @@ func subscribe(t *testing.T, svc *Service) *sseClient {
 			if !strings.HasPrefix(line, "data: ") {
 				continue
 			}
-			var ev Event
+			var ev event.Event
 			if json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &ev) == nil {
 				c.mu.Lock()
 				c.events = append(c.events, ev)
@@ -136,10 +138,10 @@ func subscribe(t *testing.T, svc *Service) *sseClient {
 	return c
 }
 
-func (c *sseClient) snapshot() []Event {
+func (c *sseClient) snapshot() []event.Event {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return append([]Event(nil), c.events...)
+	return append([]event.Event(nil), c.events...)
 }
 
 func (c *sseClient) close() { c.cancel(); <-c.done }
@@ -171,7 +173,7 @@ func TestServiceEventsAPIAndMetrics(t *testing.T) {
 
 	code, body := apiGet(t, svc, "/api/v1/events?camera=cam&label=pan", true)
 	require.Equal(t, http.StatusOK, code)
-	var page struct{ Events []Event }
+	var page struct{ Events []event.Event }
 	require.NoError(t, json.Unmarshal(body, &page))
 	require.NotEmpty(t, page.Events)
 	for _, ev := range page.Events {
@@ -256,7 +258,7 @@ func TestServiceShutdownAndRestartKeepEvents(t *testing.T) {
 	svc2 := newTestService(t, path, &alternatingClassifier{})
 	defer svc2.Close()
 	_, body := apiGet(t, svc2, "/api/v1/events?camera=cam&limit=1000", true)
-	var page struct{ Events []Event }
+	var page struct{ Events []event.Event }
 	require.NoError(t, json.Unmarshal(body, &page))
 	stored := map[string]bool{}
 	for _, ev := range page.Events {

@@ -18,6 +18,8 @@ import (
 	"github.com/mvwatch/mvwatch/inference"
 	"github.com/mvwatch/mvwatch/internal/config"
 	"github.com/mvwatch/mvwatch/mvextract"
+
+	"github.com/mvwatch/mvwatch/internal/event"
 )
 
 // shippedStagesConfig is the default config with the shipped caption and thumbnail models, as seen
@@ -76,17 +78,17 @@ func TestServiceCaptionsAndThumbnails(t *testing.T) {
 	defer live.close()
 
 	// The live stream carries each event, then its updates (the same ID again).
-	done := func() (Event, bool) {
+	done := func() (event.Event, bool) {
 		for _, ev := range live.snapshot() {
 			if ev.Caption != "" && ev.ThumbnailRef != "" {
 				return ev, true
 			}
 		}
-		return Event{}, false
+		return event.Event{}, false
 	}
 	eventually(t, 30*time.Second, func() bool { _, ok := done(); return ok }, "a live update with caption and thumbnail")
 	ev, _ := done()
-	require.Equal(t, ThumbnailPath(ev.ID), ev.ThumbnailRef)
+	require.Equal(t, event.ThumbnailPath(ev.ID), ev.ThumbnailRef)
 	require.NotEmpty(t, strings.TrimSpace(ev.Caption))
 	first := live.snapshot()[0]
 	require.Empty(t, first.Caption, "the event itself is sent at detection, before its caption")
@@ -94,11 +96,11 @@ func TestServiceCaptionsAndThumbnails(t *testing.T) {
 	// The query API shows the stored caption and thumbnail_ref.
 	code, body := apiGet(t, svc, "/api/v1/events/"+ev.ID, true)
 	require.Equal(t, http.StatusOK, code)
-	var stored Event
+	var stored event.Event
 	require.NoError(t, json.Unmarshal(body, &stored))
 	require.Equal(t, ev.Caption, stored.Caption)
 	require.Equal(t, ev.ThumbnailRef, stored.ThumbnailRef)
-	require.Equal(t, KeyframePath(ev.ID), stored.KeyframeRef, "the updates keep the keyframe")
+	require.Equal(t, event.KeyframePath(ev.ID), stored.KeyframeRef, "the updates keep the keyframe")
 
 	// The thumbnail: a PNG at the model's native 32x32, behind the token; 404 for an event without one.
 	code, _ = apiGet(t, svc, ev.ThumbnailRef, false)
@@ -109,7 +111,7 @@ func TestServiceCaptionsAndThumbnails(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 32, img.Bounds().Dx())
 	require.Equal(t, 32, img.Bounds().Dy())
-	code, _ = apiGet(t, svc, ThumbnailPath(NewEventID(time.Now())), true)
+	code, _ = apiGet(t, svc, event.ThumbnailPath(event.NewEventID(time.Now())), true)
 	require.Equal(t, http.StatusNotFound, code)
 
 	_, body = apiGet(t, svc, "/metrics", false)
@@ -142,7 +144,7 @@ func TestServiceFullCaptionQueueDropsWithoutBlocking(t *testing.T) {
 	start := time.Now().Add(-time.Hour)
 	for i := range n {
 		at := start.Add(time.Duration(i) * time.Second)
-		svc.publish(Event{ID: NewEventID(at), Camera: "burst", Label: "object_left", Score: 0.9, Start: at, End: at.Add(time.Second)})
+		svc.publish(event.Event{ID: event.NewEventID(at), Camera: "burst", Label: "object_left", Score: 0.9, Start: at, End: at.Add(time.Second)})
 	}
 	detected := func() int {
 		c := 0
@@ -259,10 +261,10 @@ func TestServiceClosesStagesBeforeStore(t *testing.T) {
 	at := time.Now()
 	for i := range 10 {
 		t := at.Add(time.Duration(i) * time.Second)
-		svc.publish(Event{ID: NewEventID(t), Camera: "c", Label: "pan", Score: 0.8, Start: t, End: t})
+		svc.publish(event.Event{ID: event.NewEventID(t), Camera: "c", Label: "pan", Score: 0.8, Start: t, End: t})
 	}
 	require.NoError(t, svc.Close())
-	svc.onCaption(NewEventID(at), "too late") // the store is closed: counted as failed, no panic
+	svc.onCaption(event.NewEventID(at), "too late") // the store is closed: counted as failed, no panic
 	require.Equal(t, 1.0, testutil.ToFloat64(svc.metrics.EventUpdates.WithLabelValues("caption", "failed")))
 }
 
@@ -275,10 +277,10 @@ func TestThumbnailStageReproducible(t *testing.T) {
 	got := make(chan []byte, 3)
 	s.deliver = func(_ string, png []byte) { got <- png }
 	at := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
-	ev := Event{ID: NewEventID(at), Camera: "c", Label: "object_right", Score: 0.9, Start: at, End: at}
+	ev := event.Event{ID: event.NewEventID(at), Camera: "c", Label: "object_right", Score: 0.9, Start: at, End: at}
 	other := ev
-	other.ID = NewEventID(at) // same start, other random suffix
-	for _, e := range []Event{ev, ev, other} {
+	other.ID = event.NewEventID(at) // same start, other random suffix
+	for _, e := range []event.Event{ev, ev, other} {
 		require.True(t, s.submit(e, "park"))
 	}
 	a, b, c := <-got, <-got, <-got

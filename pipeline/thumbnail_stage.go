@@ -12,6 +12,8 @@ import (
 
 	"github.com/mvwatch/mvwatch/diffusion"
 	"github.com/mvwatch/mvwatch/internal/config"
+
+	"github.com/mvwatch/mvwatch/internal/event"
 )
 
 // ThumbnailStage draws an illustrative thumbnail per stored event with diffusion's adaptive-step
@@ -67,7 +69,7 @@ func NewThumbnailStage(cfg config.Thumbnails, reg prometheus.Registerer, log *sl
 // submit queues a thumbnail for ev without blocking; scene is its camera's scene (empty: street). The
 // prompt is diffusion.EventPrompt's (label, scene, day or night at the event's start); the seed is a
 // hash of the event ID.
-func (s *ThumbnailStage) submit(ev Event, scene string) bool {
+func (s *ThumbnailStage) submit(ev event.Event, scene string) bool {
 	h := fnv.New64a()
 	h.Write([]byte(ev.ID))
 	return s.thumb.Submit(diffusion.ThumbnailJob{ID: ev.ID, Prompt: diffusion.EventPrompt(ev.Label, scene, ev.Start), Seed: h.Sum64()})

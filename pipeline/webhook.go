@@ -21,6 +21,8 @@ import (
 	"github.com/mvwatch/mvwatch/internal/backoff"
 	"github.com/mvwatch/mvwatch/internal/config"
 	"github.com/mvwatch/mvwatch/internal/queue"
+
+	"github.com/mvwatch/mvwatch/internal/event"
 )
 
 // ErrSinkClosed is returned by Publish after Close.
@@ -64,7 +66,7 @@ type WebhookSink struct {
 
 type webhookTarget struct {
 	cfg   config.Webhook
-	queue *queue.Queue[Event]
+	queue *queue.Queue[event.Event]
 	sink  *WebhookSink
 }
 
@@ -105,7 +107,7 @@ func NewWebhookSink(hooks []config.Webhook, opts WebhookOptions) *WebhookSink {
 		if opts.Metrics != nil {
 			qo.Drops = opts.Metrics.WebhookDrops.WithLabelValues(cfg.Name)
 		}
-		t := &webhookTarget{cfg: cfg, queue: queue.New[Event](opts.QueueSize, qo), sink: w}
+		t := &webhookTarget{cfg: cfg, queue: queue.New[event.Event](opts.QueueSize, qo), sink: w}
 		w.targets = append(w.targets, t)
 		w.wg.Add(1)
 		go t.run(stopCtx, runCtx)
@@ -115,7 +117,7 @@ func NewWebhookSink(hooks []config.Webhook, opts WebhookOptions) *WebhookSink {
 
 // Publish queues ev for every webhook whose filters match. A full queue drops the event (counted in
 // mvwatch_webhook_dropped_total); that is not an error.
-func (w *WebhookSink) Publish(_ context.Context, ev Event) error {
+func (w *WebhookSink) Publish(_ context.Context, ev event.Event) error {
 	if w.closed.Load() {
 		return ErrSinkClosed
 	}
@@ -149,7 +151,7 @@ func (w *WebhookSink) Close() {
 	})
 }
 
-func (t *webhookTarget) matches(ev Event) bool {
+func (t *webhookTarget) matches(ev event.Event) bool {
 	if ev.Score < t.cfg.MinScore {
 		return false
 	}
@@ -172,7 +174,7 @@ func (t *webhookTarget) run(stopCtx, runCtx context.Context) {
 }
 
 // deliver POSTs ev, retrying transient failures up to MaxRetries times.
-func (t *webhookTarget) deliver(ctx context.Context, ev Event) {
+func (t *webhookTarget) deliver(ctx context.Context, ev event.Event) {
 	body, err := json.Marshal(ev)
 	if err != nil {
 		t.sink.opts.Logger.Error("webhook: encode event", "webhook", t.cfg.Name, "err", err)

@@ -17,6 +17,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mvwatch/mvwatch/internal/config"
+
+	"github.com/mvwatch/mvwatch/internal/event"
 )
 
 // hookServer is a real HTTP server that fails the first failN requests with status failCode.
@@ -26,7 +28,7 @@ type hookServer struct {
 	failCode   int
 	calls      atomic.Int32
 	mu         sync.Mutex
-	got        []Event
+	got        []event.Event
 	headers    []http.Header
 	bodies     [][]byte
 	block      chan struct{} // when set, each request waits on it
@@ -54,7 +56,7 @@ func newHookServer(t *testing.T, failN int32, failCode int) *hookServer {
 			return
 		}
 		body, _ := io.ReadAll(r.Body)
-		var ev Event
+		var ev event.Event
 		if err := json.Unmarshal(body, &ev); err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
@@ -70,10 +72,10 @@ func newHookServer(t *testing.T, failN int32, failCode int) *hookServer {
 	return h
 }
 
-func (h *hookServer) events() []Event {
+func (h *hookServer) events() []event.Event {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return append([]Event(nil), h.got...)
+	return append([]event.Event(nil), h.got...)
 }
 
 func intp(n int) *int { return &n }
@@ -96,7 +98,7 @@ func TestWebhookRetriesUntilDelivered(t *testing.T) {
 	got := srv.events()[0]
 	require.Equal(t, ev.ID, got.ID)
 	require.Equal(t, "person", got.Label)
-	require.Equal(t, KeyframePath(ev.ID), got.KeyframeRef)
+	require.Equal(t, event.KeyframePath(ev.ID), got.KeyframeRef)
 	srv.mu.Lock()
 	h, body := srv.headers[0], srv.bodies[0]
 	srv.mu.Unlock()

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mvwatch/mvwatch/internal/config"
+	"github.com/mvwatch/mvwatch/internal/event"
 	"github.com/mvwatch/mvwatch/pipeline"
 )
 
@@ -65,7 +66,7 @@ func runAnalyze(args []string) int {
 	st, err := pipeline.AnalyzeFile(ctx, fs.Arg(0), pipeline.AnalyzeOptions{
 		Classifier: model, Features: model.Features, Gate: gcfg, Threads: *threads,
 		Thresholds: config.Thresholds{MinScore: *minScore},
-	}, func(ev pipeline.Event) {
+	}, func(ev event.Event) {
 		_ = enc.Encode(analyzedEvent{Label: ev.Label, Score: ev.Score, Start: ev.Start.Sub(epoch).Seconds(),
 			End: ev.End.Sub(epoch).Seconds(), ExitStage: ev.ExitStage})
 	})

@@ -1,4 +1,6 @@
-package pipeline
+// Package store is the embedded event store: a bbolt file that survives restarts, with retention,
+// queries and durable caption and thumbnail updates. It owns mvwatch_store_write_seconds.
+package store
 
 import (
 	"bytes"
@@ -12,10 +14,12 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/mvwatch/mvwatch/internal/event"
 )
 
-// ErrNotFound is returned for an event or keyframe that is not stored.
-var ErrNotFound = errors.New("not found")
+// ErrNotFound is event.ErrNotFound, which the store's lookups wrap.
+var ErrNotFound = event.ErrNotFound
 
 var (
 	bucketEvents    = []byte("events")
@@ -25,8 +29,8 @@ var (
 	keyCount        = []byte("count")
 )
 
-// StoreOptions configures a Store.
-type StoreOptions struct {
+// Options configures a Store.
+type Options struct {
 	// MaxAge drops events whose Start is older than this. It defaults to 0: keep forever.
 	MaxAge time.Duration
 	// MaxEvents keeps at most this many events, dropping the oldest Start first. It defaults to 0:
@@ -38,6 +42,8 @@ type StoreOptions struct {
 	Now func() time.Time
 	// Logger logs retention failures. It defaults to slog.Default().
 	Logger *slog.Logger
+	// Metrics, when set, receives the duration of every durable write.
+	Metrics *Metrics
 }
 
 // Store is the embedded event store: a bbolt file that survives restarts. Events are keyed by ID, so
@@ -46,16 +52,16 @@ type StoreOptions struct {
 // (on every write). Safe for concurrent use.
 type Store struct {
 	db   *bolt.DB
-	opts StoreOptions
+	opts Options
 
 	cancel context.CancelFunc
 	done   chan struct{}
 	close  sync.Once
 }
 
-// OpenStore opens (creating if needed) the store at path, runs retention once and starts the
+// Open opens (creating if needed) the store at path, runs retention once and starts the
 // background retention. Close it.
-func OpenStore(path string, opts StoreOptions) (*Store, error) {
+func Open(path string, opts Options) (*Store, error) {
 	if opts.PruneInterval <= 0 {
 		opts.PruneInterval = time.Minute
 	}
@@ -123,17 +129,18 @@ func (s *Store) Close() error {
 // Publish stores ev (and its keyframe) durably: it returns nil only once the transaction is committed
 // and fsync'd. Concurrent calls are batched into one transaction. Storing an ID again replaces it
 // (its stored thumbnail is kept only while the new event still has a ThumbnailRef).
-func (s *Store) Publish(ctx context.Context, ev Event) error {
+func (s *Store) Publish(ctx context.Context, ev event.Event) error {
 	if err := ev.Validate(); err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
+	start := time.Now()
 	jpeg := ev.Keyframe
 	ev.Keyframe = nil
 	if len(jpeg) > 0 {
-		ev.KeyframeRef = KeyframePath(ev.ID)
+		ev.KeyframeRef = event.KeyframePath(ev.ID)
 	}
 	val, err := json.Marshal(ev)
 	if err != nil {
@@ -175,6 +182,9 @@ func (s *Store) Publish(ctx context.Context, ev Event) error {
 	})
 	if err != nil {
 		return fmt.Errorf("store: write event %s: %w", ev.ID, err)
+	}
+	if s.opts.Metrics != nil {
+		s.opts.Metrics.WriteSeconds.Observe(time.Since(start).Seconds())
 	}
 	return nil
 }
@@ -218,7 +228,7 @@ func (s *Store) Prune() (int, error) {
 	if s.opts.MaxAge <= 0 {
 		return 0, nil
 	}
-	limit := timeKey(s.opts.Now().Add(-s.opts.MaxAge))
+	limit := event.TimeKey(s.opts.Now().Add(-s.opts.MaxAge))
 	var dropped int
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		var err error
@@ -246,8 +256,8 @@ func (s *Store) Count() (int, error) {
 }
 
 // Get returns the event id (without its keyframe bytes).
-func (s *Store) Get(id string) (Event, error) {
-	var ev Event
+func (s *Store) Get(id string) (event.Event, error) {
+	var ev event.Event
 	err := s.db.View(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketEvents).Get([]byte(id))
 		if v == nil {
@@ -256,7 +266,7 @@ func (s *Store) Get(id string) (Event, error) {
 		return json.Unmarshal(v, &ev)
 	})
 	if err != nil {
-		return Event{}, fmt.Errorf("store: event %q: %w", id, err)
+		return event.Event{}, fmt.Errorf("store: event %q: %w", id, err)
 	}
 	return ev, nil
 }
@@ -289,11 +299,11 @@ func (s *Store) blob(bucket []byte, what, id string) ([]byte, error) {
 
 // SetCaption sets the caption of stored event id durably (committed and fsync'd before it returns) and
 // returns the updated event. An event no longer stored (retention) gives ErrNotFound.
-func (s *Store) SetCaption(ctx context.Context, id, caption string) (Event, error) {
-	if len(caption) > MaxCaptionBytes {
-		return Event{}, fmt.Errorf("store: caption of %s: %w: %d bytes, more than %d", id, ErrInvalidEvent, len(caption), MaxCaptionBytes)
+func (s *Store) SetCaption(ctx context.Context, id, caption string) (event.Event, error) {
+	if err := event.CheckCaption(caption); err != nil {
+		return event.Event{}, fmt.Errorf("store: caption of %s: %w", id, err)
 	}
-	return s.update(ctx, id, func(_ *bolt.Tx, ev *Event) error {
+	return s.update(ctx, id, func(_ *bolt.Tx, ev *event.Event) error {
 		ev.Caption = caption
 		return nil
 	})
@@ -302,22 +312,22 @@ func (s *Store) SetCaption(ctx context.Context, id, caption string) (Event, erro
 // SetThumbnail stores the thumbnail PNG of stored event id apart from the event (as keyframes are) and
 // sets the event's ThumbnailRef, in one durable transaction; it returns the updated event. An event no
 // longer stored gives ErrNotFound.
-func (s *Store) SetThumbnail(ctx context.Context, id string, png []byte) (Event, error) {
-	if len(png) == 0 || len(png) > MaxThumbnailBytes || !bytes.HasPrefix(png, pngMagic) {
-		return Event{}, fmt.Errorf("store: thumbnail of %s: %w: not a PNG of at most %d bytes", id, ErrInvalidEvent, MaxThumbnailBytes)
+func (s *Store) SetThumbnail(ctx context.Context, id string, png []byte) (event.Event, error) {
+	if err := event.CheckThumbnail(png); err != nil {
+		return event.Event{}, fmt.Errorf("store: thumbnail of %s: %w", id, err)
 	}
-	return s.update(ctx, id, func(tx *bolt.Tx, ev *Event) error {
-		ev.ThumbnailRef = ThumbnailPath(id)
+	return s.update(ctx, id, func(tx *bolt.Tx, ev *event.Event) error {
+		ev.ThumbnailRef = event.ThumbnailPath(id)
 		return tx.Bucket(bucketThumbs).Put([]byte(id), png)
 	})
 }
 
 // update applies fn to stored event id and writes it back in one batched, durable transaction.
-func (s *Store) update(ctx context.Context, id string, fn func(tx *bolt.Tx, ev *Event) error) (Event, error) {
+func (s *Store) update(ctx context.Context, id string, fn func(tx *bolt.Tx, ev *event.Event) error) (event.Event, error) {
 	if err := ctx.Err(); err != nil {
-		return Event{}, fmt.Errorf("store: %w", err)
+		return event.Event{}, fmt.Errorf("store: %w", err)
 	}
-	var out Event
+	var out event.Event
 	key := []byte(id)
 	// Batch may run the function more than once: it reads the event afresh each time.
 	err := s.db.Batch(func(tx *bolt.Tx) error {
@@ -326,7 +336,7 @@ func (s *Store) update(ctx context.Context, id string, fn func(tx *bolt.Tx, ev *
 		if v == nil {
 			return ErrNotFound
 		}
-		var ev Event
+		var ev event.Event
 		if err := json.Unmarshal(v, &ev); err != nil {
 			return fmt.Errorf("decode event: %w", err)
 		}
@@ -341,83 +351,7 @@ func (s *Store) update(ctx context.Context, id string, fn func(tx *bolt.Tx, ev *
 		return events.Put(key, val)
 	})
 	if err != nil {
-		return Event{}, fmt.Errorf("store: update event %q: %w", id, err)
+		return event.Event{}, fmt.Errorf("store: update event %q: %w", id, err)
 	}
 	return out, nil
-}
-
-// Query returns one page of the events matching q. A full page carries NextCursor (the last event's ID);
-// the page after it may be empty.
-func (s *Store) Query(q EventQuery) (EventPage, error) {
-	if q.Limit <= 0 {
-		q.Limit = 100
-	}
-	q.Limit = min(q.Limit, 1000)
-	if q.Cursor != "" && !validID(q.Cursor) {
-		return EventPage{}, fmt.Errorf("store: bad cursor %q", q.Cursor)
-	}
-	var lo, hi []byte // lo <= key < hi
-	if !q.From.IsZero() {
-		lo = timeKey(q.From)
-	}
-	if !q.To.IsZero() {
-		hi = timeKey(q.To)
-	}
-	page := EventPage{Events: []Event{}}
-	err := s.db.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketEvents).Cursor()
-		var k, v []byte
-		step := c.Next
-		if q.Ascending {
-			switch {
-			case q.Cursor != "" && (lo == nil || q.Cursor >= string(lo)):
-				k, v = c.Seek([]byte(q.Cursor))
-				if k != nil && string(k) == q.Cursor {
-					k, v = c.Next()
-				}
-			case lo != nil:
-				k, v = c.Seek(lo)
-			default:
-				k, v = c.First()
-			}
-		} else {
-			step = c.Prev
-			seek := hi
-			if q.Cursor != "" && (hi == nil || q.Cursor < string(hi)) {
-				seek = []byte(q.Cursor)
-			}
-			if seek == nil {
-				k, v = c.Last()
-			} else if k, v = c.Seek(seek); k == nil {
-				k, v = c.Last()
-			} else {
-				k, v = c.Prev() // Seek found the first key >= seek; we want keys < seek
-			}
-		}
-		for ; k != nil; k, v = step() {
-			if (hi != nil && bytes.Compare(k, hi) >= 0) || (lo != nil && bytes.Compare(k, lo) < 0) {
-				if q.Ascending == (hi != nil && bytes.Compare(k, hi) >= 0) {
-					break // past the end of the range in the direction of travel
-				}
-				continue
-			}
-			var ev Event
-			if err := json.Unmarshal(v, &ev); err != nil {
-				return fmt.Errorf("decode event %s: %w", k, err)
-			}
-			if (q.Camera != "" && ev.Camera != q.Camera) || (q.Label != "" && ev.Label != q.Label) || ev.Score < q.MinScore {
-				continue
-			}
-			page.Events = append(page.Events, ev)
-			if len(page.Events) == q.Limit {
-				page.NextCursor = ev.ID
-				break
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return EventPage{}, fmt.Errorf("store: query: %w", err)
-	}
-	return page, nil
 }

@@ -1,4 +1,4 @@
-package pipeline
+package store
 
 import (
 	"bytes"
@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/mvwatch/mvwatch/internal/event"
 )
 
 // testPNG encodes a w x h gradient as PNG.
@@ -32,7 +34,7 @@ func testPNG(t *testing.T, w, h int) []byte {
 func TestStoreCaptionAndThumbnailUpdates(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "ev.db")
 	ctx := context.Background()
-	s, err := OpenStore(path, StoreOptions{MaxEvents: 2})
+	s, err := Open(path, Options{MaxEvents: 2})
 	require.NoError(t, err)
 	ev := testEvent("door", "person", 0.9, t0)
 	ev.AttachKeyframe(testJPEG)
@@ -44,35 +46,35 @@ func TestStoreCaptionAndThumbnailUpdates(t *testing.T) {
 	pic := testPNG(t, 32, 32)
 	got, err = s.SetThumbnail(ctx, ev.ID, pic)
 	require.NoError(t, err)
-	require.Equal(t, ThumbnailPath(ev.ID), got.ThumbnailRef)
+	require.Equal(t, event.ThumbnailPath(ev.ID), got.ThumbnailRef)
 	require.Equal(t, "a person walks in", got.Caption, "one update keeps the other")
 
-	_, err = s.SetCaption(ctx, NewEventID(t0), "x")
+	_, err = s.SetCaption(ctx, event.NewEventID(t0), "x")
 	require.ErrorIs(t, err, ErrNotFound)
-	_, err = s.SetThumbnail(ctx, NewEventID(t0), pic)
+	_, err = s.SetThumbnail(ctx, event.NewEventID(t0), pic)
 	require.ErrorIs(t, err, ErrNotFound)
 	_, err = s.SetThumbnail(ctx, ev.ID, testJPEG)
-	require.ErrorIs(t, err, ErrInvalidEvent)
-	_, err = s.SetCaption(ctx, ev.ID, string(make([]byte, MaxCaptionBytes+1)))
-	require.ErrorIs(t, err, ErrInvalidEvent)
+	require.ErrorIs(t, err, event.ErrInvalidEvent)
+	_, err = s.SetCaption(ctx, ev.ID, string(make([]byte, event.MaxCaptionBytes+1)))
+	require.ErrorIs(t, err, event.ErrInvalidEvent)
 	require.NoError(t, s.Close())
 
 	// Durable: a reopened store has both, and the keyframe is untouched.
-	s, err = OpenStore(path, StoreOptions{MaxEvents: 2})
+	s, err = Open(path, Options{MaxEvents: 2})
 	require.NoError(t, err)
 	defer s.Close()
 	got, err = s.Get(ev.ID)
 	require.NoError(t, err)
 	require.Equal(t, "a person walks in", got.Caption)
-	require.Equal(t, ThumbnailPath(ev.ID), got.ThumbnailRef)
-	require.Equal(t, KeyframePath(ev.ID), got.KeyframeRef)
+	require.Equal(t, event.ThumbnailPath(ev.ID), got.ThumbnailRef)
+	require.Equal(t, event.KeyframePath(ev.ID), got.KeyframeRef)
 	b, err := s.Thumbnail(ev.ID)
 	require.NoError(t, err)
 	require.Equal(t, pic, b)
 	kf, err := s.Keyframe(ev.ID)
 	require.NoError(t, err)
 	require.Equal(t, testJPEG, kf)
-	_, err = s.Thumbnail(NewEventID(t0))
+	_, err = s.Thumbnail(event.NewEventID(t0))
 	require.ErrorIs(t, err, ErrNotFound)
 
 	// Retention by count drops the oldest event with its thumbnail.
@@ -87,7 +89,7 @@ func TestStoreCaptionAndThumbnailUpdates(t *testing.T) {
 
 // TestStoreUpdateAfterClose: a stage result that arrives after the store closed is an error, not a panic.
 func TestStoreUpdateAfterClose(t *testing.T) {
-	s, err := OpenStore(filepath.Join(t.TempDir(), "ev.db"), StoreOptions{})
+	s, err := Open(filepath.Join(t.TempDir(), "ev.db"), Options{})
 	require.NoError(t, err)
 	ev := testEvent("door", "person", 0.9, t0)
 	require.NoError(t, s.Publish(context.Background(), ev))

@@ -1,4 +1,4 @@
-package pipeline
+package store
 
 import (
 	"context"
@@ -40,11 +40,11 @@ func BenchmarkStoreBatching(b *testing.B) {
 	for b.Loop() {
 		b.StopTimer()
 		dir := b.TempDir()
-		s1, err := OpenStore(filepath.Join(dir, "a.db"), StoreOptions{})
+		s1, err := Open(filepath.Join(dir, "a.db"), Options{})
 		if err != nil {
 			b.Fatal(err)
 		}
-		s2, err := OpenStore(filepath.Join(dir, "b.db"), StoreOptions{})
+		s2, err := Open(filepath.Join(dir, "b.db"), Options{})
 		if err != nil {
 			b.Fatal(err)
 		}

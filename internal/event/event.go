@@ -1,8 +1,11 @@
-package pipeline
+// Package event holds the Event value type that camera workers emit and the event service stores,
+// streams and delivers, with its ID scheme, validation, query type and the rules that merge a clip into
+// an event or add a stage's result to it. It is a leaf: it imports only the standard library and
+// internal/config (for the camera name rule).
+package event
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
@@ -13,6 +16,9 @@ import (
 
 	"github.com/mvwatch/mvwatch/internal/config"
 )
+
+// ErrNotFound is returned (wrapped) for an event, keyframe or thumbnail that is not stored.
+var ErrNotFound = errors.New("not found")
 
 // ErrInvalidEvent is wrapped by the errors that sinks return for an event that fails Event.Validate.
 var ErrInvalidEvent = errors.New("invalid event")
@@ -54,9 +60,6 @@ type Event struct {
 	ThumbnailRef string `json:"thumbnail_ref,omitempty"`
 	// Keyframe is the JPEG itself; stores keep it apart from the event (see AttachKeyframe).
 	Keyframe []byte `json:"-"`
-
-	// update marks an event sent again to live subscribers because a stage added to it.
-	update bool
 }
 
 // NewEventID returns a new event ID for an event starting at start: 16 hex digits of the start time in
@@ -70,15 +73,15 @@ func NewEventID(start time.Time) string {
 	return hex.EncodeToString(b[:])
 }
 
-// timeKey is the ID prefix for time t: IDs >= timeKey(t) start at or after t.
-func timeKey(t time.Time) []byte {
+// TimeKey is the ID prefix for time t: IDs >= TimeKey(t) start at or after t.
+func TimeKey(t time.Time) []byte {
 	var b [8]byte
 	binary.BigEndian.PutUint64(b[:], uint64(max(t.UnixNano(), 0)))
 	return []byte(hex.EncodeToString(b[:]))
 }
 
-// validID reports whether id has the NewEventID form.
-func validID(id string) bool {
+// ValidID reports whether id has the NewEventID form.
+func ValidID(id string) bool {
 	if len(id) != 24 {
 		return false
 	}
@@ -109,7 +112,7 @@ func (e *Event) Validate() error {
 		return fmt.Errorf("%w: %s", ErrInvalidEvent, fmt.Sprintf(format, a...))
 	}
 	switch {
-	case !validID(e.ID):
+	case !ValidID(e.ID):
 		return bad("id %q is not 24 lower-case hex digits (use NewEventID)", e.ID)
 	case !config.ValidName(e.Camera):
 		return bad("camera %q is not a valid camera name", e.Camera)
@@ -131,29 +134,8 @@ func (e *Event) Validate() error {
 	return nil
 }
 
-// Sink receives events. Publish returns once the sink has taken the event: a durable sink (Store) only
-// after it is on disk, a best-effort sink (WebhookSink, Hub) once it is queued or dropped.
-type Sink interface {
-	Publish(ctx context.Context, ev Event) error
-}
-
-// Fanout publishes each event to every sink in order and joins their errors. Put the durable store
-// first: when Publish returns nil the event is acknowledged.
-type Fanout []Sink
-
-// Publish implements Sink.
-func (f Fanout) Publish(ctx context.Context, ev Event) error {
-	var errs []error
-	for _, s := range f {
-		if err := s.Publish(ctx, ev); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// EventQuery selects stored events. Zero fields do not filter.
-type EventQuery struct {
+// Query selects stored events. Zero fields do not filter.
+type Query struct {
 	// From and To bound Start: From <= Start < To.
 	From, To time.Time
 	// Camera and Label match exactly.
@@ -168,9 +150,37 @@ type EventQuery struct {
 	Ascending bool
 }
 
-// EventPage is one page of query results.
-type EventPage struct {
+// Page is one page of query results.
+type Page struct {
 	Events []Event `json:"events"`
 	// NextCursor continues the query; empty when there are no more events.
 	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+// Matches reports whether e passes q's camera, label and score filters (not its time range or cursor).
+func (q Query) Matches(e Event) bool {
+	return (q.Camera == "" || e.Camera == q.Camera) && (q.Label == "" || e.Label == q.Label) && e.Score >= q.MinScore
+}
+
+// Extend merges a later clip that ended at end with the given score into the event: the event lasts
+// until end and keeps its best score.
+func (e *Event) Extend(end time.Time, score float64) {
+	e.End = end
+	e.Score = max(e.Score, score)
+}
+
+// CheckCaption checks a caption a stage wants to add to an event; errors wrap ErrInvalidEvent.
+func CheckCaption(caption string) error {
+	if len(caption) > MaxCaptionBytes {
+		return fmt.Errorf("%w: caption is %d bytes, more than %d", ErrInvalidEvent, len(caption), MaxCaptionBytes)
+	}
+	return nil
+}
+
+// CheckThumbnail checks a thumbnail PNG a stage wants to add to an event; errors wrap ErrInvalidEvent.
+func CheckThumbnail(png []byte) error {
+	if len(png) == 0 || len(png) > MaxThumbnailBytes || !bytes.HasPrefix(png, pngMagic) {
+		return fmt.Errorf("%w: not a PNG of at most %d bytes", ErrInvalidEvent, MaxThumbnailBytes)
+	}
+	return nil
 }

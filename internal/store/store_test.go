@@ -1,4 +1,4 @@
-package pipeline
+package store
 
 import (
 	"bufio"
@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/mvwatch/mvwatch/internal/event"
 )
 
 var t0 = time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
@@ -23,21 +25,21 @@ var t0 = time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
 // testJPEG is the start of a JPEG file; stores only check the magic bytes.
 var testJPEG = []byte{0xFF, 0xD8, 0xFF, 0xE0, 0, 0x10, 'J', 'F', 'I', 'F', 0, 0xFF, 0xD9}
 
-func testEvent(cam, label string, score float64, start time.Time) Event {
-	return Event{ID: NewEventID(start), Camera: cam, Label: label, Score: score, Start: start,
+func testEvent(cam, label string, score float64, start time.Time) event.Event {
+	return event.Event{ID: event.NewEventID(start), Camera: cam, Label: label, Score: score, Start: start,
 		End: start.Add(2 * time.Second), ExitStage: 1}
 }
 
-func openTestStore(t *testing.T, path string, opts StoreOptions) *Store {
+func openTestStore(t *testing.T, path string, opts Options) *Store {
 	t.Helper()
-	s, err := OpenStore(path, opts)
+	s, err := Open(path, opts)
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, s.Close()) })
 	return s
 }
 
 func TestStorePublishGetKeyframe(t *testing.T) {
-	s := openTestStore(t, filepath.Join(t.TempDir(), "ev.db"), StoreOptions{})
+	s := openTestStore(t, filepath.Join(t.TempDir(), "ev.db"), Options{})
 	ctx := context.Background()
 	ev := testEvent("door", "person", 0.9, t0)
 	ev.Caption = "a person walks in"
@@ -47,14 +49,14 @@ func TestStorePublishGetKeyframe(t *testing.T) {
 	got, err := s.Get(ev.ID)
 	require.NoError(t, err)
 	require.Nil(t, got.Keyframe)
-	require.Equal(t, KeyframePath(ev.ID), got.KeyframeRef)
+	require.Equal(t, event.KeyframePath(ev.ID), got.KeyframeRef)
 	require.True(t, got.Start.Equal(ev.Start))
 	require.Equal(t, "a person walks in", got.Caption)
 	jpeg, err := s.Keyframe(ev.ID)
 	require.NoError(t, err)
 	require.Equal(t, testJPEG, jpeg)
 
-	_, err = s.Get(NewEventID(t0))
+	_, err = s.Get(event.NewEventID(t0))
 	require.ErrorIs(t, err, ErrNotFound)
 	_, err = s.Keyframe("nope")
 	require.ErrorIs(t, err, ErrNotFound)
@@ -70,37 +72,37 @@ func TestStorePublishGetKeyframe(t *testing.T) {
 }
 
 func TestStoreRejectsInvalidEvents(t *testing.T) {
-	s := openTestStore(t, filepath.Join(t.TempDir(), "ev.db"), StoreOptions{})
+	s := openTestStore(t, filepath.Join(t.TempDir(), "ev.db"), Options{})
 	good := testEvent("door", "person", 0.5, t0)
-	for name, mut := range map[string]func(*Event){
-		"id":       func(e *Event) { e.ID = "x" },
-		"camera":   func(e *Event) { e.Camera = "a b" },
-		"label":    func(e *Event) { e.Label = "" },
-		"score":    func(e *Event) { e.Score = 1.5 },
-		"end":      func(e *Event) { e.End = e.Start.Add(-time.Second) },
-		"keyframe": func(e *Event) { e.Keyframe = []byte("GIF89a") },
-		"stage":    func(e *Event) { e.ExitStage = -1 },
+	for name, mut := range map[string]func(*event.Event){
+		"id":       func(e *event.Event) { e.ID = "x" },
+		"camera":   func(e *event.Event) { e.Camera = "a b" },
+		"label":    func(e *event.Event) { e.Label = "" },
+		"score":    func(e *event.Event) { e.Score = 1.5 },
+		"end":      func(e *event.Event) { e.End = e.Start.Add(-time.Second) },
+		"keyframe": func(e *event.Event) { e.Keyframe = []byte("GIF89a") },
+		"stage":    func(e *event.Event) { e.ExitStage = -1 },
 	} {
 		ev := good
 		mut(&ev)
-		require.ErrorIs(t, s.Publish(context.Background(), ev), ErrInvalidEvent, name)
+		require.ErrorIs(t, s.Publish(context.Background(), ev), event.ErrInvalidEvent, name)
 	}
 	n, _ := s.Count()
 	require.Zero(t, n)
 }
 
 func TestStoreQuery(t *testing.T) {
-	s := openTestStore(t, filepath.Join(t.TempDir(), "ev.db"), StoreOptions{})
+	s := openTestStore(t, filepath.Join(t.TempDir(), "ev.db"), Options{})
 	ctx := context.Background()
 	cams := []string{"door", "yard"}
 	labels := []string{"person", "car", "pan"}
-	var all []Event
+	var all []event.Event
 	for i := 0; i < 30; i++ {
 		ev := testEvent(cams[i%2], labels[i%3], float64(i)/30, t0.Add(time.Duration(i)*time.Minute))
 		require.NoError(t, s.Publish(ctx, ev))
 		all = append(all, ev)
 	}
-	ids := func(evs []Event) []string {
+	ids := func(evs []event.Event) []string {
 		out := make([]string, len(evs))
 		for i, e := range evs {
 			out[i] = e.ID
@@ -109,8 +111,8 @@ func TestStoreQuery(t *testing.T) {
 	}
 
 	// Newest first by default, paged with the cursor until exhausted.
-	var got []Event
-	q := EventQuery{Limit: 7}
+	var got []event.Event
+	q := event.Query{Limit: 7}
 	for pages := 0; ; pages++ {
 		require.Less(t, pages, 10)
 		p, err := s.Query(q)
@@ -127,7 +129,7 @@ func TestStoreQuery(t *testing.T) {
 	}
 
 	// Ascending with filters and a time range.
-	q = EventQuery{Ascending: true, Camera: "door", From: t0.Add(4 * time.Minute), To: t0.Add(20 * time.Minute), Limit: 3}
+	q = event.Query{Ascending: true, Camera: "door", From: t0.Add(4 * time.Minute), To: t0.Add(20 * time.Minute), Limit: 3}
 	var want []string
 	for _, e := range all[4:20] {
 		if e.Camera == "door" {
@@ -147,7 +149,7 @@ func TestStoreQuery(t *testing.T) {
 	require.Equal(t, want, ids(got))
 
 	// Descending with a range, label and score filters.
-	p, err := s.Query(EventQuery{To: t0.Add(15 * time.Minute), Label: "car", MinScore: 0.2})
+	p, err := s.Query(event.Query{To: t0.Add(15 * time.Minute), Label: "car", MinScore: 0.2})
 	require.NoError(t, err)
 	want = nil
 	for i := 14; i >= 0; i-- {
@@ -159,17 +161,17 @@ func TestStoreQuery(t *testing.T) {
 	require.Empty(t, p.NextCursor)
 
 	// A cursor past To still respects To.
-	p, err = s.Query(EventQuery{To: t0.Add(3 * time.Minute), Cursor: all[20].ID})
+	p, err = s.Query(event.Query{To: t0.Add(3 * time.Minute), Cursor: all[20].ID})
 	require.NoError(t, err)
 	require.Equal(t, []string{all[2].ID, all[1].ID, all[0].ID}, ids(p.Events))
 
 	// Nothing matches: an empty list, not null.
-	p, err = s.Query(EventQuery{Camera: "garage"})
+	p, err = s.Query(event.Query{Camera: "garage"})
 	require.NoError(t, err)
 	require.NotNil(t, p.Events)
 	require.Empty(t, p.Events)
 
-	_, err = s.Query(EventQuery{Cursor: "../../etc"})
+	_, err = s.Query(event.Query{Cursor: "../../etc"})
 	require.Error(t, err)
 }
 
@@ -180,9 +182,9 @@ func TestStoreRetention(t *testing.T) {
 	var mu sync.Mutex
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 
-	s, err := OpenStore(filepath.Join(dir, "ev.db"), StoreOptions{MaxEvents: 5, MaxAge: time.Hour, Now: clock})
+	s, err := Open(filepath.Join(dir, "ev.db"), Options{MaxEvents: 5, MaxAge: time.Hour, Now: clock})
 	require.NoError(t, err)
-	var all []Event
+	var all []event.Event
 	for i := 0; i < 8; i++ {
 		ev := testEvent("door", "person", 0.9, t0.Add(-time.Duration(80-10*i)*time.Minute))
 		ev.AttachKeyframe(testJPEG)
@@ -210,18 +212,18 @@ func TestStoreRetention(t *testing.T) {
 	require.NoError(t, s.Close())
 
 	// The retained events survive a restart.
-	s2 := openTestStore(t, filepath.Join(dir, "ev.db"), StoreOptions{MaxAge: time.Hour, Now: clock})
+	s2 := openTestStore(t, filepath.Join(dir, "ev.db"), Options{MaxAge: time.Hour, Now: clock})
 	n, err = s2.Count()
 	require.NoError(t, err)
 	require.Equal(t, 2, n)
-	p, err := s2.Query(EventQuery{Ascending: true})
+	p, err := s2.Query(event.Query{Ascending: true})
 	require.NoError(t, err)
 	require.Equal(t, all[6].ID, p.Events[0].ID)
 	require.Equal(t, all[7].ID, p.Events[1].ID)
 }
 
 func TestStoreConcurrentPublish(t *testing.T) {
-	s := openTestStore(t, filepath.Join(t.TempDir(), "ev.db"), StoreOptions{})
+	s := openTestStore(t, filepath.Join(t.TempDir(), "ev.db"), Options{})
 	var wg sync.WaitGroup
 	for w := 0; w < 8; w++ {
 		wg.Add(1)
@@ -243,7 +245,7 @@ func TestStoreConcurrentPublish(t *testing.T) {
 // Publish returns; the parent SIGKILLs it mid-stream and checks that every acknowledged event is stored.
 func TestStoreAckedEventsSurviveKill(t *testing.T) {
 	if path := os.Getenv("MVWATCH_STORE_CHILD"); path != "" {
-		s, err := OpenStore(path, StoreOptions{})
+		s, err := Open(path, Options{})
 		if err != nil {
 			fmt.Println("ERR", err)
 			os.Exit(1)
@@ -268,7 +270,7 @@ func TestStoreAckedEventsSurviveKill(t *testing.T) {
 	for sc.Scan() && len(acked) < 25 {
 		line := sc.Text()
 		require.False(t, strings.HasPrefix(line, "ERR"), line)
-		if validID(line) {
+		if event.ValidID(line) {
 			acked = append(acked, line)
 		}
 	}
@@ -276,7 +278,7 @@ func TestStoreAckedEventsSurviveKill(t *testing.T) {
 	_ = cmd.Wait()
 	require.Len(t, acked, 25)
 
-	s := openTestStore(t, path, StoreOptions{})
+	s := openTestStore(t, path, Options{})
 	for _, id := range acked {
 		_, err := s.Get(id)
 		require.NoError(t, err, "acknowledged event %s lost", id)
@@ -285,10 +287,10 @@ func TestStoreAckedEventsSurviveKill(t *testing.T) {
 
 // TestStoreQueryMatchesModel compares paged queries against a brute-force filter over the same events.
 func TestStoreQueryMatchesModel(t *testing.T) {
-	s := openTestStore(t, filepath.Join(t.TempDir(), "ev.db"), StoreOptions{})
+	s := openTestStore(t, filepath.Join(t.TempDir(), "ev.db"), Options{})
 	rng := rand.New(rand.NewPCG(7, 11))
 	cams, labels := []string{"a", "b", "c"}, []string{"person", "car"}
-	var all []Event
+	var all []event.Event
 	for i := 0; i < 150; i++ {
 		// Several events may share a start time; IDs still differ.
 		ev := testEvent(cams[rng.IntN(3)], labels[rng.IntN(2)], float64(rng.IntN(11))/10, t0.Add(time.Duration(rng.IntN(100))*time.Second))
@@ -298,7 +300,7 @@ func TestStoreQueryMatchesModel(t *testing.T) {
 	sort.Slice(all, func(i, j int) bool { return all[i].ID < all[j].ID })
 	at := func() time.Time { return t0.Add(time.Duration(rng.IntN(120)-10) * time.Second) }
 	for n := 0; n < 200; n++ {
-		q := EventQuery{Limit: 1 + rng.IntN(20), Ascending: rng.IntN(2) == 0}
+		q := event.Query{Limit: 1 + rng.IntN(20), Ascending: rng.IntN(2) == 0}
 		if rng.IntN(2) == 0 {
 			q.From = at()
 		}
