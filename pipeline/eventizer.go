@@ -76,10 +76,29 @@ type eventizer struct {
 	// last is the last published event, for the tail rule.
 	last      event.Event
 	published bool
+	// resumed is set when a replacement runner took the eventizer over (Fleet.Replace): the new stream's
+	// PTS start afresh, so the next clip is placed by wall-clock time instead.
+	resumed bool
 }
+
+// resumeWindow is how long after an open event's end the first clip of a replaced camera's new stream
+// may start and still continue it: the gap plus the time to reconnect.
+func (e *eventizer) resumeWindow() time.Duration { return 2 * e.gap }
+
+// resume marks the eventizer as taken over by a new stream of the same camera.
+func (e *eventizer) resume() { e.resumed = true }
 
 // observe takes the classification of the next clip.
 func (e *eventizer) observe(job *clipJob, c Classification) {
+	if e.resumed {
+		e.resumed = false
+		if e.open != nil && job.start.Sub(e.open.End) <= e.resumeWindow() {
+			e.openEnd = job.startPTS
+		}
+		if e.cand != nil && job.start.Sub(e.cand.End) <= e.resumeWindow() {
+			e.candEnd = job.startPTS
+		}
+	}
 	isIdle := e.idle[c.Label]
 	job.verdict(isIdle && c.Score >= e.thresholds.MinScoreFor(c.Label))
 	active := !isIdle && c.Score >= e.thresholds.MinScoreFor(c.Label) &&
@@ -148,8 +167,7 @@ func (e *eventizer) newEvent(job *clipJob, c Classification) *event.Event {
 
 // extend adds job's clip to ev.
 func (e *eventizer) extend(ev *event.Event, job *clipJob, c Classification) {
-	ev.End = job.end
-	ev.Score = max(ev.Score, c.Score)
+	ev.Extend(job.end, c.Score)
 }
 
 // flush publishes the open event and a pending candidate, if any: the scene went quiet or the camera

@@ -20,6 +20,7 @@ import (
 
 	"github.com/mvwatch/mvwatch/inference"
 	"github.com/mvwatch/mvwatch/ingest"
+	"github.com/mvwatch/mvwatch/internal/app"
 	"github.com/mvwatch/mvwatch/internal/config"
 	"github.com/mvwatch/mvwatch/internal/testcam"
 	"github.com/mvwatch/mvwatch/pipeline"
@@ -162,8 +163,8 @@ func benchServeOnce(clip, modelDir, dir string, n int, gate bool, warmup, durati
 		return res, err
 	}
 	defer model.Close()
-	svc, err := pipeline.NewService(pipeline.ServiceOptions{Config: cfg, Classifier: model, Features: model.Features,
-		Registry: reg, Metrics: metrics, Logger: log})
+	svc, err := app.New(app.Options{Config: cfg, Classifier: model, Features: model.Features,
+		Registry: reg, WorkerMetrics: metrics, Logger: log})
 	if err != nil {
 		return res, err
 	}

@@ -13,7 +13,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mvwatch/mvwatch/ingest"
+	"github.com/mvwatch/mvwatch/internal/app"
 	"github.com/mvwatch/mvwatch/internal/config"
+	"github.com/mvwatch/mvwatch/internal/enrich"
 	"github.com/mvwatch/mvwatch/internal/testcam"
 	"github.com/mvwatch/mvwatch/pipeline"
 )
@@ -93,13 +95,13 @@ func runServe(args []string) int {
 		return 1
 	}
 	defer model.Close()
-	captions, thumbnails, err := pipeline.OpenStages(cfg, reg, log)
+	captions, thumbnails, err := enrich.Open(cfg, reg, log)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "mvwatch serve: %v\n", err)
 		return 1
 	}
-	svc, err := pipeline.NewService(pipeline.ServiceOptions{
-		Config: cfg, Classifier: model, Features: model.Features, Registry: reg, Metrics: metrics, Logger: log,
+	svc, err := app.New(app.Options{
+		Config: cfg, Classifier: model, Features: model.Features, Registry: reg, WorkerMetrics: metrics, Logger: log,
 		Captions: captions, Thumbnails: thumbnails,
 	})
 	if err != nil {

@@ -1,4 +1,4 @@
-package pipeline
+package api
 
 import (
 	"bufio"
@@ -21,7 +21,7 @@ import (
 	"github.com/mvwatch/mvwatch/internal/event"
 )
 
-const openAPIPath = "../docs/openapi.yaml"
+const openAPIPath = "../../docs/openapi.yaml"
 
 func init() {
 	openapi3filter.RegisterBodyDecoder("image/jpeg", openapi3filter.FileBodyDecoder)
@@ -48,7 +48,7 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 			spec = append(spec, method+" "+path)
 		}
 	}
-	routes := NewAPI(APIOptions{}).Routes()
+	routes := New(Options{}).Routes()
 	sort.Strings(spec)
 	sort.Strings(routes)
 	require.Equal(t, routes, spec)

@@ -1,4 +1,4 @@
-package pipeline
+package app
 
 import (
 	"bufio"
@@ -33,6 +33,9 @@ import (
 	"github.com/mvwatch/mvwatch/mvextract"
 
 	"github.com/mvwatch/mvwatch/internal/event"
+
+	"github.com/mvwatch/mvwatch/internal/bus"
+	"github.com/mvwatch/mvwatch/pipeline"
 )
 
 // alternatingClassifier is a test seam for the event path (not the model): it answers "object_left" for
@@ -40,10 +43,10 @@ import (
 // The model itself is exercised by TestServiceWithTinyModel and the model package's tests.
 type alternatingClassifier struct{ n atomic.Int64 }
 
-func (c *alternatingClassifier) Classify(ctx context.Context, _ []float32) (Classification, error) {
+func (c *alternatingClassifier) Classify(ctx context.Context, _ []float32) (pipeline.Classification, error) {
 	n := c.n.Add(1) - 1
 	label := []string{"object_left", "pan"}[(n/2)%2]
-	return Classification{Label: label, Score: 0.9, ExitStage: int(n % 2)}, nil
+	return pipeline.Classification{Label: label, Score: 0.9, ExitStage: int(n % 2)}, nil
 }
 
 func startTestCamera(t *testing.T, addr string) *testcam.Camera {
@@ -58,7 +61,7 @@ func startTestCamera(t *testing.T, addr string) *testcam.Camera {
 func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 // newTestService starts a service on random ports with the given cameras and classifier.
-func newTestService(t *testing.T, storePath string, cls Classifier, cams ...config.Camera) *Service {
+func newTestService(t *testing.T, storePath string, cls pipeline.Classifier, cams ...config.Camera) *App {
 	t.Helper()
 	cfg := config.Default()
 	cfg.Listen.HTTP, cfg.Listen.RTSP = "127.0.0.1:0", "127.0.0.1:0"
@@ -67,14 +70,14 @@ func newTestService(t *testing.T, storePath string, cls Classifier, cams ...conf
 	off := false
 	cfg.Gate.Enabled = &off // every clip goes to the classifier
 	cfg.Cameras = cams
-	svc, err := NewService(ServiceOptions{Config: cfg, Classifier: cls, Features: mvextract.FeatureSpec{Clip: mvextract.ClipConfig{Length: 4, Width: 16, Height: 16}},
+	svc, err := New(Options{Config: cfg, Classifier: cls, Features: mvextract.FeatureSpec{Clip: mvextract.ClipConfig{Length: 4, Width: 16, Height: 16}},
 		Registry: prometheus.NewRegistry(), Logger: quietLogger()})
 	require.NoError(t, err)
 	require.NoError(t, svc.Start())
 	return svc
 }
 
-func apiGet(t *testing.T, svc *Service, path string, token bool) (int, []byte) {
+func apiGet(t *testing.T, svc *App, path string, token bool) (int, []byte) {
 	t.Helper()
 	req, err := http.NewRequest("GET", "http://"+svc.HTTPAddr()+path, nil)
 	require.NoError(t, err)
@@ -108,7 +111,7 @@ type sseClient struct {
 	done   chan struct{}
 }
 
-func subscribe(t *testing.T, svc *Service) *sseClient {
+func subscribe(t *testing.T, svc *App) *sseClient {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	req, err := http.NewRequestWithContext(ctx, "GET", "http://"+svc.HTTPAddr()+"/api/v1/events/live", nil)
@@ -209,27 +212,27 @@ func TestServiceFaultsAndReconnect(t *testing.T) {
 		config.Camera{Name: "refused", URL: "rtsp://admin:hunter2@" + refused + "/cam"},
 		config.Camera{Name: "mjpeg", URL: "rtsp://" + mjpeg.addr + "/cam"})
 	defer svc.Close()
-	state := func(name string) CameraState {
+	state := func(name string) bus.CameraState {
 		st, err := svc.Fleet().State(name)
 		require.NoError(t, err)
 		return st
 	}
-	eventually(t, 10*time.Second, func() bool { return state("mjpeg").Phase == PhaseFailed }, "mjpeg failed")
+	eventually(t, 10*time.Second, func() bool { return state("mjpeg").Phase == bus.PhaseFailed }, "mjpeg failed")
 	require.Contains(t, state("mjpeg").Reason, "no H.264 or H.265 video")
-	eventually(t, 10*time.Second, func() bool { return state("refused").Phase == PhaseReconnecting }, "refused reconnecting")
+	eventually(t, 10*time.Second, func() bool { return state("refused").Phase == bus.PhaseReconnecting }, "refused reconnecting")
 	require.Contains(t, state("refused").Reason, "connection refused")
 	require.NotContains(t, state("refused").Reason, "hunter2")
 	eventually(t, 10*time.Second, func() bool { return state("good").FramesDecoded > 30 }, "good camera decoding")
 
 	// The good camera goes away and comes back on the same address.
 	cam.Close()
-	eventually(t, 15*time.Second, func() bool { return state("good").Phase == PhaseReconnecting }, "good reconnecting")
+	eventually(t, 15*time.Second, func() bool { return state("good").Phase == bus.PhaseReconnecting }, "good reconnecting")
 	before := state("good").FramesDecoded
 	cam2 := startTestCamera(t, addr)
 	defer cam2.Close()
 	eventually(t, 15*time.Second, func() bool {
 		st := state("good")
-		return st.Phase == PhaseRunning && st.FramesDecoded > before+30
+		return st.Phase == bus.PhaseRunning && st.FramesDecoded > before+30
 	}, "good camera analysed again")
 	require.GreaterOrEqual(t, state("good").Reconnects, uint64(1))
 	eventually(t, 10*time.Second, func() bool {
@@ -294,7 +297,7 @@ func TestServiceAddRemoveCamera(t *testing.T) {
 	res.Body.Close()
 	require.Equal(t, http.StatusNoContent, res.StatusCode)
 	_, err = svc.Fleet().State("late")
-	require.ErrorIs(t, err, ErrCameraNotFound)
+	require.ErrorIs(t, err, bus.ErrCameraNotFound)
 }
 
 // mjpegServer offers an M-JPEG stream only: a camera mvwatch cannot analyse.

@@ -1,4 +1,4 @@
-package pipeline
+package app
 
 import (
 	"encoding/json"
@@ -10,13 +10,19 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
+
+	"github.com/mvwatch/mvwatch/internal/api"
+	"github.com/mvwatch/mvwatch/internal/livehub"
+	"github.com/mvwatch/mvwatch/internal/store"
+	"github.com/mvwatch/mvwatch/internal/webhook"
+	"github.com/mvwatch/mvwatch/pipeline"
 )
 
 // TestGrafanaDashboardUsesRealMetrics checks that docs/grafana-dashboard.json charts only metrics that
-// NewMetrics, the caption and thumbnail stages (real models) or the Go/process collectors register, and
-// charts every one of NewMetrics'.
+// the packages' NewMetrics, the caption and thumbnail stages (real models) or the Go/process collectors
+// register, and charts every one of the packages' metrics.
 func TestGrafanaDashboardUsesRealMetrics(t *testing.T) {
-	data, err := os.ReadFile("../docs/grafana-dashboard.json")
+	data, err := os.ReadFile("../../docs/grafana-dashboard.json")
 	require.NoError(t, err)
 	var dash struct {
 		Title  string `json:"title"`
@@ -32,9 +38,9 @@ func TestGrafanaDashboardUsesRealMetrics(t *testing.T) {
 	require.Equal(t, "mvwatch", dash.Title)
 
 	reg := prometheus.NewPedanticRegistry()
-	_, err = NewMetrics(reg)
+	_, err = pipeline.NewMetrics(reg)
 	require.NoError(t, err)
-	require.NoError(t, RegisterRuntimeCollectors(reg))
+	require.NoError(t, pipeline.RegisterRuntimeCollectors(reg))
 	stageMetrics := &describingRegisterer{Registerer: reg, names: map[string]bool{}}
 	caps, thumbs := openShippedStages(t, stageMetrics)
 	defer caps.Close()
@@ -52,9 +58,7 @@ func TestGrafanaDashboardUsesRealMetrics(t *testing.T) {
 	}
 	// Vectors without series are not gathered: list every mvwatch metric by describing the collectors.
 	descs := make(chan *prometheus.Desc, 100)
-	m, err := NewMetrics(prometheus.NewRegistry())
-	require.NoError(t, err)
-	for _, c := range m.collectors() {
+	for _, c := range everyCollector(t) {
 		c.Describe(descs)
 	}
 	close(descs)
@@ -123,4 +127,29 @@ func (r *describingRegisterer) MustRegister(cs ...prometheus.Collector) {
 			panic(err)
 		}
 	}
+}
+
+// everyCollector returns the metrics of the worker and of every event-service package, registered on
+// a fresh registry.
+func everyCollector(t *testing.T) []prometheus.Collector {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	wm, err := pipeline.NewMetrics(reg)
+	require.NoError(t, err)
+	em, err := newMetrics(reg)
+	require.NoError(t, err)
+	sm, err := store.NewMetrics(reg)
+	require.NoError(t, err)
+	hm, err := livehub.NewMetrics(reg)
+	require.NoError(t, err)
+	whm, err := webhook.NewMetrics(reg)
+	require.NoError(t, err)
+	am, err := api.NewMetrics(reg)
+	require.NoError(t, err)
+	var out []prometheus.Collector
+	for _, cs := range [][]prometheus.Collector{wm.Collectors(), em.collectors(), sm.Collectors(), hm.Collectors(),
+		whm.Collectors(), am.Collectors()} {
+		out = append(out, cs...)
+	}
+	return out
 }

@@ -1,4 +1,4 @@
-package pipeline
+package api
 
 import (
 	"bufio"
@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 
+	"github.com/mvwatch/mvwatch/internal/bus"
 	"github.com/mvwatch/mvwatch/internal/config"
 
 	"github.com/mvwatch/mvwatch/internal/event"
@@ -28,7 +29,7 @@ import (
 	"github.com/mvwatch/mvwatch/internal/store"
 )
 
-// memCameras is an in-memory CameraManager for the API tests.
+// memCameras is an in-memory bus.Cameras for the API tests.
 type memCameras struct {
 	mu   sync.Mutex
 	cams map[string]config.Camera
@@ -61,7 +62,7 @@ func (m *memCameras) Get(name string) (config.Camera, error) {
 	defer m.mu.Unlock()
 	c, ok := m.cams[name]
 	if !ok {
-		return c, fmt.Errorf("camera %q: %w", name, ErrCameraNotFound)
+		return c, fmt.Errorf("camera %q: %w", name, bus.ErrCameraNotFound)
 	}
 	return c, nil
 }
@@ -70,7 +71,17 @@ func (m *memCameras) Add(_ context.Context, c config.Camera) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, ok := m.cams[c.Name]; ok {
-		return fmt.Errorf("camera %q: %w", c.Name, ErrCameraExists)
+		return fmt.Errorf("camera %q: %w", c.Name, bus.ErrCameraExists)
+	}
+	m.cams[c.Name] = c
+	return nil
+}
+
+func (m *memCameras) Replace(_ context.Context, c config.Camera) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.cams[c.Name]; !ok {
+		return fmt.Errorf("camera %q: %w", c.Name, bus.ErrCameraNotFound)
 	}
 	m.cams[c.Name] = c
 	return nil
@@ -80,23 +91,23 @@ func (m *memCameras) Remove(_ context.Context, name string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, ok := m.cams[name]; !ok {
-		return fmt.Errorf("camera %q: %w", name, ErrCameraNotFound)
+		return fmt.Errorf("camera %q: %w", name, bus.ErrCameraNotFound)
 	}
 	delete(m.cams, name)
 	return nil
 }
 
-func (m *memCameras) State(name string) (CameraState, error) {
+func (m *memCameras) State(name string) (bus.CameraState, error) {
 	c, err := m.Get(name)
 	if err != nil {
-		return CameraState{}, err
+		return bus.CameraState{}, err
 	}
-	st := CameraState{Name: name, Phase: PhaseRunning, Since: t0, FramesDecoded: 42, SkipRatio: 0.9}
+	st := bus.CameraState{Name: name, Phase: bus.PhaseRunning, Since: t0, FramesDecoded: 42, SkipRatio: 0.9}
 	if !c.IsEnabled() {
-		st.Phase = PhaseDisabled
+		st.Phase = bus.PhaseDisabled
 	}
 	if strings.Contains(c.URL, "broken") {
-		st.Phase, st.Reason = PhaseFailed, "unsupported codec MJPEG"
+		st.Phase, st.Reason = bus.PhaseFailed, "unsupported codec MJPEG"
 	}
 	lf := t0.Add(time.Minute)
 	st.LastFrame = &lf
@@ -129,7 +140,7 @@ func newAPIFixture(t *testing.T, token string) *apiFixture {
 	require.NoError(t, err)
 	f.hub = livehub.New(4, f.hubM)
 	f.cams = newMemCameras(config.Camera{Name: "door", URL: "rtsp://admin:hunter2pass@127.0.0.1:8554/door"})
-	f.api = NewAPI(APIOptions{
+	f.api = New(Options{
 		Token: token, Cameras: f.cams, Events: f.store, Hub: f.hub, Gatherer: f.reg, Metrics: f.metrics,
 		Ready: func() error { f.mu.Lock(); defer f.mu.Unlock(); return f.ready }, Heartbeat: 50 * time.Millisecond,
 	})
@@ -193,7 +204,7 @@ func TestAPIHealthReadyMetrics(t *testing.T) {
 	require.Equal(t, 200, code)
 	require.Contains(t, hdr.Get("Content-Type"), "text/plain")
 	require.Contains(t, string(body), `mvwatch_http_requests_total{code="503",route="GET /readyz"} 1`)
-	require.Equal(t, 1.0, testutil.ToFloat64(f.metrics.HTTPRequests.WithLabelValues("GET /healthz", "200")))
+	require.Equal(t, 1.0, testutil.ToFloat64(f.metrics.Requests.WithLabelValues("GET /healthz", "200")))
 
 	code, _, body = f.do(t, "GET", "/nope", "")
 	require.Equal(t, 404, code)
@@ -241,7 +252,7 @@ func TestAPICameras(t *testing.T) {
 	require.NoError(t, json.Unmarshal(body, &list))
 	require.Len(t, list.Cameras, 1)
 	require.Equal(t, "rtsp://admin:REDACTED@127.0.0.1:8554/door", list.Cameras[0].URL)
-	require.Equal(t, PhaseRunning, list.Cameras[0].State.Phase)
+	require.Equal(t, bus.PhaseRunning, list.Cameras[0].State.Phase)
 
 	code, hdr, body := f.do(t, "POST", "/api/v1/cameras", `{"name":"yard","url":"rtsp://u:p4ssw0rd@127.0.0.1/yard","gate":{"min_hold":"3s"}}`)
 	require.Equal(t, 201, code, string(body))
@@ -272,9 +283,9 @@ func TestAPICameras(t *testing.T) {
 	require.Equal(t, 200, code, string(body))
 	code, _, body = f.do(t, "GET", "/api/v1/cameras/yard/state", "")
 	require.Equal(t, 200, code)
-	var st CameraState
+	var st bus.CameraState
 	require.NoError(t, json.Unmarshal(body, &st))
-	require.Equal(t, PhaseDisabled, st.Phase)
+	require.Equal(t, bus.PhaseDisabled, st.Phase)
 	code, _, _ = f.do(t, "PUT", "/api/v1/cameras/yard", `{"name":"other","url":"rtsp://127.0.0.1/x"}`)
 	require.Equal(t, 400, code)
 	code, _, _ = f.do(t, "PUT", "/api/v1/cameras/ghost", `{"name":"ghost","url":"rtsp://127.0.0.1/x"}`)

@@ -1,4 +1,4 @@
-package pipeline
+package app
 
 import (
 	"context"
@@ -17,6 +17,8 @@ import (
 	"github.com/mvwatch/mvwatch/internal/testcam"
 
 	"github.com/mvwatch/mvwatch/internal/event"
+
+	"github.com/mvwatch/mvwatch/pipeline"
 )
 
 // sceneTruth is internal/testcam/clip/scene.json: the scripted scene's segments.
@@ -44,9 +46,9 @@ func collapse(evs []event.Event) []string {
 // RTSP; the service with the shipped model must emit the crossing and the pan, in that order, over the
 // live stream and in the query API, with times inside the scripted segments, and /metrics must move.
 func TestServeScriptedScene(t *testing.T) {
-	modelDir := filepath.Join("..", "models", "mfcd")
+	modelDir := filepath.Join("..", "..", "models", "mfcd")
 	var truth sceneTruth
-	b, err := os.ReadFile(filepath.Join("..", "internal", "testcam", "clip", "scene.json"))
+	b, err := os.ReadFile(filepath.Join("..", "testcam", "clip", "scene.json"))
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(b, &truth))
 
@@ -57,22 +59,22 @@ func TestServeScriptedScene(t *testing.T) {
 	defer cam.Close()
 
 	reg := prometheus.NewRegistry()
-	metrics, err := NewMetrics(reg)
+	metrics, err := pipeline.NewMetrics(reg)
 	require.NoError(t, err)
 	cfg := config.Default()
 	cfg.Listen.HTTP, cfg.Listen.RTSP = "127.0.0.1:0", "127.0.0.1:0"
 	cfg.Store.Path = filepath.Join(t.TempDir(), "events.db")
 	cfg.APIToken = "s3cret-token"
-	model, err := LoadModel(modelDir, ModelOptions{Inference: cfg.Inference, Metrics: metrics})
+	model, err := pipeline.LoadModel(modelDir, pipeline.ModelOptions{Inference: cfg.Inference, Metrics: metrics})
 	require.NoError(t, err)
 	defer model.Close()
 	var clips atomic.Int64
-	counting := classifierFunc(func(ctx context.Context, clip []float32) (Classification, error) {
+	counting := classifierFunc(func(ctx context.Context, clip []float32) (pipeline.Classification, error) {
 		clips.Add(1)
 		return model.Classify(ctx, clip)
 	})
 	cfg.Cameras = []config.Camera{{Name: "scene", URL: cam.URL()}}
-	svc, err := NewService(ServiceOptions{Config: cfg, Classifier: counting, Features: model.Features, Registry: reg, Metrics: metrics, Logger: quietLogger()})
+	svc, err := New(Options{Config: cfg, Classifier: counting, Features: model.Features, Registry: reg, WorkerMetrics: metrics, Logger: quietLogger()})
 	require.NoError(t, err)
 	require.NoError(t, svc.Start())
 	defer svc.Close()
@@ -114,9 +116,9 @@ func TestServeScriptedScene(t *testing.T) {
 	require.Positive(t, clips.Load())
 }
 
-// classifierFunc adapts a function to Classifier.
-type classifierFunc func(ctx context.Context, clip []float32) (Classification, error)
+// classifierFunc adapts a function to pipeline.Classifier.
+type classifierFunc func(ctx context.Context, clip []float32) (pipeline.Classification, error)
 
-func (f classifierFunc) Classify(ctx context.Context, clip []float32) (Classification, error) {
+func (f classifierFunc) Classify(ctx context.Context, clip []float32) (pipeline.Classification, error) {
 	return f(ctx, clip)
 }

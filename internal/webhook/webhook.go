@@ -1,4 +1,9 @@
-package pipeline
+// Package webhook delivers stored events to HTTP endpoints: one bounded queue (internal/queue) and one
+// goroutine per configured webhook, retries with capped exponential backoff and jitter
+// (internal/backoff), HMAC signatures, and URLs redacted (internal/redact) wherever they are logged.
+// It owns mvwatch_webhook_deliveries_total, mvwatch_webhook_retries_total and
+// mvwatch_webhook_dropped_total.
+package webhook
 
 import (
 	"bytes"
@@ -21,6 +26,7 @@ import (
 	"github.com/mvwatch/mvwatch/internal/backoff"
 	"github.com/mvwatch/mvwatch/internal/config"
 	"github.com/mvwatch/mvwatch/internal/queue"
+	"github.com/mvwatch/mvwatch/internal/redact"
 
 	"github.com/mvwatch/mvwatch/internal/event"
 )
@@ -28,8 +34,8 @@ import (
 // ErrSinkClosed is returned by Publish after Close.
 var ErrSinkClosed = errors.New("sink closed")
 
-// WebhookOptions configures a WebhookSink.
-type WebhookOptions struct {
+// Options configures a Sink.
+type Options struct {
 	// QueueSize bounds each webhook's queue; a full queue drops the new event and counts it.
 	// It defaults to 256.
 	QueueSize int
@@ -42,37 +48,38 @@ type WebhookOptions struct {
 	DrainTimeout time.Duration
 	// Client sends the POSTs. It defaults to a client of its own.
 	Client *http.Client
-	// Metrics, when set, receives delivery, retry and drop counts.
+	// Metrics, when set, receives delivery, retry and drop counts (NewMetrics).
 	Metrics *Metrics
 	// Logger logs failed deliveries. It defaults to slog.Default().
 	Logger *slog.Logger
 }
 
-// WebhookSink is a Sink that POSTs each event as JSON to the configured webhooks. Each webhook has its
+// Sink POSTs each event as JSON to the configured webhooks. Each webhook has its
 // own bounded queue and goroutine, so a slow endpoint delays only itself; failed POSTs (network
 // errors, 408, 429 and 5xx) are retried with capped exponential backoff, honouring Retry-After
 // (seconds, capped at MaxBackoff). Publish never blocks.
-type WebhookSink struct {
-	targets   []*webhookTarget
-	opts      WebhookOptions
+type Sink struct {
+	targets   []*target
+	opts      Options
 	ownClient bool
 	closed    atomic.Bool
 
-	stop    context.CancelFunc // ends the wait for new events: workers drain and exit
-	abort   context.CancelFunc // cancels in-flight POSTs and backoff waits
-	wg      sync.WaitGroup
-	closeMu sync.Once
+	stop      context.CancelFunc // ends the wait for new events: workers drain and exit
+	abort     context.CancelFunc // cancels in-flight POSTs and backoff waits
+	wg        sync.WaitGroup
+	startOnce sync.Once
+	closeMu   sync.Once
 }
 
-type webhookTarget struct {
+type target struct {
 	cfg   config.Webhook
 	queue *queue.Queue[event.Event]
-	sink  *WebhookSink
+	sink  *Sink
 }
 
-// NewWebhookSink starts one delivery goroutine per webhook. The configs must have been validated
-// (ParseConfig does). Close it.
-func NewWebhookSink(hooks []config.Webhook, opts WebhookOptions) *WebhookSink {
+// New builds a sink for the webhooks (validated configs); Start starts its delivery goroutines and
+// Close stops them. Publish before Start queues.
+func New(hooks []config.Webhook, opts Options) *Sink {
 	if opts.QueueSize <= 0 {
 		opts.QueueSize = 256
 	}
@@ -88,14 +95,11 @@ func NewWebhookSink(hooks []config.Webhook, opts WebhookOptions) *WebhookSink {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	w := &WebhookSink{opts: opts}
+	w := &Sink{opts: opts}
 	if opts.Client == nil {
 		w.opts.Client = &http.Client{}
 		w.ownClient = true
 	}
-	stopCtx, stop := context.WithCancel(context.Background())
-	runCtx, abort := context.WithCancel(context.Background())
-	w.stop, w.abort = stop, abort
 	for i, cfg := range hooks {
 		if cfg.Name == "" {
 			cfg.Name = fmt.Sprintf("webhook%d", i)
@@ -105,19 +109,30 @@ func NewWebhookSink(hooks []config.Webhook, opts WebhookOptions) *WebhookSink {
 		}
 		qo := queue.Options{}
 		if opts.Metrics != nil {
-			qo.Drops = opts.Metrics.WebhookDrops.WithLabelValues(cfg.Name)
+			qo.Drops = opts.Metrics.Drops.WithLabelValues(cfg.Name)
 		}
-		t := &webhookTarget{cfg: cfg, queue: queue.New[event.Event](opts.QueueSize, qo), sink: w}
+		t := &target{cfg: cfg, queue: queue.New[event.Event](opts.QueueSize, qo), sink: w}
 		w.targets = append(w.targets, t)
-		w.wg.Add(1)
-		go t.run(stopCtx, runCtx)
 	}
 	return w
 }
 
+// Start starts one delivery goroutine per webhook. Call it once; Close stops them.
+func (w *Sink) Start() {
+	w.startOnce.Do(func() {
+		stopCtx, stop := context.WithCancel(context.Background())
+		runCtx, abort := context.WithCancel(context.Background())
+		w.stop, w.abort = stop, abort
+		for _, t := range w.targets {
+			w.wg.Add(1)
+			go t.run(stopCtx, runCtx)
+		}
+	})
+}
+
 // Publish queues ev for every webhook whose filters match. A full queue drops the event (counted in
 // mvwatch_webhook_dropped_total); that is not an error.
-func (w *WebhookSink) Publish(_ context.Context, ev event.Event) error {
+func (w *Sink) Publish(_ context.Context, ev event.Event) error {
 	if w.closed.Load() {
 		return ErrSinkClosed
 	}
@@ -132,9 +147,13 @@ func (w *WebhookSink) Publish(_ context.Context, ev event.Event) error {
 
 // Close stops accepting events, keeps delivering the queued ones for up to DrainTimeout, then cancels
 // what is left and waits for the delivery goroutines.
-func (w *WebhookSink) Close() {
+func (w *Sink) Close() {
 	w.closeMu.Do(func() {
 		w.closed.Store(true)
+		w.startOnce.Do(func() {}) // never started: nothing to stop
+		if w.stop == nil {
+			return
+		}
 		w.stop()
 		done := make(chan struct{})
 		go func() { w.wg.Wait(); close(done) }()
@@ -151,14 +170,14 @@ func (w *WebhookSink) Close() {
 	})
 }
 
-func (t *webhookTarget) matches(ev event.Event) bool {
+func (t *target) matches(ev event.Event) bool {
 	if ev.Score < t.cfg.MinScore {
 		return false
 	}
 	return len(t.cfg.Labels) == 0 || slices.Contains(t.cfg.Labels, ev.Label)
 }
 
-func (t *webhookTarget) run(stopCtx, runCtx context.Context) {
+func (t *target) run(stopCtx, runCtx context.Context) {
 	defer t.sink.wg.Done()
 	for {
 		ev, err := t.queue.Pop(stopCtx)
@@ -174,7 +193,7 @@ func (t *webhookTarget) run(stopCtx, runCtx context.Context) {
 }
 
 // deliver POSTs ev, retrying transient failures up to MaxRetries times.
-func (t *webhookTarget) deliver(ctx context.Context, ev event.Event) {
+func (t *target) deliver(ctx context.Context, ev event.Event) {
 	body, err := json.Marshal(ev)
 	if err != nil {
 		t.sink.opts.Logger.Error("webhook: encode event", "webhook", t.cfg.Name, "err", err)
@@ -190,20 +209,20 @@ func (t *webhookTarget) deliver(ctx context.Context, ev event.Event) {
 		retry, after, err := t.post(ctx, ev.ID, body)
 		if err == nil {
 			if m != nil {
-				m.WebhookDeliveries.WithLabelValues(t.cfg.Name, "delivered").Inc()
+				m.Deliveries.WithLabelValues(t.cfg.Name, "delivered").Inc()
 			}
 			return
 		}
 		if !retry || attempt >= retries || ctx.Err() != nil {
 			if m != nil {
-				m.WebhookDeliveries.WithLabelValues(t.cfg.Name, "failed").Inc()
+				m.Deliveries.WithLabelValues(t.cfg.Name, "failed").Inc()
 			}
-			t.sink.opts.Logger.Warn("webhook delivery failed", "webhook", t.cfg.Name, "url", RedactURL(t.cfg.URL),
+			t.sink.opts.Logger.Warn("webhook delivery failed", "webhook", t.cfg.Name, "url", redact.URL(t.cfg.URL),
 				"event", ev.ID, "attempts", attempt+1, "err", err)
 			return
 		}
 		if m != nil {
-			m.WebhookRetries.WithLabelValues(t.cfg.Name).Inc()
+			m.Retries.WithLabelValues(t.cfg.Name).Inc()
 		}
 		timer := time.NewTimer(max(pause.Next(), after))
 		select {
@@ -216,7 +235,7 @@ func (t *webhookTarget) deliver(ctx context.Context, ev event.Event) {
 
 // post sends one POST; retry reports whether a failure is worth retrying, after how long the server
 // asked to wait (Retry-After in seconds, capped at MaxBackoff).
-func (t *webhookTarget) post(ctx context.Context, id string, body []byte) (retry bool, after time.Duration, err error) {
+func (t *target) post(ctx context.Context, id string, body []byte) (retry bool, after time.Duration, err error) {
 	ctx, cancel := context.WithTimeout(ctx, t.cfg.Timeout.D())
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.cfg.URL, bytes.NewReader(body))

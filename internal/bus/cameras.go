@@ -1,4 +1,4 @@
-package pipeline
+package bus
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"github.com/mvwatch/mvwatch/internal/config"
 )
 
-// Errors a CameraManager returns; the API maps them to 404 and 409.
+// Errors camera commands return; the API maps them to 404 and 409.
 var (
 	ErrCameraNotFound = errors.New("camera not found")
 	ErrCameraExists   = errors.New("camera already exists")
@@ -51,16 +51,20 @@ type CameraState struct {
 	SkipRatio float64 `json:"skip_ratio"`
 }
 
-// CameraManager is what the HTTP API needs from the component that runs the cameras. Add and Remove
-// change the running set at run time. Implementations return errors wrapping ErrCameraNotFound and
-// ErrCameraExists, and config.ErrInvalid for a camera that fails validation.
-type CameraManager interface {
+// Cameras is the camera control surface: what the event service (the HTTP API) asks of the workers
+// that run the cameras. Add, Replace and Remove change the running set at run time. Implementations
+// return errors wrapping ErrCameraNotFound and ErrCameraExists, and config.ErrInvalid for a camera that
+// fails validation.
+type Cameras interface {
 	// List returns the configured cameras in a stable order.
 	List() []config.Camera
 	// Get returns one camera's configuration.
 	Get(name string) (config.Camera, error)
 	// Add validates and starts a camera.
 	Add(ctx context.Context, cam config.Camera) error
+	// Replace swaps a running camera's configuration atomically (same name): the camera is never
+	// missing, and its open event carries on under the new configuration.
+	Replace(ctx context.Context, cam config.Camera) error
 	// Remove stops and forgets a camera.
 	Remove(ctx context.Context, name string) error
 	// State returns a camera's current state.

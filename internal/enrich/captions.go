@@ -1,4 +1,9 @@
-package pipeline
+// Package enrich adds to stored events in the background: captions (llmgen's speculative captioner)
+// and illustrative thumbnails (diffusion's adaptive-step thumbnailer), each behind a bounded queue that
+// drops and counts, never waiting. Open opens the stages the config turns on. Each stage's metrics
+// (mvwatch_caption_*, mvwatch_thumbnail_*) are registered by llmgen and diffusion on the injected
+// registry.
+package enrich
 
 import (
 	"fmt"
@@ -13,11 +18,11 @@ import (
 	"github.com/mvwatch/mvwatch/internal/event"
 )
 
-// CaptionStage captions stored events in the background with llmgen's speculative Captioner. The
-// service submits each event after storing and publishing it; submit never blocks (a full queue drops
+// Captions captions stored events in the background with llmgen's speculative Captioner. The
+// app submits each event after storing and publishing it; Submit never blocks (a full queue drops
 // the event and counts it in mvwatch_caption_dropped_total), and every caption comes back on the
-// captioner's one worker goroutine to the function the service gave start.
-type CaptionStage struct {
+// captioner's one worker goroutine to the function the app gave Start.
+type Captions struct {
 	captioner *llmgen.Captioner
 	log       *slog.Logger
 
@@ -28,14 +33,14 @@ type CaptionStage struct {
 	closeErr  error
 }
 
-// NewCaptionStage loads the caption models that cfg names (directories as given) and registers the
-// captioner's metrics on reg. inference.Init must have succeeded. Close it (the Service does when it
+// NewCaptions loads the caption models that cfg names (directories as given) and registers the
+// captioner's metrics on reg. inference.Init must have succeeded. Close it (the app does when it
 // owns it).
-func NewCaptionStage(cfg config.Captions, reg prometheus.Registerer, log *slog.Logger) (*CaptionStage, error) {
+func NewCaptions(cfg config.Captions, reg prometheus.Registerer, log *slog.Logger) (*Captions, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &CaptionStage{log: log}
+	s := &Captions{log: log}
 	c, err := llmgen.NewCaptioner(llmgen.CaptionerConfig{
 		TargetDir: cfg.TargetDir, DraftDir: cfg.DraftDir, QueueSize: cfg.Queue,
 		Registerer: reg, Logger: log, OnCaption: s.onCaption,
@@ -47,8 +52,9 @@ func NewCaptionStage(cfg config.Captions, reg prometheus.Registerer, log *slog.L
 	return s, nil
 }
 
-// start starts the worker; deliver receives each non-empty caption with its event ID.
-func (s *CaptionStage) start(deliver func(id, text string)) error {
+// Start starts the worker; deliver receives each non-empty caption with its event ID, on the worker
+// goroutine. Close stops it.
+func (s *Captions) Start(deliver func(id, text string)) error {
 	s.deliver = deliver // the worker goroutine that reads it starts below
 	if err := s.captioner.Start(); err != nil {
 		return fmt.Errorf("captions: %w", err)
@@ -56,16 +62,16 @@ func (s *CaptionStage) start(deliver func(id, text string)) error {
 	return nil
 }
 
-// submit queues ev for a caption without blocking; zone is its camera's zone. It reports whether the
-// event was queued.
-func (s *CaptionStage) submit(ev event.Event, zone string) bool {
+// Submit queues ev for a caption without blocking; zone is its camera's zone. It reports whether the
+// event was queued (a full queue drops and counts it).
+func (s *Captions) Submit(ev event.Event, zone string) bool {
 	in := llmgen.DetectionEvent(ev.Camera, zone, ev.Label, ev.Start, ev.End.Sub(ev.Start), ev.Score)
 	in.ID = ev.ID
 	return s.captioner.Submit(in)
 }
 
 // onCaption runs on the captioner's worker for every dequeued event.
-func (s *CaptionStage) onCaption(cp llmgen.Caption) {
+func (s *Captions) onCaption(cp llmgen.Caption) {
 	switch {
 	case cp.Err != nil: // the captioner logged it
 	case cp.Text == "":
@@ -77,7 +83,7 @@ func (s *CaptionStage) onCaption(cp llmgen.Caption) {
 
 // Close stops the worker (queued events are not captioned), waits for it and frees the models. It is
 // safe to call more than once.
-func (s *CaptionStage) Close() error {
+func (s *Captions) Close() error {
 	s.closeOnce.Do(func() {
 		if err := s.captioner.Close(); err != nil {
 			s.closeErr = fmt.Errorf("captions: %w", err)

@@ -1,4 +1,4 @@
-package pipeline
+package enrich
 
 import (
 	"errors"
@@ -11,19 +11,19 @@ import (
 	"github.com/mvwatch/mvwatch/internal/config"
 )
 
-// OpenStages starts ONNX Runtime (as LoadModel does) and opens the caption and thumbnail stages that
+// Open starts ONNX Runtime (as pipeline.LoadModel does) and opens the caption and thumbnail stages that
 // cfg turns on, with the model directories as cfg gives them; a stage that is off is nil. A stage set
 // `enabled: true` whose models fail to load is an error. A stage on only by default (enabled left out)
 // whose models fail to load is logged as a warning and left out, so the rest of the service runs.
-func OpenStages(cfg *config.Config, reg prometheus.Registerer, log *slog.Logger) (*CaptionStage, *ThumbnailStage, error) {
+func Open(cfg *config.Config, reg prometheus.Registerer, log *slog.Logger) (*Captions, *Thumbnails, error) {
 	if log == nil {
 		log = slog.Default()
 	}
 	if !cfg.Captions.IsEnabled() && !cfg.Thumbnails.IsEnabled() {
 		return nil, nil, nil
 	}
-	var caps *CaptionStage
-	var thumbs *ThumbnailStage
+	var caps *Captions
+	var thumbs *Thumbnails
 	// soft reports whether err may be tolerated: the stage was only on by default.
 	soft := func(enabled *bool, what string, err error) bool {
 		if enabled != nil {
@@ -37,7 +37,7 @@ func OpenStages(cfg *config.Config, reg prometheus.Registerer, log *slog.Logger)
 	if cfg.Captions.IsEnabled() {
 		err := rerr
 		if err == nil {
-			caps, err = NewCaptionStage(cfg.Captions, reg, log)
+			caps, err = NewCaptions(cfg.Captions, reg, log)
 		}
 		if err != nil && !soft(cfg.Captions.Enabled, "captions", err) {
 			return nil, nil, fmt.Errorf("captions enabled but not available: %w", err)
@@ -46,7 +46,7 @@ func OpenStages(cfg *config.Config, reg prometheus.Registerer, log *slog.Logger)
 	if cfg.Thumbnails.IsEnabled() {
 		err := rerr
 		if err == nil {
-			thumbs, err = NewThumbnailStage(cfg.Thumbnails, reg, log)
+			thumbs, err = NewThumbnails(cfg.Thumbnails, reg, log)
 		}
 		if err != nil && !soft(cfg.Thumbnails.Enabled, "thumbnails", err) {
 			var cerr error

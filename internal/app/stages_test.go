@@ -1,10 +1,9 @@
-package pipeline
+package app
 
 import (
 	"bytes"
 	"encoding/json"
 	"image/png"
-	"log/slog"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -20,33 +19,13 @@ import (
 	"github.com/mvwatch/mvwatch/mvextract"
 
 	"github.com/mvwatch/mvwatch/internal/event"
+
+	"github.com/mvwatch/mvwatch/internal/enrich"
+	"github.com/mvwatch/mvwatch/pipeline"
 )
 
-// shippedStagesConfig is the default config with the shipped caption and thumbnail models, as seen
-// from this package's directory.
-func shippedStagesConfig() *config.Config {
-	cfg := config.Default()
-	cfg.Captions.TargetDir = filepath.Join("..", config.DefaultCaptionTargetDir)
-	cfg.Captions.DraftDir = filepath.Join("..", config.DefaultCaptionDraftDir)
-	cfg.Thumbnails.ModelDir = filepath.Join("..", config.DefaultThumbnailModelDir)
-	cfg.Thumbnails.PredictorDir = filepath.Join("..", config.DefaultThumbnailPredictor)
-	return cfg
-}
-
-// openShippedStages opens both stages on the shipped models.
-func openShippedStages(t *testing.T, reg prometheus.Registerer) (*CaptionStage, *ThumbnailStage) {
-	t.Helper()
-	require.NoError(t, inference.Init(inference.RuntimeConfig{}))
-	cfg := shippedStagesConfig()
-	caps, err := NewCaptionStage(cfg.Captions, reg, quietLogger())
-	require.NoError(t, err)
-	thumbs, err := NewThumbnailStage(cfg.Thumbnails, reg, quietLogger())
-	require.NoError(t, err)
-	return caps, thumbs
-}
-
 // newStageService starts a service on random ports with the given stages (owned by the service).
-func newStageService(t *testing.T, reg *prometheus.Registry, cls Classifier, caps *CaptionStage, thumbs *ThumbnailStage, cams ...config.Camera) *Service {
+func newStageService(t *testing.T, reg *prometheus.Registry, cls pipeline.Classifier, caps *enrich.Captions, thumbs *enrich.Thumbnails, cams ...config.Camera) *App {
 	t.Helper()
 	cfg := config.Default()
 	cfg.Listen.HTTP, cfg.Listen.RTSP = "127.0.0.1:0", "127.0.0.1:0"
@@ -55,7 +34,7 @@ func newStageService(t *testing.T, reg *prometheus.Registry, cls Classifier, cap
 	off := false
 	cfg.Gate.Enabled = &off
 	cfg.Cameras = cams
-	svc, err := NewService(ServiceOptions{Config: cfg, Classifier: cls, Registry: reg, Logger: quietLogger(),
+	svc, err := New(Options{Config: cfg, Classifier: cls, Registry: reg, Logger: quietLogger(),
 		Features: mvextract.FeatureSpec{Clip: mvextract.ClipConfig{Length: 4, Width: 16, Height: 16}},
 		Captions: caps, Thumbnails: thumbs})
 	require.NoError(t, err)
@@ -131,9 +110,9 @@ func TestServiceFullCaptionQueueDropsWithoutBlocking(t *testing.T) {
 	require.NoError(t, inference.Init(inference.RuntimeConfig{}))
 	cfg := shippedStagesConfig()
 	cfg.Captions.Queue, cfg.Thumbnails.Queue = 1, 1
-	caps, err := NewCaptionStage(cfg.Captions, reg, quietLogger())
+	caps, err := enrich.NewCaptions(cfg.Captions, reg, quietLogger())
 	require.NoError(t, err)
-	thumbs, err := NewThumbnailStage(cfg.Thumbnails, reg, quietLogger())
+	thumbs, err := enrich.NewThumbnails(cfg.Thumbnails, reg, quietLogger())
 	require.NoError(t, err)
 	svc := newStageService(t, reg, &alternatingClassifier{}, caps, thumbs)
 	defer svc.Close()
@@ -144,7 +123,7 @@ func TestServiceFullCaptionQueueDropsWithoutBlocking(t *testing.T) {
 	start := time.Now().Add(-time.Hour)
 	for i := range n {
 		at := start.Add(time.Duration(i) * time.Second)
-		svc.publish(event.Event{ID: event.NewEventID(at), Camera: "burst", Label: "object_left", Score: 0.9, Start: at, End: at.Add(time.Second)})
+		svc.bus.PublishEvent(event.Event{ID: event.NewEventID(at), Camera: "burst", Label: "object_left", Score: 0.9, Start: at, End: at.Add(time.Second)})
 	}
 	detected := func() int {
 		c := 0
@@ -160,7 +139,7 @@ func TestServiceFullCaptionQueueDropsWithoutBlocking(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, n, count, "every event stored")
 
-	m := svc.metrics.EventUpdates
+	m := svc.metrics.updates
 	settled := func() bool {
 		capDone := testutil.ToFloat64(m.WithLabelValues("caption", "stored")) + gathered(t, reg, "mvwatch_caption_dropped_total")
 		thDone := testutil.ToFloat64(m.WithLabelValues("thumbnail", "stored")) + gathered(t, reg, "mvwatch_thumbnail_dropped_total")
@@ -190,67 +169,6 @@ func gathered(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	return 0
 }
 
-// TestOpenStagesDisabledOrBroken: off means no stage; a broken model directory is an error at start-up
-// when the stage is enabled explicitly, and a warning (the stage left out, the rest running) when it is
-// on only by default.
-func TestOpenStagesDisabledOrBroken(t *testing.T) {
-	off, on := false, true
-	var logs bytes.Buffer
-	log := slog.New(slog.NewTextHandler(&logs, nil))
-
-	cfg := shippedStagesConfig()
-	cfg.Captions.Enabled, cfg.Thumbnails.Enabled = &off, &off
-	caps, thumbs, err := OpenStages(cfg, prometheus.NewRegistry(), log)
-	require.NoError(t, err)
-	require.Nil(t, caps)
-	require.Nil(t, thumbs)
-
-	missing := filepath.Join(t.TempDir(), "nothing-here")
-	broken := shippedStagesConfig()
-	broken.Captions.TargetDir = missing
-	broken.Thumbnails.ModelDir = missing
-
-	// On by default: warnings, no stage, no error.
-	caps, thumbs, err = OpenStages(broken, prometheus.NewRegistry(), log)
-	require.NoError(t, err)
-	require.Nil(t, caps)
-	require.Nil(t, thumbs)
-	require.Contains(t, logs.String(), "captions off")
-	require.Contains(t, logs.String(), "thumbnails off")
-	require.Contains(t, logs.String(), missing)
-
-	// Enabled explicitly: an error naming the stage and the directory.
-	broken.Captions.Enabled = &on
-	_, _, err = OpenStages(broken, prometheus.NewRegistry(), log)
-	require.ErrorContains(t, err, "captions enabled but not available")
-	require.ErrorContains(t, err, missing)
-
-	broken = shippedStagesConfig()
-	broken.Thumbnails.Enabled = &on
-	broken.Thumbnails.ModelDir = missing
-	_, _, err = OpenStages(broken, prometheus.NewRegistry(), log)
-	require.ErrorContains(t, err, "thumbnails enabled but not available")
-	require.ErrorContains(t, err, "lacks") // the missing parts are named
-
-	// A setting the shipped step predictor cannot serve: auto steps with a scheduler it has no head for.
-	broken = shippedStagesConfig()
-	broken.Thumbnails.Enabled = &on
-	broken.Thumbnails.Scheduler = "dpmpp_2m" // the pipeline has it, the predictor has no head for it
-	_, _, err = OpenStages(broken, prometheus.NewRegistry(), log)
-	require.ErrorContains(t, err, "thumbnails enabled but not available")
-	require.ErrorContains(t, err, "dpmpp_2m")
-
-	// The working default opens both.
-	reg := prometheus.NewRegistry()
-	caps, thumbs, err = OpenStages(shippedStagesConfig(), reg, log)
-	require.NoError(t, err)
-	require.NotNil(t, caps)
-	require.NotNil(t, thumbs)
-	require.NoError(t, caps.Close())
-	require.NoError(t, thumbs.Close())
-	require.NoError(t, caps.Close(), "Close twice is harmless")
-}
-
 // TestServiceClosesStagesBeforeStore: Close ends the stages' goroutines while events are in flight
 // (goleak checks they are gone), and a result that would arrive afterwards finds a closed store
 // without panicking.
@@ -261,30 +179,9 @@ func TestServiceClosesStagesBeforeStore(t *testing.T) {
 	at := time.Now()
 	for i := range 10 {
 		t := at.Add(time.Duration(i) * time.Second)
-		svc.publish(event.Event{ID: event.NewEventID(t), Camera: "c", Label: "pan", Score: 0.8, Start: t, End: t})
+		svc.bus.PublishEvent(event.Event{ID: event.NewEventID(t), Camera: "c", Label: "pan", Score: 0.8, Start: t, End: t})
 	}
 	require.NoError(t, svc.Close())
 	svc.onCaption(event.NewEventID(at), "too late") // the store is closed: counted as failed, no panic
-	require.Equal(t, 1.0, testutil.ToFloat64(svc.metrics.EventUpdates.WithLabelValues("caption", "failed")))
-}
-
-// TestThumbnailStageReproducible: the seed comes from the event ID, so the same event draws the same
-// picture again, and another event with the same label, scene and time draws a different one.
-func TestThumbnailStageReproducible(t *testing.T) {
-	require.NoError(t, inference.Init(inference.RuntimeConfig{}))
-	s, err := NewThumbnailStage(shippedStagesConfig().Thumbnails, prometheus.NewRegistry(), quietLogger())
-	require.NoError(t, err)
-	got := make(chan []byte, 3)
-	s.deliver = func(_ string, png []byte) { got <- png }
-	at := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
-	ev := event.Event{ID: event.NewEventID(at), Camera: "c", Label: "object_right", Score: 0.9, Start: at, End: at}
-	other := ev
-	other.ID = event.NewEventID(at) // same start, other random suffix
-	for _, e := range []event.Event{ev, ev, other} {
-		require.True(t, s.submit(e, "park"))
-	}
-	a, b, c := <-got, <-got, <-got
-	require.NoError(t, s.Close())
-	require.Equal(t, a, b, "same event, same thumbnail")
-	require.NotEqual(t, a, c, "another event, other noise")
+	require.Equal(t, 1.0, testutil.ToFloat64(svc.metrics.updates.WithLabelValues("caption", "failed")))
 }

@@ -1,4 +1,4 @@
-package pipeline
+package webhook
 
 import (
 	"context"
@@ -85,8 +85,8 @@ func TestWebhookRetriesUntilDelivered(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
 	m, err := NewMetrics(reg)
 	require.NoError(t, err)
-	sink := NewWebhookSink([]config.Webhook{{Name: "ops", URL: srv.URL + "/hook?k=secret", Secret: "shh", MaxRetries: intp(5)}},
-		WebhookOptions{InitialBackoff: time.Millisecond, MaxBackoff: 4 * time.Millisecond, Metrics: m})
+	sink := newStarted([]config.Webhook{{Name: "ops", URL: srv.URL + "/hook?k=secret", Secret: "shh", MaxRetries: intp(5)}},
+		Options{InitialBackoff: time.Millisecond, MaxBackoff: 4 * time.Millisecond, Metrics: m})
 
 	ev := testEvent("door", "person", 0.9, t0)
 	ev.AttachKeyframe(testJPEG)
@@ -131,11 +131,11 @@ func TestWebhookGivesUp(t *testing.T) {
 			reg := prometheus.NewPedanticRegistry()
 			m, err := NewMetrics(reg)
 			require.NoError(t, err)
-			sink := NewWebhookSink([]config.Webhook{{Name: "a", URL: srv.URL, MaxRetries: intp(2)}},
-				WebhookOptions{InitialBackoff: time.Millisecond, Metrics: m})
+			sink := newStarted([]config.Webhook{{Name: "a", URL: srv.URL, MaxRetries: intp(2)}},
+				Options{InitialBackoff: time.Millisecond, Metrics: m})
 			require.NoError(t, sink.Publish(context.Background(), testEvent("door", "car", 0.7, t0)))
 			require.Eventually(t, func() bool {
-				return testutil.ToFloat64(m.WebhookDeliveries.WithLabelValues("a", "failed")) == 1
+				return testutil.ToFloat64(m.Deliveries.WithLabelValues("a", "failed")) == 1
 			}, 10*time.Second, 5*time.Millisecond)
 			sink.Close()
 			require.Equal(t, tc.wantCalls, srv.calls.Load())
@@ -146,10 +146,10 @@ func TestWebhookGivesUp(t *testing.T) {
 func TestWebhookFiltersAndFansOut(t *testing.T) {
 	people := newHookServer(t, 0, 0)
 	all := newHookServer(t, 0, 0)
-	sink := NewWebhookSink([]config.Webhook{
+	sink := newStarted([]config.Webhook{
 		{Name: "people", URL: people.URL, Labels: []string{"person"}, MinScore: 0.8},
 		{Name: "all", URL: all.URL},
-	}, WebhookOptions{})
+	}, Options{})
 	ctx := context.Background()
 	require.NoError(t, sink.Publish(ctx, testEvent("door", "person", 0.9, t0)))
 	require.NoError(t, sink.Publish(ctx, testEvent("door", "person", 0.5, t0)))
@@ -166,7 +166,7 @@ func TestWebhookBoundedQueueDropsAndCounts(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
 	m, err := NewMetrics(reg)
 	require.NoError(t, err)
-	sink := NewWebhookSink([]config.Webhook{{Name: "slow", URL: srv.URL}}, WebhookOptions{QueueSize: 2, Metrics: m})
+	sink := newStarted([]config.Webhook{{Name: "slow", URL: srv.URL}}, Options{QueueSize: 2, Metrics: m})
 	ctx := context.Background()
 	require.NoError(t, sink.Publish(ctx, testEvent("door", "person", 0.9, t0)))
 	<-srv.entered // the first event is in flight, the queue is empty
@@ -175,17 +175,17 @@ func TestWebhookBoundedQueueDropsAndCounts(t *testing.T) {
 		require.NoError(t, sink.Publish(ctx, testEvent("door", "person", 0.9, t0.Add(time.Duration(i+1)*time.Second))))
 		require.Less(t, time.Since(start), time.Second, "Publish must not block")
 	}
-	require.Equal(t, 3.0, testutil.ToFloat64(m.WebhookDrops.WithLabelValues("slow")))
+	require.Equal(t, 3.0, testutil.ToFloat64(m.Drops.WithLabelValues("slow")))
 	close(srv.block)
 	sink.Close()
 	require.Len(t, srv.events(), 3)
-	require.Equal(t, 3.0, testutil.ToFloat64(m.WebhookDeliveries.WithLabelValues("slow", "delivered")))
+	require.Equal(t, 3.0, testutil.ToFloat64(m.Deliveries.WithLabelValues("slow", "delivered")))
 }
 
 func TestWebhookCloseGivesUpAfterDrainTimeout(t *testing.T) {
 	srv := newHookServer(t, 1000, http.StatusServiceUnavailable)
-	sink := NewWebhookSink([]config.Webhook{{URL: srv.URL, MaxRetries: intp(100)}},
-		WebhookOptions{InitialBackoff: time.Hour, DrainTimeout: 50 * time.Millisecond})
+	sink := newStarted([]config.Webhook{{URL: srv.URL, MaxRetries: intp(100)}},
+		Options{InitialBackoff: time.Hour, DrainTimeout: 50 * time.Millisecond})
 	require.NoError(t, sink.Publish(context.Background(), testEvent("door", "person", 0.9, t0)))
 	<-srv.entered
 	start := time.Now()
@@ -196,8 +196,8 @@ func TestWebhookCloseGivesUpAfterDrainTimeout(t *testing.T) {
 func TestWebhookHonoursRetryAfter(t *testing.T) {
 	srv := newHookServer(t, 1, http.StatusTooManyRequests)
 	srv.retryAfter = "1" // one second, capped at MaxBackoff (300ms)
-	sink := NewWebhookSink([]config.Webhook{{URL: srv.URL}},
-		WebhookOptions{InitialBackoff: time.Millisecond, MaxBackoff: 300 * time.Millisecond})
+	sink := newStarted([]config.Webhook{{URL: srv.URL}},
+		Options{InitialBackoff: time.Millisecond, MaxBackoff: 300 * time.Millisecond})
 	require.NoError(t, sink.Publish(context.Background(), testEvent("door", "person", 0.9, t0)))
 	require.Eventually(t, func() bool { return len(srv.events()) == 1 }, 10*time.Second, 5*time.Millisecond)
 	sink.Close()
@@ -205,4 +205,30 @@ func TestWebhookHonoursRetryAfter(t *testing.T) {
 	first := srv.failedAt[0]
 	srv.mu.Unlock()
 	require.GreaterOrEqual(t, time.Since(first), 300*time.Millisecond)
+}
+
+// newStarted builds and starts a sink.
+func newStarted(hooks []config.Webhook, opts Options) *Sink {
+	s := New(hooks, opts)
+	s.Start()
+	return s
+}
+
+var t0 = time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+
+// testJPEG is the start of a JPEG file.
+var testJPEG = []byte{0xFF, 0xD8, 0xFF, 0xE0, 0, 0x10, 'J', 'F', 'I', 'F', 0, 0xFF, 0xD9}
+
+func testEvent(cam, label string, score float64, start time.Time) event.Event {
+	return event.Event{ID: event.NewEventID(start), Camera: cam, Label: label, Score: score, Start: start,
+		End: start.Add(2 * time.Second), ExitStage: 1}
+}
+
+// TestWebhookNewStartsNothing: New starts no goroutine (goleak checks the run), and Close without
+// Start returns at once and refuses later events.
+func TestWebhookNewStartsNothing(t *testing.T) {
+	sink := New([]config.Webhook{{Name: "a", URL: "http://127.0.0.1:1/hook"}}, Options{})
+	sink.Close()
+	sink.Close()
+	require.ErrorIs(t, sink.Publish(context.Background(), testEvent("door", "car", 0.95, t0)), ErrSinkClosed)
 }
