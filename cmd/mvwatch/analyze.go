@@ -26,7 +26,7 @@ type analyzedEvent struct {
 
 func runAnalyze(args []string) int {
 	fs := flag.NewFlagSet("analyze", flag.ContinueOnError)
-	modelDir := fs.String("model", defaultModelDir, "model directory")
+	modelDir := fs.String("model", pipeline.DefaultModelDir, "model directory")
 	precision := fs.String("precision", "fp32", "model precision: fp32 or int8")
 	gate := fs.Bool("gate", true, "motion gate: skip inference on idle stretches")
 	minScore := fs.Float64("min-score", 0.5, "lowest score that becomes an event")
@@ -46,7 +46,7 @@ func runAnalyze(args []string) int {
 		fmt.Fprintf(os.Stderr, "mvwatch analyze: -precision: %v\n", err)
 		return 2
 	}
-	dir, err := resolveModelDir(*modelDir)
+	dir, err := pipeline.ResolveModelDir(*modelDir)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "mvwatch analyze: %v\n", err)
 		return 2

@@ -1,19 +1,20 @@
-package main
+package bench
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
 	"github.com/mvwatch/mvwatch/diffusion"
 )
 
-// readPrompts reads one prompt per non-empty line.
-func readPrompts(path string) ([]string, error) {
+// ReadPrompts reads one prompt per non-empty line.
+func ReadPrompts(path string) ([]string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -35,80 +36,80 @@ func readPrompts(path string) ([]string, error) {
 	return out, nil
 }
 
-func runBenchThumbnail(args []string) int {
-	fs := flag.NewFlagSet("bench thumbnail", flag.ContinueOnError)
-	var tf thumbnailFlags
-	tf.register(fs)
-	fs.Lookup("scheduler").DefValue = "all"
-	tf.scheduler = "all"
-	fs.Lookup("scheduler").Usage = "scheduler to benchmark, or all: every scheduler the step predictor has a head for"
-	promptsFile := fs.String("prompts", "models/steppredictor/heldout.txt", "held-out prompts, one per line")
-	n := fs.Int("n", 0, "use only the first N prompts (0: all)")
-	seed := fs.Uint64("seed", 1000, "seed of the first image (prompt i's k-th image uses seed + i*seeds + k)")
-	seeds := fs.Int("seeds", 1, "images (starting noises) per prompt")
-	if err := fs.Parse(args); err != nil {
-		return 2
+// ThumbnailConfig configures Thumbnail.
+type ThumbnailConfig struct {
+	// Pipeline and Predictor are the opened diffusion model and step predictor. Required; the caller
+	// closes them.
+	Pipeline  *diffusion.Pipeline
+	Predictor *diffusion.StepPredictor
+	// Scheduler is the scheduler to benchmark, or "all": every scheduler the predictor has a head for.
+	Scheduler string
+	// Guidance is the classifier-free guidance scale; DefaultSteps the fixed default step count;
+	// Threads the ONNX Runtime thread count (reported only).
+	Guidance     float64
+	DefaultSteps int
+	Threads      int
+	// PromptsFile holds the held-out prompts, one per line; N uses only the first N (0: all).
+	PromptsFile string
+	N           int
+	// Seed is the seed of the first image (prompt i's k-th image uses Seed + i*Seeds + k); Seeds the
+	// images per prompt (1 to 100).
+	Seed  uint64
+	Seeds int
+	// Out receives the report (a table, then one JSON line).
+	Out io.Writer
+}
+
+// Thumbnail measures the adaptive step count against fixed step counts on held-out prompts.
+func Thumbnail(cfg ThumbnailConfig) error {
+	cfg.Out = cmp.Or[io.Writer](cfg.Out, io.Discard)
+	if cfg.Seeds < 1 || cfg.Seeds > 100 {
+		return fmt.Errorf("-seeds %d outside [1,100]", cfg.Seeds)
 	}
-	fail := func(err error) int {
-		fmt.Fprintln(os.Stderr, "mvwatch bench thumbnail:", err)
-		return 1
-	}
-	if *seeds < 1 || *seeds > 100 {
-		return fail(fmt.Errorf("-seeds %d outside [1,100]", *seeds))
-	}
-	prompts, err := readPrompts(modelDir(*promptsFile))
+	prompts, err := ReadPrompts(cfg.PromptsFile)
 	if err != nil {
-		return fail(err)
+		return err
 	}
-	if *n > 0 && *n < len(prompts) {
-		prompts = prompts[:*n]
+	if cfg.N > 0 && cfg.N < len(prompts) {
+		prompts = prompts[:cfg.N]
 	}
-	all := strings.EqualFold(strings.TrimSpace(tf.scheduler), "all")
-	if all {
-		tf.scheduler = "ddim" // open checks a scheduler name; the list comes from the predictor below
-	}
-	p, pred, err := tf.open(true)
-	if err != nil {
-		return fail(err)
-	}
-	defer p.Close()
-	defer pred.Close()
-	scheds := []string{tf.scheduler}
-	if all {
+	p, pred := cfg.Pipeline, cfg.Predictor
+	scheds := []string{cfg.Scheduler}
+	if strings.EqualFold(strings.TrimSpace(cfg.Scheduler), "all") {
 		scheds = pred.Manifest().Schedulers
 	}
 	// Warm-up: the first runs pay for lazy initialisation inside ONNX Runtime.
 	if _, err := p.Generate(context.Background(), diffusion.Request{Prompt: prompts[0], Steps: 2,
-		Scheduler: scheds[0], GuidanceScale: tf.guidance}); err != nil {
-		return fail(err)
+		Scheduler: scheds[0], GuidanceScale: cfg.Guidance}); err != nil {
+		return err
 	}
 	var results []diffusion.StepBenchResult
 	for _, sched := range scheds {
-		r, err := diffusion.StepBench{Pipeline: p, Predictor: pred, Scheduler: sched, DefaultSteps: tf.defaultSteps,
-			GuidanceScale: tf.guidance, Seed: *seed, Seeds: *seeds}.Run(context.Background(), prompts)
+		r, err := diffusion.StepBench{Pipeline: p, Predictor: pred, Scheduler: sched, DefaultSteps: cfg.DefaultSteps,
+			GuidanceScale: cfg.Guidance, Seed: cfg.Seed, Seeds: cfg.Seeds}.Run(context.Background(), prompts)
 		if err != nil {
-			return fail(err)
+			return err
 		}
 		results = append(results, r)
 	}
 	r0 := results[0]
-	fmt.Printf("%d held-out prompts (%s) x %d seed(s), guidance %g, similarity: SSIM to the %d-step image, %d ORT thread(s)\n",
-		r0.Prompts, *promptsFile, r0.Seeds, tf.guidance, r0.DefaultSteps, tf.threads)
-	fmt.Printf("%-12s %-22s %12s %10s %10s\n", "scheduler", "steps", "evaluations", "mean SSIM", "s/image")
+	fmt.Fprintf(cfg.Out, "%d held-out prompts (%s) x %d seed(s), guidance %g, similarity: SSIM to the %d-step image, %d ORT thread(s)\n",
+		r0.Prompts, cfg.PromptsFile, r0.Seeds, cfg.Guidance, r0.DefaultSteps, cfg.Threads)
+	fmt.Fprintf(cfg.Out, "%-12s %-22s %12s %10s %10s\n", "scheduler", "steps", "evaluations", "mean SSIM", "s/image")
 	per := map[string]any{}
 	for _, r := range results {
-		fmt.Printf("%-12s %-22s %12d %10.4f %10.4f\n", r.Scheduler, fmt.Sprintf("fixed %d (default)", r.DefaultSteps),
+		fmt.Fprintf(cfg.Out, "%-12s %-22s %12d %10.4f %10.4f\n", r.Scheduler, fmt.Sprintf("fixed %d (default)", r.DefaultSteps),
 			r.FixedEvaluations, 1.0, r.FixedSeconds)
-		fmt.Printf("%-12s %-22s %12d %10.4f %10.4f\n", "", fmt.Sprintf("auto (mean %.1f)", r.AutoStepsMean),
+		fmt.Fprintf(cfg.Out, "%-12s %-22s %12d %10.4f %10.4f\n", "", fmt.Sprintf("auto (mean %.1f)", r.AutoStepsMean),
 			r.AutoEvaluations, r.AutoSimilarity, r.AutoSeconds)
-		fmt.Printf("%-12s %-22s %12d %10.4f %10s\n", "", fmt.Sprintf("fixed %d (equal cost)", r.EqualCostSteps),
+		fmt.Fprintf(cfg.Out, "%-12s %-22s %12d %10.4f %10s\n", "", fmt.Sprintf("fixed %d (equal cost)", r.EqualCostSteps),
 			r.EqualCostEvaluations, r.EqualCostSimilarity, "")
-		fmt.Printf("%-12s %-22s %12s %10.4f %10s\n", "", fmt.Sprintf("fixed %d|%d interpolated", r.BracketSteps[0],
+		fmt.Fprintf(cfg.Out, "%-12s %-22s %12s %10.4f %10s\n", "", fmt.Sprintf("fixed %d|%d interpolated", r.BracketSteps[0],
 			r.BracketSteps[1]), fmt.Sprintf("%.0f", float64(r.AutoEvaluations)), r.InterpSimilarity, "")
-		fmt.Printf("%-12s saved %.1f%% of UNet evaluations; tolerance %.2f; auto above tolerance: %v; auto - equal cost: %+.4f (SE %.4f); beats equal cost: %v\n",
+		fmt.Fprintf(cfg.Out, "%-12s saved %.1f%% of UNet evaluations; tolerance %.2f; auto above tolerance: %v; auto - equal cost: %+.4f (SE %.4f); beats equal cost: %v\n",
 			"", 100*r.SavedFraction, r.Tolerance, r.AutoSimilarity >= r.Tolerance,
 			r.AutoSimilarity-r.EqualCostSimilarity, r.AutoMinusEqualCostSE, r.AutoSimilarity > r.EqualCostSimilarity)
-		fmt.Printf("%-12s auto - interpolated equal cost: %+.4f (SE %.4f)\n", "", r.AutoSimilarity-r.InterpSimilarity,
+		fmt.Fprintf(cfg.Out, "%-12s auto - interpolated equal cost: %+.4f (SE %.4f)\n", "", r.AutoSimilarity-r.InterpSimilarity,
 			r.AutoMinusInterpSE)
 		per[r.Scheduler] = benchFigures(r)
 	}
@@ -120,8 +121,8 @@ func runBenchThumbnail(args []string) int {
 	}
 	out["seconds"] = round3(total)
 	b, _ := json.Marshal(out)
-	fmt.Println(string(b))
-	return 0
+	fmt.Fprintln(cfg.Out, string(b))
+	return nil
 }
 
 // benchFigures is one scheduler's JSON figures.

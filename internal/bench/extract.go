@@ -1,11 +1,12 @@
-package main
+package bench
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -49,52 +50,66 @@ type benchExtractFile struct {
 	RatioMVRes    float64 `json:"ratio_mv_residual"`
 }
 
-func runBenchExtract(args []string) int {
-	fs := flag.NewFlagSet("bench extract", flag.ContinueOnError)
-	threads := fs.Int("threads", runtime.NumCPU(), "decoder threads, for mvwatch and for the ffmpeg CLI alike")
-	runs := fs.Int("runs", 3, "timed runs per mode (interleaved; the median counts)")
-	streams := fs.Int("streams", 4, "concurrent 720p streams for the memory figure")
-	loops := fs.Int("loops", 5, "passes over the 720p clip for the memory-flatness figure")
-	seconds := fs.Int("seconds", 10, "length of each generated clip")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: mvwatch bench extract [flags] [FILE...]\n\nWithout files it generates 720p and 1080p H.264 clips (x264, no B-frames, 25 fps) with the ffmpeg CLI.\nEach file is decoded by `ffmpeg -threads N -flags2 +export_mvs -i FILE -f null -` and by mvwatch (MVs alone;\nMVs + residuals) in the same run; the ratios are mvwatch fps / ffmpeg fps.")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	files := fs.Args()
+// ExtractConfig configures Extract; the zero value of a field means its default.
+type ExtractConfig struct {
+	// Threads is the decoder thread count, for mvwatch and the ffmpeg CLI alike. It defaults to the
+	// number of CPUs.
+	Threads int
+	// Runs is the number of timed runs per mode (interleaved; the median counts). It defaults to 3.
+	Runs int
+	// Streams is the number of concurrent 720p streams for the memory figure. It defaults to 4.
+	Streams int
+	// Loops is the number of passes over the 720p clip for the memory-flatness figure. It defaults to 5.
+	Loops int
+	// Seconds is the length of each generated clip. It defaults to 10.
+	Seconds int
+	// Files are the inputs; without any, 720p and 1080p clips are generated with the ffmpeg CLI.
+	Files []string
+	// Out receives the report (a table, then one JSON line); Log the progress.
+	Out, Log io.Writer
+}
+
+// ExtractUsage describes `mvwatch bench extract`.
+const ExtractUsage = "usage: mvwatch bench extract [flags] [FILE...]\n\nWithout files it generates 720p and 1080p H.264 clips (x264, no B-frames, 25 fps) with the ffmpeg CLI.\nEach file is decoded by `ffmpeg -threads N -flags2 +export_mvs -i FILE -f null -` and by mvwatch (MVs alone;\nMVs + residuals) in the same run; the ratios are mvwatch fps / ffmpeg fps."
+
+// Extract runs the extraction benchmark.
+func Extract(cfg ExtractConfig) error {
+	cfg.Threads = cmp.Or(cfg.Threads, runtime.NumCPU())
+	cfg.Runs = cmp.Or(cfg.Runs, 3)
+	cfg.Streams = cmp.Or(cfg.Streams, 4)
+	cfg.Loops = cmp.Or(cfg.Loops, 5)
+	cfg.Seconds = cmp.Or(cfg.Seconds, 10)
+	cfg.Out = cmp.Or[io.Writer](cfg.Out, io.Discard)
+	cfg.Log = cmp.Or[io.Writer](cfg.Log, io.Discard)
+	files := cfg.Files
 	if len(files) == 0 {
 		dir, err := os.MkdirTemp("", "mvwatch-bench-")
 		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
+			return err
 		}
 		defer os.RemoveAll(dir)
 		for _, size := range []string{"1280x720", "1920x1080"} {
 			p := filepath.Join(dir, "bench_"+size+".mp4")
-			fmt.Fprintf(os.Stderr, "generating %s ...\n", p)
-			if err := generateClip(p, size, *seconds); err != nil {
-				fmt.Fprintln(os.Stderr, err)
-				return 1
+			fmt.Fprintf(cfg.Log, "generating %s ...\n", p)
+			if err := generateClip(p, size, cfg.Seconds); err != nil {
+				return err
 			}
 			files = append(files, p)
 		}
 	}
-	res, err := benchExtract(files, *threads, *runs, *streams, *loops)
+	res, err := benchExtract(files, cfg.Threads, cfg.Runs, cfg.Streams, cfg.Loops)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "mvwatch bench extract: %v\n", err)
-		return 1
+		return err
 	}
-	fmt.Printf("%-22s %7s %10s %10s %10s %8s %8s\n", "file", "frames", "ffmpeg/s", "mv/s", "mv+res/s", "mv", "mv+res")
+	fmt.Fprintf(cfg.Out, "%-22s %7s %10s %10s %10s %8s %8s\n", "file", "frames", "ffmpeg/s", "mv/s", "mv+res/s", "mv", "mv+res")
 	for _, f := range res.Files {
-		fmt.Printf("%-22s %7d %10.1f %10.1f %10.1f %7.2fx %7.2fx\n", f.Name, f.Frames, f.FFmpegFPS, f.MVFPS, f.MVResidualFPS, f.RatioMV, f.RatioMVRes)
+		fmt.Fprintf(cfg.Out, "%-22s %7d %10.1f %10.1f %10.1f %7.2fx %7.2fx\n", f.Name, f.Frames, f.FFmpegFPS, f.MVFPS, f.MVResidualFPS, f.RatioMV, f.RatioMVRes)
 	}
-	fmt.Printf("memory: %.1f MB RSS per concurrent 720p stream (%d streams); over %d loops RSS %.1f -> %.1f MB, Go heap %.1f -> %.1f MB\n",
+	fmt.Fprintf(cfg.Out, "memory: %.1f MB RSS per concurrent 720p stream (%d streams); over %d loops RSS %.1f -> %.1f MB, Go heap %.1f -> %.1f MB\n",
 		res.RSSPerStreamMB, res.Streams, res.Loops, res.RSSFirstLoopMB, res.RSSLastLoopMB, res.HeapFirstLoopMB, res.HeapLastLoopMB)
 	line, _ := json.Marshal(res)
-	fmt.Println(string(line))
-	return 0
+	fmt.Fprintln(cfg.Out, string(line))
+	return nil
 }
 
 // generateClip encodes a camera-like test clip: moving test pattern with temporal sensor noise.

@@ -1,9 +1,13 @@
-package main
+// Package bench holds the `mvwatch bench` harnesses: extract (motion-vector extraction against the
+// ffmpeg CLI), serve (cameras per process through internal/app), caption (speculative decoding) and
+// thumbnail (adaptive diffusion steps). Each ends its report with one JSON line of figures.
+package bench
 
 import (
+	"cmp"
 	"encoding/json"
-	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"os"
@@ -26,8 +30,8 @@ import (
 	"github.com/mvwatch/mvwatch/pipeline"
 )
 
-// benchServeRun is one load level of `mvwatch bench serve`.
-type benchServeRun struct {
+// serveRun is one load level of `mvwatch bench serve`.
+type serveRun struct {
 	Cameras        int     `json:"cameras"`
 	Gate           bool    `json:"gate"`
 	Realtime       int     `json:"realtime"` // cameras that decoded >= 95% of the frames sent, with no drops
@@ -43,52 +47,70 @@ type benchServeRun struct {
 	CPUSecondsPerS float64 `json:"cpu_seconds_per_s"`
 }
 
-func runBenchServe(args []string) int {
-	fs := flag.NewFlagSet("bench serve", flag.ContinueOnError)
-	camList := fs.String("cameras", "8,16,32", "comma-separated camera counts to try")
-	duration := fs.Duration("duration", 20*time.Second, "measuring time per run")
-	warmup := fs.Duration("warmup", 5*time.Second, "time before measuring (gate warm-up, connections)")
-	size := fs.String("size", "1280x720", "test camera picture size")
-	fps := fs.Int("fps", 15, "test camera frame rate")
-	gateModes := fs.String("gate", "on,off", "motion gate settings to compare: on, off or on,off")
-	modelDir := fs.String("model", defaultModelDir, "model directory")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: mvwatch bench serve [flags]\n\nRuns N built-in test cameras (a mostly idle scene: a static picture with sensor noise and one\nobject crossing every 20 s) through the whole serving pipeline in this process and reports how many\nstay real time, with the motion gate on and off; then inference throughput at batch 1, 4, 8.")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	fail := func(err error) int { fmt.Fprintf(os.Stderr, "mvwatch bench serve: %v\n", err); return 1 }
+// ServeConfig configures Serve; the zero value of a field means its default.
+type ServeConfig struct {
+	// Cameras is a comma-separated list of camera counts to try. It defaults to "8,16,32".
+	Cameras string
+	// Duration is the measuring time per run. It defaults to 20s.
+	Duration time.Duration
+	// Warmup is the time before measuring (gate warm-up, connections). It defaults to 5s.
+	Warmup time.Duration
+	// Size is the test camera picture size. It defaults to "1280x720".
+	Size string
+	// FPS is the test camera frame rate. It defaults to 15.
+	FPS int
+	// Gate lists the motion gate settings to compare: "on", "off" or "on,off" (the default).
+	Gate string
+	// ModelDir is the model directory. It defaults to pipeline.DefaultModelDir.
+	ModelDir string
+	// Out receives the report (one line per run, then one JSON line); Log the progress.
+	Out, Log io.Writer
+}
+
+// ServeUsage describes `mvwatch bench serve`.
+const ServeUsage = "usage: mvwatch bench serve [flags]\n\nRuns N built-in test cameras (a mostly idle scene: a static picture with sensor noise and one\nobject crossing every 20 s) through the whole serving pipeline in this process and reports how many\nstay real time, with the motion gate on and off; then inference throughput at batch 1, 4, 8."
+
+// Serve runs the serving benchmark: for each camera count and gate setting, that many built-in test
+// cameras through one internal/app assembly, as `mvwatch serve` runs them.
+func Serve(cfg ServeConfig) error {
+	cfg.Cameras = cmp.Or(cfg.Cameras, "8,16,32")
+	cfg.Duration = cmp.Or(cfg.Duration, 20*time.Second)
+	cfg.Warmup = cmp.Or(cfg.Warmup, 5*time.Second)
+	cfg.Size = cmp.Or(cfg.Size, "1280x720")
+	cfg.FPS = cmp.Or(cfg.FPS, 15)
+	cfg.Gate = cmp.Or(cfg.Gate, "on,off")
+	cfg.ModelDir = cmp.Or(cfg.ModelDir, pipeline.DefaultModelDir)
+	cfg.Out = cmp.Or[io.Writer](cfg.Out, io.Discard)
+	cfg.Log = cmp.Or[io.Writer](cfg.Log, io.Discard)
 	dir, err := os.MkdirTemp("", "mvwatch-bench-serve-")
 	if err != nil {
-		return fail(err)
+		return err
 	}
 	defer os.RemoveAll(dir)
 	clip := filepath.Join(dir, "idle.264")
-	fmt.Fprintf(os.Stderr, "generating %s (%s, %d fps) ...\n", clip, *size, *fps)
-	if err := generateIdleScene(clip, *size, *fps); err != nil {
-		return fail(err)
+	fmt.Fprintf(cfg.Log, "generating %s (%s, %d fps) ...\n", clip, cfg.Size, cfg.FPS)
+	if err := generateIdleScene(clip, cfg.Size, cfg.FPS); err != nil {
+		return err
 	}
-	model, err := resolveModelDir(*modelDir)
+	model, err := pipeline.ResolveModelDir(cfg.ModelDir)
 	if err != nil {
-		return fail(err)
+		return err
 	}
-	var runs []benchServeRun
+	var runs []serveRun
 	best := 0
-	for _, s := range strings.Split(*camList, ",") {
+	for _, s := range strings.Split(cfg.Cameras, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n < 1 {
-			return fail(fmt.Errorf("bad camera count %q", s))
+			return fmt.Errorf("bad camera count %q", s)
 		}
-		for _, g := range strings.Split(*gateModes, ",") {
+		for _, g := range strings.Split(cfg.Gate, ",") {
 			gate := strings.TrimSpace(g) == "on"
-			r, err := benchServeOnce(clip, model, dir, n, gate, *warmup, *duration)
+			r, err := serveOnce(clip, model, dir, n, gate, cfg.Warmup, cfg.Duration)
 			if err != nil {
-				return fail(err)
+				return err
 			}
 			runs = append(runs, r)
-			fmt.Printf("cameras=%-3d gate=%-5v realtime=%-3d fps min/mean %5.1f/%5.1f (sent %4.1f) skip=%4.0f%% clips=%5.0f events=%4.0f latency p50/p99 %.2f/%.2fs rss/camera %.1f MB cpu %.2f s/s\n",
+			fmt.Fprintf(cfg.Out, "cameras=%-3d gate=%-5v realtime=%-3d fps min/mean %5.1f/%5.1f (sent %4.1f) skip=%4.0f%% clips=%5.0f events=%4.0f latency p50/p99 %.2f/%.2fs rss/camera %.1f MB cpu %.2f s/s\n",
 				r.Cameras, r.Gate, r.Realtime, r.MinFPS, r.MeanFPS, r.SentFPS, 100*r.SkipRatio, r.Clips, r.Events, r.LatencyP50, r.LatencyP99, r.RSSPerCameraMB, r.CPUSecondsPerS)
 			if gate && r.Realtime == n && n > best {
 				best = n
@@ -97,17 +119,17 @@ func runBenchServe(args []string) int {
 	}
 	tp, err := inference.MeasureThroughput(model, inference.ThroughputConfig{BatchSizes: []int{1, 4, 8}})
 	if err != nil {
-		return fail(err)
+		return err
 	}
 	speedup := 0.0
 	for _, t := range tp {
-		fmt.Printf("inference batch %d: %.1f clips/s (%.2fx batch 1)\n", t.Batch, t.ClipsPerSecond, t.Ratio)
+		fmt.Fprintf(cfg.Out, "inference batch %d: %.1f clips/s (%.2fx batch 1)\n", t.Batch, t.ClipsPerSecond, t.Ratio)
 		speedup = max(speedup, t.Ratio)
 	}
 	line, _ := json.Marshal(map[string]any{"cameras_realtime": best, "runs": runs, "batching": tp, "batch_speedup": speedup,
-		"size": *size, "fps": *fps, "cpus": runtime.NumCPU()})
-	fmt.Println(string(line))
-	return 0
+		"size": cfg.Size, "fps": cfg.FPS, "cpus": runtime.NumCPU()})
+	fmt.Fprintln(cfg.Out, string(line))
+	return nil
 }
 
 // generateIdleScene encodes a mostly idle camera scene: a static textured picture with temporal sensor
@@ -126,8 +148,8 @@ func generateIdleScene(path, size string, fps int) error {
 	return nil
 }
 
-func benchServeOnce(clip, modelDir, dir string, n int, gate bool, warmup, duration time.Duration) (benchServeRun, error) {
-	res := benchServeRun{Cameras: n, Gate: gate}
+func serveOnce(clip, modelDir, dir string, n int, gate bool, warmup, duration time.Duration) (serveRun, error) {
+	res := serveRun{Cameras: n, Gate: gate}
 	log := slog.New(slog.DiscardHandler)
 	runtime.GC()
 	rss0 := rssMB()
