@@ -40,4 +40,3 @@ func TestResolveModelDir(t *testing.T) {
 	_, err = ResolveModelDir("models/mfcd-typo")
 	require.Error(t, err)
 }
-

@@ -80,4 +80,3 @@ func runServe(args []string) int {
 	}
 	return 0
 }
-
