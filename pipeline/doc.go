@@ -5,7 +5,7 @@
 //
 //   - The configuration lives in package internal/config (a leaf): the one YAML file, MVWATCH_*
 //     environment overrides and flags, validated together with field paths.
-//   - Event, Sink and Fanout (event.go): what the pipeline emits and the small interface every
+//   - event.Event, Sink and Fanout (event.go): what the pipeline emits and the small interface every
 //     destination implements. Store (store.go) is the durable embedded sink on bbolt: Publish
 //     returns only once the event is fsync'd; retention by age and count; queries by time range,
 //     camera, label and score with cursor paging; keyframe JPEGs and thumbnail PNGs; durable caption

@@ -1,0 +1,70 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/mvwatch/mvwatch/internal/config"
+	"github.com/mvwatch/mvwatch/internal/enrich"
+	"github.com/mvwatch/mvwatch/pipeline"
+)
+
+// ServeOptions configures Serve.
+type ServeOptions struct {
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// Out receives the one line that says where the service listens. It defaults to io.Discard.
+	Out io.Writer
+}
+
+// Serve is `mvwatch serve`: it loads the model and the enrichment stages that cfg (validated, model
+// directories resolved) names, runs an App with every role until ctx ends, then shuts it down
+// gracefully (open events flushed and stored).
+func Serve(ctx context.Context, cfg *config.Config, opts ServeOptions) error {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Out == nil {
+		opts.Out = io.Discard
+	}
+	log := opts.Logger
+	reg := prometheus.NewRegistry()
+	if err := pipeline.RegisterRuntimeCollectors(reg); err != nil {
+		return err
+	}
+	metrics, err := pipeline.NewMetrics(reg)
+	if err != nil {
+		return err
+	}
+	model, err := pipeline.LoadModel(cfg.ModelDir, pipeline.ModelOptions{Inference: cfg.Inference, Precision: cfg.Inference.Precision, Metrics: metrics})
+	if err != nil {
+		return fmt.Errorf("model: %w", err)
+	}
+	defer model.Close()
+	captions, thumbnails, err := enrich.Open(cfg, reg, log)
+	if err != nil {
+		return err
+	}
+	a, err := New(Options{
+		Config: cfg, Classifier: model, Features: model.Features, Registry: reg, WorkerMetrics: metrics, Logger: log,
+		Captions: captions, Thumbnails: thumbnails,
+	})
+	if err != nil {
+		return err
+	}
+	if err := a.Start(); err != nil {
+		return err
+	}
+	fmt.Fprintf(opts.Out, "mvwatch serving: API http://%s  live events http://%s/api/v1/events/live  metrics http://%s/metrics  restream rtsp://%s/<camera>\n",
+		a.HTTPAddr(), a.HTTPAddr(), a.HTTPAddr(), a.RTSPAddr())
+	<-ctx.Done()
+	log.Info("shutting down: flushing events")
+	if err := a.Close(); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}

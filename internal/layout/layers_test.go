@@ -1,0 +1,120 @@
+// Package layout checks the module's package graph: data flows one way (camera -> stages -> worker ->
+// bus -> event service -> API -> assembly -> commands) and no package reaches back up the flow.
+package layout
+
+import (
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+const module = "github.com/mvwatch/mvwatch/"
+
+// floors places every package of the module on a floor of the flow. A package may import only
+// packages on lower floors (test files are not checked: tests may use anything, internal/testcam
+// included). A new package needs a floor here; pick the lowest one above everything it imports.
+//
+//	0  leaves: plain value types and one-concern helpers, stdlib (and yaml for config) only
+//	1  the event value type (it uses config's camera-name rule)
+//	2  stages that touch the outside world: RTSP ingest, FFmpeg demux, pure-Go MV extraction, ONNX
+//	   inference, the pre-decode gate
+//	3  model stages built on inference: captions (llmgen) and thumbnails (diffusion)
+//	4  URL or file -> frames (source), RTSP egress (restream)
+//	5  the bus seam between workers and the event service; the test camera (an RTSP server on restream)
+//	6  the per-camera worker (pipeline): gate, processor, eventizer, runner, fleet; publishes to the bus
+//	7  the event service: store, live hub, webhooks, enrichment
+//	8  the HTTP API, on small interfaces (bus.Cameras, a store reader) and the live hub
+//	9  the one assembly (app) and the offline evaluation
+//	10 the benchmark harnesses
+//	11 the command
+var floors = map[string]int{
+	"internal/media": 0, "internal/queue": 0, "internal/backoff": 0, "internal/redact": 0, "internal/bpe": 0,
+	"internal/lifecycle": 0, "internal/peer": 0, "internal/config": 0,
+	"internal/event": 1,
+	"ingest":         2, "demux": 2, "mvextract": 2, "inference": 2, "internal/pregate": 2,
+	"llmgen": 3, "diffusion": 3,
+	"internal/source": 4, "internal/restream": 4,
+	"internal/bus": 5, "internal/testcam": 5,
+	"pipeline":       6,
+	"internal/store": 7, "internal/livehub": 7, "internal/webhook": 7, "internal/enrich": 7,
+	"internal/api": 8,
+	"internal/app": 9, "internal/evaluate": 9,
+	"internal/bench": 10,
+	"cmd/mvwatch":    11,
+}
+
+// goList runs `go list` from the module root with args and returns its output lines.
+func goList(t *testing.T, args ...string) []string {
+	t.Helper()
+	cmd := exec.Command("go", append([]string{"list"}, args...)...)
+	cmd.Dir = "../.."
+	out, err := cmd.Output()
+	if ee, ok := err.(*exec.ExitError); ok {
+		t.Fatalf("go list %v: %v\n%s", args, err, ee.Stderr)
+	}
+	require.NoError(t, err)
+	return strings.Split(strings.TrimSpace(string(out)), "\n")
+}
+
+// imports maps each package of the module (relative path) to the module packages it imports.
+func imports(t *testing.T) map[string][]string {
+	t.Helper()
+	out := map[string][]string{}
+	for _, line := range goList(t, "-f", "{{.ImportPath}}:{{range .Imports}} {{.}}{{end}}", "./...") {
+		pkg, deps, _ := strings.Cut(line, ":")
+		pkg = strings.TrimPrefix(pkg, module)
+		out[pkg] = []string{}
+		for _, d := range strings.Fields(deps) {
+			if rel, ok := strings.CutPrefix(d, module); ok {
+				out[pkg] = append(out[pkg], rel)
+			}
+		}
+	}
+	return out
+}
+
+// TestNoPackageImportsUpTheFlow: every package imports only packages on lower floors.
+func TestNoPackageImportsUpTheFlow(t *testing.T) {
+	for pkg, deps := range imports(t) {
+		if pkg == "internal/layout" {
+			continue
+		}
+		floor, ok := floors[pkg]
+		require.True(t, ok, "package %s has no floor in internal/layout: add it", pkg)
+		for _, d := range deps {
+			df, ok := floors[d]
+			require.True(t, ok, "package %s has no floor in internal/layout: add it", d)
+			require.Less(t, df, floor, "%s (floor %d) imports %s (floor %d): a package never reaches back up the flow", pkg, floor, d, df)
+		}
+	}
+}
+
+// TestProductionCodeDoesNotImportTheTestCamera: only the demo and benchmark entry points start the
+// built-in test camera (`mvwatch testcam`, `mvwatch serve` without cameras, `mvwatch bench serve`);
+// tests may use it freely.
+func TestProductionCodeDoesNotImportTheTestCamera(t *testing.T) {
+	allowed := []string{"internal/bench", "cmd/mvwatch"}
+	for pkg, deps := range imports(t) {
+		if slices.Contains(deps, "internal/testcam") {
+			require.Contains(t, allowed, pkg, "%s imports internal/testcam", pkg)
+		}
+	}
+}
+
+// TestPureGoPackagesLinkNoCgoStage: MV extraction, the config and the event service link no FFmpeg,
+// ONNX Runtime or RTSP library, so they build and test without them and can run on machines that
+// have none (the event role of a split deployment).
+func TestPureGoPackagesLinkNoCgoStage(t *testing.T) {
+	forbidden := []string{"github.com/asticode/go-astiav", "github.com/yalue/onnxruntime_go", "github.com/bluenviron/gortsplib"}
+	for _, pkg := range []string{"mvextract", "internal/config", "internal/event", "internal/bus", "internal/store",
+		"internal/livehub", "internal/webhook", "internal/api"} {
+		for _, dep := range goList(t, "-deps", "-f", "{{.ImportPath}}", "./"+pkg) {
+			for _, f := range forbidden {
+				require.False(t, strings.HasPrefix(dep, f), "%s links %s", pkg, dep)
+			}
+		}
+	}
+}
