@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -12,6 +11,7 @@ import (
 	"github.com/mvwatch/mvwatch/ingest"
 	"github.com/mvwatch/mvwatch/internal/app"
 	"github.com/mvwatch/mvwatch/internal/config"
+	"github.com/mvwatch/mvwatch/internal/logging"
 	"github.com/mvwatch/mvwatch/internal/testcam"
 	"github.com/mvwatch/mvwatch/pipeline"
 )
@@ -25,7 +25,7 @@ func runServe(args []string) int {
 	storePath := fs.String("store", "", "event store file (overrides the config)")
 	precision := fs.String("precision", "", "model precision: fp32 or int8 (overrides the config; default fp32)")
 	testCams := fs.Int("testcams", 1, "built-in test cameras to start when the config has no cameras")
-	verbose := fs.Bool("v", false, "debug logging")
+	verbose := fs.Bool("v", false, "debug logging (log.level: debug)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: mvwatch serve [flags]\n\nWatches RTSP cameras, serves the HTTP API, live events, metrics and the RTSP restream.")
 		fs.PrintDefaults()
@@ -33,12 +33,6 @@ func runServe(args []string) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	level := slog.LevelInfo
-	if *verbose {
-		level = slog.LevelDebug
-	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-
 	// Defaults, the file, MVWATCH_* and the flags, validated together.
 	cfg, err := config.Load(*configPath, config.Options{LookupEnv: os.LookupEnv, Flags: config.Flags{
 		HTTP: *httpAddr, RTSP: *rtspAddr, ModelDir: *modelFlag, StorePath: *storePath, Precision: *precision}})
@@ -46,6 +40,15 @@ func runServe(args []string) int {
 		fmt.Fprintf(os.Stderr, "mvwatch serve: %v\n", err)
 		return 2
 	}
+	if *verbose {
+		cfg.Log.Level = "debug"
+	}
+	log, err := logging.New(cfg.Log, os.Stderr)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "mvwatch serve: %v\n", err)
+		return 2
+	}
+	logging.Install(log)
 	if cfg.ModelDir, err = pipeline.ResolveModelDir(cfg.ModelDir); err != nil {
 		fmt.Fprintf(os.Stderr, "mvwatch serve: %v\n", err)
 		return 2

@@ -26,6 +26,7 @@ import (
 	"github.com/mvwatch/mvwatch/internal/enrich"
 	"github.com/mvwatch/mvwatch/internal/livehub"
 	"github.com/mvwatch/mvwatch/internal/media"
+	"github.com/mvwatch/mvwatch/internal/mqtt"
 	"github.com/mvwatch/mvwatch/internal/queue"
 	"github.com/mvwatch/mvwatch/internal/restream"
 	"github.com/mvwatch/mvwatch/internal/store"
@@ -80,6 +81,11 @@ type Options struct {
 	Captions *enrich.Captions
 	// Thumbnails, when set, draws a thumbnail for every stored event. The App owns it like Captions.
 	Thumbnails *enrich.Thumbnails
+	// Labels are the model's event labels (idle ones excluded), for MQTT's per-label sensors. It
+	// defaults to none.
+	Labels []string
+	// Version is reported to MQTT / Home Assistant. It defaults to empty.
+	Version string
 }
 
 // App is one mvwatch process: see the package documentation.
@@ -105,6 +111,7 @@ type App struct {
 	api      *api.API
 	captions *enrich.Captions
 	thumbs   *enrich.Thumbnails
+	mqtt     *mqtt.Publisher // nil unless mqtt.url is set
 	http     *http.Server
 	httpLn   net.Listener
 
@@ -205,7 +212,26 @@ func (a *App) newEvents() error {
 	if a.apiM, err = api.NewMetrics(reg); err != nil {
 		return err
 	}
+	if a.cfg.MQTT.Enabled() {
+		a.mqtt, err = mqtt.New(a.cfg.MQTT, mqtt.Options{Labels: a.opts.Labels, States: a.cameraStates,
+			Version: a.opts.Version, Logger: a.log, Registerer: reg})
+		if err != nil {
+			return fmt.Errorf("mqtt: %w", err)
+		}
+	}
 	return nil
+}
+
+// cameraStates lists every camera's state, for MQTT.
+func (a *App) cameraStates() []bus.CameraState {
+	cams := a.bus.Cameras()
+	var out []bus.CameraState
+	for _, c := range cams.List() {
+		if st, err := cams.State(c.Name); err == nil {
+			out = append(out, st)
+		}
+	}
+	return out
 }
 
 // closeStages closes the stages that are set.
@@ -285,6 +311,12 @@ func (a *App) startEvents() error {
 	})
 	a.webhooks.Start()
 	a.closers = append(a.closers, func() error { a.webhooks.Close(); return nil })
+	if a.mqtt != nil {
+		if err := a.mqtt.Start(context.Background()); err != nil {
+			return fmt.Errorf("mqtt: %w", err)
+		}
+		a.closers = append(a.closers, func() error { a.mqtt.Close(); return nil })
+	}
 	if a.thumbs != nil {
 		a.thumbs.Start(a.onThumbnail)
 	}

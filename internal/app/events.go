@@ -72,6 +72,9 @@ func (a *App) write(ev event.Event) {
 	}
 	a.metrics.events.WithLabelValues(ev.Camera, ev.Label).Inc()
 	a.metrics.latency.Observe(time.Since(ev.End).Seconds())
+	if a.mqtt != nil {
+		a.mqtt.PublishEvent(ev) // with its keyframe: the camera's MQTT snapshot
+	}
 	ev.Keyframe = nil
 	a.hub.Publish(ev)
 	_ = a.webhooks.Publish(context.Background(), ev) // fails only once closed, after the writer

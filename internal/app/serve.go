@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/mvwatch/mvwatch/internal/buildinfo"
 	"github.com/mvwatch/mvwatch/internal/config"
 	"github.com/mvwatch/mvwatch/internal/enrich"
 	"github.com/mvwatch/mvwatch/pipeline"
@@ -36,6 +38,9 @@ func Serve(ctx context.Context, cfg *config.Config, opts ServeOptions) error {
 	if err := pipeline.RegisterRuntimeCollectors(reg); err != nil {
 		return err
 	}
+	if err := reg.Register(buildinfo.Collector()); err != nil {
+		return err
+	}
 	metrics, err := pipeline.NewMetrics(reg)
 	if err != nil {
 		return err
@@ -51,7 +56,7 @@ func Serve(ctx context.Context, cfg *config.Config, opts ServeOptions) error {
 	}
 	a, err := New(Options{
 		Config: cfg, Classifier: model, Features: model.Features, Registry: reg, WorkerMetrics: metrics, Logger: log,
-		Captions: captions, Thumbnails: thumbnails,
+		Captions: captions, Thumbnails: thumbnails, Labels: eventLabels(model.Labels(), nil), Version: buildinfo.Get().Version,
 	})
 	if err != nil {
 		return err
@@ -67,4 +72,18 @@ func Serve(ctx context.Context, cfg *config.Config, opts ServeOptions) error {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// eventLabels returns the model's labels without the idle ones (default {"idle"}).
+func eventLabels(labels, idle []string) []string {
+	if len(idle) == 0 {
+		idle = []string{"idle"}
+	}
+	var out []string
+	for _, l := range labels {
+		if !slices.Contains(idle, l) {
+			out = append(out, l)
+		}
+	}
+	return out
 }

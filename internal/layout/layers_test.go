@@ -17,33 +17,35 @@ const module = "github.com/mvwatch/mvwatch/"
 // packages on lower floors (test files are not checked: tests may use anything, internal/testcam
 // included). A new package needs a floor here; pick the lowest one above everything it imports.
 //
-//	0  leaves: plain value types and one-concern helpers, stdlib (and yaml for config) only
-//	1  the event value type (it uses config's camera-name rule)
-//	2  stages that touch the outside world: RTSP ingest, FFmpeg demux, pure-Go MV extraction, ONNX
+//	0  leaves: plain value types and one-concern helpers, stdlib only (buildinfo: and prometheus)
+//	1  config (yaml, and the leaves redact and zone)
+//	2  what builds on config alone: the event value type (it uses config's camera-name rule), logging
+//	3  stages that touch the outside world: RTSP ingest, FFmpeg demux, pure-Go MV extraction, ONNX
 //	   inference, the pre-decode gate
-//	3  model stages built on inference: captions (llmgen) and thumbnails (diffusion)
-//	4  URL or file -> frames (source), RTSP egress (restream)
-//	5  the bus seam between workers and the event service; the test camera (an RTSP server on restream)
-//	6  the per-camera worker (pipeline): gate, processor, eventizer, runner, fleet; publishes to the bus
-//	7  the event service: store, live hub, webhooks, enrichment
-//	8  the HTTP API, on small interfaces (bus.Cameras, a store reader) and the live hub
-//	9  the one assembly (app) and the offline evaluation
-//	10 the benchmark harnesses
-//	11 the command
+//	4  model stages built on inference: captions (llmgen) and thumbnails (diffusion)
+//	5  URL or file -> frames (source), RTSP egress (restream)
+//	6  the bus seam between workers and the event service; the test camera (an RTSP server on restream)
+//	7  the per-camera worker (pipeline): gate, processor, eventizer, runner, fleet; publishes to the bus
+//	8  the event service: store, live hub, webhooks, MQTT, enrichment
+//	9  the HTTP API, on small interfaces (bus.Cameras, a store reader) and the live hub
+//	10 the one assembly (app) and the offline evaluation
+//	11 the benchmark harnesses
+//	12 the command
 var floors = map[string]int{
 	"internal/media": 0, "internal/queue": 0, "internal/backoff": 0, "internal/redact": 0, "internal/bpe": 0,
-	"internal/lifecycle": 0, "internal/peer": 0, "internal/config": 0,
-	"internal/event": 1,
-	"ingest":         2, "demux": 2, "mvextract": 2, "inference": 2, "internal/pregate": 2,
-	"llmgen": 3, "diffusion": 3,
-	"internal/source": 4, "internal/restream": 4,
-	"internal/bus": 5, "internal/testcam": 5,
-	"pipeline":       6,
-	"internal/store": 7, "internal/livehub": 7, "internal/webhook": 7, "internal/enrich": 7,
-	"internal/api": 8,
-	"internal/app": 9, "internal/evaluate": 9,
-	"internal/bench": 10,
-	"cmd/mvwatch":    11,
+	"internal/lifecycle": 0, "internal/peer": 0, "internal/zone": 0, "internal/buildinfo": 0,
+	"internal/config": 1,
+	"internal/event":  2, "internal/logging": 2,
+	"ingest": 3, "demux": 3, "mvextract": 3, "inference": 3, "internal/pregate": 3,
+	"llmgen": 4, "diffusion": 4,
+	"internal/source": 5, "internal/restream": 5,
+	"internal/bus": 6, "internal/testcam": 6,
+	"pipeline":       7,
+	"internal/store": 8, "internal/livehub": 8, "internal/webhook": 8, "internal/enrich": 8, "internal/mqtt": 8,
+	"internal/api": 9,
+	"internal/app": 10, "internal/evaluate": 10,
+	"internal/bench": 11,
+	"cmd/mvwatch":    12,
 }
 
 // goList runs `go list` from the module root with args and returns its output lines.
@@ -110,7 +112,7 @@ func TestProductionCodeDoesNotImportTheTestCamera(t *testing.T) {
 func TestPureGoPackagesLinkNoCgoStage(t *testing.T) {
 	forbidden := []string{"github.com/asticode/go-astiav", "github.com/yalue/onnxruntime_go", "github.com/bluenviron/gortsplib"}
 	for _, pkg := range []string{"mvextract", "internal/config", "internal/event", "internal/bus", "internal/store",
-		"internal/livehub", "internal/webhook", "internal/api"} {
+		"internal/livehub", "internal/webhook", "internal/api", "internal/mqtt"} {
 		for _, dep := range goList(t, "-deps", "-f", "{{.ImportPath}}", "./"+pkg) {
 			for _, f := range forbidden {
 				require.False(t, strings.HasPrefix(dep, f), "%s links %s", pkg, dep)

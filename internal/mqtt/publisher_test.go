@@ -20,8 +20,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/mvwatch/mvwatch/internal/bus"
 	"github.com/mvwatch/mvwatch/internal/config"
-	"github.com/mvwatch/mvwatch/pipeline"
+	"github.com/mvwatch/mvwatch/internal/event"
 )
 
 // broker is an embedded mochi-mqtt broker on a loopback port; users, when given, must authenticate.
@@ -118,11 +119,11 @@ func mqttConfig(url string) config.MQTT {
 // fleet is a mutable camera set for the publisher's States poll.
 type fleet struct {
 	mu     sync.Mutex
-	states []pipeline.CameraState
+	states []bus.CameraState
 }
 
-func (f *fleet) set(s ...pipeline.CameraState) { f.mu.Lock(); f.states = s; f.mu.Unlock() }
-func (f *fleet) get() []pipeline.CameraState {
+func (f *fleet) set(s ...bus.CameraState) { f.mu.Lock(); f.states = s; f.mu.Unlock() }
+func (f *fleet) get() []bus.CameraState {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return slices.Clone(f.states)
@@ -145,8 +146,8 @@ func TestPublishesStateEventsAndDiscovery(t *testing.T) {
 	rec := record(t, addr, "", "")
 	f := &fleet{}
 	since := time.Now().UTC().Truncate(time.Second)
-	f.set(pipeline.CameraState{Name: "door", Phase: pipeline.PhaseRunning, Since: since},
-		pipeline.CameraState{Name: "yard", Phase: pipeline.PhaseReconnecting, Since: since,
+	f.set(bus.CameraState{Name: "door", Phase: bus.PhaseRunning, Since: since},
+		bus.CameraState{Name: "yard", Phase: bus.PhaseReconnecting, Since: since,
 			Reason: "dial rtsp://admin:hunter2@10.0.0.9:554/s?token=s3cret: connection refused"})
 	reg := prometheus.NewPedanticRegistry()
 	p := newPublisher(t, mqttConfig("mqtt://"+addr), f, reg)
@@ -165,13 +166,13 @@ func TestPublishesStateEventsAndDiscovery(t *testing.T) {
 
 	// An event: JSON on the events topic, its label ON, the keyframe as the snapshot; OFF after off_delay.
 	jpeg := []byte("\xff\xd8\xff\xe0 a keyframe")
-	ev := pipeline.Event{ID: pipeline.NewEventID(time.Now()), Camera: "door", Label: "object_right", Score: 0.9,
+	ev := event.Event{ID: event.NewEventID(time.Now()), Camera: "door", Label: "object_right", Score: 0.9,
 		Start: time.Now().Add(-2 * time.Second), End: time.Now(), Keyframe: jpeg}
 	p.PublishEvent(ev)
 	rec.eventually(t, "mvwatch/door/object_right", "ON")
 	rec.eventually(t, "mvwatch/door/snapshot", string(jpeg))
 	got, _ := rec.last("mvwatch/events")
-	var back pipeline.Event
+	var back event.Event
 	require.NoError(t, json.Unmarshal([]byte(got), &back))
 	require.Equal(t, ev.ID, back.ID)
 	require.Equal(t, "object_right", back.Label)
@@ -195,7 +196,7 @@ func TestPublishesStateEventsAndDiscovery(t *testing.T) {
 		10*time.Second, 20*time.Millisecond)
 
 	// A removed camera's entities are cleared with empty retained payloads.
-	f.set(pipeline.CameraState{Name: "door", Phase: pipeline.PhaseRunning, Since: since})
+	f.set(bus.CameraState{Name: "door", Phase: bus.PhaseRunning, Since: since})
 	rec.eventually(t, "homeassistant/camera/mvwatch_yard_snapshot/config", "")
 	rec.eventually(t, "mvwatch/yard/state", "")
 
@@ -251,7 +252,7 @@ func TestBrokerLaterAndCredentials(t *testing.T) {
 
 	p := newPublisher(t, mqttConfig("mqtt://cam:right@"+addr), &fleet{}, nil)
 	require.NoError(t, p.Start(t.Context()))
-	p.PublishEvent(pipeline.Event{ID: "e1", Camera: "door", Label: "zoom", End: time.Now()})
+	p.PublishEvent(event.Event{ID: "e1", Camera: "door", Label: "zoom", End: time.Now()})
 
 	bad := mqttConfig("mqtt://" + addr)
 	bad.ClientID, bad.Username, bad.Password = "intruder", "cam", "wrong"
