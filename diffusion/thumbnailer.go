@@ -96,6 +96,7 @@ func NewThumbnailer(cfg ThumbnailerConfig) (*Thumbnailer, error) {
 	if err != nil {
 		return nil, err
 	}
+	m.Steps.WithLabelValues(cfg.Scheduler) // present from start, at zero
 	t := &Thumbnailer{cfg: cfg, metrics: m, defaultEvals: defaultEvals, queue: make(chan ThumbnailJob, cfg.QueueSize),
 		workers: lifecycle.NewGroup(context.Background())}
 	if err := t.workers.Go(t.run); err != nil {

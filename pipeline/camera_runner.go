@@ -83,6 +83,7 @@ func newCamera(cfg config.Camera, deps *cameraDeps) (*cameraRunner, error) {
 	r.state = bus.CameraState{Name: cfg.Name, Phase: bus.PhaseStarting, Since: time.Now()}
 	qo := queue.Options{}
 	if m := deps.metrics; m != nil {
+		m.InitCamera(cfg.Name)
 		qo.Drops = m.QueueDrops.WithLabelValues("inference", cfg.Name)
 		qo.Depth = m.QueueDepth.WithLabelValues("inference", cfg.Name)
 	}

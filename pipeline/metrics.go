@@ -153,6 +153,28 @@ func (m *Metrics) ObserveGate(camera string, d GateDecision) {
 	m.GateSkipRatio.WithLabelValues(camera).Set(d.SkipRatio)
 }
 
+// InitCamera creates a camera's series at zero, so that dashboards and alerts see them before the
+// first frame, reconnect or fallback.
+func (m *Metrics) InitCamera(camera string) {
+	m.FramesDecoded.WithLabelValues(camera)
+	m.PacketsLost.WithLabelValues(camera)
+	m.Reconnects.WithLabelValues(camera)
+	m.HWAccelFallbacks.WithLabelValues(camera)
+	m.DecodeSeconds.WithLabelValues(camera)
+	m.ExtractSeconds.WithLabelValues(camera)
+	m.GateFrames.WithLabelValues(camera, "pass")
+	m.GateFrames.WithLabelValues(camera, "skip")
+	m.GateSkipRatio.WithLabelValues(camera)
+	m.SetCameraState(camera, bus.PhaseStarting)
+}
+
+// InitStages creates the early-exit series of a model with n stages at zero.
+func (m *Metrics) InitStages(n int) {
+	for i := range n {
+		m.EarlyExits.WithLabelValues(strconv.Itoa(i))
+	}
+}
+
 // ForgetCamera deletes every series of a removed camera.
 func (m *Metrics) ForgetCamera(camera string) {
 	l := prometheus.Labels{labelCamera: camera}

@@ -66,6 +66,7 @@ func LoadModel(dir string, opts ModelOptions) (*Model, error) {
 	// The classifier applies the manifest's normalisation when the graph does not.
 	ccfg := inference.ClassifierConfig{Precision: prec, MaxBatch: maxBatch, IntraOpThreads: opts.Inference.Threads}
 	if m := opts.Metrics; m != nil {
+		m.InitStages(len(man.Stages))
 		ccfg.Hooks = inference.ClassifierHooks{
 			Batch: func(n int, d time.Duration) {
 				m.BatchSize.Observe(float64(n))

@@ -103,6 +103,9 @@ func New(opts Options) *API {
 	a.handle("GET /api/v1/events/{id}", a.getEvent)
 	a.handle("GET /api/v1/events/{id}/keyframe", a.keyframe)
 	a.handle("GET /api/v1/events/{id}/thumbnail", a.thumbnail)
+	if opts.Metrics != nil {
+		opts.Metrics.initRoutes(a.routes)
+	}
 	return a
 }
 
@@ -121,12 +124,9 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
 	defer func() {
 		if a.opts.Metrics != nil {
-			route := pattern
-			if route == "" {
-				route = "unmatched"
-			}
-			a.opts.Metrics.Requests.WithLabelValues(route, strconv.Itoa(sw.code)).Inc()
-			a.opts.Metrics.Seconds.WithLabelValues(route).Observe(time.Since(start).Seconds())
+			method, route := splitPattern(pattern)
+			a.opts.Metrics.Requests.WithLabelValues(method, route, strconv.Itoa(sw.code)).Inc()
+			a.opts.Metrics.Seconds.WithLabelValues(method, route).Observe(time.Since(start).Seconds())
 		}
 	}()
 	public := r.URL.Path == "/healthz" || r.URL.Path == "/metrics"

@@ -202,8 +202,8 @@ func TestAPIHealthReadyMetrics(t *testing.T) {
 	code, hdr, body := f.do(t, "GET", "/metrics", "")
 	require.Equal(t, 200, code)
 	require.Contains(t, hdr.Get("Content-Type"), "text/plain")
-	require.Contains(t, string(body), `mvwatch_http_requests_total{code="503",route="GET /readyz"} 1`)
-	require.Equal(t, 1.0, testutil.ToFloat64(f.metrics.Requests.WithLabelValues("GET /healthz", "200")))
+	require.Contains(t, string(body), `mvwatch_http_requests_total{code="503",method="GET",route="/readyz"} 1`)
+	require.Equal(t, 1.0, testutil.ToFloat64(f.metrics.Requests.WithLabelValues("GET", "/healthz", "200")))
 
 	code, _, body = f.do(t, "GET", "/nope", "")
 	require.Equal(t, 404, code)

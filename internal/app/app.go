@@ -212,6 +212,14 @@ func (a *App) newEvents() error {
 	if a.apiM, err = api.NewMetrics(reg); err != nil {
 		return err
 	}
+	for _, kind := range []string{"caption", "thumbnail"} {
+		for _, r := range []string{"stored", "failed"} {
+			a.metrics.updates.WithLabelValues(kind, r)
+		}
+	}
+	for _, c := range a.cfg.Cameras {
+		a.metrics.initCamera(c.Name, a.opts.Labels)
+	}
 	if a.cfg.MQTT.Enabled() {
 		a.mqtt, err = mqtt.New(a.cfg.MQTT, mqtt.Options{Labels: a.opts.Labels, States: a.cameraStates,
 			Version: a.opts.Version, Logger: a.log, Registerer: reg})

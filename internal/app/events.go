@@ -44,6 +44,13 @@ func (m *metrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.events, m.latency, m.updates}
 }
 
+// initCamera creates a camera's event series at zero for every event label.
+func (m *metrics) initCamera(camera string, labels []string) {
+	for _, l := range labels {
+		m.events.WithLabelValues(camera, l)
+	}
+}
+
 // forgetCamera deletes a removed camera's series.
 func (m *metrics) forgetCamera(camera string) {
 	m.events.DeletePartialMatch(prometheus.Labels{"camera": camera})

@@ -94,7 +94,7 @@ func TestServiceCaptionsAndThumbnails(t *testing.T) {
 	require.Equal(t, http.StatusNotFound, code)
 
 	_, body = apiGet(t, svc, "/metrics", false)
-	for _, m := range []string{`mvwatch_caption_captions_total{result="ok"}`, `mvwatch_caption_acceptance_rate`,
+	for _, m := range []string{`mvwatch_captions_total{result="ok"}`, `mvwatch_caption_acceptance_rate`,
 		`mvwatch_caption_draft_length`, `mvwatch_thumbnails_total{result="ok"}`, `mvwatch_thumbnail_steps_bucket{scheduler="ddim"`,
 		`mvwatch_thumbnail_unet_evaluations_saved_total`, `mvwatch_event_updates_total{kind="caption",result="stored"}`,
 		`mvwatch_event_updates_total{kind="thumbnail",result="stored"}`} {

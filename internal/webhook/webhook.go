@@ -110,6 +110,10 @@ func New(hooks []config.Webhook, opts Options) *Sink {
 		qo := queue.Options{}
 		if opts.Metrics != nil {
 			qo.Drops = opts.Metrics.Drops.WithLabelValues(cfg.Name)
+			opts.Metrics.Retries.WithLabelValues(cfg.Name)
+			for _, r := range []string{"delivered", "failed"} {
+				opts.Metrics.Deliveries.WithLabelValues(cfg.Name, r)
+			}
 		}
 		t := &target{cfg: cfg, queue: queue.New[event.Event](opts.QueueSize, qo), sink: w}
 		w.targets = append(w.targets, t)

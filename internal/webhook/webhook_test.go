@@ -111,6 +111,7 @@ func TestWebhookRetriesUntilDelivered(t *testing.T) {
 # HELP mvwatch_webhook_deliveries_total Webhook deliveries by final result.
 # TYPE mvwatch_webhook_deliveries_total counter
 mvwatch_webhook_deliveries_total{result="delivered",webhook="ops"} 1
+mvwatch_webhook_deliveries_total{result="failed",webhook="ops"} 0
 # HELP mvwatch_webhook_retries_total Webhook POSTs retried.
 # TYPE mvwatch_webhook_retries_total counter
 mvwatch_webhook_retries_total{webhook="ops"} 3
