@@ -1,0 +1,192 @@
+package testcam
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+
+	"github.com/mvwatch/mvwatch/internal/media"
+)
+
+// Hostile cameras: sources and helpers that the hostile-camera tests serve beside healthy cameras, to
+// show that a camera lying about its stream cannot take the process.
+
+// RewriteSPS wraps src so that every H.264 SPS in its access units is parsed, changed by edit and
+// encoded again (MarshalH264SPS): a camera whose SPS declares 16000x16000, or absurd reference
+// counts, while its slices stay those of the real clip. The SDP that the camera serves carries the
+// rewritten SPS too, since it is built from the first access unit.
+func RewriteSPS(src Source, edit func(*h264.SPS)) Source {
+	return &spsRewriter{src: src, edit: edit}
+}
+
+type spsRewriter struct {
+	src  Source
+	edit func(*h264.SPS)
+}
+
+func (r *spsRewriter) Next() (media.AccessUnit, error) {
+	au, err := r.src.Next()
+	if err != nil || au.Codec == media.CodecH265 {
+		return au, err
+	}
+	out := make([][]byte, len(au.NALUs))
+	for i, n := range au.NALUs {
+		out[i] = n
+		if len(n) == 0 || h264.NALUType(n[0]&0x1f) != h264.NALUTypeSPS {
+			continue
+		}
+		var sps h264.SPS
+		if err := sps.Unmarshal(n); err != nil {
+			return au, fmt.Errorf("rewrite SPS: %w", err)
+		}
+		r.edit(&sps)
+		b, err := MarshalH264SPS(&sps)
+		if err != nil {
+			return au, fmt.Errorf("rewrite SPS: %w", err)
+		}
+		out[i] = b
+	}
+	au.NALUs = out
+	return au, nil
+}
+
+// bitWriter writes the Exp-Golomb and fixed-width fields of a parameter set.
+type bitWriter struct {
+	buf  []byte
+	nbit int
+}
+
+func (w *bitWriter) bit(b bool) {
+	if w.nbit%8 == 0 {
+		w.buf = append(w.buf, 0)
+	}
+	if b {
+		w.buf[len(w.buf)-1] |= 0x80 >> (w.nbit % 8)
+	}
+	w.nbit++
+}
+
+func (w *bitWriter) u(n int, v uint64) {
+	for i := n - 1; i >= 0; i-- {
+		w.bit(v>>i&1 == 1)
+	}
+}
+
+func (w *bitWriter) ue(v uint32) {
+	x := uint64(v) + 1
+	n := 0
+	for t := x; t > 1; t >>= 1 {
+		n++
+	}
+	w.u(n, 0)
+	w.u(n+1, x)
+}
+
+func (w *bitWriter) se(v int32) {
+	if v > 0 {
+		w.ue(uint32(2*int64(v) - 1))
+	} else {
+		w.ue(uint32(-2 * int64(v)))
+	}
+}
+
+// trailing writes rbsp_trailing_bits.
+func (w *bitWriter) trailing() {
+	w.bit(true)
+	for w.nbit%8 != 0 {
+		w.bit(false)
+	}
+}
+
+// addEmulationPrevention inserts emulation_prevention_three_byte where the RBSP needs it.
+func addEmulationPrevention(rbsp []byte) []byte {
+	out := make([]byte, 0, len(rbsp)+len(rbsp)/64+1)
+	zeros := 0
+	for _, b := range rbsp {
+		if zeros >= 2 && b <= 3 {
+			out = append(out, 3)
+			zeros = 0
+		}
+		out = append(out, b)
+		if b == 0 {
+			zeros++
+		} else {
+			zeros = 0
+		}
+	}
+	return out
+}
+
+// MarshalH264SPS encodes s as an SPS NAL unit (header byte included; nal_ref_idc 3). Scaling lists
+// are not supported; of the VUI only the timing information is kept.
+func MarshalH264SPS(s *h264.SPS) ([]byte, error) {
+	if len(s.ScalingList4x4) > 0 || len(s.ScalingList8x8) > 0 {
+		return nil, errors.New("marshal SPS: scaling lists are not supported")
+	}
+	var w bitWriter
+	w.u(8, uint64(s.ProfileIdc))
+	for _, f := range []bool{s.ConstraintSet0Flag, s.ConstraintSet1Flag, s.ConstraintSet2Flag,
+		s.ConstraintSet3Flag, s.ConstraintSet4Flag, s.ConstraintSet5Flag} {
+		w.bit(f)
+	}
+	w.u(2, 0)
+	w.u(8, uint64(s.LevelIdc))
+	w.ue(s.ID)
+	switch s.ProfileIdc {
+	case 100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135:
+		w.ue(s.ChromaFormatIdc)
+		if s.ChromaFormatIdc == 3 {
+			w.bit(s.SeparateColourPlaneFlag)
+		}
+		w.ue(s.BitDepthLumaMinus8)
+		w.ue(s.BitDepthChromaMinus8)
+		w.bit(s.QpprimeYZeroTransformBypassFlag)
+		w.bit(false) // seq_scaling_matrix_present_flag
+	}
+	w.ue(s.Log2MaxFrameNumMinus4)
+	w.ue(s.PicOrderCntType)
+	switch s.PicOrderCntType {
+	case 0:
+		w.ue(s.Log2MaxPicOrderCntLsbMinus4)
+	case 1:
+		w.bit(s.DeltaPicOrderAlwaysZeroFlag)
+		w.se(s.OffsetForNonRefPic)
+		w.se(s.OffsetForTopToBottomField)
+		w.ue(uint32(len(s.OffsetForRefFrames)))
+		for _, o := range s.OffsetForRefFrames {
+			w.se(o)
+		}
+	}
+	w.ue(s.MaxNumRefFrames)
+	w.bit(s.GapsInFrameNumValueAllowedFlag)
+	w.ue(s.PicWidthInMbsMinus1)
+	w.ue(s.PicHeightInMapUnitsMinus1)
+	w.bit(s.FrameMbsOnlyFlag)
+	if !s.FrameMbsOnlyFlag {
+		w.bit(s.MbAdaptiveFrameFieldFlag)
+	}
+	w.bit(s.Direct8x8InferenceFlag)
+	w.bit(s.FrameCropping != nil)
+	if c := s.FrameCropping; c != nil {
+		w.ue(c.LeftOffset)
+		w.ue(c.RightOffset)
+		w.ue(c.TopOffset)
+		w.ue(c.BottomOffset)
+	}
+	ti := (*h264.SPS_TimingInfo)(nil)
+	if s.VUI != nil {
+		ti = s.VUI.TimingInfo
+	}
+	w.bit(ti != nil) // vui_parameters_present_flag
+	if ti != nil {
+		w.u(4, 0) // aspect_ratio_info, overscan_info, video_signal_type, chroma_loc_info present: no
+		w.bit(true)
+		w.u(32, uint64(ti.NumUnitsInTick))
+		w.u(32, uint64(ti.TimeScale))
+		w.bit(ti.FixedFrameRateFlag)
+		w.u(4, 0) // nal_hrd, vcl_hrd, pic_struct_present, bitstream_restriction: no
+	}
+	w.trailing()
+	return append([]byte{0x67}, addEmulationPrevention(w.buf)...), nil
+}
