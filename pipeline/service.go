@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mvwatch/mvwatch/internal/config"
+	"github.com/mvwatch/mvwatch/internal/decodelimit"
 	"github.com/mvwatch/mvwatch/internal/media"
 	"github.com/mvwatch/mvwatch/internal/queue"
 	"github.com/mvwatch/mvwatch/internal/restream"
@@ -123,6 +124,10 @@ func NewService(opts ServiceOptions) (_ *Service, err error) {
 		idle[l] = true
 	}
 	s.restream = restream.New(restream.Config{Address: cfg.Listen.RTSP, Log: s.log})
+	limitMetrics, err := decodelimit.NewMetrics(opts.Registry)
+	if err != nil {
+		return nil, err
+	}
 	deps := &cameraDeps{
 		features:   opts.Features,
 		classifier: opts.Classifier,
@@ -135,7 +140,9 @@ func NewService(opts ServiceOptions) (_ *Service, err error) {
 		onAccessUnit: func(camera string, au media.AccessUnit) {
 			_ = s.restream.WriteAccessUnit(camera, au) // a camera without viewers is no error worth a log line
 		},
-		onRemove: func(camera string) { s.restream.RemoveCamera(camera) },
+		onRemove:     func(camera string) { s.restream.RemoveCamera(camera) },
+		limits:       decodelimit.FromConfig(cfg.Decode),
+		limitMetrics: limitMetrics,
 	}
 	s.fleet = newFleet(cfg.Gate, deps)
 	s.api = NewAPI(APIOptions{
