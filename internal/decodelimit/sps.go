@@ -145,6 +145,9 @@ func parseH265SPS(nalu []byte) (SPS, error) {
 	if len(nalu) < 3 || h265.NALUType((nalu[0]>>1)&0x3f) != h265.NALUType_SPS_NUT {
 		return SPS{}, fmt.Errorf("%w: not an H.265 SPS", errSPS)
 	}
+	if nalu[1]&0x07 == 0 {
+		return SPS{}, fmt.Errorf("%w: H.265 nuh_temporal_id_plus1: %w", errSPS, errRange)
+	}
 	r := bitReader{buf: h264.EmulationPreventionRemove(nalu[2:])}
 	r.u(4, "sps_video_parameter_set_id")
 	maxSub := int(r.u(3, "sps_max_sub_layers_minus1"))
