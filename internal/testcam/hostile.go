@@ -17,17 +17,26 @@ import (
 // counts, while its slices stay those of the real clip. The SDP that the camera serves carries the
 // rewritten SPS too, since it is built from the first access unit.
 func RewriteSPS(src Source, edit func(*h264.SPS)) Source {
-	return &spsRewriter{src: src, edit: edit}
+	return RewriteSPSAfter(src, 0, edit)
+}
+
+// RewriteSPSAfter is RewriteSPS from the n-th access unit on: the SDP and the first n units carry
+// the real SPS, and the stream changes its SPS in-band at the next random-access unit.
+func RewriteSPSAfter(src Source, n int, edit func(*h264.SPS)) Source {
+	return &spsRewriter{src: src, edit: edit, after: n}
 }
 
 type spsRewriter struct {
-	src  Source
-	edit func(*h264.SPS)
+	src   Source
+	edit  func(*h264.SPS)
+	after int
+	seen  int
 }
 
 func (r *spsRewriter) Next() (media.AccessUnit, error) {
 	au, err := r.src.Next()
-	if err != nil || au.Codec == media.CodecH265 {
+	r.seen++
+	if err != nil || au.Codec == media.CodecH265 || r.seen <= r.after {
 		return au, err
 	}
 	out := make([][]byte, len(au.NALUs))
