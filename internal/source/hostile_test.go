@@ -268,7 +268,9 @@ func TestHostileCameras(t *testing.T) {
 			check: func(t *testing.T, r *running) {
 				require.Positive(t, r.frames.Load(), "decoded until its SPS changed")
 			}},
-		{name: "absurd-refs-in-band", url: func(t testing.TB) string { return serve(t, testcam.RewriteSPSAfter(loopClip(t), 15, refs), false).URL() },
+		{name: "absurd-refs-in-band", url: func(t testing.TB) string {
+			return serve(t, testcam.RewriteSPSAfter(loopClip(t), 15, refs), false).URL()
+		},
 			reason: "sps: 1000 reference frames exceed the 16 limit (decode.max_ref_frames)"},
 		{name: "bogus-sdp", url: func(t testing.TB) string {
 			// gortsplib drops an sprop SPS that does not parse at all; this one parses, with a
