@@ -2,6 +2,7 @@ package decodelimit
 
 import (
 	"bytes"
+	"errors"
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
@@ -44,9 +45,10 @@ func (c *Checker) Check(codec media.Codec, nalus [][]byte) error {
 		} else {
 			err = violation(ReasonBadSPS, "%v: cannot be bounded, so not decoded", err)
 		}
-		if err != nil {
-			c.metrics.fail(err.(*Violation).Reason)
-			return err
+		var v *Violation
+		if errors.As(err, &v) {
+			c.metrics.fail(v.Reason)
+			return v
 		}
 		c.last = append(c.last[:0], n...)
 		c.lastSPS = s
