@@ -102,8 +102,9 @@ func oversized(s *h264.SPS) {
 }
 
 // TestHostileOversizedSPS is the reproduction of issue 17's worst fault: a camera whose SPS declares
-// 16000x16000 beside a healthy camera. Before decode limits existed this took the process past
-// 3 GB and stalled the healthy camera.
+// 16000x16000 beside a healthy camera. Before decode limits existed (commit 54af266) the hostile
+// camera decoded on: the test process went from 61 MB to 2887 MB resident in 15 s (go test -run
+// TestHostileOversizedSPS -v ./internal/source/) and the run never ended. Now it fails at DESCRIBE.
 func TestHostileOversizedSPS(t *testing.T) {
 	healthy := runSource(t, Config{Input: serve(t, loopClip(t), false).URL(), Camera: "healthy"})
 	require.Eventually(t, func() bool { return healthy.frames.Load() > 10 }, 20*time.Second, 10*time.Millisecond)
