@@ -265,6 +265,11 @@ func TestHostileCameras(t *testing.T) {
 	cases := []hostileCase{
 		{name: "oversized-sps", url: func(t testing.TB) string { return serve(t, testcam.RewriteSPS(loopClip(t), oversized), false).URL() },
 			reason: "sdp sprop-parameter-sets: sps: 16000x16000 exceeds the 4096x2304 limit (decode.max_width/max_height)"},
+		{name: "oversized-h265", url: func(t testing.TB) string {
+			src, err := ingest.OpenAnnexB("../pregate/testdata/h265-bframes.265", ingest.AnnexBOptions{Codec: media.CodecH265, Loop: true})
+			require.NoError(t, err)
+			return serve(t, testcam.RewriteH265SPSSize(src, 16000, 16000), false).URL()
+		}, reason: "sdp sprop-parameter-sets: sps: 16000x16000 exceeds the 4096x2304 limit (decode.max_width/max_height)"},
 		{name: "oversized-sps-in-band", url: func(t testing.TB) string {
 			return serve(t, testcam.RewriteSPSAfter(loopClip(t), 45, oversized), false).URL()
 		}, reason: "sps: 16000x16000 exceeds the 4096x2304 limit (decode.max_width/max_height)",
@@ -364,7 +369,7 @@ func TestHostileCameras(t *testing.T) {
 	}
 	require.Less(t, peak-base, int64(rssBound), "resident memory growth")
 	require.Less(t, stall, 2500*time.Millisecond, "the healthy cameras never stall")
-	for reason, want := range map[string]float64{"dimensions": 2, "ref_frames": 1, "sps_invalid": 1, "pixels": 0} {
+	for reason, want := range map[string]float64{"dimensions": 3, "ref_frames": 1, "sps_invalid": 1, "pixels": 0} {
 		require.Equal(t, want, counterValue(t, reg, "mvwatch_decode_limit_failures_total", map[string]string{"reason": reason}), reason)
 	}
 }

@@ -199,3 +199,117 @@ func MarshalH264SPS(s *h264.SPS) ([]byte, error) {
 	w.trailing()
 	return append([]byte{0x67}, addEmulationPrevention(w.buf)...), nil
 }
+
+// bitReader reads the fields that RewriteH265Size walks over.
+type bitReader struct {
+	buf []byte
+	pos int
+	err error
+}
+
+func (r *bitReader) u(n int) uint32 {
+	var v uint32
+	for i := 0; i < n; i++ {
+		if r.pos >= len(r.buf)*8 {
+			r.err = errors.New("not enough bits")
+			return 0
+		}
+		v = v<<1 | uint32(r.buf[r.pos/8]>>(7-r.pos%8)&1)
+		r.pos++
+	}
+	return v
+}
+
+func (r *bitReader) ue() uint32 {
+	zeros := 0
+	for r.err == nil && r.u(1) == 0 {
+		zeros++
+		if zeros > 31 {
+			r.err = errors.New("Exp-Golomb code too long")
+		}
+	}
+	return uint32(uint64(1)<<zeros - 1 + uint64(r.u(zeros)))
+}
+
+// RewriteH265Size returns an H.265 SPS NAL unit equal to sps but for pic_width_in_luma_samples and
+// pic_height_in_luma_samples: the fields before them are copied bit for bit, the new sizes
+// written, and the rest copied up to the RBSP stop bit. Sub-layer profiles are not supported.
+func RewriteH265Size(sps []byte, width, height uint32) ([]byte, error) {
+	if len(sps) < 3 {
+		return nil, errors.New("rewrite H.265 SPS: too short")
+	}
+	r := bitReader{buf: h264.EmulationPreventionRemove(sps[2:])}
+	r.u(4)
+	maxSub := int(r.u(3))
+	r.u(1)
+	// profile_tier_level: general profile space, tier and idc (8 bits), compatibility flags (32),
+	// constraint flags (48), general_level_idc (8).
+	r.u(32)
+	r.u(32)
+	r.u(32)
+	for i := 0; i < maxSub; i++ {
+		if r.u(2) != 0 {
+			return nil, errors.New("rewrite H.265 SPS: sub-layer profiles are not supported")
+		}
+	}
+	if maxSub > 0 {
+		r.u(2 * (8 - maxSub))
+	}
+	r.ue()
+	if r.ue() == 3 {
+		r.u(1)
+	}
+	start := r.pos
+	r.ue()
+	r.ue()
+	end := r.pos
+	if r.err != nil {
+		return nil, fmt.Errorf("rewrite H.265 SPS: %w", r.err)
+	}
+	stop := len(r.buf)*8 - 1 // the RBSP stop bit: the last bit set
+	for stop > end && r.buf[stop/8]>>(7-stop%8)&1 == 0 {
+		stop--
+	}
+	var w bitWriter
+	copyBits := func(from, to int) {
+		for i := from; i < to; i++ {
+			w.bit(r.buf[i/8]>>(7-i%8)&1 == 1)
+		}
+	}
+	copyBits(0, start)
+	w.ue(width)
+	w.ue(height)
+	copyBits(end, stop)
+	w.trailing()
+	return append([]byte{sps[0], sps[1]}, addEmulationPrevention(w.buf)...), nil
+}
+
+// RewriteH265SPSSize wraps an H.265 src so that every SPS declares width x height (RewriteH265Size).
+func RewriteH265SPSSize(src Source, width, height uint32) Source {
+	return &h265Resizer{src: src, w: width, h: height}
+}
+
+type h265Resizer struct {
+	src  Source
+	w, h uint32
+}
+
+func (r *h265Resizer) Next() (media.AccessUnit, error) {
+	au, err := r.src.Next()
+	if err != nil || au.Codec != media.CodecH265 {
+		return au, err
+	}
+	out := make([][]byte, len(au.NALUs))
+	for i, n := range au.NALUs {
+		out[i] = n
+		if len(n) > 1 && (n[0]>>1)&0x3f == 33 { // SPS_NUT
+			b, err := RewriteH265Size(n, r.w, r.h)
+			if err != nil {
+				return au, err
+			}
+			out[i] = b
+		}
+	}
+	au.NALUs = out
+	return au, nil
+}

@@ -1,9 +1,11 @@
 package testcam
 
 import (
+	"os"
 	"testing"
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
 	"github.com/stretchr/testify/require"
 
 	"github.com/mvwatch/mvwatch/ingest"
@@ -34,4 +36,33 @@ func TestMarshalH264SPS(t *testing.T) {
 		require.Equal(t, want.PicOrderCntType, got.PicOrderCntType)
 		require.InDelta(t, want.FPS(), got.FPS(), 1e-9)
 	}
+}
+
+// TestRewriteH265Size changes the luma size of real H.265 SPS and nothing else.
+func TestRewriteH265Size(t *testing.T) {
+	data, err := os.ReadFile("../pregate/testdata/h265-bframes.265")
+	require.NoError(t, err)
+	var nalus h264.AnnexB
+	require.NoError(t, nalus.Unmarshal(data))
+	found := false
+	for _, n := range nalus {
+		if (n[0]>>1)&0x3f != 33 {
+			continue
+		}
+		found = true
+		var orig h265.SPS
+		require.NoError(t, orig.Unmarshal(n))
+		b, err := RewriteH265Size(n, 16000, 16000)
+		require.NoError(t, err)
+		var got h265.SPS
+		require.NoError(t, got.Unmarshal(b))
+		require.Equal(t, uint32(16000), got.PicWidthInLumaSamples)
+		require.Equal(t, uint32(16000), got.PicHeightInLumaSamples)
+		got.PicWidthInLumaSamples, got.PicHeightInLumaSamples = orig.PicWidthInLumaSamples, orig.PicHeightInLumaSamples
+		require.Equal(t, orig, got, "every other field unchanged")
+		same, err := RewriteH265Size(n, orig.PicWidthInLumaSamples, orig.PicHeightInLumaSamples)
+		require.NoError(t, err)
+		require.Equal(t, n, same, "the same size gives the same bytes")
+	}
+	require.True(t, found)
 }
