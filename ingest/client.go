@@ -36,6 +36,10 @@ var (
 	ErrBadConfig = errors.New("bad client configuration")
 )
 
+// ErrRejected ends a Client for good (StateFailed) when ClientConfig.CheckParams refuses the
+// parameter sets of the session's SDP: the reason is CheckParams' error.
+var ErrRejected = errors.New("stream rejected")
+
 // ErrStalled is the reason for a reconnect when no RTP packet arrived within ClientConfig.StallTimeout.
 var ErrStalled = errors.New("stream stalled")
 
@@ -66,6 +70,18 @@ type ClientConfig struct {
 	// full, new units are dropped and counted, up to the next random-access unit, so that the consumer
 	// never gets a picture whose references were dropped. It defaults to 256.
 	QueueSize int
+	// MaxQueueBytes bounds the bytes of the access units in the queue as well: a unit that would
+	// take it over is dropped like one that finds the queue full. It defaults to 32 MiB.
+	MaxQueueBytes int
+	// MaxAccessUnitBytes bounds one access unit: once the packets of a unit (an endless NAL unit,
+	// a huge picture) pass it, what was assembled is thrown away, the unit is dropped and counted
+	// (reason "oversized") and assembly starts again at the next unit. It defaults to 4 MiB
+	// (gortsplib's own cap is 8 MiB).
+	MaxAccessUnitBytes int
+	// CheckParams, when set, sees the parameter sets (VPS, SPS, PPS) of the session's SDP
+	// (sprop-parameter-sets) before SETUP. An error fails the client for good (ErrRejected, the
+	// error as the reason): the decode limits check the SPS here, before anything is played.
+	CheckParams func(codec media.Codec, params [][]byte) error
 	// InitialBackoff is the pause before the first reconnect; it doubles at each failed attempt up to
 	// MaxBackoff, and resets once a session delivers. They default to 500 milliseconds and 4 seconds,
 	// so that a camera that comes back is read again within about 5 seconds.
@@ -103,6 +119,8 @@ type Client struct {
 
 	packets, bytes, lost, decodeErrors atomic.Uint64
 	delivered, dropped, skipped        atomic.Uint64
+	oversized                          atomic.Uint64
+	queuedBytes                        atomic.Int64 // bytes of the access units in the delivery queue
 	lastPacket                         atomic.Int64 // unix nanoseconds
 	lastPTS                            time.Duration
 	lastAUTime                         time.Time
@@ -120,6 +138,12 @@ func NewClient(cfg ClientConfig) *Client {
 	}
 	if cfg.QueueSize <= 0 {
 		cfg.QueueSize = 256
+	}
+	if cfg.MaxQueueBytes <= 0 {
+		cfg.MaxQueueBytes = 32 << 20
+	}
+	if cfg.MaxAccessUnitBytes <= 0 {
+		cfg.MaxAccessUnitBytes = 4 << 20
 	}
 	if cfg.InitialBackoff <= 0 {
 		cfg.InitialBackoff = 500 * time.Millisecond
@@ -186,6 +210,7 @@ func (c *Client) State() ClientState {
 	s.AUsDelivered = c.delivered.Load()
 	s.AUsDropped = c.dropped.Load()
 	s.AUsSkipped = c.skipped.Load()
+	s.AUsOversized = c.oversized.Load()
 	return s
 }
 
@@ -290,6 +315,7 @@ func (c *Client) deliver(ctx, stop context.Context, queue <-chan media.AccessUni
 	for {
 		select {
 		case au := <-queue:
+			c.queuedBytes.Add(-int64(auBytes(au)))
 			if ctx.Err() != nil {
 				return nil // closing: drop without delivering
 			}
@@ -298,6 +324,7 @@ func (c *Client) deliver(ctx, stop context.Context, queue <-chan media.AccessUni
 			for ctx.Err() == nil {
 				select {
 				case au := <-queue:
+					c.queuedBytes.Add(-int64(auBytes(au)))
 					one(au)
 				default:
 					return nil
@@ -314,6 +341,23 @@ func (c *Client) fail(err error) error {
 	return &redactedError{msg: c.secrets.scrub(err.Error()), err: err}
 }
 
+// rejectedError is a session refused by ClientConfig.CheckParams: its message is the check's, and
+// it is ErrRejected.
+type rejectedError struct{ err error }
+
+func (e *rejectedError) Error() string        { return e.err.Error() }
+func (e *rejectedError) Unwrap() error        { return e.err }
+func (e *rejectedError) Is(target error) bool { return target == ErrRejected }
+
+// auBytes is the size of an access unit's NAL units.
+func auBytes(au media.AccessUnit) int {
+	n := 0
+	for _, b := range au.NALUs {
+		n += len(b)
+	}
+	return n
+}
+
 // redactedError shows a message with credentials removed while keeping the chain for errors.Is.
 type redactedError struct {
 	msg string
@@ -326,7 +370,7 @@ func (e *redactedError) Unwrap() error { return e.err }
 // isPermanent reports whether retrying cannot help.
 func isPermanent(err error) bool {
 	return errors.Is(err, ErrUnsupportedCodec) || errors.Is(err, ErrUnauthorized) || errors.Is(err, ErrBadURL) ||
-		errors.Is(err, ErrBadConfig)
+		errors.Is(err, ErrBadConfig) || errors.Is(err, ErrRejected)
 }
 
 // parseURL checks and parses an RTSP URL.
@@ -419,6 +463,11 @@ func (c *Client) session(ctx context.Context, u *base.URL, queue chan<- media.Ac
 	if err != nil {
 		return false, err
 	}
+	if c.cfg.CheckParams != nil {
+		if err := c.cfg.CheckParams(asm.codec, asm.params()); err != nil {
+			return false, &rejectedError{fmt.Errorf("sdp sprop-parameter-sets: %w", err)}
+		}
+	}
 	if _, err := gc.Setup(desc.BaseURL, medi, 0, 0); err != nil {
 		return false, fmt.Errorf("setup: %w", classify(err))
 	}
@@ -427,6 +476,7 @@ func (c *Client) session(ctx context.Context, u *base.URL, queue chan<- media.Ac
 		queued   atomic.Bool
 		first    = true
 		resync   bool // dropping until a random-access unit after an overflow
+		pending  int  // payload bytes of the unit being assembled
 		limitLog = newLogLimiter(10 * time.Second)
 	)
 	gc.OnPacketRTP(medi, forma, func(pkt *rtp.Packet) {
@@ -437,8 +487,28 @@ func (c *Client) session(ctx context.Context, u *base.URL, queue chan<- media.Ac
 		c.bytes.Add(size)
 		c.metrics.bytes.Add(float64(size))
 
+		pending += len(pkt.Payload)
+		if pending > c.cfg.MaxAccessUnitBytes {
+			// An endless NAL unit or a huge picture: throw away what was assembled instead of
+			// accumulating it; the rest of the unit is dropped as incomplete.
+			asm.cutOff()
+			pending = 0
+			c.dropped.Add(1)
+			c.oversized.Add(1)
+			c.metrics.dropOversize.Inc()
+			if limitLog.allow() {
+				c.log.Warn("access unit cut off", "reason", fmt.Sprintf("over %d bytes (decode.max_access_unit_bytes)", c.cfg.MaxAccessUnitBytes))
+			}
+			return
+		}
 		dropped, skipped := asm.dropped, asm.skipped
 		au, ok, err := asm.push(pkt)
+		if ok || !asm.buffered {
+			pending = 0
+			if asm.buffered { // this packet already belongs to the next unit
+				pending = len(pkt.Payload)
+			}
+		}
 		if err != nil {
 			c.decodeErrors.Add(1)
 			c.metrics.decodeErrors.Inc()
@@ -469,11 +539,23 @@ func (c *Client) session(ctx context.Context, u *base.URL, queue chan<- media.Ac
 			c.metrics.dropQueue.Inc()
 			return
 		}
+		auSize := auBytes(au)
+		if c.queuedBytes.Load()+int64(auSize) > int64(c.cfg.MaxQueueBytes) {
+			resync = true
+			c.dropped.Add(1)
+			c.metrics.dropBytes.Inc()
+			if limitLog.allow() {
+				c.log.Warn("delivery queue over its byte limit, dropping access units up to the next random-access unit", "max_bytes", c.cfg.MaxQueueBytes)
+			}
+			return
+		}
+		c.queuedBytes.Add(int64(auSize))
 		select {
 		case queue <- au:
 			queued.Store(true)
 			first, resync = false, false
 		default:
+			c.queuedBytes.Add(-int64(auSize))
 			resync = true
 			c.dropped.Add(1)
 			c.metrics.dropQueue.Inc()

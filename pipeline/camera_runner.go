@@ -13,6 +13,7 @@ import (
 	"github.com/mvwatch/mvwatch/ingest"
 	"github.com/mvwatch/mvwatch/internal/bus"
 	"github.com/mvwatch/mvwatch/internal/config"
+	"github.com/mvwatch/mvwatch/internal/decodelimit"
 	"github.com/mvwatch/mvwatch/internal/media"
 	"github.com/mvwatch/mvwatch/internal/queue"
 	"github.com/mvwatch/mvwatch/internal/source"
@@ -42,6 +43,9 @@ type cameraDeps struct {
 	onRemove func(camera string)
 	// jobQueue is the number of clips a camera may have waiting for inference; more are dropped.
 	jobQueue int
+	// limits and limitMetrics bound each camera's stream (config decode section).
+	limits       decodelimit.Limits
+	limitMetrics *decodelimit.Metrics
 }
 
 // cameraRunner runs one RTSP camera: its source (internal/source) pulls, reconnects and decodes, the
@@ -103,6 +107,8 @@ func newCamera(cfg config.Camera, deps *cameraDeps) (*cameraRunner, error) {
 		OnAccessUnit:    r.onAccessUnit,
 		OnDiscontinuity: r.proc.reset,
 		OnDecode:        r.onDecode,
+		Limits:          deps.limits,
+		LimitMetrics:    deps.limitMetrics,
 	})
 	r.ev = &eventizer{camera: cfg.Name, thresholds: deps.thresholds, idle: deps.idleLabels,
 		publish: deps.publish, gap: 2 * time.Second}

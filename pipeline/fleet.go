@@ -11,6 +11,7 @@ import (
 
 	"github.com/mvwatch/mvwatch/internal/bus"
 	"github.com/mvwatch/mvwatch/internal/config"
+	"github.com/mvwatch/mvwatch/internal/decodelimit"
 	"github.com/mvwatch/mvwatch/internal/event"
 	"github.com/mvwatch/mvwatch/internal/media"
 	"github.com/mvwatch/mvwatch/mvextract"
@@ -33,6 +34,11 @@ type Fleet struct {
 type FleetOptions struct {
 	// Bus receives every event the cameras emit. Required.
 	Bus bus.Bus
+	// Limits bound each camera's stream before it reaches the decoder (config decode section). It
+	// defaults to decodelimit.FromConfig of the default config.
+	Limits decodelimit.Limits
+	// LimitMetrics, when set, counts cameras failed by a limit and throttled access units.
+	LimitMetrics *decodelimit.Metrics
 	// Classifier runs the model on clips. Required.
 	Classifier Classifier
 	// Features is the feature configuration the model takes (Model.Features).
@@ -77,6 +83,9 @@ func NewFleet(opts FleetOptions) (*Fleet, error) {
 	}
 	log := opts.Logger
 	b := opts.Bus
+	if opts.Limits == (decodelimit.Limits{}) {
+		opts.Limits = decodelimit.FromConfig(config.Default().Decode)
+	}
 	deps := &cameraDeps{
 		features:   opts.Features,
 		classifier: opts.Classifier,
@@ -92,6 +101,8 @@ func NewFleet(opts FleetOptions) (*Fleet, error) {
 		onAccessUnit: opts.OnAccessUnit,
 		onRemove:     opts.OnRemove,
 		jobQueue:     opts.JobQueue,
+		limits:       opts.Limits,
+		limitMetrics: opts.LimitMetrics,
 	}
 	return &Fleet{gate: opts.Gate, deps: deps, cams: map[string]config.Camera{}, runners: map[string]*cameraRunner{}}, nil
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/mvwatch/mvwatch/internal/api"
 	"github.com/mvwatch/mvwatch/internal/bus"
 	"github.com/mvwatch/mvwatch/internal/config"
+	"github.com/mvwatch/mvwatch/internal/decodelimit"
 	"github.com/mvwatch/mvwatch/internal/enrich"
 	"github.com/mvwatch/mvwatch/internal/livehub"
 	"github.com/mvwatch/mvwatch/internal/media"
@@ -169,8 +170,12 @@ func New(opts Options) (_ *App, err error) {
 	}
 	if opts.Role.worker() {
 		a.restream = restream.New(restream.Config{Address: cfg.Listen.RTSP, Log: a.log})
+		limitMetrics, err := decodelimit.NewMetrics(opts.Registry)
+		if err != nil {
+			return nil, err
+		}
 		a.fleet, err = pipeline.NewFleet(pipeline.FleetOptions{
-			Bus: a.bus, Classifier: opts.Classifier, Features: opts.Features, Gate: cfg.Gate,
+			Bus: a.bus, Limits: decodelimit.FromConfig(cfg.Decode), LimitMetrics: limitMetrics, Classifier: opts.Classifier, Features: opts.Features, Gate: cfg.Gate,
 			Thresholds: cfg.Thresholds, IdleLabels: opts.IdleLabels, Metrics: a.wmetrics, Logger: a.log,
 			OnAccessUnit: func(camera string, au media.AccessUnit) {
 				_ = a.restream.WriteAccessUnit(camera, au) // a camera without viewers is no error worth a log line

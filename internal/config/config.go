@@ -28,6 +28,8 @@ type Config struct {
 	Gate Gate `yaml:"gate" json:"gate"`
 	// Store holds the embedded event store settings.
 	Store Store `yaml:"store" json:"store"`
+	// Decode bounds what each camera may make the decoder allocate and do (decode limits).
+	Decode Decode `yaml:"decode" json:"decode"`
 	// Webhooks lists alerting endpoints that receive events as JSON POSTs. It defaults to none.
 	Webhooks []Webhook `yaml:"webhooks" json:"webhooks,omitempty"`
 	// Captions configures the event caption stage (speculative decoding, package llmgen).
@@ -81,6 +83,7 @@ func (c *Config) applyDefaults() {
 	c.Thresholds.applyDefaults()
 	c.Gate = c.Gate.WithDefaults(DefaultGate())
 	c.Store.applyDefaults()
+	c.Decode.applyDefaults()
 	c.Captions.applyDefaults()
 	c.Thumbnails.applyDefaults()
 	c.MQTT.applyDefaults()
@@ -106,6 +109,7 @@ func (c *Config) validate(p *problems) {
 	c.Thresholds.validate(p)
 	p.addAll("gate", c.Gate.problems())
 	c.Store.validate(p)
+	c.Decode.validate(p)
 	c.Captions.validate(p)
 	c.Thumbnails.validate(p)
 	c.MQTT.validate(p)

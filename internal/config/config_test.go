@@ -131,6 +131,13 @@ var configErrorCases = []struct {
 	{"retries", "webhooks:\n  - url: http://h/x\n    max_retries: -1\n", "c.yaml:3: webhooks[0].max_retries: must be 0..100"},
 	{"provider", "inference:\n  provider: tpu\n", `c.yaml:2: inference.provider: must be cpu, cuda or openvino, not "tpu"`},
 	{"store", "store:\n  max_events: -3\n", "c.yaml:2: store.max_events: must not be negative"},
+	{"decode width", "decode:\n  max_width: 100000\n", "c.yaml:2: decode.max_width: must be 16..16384, not 100000"},
+	{"decode refs", "decode:\n  max_ref_frames: 99\n", "c.yaml:2: decode.max_ref_frames: must be 1..16, not 99"},
+	{"decode pixels", "decode:\n  max_pixels: -1\n", "c.yaml:2: decode.max_pixels: must be 256..268435456, not -1"},
+	{"decode au", "decode:\n  max_access_unit_bytes: 99999999\n", "c.yaml:2: decode.max_access_unit_bytes: must be 65536..8388608, not 99999999"},
+	{"decode queue", "decode:\n  max_queue_bytes: 70000\n", "c.yaml:2: decode.max_queue_bytes: must be max_access_unit_bytes (4194304)..1073741824, not 70000"},
+	{"decode fps", "decode:\n  max_fps: 5000\n", "c.yaml:2: decode.max_fps: must be 1..1000, not 5000"},
+	{"decode margin", "decode:\n  fps_margin: 0.5\n", "c.yaml:2: decode.fps_margin: must be 1..100, not 0.5"},
 	{"duplicate key", "model_dir: a\nmodel_dir: b\n", `c.yaml:2: mapping key "model_dir" already defined at line 1`},
 	{"caption queue", "captions:\n  enabled: true\n  queue: -1\n", "c.yaml:3: captions.queue: must be 1..100000, not -1"},
 	{"caption field", "captions:\n  draft: x\n", `c.yaml:2: captions: unknown field "draft"`},
@@ -328,6 +335,7 @@ func TestExampleConfigParses(t *testing.T) {
 	require.Equal(t, *def.Store.MaxEvents, *cfg.Store.MaxEvents)
 	require.Equal(t, def.Captions, cfg.Captions, "the example documents the caption defaults")
 	require.Equal(t, def.Thumbnails, cfg.Thumbnails, "the example documents the thumbnail defaults")
+	require.Equal(t, def.Decode, cfg.Decode, "the example documents the decode limits' defaults")
 	require.Equal(t, "front door", cfg.Cameras[0].Zone)
 	require.Equal(t, "driveway", cfg.Cameras[0].Scene)
 }

@@ -35,7 +35,7 @@ var floors = map[string]int{
 	"internal/media": 0, "internal/queue": 0, "internal/backoff": 0, "internal/redact": 0, "internal/bpe": 0,
 	"internal/lifecycle": 0, "internal/peer": 0, "internal/zone": 0, "internal/buildinfo": 0,
 	"internal/config": 1,
-	"internal/event":  2, "internal/logging": 2,
+	"internal/event":  2, "internal/logging": 2, "internal/decodelimit": 2,
 	"ingest": 3, "demux": 3, "mvextract": 3, "inference": 3, "internal/pregate": 3,
 	"llmgen": 4, "diffusion": 4,
 	"internal/source": 5, "internal/restream": 5,
