@@ -22,6 +22,7 @@ import (
 
 	"github.com/mvwatch/mvwatch/internal/backoff"
 	"github.com/mvwatch/mvwatch/internal/lifecycle"
+	"github.com/mvwatch/mvwatch/internal/queue"
 )
 
 // Errors that end a Client for good (StateFailed): retrying would not help.
@@ -241,10 +242,11 @@ func (c *Client) Run(ctx context.Context) error {
 		c.metrics = m
 	}
 
-	queue := make(chan media.AccessUnit, c.cfg.QueueSize)
+	// Full: the new unit is dropped and counted, and the session drops up to the next random-access unit.
+	q := queue.New[media.AccessUnit](c.cfg.QueueSize, queue.Options{Drops: c.metrics.dropQueue})
 	deliverer := lifecycle.NewGroup(ctx)
-	defer func() { _ = deliverer.Close() }() // deliver returns no error
-	_ = deliverer.Go(func(stop context.Context) error { return c.deliver(ctx, stop, queue) })
+	defer func() { _ = deliverer.Close() }() // deliver returns only the end of ctx
+	_ = deliverer.Go(func(stop context.Context) error { return c.deliver(ctx, stop, q) })
 
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
@@ -254,7 +256,7 @@ func (c *Client) Run(ctx context.Context) error {
 			c.metrics.reconnects.Inc()
 		}
 		c.setState(StateConnecting, nil, time.Time{})
-		delivered, err := c.session(ctx, u, queue)
+		delivered, err := c.session(ctx, u, q)
 		if ctx.Err() != nil {
 			c.setState(StateClosed, nil, time.Time{})
 			return nil
@@ -281,31 +283,30 @@ func (c *Client) Run(ctx context.Context) error {
 // deliver hands the queued access units to OnAccessUnit until stop ends. When Run ends on its own
 // (ctx is still live: a permanent error), the units still queued are delivered first; when ctx ended
 // (closing), they are dropped.
-func (c *Client) deliver(ctx, stop context.Context, queue <-chan media.AccessUnit) error {
+func (c *Client) deliver(ctx, stop context.Context, q *queue.Queue[media.AccessUnit]) error {
 	one := func(au media.AccessUnit) {
 		c.cfg.OnAccessUnit(au)
 		c.delivered.Add(1)
 		c.metrics.aus.Inc()
 	}
 	for {
-		select {
-		case au := <-queue:
-			if ctx.Err() != nil {
-				return nil // closing: drop without delivering
-			}
-			one(au)
-		case <-stop.Done():
-			for ctx.Err() == nil {
-				select {
-				case au := <-queue:
-					one(au)
-				default:
-					return nil
-				}
-			}
-			return nil
+		au, err := q.Pop(stop)
+		if err != nil {
+			break
 		}
+		if err := ctx.Err(); err != nil {
+			return err // closing: drop without delivering
+		}
+		one(au)
 	}
+	for ctx.Err() == nil {
+		au, ok := q.TryPop()
+		if !ok {
+			break
+		}
+		one(au)
+	}
+	return nil
 }
 
 // fail enters StateFailed with err, returned redacted.
@@ -355,7 +356,7 @@ func classify(err error) error {
 
 // session runs one RTSP session: DESCRIBE, SETUP, PLAY, then reading until an error, a stall or the
 // end of ctx. It reports whether any access unit was queued.
-func (c *Client) session(ctx context.Context, u *base.URL, queue chan<- media.AccessUnit) (bool, error) {
+func (c *Client) session(ctx context.Context, u *base.URL, q *queue.Queue[media.AccessUnit]) (bool, error) {
 	gc := &gortsplib.Client{
 		Scheme:       u.Scheme,
 		Host:         u.Host,
@@ -466,20 +467,18 @@ func (c *Client) session(ctx context.Context, u *base.URL, queue chan<- media.Ac
 			// After an overflow, drop up to the next random-access unit so that the consumer never
 			// gets a picture whose references it missed.
 			c.dropped.Add(1)
-			c.metrics.dropQueue.Inc()
+			q.Drop()
 			return
 		}
-		select {
-		case queue <- au:
+		if q.Push(au) {
 			queued.Store(true)
 			first, resync = false, false
-		default:
-			resync = true
-			c.dropped.Add(1)
-			c.metrics.dropQueue.Inc()
-			if limitLog.allow() {
-				c.log.Warn("delivery queue full, dropping access units up to the next random-access unit", "queue", cap(queue))
-			}
+			return
+		}
+		resync = true // dropped and counted by the queue
+		c.dropped.Add(1)
+		if limitLog.allow() {
+			c.log.Warn("delivery queue full, dropping access units up to the next random-access unit", "queue", q.Cap())
 		}
 	})
 
