@@ -23,6 +23,7 @@ import (
 	"github.com/mvwatch/mvwatch/internal/backoff"
 	"github.com/mvwatch/mvwatch/internal/lifecycle"
 	"github.com/mvwatch/mvwatch/internal/queue"
+	"github.com/mvwatch/mvwatch/internal/redact"
 )
 
 // Errors that end a Client for good (StateFailed): retrying would not help.
@@ -49,8 +50,8 @@ const (
 
 // ClientConfig configures a Client.
 type ClientConfig struct {
-	// URL of the stream: rtsp:// or rtsps://, with optional user:password@ credentials, which are
-	// never logged or shown. Required.
+	// URL of the stream: rtsp:// or rtsps://, with optional user:password@ credentials or query
+	// tokens, which are never logged or shown (see internal/redact). Required.
 	URL string
 	// Camera names the camera in metrics (the "camera" label) and logs. It defaults to "camera".
 	Camera string
@@ -94,7 +95,7 @@ type ClientConfig struct {
 type Client struct {
 	cfg     ClientConfig
 	url     string // redacted
-	secrets secrets
+	secrets redact.Secrets
 	log     *slog.Logger
 	backoff backoff.Backoff
 	metrics *clientMetrics
@@ -143,8 +144,8 @@ func NewClient(cfg ClientConfig) *Client {
 	}
 	c := &Client{
 		cfg:     cfg,
-		url:     RedactURL(cfg.URL),
-		secrets: newSecrets(cfg.URL),
+		url:     redact.URL(cfg.URL),
+		secrets: redact.NewSecrets(cfg.URL),
 		backoff: backoff.Backoff{Initial: cfg.InitialBackoff, Max: cfg.MaxBackoff, Jitter: max(cfg.Jitter, 0)},
 	}
 	c.log = cfg.Log.With("camera", cfg.Camera, "url", c.url)
@@ -197,7 +198,7 @@ func (c *Client) setState(st State, reason error, next time.Time) {
 	c.state.Since = time.Now()
 	c.state.NextAttempt = next
 	if reason != nil {
-		c.state.Reason = c.secrets.scrub(reason.Error())
+		c.state.Reason = c.secrets.Scrub(reason.Error())
 	}
 	c.mu.Unlock()
 	if c.metrics != nil {
@@ -312,7 +313,7 @@ func (c *Client) deliver(ctx, stop context.Context, q *queue.Queue[media.AccessU
 // fail enters StateFailed with err, returned redacted.
 func (c *Client) fail(err error) error {
 	c.setState(StateFailed, err, time.Time{})
-	return &redactedError{msg: c.secrets.scrub(err.Error()), err: err}
+	return &redactedError{msg: c.secrets.Scrub(err.Error()), err: err}
 }
 
 // redactedError shows a message with credentials removed while keeping the chain for errors.Is.
@@ -334,13 +335,13 @@ func isPermanent(err error) bool {
 func parseURL(raw string) (*base.URL, error) {
 	u, err := base.ParseURL(raw)
 	if err != nil {
-		return nil, fmt.Errorf("%w %q", ErrBadURL, RedactURL(raw))
+		return nil, fmt.Errorf("%w %q", ErrBadURL, redact.URL(raw))
 	}
 	if u.Scheme != "rtsp" && u.Scheme != "rtsps" {
-		return nil, fmt.Errorf("%w %q: scheme must be rtsp or rtsps", ErrBadURL, RedactURL(raw))
+		return nil, fmt.Errorf("%w %q: scheme must be rtsp or rtsps", ErrBadURL, redact.URL(raw))
 	}
 	if u.Host == "" {
-		return nil, fmt.Errorf("%w %q: no host", ErrBadURL, RedactURL(raw))
+		return nil, fmt.Errorf("%w %q: no host", ErrBadURL, redact.URL(raw))
 	}
 	return u, nil
 }
@@ -383,7 +384,7 @@ func (c *Client) session(ctx context.Context, u *base.URL, q *queue.Queue[media.
 	gc.OnDecodeError = func(err error) {
 		c.decodeErrors.Add(1)
 		c.metrics.decodeErrors.Inc()
-		c.log.Debug("RTP/RTCP decode error", "err", c.secrets.scrub(err.Error()))
+		c.log.Debug("RTP/RTCP decode error", "err", c.secrets.Scrub(err.Error()))
 	}
 	var switched atomic.Bool
 	gc.OnTransportSwitch = func(err error) {
@@ -391,7 +392,7 @@ func (c *Client) session(ctx context.Context, u *base.URL, q *queue.Queue[media.
 		c.mu.Lock()
 		c.state.Transport = TransportTCP
 		c.mu.Unlock()
-		c.log.Info("switched to TCP", "reason", c.secrets.scrub(err.Error()))
+		c.log.Info("switched to TCP", "reason", c.secrets.Scrub(err.Error()))
 	}
 	if err := gc.Start2(); err != nil {
 		return false, fmt.Errorf("start RTSP client: %w", err)
@@ -444,7 +445,7 @@ func (c *Client) session(ctx context.Context, u *base.URL, q *queue.Queue[media.
 			c.decodeErrors.Add(1)
 			c.metrics.decodeErrors.Inc()
 			if limitLog.allow() {
-				c.log.Warn("bad RTP packet", "err", c.secrets.scrub(err.Error()))
+				c.log.Warn("bad RTP packet", "err", c.secrets.Scrub(err.Error()))
 			}
 		}
 		if n := asm.dropped - dropped; n > 0 {
