@@ -350,7 +350,7 @@ func parseURL(raw string) (*base.URL, error) {
 func classify(err error) error {
 	var bad liberrors.ErrClientBadStatusCode
 	if errors.As(err, &bad) && bad.Code == base.StatusUnauthorized {
-		return fmt.Errorf("%w: %v", ErrUnauthorized, err)
+		return fmt.Errorf("%w: %w", ErrUnauthorized, err)
 	}
 	return err
 }
@@ -502,18 +502,21 @@ func (c *Client) session(ctx context.Context, u *base.URL, q *queue.Queue[media.
 	go func() { waitErr <- gc.Wait() }()
 	tick := time.NewTicker(max(c.cfg.StallTimeout/4, 10*time.Millisecond))
 	defer tick.Stop()
+	var stalled error // set when the stall check closed the session
 	for {
 		select {
 		case err := <-waitErr:
 			if ctx.Err() != nil {
 				return queued.Load(), ctx.Err()
 			}
+			if stalled != nil {
+				return queued.Load(), stalled // the end we caused: the stall is the reason
+			}
 			return queued.Load(), fmt.Errorf("session ended: %w", classify(err))
 		case <-tick.C:
-			if since := time.Since(time.Unix(0, c.lastPacket.Load())); since > c.cfg.StallTimeout {
+			if since := time.Since(time.Unix(0, c.lastPacket.Load())); stalled == nil && since > c.cfg.StallTimeout {
+				stalled = fmt.Errorf("%w: no RTP packet for %v", ErrStalled, since.Round(time.Millisecond))
 				gc.Close()
-				<-waitErr
-				return queued.Load(), fmt.Errorf("%w: no RTP packet for %v", ErrStalled, since.Round(time.Millisecond))
 			}
 		}
 	}
