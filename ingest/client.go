@@ -22,6 +22,8 @@ import (
 
 	"github.com/mvwatch/mvwatch/internal/backoff"
 	"github.com/mvwatch/mvwatch/internal/lifecycle"
+	"github.com/mvwatch/mvwatch/internal/queue"
+	"github.com/mvwatch/mvwatch/internal/redact"
 )
 
 // Errors that end a Client for good (StateFailed): retrying would not help.
@@ -52,8 +54,8 @@ const (
 
 // ClientConfig configures a Client.
 type ClientConfig struct {
-	// URL of the stream: rtsp:// or rtsps://, with optional user:password@ credentials, which are
-	// never logged or shown. Required.
+	// URL of the stream: rtsp:// or rtsps://, with optional user:password@ credentials or query
+	// tokens, which are never logged or shown (see internal/redact). Required.
 	URL string
 	// Camera names the camera in metrics (the "camera" label) and logs. It defaults to "camera".
 	Camera string
@@ -109,7 +111,7 @@ type ClientConfig struct {
 type Client struct {
 	cfg     ClientConfig
 	url     string // redacted
-	secrets secrets
+	secrets redact.Secrets
 	log     *slog.Logger
 	backoff backoff.Backoff
 	metrics *clientMetrics
@@ -166,8 +168,8 @@ func NewClient(cfg ClientConfig) *Client {
 	}
 	c := &Client{
 		cfg:     cfg,
-		url:     RedactURL(cfg.URL),
-		secrets: newSecrets(cfg.URL),
+		url:     redact.URL(cfg.URL),
+		secrets: redact.NewSecrets(cfg.URL),
 		backoff: backoff.Backoff{Initial: cfg.InitialBackoff, Max: cfg.MaxBackoff, Jitter: max(cfg.Jitter, 0)},
 	}
 	c.log = cfg.Log.With("camera", cfg.Camera, "url", c.url)
@@ -221,7 +223,7 @@ func (c *Client) setState(st State, reason error, next time.Time) {
 	c.state.Since = time.Now()
 	c.state.NextAttempt = next
 	if reason != nil {
-		c.state.Reason = c.secrets.scrub(reason.Error())
+		c.state.Reason = c.secrets.Scrub(reason.Error())
 	}
 	c.mu.Unlock()
 	if c.metrics != nil {
@@ -266,10 +268,11 @@ func (c *Client) Run(ctx context.Context) error {
 		c.metrics = m
 	}
 
-	queue := make(chan media.AccessUnit, c.cfg.QueueSize)
+	// Full: the new unit is dropped and counted, and the session drops up to the next random-access unit.
+	q := queue.New[media.AccessUnit](c.cfg.QueueSize, queue.Options{Drops: c.metrics.dropQueue})
 	deliverer := lifecycle.NewGroup(ctx)
-	defer func() { _ = deliverer.Close() }() // deliver returns no error
-	_ = deliverer.Go(func(stop context.Context) error { return c.deliver(ctx, stop, queue) })
+	defer func() { _ = deliverer.Close() }() // deliver returns only the end of ctx
+	_ = deliverer.Go(func(stop context.Context) error { return c.deliver(ctx, stop, q) })
 
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
@@ -279,7 +282,7 @@ func (c *Client) Run(ctx context.Context) error {
 			c.metrics.reconnects.Inc()
 		}
 		c.setState(StateConnecting, nil, time.Time{})
-		delivered, err := c.session(ctx, u, queue)
+		delivered, err := c.session(ctx, u, q)
 		if ctx.Err() != nil {
 			c.setState(StateClosed, nil, time.Time{})
 			return nil
@@ -306,39 +309,38 @@ func (c *Client) Run(ctx context.Context) error {
 // deliver hands the queued access units to OnAccessUnit until stop ends. When Run ends on its own
 // (ctx is still live: a permanent error), the units still queued are delivered first; when ctx ended
 // (closing), they are dropped.
-func (c *Client) deliver(ctx, stop context.Context, queue <-chan media.AccessUnit) error {
+func (c *Client) deliver(ctx, stop context.Context, q *queue.Queue[media.AccessUnit]) error {
 	one := func(au media.AccessUnit) {
 		c.cfg.OnAccessUnit(au)
 		c.delivered.Add(1)
 		c.metrics.aus.Inc()
 	}
 	for {
-		select {
-		case au := <-queue:
-			c.queuedBytes.Add(-int64(auBytes(au)))
-			if ctx.Err() != nil {
-				return nil // closing: drop without delivering
-			}
-			one(au)
-		case <-stop.Done():
-			for ctx.Err() == nil {
-				select {
-				case au := <-queue:
-					c.queuedBytes.Add(-int64(auBytes(au)))
-					one(au)
-				default:
-					return nil
-				}
-			}
-			return nil
+		au, err := q.Pop(stop)
+		if err != nil {
+			break
 		}
+		c.queuedBytes.Add(-int64(auBytes(au)))
+		if err := ctx.Err(); err != nil {
+			return err // closing: drop without delivering
+		}
+		one(au)
 	}
+	for ctx.Err() == nil {
+		au, ok := q.TryPop()
+		if !ok {
+			break
+		}
+		c.queuedBytes.Add(-int64(auBytes(au)))
+		one(au)
+	}
+	return nil
 }
 
 // fail enters StateFailed with err, returned redacted.
 func (c *Client) fail(err error) error {
 	c.setState(StateFailed, err, time.Time{})
-	return &redactedError{msg: c.secrets.scrub(err.Error()), err: err}
+	return &redactedError{msg: c.secrets.Scrub(err.Error()), err: err}
 }
 
 // rejectedError is a session refused by ClientConfig.CheckParams: its message is the check's, and
@@ -377,13 +379,13 @@ func isPermanent(err error) bool {
 func parseURL(raw string) (*base.URL, error) {
 	u, err := base.ParseURL(raw)
 	if err != nil {
-		return nil, fmt.Errorf("%w %q", ErrBadURL, RedactURL(raw))
+		return nil, fmt.Errorf("%w %q", ErrBadURL, redact.URL(raw))
 	}
 	if u.Scheme != "rtsp" && u.Scheme != "rtsps" {
-		return nil, fmt.Errorf("%w %q: scheme must be rtsp or rtsps", ErrBadURL, RedactURL(raw))
+		return nil, fmt.Errorf("%w %q: scheme must be rtsp or rtsps", ErrBadURL, redact.URL(raw))
 	}
 	if u.Host == "" {
-		return nil, fmt.Errorf("%w %q: no host", ErrBadURL, RedactURL(raw))
+		return nil, fmt.Errorf("%w %q: no host", ErrBadURL, redact.URL(raw))
 	}
 	return u, nil
 }
@@ -392,14 +394,14 @@ func parseURL(raw string) (*base.URL, error) {
 func classify(err error) error {
 	var bad liberrors.ErrClientBadStatusCode
 	if errors.As(err, &bad) && bad.Code == base.StatusUnauthorized {
-		return fmt.Errorf("%w: %v", ErrUnauthorized, err)
+		return fmt.Errorf("%w: %w", ErrUnauthorized, err)
 	}
 	return err
 }
 
 // session runs one RTSP session: DESCRIBE, SETUP, PLAY, then reading until an error, a stall or the
 // end of ctx. It reports whether any access unit was queued.
-func (c *Client) session(ctx context.Context, u *base.URL, queue chan<- media.AccessUnit) (bool, error) {
+func (c *Client) session(ctx context.Context, u *base.URL, q *queue.Queue[media.AccessUnit]) (bool, error) {
 	gc := &gortsplib.Client{
 		Scheme:       u.Scheme,
 		Host:         u.Host,
@@ -426,7 +428,7 @@ func (c *Client) session(ctx context.Context, u *base.URL, queue chan<- media.Ac
 	gc.OnDecodeError = func(err error) {
 		c.decodeErrors.Add(1)
 		c.metrics.decodeErrors.Inc()
-		c.log.Debug("RTP/RTCP decode error", "err", c.secrets.scrub(err.Error()))
+		c.log.Debug("RTP/RTCP decode error", "err", c.secrets.Scrub(err.Error()))
 	}
 	var switched atomic.Bool
 	gc.OnTransportSwitch = func(err error) {
@@ -434,7 +436,7 @@ func (c *Client) session(ctx context.Context, u *base.URL, queue chan<- media.Ac
 		c.mu.Lock()
 		c.state.Transport = TransportTCP
 		c.mu.Unlock()
-		c.log.Info("switched to TCP", "reason", c.secrets.scrub(err.Error()))
+		c.log.Info("switched to TCP", "reason", c.secrets.Scrub(err.Error()))
 	}
 	if err := gc.Start2(); err != nil {
 		return false, fmt.Errorf("start RTSP client: %w", err)
@@ -513,7 +515,7 @@ func (c *Client) session(ctx context.Context, u *base.URL, queue chan<- media.Ac
 			c.decodeErrors.Add(1)
 			c.metrics.decodeErrors.Inc()
 			if limitLog.allow() {
-				c.log.Warn("bad RTP packet", "err", c.secrets.scrub(err.Error()))
+				c.log.Warn("bad RTP packet", "err", c.secrets.Scrub(err.Error()))
 			}
 		}
 		if n := asm.dropped - dropped; n > 0 {
@@ -536,7 +538,7 @@ func (c *Client) session(ctx context.Context, u *base.URL, queue chan<- media.Ac
 			// After an overflow, drop up to the next random-access unit so that the consumer never
 			// gets a picture whose references it missed.
 			c.dropped.Add(1)
-			c.metrics.dropQueue.Inc()
+			q.Drop()
 			return
 		}
 		auSize := auBytes(au)
@@ -550,18 +552,16 @@ func (c *Client) session(ctx context.Context, u *base.URL, queue chan<- media.Ac
 			return
 		}
 		c.queuedBytes.Add(int64(auSize))
-		select {
-		case queue <- au:
+		if q.Push(au) {
 			queued.Store(true)
 			first, resync = false, false
-		default:
-			c.queuedBytes.Add(-int64(auSize))
-			resync = true
-			c.dropped.Add(1)
-			c.metrics.dropQueue.Inc()
-			if limitLog.allow() {
-				c.log.Warn("delivery queue full, dropping access units up to the next random-access unit", "queue", cap(queue))
-			}
+			return
+		}
+		c.queuedBytes.Add(-int64(auSize))
+		resync = true // dropped and counted by the queue
+		c.dropped.Add(1)
+		if limitLog.allow() {
+			c.log.Warn("delivery queue full, dropping access units up to the next random-access unit", "queue", q.Cap())
 		}
 	})
 
@@ -584,18 +584,21 @@ func (c *Client) session(ctx context.Context, u *base.URL, queue chan<- media.Ac
 	go func() { waitErr <- gc.Wait() }()
 	tick := time.NewTicker(max(c.cfg.StallTimeout/4, 10*time.Millisecond))
 	defer tick.Stop()
+	var stalled error // set when the stall check closed the session
 	for {
 		select {
 		case err := <-waitErr:
 			if ctx.Err() != nil {
 				return queued.Load(), ctx.Err()
 			}
+			if stalled != nil {
+				return queued.Load(), stalled // the end we caused: the stall is the reason
+			}
 			return queued.Load(), fmt.Errorf("session ended: %w", classify(err))
 		case <-tick.C:
-			if since := time.Since(time.Unix(0, c.lastPacket.Load())); since > c.cfg.StallTimeout {
+			if since := time.Since(time.Unix(0, c.lastPacket.Load())); stalled == nil && since > c.cfg.StallTimeout {
+				stalled = fmt.Errorf("%w: no RTP packet for %v", ErrStalled, since.Round(time.Millisecond))
 				gc.Close()
-				<-waitErr
-				return queued.Load(), fmt.Errorf("%w: no RTP packet for %v", ErrStalled, since.Round(time.Millisecond))
 			}
 		}
 	}
