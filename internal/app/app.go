@@ -213,7 +213,7 @@ func (a *App) newEvents() error {
 	if err != nil {
 		return err
 	}
-	a.webhooks = webhook.New(a.cfg.Webhooks, webhook.Options{Metrics: wm, Logger: a.log})
+	a.webhooks = webhook.New(a.cfg.Webhooks, webhook.Options{Metrics: wm, Logger: a.log, PublicURL: a.cfg.PublicURL})
 	if a.apiM, err = api.NewMetrics(reg); err != nil {
 		return err
 	}

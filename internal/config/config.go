@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -17,6 +18,10 @@ type Config struct {
 	// APIToken, when set, is the bearer token every HTTP route except /healthz and /metrics requires.
 	// It defaults to empty (no authentication). Env: MVWATCH_API_TOKEN. Never logged or rendered.
 	APIToken string `yaml:"api_token" json:"api_token,omitempty"`
+	// PublicURL is where operators and webhook receivers reach this mvwatch (https://nvr.example.com):
+	// webhooks then carry absolute keyframe_ref and thumbnail_ref URLs. It defaults to empty (API
+	// paths). http or https, no query.
+	PublicURL string `yaml:"public_url" json:"public_url,omitempty"`
 	// ModelDir is the folder holding the ONNX model and its manifest. It defaults to "models".
 	// Env: MVWATCH_MODEL_DIR. Flag: -model.
 	ModelDir string `yaml:"model_dir" json:"model_dir"`
@@ -101,6 +106,13 @@ func (c *Config) validate(p *problems) {
 	c.Listen.validate(p)
 	if hasSpace(c.APIToken) {
 		p.bad("api_token", "must not contain white space")
+	}
+	if c.PublicURL != "" {
+		if err := checkURL(c.PublicURL, "http", "https"); err != nil {
+			p.bad("public_url", "%v", err)
+		} else if strings.ContainsAny(c.PublicURL, "?#") {
+			p.bad("public_url", "must not have a query or fragment")
+		}
 	}
 	if c.ModelDir == "" {
 		p.bad("model_dir", "must not be empty")

@@ -149,6 +149,8 @@ var configErrorCases = []struct {
 	{"thumbnail queue", "thumbnails:\n  queue: 1000001\n", "c.yaml:2: thumbnails.queue: must be 1..100000, not 1000001"},
 	{"scene", "cameras:\n  - name: a\n    url: rtsp://h/x\n    scene: moon\n", `c.yaml:4: cameras[0].scene: must be street, driveway, park, not "moon"`},
 	{"zone length", "cameras:\n  - name: a\n    url: rtsp://h/x\n    zone: " + strings.Repeat("z", 65) + "\n", "c.yaml:4: cameras[0].zone: must be at most 64 bytes, not 65"},
+	{"public url", "public_url: ftp://nvr\n", `c.yaml:1: public_url: scheme must be one of http, https, not "ftp"`},
+	{"public url query", "public_url: https://nvr/?a=1\n", "c.yaml:1: public_url: must not have a query or fragment"},
 	{"mqtt scheme", "mqtt:\n  url: http://broker:1883\n", `c.yaml:2: mqtt.url: scheme must be one of mqtt, tcp, mqtts, ssl, not "http"`},
 	{"mqtt qos", "mqtt:\n  url: mqtt://b\n  qos: 3\n", "c.yaml:3: mqtt.qos: must be 0, 1 or 2"},
 	{"mqtt off delay", "mqtt:\n  url: mqtt://b\n  off_delay: 2h\n", "c.yaml:3: mqtt.off_delay: must be 1s..1h, not 2h0m0s"},

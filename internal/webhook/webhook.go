@@ -10,6 +10,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -19,6 +20,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -52,6 +54,11 @@ type Options struct {
 	Metrics *Metrics
 	// Logger logs failed deliveries. It defaults to slog.Default().
 	Logger *slog.Logger
+	// PublicURL, when set (config public_url), makes the event's keyframe_ref and thumbnail_ref
+	// absolute URLs under it, so a receiver can fetch them. It defaults to empty: API paths.
+	PublicURL string
+	// Now is the clock of webhook-timestamp. It defaults to time.Now.
+	Now func() time.Time
 }
 
 // Sink POSTs each event as JSON to the configured webhooks. Each webhook has its
@@ -91,6 +98,9 @@ func New(hooks []config.Webhook, opts Options) *Sink {
 	}
 	if opts.DrainTimeout <= 0 {
 		opts.DrainTimeout = 5 * time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -198,6 +208,14 @@ func (t *target) run(stopCtx, runCtx context.Context) {
 
 // deliver POSTs ev, retrying transient failures up to MaxRetries times.
 func (t *target) deliver(ctx context.Context, ev event.Event) {
+	if base := strings.TrimSuffix(t.sink.opts.PublicURL, "/"); base != "" {
+		if ev.KeyframeRef != "" {
+			ev.KeyframeRef = base + ev.KeyframeRef
+		}
+		if ev.ThumbnailRef != "" {
+			ev.ThumbnailRef = base + ev.ThumbnailRef
+		}
+	}
 	body, err := json.Marshal(ev)
 	if err != nil {
 		t.sink.opts.Logger.Error("webhook: encode event", "webhook", t.cfg.Name, "err", err)
@@ -249,8 +267,15 @@ func (t *target) post(ctx context.Context, id string, body []byte) (retry bool, 
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "mvwatch")
 	req.Header.Set("X-Mvwatch-Event-Id", id)
+	// Standard Webhooks (https://www.standardwebhooks.com): the same id on every retry, so receivers
+	// can drop duplicates; a timestamp per attempt, signed with the body, so a captured request cannot
+	// be replayed later.
+	req.Header.Set("webhook-id", id)
+	ts := t.sink.opts.Now()
+	req.Header.Set("webhook-timestamp", strconv.FormatInt(ts.Unix(), 10))
 	if t.cfg.Secret != "" {
-		req.Header.Set("X-Mvwatch-Signature", "sha256="+Sign(t.cfg.Secret, body))
+		req.Header.Set("webhook-signature", SignStandard(t.cfg.Secret, id, ts, body))
+		req.Header.Set("X-Mvwatch-Signature", "sha256="+Sign(t.cfg.Secret, body)) // deprecated: no timestamp
 	}
 	resp, err := t.sink.opts.Client.Do(req)
 	if err != nil {
@@ -275,7 +300,24 @@ func (t *target) post(ctx context.Context, id string, body []byte) (retry bool, 
 	}
 }
 
-// Sign returns the hex HMAC-SHA256 of body under secret, as sent in X-Mvwatch-Signature.
+// SignStandard returns the Standard Webhooks signature header value, "v1," and the base64
+// HMAC-SHA256 of "id.timestamp.body". A secret of the form "whsec_<base64>" signs with the decoded
+// bytes, as the Standard Webhooks libraries do; any other secret signs with its own bytes.
+func SignStandard(secret, id string, ts time.Time, body []byte) string {
+	key := []byte(secret)
+	if b64, ok := strings.CutPrefix(secret, "whsec_"); ok {
+		if k, err := base64.StdEncoding.DecodeString(b64); err == nil {
+			key = k
+		}
+	}
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte(id + "." + strconv.FormatInt(ts.Unix(), 10) + "."))
+	mac.Write(body)
+	return "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// Sign returns the hex HMAC-SHA256 of body under secret, as sent in X-Mvwatch-Signature (deprecated:
+// it carries no timestamp; verify webhook-signature instead).
 func Sign(secret string, body []byte) string {
 	mac := hmac.New(sha256.New, []byte(secret))
 	mac.Write(body)
