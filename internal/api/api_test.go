@@ -329,7 +329,8 @@ func TestAPIEvents(t *testing.T) {
 	require.Equal(t, evs[2].ID, page.Events[0].ID)
 	require.Equal(t, event.KeyframePath(evs[2].ID), page.Events[0].KeyframeRef)
 
-	for _, bad := range []string{"from=yesterday", "min_score=2", "limit=0", "order=up", "cursor=zz"} {
+	for _, bad := range []string{"from=yesterday", "min_score=2", "limit=0", "order=up", "cursor=zz",
+		"from=1600-01-01T00:00:00Z", "to=2263-01-01T00:00:00Z", "from=9999-12-31T23:59:59Z"} {
 		code, _, body = f.do(t, "GET", "/api/v1/events?"+bad, "")
 		require.Equal(t, 400, code, bad)
 		require.Contains(t, string(body), strings.Split(bad, "=")[0], bad)

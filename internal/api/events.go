@@ -10,6 +10,12 @@ import (
 	"github.com/mvwatch/mvwatch/internal/event"
 )
 
+// The times an event query may name: those whose Unix nanoseconds fit the event IDs.
+var (
+	minQueryTime = time.Unix(0, 0).UTC()
+	maxQueryTime = time.Unix(0, math.MaxInt64).UTC().Truncate(time.Second)
+)
+
 // parseEventQuery reads the query parameters shared by /events and /events/live.
 func parseEventQuery(r *http.Request) (event.Query, error) {
 	v := r.URL.Query()
@@ -23,6 +29,10 @@ func parseEventQuery(r *http.Request) (event.Query, error) {
 		t, e := time.Parse(time.RFC3339Nano, s)
 		if e != nil {
 			err = fmt.Errorf("%s: want an RFC 3339 time such as 2026-11-26T10:00:00Z, got %q", name, s)
+		} else if t.Before(minQueryTime) || t.After(maxQueryTime) {
+			// Event IDs hold Unix nanoseconds: outside this range a bound would wrap and match everything.
+			err = fmt.Errorf("%s: must be between %s and %s, got %q", name,
+				minQueryTime.Format(time.RFC3339), maxQueryTime.Format(time.RFC3339), s)
 		}
 		return t
 	}
