@@ -113,6 +113,10 @@ type App struct {
 	captions *enrich.Captions
 	thumbs   *enrich.Thumbnails
 	mqtt     *mqtt.Publisher // nil unless mqtt.url is set
+	// updateMu makes a stage's store write and its live update one step, so that live "update"s
+	// arrive in store order and each carries what earlier ones had (a caption and a thumbnail
+	// finishing together would otherwise race).
+	updateMu sync.Mutex
 	http     *http.Server
 	httpLn   net.Listener
 

@@ -107,6 +107,8 @@ func (a *App) enrich(ev event.Event) {
 // onCaption stores a caption on its event and sends the updated event to live subscribers. It runs on
 // the caption stage's worker.
 func (a *App) onCaption(id, text string) {
+	a.updateMu.Lock() // store order is publish order (see updateMu)
+	defer a.updateMu.Unlock()
 	ev, err := a.store.SetCaption(context.Background(), id, text)
 	a.updated("caption", ev, err)
 }
@@ -114,6 +116,8 @@ func (a *App) onCaption(id, text string) {
 // onThumbnail stores a thumbnail with its event and sends the updated event to live subscribers. It
 // runs on the thumbnail stage's worker.
 func (a *App) onThumbnail(id string, png []byte) {
+	a.updateMu.Lock()
+	defer a.updateMu.Unlock()
 	ev, err := a.store.SetThumbnail(context.Background(), id, png)
 	a.updated("thumbnail", ev, err)
 }
