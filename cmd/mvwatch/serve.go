@@ -33,15 +33,28 @@ func runServe(args []string) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	// Defaults, the file, MVWATCH_* and the flags, validated together.
-	cfg, err := config.Load(*configPath, config.Options{LookupEnv: os.LookupEnv, Flags: config.Flags{
-		HTTP: *httpAddr, RTSP: *rtspAddr, ModelDir: *modelFlag, StorePath: *storePath, Precision: *precision}})
+	// Defaults, the file, MVWATCH_* and the flags, validated together (again on SIGHUP).
+	load := func() (*config.Config, error) {
+		cfg, err := config.Load(*configPath, config.Options{LookupEnv: os.LookupEnv, Flags: config.Flags{
+			HTTP: *httpAddr, RTSP: *rtspAddr, ModelDir: *modelFlag, StorePath: *storePath, Precision: *precision}})
+		if err != nil {
+			return nil, err
+		}
+		if *verbose {
+			cfg.Log.Level = "debug"
+		}
+		if cfg.ModelDir, err = pipeline.ResolveModelDir(cfg.ModelDir); err != nil {
+			return nil, err
+		}
+		for _, d := range []*string{&cfg.Captions.TargetDir, &cfg.Captions.DraftDir, &cfg.Thumbnails.ModelDir, &cfg.Thumbnails.PredictorDir} {
+			*d = modelDir(*d)
+		}
+		return cfg, nil
+	}
+	cfg, err := load()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "mvwatch serve: %v\n", err)
 		return 2
-	}
-	if *verbose {
-		cfg.Log.Level = "debug"
 	}
 	log, err := logging.New(cfg.Log, os.Stderr)
 	if err != nil {
@@ -49,13 +62,6 @@ func runServe(args []string) int {
 		return 2
 	}
 	logging.Install(log)
-	if cfg.ModelDir, err = pipeline.ResolveModelDir(cfg.ModelDir); err != nil {
-		fmt.Fprintf(os.Stderr, "mvwatch serve: %v\n", err)
-		return 2
-	}
-	for _, d := range []*string{&cfg.Captions.TargetDir, &cfg.Captions.DraftDir, &cfg.Thumbnails.ModelDir, &cfg.Thumbnails.PredictorDir} {
-		*d = modelDir(*d)
-	}
 
 	if len(cfg.Cameras) == 0 {
 		for i := range *testCams {
@@ -77,7 +83,13 @@ func runServe(args []string) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := app.Serve(ctx, cfg, app.ServeOptions{Logger: log, Out: os.Stdout}); err != nil {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	if *configPath == "" {
+		load = nil // nothing to reload: the built-in test cameras
+	}
+	if err := app.Serve(ctx, cfg, app.ServeOptions{Logger: log, Out: os.Stdout, Reload: hup, LoadConfig: load}); err != nil {
 		fmt.Fprintf(os.Stderr, "mvwatch serve: %v\n", err)
 		return 1
 	}

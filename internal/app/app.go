@@ -117,6 +117,10 @@ type App struct {
 	// arrive in store order and each carries what earlier ones had (a caption and a thumbnail
 	// finishing together would otherwise race).
 	updateMu sync.Mutex
+	// fileCfg is the config as last loaded from the file (Reload compares against it); reloadMu
+	// serialises reloads.
+	fileCfg  *config.Config
+	reloadMu sync.Mutex
 	http     *http.Server
 	httpLn   net.Listener
 
@@ -152,7 +156,7 @@ func New(opts Options) (_ *App, err error) {
 		opts.Logger = slog.Default()
 	}
 	cfg := opts.Config
-	a := &App{opts: opts, cfg: cfg, log: opts.Logger, role: opts.Role, done: make(chan struct{}),
+	a := &App{opts: opts, cfg: cfg, fileCfg: cfg, log: opts.Logger, role: opts.Role, done: make(chan struct{}),
 		captions: opts.Captions, thumbs: opts.Thumbnails}
 	a.wmetrics = opts.WorkerMetrics
 	if a.wmetrics == nil {
@@ -291,7 +295,7 @@ func (a *App) Start() (err error) {
 		a.closers = append(a.closers, func() error { a.restream.Close(); return nil })
 		a.bus.ServeCameras(a.fleet)
 		a.closers = append(a.closers, func() error { a.fleet.Close(); return nil })
-		for _, cam := range a.cfg.Cameras {
+		for _, cam := range a.startCameras() {
 			if err := a.fleet.Add(context.Background(), cam); err != nil {
 				a.log.Error("camera not started", "camera", cam.Name, "err", err)
 			}
@@ -316,9 +320,13 @@ func (a *App) startEvents() error {
 	a.store = st
 	// Closed after everything that writes to it (closers run in reverse).
 	a.closers = append([]func() error{st.Close}, a.closers...)
+	var cams bus.Cameras = a.bus.Cameras()
+	if cams != nil {
+		cams = savedCameras{Cameras: cams, store: st}
+	}
 	a.api = api.New(api.Options{
 		Token:    a.cfg.APIToken,
-		Cameras:  a.bus.Cameras(),
+		Cameras:  cams,
 		Events:   st,
 		Hub:      a.hub,
 		Gatherer: a.opts.Registry,

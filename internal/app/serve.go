@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"slices"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,6 +22,11 @@ type ServeOptions struct {
 	Logger *slog.Logger
 	// Out receives the one line that says where the service listens. It defaults to io.Discard.
 	Out io.Writer
+	// Reload, when it receives, reloads the config with LoadConfig and applies it (App.Reload); the
+	// command sends on SIGHUP. A config that does not load is reported and changes nothing.
+	Reload <-chan os.Signal
+	// LoadConfig loads the config again for Reload, as the command loaded it at start.
+	LoadConfig func() (*config.Config, error)
 }
 
 // Serve is `mvwatch serve`: it loads the model and the enrichment stages that cfg (validated, model
@@ -66,7 +72,14 @@ func Serve(ctx context.Context, cfg *config.Config, opts ServeOptions) error {
 	}
 	fmt.Fprintf(opts.Out, "mvwatch serving: API http://%s  live events http://%s/api/v1/events/live  metrics http://%s/metrics  restream rtsp://%s/<camera>\n",
 		a.HTTPAddr(), a.HTTPAddr(), a.HTTPAddr(), a.RTSPAddr())
-	<-ctx.Done()
+	for done := false; !done; {
+		select {
+		case <-ctx.Done():
+			done = true
+		case <-opts.Reload:
+			reload(ctx, a, opts.LoadConfig, log)
+		}
+	}
 	log.Info("shutting down: flushing events")
 	if err := a.Close(); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
@@ -86,4 +99,27 @@ func eventLabels(labels, idle []string) []string {
 		}
 	}
 	return out
+}
+
+// reload loads the config again and applies what changed, logging one report line.
+func reload(ctx context.Context, a *App, load func() (*config.Config, error), log *slog.Logger) {
+	if load == nil {
+		log.Warn("reload: no config to reload")
+		return
+	}
+	next, err := load()
+	if err != nil {
+		log.Error("reload: config not applied", "err", err)
+		return
+	}
+	d, err := a.Reload(ctx, next)
+	if err != nil {
+		log.Error("reload: applied with errors", "changes", d.String(), "err", err)
+		return
+	}
+	msg := "reload: applied"
+	if len(d.Sections) > 0 {
+		msg = "reload: cameras applied; other sections need a restart"
+	}
+	log.Info(msg, "changes", d.String())
 }

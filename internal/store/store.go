@@ -26,6 +26,7 @@ var (
 	bucketKeyframes = []byte("keyframes")
 	bucketThumbs    = []byte("thumbnails")
 	bucketMeta      = []byte("meta")
+	bucketCameras   = []byte("cameras")
 	keyCount        = []byte("count")
 )
 
@@ -79,7 +80,7 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketEvents, bucketKeyframes, bucketThumbs, bucketMeta} {
+		for _, b := range [][]byte{bucketEvents, bucketKeyframes, bucketThumbs, bucketMeta, bucketCameras} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
