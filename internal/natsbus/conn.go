@@ -49,10 +49,10 @@ type Conn struct {
 }
 
 // ErrAuth marks a connection refused for its credentials (wrong user/password, token or nkey).
-var ErrAuth = errors.New("natsbus: NATS refused the credentials (check user/password, token or nkey)")
+var ErrAuth = errors.New("NATS refused the credentials (check user/password, token or nkey)")
 
 // ErrUnreachable marks a first connection that reached no server.
-var ErrUnreachable = errors.New("natsbus: no NATS server reachable")
+var ErrUnreachable = errors.New("no NATS server reachable")
 
 // Connect connects to NATS as cfg says and checks that JetStream answers. A first connection that
 // fails returns at once with a clear error (ErrUnreachable, ErrAuth, or JetStream missing); once up,
@@ -85,6 +85,9 @@ func Connect(ctx context.Context, cfg ConnConfig, m *Metrics) (*Conn, error) {
 		nats.ReconnectWait(cfg.ReconnectWait),
 		nats.ReconnectJitter(cfg.ReconnectWait/2, cfg.ReconnectWait/2),
 		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
+			if nc.IsClosed() {
+				return // Close: not an outage
+			}
 			m.connected.Set(0)
 			m.disconnects.Inc()
 			log.Warn("NATS disconnected", "err", redact.Error(err))
@@ -124,12 +127,12 @@ func Connect(ctx context.Context, cfg ConnConfig, m *Metrics) (*Conn, error) {
 		switch {
 		case errors.Is(err, nats.ErrAuthorization), errors.Is(err, nats.ErrAuthExpired),
 			strings.Contains(strings.ToLower(err.Error()), "authorization"):
-			return nil, fmt.Errorf("connect %s: %w", where, ErrAuth)
+			return nil, fmt.Errorf("natsbus: connect %s: %w", where, ErrAuth)
 		case cfg.Server != nil && errors.Is(err, io.ErrClosedPipe):
 			// The embedded server closes an in-process connection it does not authorize.
-			return nil, fmt.Errorf("connect %s: %w", where, ErrAuth)
+			return nil, fmt.Errorf("natsbus: connect %s: %w", where, ErrAuth)
 		case errors.Is(err, nats.ErrNoServers), errors.Is(err, nats.ErrTimeout):
-			return nil, fmt.Errorf("connect %s: %w (%s)", where, ErrUnreachable, redact.Error(err))
+			return nil, fmt.Errorf("natsbus: connect %s: %w (%s)", where, ErrUnreachable, redact.Error(err))
 		}
 		return nil, fmt.Errorf("natsbus: connect %s: %s", where, redact.Error(err))
 	}

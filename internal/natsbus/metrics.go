@@ -20,24 +20,24 @@ const (
 // assigner. NewMetrics registers all of them at once, so every series exists from the start at zero
 // whichever parts a node runs.
 type Metrics struct {
-	published       prometheus.Counter
-	duplicates      prometheus.Counter
-	retries         prometheus.Counter
-	dropped         *prometheus.CounterVec
-	buffer          prometheus.Gauge
-	inFlight        prometheus.Gauge
-	consumed        *prometheus.CounterVec
-	handlerErrors   *prometheus.CounterVec
-	redelivered     *prometheus.CounterVec
-	connected       prometheus.Gauge
-	reconnects      prometheus.Counter
-	disconnects     prometheus.Counter
-	camerasOwned    prometheus.Gauge
-	leaseClaims     prometheus.Counter
-	leaseReleases   prometheus.Counter
-	leaseLosses     prometheus.Counter
-	leaseErrors     prometheus.Counter
-	liveNodes       prometheus.Gauge
+	published     prometheus.Counter
+	duplicates    prometheus.Counter
+	retries       prometheus.Counter
+	dropped       *prometheus.CounterVec
+	buffer        prometheus.Gauge
+	inFlight      prometheus.Gauge
+	consumed      *prometheus.CounterVec
+	handlerErrors *prometheus.CounterVec
+	redelivered   *prometheus.CounterVec
+	connected     prometheus.Gauge
+	reconnects    prometheus.Counter
+	disconnects   prometheus.Counter
+	camerasOwned  prometheus.Gauge
+	leaseClaims   prometheus.Counter
+	leaseReleases prometheus.Counter
+	leaseLosses   prometheus.Counter
+	leaseErrors   prometheus.Counter
+	liveNodes     prometheus.Gauge
 }
 
 // NewMetrics creates the bus metrics and registers them on reg (nil: not registered, for tests).
