@@ -150,7 +150,11 @@ func Connect(ctx context.Context, cfg ConnConfig, m *Metrics) (*Conn, error) {
 		return nil, fmt.Errorf("natsbus: JetStream on %s does not answer (is it enabled on the server and the account?): %w", where, err)
 	}
 	c.nc, c.js = nc, js
-	log.Info("NATS connected", "url", redact.URL(nc.ConnectedUrlRedacted()))
+	if cfg.Server != nil {
+		log.Info("NATS connected")
+	} else {
+		log.Info("NATS connected", "url", redact.URL(nc.ConnectedUrlRedacted()))
+	}
 	return c, nil
 }
 
