@@ -3,9 +3,11 @@ package natsbus
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -22,11 +24,23 @@ import (
 // see a message twice (its acknowledgements of the last moments before a kill -9 may not have
 // reached the server's disk): the store deduplicates by id, as the recorder does.
 func outageRun(t *testing.T, url string, user, pass string, stop, start func()) {
+	outageRunCfg(t, ConnConfig{URL: url, User: user, Password: pass}, StreamsConfig{},
+		func(*Conn) { stop() }, start, true)
+}
+
+// outageRunCfg is outageRun with a connection and streams config; stop gets the publisher's
+// connection (to stop the server it is connected to); waitDown waits for the disconnection (not in
+// a cluster, where the client moves to another server at once).
+func outageRunCfg(t *testing.T, cc ConnConfig, sc StreamsConfig, stop func(*Conn), start func(), waitDown bool) {
 	m, err := NewMetrics(nil, "store")
 	require.NoError(t, err)
-	c := connect(t, ConnConfig{URL: url, User: user, Password: pass, ReconnectWait: 50 * time.Millisecond}, m)
-	ctx := ctxT(t, 60*time.Second)
-	require.NoError(t, EnsureStreams(ctx, c.JetStream(), StreamsConfig{}))
+	cc.ReconnectWait = 50 * time.Millisecond
+	c := connect(t, cc, m)
+	ctx := ctxT(t, 90*time.Second)
+	require.Eventually(t, func() bool {
+		err = EnsureStreams(ctx, c.JetStream(), sc)
+		return err == nil
+	}, 30*time.Second, 200*time.Millisecond, "streams: %v", err)
 	p, err := NewPublisher(c, m, PublisherConfig{AckTimeout: 500 * time.Millisecond})
 	require.NoError(t, err)
 	rec := newRecorder()
@@ -56,8 +70,10 @@ func outageRun(t *testing.T, url string, user, pass string, stop, start func()) 
 		}
 	}()
 	require.Eventually(t, func() bool { return rec.unique() > 200 }, 20*time.Second, 10*time.Millisecond)
-	stop()
-	require.Eventually(t, func() bool { return testutil.ToFloat64(m.connected) == 0 }, 10*time.Second, 10*time.Millisecond)
+	stop(c)
+	if waitDown {
+		require.Eventually(t, func() bool { return testutil.ToFloat64(m.connected) == 0 }, 10*time.Second, 10*time.Millisecond)
+	}
 	down := time.Now()
 	time.Sleep(time.Second) // the outage: the publisher keeps accepting into its buffer
 	buffered := p.Buffered()
@@ -89,6 +105,61 @@ func outageRun(t *testing.T, url string, user, pass string, stop, start func()) 
 		len(accepted), int(testutil.ToFloat64(m.retries)), int(testutil.ToFloat64(m.duplicates)),
 		int(testutil.ToFloat64(m.redelivered.WithLabelValues("store"))), rec.total)
 	assert.Greater(t, testutil.ToFloat64(m.reconnects), 0.0)
+}
+
+func TestClusterOfThreeEmbeddedServers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("three servers")
+	}
+	routes := []string{"nats-route://" + freeAddr(t), "nats-route://" + freeAddr(t), "nats-route://" + freeAddr(t)}
+	cfgs := make([]ServerConfig, 3)
+	servers := make([]*Server, 3)
+	var urls []string
+	for i := range cfgs {
+		cfgs[i] = ServerConfig{DataDir: t.TempDir(), Name: "s" + itoa(i), Listen: freeAddr(t),
+			ClusterName: "mvwatch-test", ClusterListen: strings.TrimPrefix(routes[i], "nats-route://"), Routes: routes,
+			User: "mv", Password: "cluster-pw", Logger: slog.New(slog.DiscardHandler)}
+		urls = append(urls, "nats://"+cfgs[i].Listen)
+	}
+	var wg sync.WaitGroup
+	for i := range cfgs { // together: each waits for the others' routes
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s, err := StartServer(cfgs[i])
+			if err == nil {
+				servers[i] = s
+			}
+		}()
+	}
+	wg.Wait()
+	for i, s := range servers {
+		require.NotNil(t, s, "server %d", i)
+		t.Cleanup(func() { servers[i].Shutdown() })
+	}
+	start := time.Now()
+	for _, s := range servers {
+		require.NoError(t, s.WaitJetStream(ctxT(t, 30*time.Second)))
+	}
+	t.Logf("cluster JetStream ready in %v", time.Since(start).Round(time.Millisecond))
+	var stopped int
+	outageRunCfg(t, ConnConfig{URL: strings.Join(urls, ","), User: "mv", Password: "cluster-pw"},
+		StreamsConfig{Replicas: 3},
+		func(c *Conn) {
+			name := c.NATS().ConnectedServerName()
+			for i, s := range servers {
+				if s.Name() == name {
+					stopped = i
+				}
+			}
+			t.Logf("stopping %s, the server the publisher is connected to", name)
+			servers[stopped].Shutdown()
+		},
+		func() {
+			s, err := StartServer(cfgs[stopped])
+			require.NoError(t, err)
+			servers[stopped] = s
+		}, false)
 }
 
 func TestOutageEmbeddedRestart(t *testing.T) {

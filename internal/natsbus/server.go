@@ -165,6 +165,23 @@ func (s *Server) ClusterURL() string {
 	return "nats-route://" + net.JoinHostPort(a.IP.String(), strconv.Itoa(a.Port))
 }
 
+// WaitJetStream waits until JetStream is ready for streams: at once for a single server; in a
+// cluster, until the servers have elected a meta leader (which needs a majority of them up). It
+// returns the last health error when ctx ends first.
+func (s *Server) WaitJetStream(ctx context.Context) error {
+	for {
+		h := s.srv.Healthz(&server.HealthzOptions{JSMetaOnly: true})
+		if h.Status == "ok" {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("natsbus: server %s: JetStream not ready (%s): %w", s.cfg.Name, h.Error, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
 // Name returns the server's name.
 func (s *Server) Name() string { return s.cfg.Name }
 
