@@ -271,12 +271,18 @@ func (p *Publisher) send(batch []pending, acked *int, lastLog *time.Time) []pend
 	return retry
 }
 
-// refused reports whether err is the stream's final answer (an API error other than "temporarily
-// unavailable"), as opposed to a timeout or a lost connection worth another try.
+// errCodeStoreFailed is JetStream's error code for a message the stream would not store (over its
+// byte or message limits, too large); it comes with HTTP code 503 but is final.
+const errCodeStoreFailed = 10077
+
+// refused reports whether err is the stream's final answer (an API error: over its limits, message
+// too large, ...), as opposed to a timeout, a lost connection or a stream temporarily unavailable
+// (503, e.g. a cluster electing a leader), which are worth another try.
 func refused(err error) bool {
 	var je jetstream.JetStreamError
 	if !errors.As(err, &je) || je.APIError() == nil {
 		return false
 	}
-	return je.APIError().Code != http.StatusServiceUnavailable
+	ae := je.APIError()
+	return ae.ErrorCode == errCodeStoreFailed || ae.Code != http.StatusServiceUnavailable
 }
