@@ -37,6 +37,12 @@
 //	                 expire the key); a dead node's cameras run elsewhere within TTL + 2·TTL/3
 //	                 (≈ 8.3 s; measured 6.6 s); each live node holds at most ceil(cameras / nodes)
 //	                 after a rebalance, released only after 2 rounds above it (no flapping).
+//	mvwatch_camera_state  camera name -> the state JSON its worker last reported (phase, reason,
+//	                 node); read with mvwatch_leases (no lease: not running anywhere).
+//
+// Readers of a stream: a durable Consumer (explicit acks after the handler; shared by the nodes
+// doing the same work) for the store, webhooks and enrichment; a Tail (ordered ephemeral consumer,
+// no acks) for what every node shows live.
 //
 // Connections carry user/password, a token or an nkey; none of them is logged (URLs go through
 // internal/redact). Metrics are the mvwatch_bus_* series of Metrics, all registered at zero by

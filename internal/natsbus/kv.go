@@ -154,3 +154,73 @@ func listKeys(ctx context.Context, kv jetstream.KeyValue, filter string) ([]stri
 	}
 	return keys, nil
 }
+
+// StatesBucket holds each camera's state as its worker last reported it: key = camera name, value =
+// the state JSON (phase, reason, node, ...).
+const StatesBucket = "mvwatch_camera_state"
+
+// States is the fleet-wide camera state, written by the worker that runs each camera and read by
+// every node's API and metrics. A state outlives its writer: read it together with Leases.Owners
+// (a camera without a lease is not running anywhere, whatever its last state says).
+type States struct {
+	kv jetstream.KeyValue
+}
+
+// OpenStates opens the state bucket, creating it when missing.
+func OpenStates(ctx context.Context, c *Conn, replicas int) (*States, error) {
+	kv, err := openBucket(ctx, c.js, jetstream.KeyValueConfig{Bucket: StatesBucket,
+		Description: "mvwatch camera state: camera name -> state JSON", History: 1,
+		Storage: jetstream.FileStorage, Replicas: max(replicas, 1)})
+	if err != nil {
+		return nil, err
+	}
+	return &States{kv: kv}, nil
+}
+
+// Put records camera's state.
+func (s *States) Put(ctx context.Context, camera string, state []byte) error {
+	if !validName(camera) {
+		return fmt.Errorf("natsbus: camera name %q is not 1..64 of [A-Za-z0-9_-]", camera)
+	}
+	if _, err := s.kv.Put(ctx, camera, state); err != nil {
+		return fmt.Errorf("natsbus: put state of %s: %w", camera, err)
+	}
+	return nil
+}
+
+// Get returns camera's last state; an error matching jetstream.ErrKeyNotFound when none.
+func (s *States) Get(ctx context.Context, camera string) ([]byte, error) {
+	e, err := s.kv.Get(ctx, camera)
+	if err != nil {
+		return nil, fmt.Errorf("natsbus: state of %s: %w", camera, err)
+	}
+	return e.Value(), nil
+}
+
+// Delete forgets camera's state (the camera was removed).
+func (s *States) Delete(ctx context.Context, camera string) error {
+	if err := s.kv.Delete(ctx, camera); err != nil {
+		return fmt.Errorf("natsbus: delete state of %s: %w", camera, err)
+	}
+	return nil
+}
+
+// List returns every camera's last state.
+func (s *States) List(ctx context.Context) (map[string][]byte, error) {
+	names, err := listKeys(ctx, s.kv, ">")
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string][]byte, len(names))
+	for _, n := range names {
+		v, err := s.Get(ctx, n)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[n] = v
+	}
+	return out, nil
+}
