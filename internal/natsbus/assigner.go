@@ -111,6 +111,13 @@ type AssignerConfig struct {
 	// share before it releases the excess, so that a heartbeat missed once moves nothing. It
 	// defaults to 2.
 	Hysteresis int
+	// KeepOnNATSLoss keeps running the cameras while their leases cannot be renewed (NATS slow or
+	// away), instead of stopping each 0.9·TTL after its last renewal. Detection then goes on
+	// through a NATS outage (events wait in the publisher's buffer), at a price: a node cut off
+	// from NATS while the others still reach it keeps cameras that they take over after the TTL,
+	// so a camera may run on two nodes until the partition heals (then this node sees the lease
+	// taken and stops it). False (the default): never two holders at once.
+	KeepOnNATSLoss bool
 	// Logger receives claims, releases and losses. It defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -127,7 +134,8 @@ type AssignerConfig struct {
 // A lease not renewed expires TTL after its last renewal, so a dead node's cameras are claimed by
 // the others within about TTL + 2·TTL/3. A node that cannot renew (NATS lost) drops a camera at the
 // latest 0.9·TTL after the renewal request that last succeeded, before the server can expire the
-// lease, so no camera is held by two nodes at once.
+// lease, so no camera is held by two nodes at once (unless KeepOnNATSLoss). A lease that expired
+// while this node still held the camera (NATS away) is taken again on the next round if free.
 type Assigner struct {
 	cfg    AssignerConfig
 	leases *Leases
@@ -247,8 +255,8 @@ func (a *Assigner) round(ctx context.Context) {
 	if _, err := a.leases.kv.Put(rctx, "node."+a.cfg.Node, hb); err != nil {
 		a.m.leaseErrors.Inc()
 	}
-	changed = a.renew(rctx, sent) || changed
 	changed = a.expire() || changed
+	changed = a.renew(rctx, sent) || changed
 	if ctx.Err() != nil {
 		a.report(changed)
 		return
@@ -332,15 +340,23 @@ func (a *Assigner) renew(ctx context.Context, sent time.Time) bool {
 		if !errors.Is(err, jetstream.ErrKeyExists) {
 			continue // NATS slow or away: keep the camera until its deadline
 		}
-		// The lease changed: ours if an earlier renewal went through unanswered, else lost.
-		if e, gerr := a.leases.kv.Get(ctx, "cam."+c); gerr == nil {
+		// The lease changed: ours if an earlier renewal went through unanswered; gone (expired
+		// while NATS was away, with KeepOnNATSLoss): take it again; else lost.
+		e, gerr := a.leases.kv.Get(ctx, "cam."+c)
+		switch {
+		case gerr == nil:
 			var v Lease
 			if json.Unmarshal(e.Value(), &v) == nil && v.Node == a.cfg.Node {
 				a.setHeld(c, &held{rev: e.Revision(), deadline: h.deadline})
 				continue
 			}
-		} else if !errors.Is(gerr, jetstream.ErrKeyNotFound) {
-			continue
+		case errors.Is(gerr, jetstream.ErrKeyNotFound):
+			if rev, cerr := a.leases.kv.Create(ctx, "cam."+c, val); cerr == nil {
+				a.setHeld(c, &held{rev: rev, deadline: sent.Add(a.leases.ttl - a.leases.ttl/10)})
+				continue
+			}
+		default:
+			continue // NATS away: try again next round
 		}
 		a.log.Warn("camera lease lost (expired or taken)", "camera", c)
 		a.m.leaseLosses.Inc()
@@ -350,8 +366,11 @@ func (a *Assigner) renew(ctx context.Context, sent time.Time) bool {
 	return changed
 }
 
-// expire drops the cameras whose lease may have expired on the server.
+// expire drops the cameras whose lease may have expired on the server (unless KeepOnNATSLoss).
 func (a *Assigner) expire() bool {
+	if a.cfg.KeepOnNATSLoss {
+		return false
+	}
 	now := time.Now()
 	changed := false
 	for c, h := range a.owned {

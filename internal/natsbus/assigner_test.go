@@ -186,3 +186,55 @@ func TestAssignerCameraSetAndGracefulClose(t *testing.T) {
 	assert.Empty(t, p.violations)
 	p.mu.Unlock()
 }
+
+// Through a NATS outage longer than the TTL: by default the node stops its cameras before its
+// leases can expire and claims them again once NATS is back; with KeepOnNATSLoss it keeps them
+// running all along and takes its expired leases again without stopping anything.
+func TestAssignerNATSOutage(t *testing.T) {
+	for _, keep := range []bool{false, true} {
+		t.Run(fmt.Sprintf("keep=%v", keep), func(t *testing.T) {
+			dir, addr := t.TempDir(), freeAddr(t)
+			cfg := ServerConfig{DataDir: dir, Listen: addr}
+			s := startServer(t, cfg)
+			c := connect(t, ConnConfig{URL: "nats://" + addr, ReconnectWait: 50 * time.Millisecond}, nil)
+			ctx := ctxT(t, 60*time.Second)
+			cams, err := OpenCameras(ctx, c, 1)
+			require.NoError(t, err)
+			for i := range 3 {
+				_, err := cams.Put(ctx, fmt.Sprintf("cam-%d", i), []byte(`{}`))
+				require.NoError(t, err)
+			}
+			const ttl = 1500 * time.Millisecond
+			leases, err := OpenLeases(ctx, c, ttl, 1)
+			require.NoError(t, err)
+			require.Equal(t, ttl, leases.TTL())
+			p := newPlacement()
+			a, err := StartAssigner(cams, leases, nil, AssignerConfig{Node: "n1", OnChange: p.onChange("n1"),
+				KeepOnNATSLoss: keep})
+			require.NoError(t, err)
+			defer a.Close(ctx)
+			require.Eventually(t, func() bool { return len(a.Owned()) == 3 }, 10*time.Second, 20*time.Millisecond)
+			before := p.changeCount()
+
+			s.Shutdown()
+			if keep {
+				require.Never(t, func() bool { return len(a.Owned()) != 3 }, 3*ttl, 20*time.Millisecond,
+					"cameras keep running while NATS is away")
+			} else {
+				require.Eventually(t, func() bool { return len(a.Owned()) == 0 }, ttl, 20*time.Millisecond,
+					"cameras stopped within the TTL")
+				time.Sleep(2 * ttl) // the leases have expired by now
+			}
+			s = startServer(t, cfg)
+			owners := map[string]string{}
+			require.Eventually(t, func() bool {
+				owners, err = leases.Owners(ctx)
+				return err == nil && len(owners) == 3 && len(a.Owned()) == 3
+			}, 15*time.Second, 50*time.Millisecond)
+			assert.Equal(t, map[string]string{"cam-0": "n1", "cam-1": "n1", "cam-2": "n1"}, owners)
+			if keep {
+				assert.Equal(t, before, p.changeCount(), "nothing stopped or restarted")
+			}
+		})
+	}
+}

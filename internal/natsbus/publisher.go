@@ -48,10 +48,11 @@ type Publisher struct {
 	mu     sync.RWMutex
 	closed bool
 
-	closing chan struct{} // closed by Close: drain and stop
-	abort   context.CancelFunc
-	ctx     context.Context
-	done    chan struct{}
+	closing   chan struct{} // closed by Close: drain and stop
+	closeOnce sync.Once
+	abort     context.CancelFunc
+	ctx       context.Context
+	done      chan struct{}
 }
 
 // pending is one message waiting for the stream's acknowledgement.
@@ -121,12 +122,14 @@ func (p *Publisher) Buffered() int { return p.q.Len() }
 
 // Close stops accepting messages and sends what is buffered or in flight until the stream has
 // acknowledged it all or ctx ends; what is left then is dropped (counted, reason "closed") and Close
-// returns ctx's error. Close waits for the sending goroutine; call it once.
+// returns ctx's error. Close waits for the sending goroutine; a second Close returns once it is done.
 func (p *Publisher) Close(ctx context.Context) error {
-	p.mu.Lock()
-	p.closed = true
-	p.mu.Unlock()
-	close(p.closing)
+	p.closeOnce.Do(func() {
+		p.mu.Lock()
+		p.closed = true
+		p.mu.Unlock()
+		close(p.closing)
+	})
 	select {
 	case <-p.done:
 		return nil
