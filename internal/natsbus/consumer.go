@@ -72,6 +72,8 @@ type Consumer struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	done   chan struct{}
+
+	lastLog time.Time // of a handler failure (run goroutine only)
 }
 
 // StartConsumer creates (or updates) the durable consumer and starts handling its messages. The
@@ -206,6 +208,11 @@ func (k *Consumer) handle(msg jetstream.Msg) {
 	}
 	if err := k.cfg.Handler(k.ctx, m); err != nil {
 		k.m.handlerErrors.WithLabelValues(k.cfg.Durable).Inc()
+		if time.Since(k.lastLog) < 10*time.Second {
+			_ = msg.NakWithDelay(k.cfg.RetryDelay)
+			return
+		}
+		k.lastLog = time.Now()
 		k.log.Warn("handler failed; message will be delivered again", "subject", m.Subject, "id", m.ID,
 			"delivered", m.Delivered, "err", redact.Error(err))
 		if err := msg.NakWithDelay(k.cfg.RetryDelay); err != nil {

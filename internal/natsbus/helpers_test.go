@@ -79,6 +79,8 @@ func ctxT(t *testing.T, d time.Duration) context.Context {
 
 func itoa(i int) string { return strconv.Itoa(i) }
 
+func discardLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
 // recorder is a consumer handler that records each message id, like the store (dedup by id).
 type recorder struct {
 	mu    sync.Mutex

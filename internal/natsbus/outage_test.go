@@ -237,6 +237,17 @@ func TestStandaloneServerKill9(t *testing.T) {
 	_, err := Connect(context.Background(), ConnConfig{URL: proc.url, User: "mv", Password: "nope"}, nil)
 	require.ErrorIs(t, err, ErrAuth)
 
+	// A server without JetStream: a clear error at start.
+	noJS := freeAddr(t)
+	h2, p2 := splitHostPortT(t, noJS)
+	plain := &natsProc{t: t, bin: bin, args: []string{"-a", h2, "-p", p2}}
+	plain.start()
+	require.Eventually(t, func() bool {
+		_, err = Connect(context.Background(), ConnConfig{URL: "nats://" + noJS, ConnectTimeout: time.Second}, nil)
+		return err != nil && strings.Contains(err.Error(), "JetStream")
+	}, 20*time.Second, 100*time.Millisecond)
+	t.Log(err)
+
 	outageRun(t, proc.url, "mv", "proc-s3cret", proc.kill9, proc.start)
 }
 
