@@ -41,7 +41,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 			}
 			var got atomic.Int64
 			k, err := StartConsumer(ctx, c, nil, ConsumerConfig{Stream: EventsStream, Durable: "store",
-				Logger: slog.New(slog.DiscardHandler),
+				Logger:  slog.New(slog.DiscardHandler),
 				Handler: func(context.Context, Msg) error { got.Add(1); return nil }})
 			if err != nil {
 				b.Fatal(err)
