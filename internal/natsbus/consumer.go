@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -54,8 +56,12 @@ type ConsumerConfig struct {
 	RetryDelay time.Duration
 	// Replicas is the consumer's replica count in a cluster (0: the stream's).
 	Replicas int
-	// Handler handles each message, one at a time (required).
+	// Handler handles each message (required).
 	Handler Handler
+	// Concurrency is how many messages are handled at once (so that a store batching concurrent
+	// writes into one fsync can). Messages of one subject (one camera) always go to the same
+	// handler goroutine, in stream order. It defaults to 1.
+	Concurrency int
 	// Logger receives handler failures and reconnections (rate limited). It defaults to
 	// slog.Default().
 	Logger *slog.Logger
@@ -73,7 +79,8 @@ type Consumer struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	lastLog time.Time // of a handler failure (run goroutine only)
+	logMu   sync.Mutex
+	lastLog time.Time // of a handler failure
 }
 
 // StartConsumer creates (or updates) the durable consumer and starts handling its messages. The
@@ -96,6 +103,9 @@ func StartConsumer(ctx context.Context, c *Conn, m *Metrics, cfg ConsumerConfig)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 1
 	}
 	k := &Consumer{cfg: cfg, js: c.js, m: m, done: make(chan struct{}),
 		log: cfg.Logger.With("component", "nats-consumer", "stream", cfg.Stream, "consumer", cfg.Durable)}
@@ -134,6 +144,28 @@ func (k *Consumer) Close() {
 
 func (k *Consumer) run(cons jetstream.Consumer) {
 	defer close(k.done)
+	lanes := make([]chan jetstream.Msg, k.cfg.Concurrency)
+	var wg sync.WaitGroup
+	for i := range lanes {
+		lanes[i] = make(chan jetstream.Msg, 16)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for msg := range lanes[i] {
+				if k.ctx.Err() != nil {
+					_ = msg.Nak() // closing: back to the stream for another consumer
+					continue
+				}
+				k.handle(msg)
+			}
+		}()
+	}
+	defer func() {
+		for _, l := range lanes {
+			close(l)
+		}
+		wg.Wait()
+	}()
 	bo := backoff.Backoff{Initial: 200 * time.Millisecond, Max: 5 * time.Second, Jitter: backoff.EqualJitter}
 	for k.ctx.Err() == nil {
 		if cons == nil {
@@ -143,7 +175,7 @@ func (k *Consumer) run(cons jetstream.Consumer) {
 				continue
 			}
 		}
-		if err := k.consume(cons); err != nil {
+		if err := k.consume(cons, lanes); err != nil {
 			cons = nil // it may have been deleted or the stream recreated: ensure it again
 			k.pause(&bo, "consumer interrupted", err)
 			continue
@@ -166,7 +198,7 @@ func (k *Consumer) pause(bo *backoff.Backoff, what string, err error) {
 }
 
 // consume handles messages from one iterator until it fails or Close; nil means Close.
-func (k *Consumer) consume(cons jetstream.Consumer) error {
+func (k *Consumer) consume(cons jetstream.Consumer, lanes []chan jetstream.Msg) error {
 	it, err := cons.Messages(jetstream.PullMaxMessages(min(k.cfg.MaxAckPending, 256)))
 	if err != nil {
 		return err
@@ -181,7 +213,13 @@ func (k *Consumer) consume(cons jetstream.Consumer) error {
 			it.Stop()
 			return err
 		}
-		k.handle(msg)
+		lane := 0
+		if len(lanes) > 1 {
+			h := fnv.New32a()
+			h.Write([]byte(msg.Subject()))
+			lane = int(h.Sum32() % uint32(len(lanes)))
+		}
+		lanes[lane] <- msg
 	}
 }
 
@@ -208,11 +246,16 @@ func (k *Consumer) handle(msg jetstream.Msg) {
 	}
 	if err := k.cfg.Handler(k.ctx, m); err != nil {
 		k.m.handlerErrors.WithLabelValues(k.cfg.Durable).Inc()
-		if time.Since(k.lastLog) < 10*time.Second {
+		k.logMu.Lock()
+		quiet := time.Since(k.lastLog) < 10*time.Second
+		if !quiet {
+			k.lastLog = time.Now()
+		}
+		k.logMu.Unlock()
+		if quiet {
 			_ = msg.NakWithDelay(k.cfg.RetryDelay)
 			return
 		}
-		k.lastLog = time.Now()
 		k.log.Warn("handler failed; message will be delivered again", "subject", m.Subject, "id", m.ID,
 			"delivered", m.Delivered, "err", redact.Error(err))
 		if err := msg.NakWithDelay(k.cfg.RetryDelay); err != nil {

@@ -1,7 +1,11 @@
 package natsbus
 
 import (
+	"context"
+	"fmt"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -114,4 +118,56 @@ func TestEnrichWorkQueueAndTail(t *testing.T) {
 	assert.Equal(t, "ev-0", tailed[0])
 	assert.Equal(t, "ev-"+itoa(n-1), tailed[n-1])
 	mu.Unlock()
+}
+
+// With Concurrency, messages are handled in parallel, and each camera's messages in stream order.
+func TestConsumerConcurrencyKeepsPerCameraOrder(t *testing.T) {
+	s := startServer(t, ServerConfig{})
+	c := connect(t, ConnConfig{Server: s}, nil)
+	ctx := ctxT(t, 30*time.Second)
+	require.NoError(t, EnsureStreams(ctx, c.JetStream(), StreamsConfig{}))
+	p, err := NewPublisher(c, nil, PublisherConfig{})
+	require.NoError(t, err)
+	const cams, per = 8, 40
+	for i := range per {
+		for cam := range cams {
+			require.True(t, p.PublishEvent("cam-"+itoa(cam), "ev-"+itoa(cam)+"-"+itoa(i), []byte(itoa(i))))
+		}
+	}
+	require.NoError(t, p.Close(ctx))
+
+	var mu sync.Mutex
+	last := map[string]int{}
+	var disorder []string
+	handled := 0
+	var inFlight, peak atomic.Int32
+	k, err := StartConsumer(ctx, c, nil, ConsumerConfig{Stream: EventsStream, Durable: "store", Concurrency: 4,
+		Handler: func(_ context.Context, m Msg) error {
+			n := inFlight.Add(1)
+			defer inFlight.Add(-1)
+			for {
+				p := peak.Load()
+				if n <= p || peak.CompareAndSwap(p, n) {
+					break
+				}
+			}
+			time.Sleep(time.Millisecond) // a store's fsync
+			i, _ := strconv.Atoi(string(m.Data))
+			mu.Lock()
+			defer mu.Unlock()
+			if prev, ok := last[m.Subject]; ok && i != prev+1 {
+				disorder = append(disorder, fmt.Sprintf("%s: %d after %d", m.Subject, i, prev))
+			}
+			last[m.Subject] = i
+			handled++
+			return nil
+		}})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return handled == cams*per },
+		20*time.Second, 20*time.Millisecond)
+	k.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Empty(t, disorder)
+	assert.Greater(t, peak.Load(), int32(1), "handled concurrently")
 }
