@@ -13,7 +13,8 @@
 //
 //	MVWATCH_EVENTS  subjects mvwatch.events.>, file storage, limits retention (max age 24 h, max
 //	                1 GiB by default), discard new. Guarantees: a publish acknowledged by the stream
-//	                is stored (replicated with Replicas > 1) and survives a server restart; a message
+//	                is stored (replicated with Replicas > 1) and survives a server restart or
+//	                kill -9 (a machine crash too with ServerConfig.SyncAlways or 3 replicas); a message
 //	                id seen within the duplicate window (10 min) is stored once, so a retried publish
 //	                never duplicates an event; when full, the stream refuses (the publisher counts the
 //	                drop) rather than silently discarding unconsumed events. The event service reads

@@ -39,6 +39,11 @@ type ServerConfig struct {
 	Password string
 	Token    string
 	NKeys    []string
+	// SyncAlways makes JetStream fsync each write before acknowledging it. Without it (the
+	// default) the file store is fsynced every 2 minutes: an acknowledged message survives a
+	// process crash (kill -9) but a machine crash can lose the last ones, unless the streams have
+	// 3 replicas on other machines.
+	SyncAlways bool
 	// MaxStore caps JetStream's file store in bytes; 0: the server's default (a share of the disk).
 	MaxStore int64
 	// Logger receives the server's notices, warnings and errors (debug and trace are off). It
@@ -73,6 +78,7 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 		JetStream:         true,
 		StoreDir:          cfg.DataDir,
 		JetStreamMaxStore: cfg.MaxStore,
+		SyncAlways:        cfg.SyncAlways,
 		NoSigs:            true,
 		DontListen:        cfg.Listen == "",
 	}
