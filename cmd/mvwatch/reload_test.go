@@ -90,7 +90,9 @@ func TestServeSIGHUPReloadsCameras(t *testing.T) {
 	require.NoError(t, cmd.Process.Signal(syscall.SIGHUP))
 	require.Eventually(t, func() bool { return slices.Equal(names(), []string{"three", "two"}) }, 20*time.Second, 50*time.Millisecond,
 		"cameras after SIGHUP: %v\n%s", names(), logs.String())
-	require.Eventually(t, func() bool { return bytes.Contains([]byte(logs.String()), []byte("cameras added [three], removed [one]")) },
+	require.Eventually(t, func() bool {
+		return bytes.Contains([]byte(logs.String()), []byte("cameras added [three], removed [one]"))
+	},
 		5*time.Second, 50*time.Millisecond, "%s", logs.String())
 
 	require.NoError(t, os.WriteFile(cfgPath, []byte("cameras: [oops\n"), 0o600))
@@ -109,5 +111,9 @@ type syncBuffer struct {
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
-func (s *syncBuffer) String() string             { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
