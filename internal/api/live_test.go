@@ -137,4 +137,3 @@ func TestAPIHubCloseUnblocksServerShutdown(t *testing.T) {
 		t.Fatal("server did not close with a live stream open")
 	}
 }
-
