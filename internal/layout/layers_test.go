@@ -33,8 +33,8 @@ const module = "github.com/mvwatch/mvwatch/"
 var floors = map[string]int{
 	"internal/media": 0, "internal/queue": 0, "internal/backoff": 0, "internal/redact": 0, "internal/bpe": 0,
 	"internal/lifecycle": 0, "internal/peer": 0, "internal/config": 0,
-	"internal/event": 1,
-	"ingest":         2, "demux": 2, "mvextract": 2, "inference": 2, "internal/pregate": 2,
+	"internal/event": 1, "internal/event/eventtest": 2,
+	"ingest": 2, "demux": 2, "mvextract": 2, "inference": 2, "internal/pregate": 2,
 	"llmgen": 3, "diffusion": 3,
 	"internal/source": 4, "internal/restream": 4,
 	"internal/bus": 5, "internal/testcam": 5,
@@ -92,14 +92,19 @@ func TestNoPackageImportsUpTheFlow(t *testing.T) {
 	}
 }
 
-// TestProductionCodeDoesNotImportTheTestCamera: only the demo and benchmark entry points start the
-// built-in test camera (`mvwatch testcam`, `mvwatch serve` without cameras, `mvwatch bench serve`);
-// tests may use it freely.
-func TestProductionCodeDoesNotImportTheTestCamera(t *testing.T) {
-	allowed := []string{"internal/bench", "cmd/mvwatch"}
+// TestProductionCodeDoesNotImportTestCode: only the demo and benchmark entry points start the built-in
+// test camera (`mvwatch testcam`, `mvwatch serve` without cameras, `mvwatch bench serve`), and only
+// tests use the event fixtures.
+func TestProductionCodeDoesNotImportTestCode(t *testing.T) {
+	allowed := map[string][]string{
+		"internal/testcam":         {"internal/bench", "cmd/mvwatch"},
+		"internal/event/eventtest": {},
+	}
 	for pkg, deps := range imports(t) {
-		if slices.Contains(deps, "internal/testcam") {
-			require.Contains(t, allowed, pkg, "%s imports internal/testcam", pkg)
+		for testPkg, ok := range allowed {
+			if slices.Contains(deps, testPkg) {
+				require.Contains(t, ok, pkg, "%s imports %s", pkg, testPkg)
+			}
 		}
 	}
 }

@@ -69,7 +69,7 @@ func (s *Store) Query(q event.Query) (event.Page, error) {
 			if err := json.Unmarshal(v, &ev); err != nil {
 				return fmt.Errorf("decode event %s: %w", k, err)
 			}
-			if (q.Camera != "" && ev.Camera != q.Camera) || (q.Label != "" && ev.Label != q.Label) || ev.Score < q.MinScore {
+			if !q.Matches(ev) {
 				continue
 			}
 			page.Events = append(page.Events, ev)
