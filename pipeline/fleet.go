@@ -120,39 +120,15 @@ func (f *Fleet) Get(name string) (config.Camera, error) {
 }
 
 // Add validates cam and starts it (unless it is disabled).
-func (f *Fleet) Add(_ context.Context, cam config.Camera) error {
-	if err := cam.Validate(f.gate); err != nil {
-		return err
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.closed {
-		return fmt.Errorf("camera %q: the service is shutting down", cam.Name)
-	}
-	if _, ok := f.cams[cam.Name]; ok {
-		return fmt.Errorf("%w: %q", bus.ErrCameraExists, cam.Name)
-	}
-	f.cams[cam.Name] = cam
-	if !cam.IsEnabled() {
-		if f.deps.metrics != nil {
-			f.deps.metrics.SetCameraState(cam.Name, bus.PhaseDisabled)
-		}
-		return nil
-	}
-	r, err := newCamera(cam, f.deps)
-	if err != nil {
-		delete(f.cams, cam.Name)
-		return fmt.Errorf("camera %q: %w", cam.Name, err)
-	}
-	r.start(nil)
-	f.runners[cam.Name] = r
-	return nil
-}
+func (f *Fleet) Add(_ context.Context, cam config.Camera) error { return f.put(cam, false) }
 
 // Replace swaps a camera's configuration in one step: the new runner is built first (a bad
 // configuration leaves the old camera running), then the old one stops and hands its open event to the
 // new one, which carries it on. The camera is never missing from List, Get or State.
-func (f *Fleet) Replace(_ context.Context, cam config.Camera) error {
+func (f *Fleet) Replace(_ context.Context, cam config.Camera) error { return f.put(cam, true) }
+
+// put adds a new camera (replace false) or replaces a configured one.
+func (f *Fleet) put(cam config.Camera, replace bool) error {
 	if err := cam.Validate(f.gate); err != nil {
 		return err
 	}
@@ -161,8 +137,11 @@ func (f *Fleet) Replace(_ context.Context, cam config.Camera) error {
 	if f.closed {
 		return fmt.Errorf("camera %q: the service is shutting down", cam.Name)
 	}
-	if _, ok := f.cams[cam.Name]; !ok {
+	switch _, exists := f.cams[cam.Name]; {
+	case replace && !exists:
 		return fmt.Errorf("%w: %q", bus.ErrCameraNotFound, cam.Name)
+	case !replace && exists:
+		return fmt.Errorf("%w: %q", bus.ErrCameraExists, cam.Name)
 	}
 	var next *cameraRunner
 	if cam.IsEnabled() {

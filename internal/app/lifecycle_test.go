@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/mvwatch/mvwatch/internal/bus"
 	"github.com/mvwatch/mvwatch/internal/config"
 	"github.com/mvwatch/mvwatch/internal/event"
 	"github.com/mvwatch/mvwatch/internal/store"
@@ -183,3 +184,27 @@ func TestReplaceCameraKeepsOpenEvent(t *testing.T) {
 
 // eventQueryAll selects every stored event, oldest first.
 func eventQueryAll() event.Query { return event.Query{Ascending: true, Limit: 1000} }
+
+// TestReplaceCameraDisabledOrUnknown: replacing a camera by a disabled one stops it and stores its open
+// event (it is complete); replacing a camera that does not exist is ErrCameraNotFound.
+func TestReplaceCameraDisabledOrUnknown(t *testing.T) {
+	cam := startTestCamera(t, "127.0.0.1:0")
+	defer cam.Close()
+	cfg := testConfig(t)
+	cfg.Webhooks = nil
+	cfg.Cameras = []config.Camera{{Name: "door", URL: cam.URL()}}
+	cls := &constantClassifier{}
+	a := newTestApp(t, cfg, cls)
+	require.NoError(t, a.Start())
+	defer a.Close()
+	ctx := context.Background()
+	require.ErrorIs(t, a.Fleet().Replace(ctx, config.Camera{Name: "yard", URL: cam.URL()}), bus.ErrCameraNotFound)
+	require.Eventually(t, func() bool { return cls.clips.Load() >= 3 }, 20*time.Second, 10*time.Millisecond)
+	off := false
+	require.NoError(t, a.Fleet().Replace(ctx, config.Camera{Name: "door", URL: cam.URL(), Enabled: &off}))
+	st, err := a.Fleet().State("door")
+	require.NoError(t, err)
+	require.Equal(t, bus.PhaseDisabled, st.Phase)
+	require.Eventually(t, func() bool { n, err := a.Store().Count(); return err == nil && n == 1 }, 5*time.Second, 10*time.Millisecond,
+		"the disabled camera's open event is stored")
+}
