@@ -3,6 +3,7 @@
 package layout
 
 import (
+	"errors"
 	"os/exec"
 	"slices"
 	"strings"
@@ -52,7 +53,7 @@ func goList(t *testing.T, args ...string) []string {
 	cmd := exec.Command("go", append([]string{"list"}, args...)...)
 	cmd.Dir = "../.."
 	out, err := cmd.Output()
-	if ee, ok := err.(*exec.ExitError); ok {
+	if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
 		t.Fatalf("go list %v: %v\n%s", args, err, ee.Stderr)
 	}
 	require.NoError(t, err)
