@@ -55,10 +55,13 @@ func (r Role) events() bool { return r == RoleBoth || r == RoleEvents }
 type Options struct {
 	// Config is the validated configuration. Required.
 	Config *config.Config
-	// Role is what to run. It defaults to RoleBoth.
+	// Role is what to run. It defaults to RoleBoth. A worker-only and an events-only App talk through
+	// a Bus given to both (in one process, a shared bus.Local; across processes, the next issue's NATS
+	// bus).
 	Role Role
 	// Bus connects the worker and the event service. It defaults to an in-process bus.Local, which
-	// the App owns and closes.
+	// the App owns: Close closes it and the writer stores what it still holds. A Bus given here is not
+	// closed; events still in it at Close stay there (for the next consumer).
 	Bus bus.Bus
 	// Classifier runs the model on clips. Required for the worker.
 	Classifier pipeline.Classifier
@@ -143,7 +146,7 @@ func New(opts Options) (_ *App, err error) {
 	a := &App{opts: opts, cfg: cfg, log: opts.Logger, role: opts.Role, done: make(chan struct{}),
 		captions: opts.Captions, thumbs: opts.Thumbnails}
 	a.wmetrics = opts.WorkerMetrics
-	if a.wmetrics == nil {
+	if a.wmetrics == nil && (opts.Role.worker() || opts.Bus == nil) { // the worker's, and the own bus's queue series
 		if a.wmetrics, err = pipeline.NewMetrics(opts.Registry); err != nil {
 			return nil, err
 		}

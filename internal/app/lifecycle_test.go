@@ -208,3 +208,36 @@ func TestReplaceCameraDisabledOrUnknown(t *testing.T) {
 	require.Eventually(t, func() bool { n, err := a.Store().Count(); return err == nil && n == 1 }, 5*time.Second, 10*time.Millisecond,
 		"the disabled camera's open event is stored")
 }
+
+// TestWorkerAndEventRolesThroughOneBus: a worker-only App and an events-only App joined by one bus
+// behave as one: the worker's events are stored and served by the other, and camera commands sent to
+// the events App's API reach the worker.
+func TestWorkerAndEventRolesThroughOneBus(t *testing.T) {
+	cam := startTestCamera(t, "127.0.0.1:0")
+	defer cam.Close()
+	b := bus.NewLocal(bus.LocalOptions{})
+	defer b.Close()
+	wcfg := testConfig(t)
+	wcfg.Cameras = []config.Camera{{Name: "door", URL: cam.URL()}}
+	worker, err := New(Options{Config: wcfg, Role: RoleWorker, Bus: b, Classifier: &alternatingClassifier{},
+		Registry: prometheus.NewRegistry(), Logger: quietLogger(),
+		Features: mvextract.FeatureSpec{Clip: mvextract.ClipConfig{Length: 4, Width: 16, Height: 16}}})
+	require.NoError(t, err)
+	ecfg := testConfig(t)
+	ecfg.Webhooks = nil
+	events, err := New(Options{Config: ecfg, Role: RoleEvents, Bus: b, Registry: prometheus.NewRegistry(), Logger: quietLogger()})
+	require.NoError(t, err)
+	require.NoError(t, events.Start())
+	defer events.Close()
+	require.NoError(t, worker.Start())
+	defer worker.Close()
+	require.Empty(t, worker.HTTPAddr(), "the worker serves no API")
+	require.Nil(t, events.Fleet(), "the event service runs no cameras")
+
+	code, body := apiGet(t, events, "/api/v1/cameras/door/state", true)
+	require.Equal(t, http.StatusOK, code, string(body))
+	require.Eventually(t, func() bool { n, err := events.Store().Count(); return err == nil && n >= 2 }, 30*time.Second,
+		10*time.Millisecond, "the worker's events stored by the event service")
+	require.NoError(t, worker.Close())
+	require.NoError(t, events.Close())
+}
