@@ -42,6 +42,8 @@ type cameraDeps struct {
 	onRemove func(camera string)
 	// jobQueue is the number of clips a camera may have waiting for inference; more are dropped.
 	jobQueue int
+	// eventGap is the eventizer's gap.
+	eventGap time.Duration
 }
 
 // cameraRunner runs one RTSP camera: its source (internal/source) pulls, reconnects and decodes, the
@@ -104,7 +106,7 @@ func newCamera(cfg config.Camera, deps *cameraDeps) (*cameraRunner, error) {
 		OnDecode:        r.onDecode,
 	})
 	r.ev = &eventizer{camera: cfg.Name, thresholds: deps.thresholds, idle: deps.idleLabels,
-		publish: deps.publish, gap: 2 * time.Second}
+		publish: deps.publish, gap: deps.eventGap}
 	return r, nil
 }
 

@@ -55,6 +55,9 @@ type FleetOptions struct {
 	// JobQueue is the number of clips a camera may have waiting for inference; more are dropped. It
 	// defaults to 4.
 	JobQueue int
+	// EventGap is how far apart two clips may be and still extend the same event; an open event is
+	// published once no clip came for this long. It defaults to 2 seconds.
+	EventGap time.Duration
 }
 
 // NewFleet returns an empty fleet; Add starts cameras and Close stops them all.
@@ -67,6 +70,9 @@ func NewFleet(opts FleetOptions) (*Fleet, error) {
 	}
 	if opts.JobQueue <= 0 {
 		opts.JobQueue = 4
+	}
+	if opts.EventGap <= 0 {
+		opts.EventGap = 2 * time.Second
 	}
 	if len(opts.IdleLabels) == 0 {
 		opts.IdleLabels = []string{"idle"}
@@ -92,6 +98,7 @@ func NewFleet(opts FleetOptions) (*Fleet, error) {
 		onAccessUnit: opts.OnAccessUnit,
 		onRemove:     opts.OnRemove,
 		jobQueue:     opts.JobQueue,
+		eventGap:     opts.EventGap,
 	}
 	return &Fleet{gate: opts.Gate, deps: deps, cams: map[string]config.Camera{}, runners: map[string]*cameraRunner{}}, nil
 }

@@ -78,6 +78,9 @@ type Options struct {
 	Logger *slog.Logger
 	// EventQueue bounds the events waiting to be stored. It defaults to 4096.
 	EventQueue int
+	// EventGap is how far apart two clips may be and still extend the same event
+	// (pipeline.FleetOptions.EventGap). It defaults to 2 seconds.
+	EventGap time.Duration
 	// Captions, when set, captions every stored event (enrich.Open). The App owns it: Close (or a
 	// failed New or Start) closes it.
 	Captions *enrich.Captions
@@ -113,7 +116,7 @@ type App struct {
 
 	// closers undo what Start started, in reverse order.
 	closers  []func() error
-	wg       sync.WaitGroup // the writer and the HTTP server goroutines
+	served   chan struct{} // closed when the HTTP server's goroutine returns
 	started  bool
 	stopOnce sync.Once
 	stopErr  error
@@ -167,7 +170,7 @@ func New(opts Options) (_ *App, err error) {
 		a.restream = restream.New(restream.Config{Address: cfg.Listen.RTSP, Log: a.log})
 		a.fleet, err = pipeline.NewFleet(pipeline.FleetOptions{
 			Bus: a.bus, Classifier: opts.Classifier, Features: opts.Features, Gate: cfg.Gate,
-			Thresholds: cfg.Thresholds, IdleLabels: opts.IdleLabels, Metrics: a.wmetrics, Logger: a.log,
+			Thresholds: cfg.Thresholds, IdleLabels: opts.IdleLabels, Metrics: a.wmetrics, Logger: a.log, EventGap: opts.EventGap,
 			OnAccessUnit: func(camera string, au media.AccessUnit) {
 				_ = a.restream.WriteAccessUnit(camera, au) // a camera without viewers is no error worth a log line
 			},
@@ -302,9 +305,9 @@ func (a *App) startEvents() error {
 	}
 	a.httpLn = ln
 	a.http = &http.Server{Handler: a.api, ReadHeaderTimeout: 10 * time.Second}
-	a.wg.Add(1)
+	a.served = make(chan struct{})
 	go func() {
-		defer a.wg.Done()
+		defer close(a.served)
 		if err := a.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			a.log.Error("http server", "err", err)
 		}
@@ -312,9 +315,7 @@ func (a *App) startEvents() error {
 	a.closers = append(a.closers, a.closeHTTP)
 	ctx, cancel := context.WithCancel(context.Background())
 	writerDone := make(chan struct{})
-	a.wg.Add(1)
 	go func() {
-		defer a.wg.Done()
 		defer close(writerDone)
 		a.writeEvents(ctx)
 	}()
@@ -338,7 +339,7 @@ func (a *App) closeHTTP() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := a.http.Shutdown(ctx)
-	a.wg.Wait()
+	<-a.served
 	return err
 }
 

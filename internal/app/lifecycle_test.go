@@ -123,7 +123,11 @@ func TestReplaceCameraKeepsOpenEvent(t *testing.T) {
 	cfg.Webhooks = nil
 	cfg.Cameras = []config.Camera{{Name: "door", URL: cam.URL(), Zone: "front"}}
 	cls := &constantClassifier{}
-	a := newTestApp(t, cfg, cls)
+	// A long gap, so that a loaded machine's stalls (clips dropped, late) do not end the event on
+	// their own: only the replacement could.
+	a, err := New(Options{Config: cfg, Classifier: cls, Registry: prometheus.NewRegistry(), Logger: quietLogger(),
+		Features: mvextract.FeatureSpec{Clip: mvextract.ClipConfig{Length: 4, Width: 16, Height: 16}}, EventGap: 10 * time.Second})
+	require.NoError(t, err)
 	require.NoError(t, a.Start())
 	defer a.Close()
 	require.Eventually(t, func() bool { return cls.clips.Load() >= 5 }, 20*time.Second, 10*time.Millisecond, "clips before the replacement")
