@@ -139,6 +139,9 @@ func New(opts Options) (_ *App, err error) {
 	if !opts.Role.worker() && !opts.Role.events() {
 		return nil, fmt.Errorf("app: unknown role %q (want both, worker or events)", opts.Role)
 	}
+	if opts.Role != RoleBoth && opts.Bus == nil {
+		return nil, fmt.Errorf("app: role %s needs a Bus shared with the other role", opts.Role)
+	}
 	if opts.Role.worker() && opts.Classifier == nil {
 		return nil, errors.New("app: the worker needs a Classifier")
 	}

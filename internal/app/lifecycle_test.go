@@ -245,3 +245,13 @@ func TestWorkerAndEventRolesThroughOneBus(t *testing.T) {
 	require.NoError(t, worker.Close())
 	require.NoError(t, events.Close())
 }
+
+// TestRolesNeedASharedBus: a worker-only or events-only App without a bus would talk to nobody.
+func TestRolesNeedASharedBus(t *testing.T) {
+	for _, role := range []Role{RoleWorker, RoleEvents} {
+		_, err := New(Options{Config: testConfig(t), Role: role, Classifier: &alternatingClassifier{}, Registry: prometheus.NewRegistry()})
+		require.ErrorContains(t, err, "needs a Bus", role)
+	}
+	_, err := New(Options{Config: testConfig(t), Role: "observer", Registry: prometheus.NewRegistry()})
+	require.ErrorContains(t, err, "unknown role")
+}
