@@ -46,6 +46,8 @@ type cameraDeps struct {
 	// limits and limitMetrics bound each camera's stream (config decode section).
 	limits       decodelimit.Limits
 	limitMetrics *decodelimit.Metrics
+	// eventGap is the eventizer's gap.
+	eventGap time.Duration
 }
 
 // cameraRunner runs one RTSP camera: its source (internal/source) pulls, reconnects and decodes, the
@@ -111,7 +113,7 @@ func newCamera(cfg config.Camera, deps *cameraDeps) (*cameraRunner, error) {
 		LimitMetrics:    deps.limitMetrics,
 	})
 	r.ev = &eventizer{camera: cfg.Name, thresholds: deps.thresholds, idle: deps.idleLabels,
-		publish: deps.publish, gap: 2 * time.Second}
+		publish: deps.publish, gap: deps.eventGap}
 	return r, nil
 }
 

@@ -61,6 +61,9 @@ type FleetOptions struct {
 	// JobQueue is the number of clips a camera may have waiting for inference; more are dropped. It
 	// defaults to 4.
 	JobQueue int
+	// EventGap is how far apart two clips may be and still extend the same event; an open event is
+	// published once no clip came for this long. It defaults to 2 seconds.
+	EventGap time.Duration
 }
 
 // NewFleet returns an empty fleet; Add starts cameras and Close stops them all.
@@ -73,6 +76,9 @@ func NewFleet(opts FleetOptions) (*Fleet, error) {
 	}
 	if opts.JobQueue <= 0 {
 		opts.JobQueue = 4
+	}
+	if opts.EventGap <= 0 {
+		opts.EventGap = 2 * time.Second
 	}
 	if len(opts.IdleLabels) == 0 {
 		opts.IdleLabels = []string{"idle"}
@@ -103,6 +109,7 @@ func NewFleet(opts FleetOptions) (*Fleet, error) {
 		jobQueue:     opts.JobQueue,
 		limits:       opts.Limits,
 		limitMetrics: opts.LimitMetrics,
+		eventGap:     opts.EventGap,
 	}
 	return &Fleet{gate: opts.Gate, deps: deps, cams: map[string]config.Camera{}, runners: map[string]*cameraRunner{}}, nil
 }
@@ -131,39 +138,15 @@ func (f *Fleet) Get(name string) (config.Camera, error) {
 }
 
 // Add validates cam and starts it (unless it is disabled).
-func (f *Fleet) Add(_ context.Context, cam config.Camera) error {
-	if err := cam.Validate(f.gate); err != nil {
-		return err
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.closed {
-		return fmt.Errorf("camera %q: the service is shutting down", cam.Name)
-	}
-	if _, ok := f.cams[cam.Name]; ok {
-		return fmt.Errorf("%w: %q", bus.ErrCameraExists, cam.Name)
-	}
-	f.cams[cam.Name] = cam
-	if !cam.IsEnabled() {
-		if f.deps.metrics != nil {
-			f.deps.metrics.SetCameraState(cam.Name, bus.PhaseDisabled)
-		}
-		return nil
-	}
-	r, err := newCamera(cam, f.deps)
-	if err != nil {
-		delete(f.cams, cam.Name)
-		return fmt.Errorf("camera %q: %w", cam.Name, err)
-	}
-	r.start(nil)
-	f.runners[cam.Name] = r
-	return nil
-}
+func (f *Fleet) Add(_ context.Context, cam config.Camera) error { return f.put(cam, false) }
 
 // Replace swaps a camera's configuration in one step: the new runner is built first (a bad
 // configuration leaves the old camera running), then the old one stops and hands its open event to the
 // new one, which carries it on. The camera is never missing from List, Get or State.
-func (f *Fleet) Replace(_ context.Context, cam config.Camera) error {
+func (f *Fleet) Replace(_ context.Context, cam config.Camera) error { return f.put(cam, true) }
+
+// put adds a new camera (replace false) or replaces a configured one.
+func (f *Fleet) put(cam config.Camera, replace bool) error {
 	if err := cam.Validate(f.gate); err != nil {
 		return err
 	}
@@ -172,8 +155,11 @@ func (f *Fleet) Replace(_ context.Context, cam config.Camera) error {
 	if f.closed {
 		return fmt.Errorf("camera %q: the service is shutting down", cam.Name)
 	}
-	if _, ok := f.cams[cam.Name]; !ok {
+	switch _, exists := f.cams[cam.Name]; {
+	case replace && !exists:
 		return fmt.Errorf("%w: %q", bus.ErrCameraNotFound, cam.Name)
+	case !replace && exists:
+		return fmt.Errorf("%w: %q", bus.ErrCameraExists, cam.Name)
 	}
 	var next *cameraRunner
 	if cam.IsEnabled() {

@@ -46,15 +46,9 @@ func runAnalyze(args []string) int {
 		fmt.Fprintf(os.Stderr, "mvwatch analyze: -precision: %v\n", err)
 		return 2
 	}
-	dir, err := pipeline.ResolveModelDir(*modelDir)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "mvwatch analyze: %v\n", err)
-		return 2
-	}
-	model, err := pipeline.LoadModel(dir, pipeline.ModelOptions{Precision: *precision})
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "mvwatch analyze: model: %v\n", err)
-		return 1
+	model, code := openModel("analyze", *modelDir, *precision)
+	if model == nil {
+		return code
 	}
 	defer model.Close()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -42,15 +42,9 @@ func runEval(args []string) int {
 		fmt.Fprintf(os.Stderr, "mvwatch eval: %v\n", err)
 		return 1
 	}
-	dir, err := pipeline.ResolveModelDir(*modelDir)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "mvwatch eval: %v\n", err)
-		return 2
-	}
-	model, err := pipeline.LoadModel(dir, pipeline.ModelOptions{Precision: *precision})
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "mvwatch eval: model: %v\n", err)
-		return 1
+	model, code := openModel("eval", *modelDir, *precision)
+	if model == nil {
+		return code
 	}
 	defer model.Close()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

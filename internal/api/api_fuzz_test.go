@@ -14,6 +14,8 @@ import (
 	"github.com/mvwatch/mvwatch/internal/config"
 
 	"github.com/mvwatch/mvwatch/internal/store"
+
+	"github.com/mvwatch/mvwatch/internal/event/eventtest"
 )
 
 // FuzzParseEventQuery feeds arbitrary query strings to the events query parser, then runs every query
@@ -30,7 +32,7 @@ func FuzzParseEventQuery(f *testing.F) {
 	s, err := store.Open(filepath.Join(f.TempDir(), "ev.db"), store.Options{})
 	require.NoError(f, err)
 	f.Cleanup(func() { require.NoError(f, s.Close()) })
-	require.NoError(f, s.Publish(f.Context(), testEvent("door", "person", 0.9, t0)))
+	require.NoError(f, s.Publish(f.Context(), eventtest.New("door", "person", 0.9, eventtest.T0)))
 	f.Fuzz(func(t *testing.T, raw string) {
 		r := &http.Request{URL: &url.URL{RawQuery: raw}}
 		q, err := parseEventQuery(r)

@@ -26,6 +26,8 @@ import (
 	"github.com/mvwatch/mvwatch/internal/event"
 	"github.com/mvwatch/mvwatch/internal/livehub"
 	"github.com/mvwatch/mvwatch/internal/store"
+
+	"github.com/mvwatch/mvwatch/internal/event/eventtest"
 )
 
 // memCameras is an in-memory bus.Cameras for the API tests.
@@ -101,14 +103,14 @@ func (m *memCameras) State(name string) (bus.CameraState, error) {
 	if err != nil {
 		return bus.CameraState{}, err
 	}
-	st := bus.CameraState{Name: name, Phase: bus.PhaseRunning, Since: t0, FramesDecoded: 42, SkipRatio: 0.9}
+	st := bus.CameraState{Name: name, Phase: bus.PhaseRunning, Since: eventtest.T0, FramesDecoded: 42, SkipRatio: 0.9}
 	if !c.IsEnabled() {
 		st.Phase = bus.PhaseDisabled
 	}
 	if strings.Contains(c.URL, "broken") {
 		st.Phase, st.Reason = bus.PhaseFailed, "unsupported codec MJPEG"
 	}
-	lf := t0.Add(time.Minute)
+	lf := eventtest.T0.Add(time.Minute)
 	st.LastFrame = &lf
 	return st, nil
 }
@@ -303,9 +305,9 @@ func TestAPIEvents(t *testing.T) {
 	f := newAPIFixture(t, "")
 	var evs []event.Event
 	for i := 0; i < 5; i++ {
-		ev := testEvent("door", []string{"person", "car"}[i%2], 0.5+float64(i)/10, t0.Add(time.Duration(i)*time.Second))
+		ev := eventtest.New("door", []string{"person", "car"}[i%2], 0.5+float64(i)/10, eventtest.T0.Add(time.Duration(i)*time.Second))
 		if i == 2 {
-			ev.AttachKeyframe(testJPEG)
+			ev.AttachKeyframe(eventtest.JPEG)
 		}
 		f.publish(t, ev)
 		evs = append(evs, ev)
@@ -320,8 +322,8 @@ func TestAPIEvents(t *testing.T) {
 	require.NoError(t, json.Unmarshal(body, &page))
 	require.Equal(t, evs[2].ID, page.Events[0].ID)
 
-	from := t0.Add(time.Second).Format(time.RFC3339Nano)
-	to := t0.Add(4 * time.Second).Format(time.RFC3339Nano)
+	from := eventtest.T0.Add(time.Second).Format(time.RFC3339Nano)
+	to := eventtest.T0.Add(4 * time.Second).Format(time.RFC3339Nano)
 	code, _, body = f.do(t, "GET", "/api/v1/events?camera=door&label=person&min_score=0.6&from="+from+"&to="+to, "")
 	require.Equal(t, 200, code)
 	require.NoError(t, json.Unmarshal(body, &page))
@@ -341,7 +343,7 @@ func TestAPIEvents(t *testing.T) {
 	var ev event.Event
 	require.NoError(t, json.Unmarshal(body, &ev))
 	require.Equal(t, evs[3].Label, ev.Label)
-	code, _, _ = f.do(t, "GET", "/api/v1/events/"+event.NewEventID(t0), "")
+	code, _, _ = f.do(t, "GET", "/api/v1/events/"+event.NewEventID(eventtest.T0), "")
 	require.Equal(t, 404, code)
 	code, _, _ = f.do(t, "GET", "/api/v1/events/..%2f..%2fetc", "")
 	require.Equal(t, 404, code)
@@ -349,7 +351,7 @@ func TestAPIEvents(t *testing.T) {
 	code, hdr, body := f.do(t, "GET", event.KeyframePath(evs[2].ID), "")
 	require.Equal(t, 200, code)
 	require.Equal(t, "image/jpeg", hdr.Get("Content-Type"))
-	require.Equal(t, testJPEG, body)
+	require.Equal(t, eventtest.JPEG, body)
 	code, _, _ = f.do(t, "GET", event.KeyframePath(evs[1].ID), "")
 	require.Equal(t, 404, code)
 }

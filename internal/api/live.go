@@ -24,10 +24,7 @@ func (a *API) liveEvents(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	match := func(e event.Event) bool {
-		return (q.Camera == "" || e.Camera == q.Camera) && (q.Label == "" || e.Label == q.Label) && e.Score >= q.MinScore
-	}
-	sub := a.opts.Hub.Subscribe(match)
+	sub := a.opts.Hub.Subscribe(q.Matches)
 	defer sub.Close()
 
 	rc := http.NewResponseController(w)

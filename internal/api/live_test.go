@@ -13,6 +13,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mvwatch/mvwatch/internal/event"
+
+	"github.com/mvwatch/mvwatch/internal/event/eventtest"
 )
 
 // sseEvent is one parsed Server-Sent Event.
@@ -69,9 +71,9 @@ func TestAPILiveEvents(t *testing.T) {
 	_, yard := f.openLive(t, "?camera=yard&min_score=0.8")
 	require.Eventually(t, func() bool { return f.hub.Subscribers() == 2 }, 5*time.Second, time.Millisecond)
 
-	a := testEvent("door", "person", 0.9, t0)
-	b := testEvent("yard", "car", 0.85, t0.Add(time.Second))
-	c := testEvent("yard", "car", 0.5, t0.Add(2*time.Second))
+	a := eventtest.New("door", "person", 0.9, eventtest.T0)
+	b := eventtest.New("yard", "car", 0.85, eventtest.T0.Add(time.Second))
+	c := eventtest.New("yard", "car", 0.5, eventtest.T0.Add(2*time.Second))
 	for _, ev := range []event.Event{a, b, c} {
 		f.publish(t, ev)
 	}
@@ -109,7 +111,7 @@ func TestAPILiveSlowClientIsToldAboutDrops(t *testing.T) {
 	// Publish far more than the subscriber buffer (4) plus the socket buffers hold, without reading.
 	big := strings.Repeat("x", 60<<10)
 	for i := 0; i < 200; i++ {
-		ev := testEvent("door", "person", 0.9, t0.Add(time.Duration(i)*time.Millisecond))
+		ev := eventtest.New("door", "person", 0.9, eventtest.T0.Add(time.Duration(i)*time.Millisecond))
 		ev.Caption = big
 		f.hub.Publish(ev)
 	}

@@ -19,6 +19,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mvwatch/mvwatch/internal/event"
+
+	"github.com/mvwatch/mvwatch/internal/event/eventtest"
 )
 
 const openAPIPath = "../../docs/openapi.yaml"
@@ -60,12 +62,12 @@ func TestOpenAPIValidatesRealTraffic(t *testing.T) {
 	f := newAPIFixture(t, "tok-abcdef")
 	_, router := loadOpenAPI(t, f.srv.URL)
 
-	ev := testEvent("door", "person", 0.91, t0)
+	ev := eventtest.New("door", "person", 0.91, eventtest.T0)
 	ev.Caption = "someone at the door"
-	ev.AttachKeyframe(testJPEG)
+	ev.AttachKeyframe(eventtest.JPEG)
 	f.publish(t, ev)
-	f.publish(t, testEvent("door", "car", 0.6, t0.Add(time.Second)))
-	_, err := f.store.SetThumbnail(context.Background(), ev.ID, testPNG(t, 32, 32))
+	f.publish(t, eventtest.New("door", "car", 0.6, eventtest.T0.Add(time.Second)))
+	_, err := f.store.SetThumbnail(context.Background(), ev.ID, eventtest.PNG(t, 32, 32))
 	require.NoError(t, err)
 
 	type call struct {
@@ -99,12 +101,12 @@ func TestOpenAPIValidatesRealTraffic(t *testing.T) {
 		{method: "GET", path: "/api/v1/events?limit=1", want: 200},
 		{method: "GET", path: "/api/v1/events?from=2026-11-26T09:00:00Z&to=2026-11-26T11:00:00Z&order=desc", want: 200},
 		{method: "GET", path: "/api/v1/events/" + ev.ID, want: 200},
-		{method: "GET", path: "/api/v1/events/" + event.NewEventID(t0), want: 404},
+		{method: "GET", path: "/api/v1/events/" + event.NewEventID(eventtest.T0), want: 404},
 		{method: "GET", path: "/api/v1/events/" + ev.ID + "/keyframe", want: 200},
-		{method: "GET", path: "/api/v1/events/" + event.NewEventID(t0) + "/keyframe", want: 404},
+		{method: "GET", path: "/api/v1/events/" + event.NewEventID(eventtest.T0) + "/keyframe", want: 404},
 		{method: "GET", path: "/api/v1/events/" + ev.ID + "/thumbnail", want: 200},
 		{method: "GET", path: "/api/v1/events/" + ev.ID + "/thumbnail", want: 401, noAuth: true},
-		{method: "GET", path: "/api/v1/events/" + event.NewEventID(t0) + "/thumbnail", want: 404},
+		{method: "GET", path: "/api/v1/events/" + event.NewEventID(eventtest.T0) + "/thumbnail", want: 404},
 	}
 	ctx := context.Background()
 	auth := openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}
@@ -164,7 +166,7 @@ func TestOpenAPIValidatesRealTraffic(t *testing.T) {
 			"content type %q is not documented", resp.Header.Get("Content-Type"))
 		require.Eventually(t, func() bool { return f.hub.Subscribers() == 1 }, 5*time.Second, time.Millisecond)
 
-		live := testEvent("door", "person", 0.77, t0.Add(time.Minute))
+		live := eventtest.New("door", "person", 0.77, eventtest.T0.Add(time.Minute))
 		f.publish(t, live)
 		rd := &sseReader{r: bufio.NewReader(resp.Body)}
 		got, err := rd.next()

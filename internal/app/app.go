@@ -57,10 +57,13 @@ func (r Role) events() bool { return r == RoleBoth || r == RoleEvents }
 type Options struct {
 	// Config is the validated configuration. Required.
 	Config *config.Config
-	// Role is what to run. It defaults to RoleBoth.
+	// Role is what to run. It defaults to RoleBoth. A worker-only and an events-only App talk through
+	// a Bus given to both (in one process, a shared bus.Local; across processes, the next issue's NATS
+	// bus).
 	Role Role
 	// Bus connects the worker and the event service. It defaults to an in-process bus.Local, which
-	// the App owns and closes.
+	// the App owns: Close closes it and the writer stores what it still holds. A Bus given here is not
+	// closed; events still in it at Close stay there (for the next consumer).
 	Bus bus.Bus
 	// Classifier runs the model on clips. Required for the worker.
 	Classifier pipeline.Classifier
@@ -77,6 +80,9 @@ type Options struct {
 	Logger *slog.Logger
 	// EventQueue bounds the events waiting to be stored. It defaults to 4096.
 	EventQueue int
+	// EventGap is how far apart two clips may be and still extend the same event
+	// (pipeline.FleetOptions.EventGap). It defaults to 2 seconds.
+	EventGap time.Duration
 	// Captions, when set, captions every stored event (enrich.Open). The App owns it: Close (or a
 	// failed New or Start) closes it.
 	Captions *enrich.Captions
@@ -126,7 +132,7 @@ type App struct {
 
 	// closers undo what Start started, in reverse order.
 	closers  []func() error
-	wg       sync.WaitGroup // the writer and the HTTP server goroutines
+	served   chan struct{} // closed when the HTTP server's goroutine returns
 	started  bool
 	stopOnce sync.Once
 	stopErr  error
@@ -149,6 +155,9 @@ func New(opts Options) (_ *App, err error) {
 	if !opts.Role.worker() && !opts.Role.events() {
 		return nil, fmt.Errorf("app: unknown role %q (want both, worker or events)", opts.Role)
 	}
+	if opts.Role != RoleBoth && opts.Bus == nil {
+		return nil, fmt.Errorf("app: role %s needs a Bus shared with the other role", opts.Role)
+	}
 	if opts.Role.worker() && opts.Classifier == nil {
 		return nil, errors.New("app: the worker needs a Classifier")
 	}
@@ -159,7 +168,7 @@ func New(opts Options) (_ *App, err error) {
 	a := &App{opts: opts, cfg: cfg, fileCfg: cfg, log: opts.Logger, role: opts.Role, done: make(chan struct{}),
 		captions: opts.Captions, thumbs: opts.Thumbnails}
 	a.wmetrics = opts.WorkerMetrics
-	if a.wmetrics == nil {
+	if a.wmetrics == nil && (opts.Role.worker() || opts.Bus == nil) { // the worker's, and the own bus's queue series
 		if a.wmetrics, err = pipeline.NewMetrics(opts.Registry); err != nil {
 			return nil, err
 		}
@@ -184,7 +193,7 @@ func New(opts Options) (_ *App, err error) {
 		}
 		a.fleet, err = pipeline.NewFleet(pipeline.FleetOptions{
 			Bus: a.bus, Limits: decodelimit.FromConfig(cfg.Decode), LimitMetrics: limitMetrics, Classifier: opts.Classifier, Features: opts.Features, Gate: cfg.Gate,
-			Thresholds: cfg.Thresholds, IdleLabels: opts.IdleLabels, Metrics: a.wmetrics, Logger: a.log,
+			Thresholds: cfg.Thresholds, IdleLabels: opts.IdleLabels, Metrics: a.wmetrics, Logger: a.log, EventGap: opts.EventGap,
 			OnAccessUnit: func(camera string, au media.AccessUnit) {
 				_ = a.restream.WriteAccessUnit(camera, au) // a camera without viewers is no error worth a log line
 			},
@@ -356,9 +365,9 @@ func (a *App) startEvents() error {
 	}
 	a.httpLn = ln
 	a.http = &http.Server{Handler: a.api, ReadHeaderTimeout: 10 * time.Second}
-	a.wg.Add(1)
+	a.served = make(chan struct{})
 	go func() {
-		defer a.wg.Done()
+		defer close(a.served)
 		if err := a.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			a.log.Error("http server", "err", err)
 		}
@@ -366,9 +375,7 @@ func (a *App) startEvents() error {
 	a.closers = append(a.closers, a.closeHTTP)
 	ctx, cancel := context.WithCancel(context.Background())
 	writerDone := make(chan struct{})
-	a.wg.Add(1)
 	go func() {
-		defer a.wg.Done()
 		defer close(writerDone)
 		a.writeEvents(ctx)
 	}()
@@ -392,7 +399,7 @@ func (a *App) closeHTTP() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := a.http.Shutdown(ctx)
-	a.wg.Wait()
+	<-a.served
 	return err
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/mvwatch/mvwatch/internal/bus"
 	"github.com/mvwatch/mvwatch/internal/config"
 	"github.com/mvwatch/mvwatch/internal/event"
 	"github.com/mvwatch/mvwatch/internal/store"
@@ -122,7 +123,11 @@ func TestReplaceCameraKeepsOpenEvent(t *testing.T) {
 	cfg.Webhooks = nil
 	cfg.Cameras = []config.Camera{{Name: "door", URL: cam.URL(), Zone: "front"}}
 	cls := &constantClassifier{}
-	a := newTestApp(t, cfg, cls)
+	// A long gap, so that a loaded machine's stalls (clips dropped, late) do not end the event on
+	// their own: only the replacement could.
+	a, err := New(Options{Config: cfg, Classifier: cls, Registry: prometheus.NewRegistry(), Logger: quietLogger(),
+		Features: mvextract.FeatureSpec{Clip: mvextract.ClipConfig{Length: 4, Width: 16, Height: 16}}, EventGap: 10 * time.Second})
+	require.NoError(t, err)
 	require.NoError(t, a.Start())
 	defer a.Close()
 	require.Eventually(t, func() bool { return cls.clips.Load() >= 5 }, 20*time.Second, 10*time.Millisecond, "clips before the replacement")
@@ -183,3 +188,70 @@ func TestReplaceCameraKeepsOpenEvent(t *testing.T) {
 
 // eventQueryAll selects every stored event, oldest first.
 func eventQueryAll() event.Query { return event.Query{Ascending: true, Limit: 1000} }
+
+// TestReplaceCameraDisabledOrUnknown: replacing a camera by a disabled one stops it and stores its open
+// event (it is complete); replacing a camera that does not exist is ErrCameraNotFound.
+func TestReplaceCameraDisabledOrUnknown(t *testing.T) {
+	cam := startTestCamera(t, "127.0.0.1:0")
+	defer cam.Close()
+	cfg := testConfig(t)
+	cfg.Webhooks = nil
+	cfg.Cameras = []config.Camera{{Name: "door", URL: cam.URL()}}
+	cls := &constantClassifier{}
+	a := newTestApp(t, cfg, cls)
+	require.NoError(t, a.Start())
+	defer a.Close()
+	ctx := context.Background()
+	require.ErrorIs(t, a.Fleet().Replace(ctx, config.Camera{Name: "yard", URL: cam.URL()}), bus.ErrCameraNotFound)
+	require.Eventually(t, func() bool { return cls.clips.Load() >= 3 }, 20*time.Second, 10*time.Millisecond)
+	off := false
+	require.NoError(t, a.Fleet().Replace(ctx, config.Camera{Name: "door", URL: cam.URL(), Enabled: &off}))
+	st, err := a.Fleet().State("door")
+	require.NoError(t, err)
+	require.Equal(t, bus.PhaseDisabled, st.Phase)
+	require.Eventually(t, func() bool { n, err := a.Store().Count(); return err == nil && n == 1 }, 5*time.Second, 10*time.Millisecond,
+		"the disabled camera's open event is stored")
+}
+
+// TestWorkerAndEventRolesThroughOneBus: a worker-only App and an events-only App joined by one bus
+// behave as one: the worker's events are stored and served by the other, and camera commands sent to
+// the events App's API reach the worker.
+func TestWorkerAndEventRolesThroughOneBus(t *testing.T) {
+	cam := startTestCamera(t, "127.0.0.1:0")
+	defer cam.Close()
+	b := bus.NewLocal(bus.LocalOptions{})
+	defer b.Close()
+	wcfg := testConfig(t)
+	wcfg.Cameras = []config.Camera{{Name: "door", URL: cam.URL()}}
+	worker, err := New(Options{Config: wcfg, Role: RoleWorker, Bus: b, Classifier: &alternatingClassifier{},
+		Registry: prometheus.NewRegistry(), Logger: quietLogger(),
+		Features: mvextract.FeatureSpec{Clip: mvextract.ClipConfig{Length: 4, Width: 16, Height: 16}}})
+	require.NoError(t, err)
+	ecfg := testConfig(t)
+	ecfg.Webhooks = nil
+	events, err := New(Options{Config: ecfg, Role: RoleEvents, Bus: b, Registry: prometheus.NewRegistry(), Logger: quietLogger()})
+	require.NoError(t, err)
+	require.NoError(t, events.Start())
+	defer events.Close()
+	require.NoError(t, worker.Start())
+	defer worker.Close()
+	require.Empty(t, worker.HTTPAddr(), "the worker serves no API")
+	require.Nil(t, events.Fleet(), "the event service runs no cameras")
+
+	code, body := apiGet(t, events, "/api/v1/cameras/door/state", true)
+	require.Equal(t, http.StatusOK, code, string(body))
+	require.Eventually(t, func() bool { n, err := events.Store().Count(); return err == nil && n >= 2 }, 30*time.Second,
+		10*time.Millisecond, "the worker's events stored by the event service")
+	require.NoError(t, worker.Close())
+	require.NoError(t, events.Close())
+}
+
+// TestRolesNeedASharedBus: a worker-only or events-only App without a bus would talk to nobody.
+func TestRolesNeedASharedBus(t *testing.T) {
+	for _, role := range []Role{RoleWorker, RoleEvents} {
+		_, err := New(Options{Config: testConfig(t), Role: role, Classifier: &alternatingClassifier{}, Registry: prometheus.NewRegistry()})
+		require.ErrorContains(t, err, "needs a Bus", role)
+	}
+	_, err := New(Options{Config: testConfig(t), Role: "observer", Registry: prometheus.NewRegistry()})
+	require.ErrorContains(t, err, "unknown role")
+}

@@ -28,18 +28,6 @@ func shippedStagesConfig() *config.Config {
 	return cfg
 }
 
-// openShippedStages opens both stages on the shipped models.
-func openShippedStages(t *testing.T, reg prometheus.Registerer) (*Captions, *Thumbnails) {
-	t.Helper()
-	require.NoError(t, inference.Init(inference.RuntimeConfig{}))
-	cfg := shippedStagesConfig()
-	caps, err := NewCaptions(cfg.Captions, reg, quietLogger())
-	require.NoError(t, err)
-	thumbs, err := NewThumbnails(cfg.Thumbnails, reg, quietLogger())
-	require.NoError(t, err)
-	return caps, thumbs
-}
-
 // TestOpenStagesDisabledOrBroken: off means no stage; a broken model directory is an error at start-up
 // when the stage is enabled explicitly, and a warning (the stage left out, the rest running) when it is
 // on only by default.

@@ -3,6 +3,7 @@
 package layout
 
 import (
+	"errors"
 	"os/exec"
 	"slices"
 	"strings"
@@ -35,7 +36,7 @@ var floors = map[string]int{
 	"internal/media": 0, "internal/queue": 0, "internal/backoff": 0, "internal/redact": 0, "internal/bpe": 0,
 	"internal/lifecycle": 0, "internal/peer": 0, "internal/zone": 0, "internal/buildinfo": 0,
 	"internal/config": 1,
-	"internal/event":  2, "internal/logging": 2, "internal/decodelimit": 2,
+	"internal/event":  2, "internal/event/eventtest": 3, "internal/logging": 2, "internal/decodelimit": 2,
 	"ingest": 3, "demux": 3, "mvextract": 3, "inference": 3, "internal/pregate": 3,
 	"llmgen": 4, "diffusion": 4,
 	"internal/source": 5, "internal/restream": 5,
@@ -54,7 +55,7 @@ func goList(t *testing.T, args ...string) []string {
 	cmd := exec.Command("go", append([]string{"list"}, args...)...)
 	cmd.Dir = "../.."
 	out, err := cmd.Output()
-	if ee, ok := err.(*exec.ExitError); ok {
+	if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
 		t.Fatalf("go list %v: %v\n%s", args, err, ee.Stderr)
 	}
 	require.NoError(t, err)
@@ -94,14 +95,19 @@ func TestNoPackageImportsUpTheFlow(t *testing.T) {
 	}
 }
 
-// TestProductionCodeDoesNotImportTheTestCamera: only the demo and benchmark entry points start the
-// built-in test camera (`mvwatch testcam`, `mvwatch serve` without cameras, `mvwatch bench serve`);
-// tests may use it freely.
-func TestProductionCodeDoesNotImportTheTestCamera(t *testing.T) {
-	allowed := []string{"internal/bench", "cmd/mvwatch"}
+// TestProductionCodeDoesNotImportTestCode: only the demo and benchmark entry points start the built-in
+// test camera (`mvwatch testcam`, `mvwatch serve` without cameras, `mvwatch bench serve`), and only
+// tests use the event fixtures.
+func TestProductionCodeDoesNotImportTestCode(t *testing.T) {
+	allowed := map[string][]string{
+		"internal/testcam":         {"internal/bench", "cmd/mvwatch"},
+		"internal/event/eventtest": {},
+	}
 	for pkg, deps := range imports(t) {
-		if slices.Contains(deps, "internal/testcam") {
-			require.Contains(t, allowed, pkg, "%s imports internal/testcam", pkg)
+		for testPkg, ok := range allowed {
+			if slices.Contains(deps, testPkg) {
+				require.Contains(t, ok, pkg, "%s imports %s", pkg, testPkg)
+			}
 		}
 	}
 }

@@ -11,14 +11,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mvwatch/mvwatch/internal/event"
+
+	"github.com/mvwatch/mvwatch/internal/event/eventtest"
 )
-
-var t0 = time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
-
-func testEvent(cam, label string, score float64, start time.Time) event.Event {
-	return event.Event{ID: event.NewEventID(start), Camera: cam, Label: label, Score: score, Start: start,
-		End: start.Add(2 * time.Second), ExitStage: 1}
-}
 
 // recv is the next message of s; it fails the test after a second without one.
 func recv(t *testing.T, s *Subscription) event.Event {
@@ -54,7 +49,7 @@ func TestHubFanOutFilterAndSlowSubscriber(t *testing.T) {
 		if i%2 == 1 {
 			cam = "yard"
 		}
-		ev := testEvent(cam, "person", 0.9, t0.Add(time.Duration(i)*time.Second))
+		ev := eventtest.New(cam, "person", 0.9, eventtest.T0.Add(time.Duration(i)*time.Second))
 		start := time.Now()
 		h.Publish(ev)
 		require.Less(t, time.Since(start), time.Second)
@@ -81,5 +76,5 @@ func TestHubFanOutFilterAndSlowSubscriber(t *testing.T) {
 	require.False(t, isOpen(fast))
 	require.False(t, isOpen(h.Subscribe(nil)), "subscribing after Close gives a closed subscription")
 	require.Equal(t, 0.0, testutil.ToFloat64(m.Subscribers))
-	h.Publish(testEvent("door", "person", 0.9, t0))
+	h.Publish(eventtest.New("door", "person", 0.9, eventtest.T0))
 }

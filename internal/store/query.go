@@ -52,7 +52,7 @@ func (s *Store) Query(q event.Query) (event.Page, error) {
 			}
 			if seek == nil {
 				k, v = c.Last()
-			} else if k, v = c.Seek(seek); k == nil {
+			} else if k, _ = c.Seek(seek); k == nil {
 				k, v = c.Last()
 			} else {
 				k, v = c.Prev() // Seek found the first key >= seek; we want keys < seek
@@ -69,7 +69,7 @@ func (s *Store) Query(q event.Query) (event.Page, error) {
 			if err := json.Unmarshal(v, &ev); err != nil {
 				return fmt.Errorf("decode event %s: %w", k, err)
 			}
-			if (q.Camera != "" && ev.Camera != q.Camera) || (q.Label != "" && ev.Label != q.Label) || ev.Score < q.MinScore {
+			if !q.Matches(ev) {
 				continue
 			}
 			page.Events = append(page.Events, ev)

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/mvwatch/mvwatch/internal/event/eventtest"
 )
 
 // publishAll writes n events from w concurrent writers and returns the events per second.
@@ -19,7 +21,7 @@ func publishAll(b *testing.B, s *Store, n, w int) float64 {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < n/w; i++ {
-				ev := testEvent(fmt.Sprintf("cam%d", k), "person", 0.8, t0.Add(time.Duration(i)*time.Millisecond))
+				ev := eventtest.New(fmt.Sprintf("cam%d", k), "person", 0.8, eventtest.T0.Add(time.Duration(i)*time.Millisecond))
 				if err := s.Publish(context.Background(), ev); err != nil {
 					b.Error(err)
 					return

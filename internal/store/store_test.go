@@ -18,17 +18,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mvwatch/mvwatch/internal/event"
+
+	"github.com/mvwatch/mvwatch/internal/event/eventtest"
 )
-
-var t0 = time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
-
-// testJPEG is the start of a JPEG file; stores only check the magic bytes.
-var testJPEG = []byte{0xFF, 0xD8, 0xFF, 0xE0, 0, 0x10, 'J', 'F', 'I', 'F', 0, 0xFF, 0xD9}
-
-func testEvent(cam, label string, score float64, start time.Time) event.Event {
-	return event.Event{ID: event.NewEventID(start), Camera: cam, Label: label, Score: score, Start: start,
-		End: start.Add(2 * time.Second), ExitStage: 1}
-}
 
 func openTestStore(t *testing.T, path string, opts Options) *Store {
 	t.Helper()
@@ -41,9 +33,9 @@ func openTestStore(t *testing.T, path string, opts Options) *Store {
 func TestStorePublishGetKeyframe(t *testing.T) {
 	s := openTestStore(t, filepath.Join(t.TempDir(), "ev.db"), Options{})
 	ctx := context.Background()
-	ev := testEvent("door", "person", 0.9, t0)
+	ev := eventtest.New("door", "person", 0.9, eventtest.T0)
 	ev.Caption = "a person walks in"
-	ev.AttachKeyframe(testJPEG)
+	ev.AttachKeyframe(eventtest.JPEG)
 	require.NoError(t, s.Publish(ctx, ev))
 
 	got, err := s.Get(ev.ID)
@@ -54,9 +46,9 @@ func TestStorePublishGetKeyframe(t *testing.T) {
 	require.Equal(t, "a person walks in", got.Caption)
 	jpeg, err := s.Keyframe(ev.ID)
 	require.NoError(t, err)
-	require.Equal(t, testJPEG, jpeg)
+	require.Equal(t, eventtest.JPEG, jpeg)
 
-	_, err = s.Get(event.NewEventID(t0))
+	_, err = s.Get(event.NewEventID(eventtest.T0))
 	require.ErrorIs(t, err, ErrNotFound)
 	_, err = s.Keyframe("nope")
 	require.ErrorIs(t, err, ErrNotFound)
@@ -73,7 +65,7 @@ func TestStorePublishGetKeyframe(t *testing.T) {
 
 func TestStoreRejectsInvalidEvents(t *testing.T) {
 	s := openTestStore(t, filepath.Join(t.TempDir(), "ev.db"), Options{})
-	good := testEvent("door", "person", 0.5, t0)
+	good := eventtest.New("door", "person", 0.5, eventtest.T0)
 	for name, mut := range map[string]func(*event.Event){
 		"id":       func(e *event.Event) { e.ID = "x" },
 		"camera":   func(e *event.Event) { e.Camera = "a b" },
@@ -98,7 +90,7 @@ func TestStoreQuery(t *testing.T) {
 	labels := []string{"person", "car", "pan"}
 	var all []event.Event
 	for i := 0; i < 30; i++ {
-		ev := testEvent(cams[i%2], labels[i%3], float64(i)/30, t0.Add(time.Duration(i)*time.Minute))
+		ev := eventtest.New(cams[i%2], labels[i%3], float64(i)/30, eventtest.T0.Add(time.Duration(i)*time.Minute))
 		require.NoError(t, s.Publish(ctx, ev))
 		all = append(all, ev)
 	}
@@ -129,7 +121,7 @@ func TestStoreQuery(t *testing.T) {
 	}
 
 	// Ascending with filters and a time range.
-	q = event.Query{Ascending: true, Camera: "door", From: t0.Add(4 * time.Minute), To: t0.Add(20 * time.Minute), Limit: 3}
+	q = event.Query{Ascending: true, Camera: "door", From: eventtest.T0.Add(4 * time.Minute), To: eventtest.T0.Add(20 * time.Minute), Limit: 3}
 	var want []string
 	for _, e := range all[4:20] {
 		if e.Camera == "door" {
@@ -149,7 +141,7 @@ func TestStoreQuery(t *testing.T) {
 	require.Equal(t, want, ids(got))
 
 	// Descending with a range, label and score filters.
-	p, err := s.Query(event.Query{To: t0.Add(15 * time.Minute), Label: "car", MinScore: 0.2})
+	p, err := s.Query(event.Query{To: eventtest.T0.Add(15 * time.Minute), Label: "car", MinScore: 0.2})
 	require.NoError(t, err)
 	want = nil
 	for i := 14; i >= 0; i-- {
@@ -161,7 +153,7 @@ func TestStoreQuery(t *testing.T) {
 	require.Empty(t, p.NextCursor)
 
 	// A cursor past To still respects To.
-	p, err = s.Query(event.Query{To: t0.Add(3 * time.Minute), Cursor: all[20].ID})
+	p, err = s.Query(event.Query{To: eventtest.T0.Add(3 * time.Minute), Cursor: all[20].ID})
 	require.NoError(t, err)
 	require.Equal(t, []string{all[2].ID, all[1].ID, all[0].ID}, ids(p.Events))
 
@@ -178,7 +170,7 @@ func TestStoreQuery(t *testing.T) {
 func TestStoreRetention(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
-	now := t0
+	now := eventtest.T0
 	var mu sync.Mutex
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 
@@ -186,8 +178,8 @@ func TestStoreRetention(t *testing.T) {
 	require.NoError(t, err)
 	var all []event.Event
 	for i := 0; i < 8; i++ {
-		ev := testEvent("door", "person", 0.9, t0.Add(-time.Duration(80-10*i)*time.Minute))
-		ev.AttachKeyframe(testJPEG)
+		ev := eventtest.New("door", "person", 0.9, eventtest.T0.Add(-time.Duration(80-10*i)*time.Minute))
+		ev.AttachKeyframe(eventtest.JPEG)
 		require.NoError(t, s.Publish(ctx, ev))
 		all = append(all, ev)
 	}
@@ -208,7 +200,7 @@ func TestStoreRetention(t *testing.T) {
 	mu.Unlock()
 	dropped, err := s.Prune()
 	require.NoError(t, err)
-	require.Equal(t, 3, dropped) // started 50, 40, 30 minutes before t0: older than an hour now
+	require.Equal(t, 3, dropped) // started 50, 40, 30 minutes before eventtest.T0: older than an hour now
 	require.NoError(t, s.Close())
 
 	// The retained events survive a restart.
@@ -230,7 +222,7 @@ func TestStoreConcurrentPublish(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < 10; i++ {
-				ev := testEvent(fmt.Sprintf("cam%d", w), "person", 0.7, t0.Add(time.Duration(i)*time.Second))
+				ev := eventtest.New(fmt.Sprintf("cam%d", w), "person", 0.7, eventtest.T0.Add(time.Duration(i)*time.Second))
 				require.NoError(t, s.Publish(context.Background(), ev))
 			}
 		}()
@@ -251,7 +243,7 @@ func TestStoreAckedEventsSurviveKill(t *testing.T) {
 			os.Exit(1)
 		}
 		for i := 0; ; i++ {
-			ev := testEvent("door", "person", 0.8, t0.Add(time.Duration(i)*time.Millisecond))
+			ev := eventtest.New("door", "person", 0.8, eventtest.T0.Add(time.Duration(i)*time.Millisecond))
 			if err := s.Publish(context.Background(), ev); err != nil {
 				fmt.Println("ERR", err)
 				os.Exit(1)
@@ -293,12 +285,12 @@ func TestStoreQueryMatchesModel(t *testing.T) {
 	var all []event.Event
 	for i := 0; i < 150; i++ {
 		// Several events may share a start time; IDs still differ.
-		ev := testEvent(cams[rng.IntN(3)], labels[rng.IntN(2)], float64(rng.IntN(11))/10, t0.Add(time.Duration(rng.IntN(100))*time.Second))
+		ev := eventtest.New(cams[rng.IntN(3)], labels[rng.IntN(2)], float64(rng.IntN(11))/10, eventtest.T0.Add(time.Duration(rng.IntN(100))*time.Second))
 		require.NoError(t, s.Publish(context.Background(), ev))
 		all = append(all, ev)
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i].ID < all[j].ID })
-	at := func() time.Time { return t0.Add(time.Duration(rng.IntN(120)-10) * time.Second) }
+	at := func() time.Time { return eventtest.T0.Add(time.Duration(rng.IntN(120)-10) * time.Second) }
 	for n := 0; n < 200; n++ {
 		q := event.Query{Limit: 1 + rng.IntN(20), Ascending: rng.IntN(2) == 0}
 		if rng.IntN(2) == 0 {

@@ -1,11 +1,7 @@
 package store
 
 import (
-	"bytes"
 	"context"
-	"image"
-	"image/color"
-	"image/png"
 	"path/filepath"
 	"testing"
 	"time"
@@ -13,21 +9,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mvwatch/mvwatch/internal/event"
-)
 
-// testPNG encodes a w x h gradient as PNG.
-func testPNG(t *testing.T, w, h int) []byte {
-	t.Helper()
-	img := image.NewNRGBA(image.Rect(0, 0, w, h))
-	for y := range h {
-		for x := range w {
-			img.Set(x, y, color.NRGBA{R: uint8(8 * x), G: uint8(8 * y), B: 128, A: 255})
-		}
-	}
-	var buf bytes.Buffer
-	require.NoError(t, png.Encode(&buf, img))
-	return buf.Bytes()
-}
+	"github.com/mvwatch/mvwatch/internal/event/eventtest"
+)
 
 // TestStoreCaptionAndThumbnailUpdates: updates are durable (they survive a reopen), keep the keyframe,
 // store the PNG apart from the event, refuse bad input, and retention drops the thumbnail with its event.
@@ -36,24 +20,24 @@ func TestStoreCaptionAndThumbnailUpdates(t *testing.T) {
 	ctx := context.Background()
 	s, err := Open(path, Options{MaxEvents: 2})
 	require.NoError(t, err)
-	ev := testEvent("door", "person", 0.9, t0)
-	ev.AttachKeyframe(testJPEG)
+	ev := eventtest.New("door", "person", 0.9, eventtest.T0)
+	ev.AttachKeyframe(eventtest.JPEG)
 	require.NoError(t, s.Publish(ctx, ev))
 
 	got, err := s.SetCaption(ctx, ev.ID, "a person walks in")
 	require.NoError(t, err)
 	require.Equal(t, "a person walks in", got.Caption)
-	pic := testPNG(t, 32, 32)
+	pic := eventtest.PNG(t, 32, 32)
 	got, err = s.SetThumbnail(ctx, ev.ID, pic)
 	require.NoError(t, err)
 	require.Equal(t, event.ThumbnailPath(ev.ID), got.ThumbnailRef)
 	require.Equal(t, "a person walks in", got.Caption, "one update keeps the other")
 
-	_, err = s.SetCaption(ctx, event.NewEventID(t0), "x")
+	_, err = s.SetCaption(ctx, event.NewEventID(eventtest.T0), "x")
 	require.ErrorIs(t, err, ErrNotFound)
-	_, err = s.SetThumbnail(ctx, event.NewEventID(t0), pic)
+	_, err = s.SetThumbnail(ctx, event.NewEventID(eventtest.T0), pic)
 	require.ErrorIs(t, err, ErrNotFound)
-	_, err = s.SetThumbnail(ctx, ev.ID, testJPEG)
+	_, err = s.SetThumbnail(ctx, ev.ID, eventtest.JPEG)
 	require.ErrorIs(t, err, event.ErrInvalidEvent)
 	_, err = s.SetCaption(ctx, ev.ID, string(make([]byte, event.MaxCaptionBytes+1)))
 	require.ErrorIs(t, err, event.ErrInvalidEvent)
@@ -73,13 +57,13 @@ func TestStoreCaptionAndThumbnailUpdates(t *testing.T) {
 	require.Equal(t, pic, b)
 	kf, err := s.Keyframe(ev.ID)
 	require.NoError(t, err)
-	require.Equal(t, testJPEG, kf)
-	_, err = s.Thumbnail(event.NewEventID(t0))
+	require.Equal(t, eventtest.JPEG, kf)
+	_, err = s.Thumbnail(event.NewEventID(eventtest.T0))
 	require.ErrorIs(t, err, ErrNotFound)
 
 	// Retention by count drops the oldest event with its thumbnail.
 	for i := 1; i <= 2; i++ {
-		require.NoError(t, s.Publish(ctx, testEvent("door", "car", 0.5, t0.Add(time.Duration(i)*time.Minute))))
+		require.NoError(t, s.Publish(ctx, eventtest.New("door", "car", 0.5, eventtest.T0.Add(time.Duration(i)*time.Minute))))
 	}
 	_, err = s.Get(ev.ID)
 	require.ErrorIs(t, err, ErrNotFound)
@@ -91,11 +75,11 @@ func TestStoreCaptionAndThumbnailUpdates(t *testing.T) {
 func TestStoreUpdateAfterClose(t *testing.T) {
 	s, err := Open(filepath.Join(t.TempDir(), "ev.db"), Options{})
 	require.NoError(t, err)
-	ev := testEvent("door", "person", 0.9, t0)
+	ev := eventtest.New("door", "person", 0.9, eventtest.T0)
 	require.NoError(t, s.Publish(context.Background(), ev))
 	require.NoError(t, s.Close())
 	_, err = s.SetCaption(context.Background(), ev.ID, "late")
 	require.Error(t, err)
-	_, err = s.SetThumbnail(context.Background(), ev.ID, testPNG(t, 4, 4))
+	_, err = s.SetThumbnail(context.Background(), ev.ID, eventtest.PNG(t, 4, 4))
 	require.Error(t, err)
 }

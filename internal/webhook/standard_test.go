@@ -13,6 +13,7 @@ import (
 
 	"github.com/mvwatch/mvwatch/internal/config"
 	"github.com/mvwatch/mvwatch/internal/event"
+	"github.com/mvwatch/mvwatch/internal/event/eventtest"
 )
 
 // TestSignStandardMatchesReferenceLibrary checks the signer against a signature made by the
@@ -42,8 +43,8 @@ func TestStandardHeadersAcrossRetriesAndPublicURL(t *testing.T) {
 	clock = time.Unix(1796190000, 0)
 	sink := newStarted([]config.Webhook{{Name: "ops", URL: srv.URL, Secret: "whsec_bXZ3YXRjaC10ZXN0LXNpZ25pbmcta2V5LTMyYnl0ZXM=", MaxRetries: intp(5)}},
 		Options{InitialBackoff: time.Millisecond, MaxBackoff: 4 * time.Millisecond, PublicURL: "https://nvr.example.com/", Now: now})
-	ev := testEvent("door", "person", 0.9, t0)
-	ev.AttachKeyframe(testJPEG)
+	ev := eventtest.New("door", "person", 0.9, eventtest.T0)
+	ev.AttachKeyframe(eventtest.JPEG)
 	require.NoError(t, sink.Publish(context.Background(), ev))
 	require.Eventually(t, func() bool { return len(srv.events()) == 1 }, 10*time.Second, 5*time.Millisecond)
 	sink.Close()

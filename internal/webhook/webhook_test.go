@@ -19,6 +19,8 @@ import (
 	"github.com/mvwatch/mvwatch/internal/config"
 
 	"github.com/mvwatch/mvwatch/internal/event"
+
+	"github.com/mvwatch/mvwatch/internal/event/eventtest"
 )
 
 // hookServer is a real HTTP server that fails the first failN requests with status failCode.
@@ -88,8 +90,8 @@ func TestWebhookRetriesUntilDelivered(t *testing.T) {
 	sink := newStarted([]config.Webhook{{Name: "ops", URL: srv.URL + "/hook?k=secret", Secret: "shh", MaxRetries: intp(5)}},
 		Options{InitialBackoff: time.Millisecond, MaxBackoff: 4 * time.Millisecond, Metrics: m})
 
-	ev := testEvent("door", "person", 0.9, t0)
-	ev.AttachKeyframe(testJPEG)
+	ev := eventtest.New("door", "person", 0.9, eventtest.T0)
+	ev.AttachKeyframe(eventtest.JPEG)
 	require.NoError(t, sink.Publish(context.Background(), ev))
 	require.Eventually(t, func() bool { return len(srv.events()) == 1 }, 10*time.Second, 5*time.Millisecond)
 	sink.Close()
@@ -134,7 +136,7 @@ func TestWebhookGivesUp(t *testing.T) {
 			require.NoError(t, err)
 			sink := newStarted([]config.Webhook{{Name: "a", URL: srv.URL, MaxRetries: intp(2)}},
 				Options{InitialBackoff: time.Millisecond, Metrics: m})
-			require.NoError(t, sink.Publish(context.Background(), testEvent("door", "car", 0.7, t0)))
+			require.NoError(t, sink.Publish(context.Background(), eventtest.New("door", "car", 0.7, eventtest.T0)))
 			require.Eventually(t, func() bool {
 				return testutil.ToFloat64(m.Deliveries.WithLabelValues("a", "failed")) == 1
 			}, 10*time.Second, 5*time.Millisecond)
@@ -152,13 +154,13 @@ func TestWebhookFiltersAndFansOut(t *testing.T) {
 		{Name: "all", URL: all.URL},
 	}, Options{})
 	ctx := context.Background()
-	require.NoError(t, sink.Publish(ctx, testEvent("door", "person", 0.9, t0)))
-	require.NoError(t, sink.Publish(ctx, testEvent("door", "person", 0.5, t0)))
-	require.NoError(t, sink.Publish(ctx, testEvent("door", "car", 0.95, t0)))
+	require.NoError(t, sink.Publish(ctx, eventtest.New("door", "person", 0.9, eventtest.T0)))
+	require.NoError(t, sink.Publish(ctx, eventtest.New("door", "person", 0.5, eventtest.T0)))
+	require.NoError(t, sink.Publish(ctx, eventtest.New("door", "car", 0.95, eventtest.T0)))
 	sink.Close() // drains
 	require.Len(t, people.events(), 1)
 	require.Len(t, all.events(), 3)
-	require.ErrorIs(t, sink.Publish(ctx, testEvent("door", "car", 0.95, t0)), ErrSinkClosed)
+	require.ErrorIs(t, sink.Publish(ctx, eventtest.New("door", "car", 0.95, eventtest.T0)), ErrSinkClosed)
 }
 
 func TestWebhookBoundedQueueDropsAndCounts(t *testing.T) {
@@ -169,11 +171,11 @@ func TestWebhookBoundedQueueDropsAndCounts(t *testing.T) {
 	require.NoError(t, err)
 	sink := newStarted([]config.Webhook{{Name: "slow", URL: srv.URL}}, Options{QueueSize: 2, Metrics: m})
 	ctx := context.Background()
-	require.NoError(t, sink.Publish(ctx, testEvent("door", "person", 0.9, t0)))
+	require.NoError(t, sink.Publish(ctx, eventtest.New("door", "person", 0.9, eventtest.T0)))
 	<-srv.entered // the first event is in flight, the queue is empty
 	for i := 0; i < 5; i++ {
 		start := time.Now()
-		require.NoError(t, sink.Publish(ctx, testEvent("door", "person", 0.9, t0.Add(time.Duration(i+1)*time.Second))))
+		require.NoError(t, sink.Publish(ctx, eventtest.New("door", "person", 0.9, eventtest.T0.Add(time.Duration(i+1)*time.Second))))
 		require.Less(t, time.Since(start), time.Second, "Publish must not block")
 	}
 	require.Equal(t, 3.0, testutil.ToFloat64(m.Drops.WithLabelValues("slow")))
@@ -187,7 +189,7 @@ func TestWebhookCloseGivesUpAfterDrainTimeout(t *testing.T) {
 	srv := newHookServer(t, 1000, http.StatusServiceUnavailable)
 	sink := newStarted([]config.Webhook{{URL: srv.URL, MaxRetries: intp(100)}},
 		Options{InitialBackoff: time.Hour, DrainTimeout: 50 * time.Millisecond})
-	require.NoError(t, sink.Publish(context.Background(), testEvent("door", "person", 0.9, t0)))
+	require.NoError(t, sink.Publish(context.Background(), eventtest.New("door", "person", 0.9, eventtest.T0)))
 	<-srv.entered
 	start := time.Now()
 	sink.Close()
@@ -199,7 +201,7 @@ func TestWebhookHonoursRetryAfter(t *testing.T) {
 	srv.retryAfter = "1" // one second, capped at MaxBackoff (300ms)
 	sink := newStarted([]config.Webhook{{URL: srv.URL}},
 		Options{InitialBackoff: time.Millisecond, MaxBackoff: 300 * time.Millisecond})
-	require.NoError(t, sink.Publish(context.Background(), testEvent("door", "person", 0.9, t0)))
+	require.NoError(t, sink.Publish(context.Background(), eventtest.New("door", "person", 0.9, eventtest.T0)))
 	require.Eventually(t, func() bool { return len(srv.events()) == 1 }, 10*time.Second, 5*time.Millisecond)
 	sink.Close()
 	srv.mu.Lock()
@@ -215,21 +217,11 @@ func newStarted(hooks []config.Webhook, opts Options) *Sink {
 	return s
 }
 
-var t0 = time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
-
-// testJPEG is the start of a JPEG file.
-var testJPEG = []byte{0xFF, 0xD8, 0xFF, 0xE0, 0, 0x10, 'J', 'F', 'I', 'F', 0, 0xFF, 0xD9}
-
-func testEvent(cam, label string, score float64, start time.Time) event.Event {
-	return event.Event{ID: event.NewEventID(start), Camera: cam, Label: label, Score: score, Start: start,
-		End: start.Add(2 * time.Second), ExitStage: 1}
-}
-
 // TestWebhookNewStartsNothing: New starts no goroutine (goleak checks the run), and Close without
 // Start returns at once and refuses later events.
 func TestWebhookNewStartsNothing(t *testing.T) {
 	sink := New([]config.Webhook{{Name: "a", URL: "http://127.0.0.1:1/hook"}}, Options{})
 	sink.Close()
 	sink.Close()
-	require.ErrorIs(t, sink.Publish(context.Background(), testEvent("door", "car", 0.95, t0)), ErrSinkClosed)
+	require.ErrorIs(t, sink.Publish(context.Background(), eventtest.New("door", "car", 0.95, eventtest.T0)), ErrSinkClosed)
 }
