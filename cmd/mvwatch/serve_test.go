@@ -37,7 +37,7 @@ func TestServeSIGTERMKeepsEvents(t *testing.T) {
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
-	defer cmd.Process.Kill()
+	defer func() { _ = cmd.Process.Kill() }()
 
 	addrRE := regexp.MustCompile(`API http://(\S+)`)
 	lines := bufio.NewScanner(stdout)

@@ -329,7 +329,7 @@ func (a *App) startEvents() error {
 	a.store = st
 	// Closed after everything that writes to it (closers run in reverse).
 	a.closers = append([]func() error{st.Close}, a.closers...)
-	var cams bus.Cameras = a.bus.Cameras()
+	cams := a.bus.Cameras()
 	if cams != nil {
 		cams = savedCameras{Cameras: cams, store: st}
 	}

@@ -22,7 +22,7 @@ func (c savedCameras) Add(ctx context.Context, cam config.Camera) error {
 	if err := c.Cameras.Add(ctx, cam); err != nil {
 		return err
 	}
-	saved, err := c.Cameras.Get(cam.Name) // as validated, defaults applied
+	saved, err := c.Get(cam.Name) // as validated, defaults applied
 	if err == nil {
 		err = c.store.SaveCamera(saved)
 	}
@@ -36,7 +36,7 @@ func (c savedCameras) Replace(ctx context.Context, cam config.Camera) error {
 	if err := c.Cameras.Replace(ctx, cam); err != nil {
 		return err
 	}
-	saved, err := c.Cameras.Get(cam.Name)
+	saved, err := c.Get(cam.Name)
 	if err == nil {
 		err = c.store.SaveCamera(saved)
 	}

@@ -225,12 +225,6 @@ func (a *Assigner) Close(ctx context.Context) {
 	}
 }
 
-// halt stops the assigner without releasing anything: a node that died (tests).
-func (a *Assigner) halt() {
-	a.cancel()
-	<-a.done
-}
-
 func (a *Assigner) run(ctx context.Context) {
 	defer close(a.done)
 	t := time.NewTicker(a.period)

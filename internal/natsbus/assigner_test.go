@@ -225,7 +225,7 @@ func TestAssignerNATSOutage(t *testing.T) {
 					"cameras stopped within the TTL")
 				time.Sleep(2 * ttl) // the leases have expired by now
 			}
-			s = startServer(t, cfg)
+			startServer(t, cfg)
 			owners := map[string]string{}
 			require.Eventually(t, func() bool {
 				owners, err = leases.Owners(ctx)

@@ -208,7 +208,7 @@ func (k *Consumer) consume(cons jetstream.Consumer, lanes []chan jetstream.Msg) 
 		if err != nil {
 			if k.ctx.Err() != nil {
 				k.handBack(it)
-				return nil
+				return nil //nolint:nilerr // closing: the iterator's error is only the shutdown's
 			}
 			it.Stop()
 			return err

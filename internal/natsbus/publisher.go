@@ -151,7 +151,6 @@ func (p *Publisher) run() {
 	var lastLog time.Time
 	for {
 		batch := retry
-		retry = nil
 		if len(batch) == 0 {
 			first, ok := p.next()
 			if !ok {

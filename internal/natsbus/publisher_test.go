@@ -42,7 +42,7 @@ func TestPublisherBoundedWhileNATSAway(t *testing.T) {
 	assert.Equal(t, float64(n-accepted), testutil.ToFloat64(m.dropped.WithLabelValues(DropFull)))
 	assert.LessOrEqual(t, p.Buffered(), buf)
 
-	s = startServer(t, cfg)
+	startServer(t, cfg)
 	require.NoError(t, p.Close(ctx))
 	st, err := c.JetStream().Stream(ctx, EventsStream)
 	require.NoError(t, err)
