@@ -258,5 +258,3 @@ func (g *Gate) SkipRatio() float64 {
 	}
 	return float64(g.skipped) / float64(g.frames)
 }
-
-
