@@ -19,6 +19,30 @@ var benchCommands = map[string]func(args []string) int{
 	"serve":     runBenchServe,
 	"caption":   runBenchCaption,
 	"thumbnail": runBenchThumbnail,
+	"soak":      runBenchSoak,
+}
+
+func runBenchSoak(args []string) int {
+	fs := flag.NewFlagSet("bench soak", flag.ContinueOnError)
+	cfg := bench.SoakConfig{Out: os.Stdout, Log: os.Stderr}
+	fs.IntVar(&cfg.Cameras, "cameras", 8, "healthy test cameras (one flapping and two hostile ones come on top)")
+	fs.DurationVar(&cfg.Duration, "duration", 30*time.Minute, "soak time after the warm-up")
+	fs.DurationVar(&cfg.Warmup, "warmup", 30*time.Second, "time before the first sample")
+	fs.DurationVar(&cfg.Every, "every", 30*time.Second, "time between samples and between flaps")
+	fs.Float64Var(&cfg.MaxRSSGrowthMB, "max-rss-growth-mb", 64, "fail when RSS grows by more than this")
+	fs.IntVar(&cfg.MaxGoroutineGrowth, "max-goroutine-growth", 25, "fail when goroutines grow by more than this")
+	fs.StringVar(&cfg.ModelDir, "model", pipeline.DefaultModelDir, "model directory")
+	fs.Usage = func() { fmt.Fprintln(fs.Output(), bench.SoakUsage); fs.PrintDefaults() }
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	dir, err := os.MkdirTemp("", "mvwatch-soak-")
+	if err != nil {
+		return exitCode("soak", err)
+	}
+	defer os.RemoveAll(dir)
+	cfg.Dir = dir
+	return exitCode("soak", bench.Soak(cfg))
 }
 
 func runBench(args []string) int {
