@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -356,7 +357,7 @@ func (a *API) removeCamera(w http.ResponseWriter, r *http.Request) {
 // parseEventQuery reads the query parameters shared by /events and /events/live.
 func parseEventQuery(r *http.Request) (EventQuery, error) {
 	v := r.URL.Query()
-	q := EventQuery{Camera: v.Get("camera"), Label: v.Get("label"), Cursor: v.Get("cursor")}
+	q := EventQuery{Camera: v.Get("camera"), Label: v.Get("label"), Zone: v.Get("zone"), Cursor: v.Get("cursor")}
 	var err error
 	parseTime := func(name string) time.Time {
 		s := v.Get(name)
@@ -467,7 +468,8 @@ func (a *API) liveEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	match := func(e Event) bool {
-		return (q.Camera == "" || e.Camera == q.Camera) && (q.Label == "" || e.Label == q.Label) && e.Score >= q.MinScore
+		return (q.Camera == "" || e.Camera == q.Camera) && (q.Label == "" || e.Label == q.Label) && e.Score >= q.MinScore &&
+			(q.Zone == "" || slices.Contains(e.Zones, q.Zone))
 	}
 	sub := a.opts.Hub.Subscribe(match)
 	defer sub.Close()
@@ -489,7 +491,7 @@ func (a *API) liveEvents(w http.ResponseWriter, r *http.Request) {
 	sent := map[string]bool{}
 	if last := r.Header.Get("Last-Event-ID"); validID(last) {
 		page, err := a.opts.Events.Query(EventQuery{Cursor: last, Ascending: true, Camera: q.Camera, Label: q.Label,
-			MinScore: q.MinScore, Limit: 1000})
+			Zone: q.Zone, MinScore: q.MinScore, Limit: 1000})
 		if err == nil {
 			for _, ev := range page.Events {
 				if writeSSE(w, ev) != nil {

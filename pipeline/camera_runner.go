@@ -15,6 +15,7 @@ import (
 	"github.com/mvwatch/mvwatch/internal/media"
 	"github.com/mvwatch/mvwatch/internal/queue"
 	"github.com/mvwatch/mvwatch/internal/source"
+	"github.com/mvwatch/mvwatch/internal/track"
 	"github.com/mvwatch/mvwatch/mvextract"
 )
 
@@ -84,6 +85,7 @@ func startCamera(cfg config.Camera, deps *cameraDeps) (*cameraRunner, error) {
 	if err != nil {
 		return nil, err
 	}
+	proc.scene = track.NewScene(track.ConfigFor(cfg))
 	r.proc = proc
 	r.setPhase(PhaseStarting, "")
 	r.src = source.New(source.Config{
@@ -214,7 +216,7 @@ func (r *cameraRunner) onFrame(f *media.Frame) error {
 func (r *cameraRunner) inferLoop(ctx context.Context) {
 	defer close(r.done)
 	ev := &eventizer{camera: r.cfg.Name, thresholds: r.deps.thresholds, idle: r.deps.idleLabels,
-		publish: r.deps.publish, gap: 2 * time.Second}
+		publish: r.deps.publish, gap: 2 * time.Second, zones: r.proc.scene.Zones()}
 	defer ev.flush()
 	for {
 		// An open event is complete when the scene goes quiet (the gate's marker) or, should the
@@ -229,8 +231,10 @@ func (r *cameraRunner) inferLoop(ctx context.Context) {
 			ev.flush()
 			continue
 		}
-		if job.quiet {
-			ev.flush()
+		if job.quiet || ev.zoneEvents(job) {
+			if job.quiet {
+				ev.flush()
+			}
 			releaseJob(job)
 			continue
 		}

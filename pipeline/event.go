@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mvwatch/mvwatch/internal/config"
+	"github.com/mvwatch/mvwatch/internal/zone"
 )
 
 // ErrInvalidEvent is wrapped by the errors that sinks return for an event that fails Event.Validate.
@@ -52,11 +53,40 @@ type Event struct {
 	// ThumbnailRef is the API path of the event's illustrative thumbnail PNG (drawn by the thumbnail
 	// stage after the event is stored); empty when it has none.
 	ThumbnailRef string `json:"thumbnail_ref,omitempty"`
+	// Zones names the camera's zones that the event's moving objects were in (issue 14); empty when
+	// none, or when the camera has no zones.
+	Zones []string `json:"zones,omitempty"`
+	// NoAlert marks an event that the camera's zones do not alert for: some zone restricts labels and
+	// no zone the event touched lists its label. It is stored and shown; webhooks skip it.
+	NoAlert bool `json:"no_alert,omitempty"`
+	// Tracks are the objects followed during the event, from the motion vectors.
+	Tracks []EventTrack `json:"tracks,omitempty"`
 	// Keyframe is the JPEG itself; stores keep it apart from the event (see AttachKeyframe).
 	Keyframe []byte `json:"-"`
 
 	// update marks an event sent again to live subscribers because a stage added to it.
 	update bool
+	// zoneMask has bit i set for the camera's zone i touched so far (the eventizer's; see Zones);
+	// boxed that the keyframe shows a track's box.
+	zoneMask uint64
+	boxed    bool
+}
+
+// MaxEventTracks bounds an event's tracks.
+const MaxEventTracks = 32
+
+// EventTrack is one object followed during an event (internal/track).
+type EventTrack struct {
+	// ID identifies the track within its camera's session.
+	ID uint64 `json:"id"`
+	// Box is the object's last box in normalised picture coordinates (0..1, origin top-left).
+	Box zone.Box `json:"box"`
+	// Direction is where it was heading: left, right, up or down; empty when still.
+	Direction string `json:"direction,omitempty"`
+	// Speed is its speed in picture sizes per second.
+	Speed float64 `json:"speed"`
+	// Seconds is how long it was followed.
+	Seconds float64 `json:"seconds"`
 }
 
 // NewEventID returns a new event ID for an event starting at start: 16 hex digits of the start time in
@@ -127,6 +157,15 @@ func (e *Event) Validate() error {
 		return bad("keyframe is not a JPEG")
 	case len(e.Caption) > MaxCaptionBytes:
 		return bad("caption is %d bytes, more than %d", len(e.Caption), MaxCaptionBytes)
+	case len(e.Zones) > config.MaxZones:
+		return bad("%d zones, more than %d", len(e.Zones), config.MaxZones)
+	case len(e.Tracks) > MaxEventTracks:
+		return bad("%d tracks, more than %d", len(e.Tracks), MaxEventTracks)
+	}
+	for _, z := range e.Zones {
+		if !config.ValidName(z) {
+			return bad("zone %q is not a valid zone name", z)
+		}
 	}
 	return nil
 }
@@ -158,6 +197,8 @@ type EventQuery struct {
 	From, To time.Time
 	// Camera and Label match exactly.
 	Camera, Label string
+	// Zone keeps events whose Zones include it.
+	Zone string
 	// MinScore keeps events with Score >= MinScore.
 	MinScore float64
 	// Limit is the page size. It defaults to 100 and is capped at 1000.

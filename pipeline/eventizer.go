@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/mvwatch/mvwatch/internal/config"
+	"github.com/mvwatch/mvwatch/internal/track"
 )
 
 // Classification is the model's decision on one clip.
@@ -62,6 +63,8 @@ type eventizer struct {
 	thresholds config.Thresholds
 	idle       map[string]bool
 	publish    func(Event)
+	// zones are the camera's zones (nil for none): they name an event's zones and decide its alert.
+	zones *track.ZoneSet
 	// gap is how far apart two clips may be and still extend the same event.
 	gap time.Duration
 
@@ -116,6 +119,15 @@ func (e *eventizer) observe(job *clipJob, c Classification) {
 	}
 }
 
+// zoneEvents publishes a job's zone events (enter, leave, dwell): they are complete as they come and
+// are published apart from the model's events. It reports whether the job carried any.
+func (e *eventizer) zoneEvents(job *clipJob) bool {
+	for _, ev := range job.zoneEvents {
+		e.publish(ev)
+	}
+	return len(job.zoneEvents) > 0
+}
+
 // switchTo publishes the open event and makes the candidate, which ends at end, the open one.
 func (e *eventizer) switchTo(end time.Duration) {
 	cand := e.cand
@@ -134,20 +146,37 @@ func (e *eventizer) newEvent(job *clipJob, c Classification) *Event {
 		Start:     job.start,
 		End:       job.end,
 		ExitStage: c.ExitStage,
+		zoneMask:  job.zoneMask,
+		Tracks:    mergeTracks(nil, job.tracks),
 	}
-	if job.thumb != nil {
-		var buf bytes.Buffer
-		if err := jpeg.Encode(&buf, job.thumb, &jpeg.Options{Quality: 80}); err == nil {
-			ev.AttachKeyframe(buf.Bytes())
-		}
-	}
+	keyframe(ev, job)
 	return ev
+}
+
+// keyframe attaches the job's picture to ev as its keyframe JPEG, with the job's tracks drawn.
+func keyframe(ev *Event, job *clipJob) {
+	if job.thumb == nil {
+		return
+	}
+	drawBoxes(job.thumb, job.tracks) // the job's own copy of the frame, rewritten for every clip
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, job.thumb, &jpeg.Options{Quality: 80}); err == nil {
+		ev.AttachKeyframe(buf.Bytes())
+		ev.boxed = len(job.tracks) > 0
+	}
 }
 
 // extend adds job's clip to ev.
 func (e *eventizer) extend(ev *Event, job *clipJob, c Classification) {
 	ev.End = job.end
 	ev.Score = max(ev.Score, c.Score)
+	ev.zoneMask |= job.zoneMask
+	ev.Tracks = mergeTracks(ev.Tracks, job.tracks)
+	if !ev.boxed && len(job.tracks) > 0 {
+		// The event opened before its object was tracked: the first clip with a track gives the
+		// keyframe, so the snapshot shows the box.
+		keyframe(ev, job)
+	}
 }
 
 // flush publishes the open event and a pending candidate, if any: the scene went quiet or the camera
@@ -169,6 +198,7 @@ func (e *eventizer) publishOpen() {
 	}
 	ev := *e.open
 	e.open = nil
+	finishZones(&ev, e.zones)
 	if e.published && ev.Label == e.last.Label && e.last.Score >= confidentScore && ev.Score < confidentScore &&
 		ev.Start.Sub(e.last.End) <= tailWindow {
 		e.last.End = ev.End // the tail of the last event: later tails count from its end

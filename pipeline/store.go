@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -405,7 +406,8 @@ func (s *Store) Query(q EventQuery) (EventPage, error) {
 			if err := json.Unmarshal(v, &ev); err != nil {
 				return fmt.Errorf("decode event %s: %w", k, err)
 			}
-			if (q.Camera != "" && ev.Camera != q.Camera) || (q.Label != "" && ev.Label != q.Label) || ev.Score < q.MinScore {
+			if (q.Camera != "" && ev.Camera != q.Camera) || (q.Label != "" && ev.Label != q.Label) || ev.Score < q.MinScore ||
+				(q.Zone != "" && !slices.Contains(ev.Zones, q.Zone)) {
 				continue
 			}
 			page.Events = append(page.Events, ev)

@@ -150,7 +150,7 @@ func (w *WebhookSink) Close() {
 }
 
 func (t *webhookTarget) matches(ev Event) bool {
-	if ev.Score < t.cfg.MinScore {
+	if ev.NoAlert || ev.Score < t.cfg.MinScore {
 		return false
 	}
 	return len(t.cfg.Labels) == 0 || slices.Contains(t.cfg.Labels, ev.Label)

@@ -16,8 +16,8 @@ const (
 	// minNeighbours is how many of its 8 neighbours a moving block needs to survive the cleanup: a lone
 	// block, or a pair, is encoder noise.
 	minNeighbours = 2
-	// minBlocks is the smallest object, in blocks after cleanup (4 blocks: 256 pixels).
-	minBlocks = 4
+	// minBlocks is the smallest object, in blocks after cleanup (6 blocks of 8x8 pixels: more than one macroblock).
+	minBlocks = 6
 )
 
 // Detection is one moving object in one frame: a connected component of moving blocks.

@@ -105,6 +105,10 @@ func (s *Scene) Mask(ft *mvextract.Features) []bool {
 	return s.mask
 }
 
+// MaskRaster returns the mask raster of the last frame's motion field grid (cell r*Cols+c true inside
+// a mask), nil when there are no masks.
+func (s *Scene) MaskRaster() []bool { return s.mask }
+
 // Frame masks ft (in place) and updates the tracks with it. ft must come from the camera's frames in
 // output order.
 func (s *Scene) Frame(ft *mvextract.Features) *Frame {

@@ -26,9 +26,11 @@ const (
 	// minTravel is how far, in pixels per frame on average, a track's box must have moved from where it
 	// was first seen for it to be confirmed.
 	minTravel = 1.0
-	// refineKeep is the least fraction of a detection's box that its refinement (see tracker.update)
-	// must keep; below it the previous box is taken as unrelated and the detection stands.
-	refineKeep = 0.5
+	// mergeOverlap is how much of the smaller of two tracks' boxes must overlap the other for the two
+	// to be merged.
+	mergeOverlap = 0.5
+	// rawBoxes is how many recent detections a track's box is refined from (see tracker.update).
+	rawBoxes = 4
 	// motionAlpha weighs a detection's motion in the track's recent mean.
 	motionAlpha = 0.4
 	// mergeMargin widens a track's predicted box, as a fraction of its size, when gathering the
@@ -57,9 +59,13 @@ type Track struct {
 	mx, my    float64
 	confirmed bool
 	firstBox  zone.Box
-	// raw is the last detection's box, before refinement; rawOK that it was in the previous frame.
-	raw   zone.Box
+	// raw are the last nraw detections' boxes, moved with the object to the last frame; rawOK that
+	// the last one was in the previous frame.
+	raw   [rawBoxes]zone.Box
+	nraw  int
 	rawOK bool
+	// merged marks a track merged into another this step (it is dropped without events).
+	merged bool
 	// zone state: bit i set while the track is in zone i; since[i] the PTS it entered; dwelt the zones
 	// whose dwell event has fired in this visit.
 	in, dwelt uint64
@@ -124,19 +130,32 @@ type tracker struct {
 	nextID uint64
 	ended  []*Track // tracks that ended in the last step
 	w, h   float64  // frame size in pixels
+	// lastPTS is the previous frame's PTS and frameDt the interval to it: the time the motion vectors
+	// of a frame span (one frame: no B-frames in the field's past part of a P-frame).
+	lastPTS, frameDt time.Duration
+	started          bool
 }
 
 // step updates the tracks with the frame's detections at pts. intra marks a frame without motion
 // information (an I-frame): no detection is expected and tracks coast without counting a miss.
 func (tr *tracker) step(pts time.Duration, dets []Detection, intra bool) {
 	tr.ended = tr.ended[:0]
+	tr.frameDt = 0
+	if tr.started && pts > tr.lastPTS {
+		tr.frameDt = pts - tr.lastPTS
+	}
+	tr.lastPTS, tr.started = pts, true
 	tMatched := make([]bool, len(tr.tracks))
 	dMatched := make([]bool, len(dets))
 	if !intra {
 		tr.associate(pts, dets, tMatched, dMatched)
 	}
+	tr.mergeOverlapping()
 	kept := tr.tracks[:0]
 	for i, t := range tr.tracks {
+		if t.merged {
+			continue
+		}
 		if !tMatched[i] {
 			t.rawOK = false
 			t.Box = t.predicted(pts)
@@ -158,6 +177,40 @@ func (tr *tracker) step(pts time.Duration, dets []Detection, intra bool) {
 		}
 		tr.nextID++
 		tr.tracks = append(tr.tracks, &Track{ID: tr.nextID, Box: d.Box, First: pts, Last: pts, Hits: 1, lastPTS: pts, mx: d.MotionX, my: d.MotionY, firstBox: d.Box})
+	}
+}
+
+// mergeOverlapping merges tracks whose boxes overlap by at least mergeOverlap of the smaller one: two
+// fragments of one object that started apart. The track seen more often survives and takes over the
+// other's zone state, so the merge raises no zone event.
+func (tr *tracker) mergeOverlapping() {
+	for i, a := range tr.tracks {
+		for _, b := range tr.tracks[i+1:] {
+			if a.merged || b.merged {
+				continue
+			}
+			inter := zone.Box{X0: max(a.Box.X0, b.Box.X0), Y0: max(a.Box.Y0, b.Box.Y0),
+				X1: min(a.Box.X1, b.Box.X1), Y1: min(a.Box.Y1, b.Box.Y1)}.Area()
+			if inter < mergeOverlap*min(a.Box.Area(), b.Box.Area()) {
+				continue
+			}
+			keep, drop := a, b
+			if b.Hits > a.Hits {
+				keep, drop = b, a
+			}
+			keep.Box = union(keep.Box, drop.Box)
+			keep.First = min(keep.First, drop.First)
+			keep.confirmed = keep.confirmed || drop.confirmed
+			for z := 0; z < MaxZones; z++ {
+				bit := uint64(1) << z
+				if drop.in&bit != 0 && (keep.in&bit == 0 || drop.since[z] < keep.since[z]) {
+					keep.since[z] = drop.since[z]
+				}
+			}
+			keep.in |= drop.in
+			keep.dwelt |= drop.dwelt
+			drop.merged = true
+		}
 	}
 }
 
@@ -223,10 +276,11 @@ func (tr *tracker) associate(pts time.Duration, dets []Detection, tMatched, dMat
 
 // update moves track t to box b, detected at pts with mean motion (mx, my).
 func (tr *tracker) update(t *Track, pts time.Duration, b zone.Box, mx, my float64) {
-	if dt := (pts - t.lastPTS).Seconds(); dt > 0 {
-		ox, oy := centre(t.Box)
-		nx, ny := centre(b)
-		vx, vy := (nx-ox)/dt, (ny-oy)/dt
+	if dt := tr.frameDt.Seconds(); dt > 0 {
+		// The velocity is the object's own motion vectors (it moved by minus them since the previous
+		// frame), not the box's displacement: a box that grows while the object enters the picture, or
+		// gains a fragment, would fake a direction.
+		vx, vy := -mx/tr.w/dt, -my/tr.h/dt
 		if t.Hits == 1 {
 			t.VX, t.VY = vx, vy
 		} else {
@@ -236,19 +290,29 @@ func (tr *tracker) update(t *Track, pts time.Duration, b zone.Box, mx, my float6
 	}
 	t.mx += motionAlpha * (mx - t.mx)
 	t.my += motionAlpha * (my - t.my)
-	raw := b
-	if t.rawOK {
-		// Motion vectors come per macroblock, so a box is the object's box rounded out to the block
-		// grid. The object moved by minus its vectors since the previous frame; where the previous box,
-		// moved with it, lies on the grid differently, their intersection is closer to the object.
-		dx, dy := -mx/tr.w, -my/tr.h
-		p := zone.Box{X0: t.raw.X0 + dx, Y0: t.raw.Y0 + dy, X1: t.raw.X1 + dx, Y1: t.raw.Y1 + dy}
-		i := zone.Box{X0: max(b.X0, p.X0), Y0: max(b.Y0, p.Y0), X1: min(b.X1, p.X1), Y1: min(b.Y1, p.Y1)}
-		if i.Area() >= refineKeep*b.Area() {
-			b = i
-		}
+	// Motion vectors come per macroblock, so a detection is the object's box rounded out to the block
+	// grid, and on some frames part of the object has no vectors. The object moved by minus its vectors
+	// since the previous frame: the last detections, moved with it, lie on the grid differently, and
+	// on each side the second tightest of them is closer to the object than any one (the tightest may
+	// be a partial detection).
+	if !t.rawOK {
+		t.nraw = 0
 	}
-	t.raw, t.rawOK = raw, true
+	dx, dy := -mx/tr.w, -my/tr.h
+	for i := 0; i < t.nraw; i++ {
+		r := &t.raw[i]
+		r.X0, r.X1, r.Y0, r.Y1 = r.X0+dx, r.X1+dx, r.Y0+dy, r.Y1+dy
+	}
+	if t.nraw == len(t.raw) {
+		copy(t.raw[:], t.raw[1:])
+		t.nraw--
+	}
+	t.raw[t.nraw] = trimTrailing(b, dx, dy)
+	t.nraw++
+	t.rawOK = true
+	if t.nraw >= 2 {
+		b = secondTightest(t.raw[:t.nraw])
+	}
 	t.Box, t.Last, t.lastPTS = b, pts, pts
 	t.Hits++
 	t.Missed = 0
@@ -264,4 +328,49 @@ func (tr *tracker) update(t *Track, pts time.Duration, b zone.Box, mx, my float6
 
 func union(a, b zone.Box) zone.Box {
 	return zone.Box{X0: min(a.X0, b.X0), Y0: min(a.Y0, b.Y0), X1: max(a.X1, b.X1), Y1: max(a.Y1, b.Y1)}
+}
+
+// secondTightest returns, side by side, the second tightest edge of the boxes; of two boxes, the
+// tighter (their intersection). An empty result gives the last box.
+func secondTightest(boxes []zone.Box) zone.Box {
+	k := 1
+	if len(boxes) == 2 {
+		k = 0
+	}
+	x0 := make([]float64, len(boxes))
+	y0 := make([]float64, len(boxes))
+	x1 := make([]float64, len(boxes))
+	y1 := make([]float64, len(boxes))
+	for i, b := range boxes {
+		x0[i], y0[i], x1[i], y1[i] = -b.X0, -b.Y0, b.X1, b.Y1
+	}
+	for _, v := range [][]float64{x0, y0, x1, y1} {
+		sort.Float64s(v)
+	}
+	out := zone.Box{X0: -x0[k], Y0: -y0[k], X1: x1[k], Y1: y1[k]}
+	if out.X1 <= out.X0 || out.Y1 <= out.Y0 {
+		return boxes[len(boxes)-1]
+	}
+	return out
+}
+
+// trimTrailing moves the trailing edges of a detection's box by the object's last displacement (dx, dy,
+// normalised), at most to half the box: the blocks just uncovered behind a moving object still carry
+// its vectors (the encoder predicts them as part of it), so a box reaches a frame's travel too far
+// behind.
+func trimTrailing(b zone.Box, dx, dy float64) zone.Box {
+	w, h := b.X1-b.X0, b.Y1-b.Y0
+	switch {
+	case dx > 0:
+		b.X0 += min(dx, w/2)
+	case dx < 0:
+		b.X1 -= min(-dx, w/2)
+	}
+	switch {
+	case dy > 0:
+		b.Y0 += min(dy, h/2)
+	case dy < 0:
+		b.Y1 -= min(-dy, h/2)
+	}
+	return b
 }
