@@ -3,8 +3,8 @@ package pipeline
 import (
 	"bytes"
 	"context"
-	"image/jpeg"
 	"encoding/json"
+	"image/jpeg"
 	"os/exec"
 	"strings"
 	"testing"
