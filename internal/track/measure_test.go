@@ -79,7 +79,10 @@ var renders = []render{
 	{name: "box 48x64 slow", w: 48, h: 64, x0: -48, y0: 96, x1: 448, y1: 96, seconds: 8, minGood: 0.03},
 	{name: "box 160x160", w: 160, h: 160, x0: -160, y0: 48, x1: 448, y1: 48, seconds: 4, minGood: 0},
 	{name: "box 64x48 diagonal", w: 64, h: 48, x0: 0, y0: 0, x1: 384, y1: 208, seconds: 6, minGood: 0.5},
-	{name: "texture 64x96", src: "texture", w: 64, h: 96, x0: 448, y0: 120, x1: -64, y1: 40, seconds: 5, minGood: 0.9},
+	{name: "texture 64x96", src: "texture", w: 64, h: 96, x0: 448, y0: 120, x1: -64, y1: 40, seconds: 5, minGood: 0.85},
+	{name: "texture 48x64 slow", src: "texture", w: 48, h: 64, x0: -48, y0: 150, x1: 448, y1: 150, seconds: 8, minGood: 0.85},
+	{name: "texture 128x128", src: "texture", w: 128, h: 128, x0: -128, y0: 64, x1: 448, y1: 100, seconds: 4, minGood: 0.9},
+	{name: "texture 64x48 diag", src: "texture", w: 64, h: 48, x0: 0, y0: 0, x1: 384, y1: 208, seconds: 6, minGood: 0.9},
 }
 
 // boxScore is the tracker's record on one clip.
@@ -165,21 +168,25 @@ func ffmpegRender(t *testing.T, path, graph string) {
 	require.NoError(t, cmd.Run(), "ffmpeg: %s", stderr.String())
 }
 
-// TestTrackerBoxes measures the tracker's boxes against the known object positions and requires IoU
-// >= 0.5 in at least minGood of the visible frames of every clip.
+// TestTrackerBoxes measures the tracker's boxes against the known object positions. Every clip must
+// reach its own floor (just under what was measured, so a regression fails), and the scripted scene
+// with the textured renders together IoU >= 0.5 in 90% of the frames where the object is fully in view
+// and 85% of all frames where any of it is. Flat, uniformly coloured boxes are measured too: inside them
+// the encoder finds no motion (the aperture problem), so only their edges move and their boxes are poor.
 func TestTrackerBoxes(t *testing.T) {
 	if _, err := exec.LookPath("ffmpeg"); err != nil {
 		t.Skip("ffmpeg CLI not found")
 	}
 	var report strings.Builder
-	total := &boxScore{ids: map[uint64]bool{}}
+	textured := &boxScore{ids: map[uint64]bool{}}
+	flat := &boxScore{ids: map[uint64]bool{}}
 	var fails []func()
 	defer func() {
 		for _, f := range fails {
 			f()
 		}
 	}()
-	check := func(name string, s *boxScore, minGood float64) {
+	check := func(name string, s *boxScore, minGood float64, total *boxScore) {
 		fmt.Fprintf(&report, "%-20s %s\n", name, s)
 		total.visible += s.visible
 		total.good += s.good
@@ -199,7 +206,7 @@ func TestTrackerBoxes(t *testing.T) {
 			s.add(b, b.X0 > 0 && b.X1 < 1, frames[n].result.Tracks)
 		}
 	}
-	check("scripted scene", s, 0.7)
+	check("scripted scene", s, 0.8, textured)
 
 	dir := t.TempDir()
 	for i, r := range renders {
@@ -214,13 +221,24 @@ func TestTrackerBoxes(t *testing.T) {
 				s.add(b, b.X1-b.X0 >= fx-1e-9 && b.Y1-b.Y0 >= fy-1e-9, frames[n].result.Tracks)
 			}
 		}
-		check(r.name, s, r.minGood)
+		total := textured
+		if r.src != "texture" {
+			total = flat
+		}
+		check(r.name, s, r.minGood, total)
 	}
-	fmt.Fprintf(&report, "%-20s %3d visible frames, IoU>=0.5 in %5.1f%% (mean IoU %.2f), fully in view %3d: %5.1f%%\n", "all",
-		total.visible, 100*float64(total.good)/float64(total.visible), total.sumIoU/float64(total.visible),
-		total.full, 100*float64(total.fullGood)/float64(max(total.full, 1)))
+	for _, g := range []struct {
+		name string
+		s    *boxScore
+	}{{"scene + textured", textured}, {"flat boxes", flat}} {
+		fmt.Fprintf(&report, "%-20s %3d visible frames, IoU>=0.5 in %5.1f%% (mean IoU %.2f), fully in view %3d: %5.1f%%\n", g.name,
+			g.s.visible, 100*float64(g.s.good)/float64(g.s.visible), g.s.sumIoU/float64(g.s.visible),
+			g.s.full, 100*float64(g.s.fullGood)/float64(max(g.s.full, 1)))
+	}
 	t.Logf("tracker boxes against known positions:\n%s", report.String())
 	if out := os.Getenv("MVWATCH_TRACK_REPORT"); out != "" {
 		require.NoError(t, os.WriteFile(out, []byte(report.String()), 0o644))
 	}
+	require.GreaterOrEqual(t, float64(textured.fullGood)/float64(textured.full), 0.9, "scene + textured, fully in view")
+	require.GreaterOrEqual(t, float64(textured.good)/float64(textured.visible), 0.85, "scene + textured, any part in view")
 }

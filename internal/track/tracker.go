@@ -30,7 +30,7 @@ const (
 	// to be merged.
 	mergeOverlap = 0.5
 	// rawBoxes is how many recent detections a track's box is refined from (see tracker.update).
-	rawBoxes = 4
+	rawBoxes = 5
 	// motionAlpha weighs a detection's motion in the track's recent mean.
 	motionAlpha = 0.4
 	// mergeMargin widens a track's predicted box, as a fraction of its size, when gathering the
@@ -333,10 +333,7 @@ func union(a, b zone.Box) zone.Box {
 // secondTightest returns, side by side, the second tightest edge of the boxes; of two boxes, the
 // tighter (their intersection). An empty result gives the last box.
 func secondTightest(boxes []zone.Box) zone.Box {
-	k := 1
-	if len(boxes) == 2 {
-		k = 0
-	}
+	k := (len(boxes) - 1) / 2
 	x0 := make([]float64, len(boxes))
 	y0 := make([]float64, len(boxes))
 	x1 := make([]float64, len(boxes))
