@@ -48,8 +48,8 @@ type detector struct {
 // detect finds the moving objects of fld. It returns the detections (reused on the next call) and the
 // cleaned moving-block grid (cols x rows blocks).
 func (d *detector) detect(fld *mvextract.Field) []Detection {
-	d.cells = moving(d.cells, fld, d.threshold, &d.scratch)
 	d.gx, d.gy = globalMotion(fld, &d.scratch)
+	d.cells = moving(d.cells, fld, d.threshold, d.gx, d.gy)
 	d.cols, d.rows = (fld.Cols+BlockCells-1)/BlockCells, (fld.Rows+BlockCells-1)/BlockCells
 	n := d.cols * d.rows
 	d.blocks = resize(d.blocks, n)

@@ -2,7 +2,6 @@ package track
 
 import (
 	"math"
-	"slices"
 
 	"github.com/mvwatch/mvwatch/mvextract"
 )
@@ -22,29 +21,26 @@ func globalMotion(fld *mvextract.Field, scratch *[]float32) (float32, float32) {
 		*scratch = xs
 		return 0, 0
 	}
-	slices.Sort(xs)
-	mx := xs[n/2]
+	mx := nth(xs, n/2)
 	xs = xs[:0]
 	for i, m := range fld.Mask {
 		if m != 0 {
 			xs = append(xs, fld.DY[i])
 		}
 	}
-	slices.Sort(xs)
-	my := xs[n/2]
+	my := nth(xs, n/2)
 	*scratch = xs
 	return mx, my
 }
 
 // moving writes into dst (resized to the field's cells) whether each cell moves by more than threshold
-// pixels per frame relative to the global motion, and returns dst.
-func moving(dst []bool, fld *mvextract.Field, threshold float32, scratch *[]float32) []bool {
+// pixels per frame relative to the global motion (gx, gy), and returns dst.
+func moving(dst []bool, fld *mvextract.Field, threshold, gx, gy float32) []bool {
 	n := fld.Cols * fld.Rows
 	if cap(dst) < n {
 		dst = make([]bool, n)
 	}
 	dst = dst[:n]
-	gx, gy := globalMotion(fld, scratch)
 	t2 := float64(threshold) * float64(threshold)
 	for i := range dst {
 		if fld.Mask[i] == 0 {
@@ -55,4 +51,35 @@ func moving(dst []bool, fld *mvextract.Field, threshold float32, scratch *[]floa
 		dst[i] = dx*dx+dy*dy > t2 && !math.IsNaN(dx+dy)
 	}
 	return dst
+}
+
+// nth returns the k-th smallest value of xs (reordering it): quickselect.
+func nth(xs []float32, k int) float32 {
+	lo, hi := 0, len(xs)-1
+	for lo < hi {
+		p := xs[(lo+hi)/2]
+		i, j := lo, hi
+		for i <= j {
+			for xs[i] < p {
+				i++
+			}
+			for xs[j] > p {
+				j--
+			}
+			if i <= j {
+				xs[i], xs[j] = xs[j], xs[i]
+				i++
+				j--
+			}
+		}
+		switch {
+		case k <= j:
+			hi = j
+		case k >= i:
+			lo = i
+		default:
+			return xs[k]
+		}
+	}
+	return xs[k]
 }
