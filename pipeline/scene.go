@@ -3,6 +3,7 @@ package pipeline
 import (
 	"image"
 
+	"github.com/mvwatch/mvwatch/internal/config"
 	"github.com/mvwatch/mvwatch/internal/track"
 )
 
@@ -149,4 +150,20 @@ func drawBoxes(img *image.YCbCr, tracks []EventTrack) {
 			}
 		}
 	}
+}
+
+// captionZone is the place a caption names: the camera's zone text, and the first zone the event
+// touched ("front door, driveway"), within config.MaxZoneBytes.
+func captionZone(cameraZone string, zones []string) string {
+	if len(zones) == 0 {
+		return cameraZone
+	}
+	z := zones[0]
+	if cameraZone != "" {
+		z = cameraZone + ", " + z
+	}
+	if len(z) > config.MaxZoneBytes {
+		return cameraZone
+	}
+	return z
 }

@@ -265,7 +265,7 @@ func (s *Service) enrich(ev Event) {
 	}
 	cam, _ := s.fleet.Get(ev.Camera) // a camera removed since: no zone, the default scene
 	if s.captions != nil {
-		s.captions.submit(ev, cam.Zone)
+		s.captions.submit(ev, captionZone(cam.Zone, ev.Zones))
 	}
 	if s.thumbs != nil {
 		s.thumbs.submit(ev, cam.Scene)

@@ -211,3 +211,10 @@ func TestAPICameraZonesValidated(t *testing.T) {
 	require.Equal(t, 5*time.Second, stored.Zones[0].Dwell.D())
 	require.Len(t, stored.MaskShapes(), 1)
 }
+
+func TestCaptionZone(t *testing.T) {
+	require.Equal(t, "front door", captionZone("front door", nil))
+	require.Equal(t, "front door, driveway", captionZone("front door", []string{"driveway", "path"}))
+	require.Equal(t, "driveway", captionZone("", []string{"driveway"}))
+	require.Equal(t, "front door", captionZone("front door", []string{strings.Repeat("z", 64)}))
+}
