@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mvwatch/mvwatch/internal/config"
+	"github.com/mvwatch/mvwatch/internal/event"
 	"github.com/mvwatch/mvwatch/internal/media"
 	"github.com/mvwatch/mvwatch/internal/track"
 	"github.com/mvwatch/mvwatch/mvextract"
@@ -39,9 +40,9 @@ type clipJob struct {
 	// zoneMask has bit i set when a tracked object was in the camera's zone i during the clip; tracks
 	// are the objects followed during it.
 	zoneMask uint64
-	tracks   []EventTrack
+	tracks   []event.EventTrack
 	// zoneEvents, when not empty, makes the job no clip but zone events to publish as they are.
-	zoneEvents []Event
+	zoneEvents []event.Event
 }
 
 // verdict hands the model's verdict on the job's clip (idle or not) back to the gate that passed it. It

@@ -3,7 +3,7 @@ package pipeline
 import (
 	"image"
 
-	"github.com/mvwatch/mvwatch/internal/config"
+	"github.com/mvwatch/mvwatch/internal/event"
 	"github.com/mvwatch/mvwatch/internal/track"
 )
 
@@ -29,8 +29,8 @@ type seenTrack struct {
 }
 
 // eventTrack converts a track for an event.
-func eventTrack(t track.Track) EventTrack {
-	return EventTrack{ID: t.ID, Box: t.Box, Direction: t.Direction(), Speed: t.Speed(), Seconds: t.Dwell().Seconds()}
+func eventTrack(t track.Track) event.EventTrack {
+	return event.EventTrack{ID: t.ID, Box: t.Box, Direction: t.Direction(), Speed: t.Speed(), Seconds: t.Dwell().Seconds()}
 }
 
 // observeScene runs the camera's scene on the frame's features (masking them in place) and records
@@ -64,13 +64,13 @@ func (p *processor) observeScene(k int, sf *track.Frame) {
 	job.quiet, job.proc = false, nil
 	job.zoneEvents = job.zoneEvents[:0]
 	for _, ze := range sf.Events {
-		ev := Event{
-			ID: NewEventID(p.wall(ze.Since)), Camera: p.camera, Label: zoneEventLabels[ze.Kind], Score: 1,
+		ev := event.Event{
+			ID: event.NewEventID(p.wall(ze.Since)), Camera: p.camera, Label: zoneEventLabels[ze.Kind], Score: 1,
 			Start: p.wall(ze.Since), End: p.wall(ze.PTS), Zones: []string{ze.Name},
-			Tracks: []EventTrack{eventTrack(ze.Track)},
+			Tracks: []event.EventTrack{eventTrack(ze.Track)},
 		}
 		if ze.Kind == track.Enter {
-			ev.ID, ev.Start = NewEventID(p.wall(ze.PTS)), p.wall(ze.PTS)
+			ev.ID, ev.Start = event.NewEventID(p.wall(ze.PTS)), p.wall(ze.PTS)
 		}
 		ev.NoAlert = !p.scene.Zones().Alerts(1<<ze.Zone, ev.Label)
 		job.zoneEvents = append(job.zoneEvents, ev)
@@ -88,14 +88,14 @@ func (p *processor) clipScene(job *clipJob, k int) {
 	}
 	job.tracks = job.tracks[:0]
 	for _, s := range p.seen {
-		if s.at > k-p.span && len(job.tracks) < MaxEventTracks {
+		if s.at > k-p.span && len(job.tracks) < event.MaxEventTracks {
 			job.tracks = append(job.tracks, eventTrack(s.t))
 		}
 	}
 }
 
-// mergeTracks adds tracks to dst, replacing those of the same id, up to MaxEventTracks.
-func mergeTracks(dst, tracks []EventTrack) []EventTrack {
+// mergeTracks adds tracks to dst, replacing those of the same id, up to event.MaxEventTracks.
+func mergeTracks(dst, tracks []event.EventTrack) []event.EventTrack {
 	for _, t := range tracks {
 		found := false
 		for i := range dst {
@@ -105,21 +105,35 @@ func mergeTracks(dst, tracks []EventTrack) []EventTrack {
 				break
 			}
 		}
-		if !found && len(dst) < MaxEventTracks {
+		if !found && len(dst) < event.MaxEventTracks {
 			dst = append(dst, t)
 		}
 	}
 	return dst
 }
 
-// finishZones names an event's zones and decides whether it alerts, from its zone mask.
-func finishZones(ev *Event, zones *track.ZoneSet) {
-	ev.Zones = zones.Names(ev.zoneMask)
-	ev.NoAlert = !zones.Alerts(ev.zoneMask, ev.Label)
+// finishZones names an event's zones and decides whether it alerts, from the mask of the zones it
+// touched.
+func finishZones(ev *event.Event, mask uint64, zones *track.ZoneSet) {
+	ev.Zones = zones.Names(mask)
+	ev.NoAlert = !zones.Alerts(mask, ev.Label)
+}
+
+// remapZones returns mask, a mask of zones in from, as a mask of the zones of the same names in to.
+func remapZones(mask uint64, from, to *track.ZoneSet) uint64 {
+	var out uint64
+	for _, name := range from.Names(mask) {
+		for j := 0; j < to.Len(); j++ {
+			if to.Zone(j).Name == name {
+				out |= 1 << j
+			}
+		}
+	}
+	return out
 }
 
 // drawBoxes draws each track's box onto the keyframe picture, in place: a 2-pixel red frame.
-func drawBoxes(img *image.YCbCr, tracks []EventTrack) {
+func drawBoxes(img *image.YCbCr, tracks []event.EventTrack) {
 	if img == nil {
 		return
 	}
@@ -150,20 +164,4 @@ func drawBoxes(img *image.YCbCr, tracks []EventTrack) {
 			}
 		}
 	}
-}
-
-// captionZone is the place a caption names: the camera's zone text, and the first zone the event
-// touched ("front door, driveway"), within config.MaxZoneBytes.
-func captionZone(cameraZone string, zones []string) string {
-	if len(zones) == 0 {
-		return cameraZone
-	}
-	z := zones[0]
-	if cameraZone != "" {
-		z = cameraZone + ", " + z
-	}
-	if len(z) > config.MaxZoneBytes {
-		return cameraZone
-	}
-	return z
 }

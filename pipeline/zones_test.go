@@ -3,7 +3,6 @@ package pipeline
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"image/jpeg"
 	"os/exec"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mvwatch/mvwatch/internal/config"
+	"github.com/mvwatch/mvwatch/internal/event"
 	"github.com/mvwatch/mvwatch/internal/track"
 )
 
@@ -28,21 +28,21 @@ var swayMask = [][]float64{{0.68, 0.05}, {0.93, 0.05}, {0.93, 0.4}, {0.68, 0.4}}
 
 // analyzeScene runs the scripted scene through the serving path (shipped model, ungated so that the
 // test checks the masks and zones alone) for a camera with the given zones and masks.
-func analyzeScene(t *testing.T, m *Model, zones []config.Zone, masks [][][]float64) []Event {
+func analyzeScene(t *testing.T, m *Model, zones []config.Zone, masks [][][]float64) []event.Event {
 	t.Helper()
 	cam := config.Camera{Name: "scene", URL: "rtsp://h/x", Zones: zones, Masks: masks}
 	require.NoError(t, cam.Validate(config.DefaultGate()))
 	off := false
-	var evs []Event
+	var evs []event.Event
 	_, err := AnalyzeFile(context.Background(), sceneClip, AnalyzeOptions{Classifier: m, Features: m.Features,
 		Gate: config.Gate{Enabled: &off}, Thresholds: config.Thresholds{MinScore: 0.5}, Scene: track.ConfigFor(cam)},
-		func(ev Event) { evs = append(evs, ev) })
+		func(ev event.Event) { evs = append(evs, ev) })
 	require.NoError(t, err)
 	return evs
 }
 
-func modelEvents(evs []Event) []Event {
-	var out []Event
+func modelEvents(evs []event.Event) []event.Event {
+	var out []event.Event
 	for _, ev := range evs {
 		if !strings.HasPrefix(ev.Label, "zone_") {
 			out = append(out, ev)
@@ -81,7 +81,7 @@ func TestZoneRestrictsAlerts(t *testing.T) {
 	}
 	evs := modelEvents(analyzeScene(t, m, zones, nil))
 	t.Logf("events:\n%s", describe(evs))
-	var crossing *Event
+	var crossing *event.Event
 	for i, ev := range evs {
 		if ev.Label == "object_right" {
 			crossing = &evs[i]
@@ -111,37 +111,7 @@ func TestZoneRestrictsAlerts(t *testing.T) {
 			require.True(t, ev.NoAlert, "%s touched no zone listing it: no alert", ev.Label)
 		}
 	}
-
-	// The same events through the real webhook sink, store and API.
-	hook := newHookServer(t, 0, 0)
-	sink := NewWebhookSink([]config.Webhook{{Name: "all", URL: hook.URL}}, WebhookOptions{})
-	f := newAPIFixture(t, "")
-	base := time.Date(2026, 12, 2, 6, 0, 0, 0, time.UTC)
-	for _, ev := range evs {
-		ev.Camera = "door"
-		ev.Start, ev.End = base.Add(ev.Start.Sub(time.Unix(0, 0))), base.Add(ev.End.Sub(time.Unix(0, 0)))
-		ev.ID = NewEventID(ev.Start)
-		ev.Keyframe, ev.KeyframeRef = nil, ""
-		require.NoError(t, ev.Validate())
-		require.NoError(t, sink.Publish(context.Background(), ev))
-		f.publish(t, ev)
-	}
-	sink.Close() // drains
-	got := hook.events()
-	require.Len(t, got, 1, "only the zone's label alerts")
-	require.Equal(t, "object_right", got[0].Label)
-	require.Equal(t, []string{"road"}, got[0].Zones)
-
-	code, _, body := f.do(t, "GET", "/api/v1/events?zone=road", "")
-	require.Equal(t, 200, code)
-	var page EventPage
-	require.NoError(t, json.Unmarshal(body, &page))
-	require.Len(t, page.Events, 1)
-	require.Equal(t, "object_right", page.Events[0].Label)
-	code, _, body = f.do(t, "GET", "/api/v1/events?zone=sky", "")
-	require.Equal(t, 200, code)
-	require.NoError(t, json.Unmarshal(body, &page))
-	require.Empty(t, page.Events)
+	// internal/app TestZoneAlertsThroughTheService sends these events through the event service.
 }
 
 func TestZoneEnterLeaveDwell(t *testing.T) {
@@ -183,38 +153,31 @@ func TestZoneEnterLeaveDwell(t *testing.T) {
 	require.InDelta(t, 5.6, at["zone_leave right"], 0.4)
 }
 
-func TestAPICameraZonesValidated(t *testing.T) {
-	f := newAPIFixture(t, "")
-	for _, c := range []struct{ body, want string }{
-		{`{"name":"x","url":"rtsp://h/","zones":[{"name":"d","polygon":[[0,0],[1,1],[1,0],[0,1]]}]}`,
-			`invalid camera: zones[0].polygon: self-intersecting at edge 2 (crosses edge 0)`},
-		{`{"name":"x","url":"rtsp://h/","zones":[{"name":"d","polygon":[[0,0],[1.5,0],[1,1]]}]}`,
-			`invalid camera: zones[0].polygon: point 1 (1.5, 0) outside [0,1]`},
-		{`{"name":"x","url":"rtsp://h/","masks":[[]]}`,
-			`invalid camera: masks[0]: required: 3 or more [x, y] points in [0,1]`},
-		{`{"name":"x","url":"rtsp://h/","zones":[{"name":"d","polygon":[[0,0],[0.5,0.5],[1,1]]}]}`,
-			`invalid camera: zones[0].polygon: zero area (all points on one line)`},
-	} {
-		code, _, body := f.do(t, "POST", "/api/v1/cameras", c.body)
-		require.Equal(t, 400, code, string(body))
-		var e struct{ Error string }
-		require.NoError(t, json.Unmarshal(body, &e))
-		require.Equal(t, c.want, e.Error)
+// TestEventizerZonesAcrossReplace: the eventizer keeps the zones an open event touched in its own
+// state (not on the event) and names them when it publishes; a camera replaced with other zones keeps
+// the touched zones that still exist by name, and the new zones decide the alert.
+func TestEventizerZonesAcrossReplace(t *testing.T) {
+	e, got, _ := eventizerFor(t)
+	e.zones = track.NewZoneSet([]track.Zone{{Name: "a"}, {Name: "b"}, {Name: "c"}})
+	t0 := time.Unix(1000, 0)
+	clip := func(i int, mask uint64) {
+		s := time.Duration(i) * 500 * time.Millisecond
+		job := &clipJob{startPTS: s, endPTS: s + 450*time.Millisecond, start: t0.Add(s), end: t0.Add(s + 450*time.Millisecond),
+			zoneMask: mask}
+		e.observe(job, Classification{Label: "object_left", Score: 0.9})
 	}
-	code, _, body := f.do(t, "POST", "/api/v1/cameras", `{"name":"yard","url":"rtsp://h/",`+
-		`"zones":[{"name":"drive","polygon":[[0,0.5],[1,0.5],[1,1],[0,1]],"labels":["object_right"],"dwell":"5s"}],`+
-		`"masks":[[[0.7,0],[1,0],[1,0.3]]]}`)
-	require.Equal(t, 201, code, string(body))
-	stored, err := f.cams.Get("yard")
-	require.NoError(t, err)
-	require.Equal(t, "drive", stored.Zones[0].Name)
-	require.Equal(t, 5*time.Second, stored.Zones[0].Dwell.D())
-	require.Len(t, stored.MaskShapes(), 1)
-}
+	clip(0, 0b010)
+	clip(1, 0b100)
+	e.setZones(track.NewZoneSet([]track.Zone{{Name: "c", Labels: []string{"object_right"}}, {Name: "b"}}))
+	e.flush()
+	require.Len(t, *got, 1)
+	require.Equal(t, []string{"c", "b"}, (*got)[0].Zones, "b and c kept, in the new zones' order")
+	require.True(t, (*got)[0].NoAlert, "the new zones alert for object_right only")
 
-func TestCaptionZone(t *testing.T) {
-	require.Equal(t, "front door", captionZone("front door", nil))
-	require.Equal(t, "front door, driveway", captionZone("front door", []string{"driveway", "path"}))
-	require.Equal(t, "driveway", captionZone("", []string{"driveway"}))
-	require.Equal(t, "front door", captionZone("front door", []string{strings.Repeat("z", 64)}))
+	e.zones = nil
+	clip(10, 0b1)
+	e.flush()
+	require.Len(t, *got, 2)
+	require.Empty(t, (*got)[1].Zones, "a camera without zones names none")
+	require.False(t, (*got)[1].NoAlert)
 }

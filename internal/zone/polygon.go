@@ -82,7 +82,7 @@ func FromPairs(pairs [][]float64) (Polygon, error) {
 func Parse(data []byte) (Polygon, error) {
 	var pairs [][]float64
 	if err := json.Unmarshal(data, &pairs); err != nil {
-		return nil, fmt.Errorf("%w: want [[x, y], ...]: %v", ErrInvalid, err)
+		return nil, fmt.Errorf("%w: want [[x, y], ...]: %w", ErrInvalid, err)
 	}
 	return FromPairs(pairs)
 }
