@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -250,6 +251,11 @@ func (p *Publisher) PublishEvent(ev event.Event) {
 		return
 	}
 	p.queue.Push(message{kind: kindEvent, topic: p.prefix + "/events", payload: b})
+	if ev.NoAlert || (len(p.opts.Labels) > 0 && !slices.Contains(p.opts.Labels, ev.Label)) {
+		// A zone's label rule keeps it from alerting, or the label (a zone event) has no sensor: the
+		// event is on the events topic only.
+		return
+	}
 	offAt := time.Now()
 	if ev.End.After(offAt) {
 		offAt = ev.End

@@ -2,6 +2,7 @@ package mqtt
 
 import (
 	"encoding/json"
+	"io"
 	"net"
 	"os"
 	"regexp"
@@ -181,6 +182,13 @@ func TestPublishesStateEventsAndDiscovery(t *testing.T) {
 	require.GreaterOrEqual(t, time.Since(onAt), 500*time.Millisecond, "OFF came before off_delay")
 	require.Equal(t, 2, rec.count("mvwatch/door/object_right"), "one ON, one OFF")
 
+	// An event a zone keeps from alerting, and a zone event, reach the events topic only.
+	p.PublishEvent(event.Event{ID: "quiet", Camera: "door", Label: "zoom", End: time.Now(), NoAlert: true})
+	p.PublishEvent(event.Event{ID: "enter", Camera: "door", Label: "zone_enter", End: time.Now()})
+	require.Eventually(t, func() bool { return rec.count("mvwatch/events") >= 3 }, 10*time.Second, 20*time.Millisecond)
+	require.Zero(t, rec.count("mvwatch/door/zoom"))
+	require.Zero(t, rec.count("mvwatch/door/zone_enter"))
+
 	// No secret anywhere in what was published.
 	for topic, payloads := range rec.all() {
 		for _, pl := range payloads {
@@ -223,22 +231,71 @@ func TestMetricsFromStart(t *testing.T) {
 	}
 }
 
-// TestLastWillAndReconnect drops the publisher's connection at the broker: the broker publishes the last
-// will ("offline"), paho reconnects by itself and the publisher announces "online" again.
+// TestLastWillAndReconnect cuts the publisher's TCP connection (a proxy between it and the broker drops
+// every connection, as a crash or a cut cable would): the broker publishes the last will ("offline"),
+// paho reconnects by itself and the publisher announces "online" again.
 func TestLastWillAndReconnect(t *testing.T) {
-	srv, addr := broker(t, "", nil)
+	_, addr := broker(t, "", nil)
 	rec := record(t, addr, "", "")
-	p := newPublisher(t, mqttConfig("mqtt://"+addr), &fleet{}, nil)
+	px := newCutProxy(t, addr)
+	p := newPublisher(t, mqttConfig("mqtt://"+px.addr()), &fleet{}, nil)
 	require.NoError(t, p.Start(t.Context()))
 	rec.eventually(t, "mvwatch/availability", "online")
-	cl, ok := srv.Clients.Get("mvwatch")
-	require.True(t, ok)
-	require.NoError(t, cl.Net.Conn.Close()) // an abrupt drop, as a crash or a cut cable
+	px.cut()
 	// paho reconnects within milliseconds, so look at the sequence rather than the latest value.
 	require.Eventually(t, func() bool {
 		return slices.Equal(rec.all()["mvwatch/availability"], []string{"online", "offline", "online"})
 	}, 10*time.Second, 20*time.Millisecond, "availability: %v", rec.all()["mvwatch/availability"])
 	require.GreaterOrEqual(t, testutil.ToFloat64(p.m.connections), 2.0)
+}
+
+// cutProxy forwards TCP connections to a target; cut closes every open one.
+type cutProxy struct {
+	ln    net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+	wg    sync.WaitGroup
+}
+
+func newCutProxy(t *testing.T, target string) *cutProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	p := &cutProxy{ln: ln}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", target)
+			if err != nil {
+				_ = c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, up)
+			p.mu.Unlock()
+			p.wg.Add(2)
+			go func() { defer p.wg.Done(); _, _ = io.Copy(up, c); _ = up.Close() }()
+			go func() { defer p.wg.Done(); _, _ = io.Copy(c, up); _ = c.Close() }()
+		}
+	}()
+	t.Cleanup(func() { _ = ln.Close(); p.cut(); p.wg.Wait() })
+	return p
+}
+
+func (p *cutProxy) addr() string { return p.ln.Addr().String() }
+
+func (p *cutProxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		_ = c.Close()
+	}
+	p.conns = nil
 }
 
 // TestBrokerLaterAndCredentials starts the publisher before its broker exists, with credentials from the
