@@ -96,7 +96,9 @@ func play(t *testing.T, rs *restream.Server, userinfo, transport string) int {
 	var got testcam.Sink
 	c := newClient(t, ingest.ClientConfig{URL: "rtsp://" + userinfo + rs.Addr() + "/cam", Transport: transport, OnAccessUnit: got.OnAccessUnit})
 	c.Start()
-	ok := assertEventually(func() bool { return got.Count() >= 10 || c.State().Reconnects > 0 || c.State().State == ingest.StateFailed }, 15*time.Second)
+	ok := assertEventually(func() bool {
+		return got.Count() >= 10 || c.State().Reconnects > 0 || c.State().State == ingest.StateFailed
+	}, 15*time.Second)
 	st := c.State()
 	_ = c.Close() // its error is the session's failure, if any: st has it
 	t.Logf("play %s over %s: %d units, state %+v (%v)", strings.SplitN(userinfo, ":", 2)[0], transport, got.Count(), st, ok)

@@ -51,7 +51,7 @@ type Config struct {
 // Server is an RTSP server that republishes cameras to many viewers: the access units of one pull
 // per camera (WriteAccessUnit) are served at rtsp://HOST:PORT/<camera>.
 type Server struct {
-	cfg    Config
+	cfg     Config
 	server  *gortsplib.Server
 	addr    string
 	udpAddr string
