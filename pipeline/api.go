@@ -2,8 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/mvwatch/mvwatch/internal/auth"
 	"github.com/mvwatch/mvwatch/internal/config"
 )
 
@@ -31,8 +30,14 @@ type EventReader interface {
 
 // APIOptions configures the HTTP API.
 type APIOptions struct {
-	// Token, when set, is the bearer token every route except /healthz and /metrics requires.
+	// Token, when set and Users is nil, is an admin bearer token (the config's api_token).
 	Token string
+	// Users verifies bearer tokens and roles: reads need a viewer, mutations an admin (package auth).
+	// It defaults to auth.New(nil, Token).
+	Users *auth.Users
+	// CameraPolicy limits the camera URLs added or changed through the API. The zero value is the
+	// default policy.
+	CameraPolicy config.CameraPolicy
 	// Cameras runs the cameras. Required.
 	Cameras CameraManager
 	// Events reads stored events. Required.
@@ -61,10 +66,10 @@ type APIOptions struct {
 // Errors are JSON objects {"error": "..."}. Live streams end when the Hub closes: close it before
 // http.Server.Shutdown, which otherwise waits for them.
 type API struct {
-	opts      APIOptions
-	mux       *http.ServeMux
-	tokenHash [32]byte
-	routes    []string
+	opts   APIOptions
+	mux    *http.ServeMux
+	guard  http.Handler // auth.Middleware in front of route
+	routes []string
 }
 
 // NewAPI builds the API handler.
@@ -84,7 +89,11 @@ func NewAPI(opts APIOptions) *API {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	a := &API{opts: opts, mux: http.NewServeMux(), tokenHash: sha256.Sum256([]byte(opts.Token))}
+	if opts.Users == nil {
+		opts.Users, _ = auth.New(nil, opts.Token) // no users: cannot fail
+	}
+	a := &API{opts: opts, mux: http.NewServeMux()}
+	a.guard = auth.Middleware(auth.Options{Users: opts.Users}, http.HandlerFunc(a.route))
 	a.handle("GET /healthz", a.healthz)
 	a.handle("GET /readyz", a.readyz)
 	a.mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{}))
@@ -114,7 +123,7 @@ func (a *API) Routes() []string { return append([]string(nil), a.routes...) }
 // ServeHTTP authenticates, routes and measures a request.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	h, pattern := a.mux.Handler(r)
+	_, pattern := a.mux.Handler(r)
 	sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
 	defer func() {
 		if a.opts.Metrics != nil {
@@ -126,12 +135,12 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			a.opts.Metrics.HTTPSeconds.WithLabelValues(route).Observe(time.Since(start).Seconds())
 		}
 	}()
-	public := r.URL.Path == "/healthz" || r.URL.Path == "/metrics"
-	if a.opts.Token != "" && !public && !a.authorized(r) {
-		sw.Header().Set("WWW-Authenticate", `Bearer realm="mvwatch"`)
-		writeError(sw, http.StatusUnauthorized, "missing or wrong bearer token")
-		return
-	}
+	a.guard.ServeHTTP(sw, r)
+}
+
+// route serves an authorised request.
+func (a *API) route(sw http.ResponseWriter, r *http.Request) {
+	h, pattern := a.mux.Handler(r)
 	if pattern == "" {
 		// No route: let the mux decide between 404 and 405 (and its Allow header), answer in JSON.
 		c := &codeCatcher{header: http.Header{}}
@@ -151,17 +160,6 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.mux.ServeHTTP(sw, r)
-}
-
-// authorized compares the bearer token in constant time (hashing first hides the length too).
-func (a *API) authorized(r *http.Request) bool {
-	auth := r.Header.Get("Authorization")
-	const prefix = "Bearer "
-	if len(auth) < len(prefix) || !strings.EqualFold(auth[:len(prefix)], prefix) {
-		return false
-	}
-	got := sha256.Sum256([]byte(auth[len(prefix):]))
-	return subtle.ConstantTimeCompare(got[:], a.tokenHash[:]) == 1
 }
 
 // statusWriter records the status code and passes Flush/deadlines through (SSE needs them).
@@ -240,21 +238,22 @@ type CameraView struct {
 	State *CameraState `json:"state,omitempty"`
 }
 
-func (a *API) view(c config.Camera) CameraView {
+func (a *API) view(r *http.Request, c config.Camera) CameraView {
 	v := CameraView{Camera: c.Redacted()}
 	if st, err := a.opts.Cameras.State(c.Name); err == nil {
+		st.Reason = auth.Reason(r.Context(), st.Reason) // a viewer never learns what answered
 		v.State = &st
 	}
 	return v
 }
 
-func (a *API) listCameras(w http.ResponseWriter, _ *http.Request) {
+func (a *API) listCameras(w http.ResponseWriter, r *http.Request) {
 	cams := a.opts.Cameras.List()
 	out := struct {
 		Cameras []CameraView `json:"cameras"`
 	}{Cameras: make([]CameraView, 0, len(cams))}
 	for _, c := range cams {
-		out.Cameras = append(out.Cameras, a.view(c))
+		out.Cameras = append(out.Cameras, a.view(r, c))
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -265,7 +264,7 @@ func (a *API) getCamera(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, a.view(c))
+	writeJSON(w, http.StatusOK, a.view(r, c))
 }
 
 func (a *API) cameraState(w http.ResponseWriter, r *http.Request) {
@@ -274,6 +273,7 @@ func (a *API) cameraState(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
+	st.Reason = auth.Reason(r.Context(), st.Reason)
 	writeJSON(w, http.StatusOK, st)
 }
 
@@ -299,6 +299,10 @@ func (a *API) readCamera(w http.ResponseWriter, r *http.Request) (config.Camera,
 		writeError(w, http.StatusBadRequest, "invalid camera: "+strings.ReplaceAll(err.Error(), "\n", "; "))
 		return c, false
 	}
+	if err := a.opts.CameraPolicy.CheckURL(c.URL); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid camera: url: "+err.Error())
+		return c, false
+	}
 	return c, true
 }
 
@@ -312,7 +316,7 @@ func (a *API) addCamera(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Location", "/api/v1/cameras/"+c.Name)
-	writeJSON(w, http.StatusCreated, a.view(c))
+	writeJSON(w, http.StatusCreated, a.view(r, c))
 }
 
 // replaceCamera replaces a camera's configuration: Remove, then Add (restoring the old one if Add fails).
@@ -342,7 +346,7 @@ func (a *API) replaceCamera(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, a.view(c))
+	writeJSON(w, http.StatusOK, a.view(r, c))
 }
 
 func (a *API) removeCamera(w http.ResponseWriter, r *http.Request) {

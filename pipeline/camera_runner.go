@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"math"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -39,6 +40,8 @@ type cameraDeps struct {
 	onRemove func(camera string)
 	// jobQueue is the number of clips a camera may have waiting for inference; more are dropped.
 	jobQueue int
+	// dialContext, when set, opens cameras' connections (the camera policy's dialer).
+	dialContext func(ctx context.Context, network, address string) (net.Conn, error)
 }
 
 // cameraRunner runs one RTSP camera: its source (internal/source) pulls, reconnects and decodes, the
@@ -96,6 +99,7 @@ func startCamera(cfg config.Camera, deps *cameraDeps) (*cameraRunner, error) {
 		OnAccessUnit:    r.onAccessUnit,
 		OnDiscontinuity: r.proc.reset,
 		OnDecode:        r.onDecode,
+		DialContext:     deps.dialContext,
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel

@@ -12,7 +12,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/mvwatch/mvwatch/internal/auth"
 	"github.com/mvwatch/mvwatch/internal/config"
+	"github.com/mvwatch/mvwatch/internal/httpserver"
 	"github.com/mvwatch/mvwatch/internal/media"
 	"github.com/mvwatch/mvwatch/internal/queue"
 	"github.com/mvwatch/mvwatch/internal/restream"
@@ -94,6 +96,10 @@ func NewService(opts ServiceOptions) (_ *Service, err error) {
 		opts.IdleLabels = []string{"idle"}
 	}
 	cfg := opts.Config
+	users, err := auth.FromConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
 	s := &Service{opts: opts, cfg: cfg, log: opts.Logger, writerDone: make(chan struct{}),
 		captions: opts.Captions, thumbs: opts.Thumbnails}
 	s.metrics = opts.Metrics
@@ -122,7 +128,7 @@ func NewService(opts ServiceOptions) (_ *Service, err error) {
 	for _, l := range opts.IdleLabels {
 		idle[l] = true
 	}
-	s.restream = restream.New(restream.Config{Address: cfg.Listen.RTSP, Log: s.log})
+	s.restream = restream.New(restream.Config{Address: cfg.Listen.RTSP, UDPAddress: udpAddress(cfg.Listen.RTSPUDP), Users: users, Log: s.log})
 	deps := &cameraDeps{
 		features:   opts.Features,
 		classifier: opts.Classifier,
@@ -135,18 +141,20 @@ func NewService(opts ServiceOptions) (_ *Service, err error) {
 		onAccessUnit: func(camera string, au media.AccessUnit) {
 			_ = s.restream.WriteAccessUnit(camera, au) // a camera without viewers is no error worth a log line
 		},
-		onRemove: func(camera string) { s.restream.RemoveCamera(camera) },
+		onRemove:    func(camera string) { s.restream.RemoveCamera(camera) },
+		dialContext: (&net.Dialer{Timeout: 10 * time.Second, Control: cfg.CameraPolicy.DialControl}).DialContext,
 	}
 	s.fleet = newFleet(cfg.Gate, deps)
 	s.api = NewAPI(APIOptions{
-		Token:    cfg.APIToken,
-		Cameras:  s.fleet,
-		Events:   s.store,
-		Hub:      s.hub,
-		Gatherer: opts.Registry,
-		Metrics:  s.metrics,
-		Gate:     cfg.Gate,
-		Logger:   s.log,
+		Users:        users,
+		CameraPolicy: cfg.CameraPolicy,
+		Cameras:      s.fleet,
+		Events:       s.store,
+		Hub:          s.hub,
+		Gatherer:     opts.Registry,
+		Metrics:      s.metrics,
+		Gate:         cfg.Gate,
+		Logger:       s.log,
 	})
 	if s.thumbs != nil {
 		s.thumbs.deliver = s.onThumbnail
@@ -177,16 +185,22 @@ func (s *Service) Start() error {
 			return fail(err)
 		}
 	}
-	ln, err := net.Listen("tcp", s.cfg.Listen.HTTP)
+	hc := httpserver.Config{MaxConnections: s.cfg.HTTP.MaxConnections, Log: s.log,
+		Handler: httpserver.Streams(s.cfg.HTTP.MaxSSESubscribers, httpserver.IsEventStream("/api/v1/events/live"), nil, s.api)}
+	ln, err := httpserver.Listen(s.cfg.Listen.HTTP, hc)
 	if err != nil {
-		return fail(fmt.Errorf("http listen %s: %w", s.cfg.Listen.HTTP, err))
+		return fail(err)
+	}
+	if !s.cfg.AuthConfigured() && !httpserver.IsLoopback(s.cfg.Listen.HTTP) {
+		s.log.Warn("no users or api_token configured: the HTTP API and the restream are open to anyone who can reach them",
+			"http", s.cfg.Listen.HTTP, "rtsp", s.cfg.Listen.RTSP)
 	}
 	if err := s.restream.Start(); err != nil {
 		ln.Close()
 		return fail(fmt.Errorf("rtsp restream: %w", err))
 	}
 	s.httpLn = ln
-	s.http = &http.Server{Handler: s.api, ReadHeaderTimeout: 10 * time.Second}
+	s.http = httpserver.New(hc)
 	go func() {
 		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error("http server", "err", err)
@@ -201,6 +215,14 @@ func (s *Service) Start() error {
 		}
 	}
 	return nil
+}
+
+// udpAddress maps listen.rtsp_udp to the restream's UDPAddress ("off": none).
+func udpAddress(a string) string {
+	if a == config.UDPOff {
+		return ""
+	}
+	return a
 }
 
 // HTTPAddr is the address the API listens on (useful with port 0).

@@ -345,7 +345,7 @@ func TestServiceRestream(t *testing.T) {
 	var got [2]atomic.Int64
 	var viewers []*ingest.Client
 	for i := range got {
-		v := ingest.NewClient(ingest.ClientConfig{URL: "rtsp://" + svc.RTSPAddr() + "/cam", Camera: fmt.Sprintf("viewer%d", i),
+		v := ingest.NewClient(ingest.ClientConfig{URL: "rtsp://viewer:s3cret-token@" + svc.RTSPAddr() + "/cam", Camera: fmt.Sprintf("viewer%d", i),
 			OnAccessUnit: func(au media.AccessUnit) { got[i].Add(1) }, Log: quietLogger()})
 		v.Start()
 		viewers = append(viewers, v)

@@ -127,3 +127,17 @@ func Streams(max int, isStream func(*http.Request) bool, rejected func(), next h
 func IsEventStream(path string) func(*http.Request) bool {
 	return func(r *http.Request) bool { return r.Method == http.MethodGet && r.URL.Path == path }
 }
+
+// IsLoopback reports whether a listen address (host:port) is on loopback only: 127.0.0.0/8, ::1 or
+// localhost. ":8080" and "0.0.0.0:8080" listen on every interface.
+func IsLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
