@@ -25,8 +25,6 @@ type CameraPolicy struct {
 	// DenyNetworks lists address ranges (CIDR) cameras may not be at. It defaults to
 	// DefaultDenyNetworks; an empty list ([]) denies nothing.
 	DenyNetworks []string `yaml:"deny_networks" json:"deny_networks"`
-
-	deny []netip.Prefix // parsed DenyNetworks; nil until applyDefaults or validate
 }
 
 // DefaultDenyNetworks are the ranges no camera is at: link-local IPv4 (where cloud metadata services
@@ -47,12 +45,6 @@ func (c *CameraPolicy) applyDefaults() {
 	}
 	if c.DenyNetworks == nil {
 		c.DenyNetworks = slices.Clone(DefaultDenyNetworks)
-	}
-	c.deny = nil
-	for _, s := range c.DenyNetworks {
-		if pfx, err := netip.ParsePrefix(s); err == nil {
-			c.deny = append(c.deny, pfx.Masked())
-		}
 	}
 }
 
@@ -130,9 +122,7 @@ func (c CameraPolicy) DialControl(_, address string, _ syscall.RawConn) error {
 
 // withDefaults returns c with the defaults of fields left out (a CameraPolicy built in code).
 func (c CameraPolicy) withDefaults() CameraPolicy {
-	if c.Schemes == nil || c.DenyNetworks == nil || (c.deny == nil && len(c.DenyNetworks) > 0) {
-		c.applyDefaults()
-	}
+	c.applyDefaults()
 	return c
 }
 
@@ -145,8 +135,12 @@ func (c CameraPolicy) checkPort(port int) error {
 
 func (c CameraPolicy) checkAddr(addr netip.Addr) error {
 	addr = addr.Unmap().WithZone("")
-	for _, pfx := range c.deny {
-		if pfx.Contains(addr) {
+	for _, s := range c.DenyNetworks {
+		pfx, err := netip.ParsePrefix(s) // a few short strings: parsed on each check, never stale
+		if err != nil {
+			continue // reported by validation
+		}
+		if pfx.Masked().Contains(addr) {
 			return fmt.Errorf("address %s is in %s of camera_policy.deny_networks: %w", addr, pfx, ErrCameraDenied)
 		}
 	}
