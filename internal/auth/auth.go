@@ -216,3 +216,21 @@ func NewToken() (string, error) {
 	}
 	return base64.RawURLEncoding.EncodeToString(b), nil
 }
+
+// NewUser returns the config entry of a user with token (a new random one when token is ""): its
+// token_sha256 and rtsp_digest_md5, and the token to give the user (the config keeps hashes only).
+func NewUser(name, role, token string) (config.User, string, error) {
+	if !config.ValidName(name) {
+		return config.User{}, "", fmt.Errorf("user name must be 1 to 64 of A-Z a-z 0-9 _ -, not %q", name)
+	}
+	if _, err := ParseRole(role); err != nil {
+		return config.User{}, "", err
+	}
+	if token == "" {
+		var err error
+		if token, err = NewToken(); err != nil {
+			return config.User{}, "", err
+		}
+	}
+	return config.User{Name: name, Role: role, TokenSHA256: HashToken(token), RTSPDigestMD5: DigestHA1(name, token)}, token, nil
+}

@@ -200,3 +200,25 @@ func FuzzMiddlewareHeaders(f *testing.F) {
 		require.Contains(t, []int{401, 403}, rec.Code, "a viewer never mutates")
 	})
 }
+
+// TestNewUserEntryParses: the entry hash-token prints is a valid config user whose token works on
+// HTTP and on RTSP (Basic and Digest).
+func TestNewUserEntryParses(t *testing.T) {
+	u, tok, err := auth.NewUser("alice", "admin", "")
+	require.NoError(t, err)
+	yaml := "users:\n  - name: " + u.Name + "\n    role: " + u.Role + "\n    token_sha256: " + u.TokenSHA256 + "\n    rtsp_digest_md5: " + u.RTSPDigestMD5 + "\n"
+	cfg, err := config.Parse("c.yaml", []byte(yaml), config.Options{})
+	require.NoError(t, err)
+	users, err := auth.FromConfig(cfg)
+	require.NoError(t, err)
+	id, err := users.Token(tok)
+	require.NoError(t, err)
+	require.Equal(t, auth.Identity{Name: "alice", Role: auth.RoleAdmin}, id)
+	_, err = users.Password("alice", tok)
+	require.NoError(t, err)
+	require.True(t, users.DigestAvailable())
+	ha1s, _ := users.DigestHA1s("alice")
+	require.Equal(t, []string{auth.DigestHA1("alice", tok)}, ha1s)
+	_, _, err = auth.NewUser("alice", "root", "")
+	require.Error(t, err)
+}
