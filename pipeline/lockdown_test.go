@@ -56,8 +56,8 @@ func TestLockdownRestreamNeedsCredentials(t *testing.T) {
 	describe := func(userinfo string) error {
 		u, err := base.ParseURL("rtsp://" + userinfo + svc.RTSPAddr() + "/cam")
 		require.NoError(t, err)
-		c := gortsplib.Client{}
-		require.NoError(t, c.Start(u.Scheme, u.Host))
+		c := gortsplib.Client{Scheme: u.Scheme, Host: u.Host}
+		require.NoError(t, c.Start2())
 		defer c.Close()
 		_, _, err = c.Describe(u)
 		return err

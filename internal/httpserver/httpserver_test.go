@@ -87,6 +87,7 @@ func TestIdleKeepAliveIsClosed(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 200, res.StatusCode)
 	_, _ = io.Copy(io.Discard, res.Body)
+	res.Body.Close()
 	require.False(t, res.Close, "keep-alive")
 	took, closed := closedWithin(t, c, 3*time.Second)
 	require.True(t, closed, "an idle keep-alive socket is still open after %v", took)

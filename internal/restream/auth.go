@@ -43,11 +43,11 @@ func (r *Server) authenticate(conn *gortsplib.ServerConn, req *base.Request) (*b
 	if st != nil {
 		nonce = st.nonce
 	}
-	var h headers.Authorization
-	if err := h.Unmarshal(req.Header["Authorization"]); err != nil || h.Username == "" {
+	h, given := credentials(req)
+	if !given {
 		return &base.Response{StatusCode: base.StatusUnauthorized, Header: base.Header{"WWW-Authenticate": r.challenge(nonce)}}, nil
 	}
-	id, ok := r.verify(&h, req, nonce)
+	id, ok := r.verify(h, req, nonce)
 	if !ok || id.Role < mvauth.RoleViewer {
 		r.cfg.Log.Info("restream: refused credentials", "user", h.Username, "remote", conn.NetConn().RemoteAddr().String())
 		return &base.Response{StatusCode: base.StatusUnauthorized}, liberrors.ErrServerAuth{}
@@ -61,6 +61,15 @@ func authMethodName(m headers.AuthMethod) string {
 		return "digest"
 	}
 	return "basic"
+}
+
+// credentials returns the request's Authorization header, and whether it names a user.
+func credentials(req *base.Request) (*headers.Authorization, bool) {
+	var h headers.Authorization
+	if h.Unmarshal(req.Header["Authorization"]) != nil {
+		return nil, false
+	}
+	return &h, h.Username != ""
 }
 
 // challenge is the WWW-Authenticate header of a 401.

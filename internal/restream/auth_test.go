@@ -78,8 +78,8 @@ func describe(t *testing.T, rs *restream.Server, userinfo string) int {
 	t.Helper()
 	u, err := base.ParseURL("rtsp://" + userinfo + rs.Addr() + "/cam")
 	require.NoError(t, err)
-	c := gortsplib.Client{}
-	require.NoError(t, c.Start(u.Scheme, u.Host))
+	c := gortsplib.Client{Scheme: u.Scheme, Host: u.Host}
+	require.NoError(t, c.Start2())
 	defer c.Close()
 	_, _, err = c.Describe(u)
 	if err == nil {
