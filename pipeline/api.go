@@ -35,6 +35,8 @@ type APIOptions struct {
 	// Users verifies bearer tokens and roles: reads need a viewer, mutations an admin (package auth).
 	// It defaults to auth.New(nil, Token).
 	Users *auth.Users
+	// AuthMetrics, when set, counts refused requests.
+	AuthMetrics *auth.Metrics
 	// CameraPolicy limits the camera URLs added or changed through the API. The zero value is the
 	// default policy.
 	CameraPolicy config.CameraPolicy
@@ -93,7 +95,7 @@ func NewAPI(opts APIOptions) *API {
 		opts.Users, _ = auth.New(nil, opts.Token) // no users: cannot fail
 	}
 	a := &API{opts: opts, mux: http.NewServeMux()}
-	a.guard = auth.Middleware(auth.Options{Users: opts.Users}, http.HandlerFunc(a.route))
+	a.guard = auth.Middleware(auth.Options{Users: opts.Users, Metrics: opts.AuthMetrics}, http.HandlerFunc(a.route))
 	a.handle("GET /healthz", a.healthz)
 	a.handle("GET /readyz", a.readyz)
 	a.mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{}))

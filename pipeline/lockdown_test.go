@@ -143,6 +143,11 @@ func TestLockdownRoles(t *testing.T) {
 	require.Equal(t, auth.UnreachableReason, reason("viewer-tok"), "a viewer does not")
 	_, _, body = call(t, svc, "GET", "/api/v1/cameras", "viewer-tok", "", "")
 	require.NotContains(t, body, "refused")
+	_, _, body = call(t, svc, "GET", "/metrics", "", "", "")
+	require.Contains(t, body, `mvwatch_auth_refused_total{reason="forbidden"} 2`)
+	require.Contains(t, body, `mvwatch_auth_refused_total{reason="unauthorized"} 2`)
+	require.Contains(t, body, `mvwatch_auth_refused_total{reason="unsupported_media_type"} 1`)
+	require.Contains(t, body, `mvwatch_auth_refused_total{reason="rtsp_credentials"} 0`)
 }
 
 // TestLockdownLiveStreamCap: beyond http.max_sse_subscribers live streams get 429.

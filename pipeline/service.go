@@ -100,6 +100,10 @@ func NewService(opts ServiceOptions) (_ *Service, err error) {
 	if err != nil {
 		return nil, err
 	}
+	authMetrics, err := auth.NewMetrics(opts.Registry)
+	if err != nil {
+		return nil, err
+	}
 	s := &Service{opts: opts, cfg: cfg, log: opts.Logger, writerDone: make(chan struct{}),
 		captions: opts.Captions, thumbs: opts.Thumbnails}
 	s.metrics = opts.Metrics
@@ -128,7 +132,7 @@ func NewService(opts ServiceOptions) (_ *Service, err error) {
 	for _, l := range opts.IdleLabels {
 		idle[l] = true
 	}
-	s.restream = restream.New(restream.Config{Address: cfg.Listen.RTSP, UDPAddress: udpAddress(cfg.Listen.RTSPUDP), Users: users, Log: s.log})
+	s.restream = restream.New(restream.Config{Address: cfg.Listen.RTSP, UDPAddress: udpAddress(cfg.Listen.RTSPUDP), Users: users, Metrics: authMetrics, Log: s.log})
 	deps := &cameraDeps{
 		features:   opts.Features,
 		classifier: opts.Classifier,
@@ -147,6 +151,7 @@ func NewService(opts ServiceOptions) (_ *Service, err error) {
 	s.fleet = newFleet(cfg.Gate, deps)
 	s.api = NewAPI(APIOptions{
 		Users:        users,
+		AuthMetrics:  authMetrics,
 		CameraPolicy: cfg.CameraPolicy,
 		Cameras:      s.fleet,
 		Events:       s.store,
@@ -191,7 +196,7 @@ func (s *Service) Start() error {
 	if err != nil {
 		return fail(err)
 	}
-	if !s.cfg.AuthConfigured() && !httpserver.IsLoopback(s.cfg.Listen.HTTP) {
+	if !s.cfg.AuthConfigured() && (!httpserver.IsLoopback(s.cfg.Listen.HTTP) || !httpserver.IsLoopback(s.cfg.Listen.RTSP)) {
 		s.log.Warn("no users or api_token configured: the HTTP API and the restream are open to anyone who can reach them",
 			"http", s.cfg.Listen.HTTP, "rtsp", s.cfg.Listen.RTSP)
 	}

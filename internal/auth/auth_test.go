@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 
 	"github.com/mvwatch/mvwatch/internal/auth"
@@ -221,4 +223,30 @@ func TestNewUserEntryParses(t *testing.T) {
 	require.Equal(t, []string{auth.DigestHA1("alice", tok)}, ha1s)
 	_, _, err = auth.NewUser("alice", "root", "")
 	require.Error(t, err)
+}
+
+func TestMetricsCountRefusals(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	m, err := auth.NewMetrics(reg)
+	require.NoError(t, err)
+	srv := httptest.NewServer(auth.Middleware(auth.Options{Users: testUsers(t, ""), Metrics: m}, http.NotFoundHandler()))
+	defer srv.Close()
+	do(t, srv, "GET", "/api/v1/cameras", "", "", "")
+	do(t, srv, "POST", "/api/v1/cameras", viewerTok, "application/json", "{}")
+	do(t, srv, "POST", "/api/v1/cameras", adminTok, "text/plain", "{}")
+	do(t, srv, "POST", "/api/v1/cameras", adminTok, "text/plain", "{}")
+	m.RefusedRTSPCredentials()
+	require.NoError(t, testutil.CollectAndCompare(m.Refused, strings.NewReader(`
+# HELP mvwatch_auth_refused_total Requests refused by authentication or authorisation, by reason (unauthorized, forbidden, unsupported_media_type, rtsp_credentials).
+# TYPE mvwatch_auth_refused_total counter
+mvwatch_auth_refused_total{reason="forbidden"} 1
+mvwatch_auth_refused_total{reason="rtsp_credentials"} 1
+mvwatch_auth_refused_total{reason="unauthorized"} 1
+mvwatch_auth_refused_total{reason="unsupported_media_type"} 2
+`)))
+	problems, err := testutil.GatherAndLint(reg)
+	require.NoError(t, err)
+	require.Empty(t, problems)
+	var nilMetrics *auth.Metrics
+	nilMetrics.RefusedRTSPCredentials() // no metrics: no panic
 }

@@ -23,6 +23,8 @@ type Options struct {
 	Need func(r *http.Request) Role
 	// ContentSecurityPolicy is set on every response. It defaults to APIContentSecurityPolicy.
 	ContentSecurityPolicy string
+	// Metrics, when set, counts refused requests.
+	Metrics *Metrics
 }
 
 // PublicHealth reports the liveness and metrics routes, which probes and scrapers call without a
@@ -80,16 +82,19 @@ func Middleware(o Options, next http.Handler) http.Handler {
 			}
 			var err error
 			if id, err = o.Users.Token(bearer(r)); err != nil {
+				o.Metrics.refused(RefusedUnauthorized)
 				h.Set("WWW-Authenticate", `Bearer realm="mvwatch"`)
 				writeError(w, http.StatusUnauthorized, "missing or wrong bearer token")
 				return
 			}
 			if need := o.Need(r); id.Role < need {
+				o.Metrics.refused(RefusedForbidden)
 				writeError(w, http.StatusForbidden, "this needs the "+need.String()+" role")
 				return
 			}
 		}
 		if needsJSON(r.Method) && !isJSON(r.Header.Get("Content-Type")) {
+			o.Metrics.refused(RefusedContentType)
 			writeError(w, http.StatusUnsupportedMediaType, "this needs Content-Type: application/json")
 			return
 		}

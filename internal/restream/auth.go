@@ -49,6 +49,7 @@ func (r *Server) authenticate(conn *gortsplib.ServerConn, req *base.Request) (*b
 	}
 	id, ok := r.verify(h, req, nonce)
 	if !ok || id.Role < mvauth.RoleViewer {
+		r.cfg.Metrics.RefusedRTSPCredentials()
 		r.cfg.Log.Info("restream: refused credentials", "user", h.Username, "remote", conn.NetConn().RemoteAddr().String())
 		return &base.Response{StatusCode: base.StatusUnauthorized}, liberrors.ErrServerAuth{}
 	}

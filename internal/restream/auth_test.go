@@ -14,6 +14,8 @@ import (
 	"github.com/bluenviron/gortsplib/v4"
 	"github.com/bluenviron/gortsplib/v4/pkg/base"
 	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 
 	"github.com/mvwatch/mvwatch/ingest"
@@ -38,6 +40,9 @@ type logBuf struct {
 func (l *logBuf) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Write(p) }
 func (l *logBuf) String() string              { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
+// refused counts the refused viewers of the latest serving restream.
+var refused prometheus.Counter
+
 // serving starts a restream with users (digest: every user gets an HA1) and UDP, fed by a test
 // camera as "cam".
 func serving(t *testing.T, digest bool) (*restream.Server, *logBuf) {
@@ -58,7 +63,10 @@ func serving(t *testing.T, digest bool) (*restream.Server, *logBuf) {
 	require.NoError(t, cam.Start())
 	t.Cleanup(cam.Close)
 	logs := &logBuf{}
-	rs := restream.New(restream.Config{Address: "127.0.0.1:0", UDPAddress: "127.0.0.1:0", Users: u,
+	metrics, err := auth.NewMetrics(prometheus.NewRegistry())
+	require.NoError(t, err)
+	refused = metrics.Refused.WithLabelValues(auth.RefusedRTSP)
+	rs := restream.New(restream.Config{Address: "127.0.0.1:0", UDPAddress: "127.0.0.1:0", Users: u, Metrics: metrics,
 		Log: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	require.NoError(t, rs.Start())
 	t.Cleanup(rs.Close)
@@ -125,6 +133,7 @@ func TestRestreamCredentials(t *testing.T) {
 			require.Equal(t, 401, describe(t, rs, "vera:wrong@"), "wrong token")
 			require.Equal(t, 401, describe(t, rs, "adam:"+viewerTok+"@"), "another user's token")
 			require.Equal(t, 401, describe(t, rs, "vera:"+auth.HashToken(viewerTok)+"@"), "the hash is no token")
+			require.Equal(t, 3.0, testutil.ToFloat64(refused), "wrong credentials are counted, none given are not")
 			require.Equal(t, 200, describe(t, rs, "vera:"+viewerTok+"@"), "a viewer may view")
 			require.Equal(t, 200, describe(t, rs, "adam:"+adminTok+"@"), "so may an admin")
 			require.Contains(t, logs.String(), "method="+name, "the client authenticated by %s", name)

@@ -38,6 +38,8 @@ type Config struct {
 	// or Digest MD5 when every user has a digest HA1), any role. Nil: anyone may view (then keep the
 	// server on loopback).
 	Users *mvauth.Users
+	// Metrics, when set, counts refused viewers (mvwatch_auth_refused_total{reason="rtsp_credentials"}).
+	Metrics *mvauth.Metrics
 	// MaxConnections caps the open RTSP connections; more wait in the accept queue. It defaults to
 	// 256.
 	MaxConnections int
