@@ -37,6 +37,9 @@ type APIOptions struct {
 	Users *auth.Users
 	// AuthMetrics, when set, counts refused requests.
 	AuthMetrics *auth.Metrics
+	// AllowedHosts are the host names an open API answers to besides IP addresses and localhost
+	// (config http.allowed_hosts; see auth.Options).
+	AllowedHosts []string
 	// CameraPolicy limits the camera URLs added or changed through the API. The zero value is the
 	// default policy.
 	CameraPolicy config.CameraPolicy
@@ -95,7 +98,7 @@ func NewAPI(opts APIOptions) *API {
 		opts.Users, _ = auth.New(nil, opts.Token) // no users: cannot fail
 	}
 	a := &API{opts: opts, mux: http.NewServeMux()}
-	a.guard = auth.Middleware(auth.Options{Users: opts.Users, Metrics: opts.AuthMetrics}, http.HandlerFunc(a.route))
+	a.guard = auth.Middleware(auth.Options{Users: opts.Users, Metrics: opts.AuthMetrics, AllowedHosts: opts.AllowedHosts}, http.HandlerFunc(a.route))
 	a.handle("GET /healthz", a.healthz)
 	a.handle("GET /readyz", a.readyz)
 	a.mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{}))

@@ -152,6 +152,7 @@ func NewService(opts ServiceOptions) (_ *Service, err error) {
 	s.api = NewAPI(APIOptions{
 		Users:        users,
 		AuthMetrics:  authMetrics,
+		AllowedHosts: cfg.HTTP.AllowedHosts,
 		CameraPolicy: cfg.CameraPolicy,
 		Cameras:      s.fleet,
 		Events:       s.store,

@@ -163,15 +163,16 @@ func (u *Users) Password(name, tok string) (Identity, error) {
 	if u.legacy != nil && subtle.ConstantTimeCompare(h[:], u.legacy[:]) == 1 {
 		return Identity{Name: LegacyName, Role: RoleAdmin}, nil
 	}
-	for _, us := range u.users {
-		if us.name == name {
-			if subtle.ConstantTimeCompare(h[:], us.hash[:]) == 1 {
-				return Identity{Name: us.name, Role: us.role}, nil
-			}
-			break
+	found := -1
+	for i, us := range u.users { // every user, so the time tells nothing of which names exist
+		if subtle.ConstantTimeCompare([]byte(us.name), []byte(name))&subtle.ConstantTimeCompare(h[:], us.hash[:]) == 1 {
+			found = i
 		}
 	}
-	return Identity{}, ErrBadCredentials
+	if found < 0 {
+		return Identity{}, ErrBadCredentials
+	}
+	return Identity{Name: u.users[found].name, Role: u.users[found].role}, nil
 }
 
 // DigestAvailable reports whether every credential can authenticate by RTSP Digest (each user has

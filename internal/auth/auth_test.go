@@ -175,6 +175,33 @@ func TestMiddlewareOpen(t *testing.T) {
 	require.Equal(t, 201, code)
 	_, _, body := do(t, srv, "GET", "/api/v1/cameras", "", "", "")
 	require.Equal(t, "anonymous dial tcp 10.0.0.9:554: connect: connection refused", body)
+
+	// DNS rebinding: a page at evil.example whose name now resolves to 127.0.0.1 is same-origin with
+	// an open API and may send JSON; its requests carry Host: evil.example.
+	withHost := func(h http.Handler, host string) int {
+		req := httptest.NewRequest("POST", "/api/v1/cameras", strings.NewReader(cameraJSON))
+		req.Host = host
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(201) })
+	open := auth.Middleware(auth.Options{Users: none, AllowedHosts: []string{"nvr.lan"}}, ok)
+	for host, want := range map[string]int{
+		"evil.example:8080": 403, "127.0.0.1.nip.io": 403, "nvr.lan.evil.example": 403,
+		"127.0.0.1:8080": 201, "localhost:8080": 201, "[::1]:8080": 201, "192.168.1.5": 201, "NVR.lan:8080": 201, "nvr.lan.": 201,
+	} {
+		require.Equal(t, want, withHost(open, host), host)
+	}
+	locked := auth.Middleware(auth.Options{Users: testUsers(t, "")}, ok)
+	req := httptest.NewRequest("POST", "/api/v1/cameras", strings.NewReader(cameraJSON))
+	req.Host = "nvr.example.com"
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+adminTok)
+	rec := httptest.NewRecorder()
+	locked.ServeHTTP(rec, req)
+	require.Equal(t, 201, rec.Code, "with credentials any host name is fine: a rebinding page has no token")
 }
 
 func TestReasonWithoutIdentity(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"mime"
+	"net"
 	"net/http"
 	"strings"
 )
@@ -25,6 +26,9 @@ type Options struct {
 	ContentSecurityPolicy string
 	// Metrics, when set, counts refused requests.
 	Metrics *Metrics
+	// AllowedHosts lists the host names (besides IP addresses and localhost) an open API (no
+	// credential configured) answers to; see Middleware. It defaults to none.
+	AllowedHosts []string
 }
 
 // PublicHealth reports the liveness and metrics routes, which probes and scrapers call without a
@@ -50,6 +54,9 @@ func NeedByMethod(r *http.Request) Role {
 //   - a request that is not public needs `Authorization: Bearer <token>` of a user (401 otherwise,
 //     with WWW-Authenticate) whose role is at least Need(r) (403 otherwise); with no credential
 //     configured everyone is Anonymous, an admin;
+//   - with no credential configured, a request whose Host is a DNS name other than localhost and
+//     AllowedHosts is refused (403): an open API listens on loopback, and a web page that rebinds its
+//     own name to 127.0.0.1 (DNS rebinding) would otherwise be same-origin with it;
 //   - POST, PUT and PATCH need Content-Type application/json (415 otherwise). Browsers send a
 //     cross-site form or no-cors fetch only with text/plain, form or multipart types and no
 //     preflight, so a page cannot make a visitor's browser change anything; a JSON POST from another
@@ -75,6 +82,12 @@ func Middleware(o Options, next http.Handler) http.Handler {
 		h.Set("Cross-Origin-Resource-Policy", "same-origin")
 
 		id := Anonymous
+		if !o.Users.Enabled() && !hostAllowed(r.Host, o.AllowedHosts) {
+			o.Metrics.refused(RefusedForbidden)
+			writeError(w, http.StatusForbidden, "host name not allowed without credentials (DNS rebinding protection): "+
+				"use an IP address or localhost, list the name in http.allowed_hosts, or configure users")
+			return
+		}
 		if o.Users.Enabled() {
 			if o.Public(r) {
 				next.ServeHTTP(w, r.WithContext(WithIdentity(r.Context(), Identity{Name: AnonymousName, Role: RoleNone})))
@@ -100,6 +113,24 @@ func Middleware(o Options, next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r.WithContext(WithIdentity(r.Context(), id)))
 	})
+}
+
+// hostAllowed reports whether a Host header names an IP address, localhost or one of allowed.
+func hostAllowed(hostport string, allowed []string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.Trim(host, "[]"), ".")
+	if host == "" || strings.EqualFold(host, "localhost") || net.ParseIP(host) != nil {
+		return true // no Host (HTTP/1.0) cannot be a browser's rebinding
+	}
+	for _, a := range allowed {
+		if strings.EqualFold(host, a) {
+			return true
+		}
+	}
+	return false
 }
 
 // bearer returns the token of an "Authorization: Bearer <token>" header, "" for none. (No Basic:

@@ -26,6 +26,7 @@ var lockErrorCases = []struct {
 	{"max conns", "http:\n  max_connections: -1\n", "c.yaml:2: http.max_connections: must be 1..100000, not -1"},
 	{"sse cap", "http:\n  max_sse_subscribers: 1000000\n", "c.yaml:2: http.max_sse_subscribers: must be 1..100000, not 1000000"},
 	{"sse below conns", "http:\n  max_connections: 10\n  max_sse_subscribers: 10\n", "c.yaml:3: http.max_sse_subscribers: must be below http.max_connections (10), or streams can take every connection"},
+	{"allowed host", "http:\n  allowed_hosts: [nvr.lan, 'a b']\n", `c.yaml:2: http.allowed_hosts[1]: want a host name such as nvr.lan (letters, digits, '.', '-'), got "a b"`},
 	{"udp odd", "listen:\n  rtsp_udp: ':8001'\n", "c.yaml:2: listen.rtsp_udp: the RTP port must be even and below 65535 (RTCP uses the next one), not 8001"},
 	{"udp bad", "listen:\n  rtsp_udp: 'on'\n", `c.yaml:2: listen.rtsp_udp: want host:port such as ":8080", got "on" (or "off")`},
 	{"policy scheme", "camera_policy:\n  schemes: [rtsp, http]\n", `c.yaml:2: camera_policy.schemes[1]: must be one of rtsp, rtsps, not "http"`},

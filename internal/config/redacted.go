@@ -53,6 +53,7 @@ func (c *Config) Redacted() *Config {
 	if c.Users == nil {
 		r.Users = nil
 	}
+	r.HTTP.AllowedHosts = slices.Clone(c.HTTP.AllowedHosts)
 	r.CameraPolicy.Schemes = slices.Clone(c.CameraPolicy.Schemes)
 	r.CameraPolicy.Ports = slices.Clone(c.CameraPolicy.Ports)
 	r.CameraPolicy.DenyNetworks = slices.Clone(c.CameraPolicy.DenyNetworks)
