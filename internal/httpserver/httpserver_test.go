@@ -72,6 +72,7 @@ func TestSlowBodyIsCut(t *testing.T) {
 	took, closed := closedWithin(t, c, 3*time.Second)
 	require.True(t, closed, "a stalled body still holds the socket after %v", took)
 	require.Less(t, took, 2*time.Second)
+	t.Logf("stalled body cut after %v (ReadTimeout 300ms)", took.Round(time.Millisecond))
 }
 
 // TestIdleKeepAliveIsClosed: a keep-alive connection that sends nothing after its response is closed
@@ -91,6 +92,7 @@ func TestIdleKeepAliveIsClosed(t *testing.T) {
 	require.False(t, res.Close, "keep-alive")
 	took, closed := closedWithin(t, c, 3*time.Second)
 	require.True(t, closed, "an idle keep-alive socket is still open after %v", took)
+	t.Logf("idle keep-alive closed after %v (IdleTimeout 300ms)", took.Round(time.Millisecond))
 }
 
 // TestHeadersBounded: a client that never finishes its headers is cut after ReadHeaderTimeout; huge
