@@ -10,6 +10,8 @@ import (
 	"github.com/mvwatch/mvwatch/internal/media"
 	"github.com/mvwatch/mvwatch/internal/source"
 	"github.com/mvwatch/mvwatch/mvextract"
+
+	"github.com/mvwatch/mvwatch/internal/event"
 )
 
 // AnalyzeOptions configures AnalyzeFile.
@@ -36,7 +38,7 @@ type AnalyzeStats struct {
 // AnalyzeFile runs the serving pipeline (extract, gate, clip, classify, events) over a file and calls
 // emit for every event, in order. Event times are offsets from the file's first frame, as
 // time.Unix(0, 0).Add(offset).
-func AnalyzeFile(ctx context.Context, path string, opts AnalyzeOptions, emit func(Event)) (AnalyzeStats, error) {
+func AnalyzeFile(ctx context.Context, path string, opts AnalyzeOptions, emit func(event.Event)) (AnalyzeStats, error) {
 	st := AnalyzeStats{ExitStages: map[int]int{}}
 	if opts.Threads <= 0 {
 		opts.Threads = 1

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/mvwatch/mvwatch/internal/config"
+
+	"github.com/mvwatch/mvwatch/internal/event"
 )
 
 // Classification is the model's decision on one clip.
@@ -61,23 +63,42 @@ type eventizer struct {
 	camera     string
 	thresholds config.Thresholds
 	idle       map[string]bool
-	publish    func(Event)
+	publish    func(event.Event)
 	// gap is how far apart two clips may be and still extend the same event.
 	gap time.Duration
 
-	open    *Event
+	open    *event.Event
 	openEnd time.Duration // PTS of the last frame of the clip that last extended the open event
 	// cand is a clip of another label seen while an event is open: the start of the next event if a
 	// second clip of its label follows, otherwise a blip.
-	cand    *Event
+	cand    *event.Event
 	candEnd time.Duration
 	// last is the last published event, for the tail rule.
-	last      Event
+	last      event.Event
 	published bool
+	// resumed is set when a replacement runner took the eventizer over (Fleet.Replace): the new stream's
+	// PTS start afresh, so the next clip is placed by wall-clock time instead.
+	resumed bool
 }
+
+// resumeWindow is how long after an open event's end the first clip of a replaced camera's new stream
+// may start and still continue it: the gap plus the time to reconnect.
+func (e *eventizer) resumeWindow() time.Duration { return 2 * e.gap }
+
+// resume marks the eventizer as taken over by a new stream of the same camera.
+func (e *eventizer) resume() { e.resumed = true }
 
 // observe takes the classification of the next clip.
 func (e *eventizer) observe(job *clipJob, c Classification) {
+	if e.resumed {
+		e.resumed = false
+		if e.open != nil && job.start.Sub(e.open.End) <= e.resumeWindow() {
+			e.openEnd = job.startPTS
+		}
+		if e.cand != nil && job.start.Sub(e.cand.End) <= e.resumeWindow() {
+			e.candEnd = job.startPTS
+		}
+	}
 	isIdle := e.idle[c.Label]
 	job.verdict(isIdle && c.Score >= e.thresholds.MinScoreFor(c.Label))
 	active := !isIdle && c.Score >= e.thresholds.MinScoreFor(c.Label) &&
@@ -125,9 +146,9 @@ func (e *eventizer) switchTo(end time.Duration) {
 }
 
 // newEvent starts an event at job's clip.
-func (e *eventizer) newEvent(job *clipJob, c Classification) *Event {
-	ev := &Event{
-		ID:        NewEventID(job.start),
+func (e *eventizer) newEvent(job *clipJob, c Classification) *event.Event {
+	ev := &event.Event{
+		ID:        event.NewEventID(job.start),
 		Camera:    e.camera,
 		Label:     c.Label,
 		Score:     c.Score,
@@ -145,9 +166,8 @@ func (e *eventizer) newEvent(job *clipJob, c Classification) *Event {
 }
 
 // extend adds job's clip to ev.
-func (e *eventizer) extend(ev *Event, job *clipJob, c Classification) {
-	ev.End = job.end
-	ev.Score = max(ev.Score, c.Score)
+func (e *eventizer) extend(ev *event.Event, job *clipJob, c Classification) {
+	ev.Extend(job.end, c.Score)
 }
 
 // flush publishes the open event and a pending candidate, if any: the scene went quiet or the camera

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"sort"
+
+	"github.com/mvwatch/mvwatch/internal/buildinfo"
 )
 
 func main() {
@@ -29,6 +31,7 @@ func commands() map[string]command {
 		"bench":      {"benchmarks: bench extract|serve|caption|thumbnail", runBench},
 		"caption":    {"caption one event JSON file with speculative decoding (models/caption)", runCaption},
 		"thumbnail":  {"render an event thumbnail from a caption: thumbnail [--steps auto|N] [--scheduler NAME] [--out file.png] \"PROMPT\"", runThumbnail},
+		"version":    {"print the version, VCS revision and Go version", runVersion},
 		"hash-token": {"make a user's token and its config entry (hashes only): hash-token -user NAME [-role viewer|admin]", runHashToken},
 		"features":   {"write model-input clips (float32 .npy [N, C, T, H, W] of motion and residual) of a file or RTSP URL", runFeatures},
 	}
@@ -58,4 +61,9 @@ func usage() {
 	for _, name := range names {
 		fmt.Fprintf(os.Stderr, "  %-8s %s\n", name, commands()[name].summary)
 	}
+}
+
+func runVersion([]string) int {
+	fmt.Println(buildinfo.Get())
+	return 0
 }

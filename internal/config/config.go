@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -26,6 +27,10 @@ type Config struct {
 	HTTP HTTP `yaml:"http" json:"http"`
 	// CameraPolicy limits the camera URLs the config and the API accept.
 	CameraPolicy CameraPolicy `yaml:"camera_policy" json:"camera_policy"`
+	// PublicURL is where operators and webhook receivers reach this mvwatch (https://nvr.example.com):
+	// webhooks then carry absolute keyframe_ref and thumbnail_ref URLs. It defaults to empty (API
+	// paths). http or https, no query.
+	PublicURL string `yaml:"public_url" json:"public_url,omitempty"`
 	// ModelDir is the folder holding the ONNX model and its manifest. It defaults to "models".
 	// Env: MVWATCH_MODEL_DIR. Flag: -model.
 	ModelDir string `yaml:"model_dir" json:"model_dir"`
@@ -37,12 +42,19 @@ type Config struct {
 	Gate Gate `yaml:"gate" json:"gate"`
 	// Store holds the embedded event store settings.
 	Store Store `yaml:"store" json:"store"`
+	// Decode bounds what each camera may make the decoder allocate and do (decode limits).
+	Decode Decode `yaml:"decode" json:"decode"`
 	// Webhooks lists alerting endpoints that receive events as JSON POSTs. It defaults to none.
 	Webhooks []Webhook `yaml:"webhooks" json:"webhooks,omitempty"`
 	// Captions configures the event caption stage (speculative decoding, package llmgen).
 	Captions Captions `yaml:"captions" json:"captions"`
 	// Thumbnails configures the event thumbnail stage (adaptive-step diffusion, package diffusion).
 	Thumbnails Thumbnails `yaml:"thumbnails" json:"thumbnails"`
+	// Log sets the log format and level.
+	Log Log `yaml:"log" json:"log"`
+	// MQTT publishes events and camera state to an MQTT broker, with Home Assistant discovery. It
+	// defaults to off.
+	MQTT MQTT `yaml:"mqtt" json:"mqtt"`
 	// Cameras lists the RTSP cameras to watch. It defaults to none (the serve command then runs its
 	// built-in test cameras).
 	Cameras []Camera `yaml:"cameras" json:"cameras"`
@@ -85,11 +97,14 @@ func (c *Config) applyDefaults() {
 	c.Thresholds.applyDefaults()
 	c.Gate = c.Gate.WithDefaults(DefaultGate())
 	c.Store.applyDefaults()
+	c.Decode.applyDefaults()
 	c.Captions.applyDefaults()
 	c.Thumbnails.applyDefaults()
 	for i := range c.Users {
 		c.Users[i].applyDefaults()
 	}
+	c.MQTT.applyDefaults()
+	c.Log.applyDefaults()
 	for i := range c.Webhooks {
 		c.Webhooks[i].applyDefaults(i)
 	}
@@ -107,6 +122,13 @@ func (c *Config) validate(p *problems) {
 	validateUsers(p, c.Users)
 	c.HTTP.validate(p)
 	c.CameraPolicy.validate(p)
+	if c.PublicURL != "" {
+		if err := checkURL(c.PublicURL, "http", "https"); err != nil {
+			p.bad("public_url", "%v", err)
+		} else if strings.ContainsAny(c.PublicURL, "?#") {
+			p.bad("public_url", "must not have a query or fragment")
+		}
+	}
 	if c.ModelDir == "" {
 		p.bad("model_dir", "must not be empty")
 	}
@@ -114,8 +136,11 @@ func (c *Config) validate(p *problems) {
 	c.Thresholds.validate(p)
 	p.addAll("gate", c.Gate.problems())
 	c.Store.validate(p)
+	c.Decode.validate(p)
 	c.Captions.validate(p)
 	c.Thumbnails.validate(p)
+	c.MQTT.validate(p)
+	c.Log.validate(p)
 	validateWebhooks(p, c.Webhooks)
 	validateCameras(p, c.Cameras, c.CameraPolicy)
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -108,7 +109,7 @@ func TestErrorsJoined(t *testing.T) {
 	require.ErrorAs(t, err, &ce)
 	var all []string
 	for _, e := range ce.Unwrap() {
-		if e != ErrInvalid {
+		if !errors.Is(e, ErrInvalid) {
 			all = strings.Split(e.Error(), "\n")
 		}
 	}

@@ -3,40 +3,18 @@ package config
 import (
 	"log/slog"
 	"maps"
-	"net/url"
 	"slices"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/mvwatch/mvwatch/internal/redact"
 )
 
 // redactedMark replaces secrets in rendered configs.
-const redactedMark = "REDACTED"
+const redactedMark = redact.Mark
 
-// redactURL returns raw with its password and query values replaced by "REDACTED". A string that does
-// not parse as a URL is fully redacted. (The same rule as the project's URL redactor for logs; config
-// keeps its own copy to stay a leaf.)
-func redactURL(raw string) string {
-	if raw == "" {
-		return ""
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return redactedMark
-	}
-	if u.User != nil {
-		if _, has := u.User.Password(); has {
-			u.User = url.UserPassword(u.User.Username(), redactedMark)
-		}
-	}
-	if u.RawQuery != "" {
-		q := u.Query()
-		for k := range q {
-			q[k] = []string{redactedMark}
-		}
-		u.RawQuery = q.Encode()
-	}
-	return u.String()
-}
+// redactURL is the project's one URL redactor (package internal/redact, a leaf like config).
+func redactURL(raw string) string { return redact.URL(raw) }
 
 // Redacted returns a copy of c (sharing only its pointer fields) with every secret (API token, webhook
 // secrets, users' RTSP digests, passwords and query values in URLs) replaced, safe to log or render.
@@ -70,6 +48,7 @@ func (c *Config) Redacted() *Config {
 	for i, cam := range c.Cameras {
 		r.Cameras[i] = cam.Redacted()
 	}
+	r.MQTT = c.MQTT.redacted()
 	r.Thresholds.Labels = maps.Clone(c.Thresholds.Labels)
 	return &r
 }
