@@ -18,6 +18,7 @@ import (
 	"github.com/mvwatch/mvwatch/internal/media"
 	"github.com/mvwatch/mvwatch/internal/queue"
 	"github.com/mvwatch/mvwatch/internal/source"
+	"github.com/mvwatch/mvwatch/internal/track"
 	"github.com/mvwatch/mvwatch/mvextract"
 
 	"github.com/mvwatch/mvwatch/internal/event"
@@ -101,6 +102,7 @@ func newCamera(cfg config.Camera, deps *cameraDeps) (*cameraRunner, error) {
 	if err != nil {
 		return nil, err
 	}
+	proc.scene = track.NewScene(track.ConfigFor(cfg))
 	r.proc = proc
 	r.src = source.New(source.Config{
 		Input:           cfg.URL,
@@ -117,7 +119,7 @@ func newCamera(cfg config.Camera, deps *cameraDeps) (*cameraRunner, error) {
 		LimitMetrics:    deps.limitMetrics,
 	})
 	r.ev = &eventizer{camera: cfg.Name, thresholds: deps.thresholds, idle: deps.idleLabels,
-		publish: deps.publish, gap: deps.eventGap}
+		publish: deps.publish, gap: deps.eventGap, zones: proc.scene.Zones()}
 	return r, nil
 }
 
@@ -126,6 +128,7 @@ func newCamera(cfg config.Camera, deps *cameraDeps) (*cameraRunner, error) {
 func (r *cameraRunner) start(from *eventizer) {
 	if from != nil {
 		from.thresholds = r.deps.thresholds
+		from.setZones(r.ev.zones)
 		from.resume()
 		r.ev = from
 	}
@@ -276,8 +279,10 @@ func (r *cameraRunner) inferLoop(ctx context.Context) {
 			ev.flush()
 			continue
 		}
-		if job.quiet {
-			ev.flush()
+		if job.quiet || ev.zoneEvents(job) {
+			if job.quiet {
+				ev.flush()
+			}
 			releaseJob(job)
 			continue
 		}

@@ -19,7 +19,7 @@ var (
 // parseEventQuery reads the query parameters shared by /events and /events/live.
 func parseEventQuery(r *http.Request) (event.Query, error) {
 	v := r.URL.Query()
-	q := event.Query{Camera: v.Get("camera"), Label: v.Get("label"), Cursor: v.Get("cursor")}
+	q := event.Query{Camera: v.Get("camera"), Label: v.Get("label"), Zone: v.Get("zone"), Cursor: v.Get("cursor")}
 	var err error
 	parseTime := func(name string) time.Time {
 		s := v.Get(name)

@@ -67,6 +67,9 @@ func TestOpenAPIValidatesRealTraffic(t *testing.T) {
 	ev.AttachKeyframe(eventtest.JPEG)
 	f.publish(t, ev)
 	f.publish(t, eventtest.New("door", "car", 0.6, eventtest.T0.Add(time.Second)))
+	inZone := zoned("object_right", 2*time.Second, "road", "path")
+	inZone.NoAlert = true
+	f.publish(t, inZone)
 	_, err := f.store.SetThumbnail(context.Background(), ev.ID, eventtest.PNG(t, 32, 32))
 	require.NoError(t, err)
 
@@ -89,6 +92,8 @@ func TestOpenAPIValidatesRealTraffic(t *testing.T) {
 		{method: "POST", path: "/api/v1/cameras", body: `{"name":"meta","url":"rtsp://169.254.169.254/"}`, want: 400},
 		{method: "POST", path: "/api/v1/cameras", body: `{"name":"drive","url":"rtsp://127.0.0.1:8554/d","zone":"driveway gate","scene":"driveway"}`, want: 201},
 		{method: "GET", path: "/api/v1/cameras/drive", want: 200},
+		{method: "POST", path: "/api/v1/cameras", body: `{"name":"lot","url":"rtsp://127.0.0.1:8554/lot","zones":[{"name":"road","polygon":[[0,0.4],[1,0.4],[1,0.85],[0,0.85]],"labels":["object_right"],"dwell":"5s"}],"masks":[[[0.7,0],[1,0],[1,0.3]]]}`, want: 201},
+		{method: "GET", path: "/api/v1/cameras/lot", want: 200},
 		{method: "POST", path: "/api/v1/cameras", body: `{"name":"bad","url":"rtsp:///nohost"}`, want: 400},
 		{method: "POST", path: "/api/v1/cameras", body: `{"name":"big","url":"rtsp://h/` + strings.Repeat("a", 1<<20) + `"}`, want: 413},
 		{method: "GET", path: "/api/v1/cameras/yard", want: 200},
@@ -102,6 +107,7 @@ func TestOpenAPIValidatesRealTraffic(t *testing.T) {
 		{method: "GET", path: "/api/v1/events", want: 200},
 		{method: "GET", path: "/api/v1/events?camera=door&label=person&min_score=0.5&limit=1&order=asc&from=2026-11-26T09:00:00Z&to=2026-11-26T11:00:00Z", want: 200},
 		{method: "GET", path: "/api/v1/events?limit=1", want: 200},
+		{method: "GET", path: "/api/v1/events?zone=road&camera=door", want: 200},
 		{method: "GET", path: "/api/v1/events?from=2026-11-26T09:00:00Z&to=2026-11-26T11:00:00Z&order=desc", want: 200},
 		{method: "GET", path: "/api/v1/events/" + ev.ID, want: 200},
 		{method: "GET", path: "/api/v1/events/" + event.NewEventID(eventtest.T0), want: 404},
@@ -156,7 +162,7 @@ func TestOpenAPIValidatesRealTraffic(t *testing.T) {
 
 	t.Run("live stream", func(t *testing.T) {
 		doc, _ := loadOpenAPI(t, f.srv.URL)
-		req, err := http.NewRequest("GET", f.srv.URL+"/api/v1/events/live?camera=door&min_score=0.1", nil)
+		req, err := http.NewRequest("GET", f.srv.URL+"/api/v1/events/live?camera=door&min_score=0.1&zone=road", nil)
 		require.NoError(t, err)
 		req.Header.Set("Authorization", "Bearer "+f.token)
 		route, params, err := router.FindRoute(req)
@@ -172,7 +178,7 @@ func TestOpenAPIValidatesRealTraffic(t *testing.T) {
 			"content type %q is not documented", resp.Header.Get("Content-Type"))
 		require.Eventually(t, func() bool { return f.hub.Subscribers() == 1 }, 5*time.Second, time.Millisecond)
 
-		live := eventtest.New("door", "person", 0.77, eventtest.T0.Add(time.Minute))
+		live := zoned("person", time.Minute, "road")
 		f.publish(t, live)
 		rd := &sseReader{r: bufio.NewReader(resp.Body)}
 		got, err := rd.next()

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mvwatch/mvwatch/internal/bus"
+	"github.com/mvwatch/mvwatch/internal/config"
 	"github.com/mvwatch/mvwatch/internal/event"
 )
 
@@ -97,7 +98,7 @@ func (a *App) enrich(ev event.Event) {
 	}
 	cam, _ := a.bus.Cameras().Get(ev.Camera) // a camera removed since: no zone, the default scene
 	if a.captions != nil {
-		a.captions.Submit(ev, cam.Zone)
+		a.captions.Submit(ev, captionZone(cam.Zone, ev.Zones))
 	}
 	if a.thumbs != nil {
 		a.thumbs.Submit(ev, cam.Scene)
@@ -132,4 +133,20 @@ func (a *App) updated(kind string, ev event.Event, err error) {
 	}
 	a.metrics.updates.WithLabelValues(kind, "stored").Inc()
 	a.hub.PublishUpdate(ev)
+}
+
+// captionZone is the place a caption names: the camera's zone text, and the first zone the event
+// touched ("front door, driveway"), within config.MaxZoneBytes.
+func captionZone(cameraZone string, zones []string) string {
+	if len(zones) == 0 {
+		return cameraZone
+	}
+	z := zones[0]
+	if cameraZone != "" {
+		z = cameraZone + ", " + z
+	}
+	if len(z) > config.MaxZoneBytes {
+		return cameraZone
+	}
+	return z
 }

@@ -344,4 +344,7 @@ func TestExampleConfigParses(t *testing.T) {
 	require.Equal(t, def.Decode, cfg.Decode, "the example documents the decode limits' defaults")
 	require.Equal(t, "front door", cfg.Cameras[0].Zone)
 	require.Equal(t, "driveway", cfg.Cameras[0].Scene)
+	require.Len(t, cfg.Cameras[0].Zones, 2)
+	require.Equal(t, 5*time.Second, cfg.Cameras[0].Zones[0].Dwell.D())
+	require.Len(t, cfg.Cameras[0].MaskShapes(), 1)
 }

@@ -1,7 +1,7 @@
 // Package event holds the Event value type that camera workers emit and the event service stores,
 // streams and delivers, with its ID scheme, validation, query type and the rules that merge a clip into
-// an event or add a stage's result to it. It is a leaf: it imports only the standard library and
-// internal/config (for the camera name rule).
+// an event or add a stage's result to it. It is a leaf: it imports only the standard library,
+// internal/config (for the camera and zone name rules) and internal/zone (the box of a track).
 package event
 
 import (
@@ -12,9 +12,11 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/mvwatch/mvwatch/internal/config"
+	"github.com/mvwatch/mvwatch/internal/zone"
 )
 
 // ErrNotFound is returned (wrapped) for an event, keyframe or thumbnail that is not stored.
@@ -58,8 +60,33 @@ type Event struct {
 	// ThumbnailRef is the API path of the event's illustrative thumbnail PNG (drawn by the thumbnail
 	// stage after the event is stored); empty when it has none.
 	ThumbnailRef string `json:"thumbnail_ref,omitempty"`
+	// Zones names the camera's zones that the event's moving objects were in (issue 14); empty when
+	// none, or when the camera has no zones.
+	Zones []string `json:"zones,omitempty"`
+	// NoAlert marks an event that the camera's zones do not alert for: some zone restricts labels and
+	// no zone the event touched lists its label. It is stored and shown; webhooks skip it.
+	NoAlert bool `json:"no_alert,omitempty"`
+	// Tracks are the objects followed during the event, from the motion vectors.
+	Tracks []EventTrack `json:"tracks,omitempty"`
 	// Keyframe is the JPEG itself; stores keep it apart from the event (see AttachKeyframe).
 	Keyframe []byte `json:"-"`
+}
+
+// MaxEventTracks bounds an event's tracks.
+const MaxEventTracks = 32
+
+// EventTrack is one object followed during an event (internal/track).
+type EventTrack struct {
+	// ID identifies the track within its camera's session.
+	ID uint64 `json:"id"`
+	// Box is the object's last box in normalised picture coordinates (0..1, origin top-left).
+	Box zone.Box `json:"box"`
+	// Direction is where it was heading: left, right, up or down; empty when still.
+	Direction string `json:"direction,omitempty"`
+	// Speed is its speed in picture sizes per second.
+	Speed float64 `json:"speed"`
+	// Seconds is how long it was followed.
+	Seconds float64 `json:"seconds"`
 }
 
 // NewEventID returns a new event ID for an event starting at start: 16 hex digits of the start time in
@@ -130,6 +157,15 @@ func (e *Event) Validate() error {
 		return bad("keyframe is not a JPEG")
 	case len(e.Caption) > MaxCaptionBytes:
 		return bad("caption is %d bytes, more than %d", len(e.Caption), MaxCaptionBytes)
+	case len(e.Zones) > config.MaxZones:
+		return bad("%d zones, more than %d", len(e.Zones), config.MaxZones)
+	case len(e.Tracks) > MaxEventTracks:
+		return bad("%d tracks, more than %d", len(e.Tracks), MaxEventTracks)
+	}
+	for _, z := range e.Zones {
+		if !config.ValidName(z) {
+			return bad("zone %q is not a valid zone name", z)
+		}
 	}
 	return nil
 }
@@ -140,6 +176,8 @@ type Query struct {
 	From, To time.Time
 	// Camera and Label match exactly.
 	Camera, Label string
+	// Zone keeps events whose Zones include it.
+	Zone string
 	// MinScore keeps events with Score >= MinScore.
 	MinScore float64
 	// Limit is the page size. It defaults to 100 and is capped at 1000.
@@ -157,9 +195,11 @@ type Page struct {
 	NextCursor string `json:"next_cursor,omitempty"`
 }
 
-// Matches reports whether e passes q's camera, label and score filters (not its time range or cursor).
+// Matches reports whether e passes q's camera, label, zone and score filters (not its time range or
+// cursor).
 func (q Query) Matches(e Event) bool {
-	return (q.Camera == "" || e.Camera == q.Camera) && (q.Label == "" || e.Label == q.Label) && e.Score >= q.MinScore
+	return (q.Camera == "" || e.Camera == q.Camera) && (q.Label == "" || e.Label == q.Label) && e.Score >= q.MinScore &&
+		(q.Zone == "" || slices.Contains(e.Zones, q.Zone))
 }
 
 // Extend merges a later clip that ended at end with the given score into the event: the event lasts

@@ -25,7 +25,8 @@ const module = "github.com/mvwatch/mvwatch/"
 //	   auth (users, roles, the HTTP middleware)
 //	3  stages that touch the outside world: RTSP ingest, FFmpeg demux, pure-Go MV extraction, ONNX
 //	   inference, the pre-decode gate
-//	4  model stages built on inference: captions (llmgen) and thumbnails (diffusion)
+//	4  model stages built on inference: captions (llmgen) and thumbnails (diffusion); the tracker and
+//	   zones on the motion field (track, on mvextract)
 //	5  URL or file -> frames (source), RTSP egress (restream)
 //	6  the bus seam between workers and the event service; the test camera (an RTSP server on restream)
 //	7  the per-camera worker (pipeline): gate, processor, eventizer, runner, fleet; publishes to the bus
@@ -42,7 +43,7 @@ var floors = map[string]int{
 	"internal/event":      2, "internal/event/eventtest": 3, "internal/logging": 2, "internal/decodelimit": 2,
 	"internal/auth": 2,
 	"ingest":        3, "demux": 3, "mvextract": 3, "inference": 3, "internal/pregate": 3,
-	"llmgen": 4, "diffusion": 4,
+	"llmgen": 4, "diffusion": 4, "internal/track": 4,
 	"internal/source": 5, "internal/restream": 5,
 	"internal/bus": 6, "internal/testcam": 6, "internal/natsbus": 6,
 	"pipeline":       7,

@@ -185,7 +185,7 @@ func (w *Sink) Close() {
 }
 
 func (t *target) matches(ev event.Event) bool {
-	if ev.Score < t.cfg.MinScore {
+	if ev.NoAlert || ev.Score < t.cfg.MinScore {
 		return false
 	}
 	return len(t.cfg.Labels) == 0 || slices.Contains(t.cfg.Labels, ev.Label)
