@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"math"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,6 +45,8 @@ type cameraDeps struct {
 	onRemove func(camera string)
 	// jobQueue is the number of clips a camera may have waiting for inference; more are dropped.
 	jobQueue int
+	// dialContext, when set, opens cameras' connections (the camera policy's dialer).
+	dialContext func(ctx context.Context, network, address string) (net.Conn, error)
 	// limits and limitMetrics bound each camera's stream (config decode section).
 	limits       decodelimit.Limits
 	limitMetrics *decodelimit.Metrics
@@ -111,6 +114,7 @@ func newCamera(cfg config.Camera, deps *cameraDeps) (*cameraRunner, error) {
 		OnAccessUnit:    r.onAccessUnit,
 		OnDiscontinuity: r.proc.reset,
 		OnDecode:        r.onDecode,
+		DialContext:     deps.dialContext,
 		Limits:          deps.limits,
 		LimitMetrics:    deps.limitMetrics,
 	})

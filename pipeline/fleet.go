@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"sort"
 	"sync"
 	"time"
@@ -64,6 +65,9 @@ type FleetOptions struct {
 	// EventGap is how far apart two clips may be and still extend the same event; an open event is
 	// published once no clip came for this long. It defaults to 2 seconds.
 	EventGap time.Duration
+	// DialContext, when set, opens the cameras' TCP connections (the camera policy's dialer, which
+	// refuses denied addresses after name resolution). It defaults to the RTSP client's.
+	DialContext func(ctx context.Context, network, address string) (net.Conn, error)
 }
 
 // NewFleet returns an empty fleet; Add starts cameras and Close stops them all.
@@ -107,6 +111,7 @@ func NewFleet(opts FleetOptions) (*Fleet, error) {
 		onAccessUnit: opts.OnAccessUnit,
 		onRemove:     opts.OnRemove,
 		jobQueue:     opts.JobQueue,
+		dialContext:  opts.DialContext,
 		limits:       opts.Limits,
 		limitMetrics: opts.LimitMetrics,
 		eventGap:     opts.EventGap,

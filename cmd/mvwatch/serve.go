@@ -19,8 +19,8 @@ import (
 func runServe(args []string) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	configPath := fs.String("config", "", "YAML config file (default: built-in test cameras and the shipped model)")
-	httpAddr := fs.String("http", "", "HTTP API address (overrides the config; default :8080)")
-	rtspAddr := fs.String("rtsp", "", "RTSP restream address (overrides the config; default :8554)")
+	httpAddr := fs.String("http", "", "HTTP API address (overrides the config; default 127.0.0.1:8080, :8080 once users or api_token are set)")
+	rtspAddr := fs.String("rtsp", "", "RTSP restream address (overrides the config; default 127.0.0.1:8554, :8554 once users or api_token are set)")
 	modelFlag := fs.String("model", "", "model directory (overrides the config)")
 	storePath := fs.String("store", "", "event store file (overrides the config)")
 	precision := fs.String("precision", "", "model precision: fp32 or int8 (overrides the config; default fp32)")

@@ -1,23 +1,21 @@
 // Package api is mvwatch's HTTP API: cameras (cameras.go), events and their images (events.go), live
-// events as Server-Sent Events (live.go), health, readiness and metrics (health.go), with optional bearer
-// authentication. It depends on small interfaces (bus.Cameras for the cameras, EventReader for the
+// events as Server-Sent Events (live.go), health, readiness and metrics (health.go), behind
+// internal/auth's middleware (bearer tokens and roles, security headers, JSON-only mutations). It depends on small interfaces (bus.Cameras for the cameras, EventReader for the
 // store) and the live hub, never on the store or the fleet. docs/openapi.yaml documents it and a test
 // validates real traffic against it. It owns mvwatch_http_requests_total and
 // mvwatch_http_request_seconds.
 package api
 
 import (
-	"crypto/sha256"
-	"crypto/subtle"
 	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/mvwatch/mvwatch/internal/auth"
 	"github.com/mvwatch/mvwatch/internal/bus"
 	"github.com/mvwatch/mvwatch/internal/config"
 	"github.com/mvwatch/mvwatch/internal/event"
@@ -34,8 +32,18 @@ type EventReader interface {
 
 // Options configures the HTTP API.
 type Options struct {
-	// Token, when set, is the bearer token every route except /healthz and /metrics requires.
-	Token string
+	// Users verifies bearer tokens and roles: reads need a viewer, mutations an admin, /healthz and
+	// /metrics nothing (package auth; auth.FromConfig keeps api_token as an admin token). Nil: no
+	// credential, everyone is an admin (keep the API on loopback).
+	Users *auth.Users
+	// AuthMetrics, when set, counts refused requests (mvwatch_auth_refused_total).
+	AuthMetrics *auth.Metrics
+	// AllowedHosts are the host names an open API answers to besides IP addresses and localhost
+	// (config http.allowed_hosts; see auth.Middleware).
+	AllowedHosts []string
+	// CameraPolicy limits the camera URLs added or changed through the API. The zero value is the
+	// default policy.
+	CameraPolicy config.CameraPolicy
 	// Cameras runs the cameras. Required.
 	Cameras bus.Cameras
 	// Events reads stored events. Required.
@@ -64,10 +72,10 @@ type Options struct {
 // Errors are JSON objects {"error": "..."}. Live streams end when the Hub closes: close it before
 // http.Server.Shutdown, which otherwise waits for them.
 type API struct {
-	opts      Options
-	mux       *http.ServeMux
-	tokenHash [32]byte
-	routes    []string
+	opts   Options
+	mux    *http.ServeMux
+	guard  http.Handler // auth.Middleware in front of route
+	routes []string
 }
 
 // New builds the API handler.
@@ -87,7 +95,9 @@ func New(opts Options) *API {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	a := &API{opts: opts, mux: http.NewServeMux(), tokenHash: sha256.Sum256([]byte(opts.Token))}
+	a := &API{opts: opts, mux: http.NewServeMux()}
+	a.guard = auth.Middleware(auth.Options{Users: opts.Users, Metrics: opts.AuthMetrics, AllowedHosts: opts.AllowedHosts},
+		http.HandlerFunc(a.route))
 	a.handle("GET /healthz", a.healthz)
 	a.handle("GET /readyz", a.readyz)
 	a.mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{}))
@@ -120,7 +130,7 @@ func (a *API) Routes() []string { return append([]string(nil), a.routes...) }
 // ServeHTTP authenticates, routes and measures a request.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	h, pattern := a.mux.Handler(r)
+	_, pattern := a.mux.Handler(r)
 	sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
 	defer func() {
 		if a.opts.Metrics != nil {
@@ -129,12 +139,12 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			a.opts.Metrics.Seconds.WithLabelValues(method, route).Observe(time.Since(start).Seconds())
 		}
 	}()
-	public := r.URL.Path == "/healthz" || r.URL.Path == "/metrics"
-	if a.opts.Token != "" && !public && !a.authorized(r) {
-		sw.Header().Set("WWW-Authenticate", `Bearer realm="mvwatch"`)
-		writeError(sw, http.StatusUnauthorized, "missing or wrong bearer token")
-		return
-	}
+	a.guard.ServeHTTP(sw, r) // inside the measurement: 401, 403 and 415 are counted too
+}
+
+// route serves a request the middleware let through.
+func (a *API) route(sw http.ResponseWriter, r *http.Request) {
+	h, pattern := a.mux.Handler(r)
 	if pattern == "" {
 		// No route: let the mux decide between 404 and 405 (and its Allow header), answer in JSON.
 		c := &codeCatcher{header: http.Header{}}
@@ -154,17 +164,6 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.mux.ServeHTTP(sw, r)
-}
-
-// authorized compares the bearer token in constant time (hashing first hides the length too).
-func (a *API) authorized(r *http.Request) bool {
-	auth := r.Header.Get("Authorization")
-	const prefix = "Bearer "
-	if len(auth) < len(prefix) || !strings.EqualFold(auth[:len(prefix)], prefix) {
-		return false
-	}
-	got := sha256.Sum256([]byte(auth[len(prefix):]))
-	return subtle.ConstantTimeCompare(got[:], a.tokenHash[:]) == 1
 }
 
 // statusWriter records the status code and passes Flush/deadlines through (SSE needs them).

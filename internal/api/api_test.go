@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 
+	"github.com/mvwatch/mvwatch/internal/auth"
 	"github.com/mvwatch/mvwatch/internal/bus"
 	"github.com/mvwatch/mvwatch/internal/config"
 
@@ -141,8 +142,10 @@ func newAPIFixture(t *testing.T, token string) *apiFixture {
 	require.NoError(t, err)
 	f.hub = livehub.New(4, f.hubM)
 	f.cams = newMemCameras(config.Camera{Name: "door", URL: "rtsp://admin:hunter2pass@127.0.0.1:8554/door"})
+	users, err := auth.New(nil, token) // token: an admin's (config api_token)
+	require.NoError(t, err)
 	f.api = New(Options{
-		Token: token, Cameras: f.cams, Events: f.store, Hub: f.hub, Gatherer: f.reg, Metrics: f.metrics,
+		Users: users, Cameras: f.cams, Events: f.store, Hub: f.hub, Gatherer: f.reg, Metrics: f.metrics,
 		Ready: func() error { f.mu.Lock(); defer f.mu.Unlock(); return f.ready }, Heartbeat: 50 * time.Millisecond,
 	})
 	f.srv = httptest.NewServer(f.api)

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/mvwatch/mvwatch/internal/auth"
 	"github.com/mvwatch/mvwatch/internal/bus"
 	"github.com/mvwatch/mvwatch/internal/config"
 )
@@ -17,21 +18,22 @@ type CameraView struct {
 	State *bus.CameraState `json:"state,omitempty"`
 }
 
-func (a *API) view(c config.Camera) CameraView {
+func (a *API) view(r *http.Request, c config.Camera) CameraView {
 	v := CameraView{Camera: c.Redacted()}
 	if st, err := a.opts.Cameras.State(c.Name); err == nil {
+		st.Reason = auth.Reason(r.Context(), st.Reason) // a viewer never learns what answered
 		v.State = &st
 	}
 	return v
 }
 
-func (a *API) listCameras(w http.ResponseWriter, _ *http.Request) {
+func (a *API) listCameras(w http.ResponseWriter, r *http.Request) {
 	cams := a.opts.Cameras.List()
 	out := struct {
 		Cameras []CameraView `json:"cameras"`
 	}{Cameras: make([]CameraView, 0, len(cams))}
 	for _, c := range cams {
-		out.Cameras = append(out.Cameras, a.view(c))
+		out.Cameras = append(out.Cameras, a.view(r, c))
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -42,7 +44,7 @@ func (a *API) getCamera(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, a.view(c))
+	writeJSON(w, http.StatusOK, a.view(r, c))
 }
 
 func (a *API) cameraState(w http.ResponseWriter, r *http.Request) {
@@ -51,6 +53,7 @@ func (a *API) cameraState(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
+	st.Reason = auth.Reason(r.Context(), st.Reason)
 	writeJSON(w, http.StatusOK, st)
 }
 
@@ -76,6 +79,10 @@ func (a *API) readCamera(w http.ResponseWriter, r *http.Request) (config.Camera,
 		writeError(w, http.StatusBadRequest, "invalid camera: "+strings.ReplaceAll(err.Error(), "\n", "; "))
 		return c, false
 	}
+	if err := a.opts.CameraPolicy.CheckURL(c.URL); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid camera: url: "+err.Error())
+		return c, false
+	}
 	return c, true
 }
 
@@ -89,7 +96,7 @@ func (a *API) addCamera(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Location", "/api/v1/cameras/"+c.Name)
-	writeJSON(w, http.StatusCreated, a.view(c))
+	writeJSON(w, http.StatusCreated, a.view(r, c))
 }
 
 // replaceCamera replaces a camera's configuration atomically (bus.Cameras.Replace): the camera is
@@ -108,7 +115,7 @@ func (a *API) replaceCamera(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, a.view(c))
+	writeJSON(w, http.StatusOK, a.view(r, c))
 }
 
 func (a *API) removeCamera(w http.ResponseWriter, r *http.Request) {

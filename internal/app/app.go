@@ -21,10 +21,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mvwatch/mvwatch/internal/api"
+	"github.com/mvwatch/mvwatch/internal/auth"
 	"github.com/mvwatch/mvwatch/internal/bus"
 	"github.com/mvwatch/mvwatch/internal/config"
 	"github.com/mvwatch/mvwatch/internal/decodelimit"
 	"github.com/mvwatch/mvwatch/internal/enrich"
+	"github.com/mvwatch/mvwatch/internal/httpserver"
 	"github.com/mvwatch/mvwatch/internal/livehub"
 	"github.com/mvwatch/mvwatch/internal/media"
 	"github.com/mvwatch/mvwatch/internal/mqtt"
@@ -85,6 +87,9 @@ type App struct {
 	log  *slog.Logger
 	role Role
 	bus  bus.Bus
+	// users and authM authenticate the API (events) and the restream (worker).
+	users *auth.Users
+	authM *auth.Metrics
 
 	// The worker.
 	wmetrics *pipeline.Metrics
@@ -150,6 +155,12 @@ func New(opts Options) (_ *App, err error) {
 	cfg := opts.Config
 	a := &App{opts: opts, cfg: cfg, fileCfg: cfg, log: opts.Logger, role: opts.Role, done: make(chan struct{}),
 		captions: opts.Captions, thumbs: opts.Thumbnails}
+	if a.users, err = auth.FromConfig(cfg); err != nil {
+		return nil, err
+	}
+	if a.authM, err = auth.NewMetrics(opts.Registry); err != nil {
+		return nil, err
+	}
 	a.wmetrics = opts.WorkerMetrics
 	if a.wmetrics == nil && (opts.Role.worker() || opts.Bus == nil) { // the worker's, and the own bus's queue series
 		if a.wmetrics, err = pipeline.NewMetrics(opts.Registry); err != nil {
@@ -169,7 +180,8 @@ func New(opts Options) (_ *App, err error) {
 		}
 	}
 	if opts.Role.worker() {
-		a.restream = restream.New(restream.Config{Address: cfg.Listen.RTSP, Log: a.log})
+		a.restream = restream.New(restream.Config{Address: cfg.Listen.RTSP, UDPAddress: udpAddress(cfg.Listen.RTSPUDP),
+			Users: a.users, Metrics: a.authM, Log: a.log})
 		limitMetrics, err := decodelimit.NewMetrics(opts.Registry)
 		if err != nil {
 			return nil, err
@@ -177,6 +189,7 @@ func New(opts Options) (_ *App, err error) {
 		a.fleet, err = pipeline.NewFleet(pipeline.FleetOptions{
 			Bus: a.bus, Limits: decodelimit.FromConfig(cfg.Decode), LimitMetrics: limitMetrics, Classifier: opts.Classifier, Features: opts.Features, Gate: cfg.Gate,
 			Thresholds: cfg.Thresholds, IdleLabels: opts.IdleLabels, Metrics: a.wmetrics, Logger: a.log, EventGap: opts.EventGap,
+			DialContext: (&net.Dialer{Timeout: 10 * time.Second, Control: cfg.CameraPolicy.DialControl}).DialContext,
 			OnAccessUnit: func(camera string, au media.AccessUnit) {
 				_ = a.restream.WriteAccessUnit(camera, au) // a camera without viewers is no error worth a log line
 			},
@@ -275,6 +288,7 @@ func (a *App) Start() (err error) {
 	}()
 	// The stages are closed last in shutdown order (after the writer, before the store).
 	a.closers = append(a.closers, func() error { return closeStages(a.captions, a.thumbs) })
+	a.warnOpen()
 	if a.role.events() {
 		if err := a.startEvents(); err != nil {
 			return err
@@ -294,6 +308,26 @@ func (a *App) Start() (err error) {
 		}
 	}
 	return nil
+}
+
+// warnOpen warns when no credential is configured and the API or the restream listens beyond
+// loopback.
+func (a *App) warnOpen() {
+	if a.cfg.AuthConfigured() {
+		return
+	}
+	if (a.role.events() && !httpserver.IsLoopback(a.cfg.Listen.HTTP)) || (a.role.worker() && !httpserver.IsLoopback(a.cfg.Listen.RTSP)) {
+		a.log.Warn("no users or api_token configured: the HTTP API and the restream are open to anyone who can reach them",
+			"http", a.cfg.Listen.HTTP, "rtsp", a.cfg.Listen.RTSP)
+	}
+}
+
+// udpAddress maps listen.rtsp_udp to the restream's UDPAddress (config.UDPOff: none).
+func udpAddress(a string) string {
+	if a == config.UDPOff {
+		return ""
+	}
+	return a
 }
 
 // startEvents starts the event service: store, stages, webhooks, HTTP server and event writer.
@@ -317,14 +351,17 @@ func (a *App) startEvents() error {
 		cams = savedCameras{Cameras: cams, store: st}
 	}
 	a.api = api.New(api.Options{
-		Token:    a.cfg.APIToken,
-		Cameras:  cams,
-		Events:   st,
-		Hub:      a.hub,
-		Gatherer: a.opts.Registry,
-		Metrics:  a.apiM,
-		Gate:     a.cfg.Gate,
-		Logger:   a.log,
+		Users:        a.users,
+		AuthMetrics:  a.authM,
+		AllowedHosts: a.cfg.HTTP.AllowedHosts,
+		CameraPolicy: a.cfg.CameraPolicy,
+		Cameras:      cams,
+		Events:       st,
+		Hub:          a.hub,
+		Gatherer:     a.opts.Registry,
+		Metrics:      a.apiM,
+		Gate:         a.cfg.Gate,
+		Logger:       a.log,
 	})
 	a.webhooks.Start()
 	a.closers = append(a.closers, func() error { a.webhooks.Close(); return nil })
@@ -342,12 +379,14 @@ func (a *App) startEvents() error {
 			return err
 		}
 	}
-	ln, err := net.Listen("tcp", a.cfg.Listen.HTTP)
+	hc := httpserver.Config{MaxConnections: a.cfg.HTTP.MaxConnections, Log: a.log,
+		Handler: httpserver.Streams(a.cfg.HTTP.MaxSSESubscribers, httpserver.IsEventStream("/api/v1/events/live"), nil, a.api)}
+	ln, err := httpserver.Listen(a.cfg.Listen.HTTP, hc)
 	if err != nil {
-		return fmt.Errorf("http listen %s: %w", a.cfg.Listen.HTTP, err)
+		return err
 	}
 	a.httpLn = ln
-	a.http = &http.Server{Handler: a.api, ReadHeaderTimeout: 10 * time.Second}
+	a.http = httpserver.New(hc)
 	a.served = make(chan struct{})
 	go func() {
 		defer close(a.served)

@@ -26,7 +26,7 @@ import (
 // testConfig is a config on random loopback ports with the gate off.
 func testConfig(t *testing.T) *config.Config {
 	cfg := config.Default()
-	cfg.Listen.HTTP, cfg.Listen.RTSP = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.Listen.HTTP, cfg.Listen.RTSP, cfg.Listen.RTSPUDP = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	cfg.Store.Path = filepath.Join(t.TempDir(), "events.db")
 	cfg.APIToken = "s3cret-token"
 	off := false
@@ -57,23 +57,37 @@ func TestNewStartsNothing(t *testing.T) {
 // (goleak), closes what it opened exactly once (the store can be opened again at once; Close and Wait
 // return the same error and close nothing twice).
 func TestFailedStartLeaksNothing(t *testing.T) {
-	for _, which := range []string{"http", "rtsp"} {
+	for _, which := range []string{"http", "rtsp", "rtsp_udp"} {
 		t.Run(which, func(t *testing.T) {
 			defer goleak.VerifyNone(t)
-			busy, err := net.Listen("tcp", "127.0.0.1:0")
-			require.NoError(t, err)
-			defer busy.Close()
+			var busy interface {
+				Addr() net.Addr
+				Close() error
+			}
 			cfg := testConfig(t)
-			if which == "http" {
-				cfg.Listen.HTTP = busy.Addr().String()
+			if which == "rtsp_udp" {
+				pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+				require.NoError(t, err)
+				busy = packetAddr{pc}
+				// The RTP port is even; RTCP takes the next one: either way the busy port is in the pair.
+				cfg.Listen.RTSPUDP = fmt.Sprintf("127.0.0.1:%d", pc.LocalAddr().(*net.UDPAddr).Port&^1)
 			} else {
+				ln, err := net.Listen("tcp", "127.0.0.1:0")
+				require.NoError(t, err)
+				busy = ln
+			}
+			defer busy.Close()
+			switch which {
+			case "http":
+				cfg.Listen.HTTP = busy.Addr().String()
+			case "rtsp":
 				cfg.Listen.RTSP = busy.Addr().String()
 			}
 			cam := startTestCamera(t, "127.0.0.1:0")
 			defer cam.Close()
 			cfg.Cameras = []config.Camera{{Name: "cam", URL: cam.URL()}}
 			a := newTestApp(t, cfg, &alternatingClassifier{})
-			err = a.Start()
+			err := a.Start()
 			require.Error(t, err)
 			require.ErrorContains(t, err, busy.Addr().String())
 			require.NoError(t, a.Wait(), "the failed Start shut down cleanly")
@@ -85,6 +99,11 @@ func TestFailedStartLeaksNothing(t *testing.T) {
 		})
 	}
 }
+
+// packetAddr gives a busy UDP socket the Addr of a listener.
+type packetAddr struct{ net.PacketConn }
+
+func (p packetAddr) Addr() net.Addr { return p.LocalAddr() }
 
 // TestCloseJoinsEverything: after Close, no goroutine of the app is left (the HTTP server's included),
 // and a second Close returns the same result.

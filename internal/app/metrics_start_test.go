@@ -82,7 +82,7 @@ func TestMetricsAtStart(t *testing.T) {
 	metrics, err := pipeline.NewMetrics(reg)
 	require.NoError(t, err)
 	cfg := shippedStagesConfig()
-	cfg.Listen.HTTP, cfg.Listen.RTSP = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.Listen.HTTP, cfg.Listen.RTSP, cfg.Listen.RTSPUDP = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	cfg.Store.Path = filepath.Join(t.TempDir(), "events.db")
 	cfg.Webhooks = []config.Webhook{{URL: hook.URL}}
 	cfg.Cameras = []config.Camera{{Name: "door", URL: cam.URL()}}

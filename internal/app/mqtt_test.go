@@ -47,7 +47,7 @@ func TestServiceToMQTT(t *testing.T) {
 	cam := startTestCamera(t, "127.0.0.1:0")
 	defer cam.Close()
 	cfg := config.Default()
-	cfg.Listen.HTTP, cfg.Listen.RTSP = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.Listen.HTTP, cfg.Listen.RTSP, cfg.Listen.RTSPUDP = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	cfg.Store.Path = filepath.Join(t.TempDir(), "ev.db")
 	off := false
 	cfg.Gate.Enabled = &off

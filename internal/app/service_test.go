@@ -64,7 +64,7 @@ func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 func newTestService(t *testing.T, storePath string, cls pipeline.Classifier, cams ...config.Camera) *App {
 	t.Helper()
 	cfg := config.Default()
-	cfg.Listen.HTTP, cfg.Listen.RTSP = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.Listen.HTTP, cfg.Listen.RTSP, cfg.Listen.RTSPUDP = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	cfg.Store.Path = storePath
 	cfg.APIToken = "s3cret-token"
 	off := false
@@ -350,7 +350,7 @@ func TestServiceRestream(t *testing.T) {
 	var got [2]atomic.Int64
 	var viewers []*ingest.Client
 	for i := range got {
-		v := ingest.NewClient(ingest.ClientConfig{URL: "rtsp://" + svc.RTSPAddr() + "/cam", Camera: fmt.Sprintf("viewer%d", i),
+		v := ingest.NewClient(ingest.ClientConfig{URL: "rtsp://viewer:s3cret-token@" + svc.RTSPAddr() + "/cam", Camera: fmt.Sprintf("viewer%d", i),
 			OnAccessUnit: func(au media.AccessUnit) { got[i].Add(1) }, Log: quietLogger()})
 		v.Start()
 		viewers = append(viewers, v)

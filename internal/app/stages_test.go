@@ -28,7 +28,7 @@ import (
 func newStageService(t *testing.T, reg *prometheus.Registry, cls pipeline.Classifier, caps *enrich.Captions, thumbs *enrich.Thumbnails, cams ...config.Camera) *App {
 	t.Helper()
 	cfg := config.Default()
-	cfg.Listen.HTTP, cfg.Listen.RTSP = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.Listen.HTTP, cfg.Listen.RTSP, cfg.Listen.RTSPUDP = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	cfg.Store.Path = filepath.Join(t.TempDir(), "events.db")
 	cfg.APIToken = "s3cret-token"
 	off := false

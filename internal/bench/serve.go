@@ -160,7 +160,7 @@ func serveOnce(clip, modelDir, dir string, n int, gate bool, warmup, duration ti
 		}
 	}()
 	cfg := config.Default()
-	cfg.Listen.HTTP, cfg.Listen.RTSP = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.Listen.HTTP, cfg.Listen.RTSP, cfg.Listen.RTSPUDP = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	cfg.Store.Path = filepath.Join(dir, fmt.Sprintf("bench-%d-%v.db", n, gate))
 	cfg.Gate.Enabled = &gate
 	for i := range n {

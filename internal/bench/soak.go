@@ -126,7 +126,7 @@ func Soak(cfg SoakConfig) error {
 		return cam, nil
 	}
 	scfg := config.Default()
-	scfg.Listen.HTTP, scfg.Listen.RTSP = "127.0.0.1:0", "127.0.0.1:0"
+	scfg.Listen.HTTP, scfg.Listen.RTSP, scfg.Listen.RTSPUDP = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	scfg.Store.Path = filepath.Join(cfg.Dir, "soak.db")
 	scfg.Captions.Enabled, scfg.Thumbnails.Enabled = ptr(false), ptr(false)
 	for i := range cfg.Cameras {

@@ -15,9 +15,18 @@ var ErrInvalid = errors.New("invalid config")
 type Config struct {
 	// Listen holds the listen addresses.
 	Listen Listen `yaml:"listen" json:"listen"`
-	// APIToken, when set, is the bearer token every HTTP route except /healthz and /metrics requires.
-	// It defaults to empty (no authentication). Env: MVWATCH_API_TOKEN. Never logged or rendered.
+	// APIToken, when set, is a bearer token with the admin role (the form from before users existed:
+	// prefer users, whose tokens are stored hashed). On the restream it is the password of any user
+	// name. It defaults to empty. Env: MVWATCH_API_TOKEN. Never logged or rendered.
 	APIToken string `yaml:"api_token" json:"api_token,omitempty"`
+	// Users lists who may use the HTTP API and the restream, each with a role and a hashed token. With
+	// neither users nor api_token, nothing authenticates and HTTP and RTSP listen on loopback only. It
+	// defaults to none.
+	Users []User `yaml:"users" json:"users,omitempty"`
+	// HTTP holds the HTTP server's limits.
+	HTTP HTTP `yaml:"http" json:"http"`
+	// CameraPolicy limits the camera URLs the config and the API accept.
+	CameraPolicy CameraPolicy `yaml:"camera_policy" json:"camera_policy"`
 	// PublicURL is where operators and webhook receivers reach this mvwatch (https://nvr.example.com):
 	// webhooks then carry absolute keyframe_ref and thumbnail_ref URLs. It defaults to empty (API
 	// paths). http or https, no query.
@@ -53,8 +62,6 @@ type Config struct {
 
 // Defaults.
 const (
-	DefaultHTTPAddr    = ":8080"
-	DefaultRTSPAddr    = ":8554"
 	DefaultModelDir    = "models"
 	DefaultStorePath   = "mvwatch.db"
 	DefaultStoreMaxAge = 30 * 24 * time.Hour
@@ -78,11 +85,13 @@ const MaxQueue = 100000
 func Default() *Config {
 	c := &Config{}
 	c.applyDefaults()
+	c.Listen.applyDefaults(c.AuthConfigured())
 	return c
 }
 
 func (c *Config) applyDefaults() {
-	c.Listen.applyDefaults()
+	c.HTTP.applyDefaults()
+	c.CameraPolicy.applyDefaults()
 	setStr(&c.ModelDir, DefaultModelDir)
 	c.Inference.applyDefaults()
 	c.Thresholds.applyDefaults()
@@ -91,6 +100,9 @@ func (c *Config) applyDefaults() {
 	c.Decode.applyDefaults()
 	c.Captions.applyDefaults()
 	c.Thumbnails.applyDefaults()
+	for i := range c.Users {
+		c.Users[i].applyDefaults()
+	}
 	c.MQTT.applyDefaults()
 	c.Log.applyDefaults()
 	for i := range c.Webhooks {
@@ -107,6 +119,9 @@ func (c *Config) validate(p *problems) {
 	if hasSpace(c.APIToken) {
 		p.bad("api_token", "must not contain white space")
 	}
+	validateUsers(p, c.Users)
+	c.HTTP.validate(p)
+	c.CameraPolicy.validate(p)
 	if c.PublicURL != "" {
 		if err := checkURL(c.PublicURL, "http", "https"); err != nil {
 			p.bad("public_url", "%v", err)
@@ -127,8 +142,12 @@ func (c *Config) validate(p *problems) {
 	c.MQTT.validate(p)
 	c.Log.validate(p)
 	validateWebhooks(p, c.Webhooks)
-	validateCameras(p, c.Cameras)
+	validateCameras(p, c.Cameras, c.CameraPolicy)
 }
+
+// AuthConfigured reports whether any credential is configured (api_token or users): the HTTP API
+// and the restream then require one.
+func (c *Config) AuthConfigured() bool { return c.APIToken != "" || len(c.Users) > 0 }
 
 func setStr(p *string, def string) {
 	if *p == "" {

@@ -88,8 +88,9 @@ func TestParseEmptyGivesDefaults(t *testing.T) {
 		cfg, err := Parse("c.yaml", []byte(in), Options{})
 		require.NoError(t, err, "%q", in)
 		require.Equal(t, Default(), cfg)
-		require.Equal(t, ":8080", cfg.Listen.HTTP)
-		require.Equal(t, ":8554", cfg.Listen.RTSP)
+		require.Equal(t, "127.0.0.1:8080", cfg.Listen.HTTP, "no credential: loopback only")
+		require.Equal(t, "127.0.0.1:8554", cfg.Listen.RTSP)
+		require.Equal(t, "127.0.0.1:8000", cfg.Listen.RTSPUDP)
 		require.Equal(t, DefaultStoreMaxAge, cfg.Store.MaxAge.D())
 		require.Equal(t, DefaultMaxEvents, *cfg.Store.MaxEvents)
 		require.Equal(t, "cpu", cfg.Inference.Provider)
@@ -290,6 +291,9 @@ func FuzzParse(f *testing.F) {
 		f.Add([]byte(tc.in))
 	}
 	for _, tc := range checkCases {
+		f.Add([]byte(tc.in))
+	}
+	for _, tc := range lockErrorCases {
 		f.Add([]byte(tc.in))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -18,9 +18,11 @@ const module = "github.com/mvwatch/mvwatch/"
 // packages on lower floors (test files are not checked: tests may use anything, internal/testcam
 // included). A new package needs a floor here; pick the lowest one above everything it imports.
 //
-//	0  leaves: plain value types and one-concern helpers, stdlib only (buildinfo: and prometheus)
+//	0  leaves: plain value types and one-concern helpers, stdlib only (buildinfo: and prometheus;
+//	   httpserver: and x/net's connection limit)
 //	1  config (yaml, and the leaves redact and zone)
-//	2  what builds on config alone: the event value type (it uses config's camera-name rule), logging
+//	2  what builds on config alone: the event value type (it uses config's camera-name rule), logging,
+//	   auth (users, roles, the HTTP middleware)
 //	3  stages that touch the outside world: RTSP ingest, FFmpeg demux, pure-Go MV extraction, ONNX
 //	   inference, the pre-decode gate
 //	4  model stages built on inference: captions (llmgen) and thumbnails (diffusion); the tracker and
@@ -36,9 +38,11 @@ const module = "github.com/mvwatch/mvwatch/"
 var floors = map[string]int{
 	"internal/media": 0, "internal/queue": 0, "internal/backoff": 0, "internal/redact": 0, "internal/bpe": 0,
 	"internal/lifecycle": 0, "internal/peer": 0, "internal/zone": 0, "internal/buildinfo": 0,
-	"internal/config": 1,
-	"internal/event":  2, "internal/event/eventtest": 3, "internal/logging": 2, "internal/decodelimit": 2,
-	"ingest": 3, "demux": 3, "mvextract": 3, "inference": 3, "internal/pregate": 3,
+	"internal/httpserver": 0,
+	"internal/config":     1,
+	"internal/event":      2, "internal/event/eventtest": 3, "internal/logging": 2, "internal/decodelimit": 2,
+	"internal/auth": 2,
+	"ingest":        3, "demux": 3, "mvextract": 3, "inference": 3, "internal/pregate": 3,
 	"llmgen": 4, "diffusion": 4, "internal/track": 4,
 	"internal/source": 5, "internal/restream": 5,
 	"internal/bus": 6, "internal/testcam": 6, "internal/natsbus": 6,

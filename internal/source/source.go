@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"time"
@@ -67,6 +68,9 @@ type Config struct {
 	// OnDecode, when set, is called after every access unit sent to the decoder, on the delivery
 	// goroutine.
 	OnDecode func(DecodeInfo)
+	// DialContext opens the camera's TCP connection (the camera policy's dialer, which refuses denied
+	// addresses after name resolution). It defaults to the client's.
+	DialContext func(ctx context.Context, network, address string) (net.Conn, error)
 }
 
 // DecodeInfo describes one access unit's trip through the decoder.
@@ -195,6 +199,7 @@ func (s *Source) runCamera(ctx context.Context, fn func(*media.Frame) error) err
 		MaxQueueBytes:      limits.MaxQueueBytes,
 		MaxAccessUnitBytes: limits.MaxAccessUnitBytes,
 		CheckParams:        sdpCheck.Check,
+		DialContext:        s.cfg.DialContext,
 		OnAccessUnit:       d.onAccessUnit,
 		Log:                s.cfg.Log,
 		OnStateChange: func(st ingest.ClientState) {
