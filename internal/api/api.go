@@ -7,6 +7,7 @@
 package api
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -65,6 +66,9 @@ type Options struct {
 	Heartbeat time.Duration
 	// Logger logs server-side failures. It defaults to slog.Default().
 	Logger *slog.Logger
+	// Reload, when set, reloads the config file and applies it (POST /api/v1/config/reload, as
+	// SIGHUP does). It defaults to nil: the route answers 404 (no config file, or no cameras here).
+	Reload func(ctx context.Context) (config.Diff, error)
 }
 
 // API is the HTTP API (an http.Handler): cameras CRUD and state, event queries, live events as
@@ -113,6 +117,7 @@ func New(opts Options) *API {
 	a.handle("GET /api/v1/events/{id}", a.getEvent)
 	a.handle("GET /api/v1/events/{id}/keyframe", a.keyframe)
 	a.handle("GET /api/v1/events/{id}/thumbnail", a.thumbnail)
+	a.handle("POST /api/v1/config/reload", a.reloadConfig)
 	if opts.Metrics != nil {
 		opts.Metrics.initRoutes(a.routes)
 	}

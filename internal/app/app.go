@@ -78,6 +78,9 @@ type Options struct {
 	Labels []string
 	// Version is reported to MQTT / Home Assistant. It defaults to empty.
 	Version string
+	// LoadConfig loads the config file again, as at start: SIGHUP (Serve) and POST
+	// /api/v1/config/reload use it with ReloadFile. It defaults to nil: no reload.
+	LoadConfig func() (*config.Config, error)
 }
 
 // App is one mvwatch process: see the package documentation.
@@ -362,6 +365,7 @@ func (a *App) startEvents() error {
 		Metrics:      a.apiM,
 		Gate:         a.cfg.Gate,
 		Logger:       a.log,
+		Reload:       a.reloadHandler(),
 	})
 	a.webhooks.Start()
 	a.closers = append(a.closers, func() error { a.webhooks.Close(); return nil })

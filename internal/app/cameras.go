@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/mvwatch/mvwatch/internal/api"
 	"github.com/mvwatch/mvwatch/internal/bus"
 	"github.com/mvwatch/mvwatch/internal/config"
 	"github.com/mvwatch/mvwatch/internal/store"
@@ -105,4 +106,25 @@ func (a *App) Reload(ctx context.Context, next *config.Config) (config.Diff, err
 	}
 	a.fileCfg = next
 	return d, errors.Join(errs...)
+}
+
+// ReloadFile loads the config file again (Options.LoadConfig) and applies it with Reload. A file that
+// does not load changes nothing; the error wraps api.ErrReloadConfig.
+func (a *App) ReloadFile(ctx context.Context) (config.Diff, error) {
+	if a.opts.LoadConfig == nil {
+		return config.Diff{}, fmt.Errorf("%w: no config file (serve runs its built-in cameras)", api.ErrReloadConfig)
+	}
+	next, err := a.opts.LoadConfig()
+	if err != nil {
+		return config.Diff{}, fmt.Errorf("%w: %w", api.ErrReloadConfig, err)
+	}
+	return a.Reload(ctx, next)
+}
+
+// reloadHandler is the API's reload, when this process runs cameras and has a config file.
+func (a *App) reloadHandler() func(context.Context) (config.Diff, error) {
+	if a.fleet == nil || a.opts.LoadConfig == nil {
+		return nil
+	}
+	return a.ReloadFile
 }

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"path/filepath"
 	"slices"
@@ -10,9 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
 	"github.com/mvwatch/mvwatch/internal/config"
+	"github.com/mvwatch/mvwatch/mvextract"
 )
 
 func apiDo(t *testing.T, svc *App, method, path, body string) int {
@@ -89,4 +92,51 @@ func TestReloadAppliesTheDifference(t *testing.T) {
 	d, err = svc.Reload(context.Background(), &next)
 	require.NoError(t, err)
 	require.True(t, d.Empty(), "%s", d)
+}
+
+// TestReloadThroughTheAPI: POST /api/v1/config/reload applies the file as SIGHUP does, needs an admin,
+// and a file that does not load answers 422 and changes nothing.
+func TestReloadThroughTheAPI(t *testing.T) {
+	cam := startTestCamera(t, "127.0.0.1:0")
+	defer cam.Close()
+	cfg := config.Default()
+	cfg.Listen.HTTP, cfg.Listen.RTSP, cfg.Listen.RTSPUDP = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	cfg.Store.Path = filepath.Join(t.TempDir(), "events.db")
+	cfg.APIToken = "s3cret-token"
+	cfg.Cameras = []config.Camera{{Name: "a", URL: cam.URL()}}
+	require.NoError(t, cfg.Cameras[0].Validate(cfg.Gate))
+	var next *config.Config
+	var loadErr error
+	svc, err := New(Options{Config: cfg, Classifier: &alternatingClassifier{},
+		Features: mvextract.FeatureSpec{Clip: mvextract.ClipConfig{Length: 4, Width: 16, Height: 16}},
+		Registry: prometheus.NewRegistry(), Logger: quietLogger(),
+		LoadConfig: func() (*config.Config, error) { return next, loadErr }})
+	require.NoError(t, err)
+	require.NoError(t, svc.Start())
+	defer svc.Close()
+
+	n := *cfg
+	n.Cameras = []config.Camera{{Name: "a", URL: cam.URL()}, {Name: "b", URL: cam.URL()}}
+	require.NoError(t, n.Cameras[1].Validate(n.Gate))
+	next = &n
+	post := func() (int, string) {
+		req, _ := http.NewRequest("POST", "http://"+svc.HTTPAddr()+"/api/v1/config/reload", nil)
+		req.Header.Set("Authorization", "Bearer s3cret-token")
+		req.Header.Set("Content-Type", "application/json")
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	code, body := post()
+	require.Equal(t, http.StatusOK, code, body)
+	require.JSONEq(t, `{"changes":"cameras added [b]","added":["b"],"removed":[],"changed":[],"restart_needed":[]}`, body)
+	require.Equal(t, []string{"a", "b"}, fleetNames(svc))
+
+	loadErr = fmt.Errorf("mvwatch.yaml:3: cameras[0].url: required")
+	code, body = post()
+	require.Equal(t, http.StatusUnprocessableEntity, code, body)
+	require.Contains(t, body, "cameras[0].url: required")
+	require.Equal(t, []string{"a", "b"}, fleetNames(svc))
 }

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/mvwatch/mvwatch/internal/api"
 	"github.com/mvwatch/mvwatch/internal/buildinfo"
 	"github.com/mvwatch/mvwatch/internal/config"
 	"github.com/mvwatch/mvwatch/internal/enrich"
@@ -63,6 +65,7 @@ func Serve(ctx context.Context, cfg *config.Config, opts ServeOptions) error {
 	a, err := New(Options{
 		Config: cfg, Classifier: model, Features: model.Features, Registry: reg, WorkerMetrics: metrics, Logger: log,
 		Captions: captions, Thumbnails: thumbnails, Labels: eventLabels(model.Labels(), nil), Version: buildinfo.Get().Version,
+		LoadConfig: opts.LoadConfig,
 	})
 	if err != nil {
 		return err
@@ -77,7 +80,7 @@ func Serve(ctx context.Context, cfg *config.Config, opts ServeOptions) error {
 		case <-ctx.Done():
 			done = true
 		case <-opts.Reload:
-			reload(ctx, a, opts.LoadConfig, log)
+			reload(ctx, a, log)
 		}
 	}
 	log.Info("shutting down: flushing events")
@@ -101,25 +104,17 @@ func eventLabels(labels, idle []string) []string {
 	return out
 }
 
-// reload loads the config again and applies what changed, logging one report line.
-func reload(ctx context.Context, a *App, load func() (*config.Config, error), log *slog.Logger) {
-	if load == nil {
-		log.Warn("reload: no config to reload")
-		return
-	}
-	next, err := load()
-	if err != nil {
+// reload loads the config file again and applies what changed, logging one report line.
+func reload(ctx context.Context, a *App, log *slog.Logger) {
+	d, err := a.ReloadFile(ctx)
+	switch {
+	case errors.Is(err, api.ErrReloadConfig):
 		log.Error("reload: config not applied", "err", err)
-		return
-	}
-	d, err := a.Reload(ctx, next)
-	if err != nil {
+	case err != nil:
 		log.Error("reload: applied with errors", "changes", d.String(), "err", err)
-		return
+	case len(d.Sections) > 0:
+		log.Info("reload: cameras applied; other sections need a restart", "changes", d.String())
+	default:
+		log.Info("reload: applied", "changes", d.String())
 	}
-	msg := "reload: applied"
-	if len(d.Sections) > 0 {
-		msg = "reload: cameras applied; other sections need a restart"
-	}
-	log.Info(msg, "changes", d.String())
 }
