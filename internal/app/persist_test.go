@@ -117,7 +117,9 @@ func TestReloadThroughTheAPI(t *testing.T) {
 
 	n := *cfg
 	n.Cameras = []config.Camera{{Name: "a", URL: cam.URL()}, {Name: "b", URL: cam.URL()}}
-	require.NoError(t, n.Cameras[1].Validate(n.Gate))
+	for i := range n.Cameras {
+		require.NoError(t, n.Cameras[i].Validate(n.Gate)) // defaults applied, as config.Load does
+	}
 	next = &n
 	post := func() (int, string) {
 		req, _ := http.NewRequest("POST", "http://"+svc.HTTPAddr()+"/api/v1/config/reload", nil)
