@@ -23,12 +23,12 @@ build: setup
 run: build
 	./$(BIN) serve
 
-# `make test` runs `make lint` too; LINT=0 skips it.
-LINT ?= 1
+# `make test` runs `make lint` too; RUN_LINT=0 skips it (not LINT: make has a built-in variable of that name).
+RUN_LINT ?= 1
 test: setup
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
-ifeq ($(LINT),1)
+ifeq ($(RUN_LINT),1)
 	$(MAKE) lint
 endif
 	$(GO) test $(TEST_FLAGS) ./...
