@@ -55,6 +55,9 @@ type Result struct {
 	Awake bool
 	// WokeUp is true when motion in the bitstream woke the camera at this unit.
 	WokeUp bool
+	// Resumed is true when Decode follows units released undecoded (the decoder and whatever reads
+	// its frames see a gap); Decode then starts at an IDR.
+	Resumed bool
 	// Fallback is set on the unit that started a fallback to plain decoding.
 	Fallback FallbackReason
 	// Picture is what the parser found; Err is its error (nil, or wrapping a sentinel).
@@ -81,6 +84,10 @@ type State struct {
 	BufferDrops uint64 `json:"buffer_drops"`
 	// Fallbacks counts fallbacks by reason (every reason present).
 	Fallbacks map[FallbackReason]uint64 `json:"fallbacks"`
+	// KeyframeChecks counts keyframes decoded while asleep to catch slow changes (light, tamper),
+	// KeyframeWakeUps those that found the scene changed and woke the camera.
+	KeyframeChecks  uint64 `json:"keyframe_checks"`
+	KeyframeWakeUps uint64 `json:"keyframe_wake_ups"`
 }
 
 // DecodeFraction is Decoded / (Decoded + Skipped), 1 before any unit was released.
@@ -112,6 +119,10 @@ type Camera struct {
 	skipped   uint64
 	wakeUps   uint64
 	fallbacks map[FallbackReason]uint64
+	// gap is set when units were released undecoded since the last decoded one.
+	gap       bool
+	kfChecks  uint64
+	kfWakeUps uint64
 	// droppedReported is how much of the buffer's drop count the metric already has.
 	droppedReported float64
 }
@@ -245,6 +256,7 @@ func (c *Camera) Push(nalus [][]byte, pts time.Duration) Result {
 		}
 	}
 	if c.awake {
+		res.Resumed, c.gap = c.gap, false
 		res.Decode = append(pending, u)
 		c.undecoded = c.buf.Len()
 		c.decoded += uint64(len(res.Decode))
@@ -263,6 +275,7 @@ func (c *Camera) release(n int) {
 		return
 	}
 	c.skipped += uint64(n)
+	c.gap = true
 	if c.metrics != nil {
 		c.metrics.skipped.Add(float64(n))
 	}
@@ -278,7 +291,27 @@ func (c *Camera) Discontinuity() {
 	c.buf.Reset()
 	c.undecoded = 0
 	c.started = false
+	c.gap = false // the source resets the decoder and its reader at a new session itself
 	c.updateGauges()
+}
+
+// KeyframeChecked records a keyframe decoded while the camera slept (the slow-change check of the
+// package documentation). changed says the check found the scene changed (light, tamper): the
+// learned floors belong to the old scene, so they are forgotten and the camera wakes, decoding
+// from the buffered IDR on at the next unit.
+func (c *Camera) KeyframeChecked(changed bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.kfChecks++
+	outcome := "unchanged"
+	if changed {
+		c.kfWakeUps++
+		outcome = "changed"
+		c.gate.Reset()
+	}
+	if c.metrics != nil {
+		c.metrics.keyframeChecks[outcome].Inc()
+	}
 }
 
 // ResetGate forgets the learned floors and wakes the camera (see Gate.Reset).
@@ -311,16 +344,18 @@ func (c *Camera) State() State {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s := State{
-		Camera:        c.name,
-		Awake:         c.awake,
-		Fallback:      c.fallback,
-		WakeUps:       c.wakeUps,
-		BufferedUnits: c.buf.Len(),
-		BufferedBytes: c.buf.Bytes(),
-		Decoded:       c.decoded,
-		Skipped:       c.skipped,
-		BufferDrops:   c.buf.Drops(),
-		Fallbacks:     make(map[FallbackReason]uint64, len(c.fallbacks)),
+		Camera:          c.name,
+		Awake:           c.awake,
+		Fallback:        c.fallback,
+		WakeUps:         c.wakeUps,
+		BufferedUnits:   c.buf.Len(),
+		BufferedBytes:   c.buf.Bytes(),
+		Decoded:         c.decoded,
+		Skipped:         c.skipped,
+		BufferDrops:     c.buf.Drops(),
+		Fallbacks:       make(map[FallbackReason]uint64, len(c.fallbacks)),
+		KeyframeChecks:  c.kfChecks,
+		KeyframeWakeUps: c.kfWakeUps,
 	}
 	for r, n := range c.fallbacks {
 		s.Fallbacks[r] = n

@@ -69,6 +69,10 @@ func TestCameraSleepsAndReplaysTheGOP(t *testing.T) {
 			require.True(t, r.Decode[0].IDR, "replay starts at an IDR")
 			require.Equal(t, framePTS(i), r.Decode[len(r.Decode)-1].PTS)
 			require.Greater(t, len(r.Decode), 1)
+			require.True(t, r.Resumed, "units were released before the wake-up GOP")
+		}
+		if r.Resumed {
+			require.True(t, r.Decode[0].IDR, "a resumed decode starts at an IDR")
 		}
 	}
 	require.GreaterOrEqual(t, wakeAt, 5*sceneFPS)
@@ -225,6 +229,10 @@ mvwatch_pregate_fallbacks_total{camera="front",reason="gop_overflow"} 0
 mvwatch_pregate_fallbacks_total{camera="front",reason="missing_parameter_set"} 0
 mvwatch_pregate_fallbacks_total{camera="front",reason="no_idr"} 0
 mvwatch_pregate_fallbacks_total{camera="front",reason="unsupported_bitstream"} 0
+# HELP mvwatch_pregate_keyframe_checks_total Keyframes decoded while the camera slept to catch slow changes, by outcome (unchanged, or changed: the camera woke).
+# TYPE mvwatch_pregate_keyframe_checks_total counter
+mvwatch_pregate_keyframe_checks_total{camera="front",outcome="changed"} 0
+mvwatch_pregate_keyframe_checks_total{camera="front",outcome="unchanged"} 0
 # HELP mvwatch_pregate_wakeups_total Asleep-to-awake transitions of the pre-decode gate caused by motion in the bitstream.
 # TYPE mvwatch_pregate_wakeups_total counter
 mvwatch_pregate_wakeups_total{camera="front"} 0
@@ -261,4 +269,31 @@ func TestGOPBuffer(t *testing.T) {
 	require.True(t, b.Push(Unit{IDR: true, Bytes: 100}))
 	require.True(t, b.Push(Unit{IDR: true, Bytes: 5}), "an IDR starts a new GOP")
 	require.Equal(t, 1, b.Len())
+}
+
+func TestCameraKeyframeCheckWakes(t *testing.T) {
+	aus := objectClip(t)
+	c, err := NewCamera("cam1", Config{Codec: CodecH264}, nil)
+	require.NoError(t, err)
+	// Push the quiet start until the camera sleeps and an IDR is buffered undecoded.
+	i := 0
+	for ; i < len(aus); i++ {
+		r := c.Push(aus[i], framePTS(i))
+		if !r.Awake && r.Picture.IDR {
+			break
+		}
+	}
+	require.Less(t, i, 5*sceneFPS, "asleep at an IDR before the object")
+	c.KeyframeChecked(false)
+	r := c.Push(aus[i+1], framePTS(i+1))
+	require.False(t, r.Awake, "an unchanged keyframe keeps the camera asleep")
+	c.KeyframeChecked(true)
+	r = c.Push(aus[i+2], framePTS(i+2))
+	require.True(t, r.Awake, "a changed keyframe wakes the camera")
+	require.True(t, r.Resumed)
+	require.Len(t, r.Decode, 3, "from the buffered IDR on")
+	require.True(t, r.Decode[0].IDR)
+	st := c.State()
+	require.Equal(t, uint64(2), st.KeyframeChecks)
+	require.Equal(t, uint64(1), st.KeyframeWakeUps)
 }

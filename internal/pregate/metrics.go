@@ -17,6 +17,7 @@ type Metrics struct {
 	bufferedBytes *prometheus.GaugeVec
 	bufferDrops   *prometheus.CounterVec
 	fallbacks     *prometheus.CounterVec
+	keyframes     *prometheus.CounterVec
 }
 
 // NewMetrics creates and registers the series on reg.
@@ -50,9 +51,13 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "mvwatch_pregate_fallbacks_total",
 			Help: "Switches to plain decoding (every access unit decoded) by reason.",
 		}, []string{"camera", "reason"}),
+		keyframes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mvwatch_pregate_keyframe_checks_total",
+			Help: "Keyframes decoded while the camera slept to catch slow changes, by outcome (unchanged, or changed: the camera woke).",
+		}, []string{"camera", "outcome"}),
 	}
 	for _, c := range []prometheus.Collector{m.awake, m.wakeUps, m.accessUnits, m.bufferedUnits,
-		m.bufferedBytes, m.bufferDrops, m.fallbacks} {
+		m.bufferedBytes, m.bufferDrops, m.fallbacks, m.keyframes} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register pre-gate metrics: %w", err)
 		}
@@ -72,6 +77,8 @@ type cameraMetrics struct {
 	bufferedBytes prometheus.Gauge
 	bufferDrops   prometheus.Counter
 	fallbacks     map[FallbackReason]prometheus.Counter
+	// keyframeChecks by outcome: "unchanged" or "changed".
+	keyframeChecks map[string]prometheus.Counter
 }
 
 func (m *Metrics) camera(name string) *cameraMetrics {
@@ -89,6 +96,10 @@ func (m *Metrics) camera(name string) *cameraMetrics {
 		bufferedBytes: m.bufferedBytes.WithLabelValues(name),
 		bufferDrops:   m.bufferDrops.WithLabelValues(name),
 		fallbacks:     map[FallbackReason]prometheus.Counter{},
+		keyframeChecks: map[string]prometheus.Counter{
+			"unchanged": m.keyframes.WithLabelValues(name, "unchanged"),
+			"changed":   m.keyframes.WithLabelValues(name, "changed"),
+		},
 	}
 	for _, r := range FallbackReasons {
 		cm.fallbacks[r] = m.fallbacks.WithLabelValues(name, string(r))
@@ -108,4 +119,5 @@ func (cm *cameraMetrics) delete() {
 	cm.parent.bufferedBytes.DeletePartialMatch(labels)
 	cm.parent.bufferDrops.DeletePartialMatch(labels)
 	cm.parent.fallbacks.DeletePartialMatch(labels)
+	cm.parent.keyframes.DeletePartialMatch(labels)
 }
