@@ -23,6 +23,10 @@ type AnalyzeOptions struct {
 	IdleLabels []string
 	// Threads is the decoder thread count. It defaults to 1.
 	Threads int
+	// PreGate, when set and enabled, puts the pre-decode gate in front of the decoder of a raw
+	// H.264/H.265 file, which is then read access unit by access unit as a camera is. It defaults to
+	// nil: every frame is decoded.
+	PreGate *config.PreGate
 }
 
 // AnalyzeStats summarises an AnalyzeFile run.
@@ -31,6 +35,8 @@ type AnalyzeStats struct {
 	Clips      int     // clips classified
 	SkipRatio  float64 // fraction of frames the gate skipped
 	ExitStages map[int]int
+	// PreGate is the pre-decode gate's final state, nil without one.
+	PreGate *PreGateState
 }
 
 // AnalyzeFile runs the serving pipeline (extract, gate, clip, classify, events) over a file and calls
@@ -74,8 +80,13 @@ func AnalyzeFile(ctx context.Context, path string, opts AnalyzeOptions, emit fun
 		return st, err
 	}
 	proc.now = func() time.Time { return time.Unix(0, 0) }
-	src := source.New(source.Config{Input: path, Camera: "file",
-		Decoder: demux.DecoderConfig{MotionVectors: true, Pixels: true, Threads: opts.Threads}})
+	sc := source.Config{Input: path, Camera: "file",
+		Decoder: demux.DecoderConfig{MotionVectors: true, Pixels: true, Threads: opts.Threads}}
+	if opts.PreGate != nil {
+		sc.PreGate = sourcePreGate(*opts.PreGate, nil)
+		sc.OnGap = proc.gap
+	}
+	src := source.New(sc)
 	err = src.Run(ctx, func(fr *media.Frame) error {
 		st.Frames++
 		if err := proc.frame(fr); err != nil {
@@ -85,6 +96,7 @@ func AnalyzeFile(ctx context.Context, path string, opts AnalyzeOptions, emit fun
 	})
 	ev.flush()
 	st.SkipRatio = proc.gate.SkipRatio()
+	st.PreGate = preGateState(src)
 	if err != nil {
 		return st, fmt.Errorf("analyze %s: %w", path, err)
 	}

@@ -39,6 +39,8 @@ type cameraDeps struct {
 	onRemove func(camera string)
 	// jobQueue is the number of clips a camera may have waiting for inference; more are dropped.
 	jobQueue int
+	// pregate is the pre-decode gate in front of each camera's decoder; nil for none.
+	pregate *source.PreGate
 }
 
 // cameraRunner runs one RTSP camera: its source (internal/source) pulls, reconnects and decodes, the
@@ -96,6 +98,8 @@ func startCamera(cfg config.Camera, deps *cameraDeps) (*cameraRunner, error) {
 		OnAccessUnit:    r.onAccessUnit,
 		OnDiscontinuity: r.proc.reset,
 		OnDecode:        r.onDecode,
+		PreGate:         deps.pregate,
+		OnGap:           r.proc.gap,
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
@@ -270,6 +274,7 @@ func (r *cameraRunner) State() CameraState {
 	st.FramesDecoded = r.frames.Load()
 	st.GateOpen = r.proc.gateOpen.Load()
 	st.SkipRatio = math.Float64frombits(r.proc.skipRatio.Load())
+	st.PreGate = preGateState(r.src)
 	if ns := r.last.Load(); ns > 0 {
 		t := time.Unix(0, ns)
 		st.LastFrame = &t

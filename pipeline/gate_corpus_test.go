@@ -199,3 +199,55 @@ func labels(evs []Event) []string {
 	}
 	return out
 }
+
+// analyzePreGate runs AnalyzeFile with the motion gate on and the pre-decode gate pg (nil: off).
+func analyzePreGate(t *testing.T, m *Model, path string, pg *config.PreGate) ([]Event, AnalyzeStats) {
+	t.Helper()
+	var evs []Event
+	st, err := AnalyzeFile(context.Background(), path, AnalyzeOptions{Classifier: m, Features: m.Features,
+		Gate: config.DefaultGate(), Thresholds: config.Thresholds{MinScore: 0.5}, PreGate: pg},
+		func(ev Event) { evs = append(evs, ev) })
+	require.NoError(t, err)
+	return evs, st
+}
+
+// TestPreGateCorpusEventsEqual requires the events with the pre-decode gate to equal those without
+// it on every corpus clip (issue 18): same labels in the same order, starts within one GOP (the
+// scene's GOP is 30 frames, 2 s). It logs the decode fraction, and on the idle clip requires most
+// access units left undecoded.
+func TestPreGateCorpusEventsEqual(t *testing.T) {
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		t.Skip("ffmpeg CLI not found")
+	}
+	m := loadShippedModel(t)
+	dir := t.TempDir()
+	long := os.Getenv("MVWATCH_LONG") == "1"
+	const startTolerance = 2 * time.Second
+	pg := config.DefaultPreGate()
+	for _, c := range gateCorpus() {
+		t.Run(c.name, func(t *testing.T) {
+			if c.long && !long {
+				t.Skip("long variant: MVWATCH_LONG=1")
+			}
+			path := filepath.Join(dir, c.name+".264")
+			c.build(t, path)
+			plain, pst := analyzePreGate(t, m, path, nil)
+			began := time.Now()
+			gated, gst := analyzePreGate(t, m, path, &pg)
+			took := time.Since(began)
+			require.NotNil(t, gst.PreGate)
+			t.Logf("%s: %d frames decoded of %d, decode fraction %.2f, %d wake-ups, %d keyframe wake-ups, fallback %q, run %v\nwithout:\n%swith:\n%s",
+				c.name, gst.Frames, pst.Frames, gst.PreGate.DecodeFraction, gst.PreGate.WakeUps, gst.PreGate.KeyframeWakeUps,
+				gst.PreGate.Fallback, took.Round(time.Millisecond), describe(plain), describe(gated))
+			require.Equal(t, labels(plain), labels(gated), "events with the pre-gate must equal those without")
+			for i := range plain {
+				d := gated[i].Start.Sub(plain[i].Start)
+				require.LessOrEqual(t, d.Abs(), startTolerance, "event %d (%s) starts %v from the one without the pre-gate", i, plain[i].Label, d)
+			}
+			require.Zero(t, gst.PreGate.Fallbacks, "a clean stream needs no fallback")
+			if c.idle {
+				require.Less(t, gst.PreGate.DecodeFraction, 0.6, "an idle camera must be mostly left undecoded")
+			}
+		})
+	}
+}

@@ -7,6 +7,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/mvwatch/mvwatch/internal/pregate"
 )
 
 // Metric label names.
@@ -93,6 +95,9 @@ type Metrics struct {
 	HTTPRequests *prometheus.CounterVec
 	// HTTPSeconds is the API request duration: mvwatch_http_request_seconds{route}.
 	HTTPSeconds *prometheus.HistogramVec
+
+	// PreGate holds the pre-decode gate's mvwatch_pregate_* series (package pregate).
+	PreGate *pregate.Metrics
 }
 
 // latencyBuckets span 100 µs to about 6.5 s.
@@ -151,6 +156,11 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
+	pg, err := pregate.NewMetrics(reg)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	m.PreGate = pg
 	return m, nil
 }
 

@@ -132,6 +132,7 @@ func NewService(opts ServiceOptions) (_ *Service, err error) {
 		metrics:    s.metrics,
 		log:        s.log,
 		jobQueue:   4,
+		pregate:    sourcePreGate(cfg.PreGate, s.metrics),
 		onAccessUnit: func(camera string, au media.AccessUnit) {
 			_ = s.restream.WriteAccessUnit(camera, au) // a camera without viewers is no error worth a log line
 		},

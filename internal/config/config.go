@@ -26,6 +26,8 @@ type Config struct {
 	Thresholds Thresholds `yaml:"thresholds" json:"thresholds"`
 	// Gate is the motion gate used by every camera that does not override it.
 	Gate Gate `yaml:"gate" json:"gate"`
+	// PreGate is the pre-decode gate in front of every camera's decoder.
+	PreGate PreGate `yaml:"pregate" json:"pregate"`
 	// Store holds the embedded event store settings.
 	Store Store `yaml:"store" json:"store"`
 	// Webhooks lists alerting endpoints that receive events as JSON POSTs. It defaults to none.
@@ -75,6 +77,7 @@ func (c *Config) applyDefaults() {
 	c.Inference.applyDefaults()
 	c.Thresholds.applyDefaults()
 	c.Gate = c.Gate.WithDefaults(DefaultGate())
+	c.PreGate.applyDefaults()
 	c.Store.applyDefaults()
 	c.Captions.applyDefaults()
 	c.Thumbnails.applyDefaults()
@@ -98,6 +101,7 @@ func (c *Config) validate(p *problems) {
 	c.Inference.validate(p)
 	c.Thresholds.validate(p)
 	p.addAll("gate", c.Gate.problems())
+	c.PreGate.validate(p)
 	c.Store.validate(p)
 	c.Captions.validate(p)
 	c.Thumbnails.validate(p)

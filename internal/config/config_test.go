@@ -93,6 +93,10 @@ func TestParseEmptyGivesDefaults(t *testing.T) {
 		require.Equal(t, DefaultStoreMaxAge, cfg.Store.MaxAge.D())
 		require.Equal(t, DefaultMaxEvents, *cfg.Store.MaxEvents)
 		require.Equal(t, "cpu", cfg.Inference.Provider)
+		require.True(t, cfg.PreGate.IsEnabled())
+		require.Equal(t, DefaultPreGate(), cfg.PreGate)
+		require.Equal(t, 1, cfg.PreGate.KeyframeEvery)
+		require.Equal(t, 12.0, cfg.PreGate.LumaShift)
 		// Captions and thumbnails are on by default, softly (Enabled left nil), with the shipped models.
 		require.True(t, cfg.Captions.IsEnabled())
 		require.Nil(t, cfg.Captions.Enabled)
@@ -131,6 +135,10 @@ var configErrorCases = []struct {
 	{"retries", "webhooks:\n  - url: http://h/x\n    max_retries: -1\n", "c.yaml:3: webhooks[0].max_retries: must be 0..100"},
 	{"provider", "inference:\n  provider: tpu\n", `c.yaml:2: inference.provider: must be cpu, cuda or openvino, not "tpu"`},
 	{"store", "store:\n  max_events: -3\n", "c.yaml:2: store.max_events: must not be negative"},
+	{"pregate buffer", "pregate:\n  buffer_bytes: 100\n", "c.yaml:2: pregate.buffer_bytes: must be 65536..268435456 (64 KiB..256 MiB), not 100"},
+	{"pregate keyframe", "pregate:\n  keyframe_every: -2\n", "c.yaml:2: pregate.keyframe_every: must be 1..1000, or -1 for no keyframe check, not -2"},
+	{"pregate idr", "pregate:\n  max_idr_interval: 100ms\n", "c.yaml:2: pregate.max_idr_interval: must be 1s..10m, not 100ms"},
+	{"pregate field", "pregate:\n  sleepy: true\n", `c.yaml:2: pregate: unknown field "sleepy"`},
 	{"duplicate key", "model_dir: a\nmodel_dir: b\n", `c.yaml:2: mapping key "model_dir" already defined at line 1`},
 	{"caption queue", "captions:\n  enabled: true\n  queue: -1\n", "c.yaml:3: captions.queue: must be 1..100000, not -1"},
 	{"caption field", "captions:\n  draft: x\n", `c.yaml:2: captions: unknown field "draft"`},
@@ -317,4 +325,11 @@ func TestExampleConfigParses(t *testing.T) {
 	require.Equal(t, def.Thumbnails, cfg.Thumbnails, "the example documents the thumbnail defaults")
 	require.Equal(t, "front door", cfg.Cameras[0].Zone)
 	require.Equal(t, "driveway", cfg.Cameras[0].Scene)
+}
+
+func TestPreGateCanBeTurnedOff(t *testing.T) {
+	cfg, err := Parse("c.yaml", []byte("pregate:\n  enabled: false\n  keyframe_every: -1\n  hold: 0s\n"), Options{})
+	require.NoError(t, err)
+	require.False(t, cfg.PreGate.IsEnabled())
+	require.Equal(t, -1, cfg.PreGate.KeyframeEvery)
 }

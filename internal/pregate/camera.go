@@ -123,6 +123,9 @@ type Camera struct {
 	gap       bool
 	kfChecks  uint64
 	kfWakeUps uint64
+	// replayOld is set by a keyframe check that woke the camera at an IDR not yet pushed: that
+	// Push hands out the old GOP's undecoded units instead of releasing them.
+	replayOld bool
 	// droppedReported is how much of the buffer's drop count the metric already has.
 	droppedReported float64
 }
@@ -218,7 +221,12 @@ func (c *Camera) Push(nalus [][]byte, pts time.Duration) Result {
 
 	// Units the decoder has not seen: released undecoded at an IDR, replayed on waking.
 	var pending []Unit
-	if u.IDR {
+	if u.IDR && c.replayOld {
+		// The keyframe check saw the scene change between the last IDR and this one: the decoder
+		// gets the old GOP too, so the event starts where the change may have begun.
+		pending = append(pending, c.buf.Units()[c.undecoded:]...)
+		c.undecoded = 0
+	} else if u.IDR {
 		c.release(c.buf.Len() - c.undecoded)
 		c.undecoded = 0
 	} else if c.undecoded < c.buf.Len() {
@@ -255,6 +263,7 @@ func (c *Camera) Push(nalus [][]byte, pts time.Duration) Result {
 			c.metrics.wakeUps.Inc()
 		}
 	}
+	c.replayOld = false
 	if c.awake {
 		res.Resumed, c.gap = c.gap, false
 		res.Decode = append(pending, u)
@@ -295,10 +304,18 @@ func (c *Camera) Discontinuity() {
 	c.updateGauges()
 }
 
-// KeyframeChecked records a keyframe decoded while the camera slept (the slow-change check of the
-// package documentation). changed says the check found the scene changed (light, tamper): the
-// learned floors belong to the old scene, so they are forgotten and the camera wakes, decoding
-// from the buffered IDR on at the next unit.
+// Awake reports whether the camera's decoder runs.
+func (c *Camera) Awake() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.awake
+}
+
+// KeyframeChecked records the slow-change check of a keyframe decoded on its own while the camera
+// slept (see the package documentation), before that IDR is pushed. changed says the check found
+// the scene changed (light, tamper, an object the frame-level signals missed): the learned floors
+// belong to the old scene, so they are forgotten and the camera wakes; the next Push, that IDR's,
+// hands the decoder the buffered GOP before it too, so nothing since the previous keyframe is lost.
 func (c *Camera) KeyframeChecked(changed bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -308,6 +325,7 @@ func (c *Camera) KeyframeChecked(changed bool) {
 		c.kfWakeUps++
 		outcome = "changed"
 		c.gate.Reset()
+		c.replayOld = true
 	}
 	if c.metrics != nil {
 		c.metrics.keyframeChecks[outcome].Inc()

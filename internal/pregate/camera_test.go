@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
@@ -272,27 +273,41 @@ func TestGOPBuffer(t *testing.T) {
 }
 
 func TestCameraKeyframeCheckWakes(t *testing.T) {
-	aus := objectClip(t)
+	s := measureScene{name: "day crf", codec: CodecH264, args: crfArgs}
+	aus := readAccessUnits(t, CodecH264, encode(t, s.codec, s.graph(), s.args...))
 	c, err := NewCamera("cam1", Config{Codec: CodecH264}, nil)
 	require.NoError(t, err)
-	// Push the quiet start until the camera sleeps and an IDR is buffered undecoded.
-	i := 0
+	// Push the quiet start until the camera sleeps with a whole GOP buffered undecoded.
+	idr := func(i int) bool { return h264.IsRandomAccess(aus[i]) }
+	i, asleepAt := 0, -1
 	for ; i < len(aus); i++ {
-		r := c.Push(aus[i], framePTS(i))
-		if !r.Awake && r.Picture.IDR {
+		if asleepAt >= 0 && idr(i) && i > asleepAt+1 {
 			break
 		}
+		r := c.Push(aus[i], framePTS(i))
+		if !r.Awake && asleepAt < 0 && r.Picture.IDR {
+			asleepAt = i
+		}
 	}
-	require.Less(t, i, 5*sceneFPS, "asleep at an IDR before the object")
+	require.Positive(t, asleepAt)
+	require.False(t, c.Awake())
 	c.KeyframeChecked(false)
-	r := c.Push(aus[i+1], framePTS(i+1))
-	require.False(t, r.Awake, "an unchanged keyframe keeps the camera asleep")
+	// An unchanged keyframe keeps the camera asleep: its IDR releases the old GOP.
+	r := c.Push(aus[i], framePTS(i))
+	require.False(t, r.Awake)
+	require.Empty(t, r.Decode)
+	// Sleep through to the next IDR; a changed keyframe wakes the camera at it, with the old GOP.
+	for i++; !idr(i); i++ {
+		require.False(t, c.Push(aus[i], framePTS(i)).Awake)
+	}
+	gopStart := i - c.State().BufferedUnits
 	c.KeyframeChecked(true)
-	r = c.Push(aus[i+2], framePTS(i+2))
+	r = c.Push(aus[i], framePTS(i))
 	require.True(t, r.Awake, "a changed keyframe wakes the camera")
 	require.True(t, r.Resumed)
-	require.Len(t, r.Decode, 3, "from the buffered IDR on")
+	require.Len(t, r.Decode, i-gopStart+1, "the old GOP and the new IDR")
 	require.True(t, r.Decode[0].IDR)
+	require.Equal(t, framePTS(gopStart), r.Decode[0].PTS)
 	st := c.State()
 	require.Equal(t, uint64(2), st.KeyframeChecks)
 	require.Equal(t, uint64(1), st.KeyframeWakeUps)
