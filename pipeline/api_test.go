@@ -87,7 +87,8 @@ func (m *memCameras) State(name string) (CameraState, error) {
 	if err != nil {
 		return CameraState{}, err
 	}
-	st := CameraState{Name: name, Phase: PhaseRunning, Since: t0, FramesDecoded: 42, SkipRatio: 0.9}
+	st := CameraState{Name: name, Phase: PhaseRunning, Since: t0, FramesDecoded: 42, SkipRatio: 0.9,
+		PreGate: &PreGateState{Asleep: true, WakeUps: 2, AccessUnits: 900, BufferedAccessUnits: 12, BufferedBytes: 4096, DecodeFraction: 0.1}}
 	if !c.IsEnabled() {
 		st.Phase = PhaseDisabled
 	}

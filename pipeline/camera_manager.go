@@ -64,6 +64,8 @@ type PreGateState struct {
 	// BufferedAccessUnits and BufferedBytes are the GOP buffer's content.
 	BufferedAccessUnits int `json:"buffered_access_units"`
 	BufferedBytes       int `json:"buffered_bytes"`
+	// AccessUnits counts the access units the pre-gate has seen, decoded or not.
+	AccessUnits uint64 `json:"access_units"`
 	// DecodeFraction is the fraction of access units decoded (replays included).
 	DecodeFraction float64 `json:"decode_fraction"`
 	// Fallback is why the camera decodes every access unit, empty while the gate is in charge:

@@ -41,6 +41,7 @@ func preGateState(src *source.Source) *PreGateState {
 		Asleep:              !st.Awake,
 		WakeUps:             st.WakeUps,
 		KeyframeWakeUps:     st.KeyframeWakeUps,
+		AccessUnits:         st.AccessUnits,
 		BufferedAccessUnits: st.BufferedUnits,
 		BufferedBytes:       st.BufferedBytes,
 		DecodeFraction:      st.DecodeFraction(),

@@ -77,6 +77,8 @@ type State struct {
 	// BufferedUnits and BufferedBytes are the GOP buffer's content.
 	BufferedUnits int `json:"buffered_access_units"`
 	BufferedBytes int `json:"buffered_bytes"`
+	// AccessUnits counts the units pushed.
+	AccessUnits uint64 `json:"access_units"`
 	// Decoded counts units handed to the decoder, Skipped units released undecoded.
 	Decoded uint64 `json:"decoded"`
 	Skipped uint64 `json:"skipped"`
@@ -123,6 +125,7 @@ type Camera struct {
 	gap       bool
 	kfChecks  uint64
 	kfWakeUps uint64
+	pushed    uint64
 	// replayOld is set by a keyframe check that woke the camera at an IDR not yet pushed: that
 	// Push hands out the old GOP's undecoded units instead of releasing them.
 	replayOld bool
@@ -189,6 +192,7 @@ func (c *Camera) Push(nalus [][]byte, pts time.Duration) Result {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 
+	c.pushed++
 	res := Result{Picture: pic, Err: err}
 	u := Unit{NALUs: nalus, PTS: pts, Bytes: unitBytes(nalus)}
 	if err == nil {
@@ -366,6 +370,7 @@ func (c *Camera) State() State {
 		Awake:           c.awake,
 		Fallback:        c.fallback,
 		WakeUps:         c.wakeUps,
+		AccessUnits:     c.pushed,
 		BufferedUnits:   c.buf.Len(),
 		BufferedBytes:   c.buf.Bytes(),
 		Decoded:         c.decoded,

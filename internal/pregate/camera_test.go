@@ -85,6 +85,7 @@ func TestCameraSleepsAndReplaysTheGOP(t *testing.T) {
 	st := c.State()
 	require.False(t, st.Awake)
 	require.Equal(t, uint64(1), st.WakeUps)
+	require.Equal(t, uint64(len(aus)), st.AccessUnits)
 	require.Equal(t, uint64(len(decoded)), st.Decoded)
 	require.Positive(t, st.Skipped)
 	require.Equal(t, len(aus), int(st.Decoded+st.Skipped)+st.BufferedUnits-countBufferedDecoded(results, st))
