@@ -28,7 +28,11 @@ import (
 // benchServeRun is one load level of `mvwatch bench serve`.
 type benchServeRun struct {
 	Cameras        int     `json:"cameras"`
+	Config         string  `json:"config"` // pregate+gate, gate or plain
 	Gate           bool    `json:"gate"`
+	PreGate        bool    `json:"pregate"`
+	DecodeFraction float64 `json:"decode_fraction"` // access units decoded, 1 without the pre-gate
+	PreGateWakeUps float64 `json:"pregate_wake_ups"`
 	Realtime       int     `json:"realtime"` // cameras that decoded >= 95% of the frames sent, with no drops
 	MinFPS         float64 `json:"min_fps"`
 	MeanFPS        float64 `json:"mean_fps"`
@@ -49,10 +53,11 @@ func runBenchServe(args []string) int {
 	warmup := fs.Duration("warmup", 5*time.Second, "time before measuring (gate warm-up, connections)")
 	size := fs.String("size", "1280x720", "test camera picture size")
 	fps := fs.Int("fps", 15, "test camera frame rate")
-	gateModes := fs.String("gate", "on,off", "motion gate settings to compare: on, off or on,off")
+	configs := fs.String("configs", "pregate,gate,plain", "configurations to compare: pregate (pre-decode gate + motion gate), gate (motion gate alone), plain")
+	period := fs.Int("crossing-every", 20, "seconds between the test scene's 2 s object crossings (the clip's length)")
 	modelDir := fs.String("model", defaultModelDir, "model directory")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: mvwatch bench serve [flags]\n\nRuns N built-in test cameras (a mostly idle scene: a static picture with sensor noise and one\nobject crossing every 20 s) through the whole serving pipeline in this process and reports how many\nstay real time, with the motion gate on and off; then inference throughput at batch 1, 4, 8.")
+		fmt.Fprintln(fs.Output(), "usage: mvwatch bench serve [flags]\n\nRuns N built-in test cameras (a mostly idle scene: a static picture with sensor noise and one\nobject crossing every 20 s) through the whole serving pipeline in this process and reports how many\nstay real time with the pre-decode gate and the motion gate (pregate), the motion gate alone (gate) and\nplain decoding (plain), next to the decode limit of ffmpeg -threads 1 -flags2 +export_mvs on the same\nclip; then inference throughput at batch 1, 4, 8.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -66,9 +71,18 @@ func runBenchServe(args []string) int {
 	defer os.RemoveAll(dir)
 	clip := filepath.Join(dir, "idle.264")
 	fmt.Fprintf(os.Stderr, "generating %s (%s, %d fps) ...\n", clip, *size, *fps)
-	if err := generateIdleScene(clip, *size, *fps); err != nil {
+	if err := generateIdleScene(clip, *size, *fps, *period); err != nil {
 		return fail(err)
 	}
+	cfgs, err := parseBenchConfigs(*configs)
+	if err != nil {
+		return fail(err)
+	}
+	perCore, decodeLimit, err := benchDecodeLimit(clip, *fps)
+	if err != nil {
+		return fail(err)
+	}
+	fmt.Printf("decode limit: %.0f fps on one core (ffmpeg -threads 1 -flags2 +export_mvs), %.0f cameras on %d cores\n", perCore, decodeLimit, runtime.NumCPU())
 	model, err := resolveModelDir(*modelDir)
 	if err != nil {
 		return fail(err)
@@ -80,16 +94,15 @@ func runBenchServe(args []string) int {
 		if err != nil || n < 1 {
 			return fail(fmt.Errorf("bad camera count %q", s))
 		}
-		for _, g := range strings.Split(*gateModes, ",") {
-			gate := strings.TrimSpace(g) == "on"
-			r, err := benchServeOnce(clip, model, dir, n, gate, *warmup, *duration)
+		for _, c := range cfgs {
+			r, err := benchServeOnce(clip, model, dir, n, c, *warmup, *duration)
 			if err != nil {
 				return fail(err)
 			}
 			runs = append(runs, r)
-			fmt.Printf("cameras=%-3d gate=%-5v realtime=%-3d fps min/mean %5.1f/%5.1f (sent %4.1f) skip=%4.0f%% clips=%5.0f events=%4.0f latency p50/p99 %.2f/%.2fs rss/camera %.1f MB cpu %.2f s/s\n",
-				r.Cameras, r.Gate, r.Realtime, r.MinFPS, r.MeanFPS, r.SentFPS, 100*r.SkipRatio, r.Clips, r.Events, r.LatencyP50, r.LatencyP99, r.RSSPerCameraMB, r.CPUSecondsPerS)
-			if gate && r.Realtime == n && n > best {
+			fmt.Printf("cameras=%-3d %-12s realtime=%-3d fps min/mean %5.1f/%5.1f (sent %4.1f) decoded=%4.0f%% skip=%4.0f%% clips=%5.0f events=%4.0f latency p50/p99 %.2f/%.2fs rss/camera %.1f MB cpu %.2f s/s\n",
+				r.Cameras, r.Config, r.Realtime, r.MinFPS, r.MeanFPS, r.SentFPS, 100*r.DecodeFraction, 100*r.SkipRatio, r.Clips, r.Events, r.LatencyP50, r.LatencyP99, r.RSSPerCameraMB, r.CPUSecondsPerS)
+			if c == cfgs[0] && r.Realtime == n && n > best {
 				best = n
 			}
 		}
@@ -103,21 +116,24 @@ func runBenchServe(args []string) int {
 		fmt.Printf("inference batch %d: %.1f clips/s (%.2fx batch 1)\n", t.Batch, t.ClipsPerSecond, t.Ratio)
 		speedup = max(speedup, t.Ratio)
 	}
-	line, _ := json.Marshal(map[string]any{"cameras_realtime": best, "runs": runs, "batching": tp, "batch_speedup": speedup,
-		"size": *size, "fps": *fps, "cpus": runtime.NumCPU()})
+	line, _ := json.Marshal(map[string]any{"cameras_realtime": best, "configs": summarizeBenchConfigs(cfgs, runs), "runs": runs,
+		"decode_limit_fps_per_core": perCore, "decode_limit_cameras": decodeLimit,
+		"batching": tp, "batch_speedup": speedup, "size": *size, "fps": *fps, "cpus": runtime.NumCPU()})
 	fmt.Println(string(line))
 	return 0
 }
 
 // generateIdleScene encodes a mostly idle camera scene: a static textured picture with temporal sensor
-// noise, and a box crossing the frame for 2 s of every 20 s. x264 veryfast, no B-frames, GOP 2 s.
-func generateIdleScene(path, size string, fps int) error {
+// noise, and a box crossing the frame for 2 s of every period seconds (at least 14). x264 veryfast, no
+// B-frames, GOP 2 s.
+func generateIdleScene(path, size string, fps, period int) error {
+	period = max(period, 14)
 	w, _, _ := strings.Cut(size, "x")
 	out, err := exec.Command("ffmpeg", "-v", "error", "-nostdin", "-y",
 		"-f", "lavfi", "-i", fmt.Sprintf("testsrc2=size=%s:rate=%d,trim=end_frame=1,loop=-1:1:0,setpts=N/%d/TB,noise=alls=4:allf=t", size, fps, fps),
 		"-f", "lavfi", "-i", fmt.Sprintf("color=c=white:size=120x200:rate=%d", fps),
-		"-filter_complex", fmt.Sprintf("[0][1]overlay=x='if(between(t,12,14),(t-12)*%s/2,-200)':y=200:shortest=1", w),
-		"-t", "20", "-c:v", "libx264", "-preset", "veryfast", "-bf", "0", "-g", strconv.Itoa(2*fps),
+		"-filter_complex", fmt.Sprintf("[0][1]overlay=x='if(between(t,%d,%d),(t-%d)*%s/2,-200)':y=200:shortest=1", period-8, period-6, period-8, w),
+		"-t", strconv.Itoa(period), "-c:v", "libx264", "-preset", "veryfast", "-bf", "0", "-g", strconv.Itoa(2*fps),
 		"-pix_fmt", "yuv420p", "-f", "h264", path).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("ffmpeg: %w: %s", err, out)
@@ -125,8 +141,9 @@ func generateIdleScene(path, size string, fps int) error {
 	return nil
 }
 
-func benchServeOnce(clip, modelDir, dir string, n int, gate bool, warmup, duration time.Duration) (benchServeRun, error) {
-	res := benchServeRun{Cameras: n, Gate: gate}
+func benchServeOnce(clip, modelDir, dir string, n int, bc benchConfig, warmup, duration time.Duration) (benchServeRun, error) {
+	gate := bc.Gate
+	res := benchServeRun{Cameras: n, Config: bc.Name, Gate: gate, PreGate: bc.PreGate}
 	log := slog.New(slog.DiscardHandler)
 	runtime.GC()
 	rss0 := rssMB()
@@ -138,8 +155,10 @@ func benchServeOnce(clip, modelDir, dir string, n int, gate bool, warmup, durati
 	}()
 	cfg := config.Default()
 	cfg.Listen.HTTP, cfg.Listen.RTSP = "127.0.0.1:0", "127.0.0.1:0"
-	cfg.Store.Path = filepath.Join(dir, fmt.Sprintf("bench-%d-%v.db", n, gate))
+	cfg.Store.Path = filepath.Join(dir, fmt.Sprintf("bench-%d-%s.db", n, strings.ReplaceAll(bc.Name, "+", "-")))
 	cfg.Gate.Enabled = &gate
+	pregate := bc.PreGate
+	cfg.PreGate.Enabled = &pregate
 	for i := range n {
 		src, err := ingest.OpenAnnexB(clip, ingest.AnnexBOptions{Loop: true})
 		if err != nil {
@@ -173,11 +192,11 @@ func benchServeOnce(clip, modelDir, dir string, n int, gate bool, warmup, durati
 	defer svc.Close()
 
 	time.Sleep(warmup)
-	frames0 := make([]uint64, n)
+	states0 := make([]pipeline.CameraState, n)
 	sent0 := make([]uint64, n)
 	for i := range n {
-		st, _ := svc.Fleet().State(fmt.Sprintf("cam%d", i))
-		frames0[i], sent0[i] = st.FramesDecoded, cams[i].Sent()
+		states0[i], _ = svc.Fleet().State(fmt.Sprintf("cam%d", i))
+		sent0[i] = cams[i].Sent()
 	}
 	cpu0 := cpuSeconds()
 	clips0 := counterSum(reg, "mvwatch_early_exits_total")
@@ -186,14 +205,18 @@ func benchServeOnce(clip, modelDir, dir string, n int, gate bool, warmup, durati
 	res.MinFPS = math.Inf(1)
 	for i := range n {
 		st, _ := svc.Fleet().State(fmt.Sprintf("cam%d", i))
-		got := float64(st.FramesDecoded - frames0[i])
+		got := float64(st.FramesDecoded - states0[i].FramesDecoded)
 		sent := float64(cams[i].Sent() - sent0[i])
 		fps := got / duration.Seconds()
 		res.MinFPS = min(res.MinFPS, fps)
 		res.MeanFPS += fps / float64(n)
 		res.SentFPS += sent / duration.Seconds() / float64(n)
 		res.SkipRatio += st.SkipRatio / float64(n)
-		if sent > 0 && got >= 0.95*sent && cams[i].Dropped() == 0 {
+		res.DecodeFraction += min(got/max(sent, 1), 1) / float64(n)
+		if st.PreGate != nil && states0[i].PreGate != nil {
+			res.PreGateWakeUps += float64(st.PreGate.WakeUps+st.PreGate.KeyframeWakeUps-states0[i].PreGate.WakeUps-states0[i].PreGate.KeyframeWakeUps) / float64(n)
+		}
+		if benchKeptUp(states0[i], st, sent, cams[i].Dropped() > 0) {
 			res.Realtime++
 		}
 	}
