@@ -224,7 +224,7 @@ func TestPreGateCorpusEventsEqual(t *testing.T) {
 	long := os.Getenv("MVWATCH_LONG") == "1"
 	const startTolerance = 2 * time.Second
 	pg := config.DefaultPreGate()
-	for _, c := range gateCorpus() {
+	for _, c := range append(gateCorpus(), preGateClips()...) {
 		t.Run(c.name, func(t *testing.T) {
 			if c.long && !long {
 				t.Skip("long variant: MVWATCH_LONG=1")
@@ -249,5 +249,22 @@ func TestPreGateCorpusEventsEqual(t *testing.T) {
 				require.Less(t, gst.PreGate.DecodeFraction, 0.6, "an idle camera must be mostly left undecoded")
 			}
 		})
+	}
+}
+
+// lightGraph is seconds of an idle camera (the scene's first frame with sensor noise) whose
+// brightness follows expr (of t, in seconds; eq's brightness, 1.0 = 255 grey levels), as [out].
+func lightGraph(seconds int, expr string) string {
+	return fmt.Sprintf("[0:v]trim=end_frame=1,loop=loop=%d:size=1:start=0,setpts=N/15/TB,noise=alls=4:allf=t,"+
+		"eq=brightness='%s':eval=frame[out]", seconds*15-1, expr)
+}
+
+// preGateClips are clips for the pre-gate's keyframe check: light changes while a camera sleeps.
+func preGateClips() []corpusClip {
+	return []corpusClip{
+		{name: "light-step-asleep", why: "20 s idle, then a light switched on (+51 grey levels) for 10 s", idle: false,
+			build: func(t *testing.T, p string) { ffmpegScene(t, p, lightGraph(30, "0.2*gte(t,20)")) }},
+		{name: "light-ramp-asleep", why: "20 s idle, then 20 s of slow exposure drift (+25 grey levels), no event either way",
+			build: func(t *testing.T, p string) { ffmpegScene(t, p, lightGraph(45, "0.1*min(max(t-20,0)/20,1)")) }},
 	}
 }
