@@ -259,7 +259,10 @@ func (r *Server) OnPlay(ctx *gortsplib.ServerHandlerOnPlayCtx) (*base.Response, 
 	return &base.Response{StatusCode: base.StatusOK}, nil
 }
 
-// replay queues the cached GOP on a viewer's session, when it is set up on the camera's stream.
+// replay queues the cached GOP on a viewer's session, when it is set up on the camera's stream. The
+// session joins the stream's readers only after OnPlay returns, so a unit written in between (a few
+// microseconds against a frame interval of tens of milliseconds) misses this viewer; its decoder then
+// sees one lost picture, as after a lost packet.
 func (c *restreamCamera) replay(ss *gortsplib.ServerSession) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
