@@ -268,3 +268,36 @@ func preGateClips() []corpusClip {
 			build: func(t *testing.T, p string) { ffmpegScene(t, p, lightGraph(45, "0.1*min(max(t-20,0)/20,1)")) }},
 	}
 }
+
+// TestPreGateRealFootage runs the committed real clips (testdata/realfootage, H.264 in MP4, turned
+// into raw streams without re-encoding) with and without the pre-decode gate: the same events.
+func TestPreGateRealFootage(t *testing.T) {
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		t.Skip("ffmpeg CLI not found")
+	}
+	clips, err := filepath.Glob(filepath.Join("..", "testdata", "realfootage", "clips", "*.mp4"))
+	require.NoError(t, err)
+	require.NotEmpty(t, clips)
+	m := loadShippedModel(t)
+	dir := t.TempDir()
+	pg := config.DefaultPreGate()
+	for _, clip := range clips {
+		name := strings.TrimSuffix(filepath.Base(clip), ".mp4")
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(dir, name+".264")
+			out, err := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-i", clip, "-map", "0:v:0",
+				"-c", "copy", "-bsf:v", "h264_mp4toannexb", "-f", "h264", path).CombinedOutput()
+			require.NoError(t, err, "%s", out)
+			plain, _ := analyzePreGate(t, m, path, nil)
+			gated, gst := analyzePreGate(t, m, path, &pg)
+			require.NotNil(t, gst.PreGate)
+			t.Logf("%s: decode fraction %.2f of %d access units, %d wake-ups, %d keyframe wake-ups, fallback %q\nwithout:\n%swith:\n%s",
+				name, gst.PreGate.DecodeFraction, gst.PreGate.AccessUnits, gst.PreGate.WakeUps, gst.PreGate.KeyframeWakeUps,
+				gst.PreGate.Fallback, describe(plain), describe(gated))
+			require.Equal(t, labels(plain), labels(gated), "events with the pre-gate must equal those without")
+			for i := range plain {
+				require.LessOrEqual(t, gated[i].Start.Sub(plain[i].Start).Abs(), 2*time.Second, "event %d (%s)", i, plain[i].Label)
+			}
+		})
+	}
+}
