@@ -23,20 +23,37 @@ var withPixels = mvOnly
 
 func init() { withPixels.Pixels = true }
 
+// wake is one resumption after a gap: the access unit at which the pre-gate decided (its PTS) and
+// the first frame decoded after it (where the replay starts).
+type wake struct{ at, from time.Duration }
+
 // runFileFrames decodes path with the pre-gate pg (nil: none) and returns the frames' PTS, the
 // number of gaps reported and the pre-gate's state.
 func runFileFrames(t *testing.T, path string, pg *PreGate) ([]time.Duration, int, pregate.State) {
+	pts, wakes, st := runFileWakes(t, path, pg)
+	return pts, len(wakes), st
+}
+
+// runFileWakes is runFileFrames returning the resumptions.
+func runFileWakes(t *testing.T, path string, pg *PreGate) ([]time.Duration, []wake, pregate.State) {
 	t.Helper()
 	var pts []time.Duration
-	gaps := 0
-	s := New(Config{Input: path, Camera: "cam", Decoder: withPixels, PreGate: pg, OnGap: func() { gaps++ }})
+	var wakes []wake
+	var lastAU time.Duration
+	pending := false
+	s := New(Config{Input: path, Camera: "cam", Decoder: withPixels, PreGate: pg,
+		OnAccessUnit: func(au media.AccessUnit) { lastAU = au.PTS },
+		OnGap:        func() { wakes, pending = append(wakes, wake{at: lastAU}), true }})
 	require.NoError(t, s.Run(context.Background(), func(f *media.Frame) error {
 		pts = append(pts, f.PTS)
+		if pending {
+			wakes[len(wakes)-1].from, pending = f.PTS, false
+		}
 		return nil
 	}))
 	st, ok := s.PreGateState()
 	require.Equal(t, pg != nil, ok)
-	return pts, gaps, st
+	return pts, wakes, st
 }
 
 // writeTemp writes data to a file named name in a temporary folder.
@@ -61,12 +78,24 @@ func TestPreGateIdleSceneSleepsAndKeepsOrder(t *testing.T) {
 	require.NoError(t, err)
 	path := writeTemp(t, "idle.264", data)
 	plain, _, _ := runFileFrames(t, path, nil)
-	gated, gaps, st := runFileFrames(t, path, &PreGate{})
+	gated, wakes, st := runFileWakes(t, path, &PreGate{})
+	gaps := len(wakes)
 	for i := 1; i < len(gated); i++ {
 		require.Greater(t, gated[i], gated[i-1], "frames in PTS order across replays")
 	}
 	require.Empty(t, st.Fallback)
 	require.Positive(t, gaps, "released units are reported as gaps")
+	// The crossing starts 22.4 s in: the first wake after it is at most a GOP (2 s) and two
+	// pictures later, and its replay starts before the crossing.
+	crossing := 22400 * time.Millisecond
+	for _, w := range wakes {
+		if w.at >= crossing {
+			t.Logf("wake-up at %.2f s, %.2f s after the crossing began; replay from %.2f s", w.at.Seconds(), (w.at - crossing).Seconds(), w.from.Seconds())
+			require.LessOrEqual(t, w.at-crossing, 2*time.Second+2*time.Second/15)
+			require.LessOrEqual(t, w.from, crossing)
+			break
+		}
+	}
 	require.Less(t, len(gated), len(plain)*6/10, "an idle camera is mostly left undecoded")
 	// Every frame of the scene's crossing (2.4-5.6 s after the idle stretch) is decoded.
 	frame := func(p time.Duration) int64 { return (p*15 + time.Second/2).Milliseconds() / 1000 }
