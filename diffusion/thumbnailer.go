@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/mvwatch/mvwatch/internal/lifecycle"
+	"github.com/mvwatch/mvwatch/internal/queue"
 )
 
 // ThumbnailJob asks for one event thumbnail.
@@ -58,12 +60,8 @@ type Thumbnailer struct {
 	metrics      *ThumbnailMetrics
 	defaultEvals int
 
-	queue  chan ThumbnailJob
-	mu     sync.Mutex // guards closed against Submit after Close
-	closed bool
-	ctx    context.Context
-	cancel context.CancelFunc
-	done   chan struct{}
+	queue   *queue.Queue[ThumbnailJob]
+	workers *lifecycle.Group // the worker goroutine; Close cancels its context
 }
 
 // NewThumbnailer checks the configuration, registers the metrics and starts the worker goroutine.
@@ -99,10 +97,13 @@ func NewThumbnailer(cfg ThumbnailerConfig) (*Thumbnailer, error) {
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t := &Thumbnailer{cfg: cfg, metrics: m, defaultEvals: defaultEvals, queue: make(chan ThumbnailJob, cfg.QueueSize),
-		ctx: ctx, cancel: cancel, done: make(chan struct{})}
-	go t.run()
+	m.Steps.WithLabelValues(cfg.Scheduler) // present from start, at zero
+	t := &Thumbnailer{cfg: cfg, metrics: m, defaultEvals: defaultEvals,
+		queue:   queue.New[ThumbnailJob](cfg.QueueSize, queue.Options{Drops: m.Dropped}),
+		workers: lifecycle.NewGroup(context.Background())}
+	if err := t.workers.Go(t.run); err != nil {
+		return nil, err
+	}
 	return t, nil
 }
 
@@ -112,47 +113,31 @@ func (t *Thumbnailer) Metrics() *ThumbnailMetrics { return t.metrics }
 // Submit queues a job without blocking. It returns false, counting a drop, when the queue is full or the
 // Thumbnailer is closed.
 func (t *Thumbnailer) Submit(job ThumbnailJob) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.closed {
-		t.metrics.Dropped.Inc()
+	if t.workers.Context().Err() != nil {
+		t.queue.Drop()
 		return false
 	}
-	select {
-	case t.queue <- job:
-		return true
-	default:
-		t.metrics.Dropped.Inc()
-		return false
-	}
+	return t.queue.Push(job)
 }
 
 // Close stops the worker: the running thumbnail is cancelled, queued jobs are discarded, and Close returns
 // after the goroutine has ended.
 func (t *Thumbnailer) Close() {
-	t.mu.Lock()
-	if !t.closed {
-		t.closed = true
-		t.cancel()
-	}
-	t.mu.Unlock()
-	<-t.done
+	_ = t.workers.Close() // run returns only the end of its context
 }
 
-func (t *Thumbnailer) run() {
-	defer close(t.done)
+func (t *Thumbnailer) run(ctx context.Context) error {
 	for {
-		select {
-		case <-t.ctx.Done():
-			return
-		case job := <-t.queue:
-			th := t.Render(t.ctx, job)
-			if t.ctx.Err() != nil {
-				return
-			}
-			if t.cfg.OnThumbnail != nil {
-				t.cfg.OnThumbnail(th)
-			}
+		job, err := t.queue.Pop(ctx)
+		if err != nil {
+			return err // the end of ctx: closing
+		}
+		th := t.Render(ctx, job)
+		if err := ctx.Err(); err != nil {
+			return err // closed while rendering: the thumbnail is not reported
+		}
+		if t.cfg.OnThumbnail != nil {
+			t.cfg.OnThumbnail(th)
 		}
 	}
 }

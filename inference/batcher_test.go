@@ -170,7 +170,7 @@ func TestBatcherCloseWithPendingWork(t *testing.T) {
 		b.Close()
 		close(closed)
 	}()
-	eventually(t, func() bool { return b.ctx.Err() != nil }, "Close to cancel")
+	eventually(t, func() bool { return b.workers.Context().Err() != nil }, "Close to cancel")
 	select {
 	case <-closed:
 		t.Fatal("Close returned while a batch was running")

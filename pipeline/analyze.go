@@ -6,10 +6,14 @@ import (
 	"time"
 
 	"github.com/mvwatch/mvwatch/demux"
+	"github.com/mvwatch/mvwatch/internal/bus"
 	"github.com/mvwatch/mvwatch/internal/config"
 	"github.com/mvwatch/mvwatch/internal/media"
 	"github.com/mvwatch/mvwatch/internal/source"
+	"github.com/mvwatch/mvwatch/internal/track"
 	"github.com/mvwatch/mvwatch/mvextract"
+
+	"github.com/mvwatch/mvwatch/internal/event"
 )
 
 // AnalyzeOptions configures AnalyzeFile.
@@ -23,6 +27,8 @@ type AnalyzeOptions struct {
 	IdleLabels []string
 	// Threads is the decoder thread count. It defaults to 1.
 	Threads int
+	// Scene holds the masks and zones (track.ConfigFor of a camera). It defaults to none.
+	Scene track.Config
 	// PreGate, when set and enabled, puts the pre-decode gate in front of the decoder of a raw
 	// H.264/H.265 file, which is then read access unit by access unit as a camera is. It defaults to
 	// nil: every frame is decoded.
@@ -36,13 +42,13 @@ type AnalyzeStats struct {
 	SkipRatio  float64 // fraction of frames the gate skipped
 	ExitStages map[int]int
 	// PreGate is the pre-decode gate's final state, nil without one.
-	PreGate *PreGateState
+	PreGate *bus.PreGateState
 }
 
 // AnalyzeFile runs the serving pipeline (extract, gate, clip, classify, events) over a file and calls
 // emit for every event, in order. Event times are offsets from the file's first frame, as
 // time.Unix(0, 0).Add(offset).
-func AnalyzeFile(ctx context.Context, path string, opts AnalyzeOptions, emit func(Event)) (AnalyzeStats, error) {
+func AnalyzeFile(ctx context.Context, path string, opts AnalyzeOptions, emit func(event.Event)) (AnalyzeStats, error) {
 	st := AnalyzeStats{ExitStages: map[int]int{}}
 	if opts.Threads <= 0 {
 		opts.Threads = 1
@@ -57,12 +63,16 @@ func AnalyzeFile(ctx context.Context, path string, opts AnalyzeOptions, emit fun
 	if opts.Thresholds.MinScore == 0 && opts.Thresholds.Labels == nil {
 		opts.Thresholds.MinScore = 0.5
 	}
-	ev := &eventizer{camera: "file", thresholds: opts.Thresholds, idle: idle, publish: emit, gap: 2 * time.Second}
+	ev := &eventizer{camera: "file", thresholds: opts.Thresholds, idle: idle, publish: emit, gap: 2 * time.Second,
+		zones: opts.Scene.Zones}
 	var classifyErr error
 	submit := func(job *clipJob) bool {
 		defer releaseJob(job)
 		if job.quiet {
 			ev.flush()
+			return true
+		}
+		if ev.zoneEvents(job) {
 			return true
 		}
 		c, err := opts.Classifier.Classify(ctx, job.data)
@@ -80,6 +90,7 @@ func AnalyzeFile(ctx context.Context, path string, opts AnalyzeOptions, emit fun
 		return st, err
 	}
 	proc.now = func() time.Time { return time.Unix(0, 0) }
+	proc.scene = track.NewScene(opts.Scene)
 	sc := source.Config{Input: path, Camera: "file",
 		Decoder: demux.DecoderConfig{MotionVectors: true, Pixels: true, Threads: opts.Threads}}
 	if opts.PreGate != nil {

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"github.com/mvwatch/mvwatch/internal/bus"
 	"github.com/mvwatch/mvwatch/internal/config"
 	"github.com/mvwatch/mvwatch/internal/pregate"
 	"github.com/mvwatch/mvwatch/internal/source"
@@ -28,7 +29,7 @@ func sourcePreGate(c config.PreGate, m *Metrics) *source.PreGate {
 }
 
 // preGateState is the API's view of a source's pre-gate; nil when it has none.
-func preGateState(src *source.Source) *PreGateState {
+func preGateState(src *source.Source) *bus.PreGateState {
 	st, ok := src.PreGateState()
 	if !ok {
 		return nil
@@ -37,7 +38,7 @@ func preGateState(src *source.Source) *PreGateState {
 	for _, n := range st.Fallbacks {
 		fallbacks += n
 	}
-	return &PreGateState{
+	return &bus.PreGateState{
 		Asleep:              !st.Awake,
 		WakeUps:             st.WakeUps,
 		KeyframeWakeUps:     st.KeyframeWakeUps,

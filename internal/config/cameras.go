@@ -31,6 +31,12 @@ type Camera struct {
 	// Scene is what thumbnails draw behind the event: "street", "driveway" or "park". It defaults to
 	// empty, which draws a street.
 	Scene string `yaml:"scene" json:"scene,omitempty"`
+	// Zones are named areas of the picture (see Zone). It defaults to none.
+	Zones []Zone `yaml:"zones" json:"zones,omitempty"`
+	// Masks are polygons, [[x, y], ...] in normalised coordinates like a zone's, whose motion is
+	// ignored: the gate, the model and the tracker see no motion inside them (a tree, the road beyond
+	// the fence, a timestamp overlay). It defaults to none.
+	Masks [][][]float64 `yaml:"masks" json:"masks,omitempty"`
 }
 
 // MaxZoneBytes bounds a camera's zone text.
@@ -77,11 +83,16 @@ func CheckCameraURL(raw string) error {
 	return checkURL(raw, CameraSchemes...)
 }
 
-func validateCameras(p *problems, cams []Camera) {
+func validateCameras(p *problems, cams []Camera, policy CameraPolicy) {
 	names := map[string]int{}
 	for i, cam := range cams {
 		path := fmt.Sprintf("cameras[%d]", i)
 		p.addAll(path, cam.problems())
+		if CheckCameraURL(cam.URL) == nil {
+			if err := policy.CheckURL(cam.URL); err != nil {
+				p.bad(path+".url", "%v", err)
+			}
+		}
 		if j, dup := names[cam.Name]; dup && cam.Name != "" {
 			p.bad(path+".name", "duplicate camera name %q (also cameras[%d])", cam.Name, j)
 		}
@@ -121,6 +132,7 @@ func (c Camera) problems() []fieldProblem {
 	if c.Scene != "" && !slices.Contains(Scenes, c.Scene) {
 		add("scene", "must be %s, not %q", strings.Join(Scenes, ", "), c.Scene)
 	}
+	out = append(out, zoneProblems(c.Zones, c.Masks)...)
 	for _, g := range c.Gate.problems() {
 		out = append(out, fieldProblem{"gate." + g.field, g.msg})
 	}

@@ -88,8 +88,9 @@ func TestParseEmptyGivesDefaults(t *testing.T) {
 		cfg, err := Parse("c.yaml", []byte(in), Options{})
 		require.NoError(t, err, "%q", in)
 		require.Equal(t, Default(), cfg)
-		require.Equal(t, ":8080", cfg.Listen.HTTP)
-		require.Equal(t, ":8554", cfg.Listen.RTSP)
+		require.Equal(t, "127.0.0.1:8080", cfg.Listen.HTTP, "no credential: loopback only")
+		require.Equal(t, "127.0.0.1:8554", cfg.Listen.RTSP)
+		require.Equal(t, "127.0.0.1:8000", cfg.Listen.RTSPUDP)
 		require.Equal(t, DefaultStoreMaxAge, cfg.Store.MaxAge.D())
 		require.Equal(t, DefaultMaxEvents, *cfg.Store.MaxEvents)
 		require.Equal(t, "cpu", cfg.Inference.Provider)
@@ -139,6 +140,13 @@ var configErrorCases = []struct {
 	{"pregate keyframe", "pregate:\n  keyframe_every: -2\n", "c.yaml:2: pregate.keyframe_every: must be 1..1000, or -1 for no keyframe check, not -2"},
 	{"pregate idr", "pregate:\n  max_idr_interval: 100ms\n", "c.yaml:2: pregate.max_idr_interval: must be 1s..10m, not 100ms"},
 	{"pregate field", "pregate:\n  sleepy: true\n", `c.yaml:2: pregate: unknown field "sleepy"`},
+	{"decode width", "decode:\n  max_width: 100000\n", "c.yaml:2: decode.max_width: must be 16..16384, not 100000"},
+	{"decode refs", "decode:\n  max_ref_frames: 99\n", "c.yaml:2: decode.max_ref_frames: must be 1..16, not 99"},
+	{"decode pixels", "decode:\n  max_pixels: -1\n", "c.yaml:2: decode.max_pixels: must be 256..268435456, not -1"},
+	{"decode au", "decode:\n  max_access_unit_bytes: 99999999\n", "c.yaml:2: decode.max_access_unit_bytes: must be 65536..8388608, not 99999999"},
+	{"decode queue", "decode:\n  max_queue_bytes: 70000\n", "c.yaml:2: decode.max_queue_bytes: must be max_access_unit_bytes (4194304)..1073741824, not 70000"},
+	{"decode fps", "decode:\n  max_fps: 5000\n", "c.yaml:2: decode.max_fps: must be 1..1000, not 5000"},
+	{"decode margin", "decode:\n  fps_margin: 0.5\n", "c.yaml:2: decode.fps_margin: must be 1..100, not 0.5"},
 	{"duplicate key", "model_dir: a\nmodel_dir: b\n", `c.yaml:2: mapping key "model_dir" already defined at line 1`},
 	{"caption queue", "captions:\n  enabled: true\n  queue: -1\n", "c.yaml:3: captions.queue: must be 1..100000, not -1"},
 	{"caption field", "captions:\n  draft: x\n", `c.yaml:2: captions: unknown field "draft"`},
@@ -150,6 +158,14 @@ var configErrorCases = []struct {
 	{"thumbnail queue", "thumbnails:\n  queue: 1000001\n", "c.yaml:2: thumbnails.queue: must be 1..100000, not 1000001"},
 	{"scene", "cameras:\n  - name: a\n    url: rtsp://h/x\n    scene: moon\n", `c.yaml:4: cameras[0].scene: must be street, driveway, park, not "moon"`},
 	{"zone length", "cameras:\n  - name: a\n    url: rtsp://h/x\n    zone: " + strings.Repeat("z", 65) + "\n", "c.yaml:4: cameras[0].zone: must be at most 64 bytes, not 65"},
+	{"public url", "public_url: ftp://nvr\n", `c.yaml:1: public_url: scheme must be one of http, https, not "ftp"`},
+	{"public url query", "public_url: https://nvr/?a=1\n", "c.yaml:1: public_url: must not have a query or fragment"},
+	{"mqtt scheme", "mqtt:\n  url: http://broker:1883\n", `c.yaml:2: mqtt.url: scheme must be one of mqtt, tcp, mqtts, ssl, not "http"`},
+	{"mqtt qos", "mqtt:\n  url: mqtt://b\n  qos: 3\n", "c.yaml:3: mqtt.qos: must be 0, 1 or 2"},
+	{"mqtt off delay", "mqtt:\n  url: mqtt://b\n  off_delay: 2h\n", "c.yaml:3: mqtt.off_delay: must be 1s..1h, not 2h0m0s"},
+	{"mqtt prefix", "mqtt:\n  url: mqtt://b\n  topic_prefix: 'a/#'\n", "c.yaml:3: mqtt.topic_prefix: must be 1 to 64 of A-Z a-z 0-9 _ -"},
+	{"mqtt ca without tls", "mqtt:\n  url: mqtt://b\n  ca_file: /etc/ca.pem\n", "c.yaml:3: mqtt.ca_file: needs a TLS broker URL (mqtts:// or ssl://)"},
+	{"mqtt cert without key", "mqtt:\n  url: mqtts://b\n  cert_file: /etc/c.pem\n", "c.yaml:3: mqtt.cert_file: cert_file and key_file go together"},
 	{"zone pipe", "cameras:\n  - name: a\n    url: rtsp://h/x\n    zone: 'a | b'\n", "c.yaml:4: cameras[0].zone: must be UTF-8 text without '|' or control characters"},
 }
 
@@ -219,6 +235,13 @@ func TestConfigSecretsNeverRendered(t *testing.T) {
 	require.Contains(t, rendered, "rtsp://admin:REDACTED@10.0.0.5:554/stream1")
 	require.Contains(t, rendered, "https://hooks.example.com/alert?key=REDACTED")
 
+	// The MQTT password, in its field or in the broker URL, is never rendered either.
+	mq, err := Parse("m.yaml", []byte("mqtt:\n  url: mqtts://u:urlpw@broker:8883\n  password: fieldpw\n"), Options{})
+	require.NoError(t, err)
+	require.NotContains(t, mq.String(), "urlpw")
+	require.NotContains(t, mq.String(), "fieldpw")
+	require.Contains(t, mq.String(), "mqtts://u:REDACTED@broker:8883")
+
 	// Redacted does not modify the original.
 	require.Equal(t, "rtsp://admin:hunter2pass@10.0.0.5:554/stream1", cfg.Cameras[0].URL)
 	require.Equal(t, "s3cr3t-token-value", cfg.APIToken)
@@ -278,6 +301,9 @@ func FuzzParse(f *testing.F) {
 	for _, tc := range checkCases {
 		f.Add([]byte(tc.in))
 	}
+	for _, tc := range lockErrorCases {
+		f.Add([]byte(tc.in))
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg, err := Parse("c.yaml", data, Options{})
 		if err != nil {
@@ -323,8 +349,12 @@ func TestExampleConfigParses(t *testing.T) {
 	require.Equal(t, *def.Store.MaxEvents, *cfg.Store.MaxEvents)
 	require.Equal(t, def.Captions, cfg.Captions, "the example documents the caption defaults")
 	require.Equal(t, def.Thumbnails, cfg.Thumbnails, "the example documents the thumbnail defaults")
+	require.Equal(t, def.Decode, cfg.Decode, "the example documents the decode limits' defaults")
 	require.Equal(t, "front door", cfg.Cameras[0].Zone)
 	require.Equal(t, "driveway", cfg.Cameras[0].Scene)
+	require.Len(t, cfg.Cameras[0].Zones, 2)
+	require.Equal(t, 5*time.Second, cfg.Cameras[0].Zones[0].Dwell.D())
+	require.Len(t, cfg.Cameras[0].MaskShapes(), 1)
 }
 
 func TestPreGateCanBeTurnedOff(t *testing.T) {

@@ -60,6 +60,7 @@ func Parse(name string, data []byte, opts Options) (*Config, error) {
 		applyEnv(p, cfg, opts.LookupEnv)
 	}
 	applyFlags(p, cfg, opts.Flags)
+	cfg.Listen.applyDefaults(cfg.AuthConfigured())
 	cfg.validate(p)
 	if err := p.err(); err != nil {
 		return nil, err
@@ -75,6 +76,9 @@ var envOverrides = []struct {
 	{"MVWATCH_HTTP_ADDR", "listen.http", func(c *Config, v string) error { c.Listen.HTTP = v; return nil }},
 	{"MVWATCH_RTSP_ADDR", "listen.rtsp", func(c *Config, v string) error { c.Listen.RTSP = v; return nil }},
 	{"MVWATCH_API_TOKEN", "api_token", func(c *Config, v string) error { c.APIToken = v; return nil }},
+	{"MVWATCH_MQTT_PASSWORD", "mqtt.password", func(c *Config, v string) error { c.MQTT.Password = v; return nil }},
+	{"MVWATCH_LOG_FORMAT", "log.format", func(c *Config, v string) error { c.Log.Format = v; return nil }},
+	{"MVWATCH_LOG_LEVEL", "log.level", func(c *Config, v string) error { c.Log.Level = v; return nil }},
 	{"MVWATCH_MODEL_DIR", "model_dir", func(c *Config, v string) error { c.ModelDir = v; return nil }},
 	{"MVWATCH_STORE_PATH", "store.path", func(c *Config, v string) error { c.Store.Path = v; return nil }},
 	{"MVWATCH_ORT_LIB", "inference.library", func(c *Config, v string) error { c.Inference.Library = v; return nil }},

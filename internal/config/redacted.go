@@ -3,48 +3,38 @@ package config
 import (
 	"log/slog"
 	"maps"
-	"net/url"
 	"slices"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/mvwatch/mvwatch/internal/redact"
 )
 
 // redactedMark replaces secrets in rendered configs.
-const redactedMark = "REDACTED"
+const redactedMark = redact.Mark
 
-// redactURL returns raw with its password and query values replaced by "REDACTED". A string that does
-// not parse as a URL is fully redacted. (The same rule as the project's URL redactor for logs; config
-// keeps its own copy to stay a leaf.)
-func redactURL(raw string) string {
-	if raw == "" {
-		return ""
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return redactedMark
-	}
-	if u.User != nil {
-		if _, has := u.User.Password(); has {
-			u.User = url.UserPassword(u.User.Username(), redactedMark)
-		}
-	}
-	if u.RawQuery != "" {
-		q := u.Query()
-		for k := range q {
-			q[k] = []string{redactedMark}
-		}
-		u.RawQuery = q.Encode()
-	}
-	return u.String()
-}
+// redactURL is the project's one URL redactor (package internal/redact, a leaf like config).
+func redactURL(raw string) string { return redact.URL(raw) }
 
 // Redacted returns a copy of c (sharing only its pointer fields) with every secret (API token, webhook
-// secrets, passwords and query values in URLs) replaced, safe to log or render.
+// secrets, users' RTSP digests, passwords and query values in URLs) replaced, safe to log or render.
 func (c *Config) Redacted() *Config {
 	r := *c
 	if r.APIToken != "" {
 		r.APIToken = redactedMark
 	}
+	r.Users = make([]User, len(c.Users))
+	for i, u := range c.Users {
+		u.RTSPDigestMD5 = "" // equivalent to the token for RTSP Digest
+		r.Users[i] = u
+	}
+	if c.Users == nil {
+		r.Users = nil
+	}
+	r.HTTP.AllowedHosts = slices.Clone(c.HTTP.AllowedHosts)
+	r.CameraPolicy.Schemes = slices.Clone(c.CameraPolicy.Schemes)
+	r.CameraPolicy.Ports = slices.Clone(c.CameraPolicy.Ports)
+	r.CameraPolicy.DenyNetworks = slices.Clone(c.CameraPolicy.DenyNetworks)
 	r.Webhooks = make([]Webhook, len(c.Webhooks))
 	for i, w := range c.Webhooks {
 		w.URL = redactURL(w.URL)
@@ -58,6 +48,7 @@ func (c *Config) Redacted() *Config {
 	for i, cam := range c.Cameras {
 		r.Cameras[i] = cam.Redacted()
 	}
+	r.MQTT = c.MQTT.redacted()
 	r.Thresholds.Labels = maps.Clone(c.Thresholds.Labels)
 	return &r
 }

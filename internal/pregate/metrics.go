@@ -121,3 +121,19 @@ func (cm *cameraMetrics) delete() {
 	cm.parent.fallbacks.DeletePartialMatch(labels)
 	cm.parent.keyframes.DeletePartialMatch(labels)
 }
+
+// InitCamera creates a camera's series before its first access unit (awake, as a camera starts, and
+// every counter at zero), so that dashboards and alerts see them from the start. NewCamera takes
+// them over.
+func (m *Metrics) InitCamera(name string) {
+	if cm := m.camera(name); cm != nil {
+		cm.awake.Set(1)
+	}
+}
+
+// DeleteCamera removes a camera's series (a camera removed before its first access unit).
+func (m *Metrics) DeleteCamera(name string) {
+	if m != nil {
+		(&cameraMetrics{parent: m, camera: name}).delete()
+	}
+}
