@@ -102,3 +102,22 @@ func TestLateViewerStartsOnAKeyframe(t *testing.T) {
 	require.NoError(t, dec.Flush(count))
 	require.Equal(t, 1, frames, "the first unit decodes")
 }
+
+// TestLateViewerWithCredentials: with users configured, a viewer who joins mid-GOP with its
+// credentials starts on a keyframe over TCP and over UDP (the GOP cache goes through the same
+// authenticated PLAY), and one with a wrong token gets nothing, the cached GOP included.
+func TestLateViewerWithCredentials(t *testing.T) {
+	rs, _ := serving(t, false)
+	for _, tr := range []string{"tcp", "udp"} {
+		t.Run(tr, func(t *testing.T) {
+			var got testcam.Sink
+			c := newClient(t, ingest.ClientConfig{URL: "rtsp://vera:" + viewerTok + "@" + rs.Addr() + "/cam", Transport: tr, OnAccessUnit: got.OnAccessUnit})
+			c.Start()
+			require.Eventually(t, func() bool { return got.Count() >= 5 }, 10*time.Second, 5*time.Millisecond, "viewer units")
+			require.True(t, got.Units()[0].RandomAccess, "the first unit is a keyframe")
+			// Without the cache the client discards the live units up to the next keyframe.
+			require.Zero(t, c.State().AUsSkipped, "the viewer started on the cached keyframe, not the next one")
+		})
+	}
+	require.Zero(t, play(t, rs, "vera:nope@", "tcp"), "wrong credentials play nothing")
+}

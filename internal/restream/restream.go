@@ -271,6 +271,10 @@ func (r *Server) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Response
 // its last keyframe first (queued before the live ones, sent once the PLAY response is out), so it
 // starts on a keyframe at once.
 func (r *Server) OnPlay(ctx *gortsplib.ServerHandlerOnPlayCtx) (*base.Response, error) {
+	// PLAY is authenticated like DESCRIBE and SETUP: the cached GOP goes to viewers only.
+	if res, err := r.authenticate(ctx.Conn, ctx.Request); res != nil {
+		return res, err
+	}
 	name := strings.TrimPrefix(ctx.Path, "/")
 	r.cfg.Log.Debug("restream viewer", "camera", name, "remote", ctx.Conn.NetConn().RemoteAddr().String())
 	if ctx.Session.State() != gortsplib.ServerSessionStatePrePlay {
