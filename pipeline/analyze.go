@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/mvwatch/mvwatch/demux"
+	"github.com/mvwatch/mvwatch/internal/bus"
 	"github.com/mvwatch/mvwatch/internal/config"
 	"github.com/mvwatch/mvwatch/internal/media"
 	"github.com/mvwatch/mvwatch/internal/source"
@@ -28,6 +29,10 @@ type AnalyzeOptions struct {
 	Threads int
 	// Scene holds the masks and zones (track.ConfigFor of a camera). It defaults to none.
 	Scene track.Config
+	// PreGate, when set and enabled, puts the pre-decode gate in front of the decoder of a raw
+	// H.264/H.265 file, which is then read access unit by access unit as a camera is. It defaults to
+	// nil: every frame is decoded.
+	PreGate *config.PreGate
 }
 
 // AnalyzeStats summarises an AnalyzeFile run.
@@ -36,6 +41,8 @@ type AnalyzeStats struct {
 	Clips      int     // clips classified
 	SkipRatio  float64 // fraction of frames the gate skipped
 	ExitStages map[int]int
+	// PreGate is the pre-decode gate's final state, nil without one.
+	PreGate *bus.PreGateState
 }
 
 // AnalyzeFile runs the serving pipeline (extract, gate, clip, classify, events) over a file and calls
@@ -84,8 +91,13 @@ func AnalyzeFile(ctx context.Context, path string, opts AnalyzeOptions, emit fun
 	}
 	proc.now = func() time.Time { return time.Unix(0, 0) }
 	proc.scene = track.NewScene(opts.Scene)
-	src := source.New(source.Config{Input: path, Camera: "file",
-		Decoder: demux.DecoderConfig{MotionVectors: true, Pixels: true, Threads: opts.Threads}})
+	sc := source.Config{Input: path, Camera: "file",
+		Decoder: demux.DecoderConfig{MotionVectors: true, Pixels: true, Threads: opts.Threads}}
+	if opts.PreGate != nil {
+		sc.PreGate = sourcePreGate(*opts.PreGate, nil)
+		sc.OnGap = proc.gap
+	}
+	src := source.New(sc)
 	err = src.Run(ctx, func(fr *media.Frame) error {
 		st.Frames++
 		if err := proc.frame(fr); err != nil {
@@ -95,6 +107,7 @@ func AnalyzeFile(ctx context.Context, path string, opts AnalyzeOptions, emit fun
 	})
 	ev.flush()
 	st.SkipRatio = proc.gate.SkipRatio()
+	st.PreGate = preGateState(src)
 	if err != nil {
 		return st, fmt.Errorf("analyze %s: %w", path, err)
 	}

@@ -52,6 +52,8 @@ type cameraDeps struct {
 	limitMetrics *decodelimit.Metrics
 	// eventGap is the eventizer's gap.
 	eventGap time.Duration
+	// pregate is the pre-decode gate in front of each camera's decoder; nil for none.
+	pregate *source.PreGate
 }
 
 // cameraRunner runs one RTSP camera: its source (internal/source) pulls, reconnects and decodes, the
@@ -117,6 +119,8 @@ func newCamera(cfg config.Camera, deps *cameraDeps) (*cameraRunner, error) {
 		DialContext:     deps.dialContext,
 		Limits:          deps.limits,
 		LimitMetrics:    deps.limitMetrics,
+		PreGate:         deps.pregate,
+		OnGap:           r.proc.gap,
 	})
 	r.ev = &eventizer{camera: cfg.Name, thresholds: deps.thresholds, idle: deps.idleLabels,
 		publish: deps.publish, gap: deps.eventGap, zones: proc.scene.Zones()}
@@ -133,6 +137,10 @@ func (r *cameraRunner) start(from *eventizer) {
 		r.ev = from
 	}
 	r.setPhase(bus.PhaseStarting, "")
+	if pg := r.deps.pregate; pg != nil {
+		// After the runner this one replaces has halted (its pre-gate's series removed).
+		pg.Metrics.InitCamera(r.cfg.Name)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
 	srcCtx, stopSrc := context.WithCancel(context.Background())
@@ -322,6 +330,7 @@ func (r *cameraRunner) State() bus.CameraState {
 	st.FramesDecoded = r.frames.Load()
 	st.GateOpen = r.proc.gateOpen.Load()
 	st.SkipRatio = math.Float64frombits(r.proc.skipRatio.Load())
+	st.PreGate = preGateState(r.src)
 	if ns := r.last.Load(); ns > 0 {
 		t := time.Unix(0, ns)
 		st.LastFrame = &t

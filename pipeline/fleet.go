@@ -68,6 +68,10 @@ type FleetOptions struct {
 	// DialContext, when set, opens the cameras' TCP connections (the camera policy's dialer, which
 	// refuses denied addresses after name resolution). It defaults to the RTSP client's.
 	DialContext func(ctx context.Context, network, address string) (net.Conn, error)
+	// PreGate, when set and enabled, puts the pre-decode gate (config pregate section) in front of
+	// every camera's decoder, after the decode limits. It defaults to nil: every access unit is
+	// decoded.
+	PreGate *config.PreGate
 }
 
 // NewFleet returns an empty fleet; Add starts cameras and Close stops them all.
@@ -115,6 +119,9 @@ func NewFleet(opts FleetOptions) (*Fleet, error) {
 		limits:       opts.Limits,
 		limitMetrics: opts.LimitMetrics,
 		eventGap:     opts.EventGap,
+	}
+	if opts.PreGate != nil {
+		deps.pregate = sourcePreGate(*opts.PreGate, opts.Metrics)
 	}
 	return &Fleet{gate: opts.Gate, deps: deps, cams: map[string]config.Camera{}, runners: map[string]*cameraRunner{}}, nil
 }

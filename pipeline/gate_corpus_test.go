@@ -201,3 +201,105 @@ func labels(evs []event.Event) []string {
 	}
 	return out
 }
+
+// analyzePreGate runs AnalyzeFile with the motion gate on and the pre-decode gate pg (nil: off).
+func analyzePreGate(t *testing.T, m *Model, path string, pg *config.PreGate) ([]event.Event, AnalyzeStats) {
+	t.Helper()
+	var evs []event.Event
+	st, err := AnalyzeFile(context.Background(), path, AnalyzeOptions{Classifier: m, Features: m.Features,
+		Gate: config.DefaultGate(), Thresholds: config.Thresholds{MinScore: 0.5}, PreGate: pg},
+		func(ev event.Event) { evs = append(evs, ev) })
+	require.NoError(t, err)
+	return evs, st
+}
+
+// TestPreGateCorpusEventsEqual requires the events with the pre-decode gate to equal those without
+// it on every corpus clip (issue 18): same labels in the same order, starts within one GOP (the
+// scene's GOP is 30 frames, 2 s). It logs the decode fraction, and on the idle clip requires most
+// access units left undecoded.
+func TestPreGateCorpusEventsEqual(t *testing.T) {
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		t.Skip("ffmpeg CLI not found")
+	}
+	m := loadShippedModel(t)
+	dir := t.TempDir()
+	long := os.Getenv("MVWATCH_LONG") == "1"
+	const startTolerance = 2 * time.Second
+	pg := config.DefaultPreGate()
+	for _, c := range append(gateCorpus(), preGateClips()...) {
+		t.Run(c.name, func(t *testing.T) {
+			if c.long && !long {
+				t.Skip("long variant: MVWATCH_LONG=1")
+			}
+			path := filepath.Join(dir, c.name+".264")
+			c.build(t, path)
+			plain, pst := analyzePreGate(t, m, path, nil)
+			began := time.Now()
+			gated, gst := analyzePreGate(t, m, path, &pg)
+			took := time.Since(began)
+			require.NotNil(t, gst.PreGate)
+			t.Logf("%s: %d frames decoded of %d, decode fraction %.2f, %d wake-ups, %d keyframe wake-ups, fallback %q, run %v\nwithout:\n%swith:\n%s",
+				c.name, gst.Frames, pst.Frames, gst.PreGate.DecodeFraction, gst.PreGate.WakeUps, gst.PreGate.KeyframeWakeUps,
+				gst.PreGate.Fallback, took.Round(time.Millisecond), describe(plain), describe(gated))
+			require.Equal(t, labels(plain), labels(gated), "events with the pre-gate must equal those without")
+			for i := range plain {
+				d := gated[i].Start.Sub(plain[i].Start)
+				require.LessOrEqual(t, d.Abs(), startTolerance, "event %d (%s) starts %v from the one without the pre-gate", i, plain[i].Label, d)
+			}
+			require.Zero(t, gst.PreGate.Fallbacks, "a clean stream needs no fallback")
+			if c.idle {
+				require.Less(t, gst.PreGate.DecodeFraction, 0.6, "an idle camera must be mostly left undecoded")
+			}
+		})
+	}
+}
+
+// lightGraph is seconds of an idle camera (the scene's first frame with sensor noise) whose
+// brightness follows expr (of t, in seconds; eq's brightness, 1.0 = 255 grey levels), as [out].
+func lightGraph(seconds int, expr string) string {
+	return fmt.Sprintf("[0:v]trim=end_frame=1,loop=loop=%d:size=1:start=0,setpts=N/15/TB,noise=alls=4:allf=t,"+
+		"eq=brightness='%s':eval=frame[out]", seconds*15-1, expr)
+}
+
+// preGateClips are clips for the pre-gate's keyframe check: light changes while a camera sleeps.
+func preGateClips() []corpusClip {
+	return []corpusClip{
+		{name: "light-step-asleep", why: "20 s idle, then a light switched on (+51 grey levels) for 10 s", idle: false,
+			build: func(t *testing.T, p string) { ffmpegScene(t, p, lightGraph(30, "0.2*gte(t,20)")) }},
+		{name: "light-ramp-asleep", why: "20 s idle, then 20 s of slow exposure drift (+25 grey levels), no event either way",
+			build: func(t *testing.T, p string) { ffmpegScene(t, p, lightGraph(45, "0.1*min(max(t-20,0)/20,1)")) }},
+	}
+}
+
+// TestPreGateRealFootage runs the committed real clips (testdata/realfootage, H.264 in MP4, turned
+// into raw streams without re-encoding) with and without the pre-decode gate: the same events.
+func TestPreGateRealFootage(t *testing.T) {
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		t.Skip("ffmpeg CLI not found")
+	}
+	clips, err := filepath.Glob(filepath.Join("..", "testdata", "realfootage", "clips", "*.mp4"))
+	require.NoError(t, err)
+	require.NotEmpty(t, clips)
+	m := loadShippedModel(t)
+	dir := t.TempDir()
+	pg := config.DefaultPreGate()
+	for _, clip := range clips {
+		name := strings.TrimSuffix(filepath.Base(clip), ".mp4")
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(dir, name+".264")
+			out, err := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-i", clip, "-map", "0:v:0",
+				"-c", "copy", "-bsf:v", "h264_mp4toannexb", "-f", "h264", path).CombinedOutput()
+			require.NoError(t, err, "%s", out)
+			plain, _ := analyzePreGate(t, m, path, nil)
+			gated, gst := analyzePreGate(t, m, path, &pg)
+			require.NotNil(t, gst.PreGate)
+			t.Logf("%s: decode fraction %.2f of %d access units, %d wake-ups, %d keyframe wake-ups, fallback %q\nwithout:\n%swith:\n%s",
+				name, gst.PreGate.DecodeFraction, gst.PreGate.AccessUnits, gst.PreGate.WakeUps, gst.PreGate.KeyframeWakeUps,
+				gst.PreGate.Fallback, describe(plain), describe(gated))
+			require.Equal(t, labels(plain), labels(gated), "events with the pre-gate must equal those without")
+			for i := range plain {
+				require.LessOrEqual(t, gated[i].Start.Sub(plain[i].Start).Abs(), 2*time.Second, "event %d (%s)", i, plain[i].Label)
+			}
+		})
+	}
+}

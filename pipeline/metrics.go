@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/mvwatch/mvwatch/internal/bus"
+	"github.com/mvwatch/mvwatch/internal/pregate"
 )
 
 // Metric label names.
@@ -60,6 +61,9 @@ type Metrics struct {
 	// GateSkipRatio is the fraction of frames the gate skipped since the camera started:
 	// mvwatch_gate_skip_ratio{camera}.
 	GateSkipRatio *prometheus.GaugeVec
+
+	// PreGate holds the pre-decode gate's mvwatch_pregate_* series (package pregate).
+	PreGate *pregate.Metrics
 }
 
 // latencyBuckets span 100 µs to about 6.5 s.
@@ -107,6 +111,11 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
+	pg, err := pregate.NewMetrics(reg)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	m.PreGate = pg
 	return m, nil
 }
 
@@ -189,4 +198,5 @@ func (m *Metrics) ForgetCamera(camera string) {
 	m.QueueDrops.DeletePartialMatch(l)
 	m.GateFrames.DeletePartialMatch(l)
 	m.GateSkipRatio.DeletePartialMatch(l)
+	m.PreGate.DeleteCamera(camera)
 }

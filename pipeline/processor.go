@@ -172,6 +172,24 @@ func (p *processor) reset() {
 	p.pushed, p.lastPass, p.sent = 0, -1, false
 }
 
+// gap resumes after frames the pre-decode gate did not decode (PTS keeps increasing, the next
+// frame is an IDR's): motion vectors, residuals and clips start again, and an open event learns
+// that the scene went quiet. The wall-clock anchor, the gate's floor and the luma history stay, so
+// replayed frames keep their times and a light that changed while the camera slept still shows as
+// a luma shift in the first clip after the gap.
+func (p *processor) gap() {
+	p.ex.Reset()
+	p.clipper.Reset()
+	if p.sent {
+		p.sent = false
+		job := jobPool.Get().(*clipJob)
+		job.quiet, job.proc = true, nil
+		if !p.submit(job) {
+			releaseJob(job)
+		}
+	}
+}
+
 // frame processes one decoded frame.
 func (p *processor) frame(f *media.Frame) error {
 	if !p.anchored {

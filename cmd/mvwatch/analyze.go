@@ -31,6 +31,7 @@ func runAnalyze(args []string) int {
 	gate := fs.Bool("gate", true, "motion gate: skip inference on idle stretches")
 	minScore := fs.Float64("min-score", 0.5, "lowest score that becomes an event")
 	threads := fs.Int("threads", 1, "decoder threads")
+	preGate := fs.Bool("pregate", false, "pre-decode gate in front of the decoder, as serve has it (raw .264/.265 files only)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: mvwatch analyze [flags] FILE\n\nRuns the serving pipeline over a file; prints one JSON line per event (label, score, start and end in seconds, exit stage).")
 		fs.PrintDefaults()
@@ -55,17 +56,26 @@ func runAnalyze(args []string) int {
 	defer stop()
 	gcfg := config.DefaultGate()
 	gcfg.Enabled = gate
+	var pg *config.PreGate
+	if *preGate {
+		d := config.DefaultPreGate()
+		pg = &d
+	}
 	enc := json.NewEncoder(os.Stdout)
 	epoch := time.Unix(0, 0)
 	st, err := pipeline.AnalyzeFile(ctx, fs.Arg(0), pipeline.AnalyzeOptions{
 		Classifier: model, Features: model.Features, Gate: gcfg, Threads: *threads,
-		Thresholds: config.Thresholds{MinScore: *minScore},
+		Thresholds: config.Thresholds{MinScore: *minScore}, PreGate: pg,
 	}, func(ev event.Event) {
 		_ = enc.Encode(analyzedEvent{Label: ev.Label, Score: ev.Score, Start: ev.Start.Sub(epoch).Seconds(),
 			End: ev.End.Sub(epoch).Seconds(), ExitStage: ev.ExitStage})
 	})
 	fmt.Fprintf(os.Stderr, "mvwatch analyze: %d frames, %d clips classified, gate skipped %.0f%% of frames, exits %v\n",
 		st.Frames, st.Clips, 100*st.SkipRatio, st.ExitStages)
+	if st.PreGate != nil {
+		fmt.Fprintf(os.Stderr, "mvwatch analyze: pre-gate decoded %.0f%% of %d access units, %d wake-ups by motion, %d by keyframe, %d fallbacks %s\n",
+			100*st.PreGate.DecodeFraction, st.PreGate.AccessUnits, st.PreGate.WakeUps, st.PreGate.KeyframeWakeUps, st.PreGate.Fallbacks, st.PreGate.Fallback)
+	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "mvwatch analyze: %v\n", err)
 		return 1

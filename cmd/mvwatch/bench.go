@@ -89,7 +89,8 @@ func runBenchServe(args []string) int {
 	fs.DurationVar(&cfg.Warmup, "warmup", 5*time.Second, "time before measuring (gate warm-up, connections)")
 	fs.StringVar(&cfg.Size, "size", "1280x720", "test camera picture size")
 	fs.IntVar(&cfg.FPS, "fps", 15, "test camera frame rate")
-	fs.StringVar(&cfg.Gate, "gate", "on,off", "motion gate settings to compare: on, off or on,off")
+	fs.StringVar(&cfg.Configs, "configs", "pregate,gate,plain", "configurations to compare: pregate (pre-decode gate + motion gate), gate (motion gate alone), plain")
+	fs.IntVar(&cfg.CrossingEvery, "crossing-every", 20, "seconds between the test scene's 2 s object crossings (the clip's length)")
 	fs.StringVar(&cfg.ModelDir, "model", pipeline.DefaultModelDir, "model directory")
 	fs.Usage = func() { fmt.Fprintln(fs.Output(), bench.ServeUsage); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {

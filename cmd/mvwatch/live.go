@@ -30,6 +30,7 @@ type liveStats struct {
 	residual  float64 // sum of mean |residual| over frames with a reference
 	resFrames int
 	types     map[byte]int
+	src       *source.Source // for the pre-gate's state; nil until started
 }
 
 func runLive(args []string) int {
@@ -37,6 +38,7 @@ func runLive(args []string) int {
 	duration := fs.Duration("duration", 0, "stop after this long (0: until Ctrl-C)")
 	threads := fs.Int("threads", 1, "decoder threads per camera")
 	transport := fs.String("transport", "tcp", "tcp, udp or auto")
+	pregate := fs.Bool("pregate", true, "pre-decode gate: leave idle stretches undecoded (the pregate column shows asleep/awake and the fraction decoded)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: mvwatch live [flags] [RTSP_URL...]\n\nExtracts motion vectors and residuals live and prints one summary line per camera per second.\nWithout URLs it starts the built-in test camera and watches it.")
 		fs.PrintDefaults()
@@ -79,7 +81,12 @@ func runLive(args []string) int {
 		go func() {
 			defer wg.Done()
 			ex := mvextract.NewExtractor(mvextract.ExtractorConfig{})
-			err := source.New(source.Config{
+			var pg *source.PreGate
+			if *pregate {
+				pg = &source.PreGate{}
+			}
+			src := source.New(source.Config{
+				PreGate: pg, OnGap: ex.Reset,
 				Input: url, Camera: name, Transport: *transport, Log: log,
 				Decoder: demux.DecoderConfig{MotionVectors: true, Pixels: true, Threads: *threads},
 				OnState: func(cs ingest.ClientState) {
@@ -90,7 +97,11 @@ func runLive(args []string) int {
 						fmt.Printf("%s: %s: %s\n", name, cs.State, cs.Reason)
 					}
 				},
-			}).Run(ctx, func(f *media.Frame) error {
+			})
+			st.mu.Lock()
+			st.src = src
+			st.mu.Unlock()
+			err := src.Run(ctx, func(f *media.Frame) error {
 				ft, err := ex.Process(f)
 				if err != nil {
 					return err
@@ -104,7 +115,7 @@ func runLive(args []string) int {
 		}()
 	}
 
-	fmt.Printf("%-5s %-10s %6s %9s %10s %11s %s\n", "cam", "state", "fps", "mvs/frame", "mean|mv|px", "mean|res|", "types")
+	fmt.Printf("%-5s %-10s %6s %9s %10s %11s %-15s %s\n", "cam", "state", "fps", "mvs/frame", "mean|mv|px", "mean|res|", "types", "pregate")
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for done := false; !done; {
@@ -159,9 +170,30 @@ func (s *liveStats) summary(name string) string {
 	if s.resFrames > 0 {
 		meanRes = s.residual / float64(s.resFrames)
 	}
-	line := fmt.Sprintf("%-5s %-10s %6d %9.0f %10.2f %11.2f I%d P%d B%d", name, s.state, s.frames, perFrame, meanMV, meanRes,
-		s.types['I'], s.types['P'], s.types['B'])
+	line := fmt.Sprintf("%-5s %-10s %6d %9.0f %10.2f %11.2f %-15s %s", name, s.state, s.frames, perFrame, meanMV, meanRes,
+		fmt.Sprintf("I%d P%d B%d", s.types['I'], s.types['P'], s.types['B']), s.preGate())
 	s.frames, s.vectors, s.motion, s.residual, s.resFrames = 0, 0, 0, 0, 0
 	clear(s.types)
 	return line
+}
+
+// preGate renders the pre-gate's state: asleep or awake, wake-ups, the GOP buffer and the fraction
+// of access units decoded; "off" without one. Called with s.mu held.
+func (s *liveStats) preGate() string {
+	if s.src == nil {
+		return "off"
+	}
+	st, ok := s.src.PreGateState()
+	if !ok {
+		return "off"
+	}
+	state := "awake"
+	if !st.Awake {
+		state = "asleep"
+	}
+	if st.Fallback != "" {
+		state = "fallback:" + string(st.Fallback)
+	}
+	return fmt.Sprintf("%s wake-ups %d+%d buffered %d (%d KiB) decoded %.0f%%", state, st.WakeUps, st.KeyframeWakeUps,
+		st.BufferedUnits, st.BufferedBytes>>10, 100*st.DecodeFraction())
 }

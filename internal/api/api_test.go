@@ -104,7 +104,8 @@ func (m *memCameras) State(name string) (bus.CameraState, error) {
 	if err != nil {
 		return bus.CameraState{}, err
 	}
-	st := bus.CameraState{Name: name, Phase: bus.PhaseRunning, Since: eventtest.T0, FramesDecoded: 42, SkipRatio: 0.9}
+	st := bus.CameraState{Name: name, Phase: bus.PhaseRunning, Since: eventtest.T0, FramesDecoded: 42, SkipRatio: 0.9,
+		PreGate: &bus.PreGateState{Asleep: true, WakeUps: 2, AccessUnits: 900, BufferedAccessUnits: 12, BufferedBytes: 4096, DecodeFraction: 0.1}}
 	if !c.IsEnabled() {
 		st.Phase = bus.PhaseDisabled
 	}

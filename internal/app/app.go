@@ -192,6 +192,7 @@ func New(opts Options) (_ *App, err error) {
 		a.fleet, err = pipeline.NewFleet(pipeline.FleetOptions{
 			Bus: a.bus, Limits: decodelimit.FromConfig(cfg.Decode), LimitMetrics: limitMetrics, Classifier: opts.Classifier, Features: opts.Features, Gate: cfg.Gate,
 			Thresholds: cfg.Thresholds, IdleLabels: opts.IdleLabels, Metrics: a.wmetrics, Logger: a.log, EventGap: opts.EventGap,
+			PreGate:     &cfg.PreGate,
 			DialContext: (&net.Dialer{Timeout: 10 * time.Second, Control: cfg.CameraPolicy.DialControl}).DialContext,
 			OnAccessUnit: func(camera string, au media.AccessUnit) {
 				_ = a.restream.WriteAccessUnit(camera, au) // a camera without viewers is no error worth a log line

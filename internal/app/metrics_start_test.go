@@ -116,6 +116,11 @@ func TestMetricsAtStart(t *testing.T) {
 	}
 	require.Empty(t, missing, "dashboard metrics with no series at start")
 	require.Positive(t, present["mvwatch_build_info"])
+	// The pre-decode gate is on by default: its per-camera series exist before the first access unit.
+	for _, m := range []string{"mvwatch_pregate_awake", "mvwatch_pregate_access_units_total", "mvwatch_pregate_fallbacks_total",
+		"mvwatch_pregate_keyframe_checks_total", "mvwatch_pregate_buffered_bytes"} {
+		require.Positive(t, present[m], m)
+	}
 
 	problems, err := testutil.GatherAndLint(reg)
 	require.NoError(t, err)

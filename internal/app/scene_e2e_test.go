@@ -107,13 +107,19 @@ func TestServeScriptedScene(t *testing.T) {
 
 	_, body = apiGet(t, svc, "/metrics", false)
 	for _, m := range []string{`mvwatch_events_total{camera="scene",label="object_right"}`, `mvwatch_events_total{camera="scene",label="pan"}`,
-		`mvwatch_gate_frames_total{camera="scene",decision="skip"}`, `mvwatch_inference_batch_size_count`} {
+		`mvwatch_gate_frames_total{camera="scene",decision="skip"}`, `mvwatch_inference_batch_size_count`,
+		`mvwatch_pregate_access_units_total{camera="scene",outcome="decoded"}`, `mvwatch_pregate_awake{camera="scene"}`} {
 		require.Contains(t, string(body), m)
 	}
 	st, err := svc.Fleet().State("scene")
 	require.NoError(t, err)
 	require.Greater(t, st.SkipRatio, 0.1, "the gate skips the idle stretches")
 	require.Positive(t, clips.Load())
+	// The pre-decode gate is on by default and reported with the camera's state.
+	require.NotNil(t, st.PreGate)
+	require.Positive(t, st.PreGate.AccessUnits, "%+v", *st.PreGate)
+	_, body = apiGet(t, svc, "/api/v1/cameras/scene/state", true)
+	require.Contains(t, string(body), `"pregate":{"asleep":`)
 }
 
 // classifierFunc adapts a function to pipeline.Classifier.

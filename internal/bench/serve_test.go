@@ -19,7 +19,7 @@ func TestServeOneCamera(t *testing.T) {
 		t.Skip("needs the ffmpeg CLI")
 	}
 	var out, log bytes.Buffer
-	err := Serve(ServeConfig{Cameras: "1", Gate: "on", Duration: time.Second, Warmup: time.Second, Size: "160x120",
+	err := Serve(ServeConfig{Cameras: "1", Configs: "gate", Duration: time.Second, Warmup: time.Second, Size: "160x120",
 		ModelDir: filepath.Join("..", "..", "models", "mfcd"), Out: &out, Log: &log})
 	require.NoError(t, err, log.String())
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")

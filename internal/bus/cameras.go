@@ -49,6 +49,30 @@ type CameraState struct {
 	GateOpen bool `json:"gate_open"`
 	// SkipRatio is the fraction of frames the motion gate skipped.
 	SkipRatio float64 `json:"skip_ratio"`
+	// PreGate is the pre-decode gate's state; nil when it is off or before the first access unit.
+	PreGate *PreGateState `json:"pregate,omitempty"`
+}
+
+// PreGateState is what the API reports of a camera's pre-decode gate (package pregate).
+type PreGateState struct {
+	// Asleep is true while the camera's decoder does not run (access units wait in the GOP buffer).
+	Asleep bool `json:"asleep"`
+	// WakeUps counts wake-ups by motion in the bitstream, KeyframeWakeUps those by the keyframe
+	// check (a light, tamper).
+	WakeUps         uint64 `json:"wake_ups"`
+	KeyframeWakeUps uint64 `json:"keyframe_wake_ups"`
+	// BufferedAccessUnits and BufferedBytes are the GOP buffer's content.
+	BufferedAccessUnits int `json:"buffered_access_units"`
+	BufferedBytes       int `json:"buffered_bytes"`
+	// AccessUnits counts the access units the pre-gate has seen, decoded or not.
+	AccessUnits uint64 `json:"access_units"`
+	// DecodeFraction is the fraction of access units decoded (replays included).
+	DecodeFraction float64 `json:"decode_fraction"`
+	// Fallback is why the camera decodes every access unit, empty while the gate is in charge:
+	// corrupt_slice_header, unsupported_bitstream, missing_parameter_set, gop_overflow or no_idr.
+	Fallback string `json:"fallback,omitempty"`
+	// Fallbacks counts fallbacks to plain decoding.
+	Fallbacks uint64 `json:"fallbacks"`
 }
 
 // Cameras is the camera control surface: what the event service (the HTTP API) asks of the workers

@@ -40,6 +40,8 @@ type Config struct {
 	Thresholds Thresholds `yaml:"thresholds" json:"thresholds"`
 	// Gate is the motion gate used by every camera that does not override it.
 	Gate Gate `yaml:"gate" json:"gate"`
+	// PreGate is the pre-decode gate in front of every camera's decoder.
+	PreGate PreGate `yaml:"pregate" json:"pregate"`
 	// Store holds the embedded event store settings.
 	Store Store `yaml:"store" json:"store"`
 	// Decode bounds what each camera may make the decoder allocate and do (decode limits).
@@ -96,6 +98,7 @@ func (c *Config) applyDefaults() {
 	c.Inference.applyDefaults()
 	c.Thresholds.applyDefaults()
 	c.Gate = c.Gate.WithDefaults(DefaultGate())
+	c.PreGate.applyDefaults()
 	c.Store.applyDefaults()
 	c.Decode.applyDefaults()
 	c.Captions.applyDefaults()
@@ -135,6 +138,7 @@ func (c *Config) validate(p *problems) {
 	c.Inference.validate(p)
 	c.Thresholds.validate(p)
 	p.addAll("gate", c.Gate.problems())
+	c.PreGate.validate(p)
 	c.Store.validate(p)
 	c.Decode.validate(p)
 	c.Captions.validate(p)

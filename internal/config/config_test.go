@@ -94,6 +94,10 @@ func TestParseEmptyGivesDefaults(t *testing.T) {
 		require.Equal(t, DefaultStoreMaxAge, cfg.Store.MaxAge.D())
 		require.Equal(t, DefaultMaxEvents, *cfg.Store.MaxEvents)
 		require.Equal(t, "cpu", cfg.Inference.Provider)
+		require.True(t, cfg.PreGate.IsEnabled())
+		require.Equal(t, DefaultPreGate(), cfg.PreGate)
+		require.Equal(t, 1, cfg.PreGate.KeyframeEvery)
+		require.Equal(t, 12.0, cfg.PreGate.LumaShift)
 		// Captions and thumbnails are on by default, softly (Enabled left nil), with the shipped models.
 		require.True(t, cfg.Captions.IsEnabled())
 		require.Nil(t, cfg.Captions.Enabled)
@@ -132,6 +136,10 @@ var configErrorCases = []struct {
 	{"retries", "webhooks:\n  - url: http://h/x\n    max_retries: -1\n", "c.yaml:3: webhooks[0].max_retries: must be 0..100"},
 	{"provider", "inference:\n  provider: tpu\n", `c.yaml:2: inference.provider: must be cpu, cuda or openvino, not "tpu"`},
 	{"store", "store:\n  max_events: -3\n", "c.yaml:2: store.max_events: must not be negative"},
+	{"pregate buffer", "pregate:\n  buffer_bytes: 100\n", "c.yaml:2: pregate.buffer_bytes: must be 65536..268435456 (64 KiB..256 MiB), not 100"},
+	{"pregate keyframe", "pregate:\n  keyframe_every: -2\n", "c.yaml:2: pregate.keyframe_every: must be 1..1000, or -1 for no keyframe check, not -2"},
+	{"pregate idr", "pregate:\n  max_idr_interval: 100ms\n", "c.yaml:2: pregate.max_idr_interval: must be 1s..10m, not 100ms"},
+	{"pregate field", "pregate:\n  sleepy: true\n", `c.yaml:2: pregate: unknown field "sleepy"`},
 	{"decode width", "decode:\n  max_width: 100000\n", "c.yaml:2: decode.max_width: must be 16..16384, not 100000"},
 	{"decode refs", "decode:\n  max_ref_frames: 99\n", "c.yaml:2: decode.max_ref_frames: must be 1..16, not 99"},
 	{"decode pixels", "decode:\n  max_pixels: -1\n", "c.yaml:2: decode.max_pixels: must be 256..268435456, not -1"},
@@ -347,4 +355,11 @@ func TestExampleConfigParses(t *testing.T) {
 	require.Len(t, cfg.Cameras[0].Zones, 2)
 	require.Equal(t, 5*time.Second, cfg.Cameras[0].Zones[0].Dwell.D())
 	require.Len(t, cfg.Cameras[0].MaskShapes(), 1)
+}
+
+func TestPreGateCanBeTurnedOff(t *testing.T) {
+	cfg, err := Parse("c.yaml", []byte("pregate:\n  enabled: false\n  keyframe_every: -1\n  hold: 0s\n"), Options{})
+	require.NoError(t, err)
+	require.False(t, cfg.PreGate.IsEnabled())
+	require.Equal(t, -1, cfg.PreGate.KeyframeEvery)
 }

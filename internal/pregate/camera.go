@@ -55,6 +55,9 @@ type Result struct {
 	Awake bool
 	// WokeUp is true when motion in the bitstream woke the camera at this unit.
 	WokeUp bool
+	// Resumed is true when Decode follows units released undecoded (the decoder and whatever reads
+	// its frames see a gap); Decode then starts at an IDR.
+	Resumed bool
 	// Fallback is set on the unit that started a fallback to plain decoding.
 	Fallback FallbackReason
 	// Picture is what the parser found; Err is its error (nil, or wrapping a sentinel).
@@ -74,6 +77,8 @@ type State struct {
 	// BufferedUnits and BufferedBytes are the GOP buffer's content.
 	BufferedUnits int `json:"buffered_access_units"`
 	BufferedBytes int `json:"buffered_bytes"`
+	// AccessUnits counts the units pushed.
+	AccessUnits uint64 `json:"access_units"`
 	// Decoded counts units handed to the decoder, Skipped units released undecoded.
 	Decoded uint64 `json:"decoded"`
 	Skipped uint64 `json:"skipped"`
@@ -81,6 +86,10 @@ type State struct {
 	BufferDrops uint64 `json:"buffer_drops"`
 	// Fallbacks counts fallbacks by reason (every reason present).
 	Fallbacks map[FallbackReason]uint64 `json:"fallbacks"`
+	// KeyframeChecks counts keyframes decoded while asleep to catch slow changes (light, tamper),
+	// KeyframeWakeUps those that found the scene changed and woke the camera.
+	KeyframeChecks  uint64 `json:"keyframe_checks"`
+	KeyframeWakeUps uint64 `json:"keyframe_wake_ups"`
 }
 
 // DecodeFraction is Decoded / (Decoded + Skipped), 1 before any unit was released.
@@ -112,6 +121,14 @@ type Camera struct {
 	skipped   uint64
 	wakeUps   uint64
 	fallbacks map[FallbackReason]uint64
+	// gap is set when units were released undecoded since the last decoded one.
+	gap       bool
+	kfChecks  uint64
+	kfWakeUps uint64
+	pushed    uint64
+	// replayOld is set by a keyframe check that woke the camera at an IDR not yet pushed: that
+	// Push hands out the old GOP's undecoded units instead of releasing them.
+	replayOld bool
 	// droppedReported is how much of the buffer's drop count the metric already has.
 	droppedReported float64
 }
@@ -175,6 +192,7 @@ func (c *Camera) Push(nalus [][]byte, pts time.Duration) Result {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 
+	c.pushed++
 	res := Result{Picture: pic, Err: err}
 	u := Unit{NALUs: nalus, PTS: pts, Bytes: unitBytes(nalus)}
 	if err == nil {
@@ -207,7 +225,12 @@ func (c *Camera) Push(nalus [][]byte, pts time.Duration) Result {
 
 	// Units the decoder has not seen: released undecoded at an IDR, replayed on waking.
 	var pending []Unit
-	if u.IDR {
+	if u.IDR && c.replayOld {
+		// The keyframe check saw the scene change between the last IDR and this one: the decoder
+		// gets the old GOP too, so the event starts where the change may have begun.
+		pending = append(pending, c.buf.Units()[c.undecoded:]...)
+		c.undecoded = 0
+	} else if u.IDR {
 		c.release(c.buf.Len() - c.undecoded)
 		c.undecoded = 0
 	} else if c.undecoded < c.buf.Len() {
@@ -244,7 +267,9 @@ func (c *Camera) Push(nalus [][]byte, pts time.Duration) Result {
 			c.metrics.wakeUps.Inc()
 		}
 	}
+	c.replayOld = false
 	if c.awake {
+		res.Resumed, c.gap = c.gap, false
 		res.Decode = append(pending, u)
 		c.undecoded = c.buf.Len()
 		c.decoded += uint64(len(res.Decode))
@@ -263,6 +288,7 @@ func (c *Camera) release(n int) {
 		return
 	}
 	c.skipped += uint64(n)
+	c.gap = true
 	if c.metrics != nil {
 		c.metrics.skipped.Add(float64(n))
 	}
@@ -278,7 +304,36 @@ func (c *Camera) Discontinuity() {
 	c.buf.Reset()
 	c.undecoded = 0
 	c.started = false
+	c.gap = false // the source resets the decoder and its reader at a new session itself
 	c.updateGauges()
+}
+
+// Awake reports whether the camera's decoder runs.
+func (c *Camera) Awake() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.awake
+}
+
+// KeyframeChecked records the slow-change check of a keyframe decoded on its own while the camera
+// slept (see the package documentation), before that IDR is pushed. changed says the check found
+// the scene changed (light, tamper, an object the frame-level signals missed): the learned floors
+// belong to the old scene, so they are forgotten and the camera wakes; the next Push, that IDR's,
+// hands the decoder the buffered GOP before it too, so nothing since the previous keyframe is lost.
+func (c *Camera) KeyframeChecked(changed bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.kfChecks++
+	outcome := "unchanged"
+	if changed {
+		c.kfWakeUps++
+		outcome = "changed"
+		c.gate.Reset()
+		c.replayOld = true
+	}
+	if c.metrics != nil {
+		c.metrics.keyframeChecks[outcome].Inc()
+	}
 }
 
 // ResetGate forgets the learned floors and wakes the camera (see Gate.Reset).
@@ -311,16 +366,19 @@ func (c *Camera) State() State {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s := State{
-		Camera:        c.name,
-		Awake:         c.awake,
-		Fallback:      c.fallback,
-		WakeUps:       c.wakeUps,
-		BufferedUnits: c.buf.Len(),
-		BufferedBytes: c.buf.Bytes(),
-		Decoded:       c.decoded,
-		Skipped:       c.skipped,
-		BufferDrops:   c.buf.Drops(),
-		Fallbacks:     make(map[FallbackReason]uint64, len(c.fallbacks)),
+		Camera:          c.name,
+		Awake:           c.awake,
+		Fallback:        c.fallback,
+		WakeUps:         c.wakeUps,
+		AccessUnits:     c.pushed,
+		BufferedUnits:   c.buf.Len(),
+		BufferedBytes:   c.buf.Bytes(),
+		Decoded:         c.decoded,
+		Skipped:         c.skipped,
+		BufferDrops:     c.buf.Drops(),
+		Fallbacks:       make(map[FallbackReason]uint64, len(c.fallbacks)),
+		KeyframeChecks:  c.kfChecks,
+		KeyframeWakeUps: c.kfWakeUps,
 	}
 	for r, n := range c.fallbacks {
 		s.Fallbacks[r] = n

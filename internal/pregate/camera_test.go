@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
@@ -69,6 +70,10 @@ func TestCameraSleepsAndReplaysTheGOP(t *testing.T) {
 			require.True(t, r.Decode[0].IDR, "replay starts at an IDR")
 			require.Equal(t, framePTS(i), r.Decode[len(r.Decode)-1].PTS)
 			require.Greater(t, len(r.Decode), 1)
+			require.True(t, r.Resumed, "units were released before the wake-up GOP")
+		}
+		if r.Resumed {
+			require.True(t, r.Decode[0].IDR, "a resumed decode starts at an IDR")
 		}
 	}
 	require.GreaterOrEqual(t, wakeAt, 5*sceneFPS)
@@ -80,6 +85,7 @@ func TestCameraSleepsAndReplaysTheGOP(t *testing.T) {
 	st := c.State()
 	require.False(t, st.Awake)
 	require.Equal(t, uint64(1), st.WakeUps)
+	require.Equal(t, uint64(len(aus)), st.AccessUnits)
 	require.Equal(t, uint64(len(decoded)), st.Decoded)
 	require.Positive(t, st.Skipped)
 	require.Equal(t, len(aus), int(st.Decoded+st.Skipped)+st.BufferedUnits-countBufferedDecoded(results, st))
@@ -225,6 +231,10 @@ mvwatch_pregate_fallbacks_total{camera="front",reason="gop_overflow"} 0
 mvwatch_pregate_fallbacks_total{camera="front",reason="missing_parameter_set"} 0
 mvwatch_pregate_fallbacks_total{camera="front",reason="no_idr"} 0
 mvwatch_pregate_fallbacks_total{camera="front",reason="unsupported_bitstream"} 0
+# HELP mvwatch_pregate_keyframe_checks_total Keyframes decoded while the camera slept to catch slow changes, by outcome (unchanged, or changed: the camera woke).
+# TYPE mvwatch_pregate_keyframe_checks_total counter
+mvwatch_pregate_keyframe_checks_total{camera="front",outcome="changed"} 0
+mvwatch_pregate_keyframe_checks_total{camera="front",outcome="unchanged"} 0
 # HELP mvwatch_pregate_wakeups_total Asleep-to-awake transitions of the pre-decode gate caused by motion in the bitstream.
 # TYPE mvwatch_pregate_wakeups_total counter
 mvwatch_pregate_wakeups_total{camera="front"} 0
@@ -261,4 +271,45 @@ func TestGOPBuffer(t *testing.T) {
 	require.True(t, b.Push(Unit{IDR: true, Bytes: 100}))
 	require.True(t, b.Push(Unit{IDR: true, Bytes: 5}), "an IDR starts a new GOP")
 	require.Equal(t, 1, b.Len())
+}
+
+func TestCameraKeyframeCheckWakes(t *testing.T) {
+	s := measureScene{name: "day crf", codec: CodecH264, args: crfArgs}
+	aus := readAccessUnits(t, CodecH264, encode(t, s.codec, s.graph(), s.args...))
+	c, err := NewCamera("cam1", Config{Codec: CodecH264}, nil)
+	require.NoError(t, err)
+	// Push the quiet start until the camera sleeps with a whole GOP buffered undecoded.
+	idr := func(i int) bool { return h264.IsRandomAccess(aus[i]) }
+	i, asleepAt := 0, -1
+	for ; i < len(aus); i++ {
+		if asleepAt >= 0 && idr(i) && i > asleepAt+1 {
+			break
+		}
+		r := c.Push(aus[i], framePTS(i))
+		if !r.Awake && asleepAt < 0 && r.Picture.IDR {
+			asleepAt = i
+		}
+	}
+	require.Positive(t, asleepAt)
+	require.False(t, c.Awake())
+	c.KeyframeChecked(false)
+	// An unchanged keyframe keeps the camera asleep: its IDR releases the old GOP.
+	r := c.Push(aus[i], framePTS(i))
+	require.False(t, r.Awake)
+	require.Empty(t, r.Decode)
+	// Sleep through to the next IDR; a changed keyframe wakes the camera at it, with the old GOP.
+	for i++; !idr(i); i++ {
+		require.False(t, c.Push(aus[i], framePTS(i)).Awake)
+	}
+	gopStart := i - c.State().BufferedUnits
+	c.KeyframeChecked(true)
+	r = c.Push(aus[i], framePTS(i))
+	require.True(t, r.Awake, "a changed keyframe wakes the camera")
+	require.True(t, r.Resumed)
+	require.Len(t, r.Decode, i-gopStart+1, "the old GOP and the new IDR")
+	require.True(t, r.Decode[0].IDR)
+	require.Equal(t, framePTS(gopStart), r.Decode[0].PTS)
+	st := c.State()
+	require.Equal(t, uint64(2), st.KeyframeChecks)
+	require.Equal(t, uint64(1), st.KeyframeWakeUps)
 }

@@ -46,13 +46,15 @@
 // parameter set after the first IDR, a GOP larger than the buffer, or no IDR within
 // MaxIDRInterval. A cleanly parsed IDR hands control back to the gate.
 //
-// Left to the worker: a slow change no single packet shows (light, tamper, defocus) is caught
-// by decoding only each GOP's IDR while asleep, on a second, keyframe-only decoder so the main
-// decoder's replay stays continuous (Result.Picture.IDR marks it), and comparing it with the
-// previous one; when its decoded-domain gate
-// has seen a static scene for long while the pre-gate stays awake (the scene changed for
-// good), it calls ResetGate so the floors are learned again. The same GOP buffer can give new
-// restream viewers a start on a keyframe and event clips their pre-roll.
+// A slow change no single packet shows (light, tamper, defocus), or an object too small for the
+// frame-level signals, is caught by the worker (internal/source's PreGate): while asleep it decodes
+// each GOP's IDR on a second, keyframe-only decoder, so the main decoder's replay stays continuous,
+// compares it with the previous keyframe and reports the outcome with KeyframeChecked before it
+// pushes that IDR; a change wakes the camera and that Push hands out the GOP before the IDR as well.
+// Result.Resumed tells the worker that the decode follows released units, so the frames' reader
+// starts its motion fields and clips again. Left: when the decoded-domain gate has seen a static
+// scene for long while the pre-gate stays awake (the scene changed for good), calling ResetGate
+// so the floors are learned again; event clips' pre-roll from the buffer.
 //
 // # Limits (measured, see measure_test.go)
 //

@@ -17,6 +17,7 @@ type Metrics struct {
 	bufferedBytes *prometheus.GaugeVec
 	bufferDrops   *prometheus.CounterVec
 	fallbacks     *prometheus.CounterVec
+	keyframes     *prometheus.CounterVec
 }
 
 // NewMetrics creates and registers the series on reg.
@@ -50,9 +51,13 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "mvwatch_pregate_fallbacks_total",
 			Help: "Switches to plain decoding (every access unit decoded) by reason.",
 		}, []string{"camera", "reason"}),
+		keyframes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mvwatch_pregate_keyframe_checks_total",
+			Help: "Keyframes decoded while the camera slept to catch slow changes, by outcome (unchanged, or changed: the camera woke).",
+		}, []string{"camera", "outcome"}),
 	}
 	for _, c := range []prometheus.Collector{m.awake, m.wakeUps, m.accessUnits, m.bufferedUnits,
-		m.bufferedBytes, m.bufferDrops, m.fallbacks} {
+		m.bufferedBytes, m.bufferDrops, m.fallbacks, m.keyframes} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register pre-gate metrics: %w", err)
 		}
@@ -72,6 +77,8 @@ type cameraMetrics struct {
 	bufferedBytes prometheus.Gauge
 	bufferDrops   prometheus.Counter
 	fallbacks     map[FallbackReason]prometheus.Counter
+	// keyframeChecks by outcome: "unchanged" or "changed".
+	keyframeChecks map[string]prometheus.Counter
 }
 
 func (m *Metrics) camera(name string) *cameraMetrics {
@@ -89,6 +96,10 @@ func (m *Metrics) camera(name string) *cameraMetrics {
 		bufferedBytes: m.bufferedBytes.WithLabelValues(name),
 		bufferDrops:   m.bufferDrops.WithLabelValues(name),
 		fallbacks:     map[FallbackReason]prometheus.Counter{},
+		keyframeChecks: map[string]prometheus.Counter{
+			"unchanged": m.keyframes.WithLabelValues(name, "unchanged"),
+			"changed":   m.keyframes.WithLabelValues(name, "changed"),
+		},
 	}
 	for _, r := range FallbackReasons {
 		cm.fallbacks[r] = m.fallbacks.WithLabelValues(name, string(r))
@@ -108,4 +119,21 @@ func (cm *cameraMetrics) delete() {
 	cm.parent.bufferedBytes.DeletePartialMatch(labels)
 	cm.parent.bufferDrops.DeletePartialMatch(labels)
 	cm.parent.fallbacks.DeletePartialMatch(labels)
+	cm.parent.keyframes.DeletePartialMatch(labels)
+}
+
+// InitCamera creates a camera's series before its first access unit (awake, as a camera starts, and
+// every counter at zero), so that dashboards and alerts see them from the start. NewCamera takes
+// them over.
+func (m *Metrics) InitCamera(name string) {
+	if cm := m.camera(name); cm != nil {
+		cm.awake.Set(1)
+	}
+}
+
+// DeleteCamera removes a camera's series (a camera removed before its first access unit).
+func (m *Metrics) DeleteCamera(name string) {
+	if m != nil {
+		(&cameraMetrics{parent: m, camera: name}).delete()
+	}
 }

@@ -46,6 +46,10 @@ type Config struct {
 	// WriteQueueSize is the number of RTP packets queued per viewer, a power of two; a slow viewer loses
 	// packets beyond it, the others do not. It defaults to 1024.
 	WriteQueueSize int
+	// GOPCacheBytes bounds, per camera, the packets kept since the last keyframe, which a viewer who
+	// joins mid-GOP is sent first so that it starts on a keyframe at once. It defaults to
+	// DefaultGOPCacheBytes; a negative value keeps none (a late viewer waits for the next keyframe).
+	GOPCacheBytes int
 	// Log receives the server's log lines. It defaults to discarding them.
 	Log *slog.Logger
 }
@@ -69,6 +73,7 @@ type restreamCamera struct {
 	writer  *Stream       // nil until the first random-access unit
 	basePTS time.Duration // PTS that maps to RTP timestamp 0
 	lastRel time.Duration // highest PTS-basePTS written
+	gop     gopCache      // the packets since the last keyframe, for viewers who join
 }
 
 // restreamGap separates the timelines of two upstream sessions on a restreamed camera.
@@ -84,6 +89,9 @@ func New(cfg Config) *Server {
 	}
 	if cfg.WriteQueueSize == 0 {
 		cfg.WriteQueueSize = 1024
+	}
+	if cfg.GOPCacheBytes == 0 {
+		cfg.GOPCacheBytes = DefaultGOPCacheBytes
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
@@ -167,7 +175,7 @@ func (r *Server) WriteAccessUnit(camera string, au media.AccessUnit) error {
 	}
 	c, ok := r.cameras[camera]
 	if !ok {
-		c = &restreamCamera{}
+		c = &restreamCamera{gop: gopCache{maxBytes: r.cfg.GOPCacheBytes}}
 		r.cameras[camera] = c
 	}
 	r.mu.Unlock()
@@ -177,6 +185,7 @@ func (r *Server) WriteAccessUnit(camera string, au media.AccessUnit) error {
 	if c.writer != nil && c.writer.Codec() != au.Codec && au.RandomAccess {
 		c.writer.Close()
 		c.writer = nil
+		c.gop.reset()
 	}
 	if c.writer == nil {
 		if !au.RandomAccess {
@@ -197,9 +206,12 @@ func (r *Server) WriteAccessUnit(camera string, au media.AccessUnit) error {
 		c.basePTS = au.PTS - c.lastRel - restreamGap
 	}
 	c.writer.UpdateParams(au)
-	if err := c.writer.Write(au, c.basePTS); err != nil {
+	pkts, err := c.writer.write(au, c.basePTS)
+	if err != nil {
+		c.gop.reset()
 		return fmt.Errorf("restream %s: %w", camera, err)
 	}
+	c.gop.add(au.RandomAccess, pkts)
 	c.lastRel = max(c.lastRel, au.PTS-c.basePTS)
 	return nil
 }
@@ -222,6 +234,7 @@ func (c *restreamCamera) close() {
 		c.writer.Close()
 		c.writer = nil
 	}
+	c.gop.reset()
 }
 
 // streamFor returns the stream serving a request path, with the response to give.
@@ -254,8 +267,48 @@ func (r *Server) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Response
 	return r.streamFor(ctx.Conn, ctx.Request, ctx.Path)
 }
 
-// OnPlay implements gortsplib.ServerHandlerOnPlay.
+// OnPlay implements gortsplib.ServerHandlerOnPlay. A new viewer is sent the camera's packets since
+// its last keyframe first (queued before the live ones, sent once the PLAY response is out), so it
+// starts on a keyframe at once.
 func (r *Server) OnPlay(ctx *gortsplib.ServerHandlerOnPlayCtx) (*base.Response, error) {
-	r.cfg.Log.Debug("restream viewer", "camera", strings.TrimPrefix(ctx.Path, "/"), "remote", ctx.Conn.NetConn().RemoteAddr().String())
+	// PLAY is authenticated like DESCRIBE and SETUP: the cached GOP goes to viewers only.
+	if res, err := r.authenticate(ctx.Conn, ctx.Request); res != nil {
+		return res, err
+	}
+	name := strings.TrimPrefix(ctx.Path, "/")
+	r.cfg.Log.Debug("restream viewer", "camera", name, "remote", ctx.Conn.NetConn().RemoteAddr().String())
+	if ctx.Session.State() != gortsplib.ServerSessionStatePrePlay {
+		return &base.Response{StatusCode: base.StatusOK}, nil // a repeated PLAY
+	}
+	r.mu.Lock()
+	c := r.cameras[name]
+	r.mu.Unlock()
+	if c != nil {
+		c.replay(ctx.Session)
+	}
 	return &base.Response{StatusCode: base.StatusOK}, nil
+}
+
+// replay queues the cached GOP on a viewer's session, when it is set up on the camera's stream. The
+// session joins the stream's readers only after OnPlay returns, so a unit written in between (a few
+// microseconds against a frame interval of tens of milliseconds) misses this viewer; its decoder then
+// sees one lost picture, as after a lost packet.
+func (c *restreamCamera) replay(ss *gortsplib.ServerSession) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.writer == nil || ss.SetuppedStream() != c.writer.ServerStream() {
+		return
+	}
+	setup := false
+	for _, m := range ss.SetuppedMedias() {
+		setup = setup || m == c.writer.media
+	}
+	if !setup {
+		return
+	}
+	for _, pkt := range c.gop.packets() {
+		if err := ss.WritePacketRTP(c.writer.media, pkt); err != nil {
+			return // a full queue: the viewer waits for the next keyframe
+		}
+	}
 }

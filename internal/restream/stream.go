@@ -79,19 +79,25 @@ func (w *Stream) UpdateParams(au media.AccessUnit) {
 // Write packetises au with an RTP timestamp of its PTS relative to basePTS (90 kHz) and sends it to
 // every reader of the stream.
 func (w *Stream) Write(au media.AccessUnit, basePTS time.Duration) error {
+	_, err := w.write(au, basePTS)
+	return err
+}
+
+// write is Write returning the packets sent.
+func (w *Stream) write(au media.AccessUnit, basePTS time.Duration) ([]*rtp.Packet, error) {
 	pkts, err := w.enc.Encode(au.NALUs)
 	if err != nil {
-		return fmt.Errorf("encode access unit: %w", err)
+		return nil, fmt.Errorf("encode access unit: %w", err)
 	}
 	ts := uint32(durationToTicks(au.PTS-basePTS, 90000))
 	ntp := time.Now()
 	for _, pkt := range pkts {
 		pkt.Timestamp = ts
 		if err := w.stream.WritePacketRTPWithNTP(w.media, pkt, ntp); err != nil {
-			return fmt.Errorf("write RTP: %w", err)
+			return nil, fmt.Errorf("write RTP: %w", err)
 		}
 	}
-	return nil
+	return pkts, nil
 }
 
 // Close disconnects the stream's readers.

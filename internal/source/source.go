@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"strings"
@@ -71,6 +72,15 @@ type Config struct {
 	// DialContext opens the camera's TCP connection (the camera policy's dialer, which refuses denied
 	// addresses after name resolution). It defaults to the client's.
 	DialContext func(ctx context.Context, network, address string) (net.Conn, error)
+
+	// PreGate, when set, puts the pre-decode gate in front of the decoder (see PreGate): for a camera,
+	// and for a raw H.264/H.265 file (.264, .h264, .265, .h265, .hevc), which is then read access unit
+	// by access unit as a camera is. It defaults to nil: every access unit is decoded.
+	PreGate *PreGate
+	// OnGap, when set, is called on the delivery goroutine when the pre-gate resumes decoding after
+	// access units it released undecoded: the frames before the gap have been handed to the frame
+	// callback, and the next frame (an IDR's) does not follow the last one. PTS keeps increasing.
+	OnGap func()
 }
 
 // DecodeInfo describes one access unit's trip through the decoder.
@@ -85,10 +95,11 @@ type DecodeInfo struct {
 type Source struct {
 	cfg Config
 
-	mu        sync.Mutex // guards client and stats
+	mu        sync.Mutex // guards client, stats, throttled and pg
 	client    *ingest.Client
 	stats     demux.Stats
 	throttled uint64
+	pg        *preGate
 }
 
 // New returns a source for cfg; Run decodes it.
@@ -159,6 +170,9 @@ func (s *Source) setStats(st demux.Stats) {
 // runFile decodes a file with demux.File.
 func (s *Source) runFile(ctx context.Context, fn func(*media.Frame) error) error {
 	path := strings.TrimPrefix(s.cfg.Input, "file://")
+	if codec, ok := isAnnexB(path); ok && s.cfg.PreGate != nil {
+		return s.runAccessUnits(ctx, path, codec, fn)
+	}
 	f, err := demux.OpenFile(path, s.cfg.Decoder)
 	if err != nil {
 		return err
@@ -185,8 +199,7 @@ func (s *Source) runCamera(ctx context.Context, fn func(*media.Frame) error) err
 	}
 	limits := s.cfg.Limits.WithDefaults()
 	s.cfg.LimitMetrics.Camera(s.cfg.Camera)
-	d := &camDecoder{cfg: &s.cfg, fn: fn, cancel: cancel,
-		check: decodelimit.NewChecker(limits, s.cfg.LimitMetrics), throttle: decodelimit.NewThrottle(limits)}
+	d := s.newCamDecoder(fn, cancel, limits)
 	// The SDP's parameter sets are checked with a checker of their own: it runs on the client's
 	// goroutine, while d.check belongs to the delivery goroutine.
 	sdpCheck := decodelimit.NewChecker(limits, s.cfg.LimitMetrics)
@@ -254,6 +267,56 @@ loop:
 	return nil
 }
 
+// runAccessUnits reads a raw H.264/H.265 file access unit by access unit through the camera path
+// (pre-gate included), as fast as it decodes.
+func (s *Source) runAccessUnits(ctx context.Context, path string, codec media.Codec, fn func(*media.Frame) error) error {
+	src, err := ingest.OpenAnnexB(path, ingest.AnnexBOptions{Codec: codec})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	// The stream's parameter sets are bounded as a camera's are; a file read as fast as it decodes
+	// is not throttled.
+	limits := s.cfg.Limits.WithDefaults()
+	limits.FPSMargin = 0
+	d := s.newCamDecoder(fn, cancel, limits)
+	for ctx.Err() == nil {
+		au, err := src.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			cancel(err)
+			break
+		}
+		d.onAccessUnit(au)
+	}
+	stats, fnErr := d.finish()
+	s.setStats(stats)
+	s.mu.Lock()
+	s.throttled = d.throttle.Dropped()
+	s.mu.Unlock()
+	if fnErr != nil {
+		return fnErr
+	}
+	return context.Cause(ctx)
+}
+
+// newCamDecoder returns the decoder of the access-unit path: the decode limits are checked on every
+// access unit before the pre-gate (when configured) buffers it or the decoder sees it.
+func (s *Source) newCamDecoder(fn func(*media.Frame) error, cancel context.CancelCauseFunc, limits decodelimit.Limits) *camDecoder {
+	d := &camDecoder{cfg: &s.cfg, fn: fn, cancel: cancel,
+		check: decodelimit.NewChecker(limits, s.cfg.LimitMetrics), throttle: decodelimit.NewThrottle(limits)}
+	if s.cfg.PreGate != nil {
+		d.pg = newPreGate(*s.cfg.PreGate, s.cfg.Camera)
+		s.mu.Lock()
+		s.pg = d.pg
+		s.mu.Unlock()
+	}
+	return d
+}
+
 // camDecoder decodes a camera's access units. Its methods run on the client's delivery goroutine,
 // and finish on Run's once the client is closed.
 type camDecoder struct {
@@ -269,6 +332,15 @@ type camDecoder struct {
 	lastAU   time.Time
 	err      error // the first error that ends the run
 	decErrs  int
+	pg       *preGate // nil without a pre-gate
+}
+
+// frame hands a decoded picture on, noting keyframes for the pre-gate's slow-change check.
+func (d *camDecoder) frame(f *media.Frame) error {
+	if d.pg != nil && f.KeyFrame {
+		d.pg.keyframe(f)
+	}
+	return d.fn(f)
 }
 
 // idleFor is how long no access unit came since the last one was handled, 0 before the first.
@@ -319,7 +391,7 @@ func (d *camDecoder) onAccessUnit(au media.AccessUnit) {
 	if au.Discontinuity && d.dec != nil {
 		// A new session: drain the old one's pictures and reset the decoder; timestamps and
 		// references start again.
-		if err := d.dec.Flush(d.fn); err != nil {
+		if err := d.dec.Flush(d.frame); err != nil {
 			d.fail(err)
 			return
 		}
@@ -339,8 +411,17 @@ func (d *camDecoder) onAccessUnit(au media.AccessUnit) {
 		}
 		d.dec, d.codec = dec, au.Codec
 	}
+	if d.pg != nil {
+		d.gated(au)
+		return
+	}
+	d.decode(au, d.frame)
+}
+
+// decode sends one access unit to the decoder, frames to fn; false when the run must end.
+func (d *camDecoder) decode(au media.AccessUnit, fn func(*media.Frame) error) bool {
 	start := time.Now()
-	err := d.dec.Decode(au, d.fn)
+	err := d.dec.Decode(au, fn)
 	if d.cfg.OnDecode != nil {
 		d.cfg.OnDecode(DecodeInfo{Took: time.Since(start), Stats: d.dec.Stats(), HW: d.dec.HW(), Err: err})
 	}
@@ -353,7 +434,9 @@ func (d *camDecoder) onAccessUnit(au media.AccessUnit) {
 		}
 	default:
 		d.fail(err)
+		return false
 	}
+	return true
 }
 
 // finish flushes and closes the decoder once no delivery runs any more, and returns its counters and
@@ -361,11 +444,14 @@ func (d *camDecoder) onAccessUnit(au media.AccessUnit) {
 func (d *camDecoder) finish() (demux.Stats, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.pg != nil {
+		defer d.pg.close()
+	}
 	if d.dec == nil {
 		return demux.Stats{}, d.err
 	}
 	if d.err == nil {
-		d.err = d.dec.Flush(d.fn)
+		d.err = d.dec.Flush(d.frame)
 	}
 	st := d.dec.Stats()
 	d.dec.Close()
