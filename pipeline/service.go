@@ -17,6 +17,7 @@ import (
 	"github.com/mvwatch/mvwatch/internal/queue"
 	"github.com/mvwatch/mvwatch/internal/restream"
 	"github.com/mvwatch/mvwatch/mvextract"
+	"github.com/mvwatch/mvwatch/web"
 )
 
 // ServiceOptions configures a Service.
@@ -186,7 +187,7 @@ func (s *Service) Start() error {
 		return fail(fmt.Errorf("rtsp restream: %w", err))
 	}
 	s.httpLn = ln
-	s.http = &http.Server{Handler: s.api, ReadHeaderTimeout: 10 * time.Second}
+	s.http = &http.Server{Handler: web.MountToken(s.api, s.cfg.APIToken), ReadHeaderTimeout: 10 * time.Second} // dashboard at /, session login
 	go func() {
 		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error("http server", "err", err)
