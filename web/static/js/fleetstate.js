@@ -32,7 +32,8 @@ export async function start() {
     if (!c.lastEvent || c.lastEvent.id <= ev.id) c.lastEvent = ev;
     changed();
   });
-  await Promise.all([poll(), loadLastEvents()]);
+  await poll(); // first, so the last events find their cameras
+  await loadLastEvents();
   timer = setInterval(poll, POLL_MS);
 }
 

@@ -1,0 +1,269 @@
+package web_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/require"
+
+	"github.com/mvwatch/mvwatch/ingest"
+	"github.com/mvwatch/mvwatch/internal/config"
+	"github.com/mvwatch/mvwatch/internal/testcam"
+	"github.com/mvwatch/mvwatch/mvextract"
+	"github.com/mvwatch/mvwatch/pipeline"
+)
+
+const testToken = "dashboard-test-token"
+
+// burstClassifier is the test seam for the event path (not the model, which the pipeline's and cmd's
+// tests run): it answers "idle" until burst is called, then "object_left" for a moment, so the test
+// decides when an event happens.
+type burstClassifier struct{ until atomic.Int64 }
+
+func (c *burstClassifier) Classify(context.Context, []float32) (pipeline.Classification, error) {
+	if time.Now().UnixNano() < c.until.Load() {
+		return pipeline.Classification{Label: "object_left", Score: 0.95, ExitStage: 1}, nil
+	}
+	return pipeline.Classification{Label: "idle", Score: 0.9}, nil
+}
+
+func (c *burstClassifier) burst() { c.until.Store(time.Now().Add(700 * time.Millisecond).UnixNano()) }
+
+// findChromium returns the browser to drive, or skips (fails in CI) when there is none.
+func findChromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{os.Getenv("MVWATCH_CHROMIUM"), "chromium", "chromium-browser", "google-chrome"} {
+		if name == "" {
+			continue
+		}
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("chromium not found: CI must run the browser tests (scripts/setup.sh installs Debian's chromium)")
+	}
+	t.Skip("chromium not found: skipping the browser tests (install Debian's chromium, as scripts/setup.sh does; in CI this fails)")
+	return ""
+}
+
+// startService runs the real service on random ports with n built-in test cameras playing the scripted
+// scene over real RTSP.
+func startService(t *testing.T, cls pipeline.Classifier, n int) *pipeline.Service {
+	t.Helper()
+	cfg := config.Default()
+	cfg.Listen.HTTP, cfg.Listen.RTSP = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.Store.Path = filepath.Join(t.TempDir(), "events.db")
+	cfg.APIToken = testToken
+	off := false
+	cfg.Gate.Enabled = &off // every clip goes to the classifier
+	for i := range n {
+		src, err := ingest.NewAnnexBSource(testcam.SceneClip(), ingest.AnnexBOptions{Loop: true, FrameRate: testcam.SceneFrameRate})
+		require.NoError(t, err)
+		cam := testcam.New(testcam.Config{Address: "127.0.0.1:0", Path: fmt.Sprintf("/testcam%d", i), Source: src})
+		require.NoError(t, cam.Start())
+		t.Cleanup(cam.Close)
+		cfg.Cameras = append(cfg.Cameras, config.Camera{Name: fmt.Sprintf("testcam%d", i), URL: cam.URL(), Zone: "front yard"})
+	}
+	svc, err := pipeline.NewService(pipeline.ServiceOptions{Config: cfg, Classifier: cls,
+		Features: mvextract.FeatureSpec{Clip: mvextract.ClipConfig{Length: 4, Width: 16, Height: 16}},
+		Registry: prometheus.NewRegistry(), Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	require.NoError(t, svc.Start())
+	t.Cleanup(func() { require.NoError(t, svc.Close()) })
+	return svc
+}
+
+// apiStatus is the status of an authenticated API GET.
+func apiStatus(t *testing.T, svc *pipeline.Service, path string) int {
+	t.Helper()
+	req, err := http.NewRequest("GET", "http://"+svc.HTTPAddr()+path, nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	_, _ = io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	return res.StatusCode
+}
+
+// browser starts a headless Chromium; it stops with the test, or at the timeout.
+func browser(t *testing.T, timeout time.Duration) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(findChromium(t)), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.WindowSize(1280, 860), chromedp.Flag("force-prefers-reduced-motion", true))
+	ctx, cancelTimeout := context.WithTimeout(context.Background(), timeout)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	bctx, cancelBrowser := chromedp.NewContext(allocCtx)
+	t.Cleanup(func() { cancelBrowser(); cancelAlloc(); cancelTimeout() })
+	require.NoError(t, chromedp.Do(bctx)) // start the browser now, so its start-up is no step's
+	return bctx
+}
+
+// stepTimeout bounds each group of browser steps, so a failure names its step and shows the page.
+const stepTimeout = 20 * time.Second
+
+// do runs browser steps and fails the test on the first error, showing what the page showed.
+func do(t *testing.T, ctx context.Context, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	sctx, cancel := context.WithTimeout(ctx, stepTimeout)
+	defer cancel()
+	if err := chromedp.Do(sctx, steps...); err != nil {
+		page, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`location.hash + "\n" + document.body.innerText`))
+		t.Fatalf("browser: %v\npage:\n%s", err, page)
+	}
+}
+
+// run runs one browser action that returns a value.
+func run[T any](t *testing.T, ctx context.Context, a chromedp.Action[T]) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, a)
+	require.NoError(t, err)
+	return v
+}
+
+// css is a CSS selector (the first match).
+func css(sel string) chromedp.CSS { return chromedp.CSS(sel) }
+
+// visible waits until the element at sel is visible.
+func visible(sel string) chromedp.Action[chromedp.Void] { return chromedp.WaitVisible(css(sel)) }
+
+func click(sel string) chromedp.Action[chromedp.Void] {
+	return chromedp.Click(css(sel), chromedp.NodeVisible)
+}
+
+func keys(sel, v string) chromedp.Action[chromedp.Void] {
+	return chromedp.SendKeys(css(sel), v, chromedp.NodeVisible)
+}
+
+// setValue replaces an input's value, as typing over it would.
+func setValue(sel, v string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := chromedp.Evaluate[any](fmt.Sprintf(`document.querySelector(%q).value = %q`, sel, v))(ctx, tg)
+		return err
+	})
+}
+
+// screenshots saves full-page PNGs into docs/screenshots when MVWATCH_SCREENSHOTS=1.
+type screenshots struct{ on bool }
+
+func (s screenshots) take(name string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		if !s.on {
+			return nil
+		}
+		png, err := chromedp.FullScreenshot(100)(ctx, tg)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join("..", "docs", "screenshots", name+".png"), png, 0o644)
+	})
+}
+
+// goTo moves the page to a dashboard route (the URL fragment) and waits for sel.
+func goTo(hash, sel string) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := chromedp.Evaluate[any](fmt.Sprintf("location.hash = %q", hash))(ctx, tg)
+			return err
+		}),
+		visible(sel))
+}
+
+// imageLoaded waits until the image at sel has decoded pixels.
+func imageLoaded(sel string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := chromedp.Poll[bool](fmt.Sprintf(`(() => { const i = document.querySelector(%q); return !!i && i.complete && i.naturalWidth > 0; })()`, sel),
+			chromedp.WithPollingTimeout(10*time.Second))(ctx, tg)
+		return err
+	})
+}
+
+// TestDashboardInBrowser drives the real dashboard in a real Chromium against the real service and its
+// test cameras: log in, the fleet, a live event on the timeline, the event and camera pages, adding a
+// camera with an invalid field first, removing it, logging out.
+func TestDashboardInBrowser(t *testing.T) {
+	start := time.Now()
+	ctx := browser(t, 90*time.Second)
+	cls := &burstClassifier{}
+	svc := startService(t, cls, 2)
+	base := "http://" + svc.HTTPAddr() + "/"
+	shots := screenshots{on: os.Getenv("MVWATCH_SCREENSHOTS") == "1"}
+	if shots.on {
+		require.NoError(t, os.MkdirAll(filepath.Join("..", "docs", "screenshots"), 0o755))
+	}
+
+	// One event before the browser comes, so the pages have history and a keyframe.
+	cls.burst()
+	require.Eventually(t, func() bool {
+		page, err := svc.Store().Query(pipeline.EventQuery{Limit: 1})
+		return err == nil && len(page.Events) > 0
+	}, 30*time.Second, 50*time.Millisecond, "a first event")
+
+	// Log in: a wrong token is refused, the right one opens a session whose cookie JavaScript cannot read.
+	do(t, ctx, chromedp.Navigate(base), visible("#token"), shots.take("login"),
+		keys("#token", "wrong"), click(`#login button[type=submit]`), visible("#login-error"))
+	require.Equal(t, "Wrong token.", run(t, ctx, chromedp.Text(css("#login-error"))))
+	do(t, ctx, setValue("#token", testToken), click(`#login button[type=submit]`),
+		visible(`#fleet tr[data-camera="testcam0"] .badge.state-running`),
+		visible(`#fleet tr[data-camera="testcam1"] .badge.state-running`),
+		visible(`#live.on`))
+	require.Empty(t, run(t, ctx, chromedp.Evaluate[string](`document.cookie`)), "the session cookie is HttpOnly")
+	require.Equal(t, "[0,0]", run(t, ctx, chromedp.Evaluate[string](`JSON.stringify([localStorage.length, sessionStorage.length])`)),
+		"the token is kept in no storage of the page")
+	do(t, ctx, visible(`#fleet tr[data-camera="testcam0"] a[href^="#/events/"]`), // its last event
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error { // fps from two polls
+			_, err := chromedp.Poll[bool](`parseFloat(document.querySelector('#fleet tr[data-camera="testcam0"] td.num').textContent) > 1`,
+				chromedp.WithPollingTimeout(10*time.Second))(ctx, tg)
+			return err
+		}),
+		shots.take("fleet"))
+	fleetText := run(t, ctx, chromedp.Text(css("#fleet")))
+	require.Contains(t, fleetText, "object_left")
+	require.Contains(t, fleetText, "front yard")
+
+	// The timeline: a new event arrives live (SSE), without a reload, and opens.
+	do(t, ctx, goTo("#/events", "#timeline li"))
+	require.Zero(t, run(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll('#timeline li.new').length`)))
+	cls.burst()
+	do(t, ctx, visible("#timeline li.new"), imageLoaded("#timeline li.new img.thumb"))
+	require.Equal(t, "object_left", run(t, ctx, chromedp.Text(css("#timeline li.new .label"))))
+	do(t, ctx, shots.take("events"), click("#timeline li.new a"), visible("#event-keyframe"), imageLoaded("#event-keyframe"),
+		shots.take("event"))
+
+	// The camera page: state, reconnects and the latest keyframe.
+	do(t, ctx, goTo("#/cameras/testcam0", "#camera-state dl"), visible("#snapshot"), imageLoaded("#snapshot"), shots.take("camera"))
+	require.Equal(t, "0", run(t, ctx, chromedp.Text(css("#camera-reconnects"))))
+
+	// Add a camera: an invalid URL first (the API's message shows by the field), then a good one.
+	do(t, ctx, goTo("#/cameras/new", "#camera-form"), keys("#name", "door"), keys("#url", "http://door.example/stream"),
+		keys("#zone", "back door"), click("#save"), visible("#error-url"), shots.take("camera-form"))
+	require.Contains(t, run(t, ctx, chromedp.Text(css("#error-url"))), "scheme must be one of rtsp, rtsps")
+	require.Equal(t, http.StatusNotFound, apiStatus(t, svc, "/api/v1/cameras/door"))
+	do(t, ctx, setValue("#url", "rtsp://127.0.0.1:9/door"), click("#save"), visible("#remove-camera"),
+		visible("#camera-state dl"))
+	require.Equal(t, http.StatusOK, apiStatus(t, svc, "/api/v1/cameras/door"))
+
+	// Remove it, from its page.
+	do(t, ctx, click("#remove-camera"), click("#confirm-remove"), visible(`#fleet tr[data-camera="testcam0"]`))
+	require.Equal(t, http.StatusNotFound, apiStatus(t, svc, "/api/v1/cameras/door"))
+	require.Zero(t, run(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll('#fleet tr[data-camera="door"]').length`)))
+
+	// Log out: the session is gone server-side, the API refuses the browser again.
+	do(t, ctx, click("#logout"), visible("#token"))
+	require.Equal(t, http.StatusUnauthorized,
+		run(t, ctx, chromedp.Evaluate[int](`fetch('/api/v1/cameras').then(r => r.status)`, chromedp.EvalAwaitPromise)))
+	t.Logf("browser test took %s", time.Since(start).Round(time.Millisecond))
+}
