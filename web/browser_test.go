@@ -148,6 +148,15 @@ func keys(sel, v string) chromedp.Action[chromedp.Void] {
 	return chromedp.SendKeys(css(sel), v, chromedp.NodeVisible)
 }
 
+// watchCSP records the page's Content-Security-Policy violations in window.cspViolations.
+func watchCSP() chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := chromedp.Evaluate[any](`window.cspViolations = [];
+			document.addEventListener('securitypolicyviolation', (e) => window.cspViolations.push(e.violatedDirective + ' ' + e.blockedURI))`)(ctx, tg)
+		return err
+	})
+}
+
 // setValue replaces an input's value, as typing over it would.
 func setValue(sel, v string) chromedp.Action[chromedp.Void] {
 	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
@@ -213,7 +222,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	}, 30*time.Second, 50*time.Millisecond, "a first event")
 
 	// Log in: a wrong token is refused, the right one opens a session whose cookie JavaScript cannot read.
-	do(t, ctx, chromedp.Navigate(base), visible("#token"), shots.take("login"),
+	do(t, ctx, chromedp.Navigate(base), visible("#token"), watchCSP(), shots.take("login"),
 		keys("#token", "wrong"), click(`#login button[type=submit]`), visible("#login-error"))
 	require.Equal(t, "Wrong token.", run(t, ctx, chromedp.Text(css("#login-error"))))
 	do(t, ctx, setValue("#token", testToken), click(`#login button[type=submit]`),
@@ -260,6 +269,13 @@ func TestDashboardInBrowser(t *testing.T) {
 	do(t, ctx, click("#remove-camera"), click("#confirm-remove"), visible(`#fleet tr[data-camera="testcam0"]`))
 	require.Equal(t, http.StatusNotFound, apiStatus(t, svc, "/api/v1/cameras/door"))
 	require.Zero(t, run(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll('#fleet tr[data-camera="door"]').length`)))
+
+	// The API's field-path messages map to the form's fields.
+	require.JSONEq(t, `{"fields":{"url":"scheme must be one of rtsp, rtsps","gate":"gate.alpha: must be 0 to 1"},"rest":["duplicate"]}`,
+		run(t, ctx, chromedp.Evaluate[string](`import('/js/api.js').then(m => JSON.stringify(m.fieldErrors(
+			'invalid camera: cameras[0].url: scheme must be one of rtsp, rtsps; gate.alpha: must be 0 to 1; duplicate', ['url', 'gate'])))`,
+			chromedp.EvalAwaitPromise)))
+	require.Equal(t, "[]", run(t, ctx, chromedp.Evaluate[string](`JSON.stringify(window.cspViolations)`)), "the pages keep to the Content-Security-Policy")
 
 	// Log out: the session is gone server-side, the API refuses the browser again.
 	do(t, ctx, click("#logout"), visible("#token"))
