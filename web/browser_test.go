@@ -38,7 +38,7 @@ func (c *burstClassifier) Classify(context.Context, []float32) (pipeline.Classif
 	return pipeline.Classification{Label: "idle", Score: 0.9}, nil
 }
 
-func (c *burstClassifier) burst() { c.until.Store(time.Now().Add(700 * time.Millisecond).UnixNano()) }
+func (c *burstClassifier) burst() { c.until.Store(time.Now().Add(time.Second).UnixNano()) }
 
 // findChromium returns the browser to drive, or skips (fails in CI) when there is none.
 func findChromium(t *testing.T) string {
@@ -214,9 +214,22 @@ func TestDashboardInBrowser(t *testing.T) {
 		require.NoError(t, os.MkdirAll(filepath.Join("..", "docs", "screenshots"), 0o755))
 	}
 
-	// One event before the browser comes, so the pages have history and a keyframe.
-	cls.burst()
+	// One event before the browser comes, so the pages have history and a keyframe: once both cameras
+	// decode, burst until one is stored.
 	require.Eventually(t, func() bool {
+		for _, name := range []string{"testcam0", "testcam1"} {
+			if st, err := svc.Fleet().State(name); err != nil || st.FramesDecoded == 0 {
+				return false
+			}
+		}
+		return true
+	}, 30*time.Second, 50*time.Millisecond, "both test cameras decoding")
+	var burstAt time.Time
+	require.Eventually(t, func() bool {
+		if time.Since(burstAt) > 4*time.Second {
+			cls.burst()
+			burstAt = time.Now()
+		}
 		page, err := svc.Store().Query(pipeline.EventQuery{Limit: 1})
 		return err == nil && len(page.Events) > 0
 	}, 30*time.Second, 50*time.Millisecond, "a first event")
