@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mvwatch/mvwatch/internal/config"
+	"github.com/mvwatch/mvwatch/internal/liveview"
 	"github.com/mvwatch/mvwatch/internal/media"
 	"github.com/mvwatch/mvwatch/internal/queue"
 	"github.com/mvwatch/mvwatch/internal/restream"
@@ -62,6 +63,7 @@ type Service struct {
 	webhooks *WebhookSink
 	fleet    *Fleet
 	restream *restream.Server
+	live     *liveview.Hub // WebRTC (WHEP) live view for the dashboard
 	api      *API
 	captions *CaptionStage
 	thumbs   *ThumbnailStage
@@ -124,6 +126,9 @@ func NewService(opts ServiceOptions) (_ *Service, err error) {
 		idle[l] = true
 	}
 	s.restream = restream.New(restream.Config{Address: cfg.Listen.RTSP, Log: s.log})
+	if s.live, err = liveview.New(liveview.Config{Log: s.log}); err != nil {
+		return nil, errors.Join(err, s.store.Close())
+	}
 	deps := &cameraDeps{
 		features:   opts.Features,
 		classifier: opts.Classifier,
@@ -135,8 +140,9 @@ func NewService(opts ServiceOptions) (_ *Service, err error) {
 		jobQueue:   4,
 		onAccessUnit: func(camera string, au media.AccessUnit) {
 			_ = s.restream.WriteAccessUnit(camera, au) // a camera without viewers is no error worth a log line
+			s.live.WriteAccessUnit(camera, au)
 		},
-		onRemove: func(camera string) { s.restream.RemoveCamera(camera) },
+		onRemove: func(camera string) { s.restream.RemoveCamera(camera); s.live.RemoveCamera(camera) },
 	}
 	s.fleet = newFleet(cfg.Gate, deps)
 	s.api = NewAPI(APIOptions{
@@ -187,7 +193,7 @@ func (s *Service) Start() error {
 		return fail(fmt.Errorf("rtsp restream: %w", err))
 	}
 	s.httpLn = ln
-	s.http = &http.Server{Handler: web.MountToken(s.api, s.cfg.APIToken), ReadHeaderTimeout: 10 * time.Second} // dashboard at /, session login
+	s.http = &http.Server{Handler: web.MountToken(s.api, s.cfg.APIToken, s.live.Handler(web.LivePrefix)), ReadHeaderTimeout: 10 * time.Second} // dashboard at /, session login
 	go func() {
 		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error("http server", "err", err)
@@ -320,6 +326,7 @@ func (s *Service) Close() error {
 			errs = append(errs, s.http.Shutdown(ctx))
 		}
 		s.restream.Close()
+		errs = append(errs, s.live.Close())
 		s.webhooks.Close()
 		errs = append(errs, s.store.Close())
 		s.closeErr = errors.Join(errs...)

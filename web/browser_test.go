@@ -266,7 +266,20 @@ func TestDashboardInBrowser(t *testing.T) {
 		shots.take("event"))
 
 	// The camera page: state, reconnects and the latest keyframe.
-	do(t, ctx, goTo("#/cameras/testcam0", "#camera-state dl"), visible("#snapshot"), imageLoaded("#snapshot"), shots.take("camera"))
+	// And its live video over WebRTC: time advances and a decoded frame is not blank.
+	do(t, ctx, goTo("#/cameras/testcam0", "#camera-state dl"), visible("#snapshot"), imageLoaded("#snapshot"),
+		poll(`(() => {
+			const v = document.getElementById('live-video');
+			if (!v || v.readyState < 2 || v.currentTime < 1) return false;
+			const c = document.createElement('canvas'); c.width = 64; c.height = 36;
+			const g = c.getContext('2d'); g.drawImage(v, 0, 0, 64, 36);
+			const d = g.getImageData(0, 0, 64, 36).data;
+			let lo = 255, hi = 0;
+			for (let i = 0; i < d.length; i += 4) { const y = 0.3 * d[i] + 0.59 * d[i + 1] + 0.11 * d[i + 2]; lo = Math.min(lo, y); hi = Math.max(hi, y); }
+			return hi - lo > 40 && v.videoWidth > 0;
+		})()`),
+		shots.take("camera"))
+	require.Contains(t, run(t, ctx, chromedp.Text(css("#live-status"))), "Live")
 	require.Equal(t, "0", run(t, ctx, chromedp.Text(css("#camera-reconnects"))))
 
 	// Add a camera: an invalid URL first (the API's message shows by the field), then a good one.

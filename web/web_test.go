@@ -20,7 +20,7 @@ func TestMountRoutes(t *testing.T) {
 		w.Header().Set("X-Api", "1")
 		_, _ = io.WriteString(w, r.Method+" "+r.URL.Path+" "+r.Header.Get("Authorization"))
 	})
-	srv := httptest.NewServer(web.Mount(api, session.New(session.Options{Token: "tok"})))
+	srv := httptest.NewServer(web.Mount(api, session.New(session.Options{Token: "tok"}), nil))
 	defer srv.Close()
 	get := func(method, path string) (*http.Response, string) {
 		req, err := http.NewRequest(method, srv.URL+path, nil)
@@ -65,7 +65,7 @@ func TestStaticFilesUseNoInlineCode(t *testing.T) {
 	srv := httptest.NewServer(web.Handler())
 	defer srv.Close()
 	for _, p := range []string{"/", "/js/app.js", "/js/api.js", "/js/dom.js", "/js/live.js", "/js/fleet.js",
-		"/js/fleetstate.js", "/js/events.js", "/js/camera.js"} {
+		"/js/fleetstate.js", "/js/events.js", "/js/camera.js", "/js/liveview.js"} {
 		res, err := http.Get(srv.URL + p)
 		require.NoError(t, err)
 		b, err := io.ReadAll(res.Body)

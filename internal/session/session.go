@@ -121,12 +121,13 @@ func (s *Store) Lookup(r *http.Request) (Session, bool) {
 // ErrCrossSite is CheckCSRF's answer for a request that may come from another site.
 var ErrCrossSite = errors.New("session: cross-site request refused")
 
-// ErrNotJSON is CheckCSRF's answer for a cookie-authenticated POST, PUT or PATCH without a JSON body.
+// ErrNotJSON is CheckCSRF's answer for a cookie-authenticated POST, PUT or PATCH whose body is not
+// JSON (or SDP, for the live view's WHEP offer).
 var ErrNotJSON = errors.New("session: Content-Type must be application/json")
 
 // CheckCSRF checks a cookie-authenticated request that changes something: it must be same-origin as
-// far as the browser says (Sec-Fetch-Site, Origin) and POST, PUT and PATCH must send JSON. Safe
-// methods always pass.
+// far as the browser says (Sec-Fetch-Site, Origin) and POST, PUT and PATCH must send JSON (or SDP).
+// Safe methods always pass.
 func CheckCSRF(r *http.Request) error {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions:
@@ -144,7 +145,8 @@ func CheckCSRF(r *http.Request) error {
 	switch r.Method {
 	case http.MethodPost, http.MethodPut, http.MethodPatch:
 		mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-		if err != nil || mt != "application/json" {
+		// application/sdp is WHEP's offer (live view); no HTML form can send it either.
+		if err != nil || (mt != "application/json" && mt != "application/sdp") {
 			return ErrNotJSON
 		}
 	}
@@ -168,6 +170,36 @@ func (s *Store) Bridge(next http.Handler) http.Handler {
 			}
 		}
 		next.ServeHTTP(w, r)
+	})
+}
+
+// Authenticate serves next only to requests with a valid bearer credential (checked as a login's is)
+// or a session cookie (after CheckCSRF); others get 401 or 403. It guards routes outside the API's own
+// check (the live view) when a token is configured.
+func (s *Store) Authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.Required() {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if auth := r.Header.Get("Authorization"); auth != "" {
+			const prefix = "Bearer "
+			if len(auth) > len(prefix) && strings.EqualFold(auth[:len(prefix)], prefix) {
+				if _, ok := s.verify(auth[len(prefix):]); ok {
+					next.ServeHTTP(w, r)
+					return
+				}
+			}
+		} else if _, ok := s.Lookup(r); ok {
+			if err := CheckCSRF(r); err != nil {
+				writeJSON(w, http.StatusForbidden, map[string]string{"error": err.Error()})
+				return
+			}
+			next.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("WWW-Authenticate", `Bearer realm="mvwatch"`)
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "missing or wrong bearer token"})
 	})
 }
 

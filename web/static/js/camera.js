@@ -4,6 +4,7 @@ import * as api from './api.js';
 import * as live from './live.js';
 import * as fleet from './fleetstate.js';
 import { eventItem } from './events.js';
+import { play } from './liveview.js';
 
 export function renderCamera(main, { name }) {
   const head = h('h1', {}, name);
@@ -15,13 +16,26 @@ export function renderCamera(main, { name }) {
     h('button', { type: 'button', class: 'danger', id: 'confirm-remove', onclick: remove }, 'Remove camera'),
     h('button', { type: 'button', class: 'ghost', onclick: () => { confirmBox.hidden = true; } }, 'Cancel'));
   const err = h('p', { class: 'form-error' });
+  const video = h('video', { id: 'live-video', class: 'snapshot', autoplay: true, muted: true, playsinline: true });
+  video.muted = true; // autoplay needs it as a property too
+  const liveMsg = h('p', { class: 'muted', id: 'live-status' }, 'Connecting live video…');
+  const liveBox = h('div', { class: 'live' }, video, liveMsg);
+  let session = null;
+  let gone = false;
+  play(video, name).then((s) => {
+    if (gone) { s.close(); return; }
+    session = s;
+    s.pc.addEventListener('connectionstatechange', () => {
+      liveMsg.textContent = s.pc.connectionState === 'connected' ? 'Live (WebRTC, no transcoding)' : `Live video ${s.pc.connectionState}`;
+    });
+  }, (e) => { liveMsg.textContent = `No live video: ${e.message}`; video.hidden = true; });
   main.append(head,
     h('div', { class: 'actions' },
       h('a', { href: `#/cameras/${encodeURIComponent(name)}/edit`, id: 'edit-camera' }, 'Edit'),
       h('button', { type: 'button', class: 'ghost', id: 'remove-camera', onclick: () => { confirmBox.hidden = false; } }, 'Remove…'),
       confirmBox),
     err,
-    h('div', { class: 'grid2' }, stateBox, h('div', {}, snap)),
+    h('div', { class: 'grid2' }, stateBox, h('div', {}, liveBox, snap)),
     h('h2', {}, 'Recent events ', h('a', { href: `#/events?camera=${encodeURIComponent(name)}`, class: 'muted' }, '(all)')),
     list);
 
@@ -89,7 +103,7 @@ export function renderCamera(main, { name }) {
     while (list.children.length > 20) list.lastChild.remove();
     setSnapshot(ev);
   });
-  return () => { offFleet(); offLive(); };
+  return () => { gone = true; session?.close(); offFleet(); offLive(); };
 }
 
 const FIELDS = ['name', 'url', 'transport', 'enabled', 'hwaccel', 'zone', 'scene', 'gate'];
