@@ -248,3 +248,34 @@ func FuzzLogin(f *testing.F) {
 		}
 	})
 }
+
+func TestAuthenticate(t *testing.T) {
+	f := newFixture(t, Options{Token: token})
+	c := f.login(t)
+	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
+	guarded := f.store.Authenticate(ok)
+	serve := func(r *http.Request) int {
+		w := httptest.NewRecorder()
+		guarded.ServeHTTP(w, r)
+		return w.Code
+	}
+	r := httptest.NewRequest("POST", "/api/v1/cameras/x/whep", strings.NewReader("v=0"))
+	require.Equal(t, http.StatusUnauthorized, serve(r))
+	r.Header.Set("Authorization", "Bearer wrong")
+	require.Equal(t, http.StatusUnauthorized, serve(r))
+	r.Header.Set("Authorization", "Bearer "+token)
+	require.Equal(t, http.StatusOK, serve(r))
+
+	r = httptest.NewRequest("POST", "/api/v1/cameras/x/whep", strings.NewReader("v=0"))
+	r.AddCookie(c)
+	require.Equal(t, http.StatusForbidden, serve(r), "no content type")
+	r.Header.Set("Content-Type", "application/sdp")
+	require.Equal(t, http.StatusOK, serve(r))
+	r.Header.Set("Origin", "http://evil.example")
+	require.Equal(t, http.StatusForbidden, serve(r))
+
+	open := New(Options{}).Authenticate(ok)
+	w := httptest.NewRecorder()
+	open.ServeHTTP(w, httptest.NewRequest("POST", "/x", nil))
+	require.Equal(t, http.StatusOK, w.Code, "no token configured: nothing to check")
+}
