@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -96,6 +97,19 @@ func apiStatus(t *testing.T, svc *pipeline.Service, path string) int {
 	_, _ = io.Copy(io.Discard, res.Body)
 	res.Body.Close()
 	return res.StatusCode
+}
+
+// apiJSON decodes an authenticated API GET.
+func apiJSON(t *testing.T, svc *pipeline.Service, path string, v any) {
+	t.Helper()
+	req, err := http.NewRequest("GET", "http://"+svc.HTTPAddr()+path, nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	require.NoError(t, json.NewDecoder(res.Body).Decode(v))
 }
 
 // browser starts a headless Chromium; it stops with the test, or at the timeout.
@@ -293,6 +307,25 @@ func TestDashboardInBrowser(t *testing.T) {
 	})`, chromedp.EvalAwaitPromise))
 	t.Logf("live view in the browser: packet received to frame presented, median of 30 frames: %.1f ms", recvToShow)
 	require.Equal(t, "0", run(t, ctx, chromedp.Text(css("#camera-reconnects"))))
+
+	// Draw a mask on testcam1's picture and save it: the API has it after.
+	do(t, ctx, goTo("#/cameras/testcam1/zones", "#zones-overlay"), imageLoaded("#zones-picture"))
+	box := run(t, ctx, chromedp.Evaluate[[]float64](`(() => { const r = document.getElementById('zones-overlay').getBoundingClientRect();
+		return [r.left, r.top, r.width, r.height]; })()`))
+	want := [][]float64{{0.1, 0.1}, {0.4, 0.1}, {0.25, 0.5}}
+	for _, p := range want {
+		do(t, ctx, chromedp.MouseClickXY(box[0]+p[0]*box[2], box[1]+p[1]*box[3]))
+	}
+	do(t, ctx, click("#finish-polygon"), click("#save-zones"),
+		poll(`document.getElementById('zones-status').textContent.startsWith('Saved 1 masks')`), shots.take("zones"))
+	var saved struct{ Masks [][][]float64 }
+	apiJSON(t, svc, "/api/v1/cameras/testcam1", &saved)
+	require.Len(t, saved.Masks, 1)
+	require.Len(t, saved.Masks[0], 3)
+	for i, p := range want {
+		require.InDelta(t, p[0], saved.Masks[0][i][0], 0.01)
+		require.InDelta(t, p[1], saved.Masks[0][i][1], 0.01)
+	}
 
 	// Add a camera: an invalid URL first (the API's message shows by the field), then a good one.
 	do(t, ctx, goTo("#/cameras/new", "#camera-form"), keys("#name", "door"), keys("#url", "http://door.example/stream"),

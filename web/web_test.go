@@ -65,7 +65,7 @@ func TestStaticFilesUseNoInlineCode(t *testing.T) {
 	srv := httptest.NewServer(web.Handler())
 	defer srv.Close()
 	for _, p := range []string{"/", "/js/app.js", "/js/api.js", "/js/dom.js", "/js/live.js", "/js/fleet.js",
-		"/js/fleetstate.js", "/js/events.js", "/js/camera.js", "/js/liveview.js"} {
+		"/js/fleetstate.js", "/js/events.js", "/js/camera.js", "/js/liveview.js", "/js/zones.js"} {
 		res, err := http.Get(srv.URL + p)
 		require.NoError(t, err)
 		b, err := io.ReadAll(res.Body)

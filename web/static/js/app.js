@@ -6,6 +6,7 @@ import * as fleet from './fleetstate.js';
 import { render as renderFleet } from './fleet.js';
 import { renderTimeline, renderEvent } from './events.js';
 import { renderCamera, renderForm } from './camera.js';
+import { renderZones } from './zones.js';
 
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');
@@ -18,6 +19,7 @@ const ROUTES = [
   [/^\/events\/([0-9a-f]+)$/, 'events', (m, p) => { p.id = m[1]; return renderEvent; }],
   [/^\/cameras\/new$/, 'new', () => renderForm],
   [/^\/cameras\/([A-Za-z0-9_-]+)\/edit$/, 'fleet', (m, p) => { p.name = m[1]; return renderForm; }],
+  [/^\/cameras\/([A-Za-z0-9_-]+)\/zones$/, 'fleet', (m, p) => { p.name = m[1]; return renderZones; }],
   [/^\/cameras\/([A-Za-z0-9_-]+)$/, 'fleet', (m, p) => { p.name = m[1]; return renderCamera; }],
 ];
 

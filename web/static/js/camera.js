@@ -32,6 +32,7 @@ export function renderCamera(main, { name }) {
   main.append(head,
     h('div', { class: 'actions' },
       h('a', { href: `#/cameras/${encodeURIComponent(name)}/edit`, id: 'edit-camera' }, 'Edit'),
+      h('a', { href: `#/cameras/${encodeURIComponent(name)}/zones`, id: 'edit-zones' }, 'Zones and masks'),
       h('button', { type: 'button', class: 'ghost', id: 'remove-camera', onclick: () => { confirmBox.hidden = false; } }, 'Remove…'),
       confirmBox),
     err,
