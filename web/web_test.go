@@ -22,7 +22,11 @@ func TestMountRoutes(t *testing.T) {
 	})
 	srv := httptest.NewServer(web.Mount(api, session.New(session.Options{Token: "tok"}), nil))
 	defer srv.Close()
-	get := func(method, path string) (*http.Response, string) {
+	type reply struct {
+		StatusCode int
+		Header     http.Header
+	}
+	get := func(method, path string) (reply, string) {
 		req, err := http.NewRequest(method, srv.URL+path, nil)
 		require.NoError(t, err)
 		res, err := http.DefaultClient.Do(req)
@@ -30,7 +34,7 @@ func TestMountRoutes(t *testing.T) {
 		defer res.Body.Close()
 		b, err := io.ReadAll(res.Body)
 		require.NoError(t, err)
-		return res, string(b)
+		return reply{res.StatusCode, res.Header}, string(b)
 	}
 
 	res, body := get("GET", "/")

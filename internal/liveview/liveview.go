@@ -257,7 +257,7 @@ func (h *Hub) Offer(ctx context.Context, camera, offer string) (answer, id strin
 		h.drop(v)
 		return "", "", err
 	}
-	if err := h.group.Go(func(context.Context) error { return readRTCP(sender) }); err != nil {
+	if err := h.group.Go(func(context.Context) error { readRTCP(sender); return nil }); err != nil {
 		h.drop(v)
 		return "", "", err
 	}
@@ -279,10 +279,10 @@ func (h *Hub) Stop(camera, id string) bool {
 // send writes the viewer's access units from a keyframe on, each lasting until the next one's PTS.
 func (v *viewer) send(ctx context.Context) error {
 	var last time.Duration
-	for {
+	for ctx.Err() == nil { // until the viewer ends
 		f, err := v.q.Pop(ctx)
 		if err != nil {
-			return nil // the viewer ended
+			continue
 		}
 		if v.needKey.Load() {
 			if !f.random {
@@ -296,18 +296,19 @@ func (v *viewer) send(ctx context.Context) error {
 		}
 		last = f.pts
 		if err := v.track.WriteSample(pionmedia.Sample{Data: f.data, Duration: d}); err != nil && !errors.Is(err, io.ErrClosedPipe) {
-			return nil // the connection went away; its state change drops the viewer
+			break // the connection went away; its state change drops the viewer
 		}
 	}
+	return nil
 }
 
 // readRTCP drains the sender's RTCP (receiver reports), which pion needs read; it ends with the
-// connection.
-func readRTCP(s *webrtc.RTPSender) error {
+// connection (Read fails then).
+func readRTCP(s *webrtc.RTPSender) {
 	buf := make([]byte, 1500)
 	for {
 		if _, _, err := s.Read(buf); err != nil {
-			return nil
+			return
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -56,7 +57,16 @@ func newFixture(t *testing.T, opts Options) *fixture {
 	return &fixture{srv: srv, store: st, clock: c}
 }
 
-func (f *fixture) do(t *testing.T, method, path, body string, header map[string]string, cookies ...*http.Cookie) *http.Response {
+// reply is a response read whole (its body closed).
+type reply struct {
+	StatusCode int
+	Body       *bytes.Reader
+	cookies    []*http.Cookie
+}
+
+func (r *reply) Cookies() []*http.Cookie { return r.cookies }
+
+func (f *fixture) do(t *testing.T, method, path, body string, header map[string]string, cookies ...*http.Cookie) *reply {
 	t.Helper()
 	req, err := http.NewRequest(method, f.srv.URL+path, strings.NewReader(body))
 	require.NoError(t, err)
@@ -71,11 +81,13 @@ func (f *fixture) do(t *testing.T, method, path, body string, header map[string]
 	}
 	res, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
-	t.Cleanup(func() { res.Body.Close() })
-	return res
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	require.NoError(t, err)
+	return &reply{StatusCode: res.StatusCode, Body: bytes.NewReader(b), cookies: res.Cookies()}
 }
 
-func sessionCookie(res *http.Response) *http.Cookie {
+func sessionCookie(res *reply) *http.Cookie {
 	for _, c := range res.Cookies() {
 		if c.Name == CookieName {
 			return c
