@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
@@ -171,6 +172,15 @@ func watchCSP() chromedp.Action[chromedp.Void] {
 	})
 }
 
+// colorScheme emulates the system's light or dark setting.
+func colorScheme(scheme string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		_, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}})
+		return err
+	})
+}
+
 // setValue replaces an input's value, as typing over it would.
 func setValue(sel, v string) chromedp.Action[chromedp.Void] {
 	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
@@ -266,6 +276,11 @@ func TestDashboardInBrowser(t *testing.T) {
 			return err
 		}),
 		shots.take("fleet"))
+	// The dark theme follows the system setting.
+	do(t, ctx, colorScheme("dark"))
+	require.Equal(t, "rgb(15, 18, 22)", run(t, ctx, chromedp.Evaluate[string](`getComputedStyle(document.body).backgroundColor`)))
+	do(t, ctx, shots.take("fleet-dark"), colorScheme("light"))
+	require.Equal(t, "rgb(246, 247, 249)", run(t, ctx, chromedp.Evaluate[string](`getComputedStyle(document.body).backgroundColor`)))
 	fleetText := run(t, ctx, chromedp.Text(css("#fleet")))
 	require.Contains(t, fleetText, "object_left")
 	require.Contains(t, fleetText, "front yard")
