@@ -356,6 +356,17 @@ func TestDashboardInBrowser(t *testing.T) {
 	require.Equal(t, http.StatusNotFound, apiStatus(t, svc, "/api/v1/cameras/door"))
 	require.Zero(t, run(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll('#fleet tr[data-camera="door"]').length`)))
 
+	// Edit a camera: the form sends back what it does not show (gate, zones, masks) unchanged.
+	do(t, ctx, goTo("#/cameras/testcam1/edit", "#camera-form"), setValue("#zone", "porch"), click("#save"),
+		visible("#remove-camera"), poll(`document.getElementById('camera-state')?.textContent.includes('porch')`))
+	var edited struct {
+		Zone  string
+		Masks [][][]float64
+	}
+	apiJSON(t, svc, "/api/v1/cameras/testcam1", &edited)
+	require.Equal(t, "porch", edited.Zone)
+	require.Len(t, edited.Masks, 1, "the mask drawn above survives the edit")
+
 	// The API's field-path messages map to the form's fields.
 	require.JSONEq(t, `{"fields":{"url":"scheme must be one of rtsp, rtsps","gate":"gate.alpha: must be 0 to 1"},"rest":["duplicate"]}`,
 		run(t, ctx, chromedp.Evaluate[string](`import('/js/api.js').then(m => JSON.stringify(m.fieldErrors(
