@@ -250,7 +250,8 @@ func (h *Hub) Offer(ctx context.Context, camera, offer string) (answer, id strin
 	h.mu.Unlock()
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		if s == webrtc.PeerConnectionStateFailed || s == webrtc.PeerConnectionStateClosed {
-			go h.drop(v) // not on pion's callback goroutine, which Close waits for
+			// Not on pion's callback goroutine, which pc.Close waits for; after Close, Go runs nothing.
+			_ = h.group.Go(func(context.Context) error { h.drop(v); return nil })
 		}
 	})
 	if err := h.group.Go(func(ctx context.Context) error { return v.send(vctx) }); err != nil {
