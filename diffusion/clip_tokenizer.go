@@ -46,7 +46,7 @@ func LoadCLIPTokenizer(dir string) (*CLIPTokenizer, error) {
 	}
 	t := &CLIPTokenizer{ranks: map[string]int{}, special: map[string]int32{}, MaxLength: 77}
 	if err := json.Unmarshal(vb, &t.encoder); err != nil {
-		return nil, fmt.Errorf("diffusion: CLIP vocab.json: %v: %w", err, ErrBadTokenizer)
+		return nil, fmt.Errorf("diffusion: CLIP vocab.json: %w: %w", err, ErrBadTokenizer)
 	}
 	mb, err := os.ReadFile(filepath.Join(dir, "merges.txt"))
 	if err != nil {
@@ -67,7 +67,7 @@ func LoadCLIPTokenizer(dir string) (*CLIPTokenizer, error) {
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("diffusion: CLIP merges.txt: %v: %w", err, ErrBadTokenizer)
+		return nil, fmt.Errorf("diffusion: CLIP merges.txt: %w: %w", err, ErrBadTokenizer)
 	}
 	names := map[string]string{"bos_token": "<|startoftext|>", "eos_token": "<|endoftext|>",
 		"unk_token": "<|endoftext|>", "pad_token": "<|endoftext|>"}
@@ -78,7 +78,7 @@ func LoadCLIPTokenizer(dir string) (*CLIPTokenizer, error) {
 		}
 		var m map[string]json.RawMessage
 		if err := json.Unmarshal(b, &m); err != nil {
-			return nil, fmt.Errorf("diffusion: CLIP %s: %v: %w", f, err, ErrBadTokenizer)
+			return nil, fmt.Errorf("diffusion: CLIP %s: %w: %w", f, err, ErrBadTokenizer)
 		}
 		for k := range names {
 			if s := tokenContent(m[k]); s != "" {

@@ -218,7 +218,7 @@ func resolveConfig(k schedulerKind, configJSON []byte) (SchedulerConfig, error) 
 	}
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(configJSON, &raw); err != nil {
-		return c, fmt.Errorf("diffusion: scheduler config is not a JSON object: %v: %w", err, ErrBadConfig)
+		return c, fmt.Errorf("diffusion: scheduler config is not a JSON object: %w: %w", err, ErrBadConfig)
 	}
 	accepted := acceptedKeys(k)
 	for key, val := range raw {
@@ -297,7 +297,7 @@ func setConfigKey(c *SchedulerConfig, key string, val json.RawMessage) error {
 		target, off = new(bool), true
 	}
 	if err := json.Unmarshal(val, target); err != nil {
-		return fmt.Errorf("%v: %w", err, ErrBadConfig)
+		return fmt.Errorf("%w: %w", err, ErrBadConfig)
 	}
 	if off && *(target.(*bool)) {
 		return fmt.Errorf("true is not supported: %w", ErrBadConfig)

@@ -77,7 +77,7 @@ func LoadStepPredictor(dir string, threads int) (*StepPredictor, error) {
 	}
 	var m StepPredictorManifest
 	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("diffusion: step predictor manifest: %v: %w", err, ErrBadPredictor)
+		return nil, fmt.Errorf("diffusion: step predictor manifest: %w: %w", err, ErrBadPredictor)
 	}
 	if err := m.validate(); err != nil {
 		return nil, err

@@ -54,6 +54,9 @@ func NewThumbnailMetrics(reg prometheus.Registerer) (*ThumbnailMetrics, error) {
 			Help: "Thumbnail jobs refused by a full queue.",
 		}),
 	}
+	for _, r := range []string{"ok", "error"} {
+		m.Results.WithLabelValues(r)
+	}
 	var errs []error
 	for _, c := range []prometheus.Collector{m.Steps, m.Evaluations, m.Saved, m.Seconds, m.Results, m.Dropped} {
 		errs = append(errs, reg.Register(c))

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mvwatch/mvwatch/internal/lifecycle"
+	"github.com/mvwatch/mvwatch/internal/queue"
 )
 
 // ThumbnailJob asks for one event thumbnail.
@@ -59,7 +60,7 @@ type Thumbnailer struct {
 	metrics      *ThumbnailMetrics
 	defaultEvals int
 
-	queue   chan ThumbnailJob
+	queue   *queue.Queue[ThumbnailJob]
 	workers *lifecycle.Group // the worker goroutine; Close cancels its context
 }
 
@@ -96,7 +97,9 @@ func NewThumbnailer(cfg ThumbnailerConfig) (*Thumbnailer, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &Thumbnailer{cfg: cfg, metrics: m, defaultEvals: defaultEvals, queue: make(chan ThumbnailJob, cfg.QueueSize),
+	m.Steps.WithLabelValues(cfg.Scheduler) // present from start, at zero
+	t := &Thumbnailer{cfg: cfg, metrics: m, defaultEvals: defaultEvals,
+		queue:   queue.New[ThumbnailJob](cfg.QueueSize, queue.Options{Drops: m.Dropped}),
 		workers: lifecycle.NewGroup(context.Background())}
 	if err := t.workers.Go(t.run); err != nil {
 		return nil, err
@@ -111,37 +114,30 @@ func (t *Thumbnailer) Metrics() *ThumbnailMetrics { return t.metrics }
 // Thumbnailer is closed.
 func (t *Thumbnailer) Submit(job ThumbnailJob) bool {
 	if t.workers.Context().Err() != nil {
-		t.metrics.Dropped.Inc()
+		t.queue.Drop()
 		return false
 	}
-	select {
-	case t.queue <- job:
-		return true
-	default:
-		t.metrics.Dropped.Inc()
-		return false
-	}
+	return t.queue.Push(job)
 }
 
 // Close stops the worker: the running thumbnail is cancelled, queued jobs are discarded, and Close returns
 // after the goroutine has ended.
 func (t *Thumbnailer) Close() {
-	_ = t.workers.Close() // run returns no error
+	_ = t.workers.Close() // run returns only the end of its context
 }
 
 func (t *Thumbnailer) run(ctx context.Context) error {
 	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case job := <-t.queue:
-			th := t.Render(ctx, job)
-			if ctx.Err() != nil {
-				return nil
-			}
-			if t.cfg.OnThumbnail != nil {
-				t.cfg.OnThumbnail(th)
-			}
+		job, err := t.queue.Pop(ctx)
+		if err != nil {
+			return err // the end of ctx: closing
+		}
+		th := t.Render(ctx, job)
+		if err := ctx.Err(); err != nil {
+			return err // closed while rendering: the thumbnail is not reported
+		}
+		if t.cfg.OnThumbnail != nil {
+			t.cfg.OnThumbnail(th)
 		}
 	}
 }

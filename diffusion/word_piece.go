@@ -84,7 +84,7 @@ func LoadWordPiece(path string) (*WordPiece, error) {
 			MaxLen       int   `json:"model_max_length"`
 		}
 		if err := json.Unmarshal(cfg, &c); err != nil {
-			return nil, fmt.Errorf("diffusion: tokenizer_config.json: %v: %w", err, ErrBadTokenizer)
+			return nil, fmt.Errorf("diffusion: tokenizer_config.json: %w: %w", err, ErrBadTokenizer)
 		}
 		if c.DoLowerCase != nil {
 			w.lowercase = *c.DoLowerCase
@@ -111,7 +111,7 @@ func parseVocabTxt(data []byte) (*WordPiece, error) {
 		id++
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("diffusion: vocab.txt: %v: %w", err, ErrBadTokenizer)
+		return nil, fmt.Errorf("diffusion: vocab.txt: %w: %w", err, ErrBadTokenizer)
 	}
 	return newWordPiece(vocab, true, true, 100, 128)
 }
@@ -135,7 +135,7 @@ func parseTokenizerJSON(data []byte) (*WordPiece, error) {
 		} `json:"model"`
 	}
 	if err := json.Unmarshal(data, &t); err != nil {
-		return nil, fmt.Errorf("diffusion: tokenizer.json: %v: %w", err, ErrBadTokenizer)
+		return nil, fmt.Errorf("diffusion: tokenizer.json: %w: %w", err, ErrBadTokenizer)
 	}
 	if t.Model.Type != "WordPiece" {
 		return nil, fmt.Errorf("diffusion: tokenizer.json model %q is not WordPiece: %w", t.Model.Type, ErrBadTokenizer)

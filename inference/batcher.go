@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mvwatch/mvwatch/internal/lifecycle"
+	"github.com/mvwatch/mvwatch/internal/queue"
 )
 
 // ErrQueueFull is returned by Submit and SubmitFunc when the batcher's queue is full: the clip is
@@ -87,14 +88,13 @@ func (r *batchRequest) deliver(res Result, err error) {
 type Batcher struct {
 	cls   *Classifier
 	cfg   BatcherConfig
-	queue chan *batchRequest
+	queue *queue.Queue[*batchRequest]
 
 	mu      sync.RWMutex // guards closed and started against enqueueing
 	closed  bool
 	started bool
 
 	workers *lifecycle.Group // the batch goroutine
-	dropped atomic.Uint64
 
 	// Owned by the batch goroutine.
 	batch []*batchRequest
@@ -109,7 +109,7 @@ func NewBatcher(cls *Classifier, cfg BatcherConfig) *Batcher {
 	return &Batcher{
 		cls:     cls,
 		cfg:     cfg,
-		queue:   make(chan *batchRequest, cfg.QueueSize),
+		queue:   queue.New[*batchRequest](cfg.QueueSize, queue.Options{OnDrop: cfg.OnDrop}),
 		workers: lifecycle.NewGroup(context.Background()),
 		batch:   make([]*batchRequest, 0, cfg.MaxBatch),
 		taken:   make([]*batchRequest, 0, cfg.MaxBatch),
@@ -185,23 +185,17 @@ func (b *Batcher) enqueue(r *batchRequest) error {
 	if b.closed {
 		return ErrBatcherClosed
 	}
-	select {
-	case b.queue <- r:
-		return nil
-	default:
-		b.dropped.Add(1)
-		if b.cfg.OnDrop != nil {
-			b.cfg.OnDrop()
-		}
+	if !b.queue.Push(r) { // dropped, counted and reported to OnDrop by the queue
 		return ErrQueueFull
 	}
+	return nil
 }
 
 // Len is the number of clips waiting in the queue.
-func (b *Batcher) Len() int { return len(b.queue) }
+func (b *Batcher) Len() int { return b.queue.Len() }
 
 // Dropped is the number of clips refused with ErrQueueFull so far.
-func (b *Batcher) Dropped() uint64 { return b.dropped.Load() }
+func (b *Batcher) Dropped() uint64 { return b.queue.Dropped() }
 
 // Close stops the batcher: it refuses new clips, lets a running batch finish and answer its clips,
 // then answers every queued clip with ErrBatcherClosed. It is safe to call more than once.
@@ -213,15 +207,10 @@ func (b *Batcher) Close() {
 	}
 	b.closed = true
 	b.mu.Unlock()
-	_ = b.workers.Close() // run returns no error
+	_ = b.workers.Close() // run returns only the end of its context
 	// No enqueue can run any more, and the goroutine is gone: the queue is ours.
-	for {
-		select {
-		case r := <-b.queue:
-			b.refuse(r)
-		default:
-			return
-		}
+	for r, ok := b.queue.TryPop(); ok; r, ok = b.queue.TryPop() {
+		b.refuse(r)
 	}
 }
 
@@ -234,38 +223,39 @@ func (b *Batcher) refuse(r *batchRequest) {
 
 // run is the batch goroutine.
 func (b *Batcher) run(ctx context.Context) error {
-	timer := time.NewTimer(b.cfg.MaxWait)
-	timer.Stop()
 	for {
-		if ctx.Err() != nil {
-			return nil
+		if err := ctx.Err(); err != nil {
+			return err // closing
 		}
 		b.batch = b.batch[:0]
-		select {
-		case <-ctx.Done():
-			return nil
-		case r := <-b.queue:
-			b.batch = append(b.batch, r)
+		r, err := b.queue.Pop(ctx)
+		if err != nil {
+			return err // closing
 		}
-		timer.Reset(b.cfg.MaxWait)
-	fill:
-		for len(b.batch) < b.cfg.MaxBatch {
-			select {
-			case r := <-b.queue:
-				b.batch = append(b.batch, r)
-			case <-timer.C:
-				break fill
-			case <-ctx.Done():
-				timer.Stop()
-				for _, r := range b.batch {
-					b.refuse(r)
-				}
-				return nil
+		b.batch = append(b.batch, r)
+		if err := b.fill(ctx); err != nil {
+			for _, r := range b.batch {
+				b.refuse(r)
 			}
+			return err // closing
 		}
-		timer.Stop()
 		b.runBatch()
 	}
+}
+
+// fill adds queued requests to b.batch until it holds MaxBatch or its first request has waited
+// MaxWait. It returns ctx's error when ctx ended first.
+func (b *Batcher) fill(ctx context.Context) error {
+	wait, cancel := context.WithTimeout(ctx, b.cfg.MaxWait)
+	defer cancel()
+	for len(b.batch) < b.cfg.MaxBatch {
+		r, err := b.queue.Pop(wait)
+		if err != nil {
+			return ctx.Err() // nil when only MaxWait passed
+		}
+		b.batch = append(b.batch, r)
+	}
+	return nil
 }
 
 // runBatch classifies the requests of b.batch that are still wanted and answers them.

@@ -188,7 +188,7 @@ func probeProvider(name string, logger *slog.Logger) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("inference: session options: %w", err)
 	}
-	defer opts.Destroy()
+	defer destroy(opts)
 	if err := appendProvider(opts, name); err != nil {
 		logger.Warn("execution provider unavailable, falling back to cpu", "provider", name, "err", err)
 		return ProviderCPU, nil
@@ -205,7 +205,7 @@ func appendProvider(opts *ort.SessionOptions, name string) error {
 		if err != nil {
 			return fmt.Errorf("cuda provider options: %w", err)
 		}
-		defer cuda.Destroy()
+		defer destroy(cuda)
 		return opts.AppendExecutionProviderCUDA(cuda)
 	case ProviderOpenVINO:
 		return opts.AppendExecutionProviderOpenVINO(map[string]string{})

@@ -97,7 +97,7 @@ func OpenSession(path string, cfg SessionConfig) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer opts.Destroy()
+	defer destroy(opts)
 	ins, outs, err := ort.GetInputOutputInfoWithOptions(path, opts)
 	if err != nil {
 		return nil, fmt.Errorf("inference: read model %s: %w", path, err)
@@ -126,7 +126,7 @@ func ModelInputs(path string) ([]TensorInfo, []TensorInfo, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	defer opts.Destroy()
+	defer destroy(opts)
 	ins, outs, err := ort.GetInputOutputInfoWithOptions(path, opts)
 	if err != nil {
 		return nil, nil, fmt.Errorf("inference: read model %s: %w", path, err)
@@ -167,7 +167,7 @@ func (s *Session) Run(inputs, outputs []Value) error {
 	vals := make([]ort.Value, 0, len(inputs)+len(outputs))
 	defer func() {
 		for _, v := range vals {
-			v.Destroy()
+			destroy(v)
 		}
 	}()
 	for i, in := range inputs {
@@ -243,7 +243,7 @@ func toOrt(info TensorInfo, v Value) (ort.Value, error) {
 		return nil, fmt.Errorf("%s: %w", info.Name, err)
 	}
 	if dt != info.DType {
-		t.Destroy()
+		destroy(t)
 		return nil, fmt.Errorf("%s: element type %s, model wants %s", info.Name, dt, info)
 	}
 	return t, nil
@@ -336,3 +336,7 @@ func names(infos []TensorInfo) []string {
 	}
 	return out
 }
+
+// destroy frees an ONNX Runtime object whose release error nobody can act on (options, a tensor of
+// one run): it is dropped.
+func destroy(o interface{ Destroy() error }) { _ = o.Destroy() }

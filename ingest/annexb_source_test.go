@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -67,7 +68,7 @@ func TestAnnexBPeerClipMatchesFFmpeg(t *testing.T) {
 	var aus []media.AccessUnit
 	for {
 		au, err := src.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		require.NoError(t, err)

@@ -27,6 +27,7 @@ type rtpDecoder interface {
 // that lack them, and drops units made incomplete by a loss or a decode error.
 type assembler struct {
 	codec   media.Codec
+	forma   format.Format
 	dec     rtpDecoder
 	clock   int64
 	ptsBase time.Duration
@@ -47,7 +48,7 @@ type assembler struct {
 
 // newAssembler returns an assembler for the RTP format of a session. Units' PTS start at ptsBase.
 func newAssembler(forma format.Format, ptsBase time.Duration) (*assembler, error) {
-	a := &assembler{clock: int64(forma.ClockRate()), ptsBase: ptsBase}
+	a := &assembler{clock: int64(forma.ClockRate()), ptsBase: ptsBase, forma: forma}
 	if a.clock <= 0 {
 		return nil, fmt.Errorf("format %s: clock rate %d", forma.Codec(), a.clock)
 	}
@@ -70,6 +71,34 @@ func newAssembler(forma format.Format, ptsBase time.Duration) (*assembler, error
 		return nil, fmt.Errorf("format %s: %w", forma.Codec(), ErrUnsupportedCodec)
 	}
 	return a, nil
+}
+
+// params returns the parameter sets known so far (from the SDP before the first packet).
+func (a *assembler) params() [][]byte {
+	var out [][]byte
+	for _, p := range [][]byte{a.vps, a.sps, a.pps} {
+		if p != nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// cutOff throws away the unit being assembled (the depacketiser's buffers with it): its remaining
+// packets assemble into an incomplete unit, which is dropped.
+func (a *assembler) cutOff() {
+	switch f := a.forma.(type) {
+	case *format.H264:
+		if dec, err := f.CreateDecoder(); err == nil {
+			a.dec = dec
+		}
+	case *format.H265:
+		if dec, err := f.CreateDecoder(); err == nil {
+			a.dec = dec
+		}
+	}
+	a.buffered = false
+	a.corrupt = true
 }
 
 // lost records that packets went missing: the unit being assembled is incomplete.

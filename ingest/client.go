@@ -22,6 +22,8 @@ import (
 
 	"github.com/mvwatch/mvwatch/internal/backoff"
 	"github.com/mvwatch/mvwatch/internal/lifecycle"
+	"github.com/mvwatch/mvwatch/internal/queue"
+	"github.com/mvwatch/mvwatch/internal/redact"
 )
 
 // Errors that end a Client for good (StateFailed): retrying would not help.
@@ -36,6 +38,10 @@ var (
 	ErrBadConfig = errors.New("bad client configuration")
 )
 
+// ErrRejected ends a Client for good (StateFailed) when ClientConfig.CheckParams refuses the
+// parameter sets of the session's SDP: the reason is CheckParams' error.
+var ErrRejected = errors.New("stream rejected")
+
 // ErrStalled is the reason for a reconnect when no RTP packet arrived within ClientConfig.StallTimeout.
 var ErrStalled = errors.New("stream stalled")
 
@@ -48,8 +54,8 @@ const (
 
 // ClientConfig configures a Client.
 type ClientConfig struct {
-	// URL of the stream: rtsp:// or rtsps://, with optional user:password@ credentials, which are
-	// never logged or shown. Required.
+	// URL of the stream: rtsp:// or rtsps://, with optional user:password@ credentials or query
+	// tokens, which are never logged or shown (see internal/redact). Required.
 	URL string
 	// Camera names the camera in metrics (the "camera" label) and logs. It defaults to "camera".
 	Camera string
@@ -66,6 +72,18 @@ type ClientConfig struct {
 	// full, new units are dropped and counted, up to the next random-access unit, so that the consumer
 	// never gets a picture whose references were dropped. It defaults to 256.
 	QueueSize int
+	// MaxQueueBytes bounds the bytes of the access units in the queue as well: a unit that would
+	// take it over is dropped like one that finds the queue full. It defaults to 32 MiB.
+	MaxQueueBytes int
+	// MaxAccessUnitBytes bounds one access unit: once the packets of a unit (an endless NAL unit,
+	// a huge picture) pass it, what was assembled is thrown away, the unit is dropped and counted
+	// (reason "oversized") and assembly starts again at the next unit. It defaults to 4 MiB
+	// (gortsplib's own cap is 8 MiB).
+	MaxAccessUnitBytes int
+	// CheckParams, when set, sees the parameter sets (VPS, SPS, PPS) of the session's SDP
+	// (sprop-parameter-sets) before SETUP. An error fails the client for good (ErrRejected, the
+	// error as the reason): the decode limits check the SPS here, before anything is played.
+	CheckParams func(codec media.Codec, params [][]byte) error
 	// InitialBackoff is the pause before the first reconnect; it doubles at each failed attempt up to
 	// MaxBackoff, and resets once a session delivers. They default to 500 milliseconds and 4 seconds,
 	// so that a camera that comes back is read again within about 5 seconds.
@@ -93,7 +111,7 @@ type ClientConfig struct {
 type Client struct {
 	cfg     ClientConfig
 	url     string // redacted
-	secrets secrets
+	secrets redact.Secrets
 	log     *slog.Logger
 	backoff backoff.Backoff
 	metrics *clientMetrics
@@ -103,6 +121,8 @@ type Client struct {
 
 	packets, bytes, lost, decodeErrors atomic.Uint64
 	delivered, dropped, skipped        atomic.Uint64
+	oversized                          atomic.Uint64
+	queuedBytes                        atomic.Int64 // bytes of the access units in the delivery queue
 	lastPacket                         atomic.Int64 // unix nanoseconds
 	lastPTS                            time.Duration
 	lastAUTime                         time.Time
@@ -120,6 +140,12 @@ func NewClient(cfg ClientConfig) *Client {
 	}
 	if cfg.QueueSize <= 0 {
 		cfg.QueueSize = 256
+	}
+	if cfg.MaxQueueBytes <= 0 {
+		cfg.MaxQueueBytes = 32 << 20
+	}
+	if cfg.MaxAccessUnitBytes <= 0 {
+		cfg.MaxAccessUnitBytes = 4 << 20
 	}
 	if cfg.InitialBackoff <= 0 {
 		cfg.InitialBackoff = 500 * time.Millisecond
@@ -142,8 +168,8 @@ func NewClient(cfg ClientConfig) *Client {
 	}
 	c := &Client{
 		cfg:     cfg,
-		url:     RedactURL(cfg.URL),
-		secrets: newSecrets(cfg.URL),
+		url:     redact.URL(cfg.URL),
+		secrets: redact.NewSecrets(cfg.URL),
 		backoff: backoff.Backoff{Initial: cfg.InitialBackoff, Max: cfg.MaxBackoff, Jitter: max(cfg.Jitter, 0)},
 	}
 	c.log = cfg.Log.With("camera", cfg.Camera, "url", c.url)
@@ -186,6 +212,7 @@ func (c *Client) State() ClientState {
 	s.AUsDelivered = c.delivered.Load()
 	s.AUsDropped = c.dropped.Load()
 	s.AUsSkipped = c.skipped.Load()
+	s.AUsOversized = c.oversized.Load()
 	return s
 }
 
@@ -196,7 +223,7 @@ func (c *Client) setState(st State, reason error, next time.Time) {
 	c.state.Since = time.Now()
 	c.state.NextAttempt = next
 	if reason != nil {
-		c.state.Reason = c.secrets.scrub(reason.Error())
+		c.state.Reason = c.secrets.Scrub(reason.Error())
 	}
 	c.mu.Unlock()
 	if c.metrics != nil {
@@ -241,10 +268,11 @@ func (c *Client) Run(ctx context.Context) error {
 		c.metrics = m
 	}
 
-	queue := make(chan media.AccessUnit, c.cfg.QueueSize)
+	// Full: the new unit is dropped and counted, and the session drops up to the next random-access unit.
+	q := queue.New[media.AccessUnit](c.cfg.QueueSize, queue.Options{Drops: c.metrics.dropQueue})
 	deliverer := lifecycle.NewGroup(ctx)
-	defer func() { _ = deliverer.Close() }() // deliver returns no error
-	_ = deliverer.Go(func(stop context.Context) error { return c.deliver(ctx, stop, queue) })
+	defer func() { _ = deliverer.Close() }() // deliver returns only the end of ctx
+	_ = deliverer.Go(func(stop context.Context) error { return c.deliver(ctx, stop, q) })
 
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
@@ -254,7 +282,7 @@ func (c *Client) Run(ctx context.Context) error {
 			c.metrics.reconnects.Inc()
 		}
 		c.setState(StateConnecting, nil, time.Time{})
-		delivered, err := c.session(ctx, u, queue)
+		delivered, err := c.session(ctx, u, q)
 		if ctx.Err() != nil {
 			c.setState(StateClosed, nil, time.Time{})
 			return nil
@@ -281,37 +309,55 @@ func (c *Client) Run(ctx context.Context) error {
 // deliver hands the queued access units to OnAccessUnit until stop ends. When Run ends on its own
 // (ctx is still live: a permanent error), the units still queued are delivered first; when ctx ended
 // (closing), they are dropped.
-func (c *Client) deliver(ctx, stop context.Context, queue <-chan media.AccessUnit) error {
+func (c *Client) deliver(ctx, stop context.Context, q *queue.Queue[media.AccessUnit]) error {
 	one := func(au media.AccessUnit) {
 		c.cfg.OnAccessUnit(au)
 		c.delivered.Add(1)
 		c.metrics.aus.Inc()
 	}
 	for {
-		select {
-		case au := <-queue:
-			if ctx.Err() != nil {
-				return nil // closing: drop without delivering
-			}
-			one(au)
-		case <-stop.Done():
-			for ctx.Err() == nil {
-				select {
-				case au := <-queue:
-					one(au)
-				default:
-					return nil
-				}
-			}
-			return nil
+		au, err := q.Pop(stop)
+		if err != nil {
+			break
 		}
+		c.queuedBytes.Add(-int64(auBytes(au)))
+		if err := ctx.Err(); err != nil {
+			return err // closing: drop without delivering
+		}
+		one(au)
 	}
+	for ctx.Err() == nil {
+		au, ok := q.TryPop()
+		if !ok {
+			break
+		}
+		c.queuedBytes.Add(-int64(auBytes(au)))
+		one(au)
+	}
+	return nil
 }
 
 // fail enters StateFailed with err, returned redacted.
 func (c *Client) fail(err error) error {
 	c.setState(StateFailed, err, time.Time{})
-	return &redactedError{msg: c.secrets.scrub(err.Error()), err: err}
+	return &redactedError{msg: c.secrets.Scrub(err.Error()), err: err}
+}
+
+// rejectedError is a session refused by ClientConfig.CheckParams: its message is the check's, and
+// it is ErrRejected.
+type rejectedError struct{ err error }
+
+func (e *rejectedError) Error() string        { return e.err.Error() }
+func (e *rejectedError) Unwrap() error        { return e.err }
+func (e *rejectedError) Is(target error) bool { return target == ErrRejected }
+
+// auBytes is the size of an access unit's NAL units.
+func auBytes(au media.AccessUnit) int {
+	n := 0
+	for _, b := range au.NALUs {
+		n += len(b)
+	}
+	return n
 }
 
 // redactedError shows a message with credentials removed while keeping the chain for errors.Is.
@@ -326,20 +372,20 @@ func (e *redactedError) Unwrap() error { return e.err }
 // isPermanent reports whether retrying cannot help.
 func isPermanent(err error) bool {
 	return errors.Is(err, ErrUnsupportedCodec) || errors.Is(err, ErrUnauthorized) || errors.Is(err, ErrBadURL) ||
-		errors.Is(err, ErrBadConfig)
+		errors.Is(err, ErrBadConfig) || errors.Is(err, ErrRejected)
 }
 
 // parseURL checks and parses an RTSP URL.
 func parseURL(raw string) (*base.URL, error) {
 	u, err := base.ParseURL(raw)
 	if err != nil {
-		return nil, fmt.Errorf("%w %q", ErrBadURL, RedactURL(raw))
+		return nil, fmt.Errorf("%w %q", ErrBadURL, redact.URL(raw))
 	}
 	if u.Scheme != "rtsp" && u.Scheme != "rtsps" {
-		return nil, fmt.Errorf("%w %q: scheme must be rtsp or rtsps", ErrBadURL, RedactURL(raw))
+		return nil, fmt.Errorf("%w %q: scheme must be rtsp or rtsps", ErrBadURL, redact.URL(raw))
 	}
 	if u.Host == "" {
-		return nil, fmt.Errorf("%w %q: no host", ErrBadURL, RedactURL(raw))
+		return nil, fmt.Errorf("%w %q: no host", ErrBadURL, redact.URL(raw))
 	}
 	return u, nil
 }
@@ -348,14 +394,14 @@ func parseURL(raw string) (*base.URL, error) {
 func classify(err error) error {
 	var bad liberrors.ErrClientBadStatusCode
 	if errors.As(err, &bad) && bad.Code == base.StatusUnauthorized {
-		return fmt.Errorf("%w: %v", ErrUnauthorized, err)
+		return fmt.Errorf("%w: %w", ErrUnauthorized, err)
 	}
 	return err
 }
 
 // session runs one RTSP session: DESCRIBE, SETUP, PLAY, then reading until an error, a stall or the
 // end of ctx. It reports whether any access unit was queued.
-func (c *Client) session(ctx context.Context, u *base.URL, queue chan<- media.AccessUnit) (bool, error) {
+func (c *Client) session(ctx context.Context, u *base.URL, q *queue.Queue[media.AccessUnit]) (bool, error) {
 	gc := &gortsplib.Client{
 		Scheme:       u.Scheme,
 		Host:         u.Host,
@@ -382,7 +428,7 @@ func (c *Client) session(ctx context.Context, u *base.URL, queue chan<- media.Ac
 	gc.OnDecodeError = func(err error) {
 		c.decodeErrors.Add(1)
 		c.metrics.decodeErrors.Inc()
-		c.log.Debug("RTP/RTCP decode error", "err", c.secrets.scrub(err.Error()))
+		c.log.Debug("RTP/RTCP decode error", "err", c.secrets.Scrub(err.Error()))
 	}
 	var switched atomic.Bool
 	gc.OnTransportSwitch = func(err error) {
@@ -390,7 +436,7 @@ func (c *Client) session(ctx context.Context, u *base.URL, queue chan<- media.Ac
 		c.mu.Lock()
 		c.state.Transport = TransportTCP
 		c.mu.Unlock()
-		c.log.Info("switched to TCP", "reason", c.secrets.scrub(err.Error()))
+		c.log.Info("switched to TCP", "reason", c.secrets.Scrub(err.Error()))
 	}
 	if err := gc.Start2(); err != nil {
 		return false, fmt.Errorf("start RTSP client: %w", err)
@@ -419,6 +465,11 @@ func (c *Client) session(ctx context.Context, u *base.URL, queue chan<- media.Ac
 	if err != nil {
 		return false, err
 	}
+	if c.cfg.CheckParams != nil {
+		if err := c.cfg.CheckParams(asm.codec, asm.params()); err != nil {
+			return false, &rejectedError{fmt.Errorf("sdp sprop-parameter-sets: %w", err)}
+		}
+	}
 	if _, err := gc.Setup(desc.BaseURL, medi, 0, 0); err != nil {
 		return false, fmt.Errorf("setup: %w", classify(err))
 	}
@@ -427,6 +478,7 @@ func (c *Client) session(ctx context.Context, u *base.URL, queue chan<- media.Ac
 		queued   atomic.Bool
 		first    = true
 		resync   bool // dropping until a random-access unit after an overflow
+		pending  int  // payload bytes of the unit being assembled
 		limitLog = newLogLimiter(10 * time.Second)
 	)
 	gc.OnPacketRTP(medi, forma, func(pkt *rtp.Packet) {
@@ -437,13 +489,33 @@ func (c *Client) session(ctx context.Context, u *base.URL, queue chan<- media.Ac
 		c.bytes.Add(size)
 		c.metrics.bytes.Add(float64(size))
 
+		pending += len(pkt.Payload)
+		if pending > c.cfg.MaxAccessUnitBytes {
+			// An endless NAL unit or a huge picture: throw away what was assembled instead of
+			// accumulating it; the rest of the unit is dropped as incomplete.
+			asm.cutOff()
+			pending = 0
+			c.dropped.Add(1)
+			c.oversized.Add(1)
+			c.metrics.dropOversize.Inc()
+			if limitLog.allow() {
+				c.log.Warn("access unit cut off", "reason", fmt.Sprintf("over %d bytes (decode.max_access_unit_bytes)", c.cfg.MaxAccessUnitBytes))
+			}
+			return
+		}
 		dropped, skipped := asm.dropped, asm.skipped
 		au, ok, err := asm.push(pkt)
+		if ok || !asm.buffered {
+			pending = 0
+			if asm.buffered { // this packet already belongs to the next unit
+				pending = len(pkt.Payload)
+			}
+		}
 		if err != nil {
 			c.decodeErrors.Add(1)
 			c.metrics.decodeErrors.Inc()
 			if limitLog.allow() {
-				c.log.Warn("bad RTP packet", "err", c.secrets.scrub(err.Error()))
+				c.log.Warn("bad RTP packet", "err", c.secrets.Scrub(err.Error()))
 			}
 		}
 		if n := asm.dropped - dropped; n > 0 {
@@ -466,20 +538,30 @@ func (c *Client) session(ctx context.Context, u *base.URL, queue chan<- media.Ac
 			// After an overflow, drop up to the next random-access unit so that the consumer never
 			// gets a picture whose references it missed.
 			c.dropped.Add(1)
-			c.metrics.dropQueue.Inc()
+			q.Drop()
 			return
 		}
-		select {
-		case queue <- au:
-			queued.Store(true)
-			first, resync = false, false
-		default:
+		auSize := auBytes(au)
+		if c.queuedBytes.Load()+int64(auSize) > int64(c.cfg.MaxQueueBytes) {
 			resync = true
 			c.dropped.Add(1)
-			c.metrics.dropQueue.Inc()
+			c.metrics.dropBytes.Inc()
 			if limitLog.allow() {
-				c.log.Warn("delivery queue full, dropping access units up to the next random-access unit", "queue", cap(queue))
+				c.log.Warn("delivery queue over its byte limit, dropping access units up to the next random-access unit", "max_bytes", c.cfg.MaxQueueBytes)
 			}
+			return
+		}
+		c.queuedBytes.Add(int64(auSize))
+		if q.Push(au) {
+			queued.Store(true)
+			first, resync = false, false
+			return
+		}
+		c.queuedBytes.Add(-int64(auSize))
+		resync = true // dropped and counted by the queue
+		c.dropped.Add(1)
+		if limitLog.allow() {
+			c.log.Warn("delivery queue full, dropping access units up to the next random-access unit", "queue", q.Cap())
 		}
 	})
 
@@ -502,18 +584,21 @@ func (c *Client) session(ctx context.Context, u *base.URL, queue chan<- media.Ac
 	go func() { waitErr <- gc.Wait() }()
 	tick := time.NewTicker(max(c.cfg.StallTimeout/4, 10*time.Millisecond))
 	defer tick.Stop()
+	var stalled error // set when the stall check closed the session
 	for {
 		select {
 		case err := <-waitErr:
 			if ctx.Err() != nil {
 				return queued.Load(), ctx.Err()
 			}
+			if stalled != nil {
+				return queued.Load(), stalled // the end we caused: the stall is the reason
+			}
 			return queued.Load(), fmt.Errorf("session ended: %w", classify(err))
 		case <-tick.C:
-			if since := time.Since(time.Unix(0, c.lastPacket.Load())); since > c.cfg.StallTimeout {
+			if since := time.Since(time.Unix(0, c.lastPacket.Load())); stalled == nil && since > c.cfg.StallTimeout {
+				stalled = fmt.Errorf("%w: no RTP packet for %v", ErrStalled, since.Round(time.Millisecond))
 				gc.Close()
-				<-waitErr
-				return queued.Load(), fmt.Errorf("%w: no RTP packet for %v", ErrStalled, since.Round(time.Millisecond))
 			}
 		}
 	}

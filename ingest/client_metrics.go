@@ -16,6 +16,8 @@ type clientMetrics struct {
 	aus          prometheus.Counter
 	dropIncompl  prometheus.Counter
 	dropQueue    prometheus.Counter
+	dropBytes    prometheus.Counter
+	dropOversize prometheus.Counter
 	skipped      prometheus.Counter
 	reconnects   prometheus.Counter
 	state        *prometheus.GaugeVec
@@ -57,6 +59,8 @@ func newClientMetrics(reg prometheus.Registerer, camera string) (*clientMetrics,
 		aus:          aus.WithLabelValues(camera),
 		dropIncompl:  dropped.WithLabelValues(camera, "incomplete"),
 		dropQueue:    dropped.WithLabelValues(camera, "queue_full"),
+		dropBytes:    dropped.WithLabelValues(camera, "queue_bytes"),
+		dropOversize: dropped.WithLabelValues(camera, "oversized"),
 		skipped:      skipped.WithLabelValues(camera),
 		reconnects:   reconn.WithLabelValues(camera),
 		state:        state,

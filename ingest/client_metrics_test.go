@@ -27,8 +27,12 @@ mvwatch_ingest_access_units_total{camera="b"} 5
 # HELP mvwatch_ingest_access_units_dropped_total Access units dropped, by reason.
 # TYPE mvwatch_ingest_access_units_dropped_total counter
 mvwatch_ingest_access_units_dropped_total{camera="a",reason="incomplete"} 0
+mvwatch_ingest_access_units_dropped_total{camera="a",reason="oversized"} 0
+mvwatch_ingest_access_units_dropped_total{camera="a",reason="queue_bytes"} 0
 mvwatch_ingest_access_units_dropped_total{camera="a",reason="queue_full"} 0
 mvwatch_ingest_access_units_dropped_total{camera="b",reason="incomplete"} 0
+mvwatch_ingest_access_units_dropped_total{camera="b",reason="oversized"} 0
+mvwatch_ingest_access_units_dropped_total{camera="b",reason="queue_bytes"} 0
 mvwatch_ingest_access_units_dropped_total{camera="b",reason="queue_full"} 1
 `), "mvwatch_ingest_access_units_total", "mvwatch_ingest_access_units_dropped_total"))
 	require.Equal(t, 1.0, testutil.ToFloat64(a.state.WithLabelValues("a", "backoff")))

@@ -52,9 +52,12 @@ type ClientState struct {
 	DecodeErrors uint64
 	// AUsDelivered counts access units handed to OnAccessUnit.
 	AUsDelivered uint64
-	// AUsDropped counts access units dropped: incomplete after a loss or a decode error, or the
-	// delivery queue was full.
+	// AUsDropped counts access units dropped: incomplete after a loss or a decode error, over
+	// ClientConfig.MaxAccessUnitBytes, or the delivery queue was full (units or bytes).
 	AUsDropped uint64
+	// AUsOversized counts the access units (and endless NAL units) cut off at
+	// ClientConfig.MaxAccessUnitBytes; they are counted in AUsDropped too.
+	AUsOversized uint64
 	// AUsSkipped counts access units discarded while waiting for the first random-access unit.
 	AUsSkipped uint64
 }

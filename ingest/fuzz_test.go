@@ -167,9 +167,7 @@ func TestWriteFuzzCorpus(t *testing.T) {
 	require.NoError(t, err)
 	var stream [][]byte
 	for _, au := range aus[:4] {
-		for _, p := range packetise(&format.H264{PayloadTyp: 96, PacketizationMode: 1}, au.NALUs, 300) {
-			stream = append(stream, p)
-		}
+		stream = append(stream, packetise(&format.H264{PayloadTyp: 96, PacketizationMode: 1}, au.NALUs, 300)...)
 	}
 	write("FuzzRTPAssembly", "h264-fua", rtpFuzzInput(false, stream))
 	withLoss := append(append(append([][]byte{}, stream[:3]...), []byte{}), stream[4:]...)

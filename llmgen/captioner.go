@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mvwatch/mvwatch/internal/lifecycle"
+	"github.com/mvwatch/mvwatch/internal/queue"
 )
 
 // ErrClosed is returned by a Captioner after Close.
@@ -70,7 +71,7 @@ type Captioner struct {
 	mu      sync.Mutex // guards gen and the models' caches
 	gen     *Generator
 	m       *metrics
-	queue   chan Event
+	queue   *queue.Queue[Event]
 	logger  *slog.Logger
 	total   Stats
 	lastLog atomic.Int64 // unix nanoseconds of the last drop line
@@ -124,7 +125,8 @@ func NewCaptioner(cfg CaptionerConfig) (*Captioner, error) {
 		return nil, errors.Join(fmt.Errorf("llmgen: register metrics: %w", err), closeModels())
 	}
 	c := &Captioner{cfg: cfg, target: target, draft: draft, gen: gen, m: m, logger: cfg.Logger,
-		queue: make(chan Event, cfg.QueueSize), workers: lifecycle.NewGroup(context.Background())}
+		queue:   queue.New[Event](cfg.QueueSize, queue.Options{Drops: m.dropped, Depth: m.queueLen}),
+		workers: lifecycle.NewGroup(context.Background())}
 	m.draftLen.Set(float64(gen.K()))
 	return c, nil
 }
@@ -152,35 +154,30 @@ func (c *Captioner) Submit(ev Event) bool {
 	if c.workers.Context().Err() != nil {
 		return false
 	}
-	select {
-	case c.queue <- ev:
-		c.m.queueLen.Set(float64(len(c.queue)))
+	if c.queue.Push(ev) {
 		return true
-	default:
-		c.m.dropped.Inc()
-		// Rate-limited without c.mu, which a running generation holds: Submit must not wait for it.
-		now, last := time.Now().UnixNano(), c.lastLog.Load()
-		if now-last >= int64(time.Second) && c.lastLog.CompareAndSwap(last, now) {
-			c.logger.Warn("caption queue full, event dropped", "camera", ev.Camera, "queue", c.cfg.QueueSize)
-		}
-		return false
 	}
+	// Dropped and counted by the queue. Rate-limited without c.mu, which a running generation holds:
+	// Submit must not wait for it.
+	now, last := time.Now().UnixNano(), c.lastLog.Load()
+	if now-last >= int64(time.Second) && c.lastLog.CompareAndSwap(last, now) {
+		c.logger.Warn("caption queue full, event dropped", "camera", ev.Camera, "queue", c.cfg.QueueSize)
+	}
+	return false
 }
 
 func (c *Captioner) run(ctx context.Context) error {
 	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case ev := <-c.queue:
-			c.m.queueLen.Set(float64(len(c.queue)))
-			cp := c.Caption(ev)
-			if cp.Err != nil && !errors.Is(cp.Err, ErrClosed) {
-				c.logger.Error("caption failed", "camera", ev.Camera, "err", cp.Err)
-			}
-			if c.cfg.OnCaption != nil {
-				c.cfg.OnCaption(cp)
-			}
+		ev, err := c.queue.Pop(ctx)
+		if err != nil {
+			return err // the end of ctx: closing
+		}
+		cp := c.Caption(ev)
+		if cp.Err != nil && !errors.Is(cp.Err, ErrClosed) {
+			c.logger.Error("caption failed", "camera", ev.Camera, "err", cp.Err)
+		}
+		if c.cfg.OnCaption != nil {
+			c.cfg.OnCaption(cp)
 		}
 	}
 }
@@ -248,7 +245,7 @@ func (c *Captioner) observe(cp Caption) {
 
 // Close stops the worker (events still queued are dropped), waits for it and frees the models.
 func (c *Captioner) Close() error {
-	_ = c.workers.Close() // run returns no error
+	_ = c.workers.Close() // run returns only the end of its context
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {

@@ -24,7 +24,7 @@ type metrics struct {
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
-		captions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mvwatch_caption_captions_total",
+		captions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mvwatch_captions_total",
 			Help: "Captions generated, by result (ok, error)."}, []string{"result"}),
 		dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "mvwatch_caption_dropped_total",
 			Help: "Events not captioned because the caption queue was full."}),
@@ -48,6 +48,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Mean draft tokens accepted per round since start."}),
 		draftLen: prometheus.NewGauge(prometheus.GaugeOpts{Name: "mvwatch_caption_draft_length",
 			Help: "Current adaptive draft length K."}),
+	}
+	for _, r := range []string{"ok", "error"} {
+		m.captions.WithLabelValues(r)
 	}
 	if reg == nil {
 		return m, nil

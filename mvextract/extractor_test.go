@@ -234,13 +234,12 @@ func FuzzExtractor(f *testing.F) {
 			for i := range y {
 				y[i] = byte(i*7 + n*31)
 			}
-			feat, err := ext.Process(frameOf(n, 'P', w, h, w, y, nil))
-			if err != nil {
+			if _, err := ext.Process(frameOf(n, 'P', w, h, w, y, nil)); err != nil {
 				t.Fatal(err)
 			}
 			fr := frameOf(n, 'P', w, h, w, y, nil)
 			fr.MotionVectors = side
-			feat, err = ext.Process(fr)
+			feat, err := ext.Process(fr)
 			if err != nil {
 				if !errors.Is(err, ErrSideData) {
 					t.Fatalf("error %v wraps no sentinel", err)

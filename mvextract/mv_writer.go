@@ -62,7 +62,8 @@ func NewMVWriter(dir string, npy, tensors bool) (*MVWriter, error) {
 		w.Close()
 		return nil, err
 	}
-	w.csv.WriteString("frame,source,w,h,src_x,src_y,dst_x,dst_y,motion_x,motion_y,motion_scale\n")
+	// A bufio.Writer keeps its first error and returns it from every later call: Close reports it.
+	_, _ = w.csv.WriteString("frame,source,w,h,src_x,src_y,dst_x,dst_y,motion_x,motion_y,motion_scale\n")
 	return w, nil
 }
 
@@ -84,12 +85,12 @@ func (w *MVWriter) Write(f *media.Frame) error {
 		}
 		b = append(b, '\n')
 		w.line = b
-		w.csv.Write(b)
+		_, _ = w.csv.Write(b) // sticky, like the writes below: Close reports it
 		w.rows = append(w.rows, cols[:]...)
 	}
 	fmt.Fprintf(w.counts, "%d,%d\n", f.Index, len(w.mvs))
-	w.types.WriteByte(f.PictType)
-	w.types.WriteByte('\n')
+	_ = w.types.WriteByte(f.PictType)
+	_ = w.types.WriteByte('\n')
 	if w.npy {
 		if err := writeNPYFile(filepath.Join(w.dir, "motion_vectors", fmt.Sprintf("mvs-%d.npy", f.Index)),
 			"int32", []int{len(w.mvs), 10}, w.rows); err != nil {

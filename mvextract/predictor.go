@@ -175,8 +175,8 @@ func (p *Predictor) predictH264(pred []byte, ps int, ref []byte, rs, w, h, x0, y
 		}
 	}
 	needJ := (qx == 2 && qy != 0) || (qy == 2 && qx != 0)
-	needB := qx != 0 && !(qx != 2 && qy == 2)
-	needH := qy != 0 && !(qy != 2 && qx == 2)
+	needB := qx != 0 && (qx == 2 || qy != 2)
+	needH := qy != 0 && (qy == 2 || qx != 2)
 	if qx != 0 && qy != 0 && qx != 2 && qy != 2 {
 		needB, needH = true, true // e, g, p, r average b and h
 	}
@@ -252,11 +252,11 @@ func (p *Predictor) predictH264(pred []byte, ps int, ref []byte, rs, w, h, x0, y
 			s1 = b(y, 0)
 		case 0<<2 | 3: // c
 			s1, s2 = g(y, 1, 0), b(y, 0)
-		case 1<<2 | 0: // d
+		case 1 << 2: // d (qx 0)
 			s1, s2 = g(y, 0, 0), hh(y, 0)
-		case 2<<2 | 0: // h
+		case 2 << 2: // h (qx 0)
 			s1 = hh(y, 0)
-		case 3<<2 | 0: // n
+		case 3 << 2: // n (qx 0)
 			s1, s2 = g(y, 0, 1), hh(y, 0)
 		case 1<<2 | 1: // e
 			s1, s2 = b(y, 0), hh(y, 0)

@@ -9,7 +9,10 @@ import (
 	"github.com/mvwatch/mvwatch/internal/config"
 	"github.com/mvwatch/mvwatch/internal/media"
 	"github.com/mvwatch/mvwatch/internal/source"
+	"github.com/mvwatch/mvwatch/internal/track"
 	"github.com/mvwatch/mvwatch/mvextract"
+
+	"github.com/mvwatch/mvwatch/internal/event"
 )
 
 // AnalyzeOptions configures AnalyzeFile.
@@ -23,6 +26,8 @@ type AnalyzeOptions struct {
 	IdleLabels []string
 	// Threads is the decoder thread count. It defaults to 1.
 	Threads int
+	// Scene holds the masks and zones (track.ConfigFor of a camera). It defaults to none.
+	Scene track.Config
 }
 
 // AnalyzeStats summarises an AnalyzeFile run.
@@ -36,7 +41,7 @@ type AnalyzeStats struct {
 // AnalyzeFile runs the serving pipeline (extract, gate, clip, classify, events) over a file and calls
 // emit for every event, in order. Event times are offsets from the file's first frame, as
 // time.Unix(0, 0).Add(offset).
-func AnalyzeFile(ctx context.Context, path string, opts AnalyzeOptions, emit func(Event)) (AnalyzeStats, error) {
+func AnalyzeFile(ctx context.Context, path string, opts AnalyzeOptions, emit func(event.Event)) (AnalyzeStats, error) {
 	st := AnalyzeStats{ExitStages: map[int]int{}}
 	if opts.Threads <= 0 {
 		opts.Threads = 1
@@ -51,12 +56,16 @@ func AnalyzeFile(ctx context.Context, path string, opts AnalyzeOptions, emit fun
 	if opts.Thresholds.MinScore == 0 && opts.Thresholds.Labels == nil {
 		opts.Thresholds.MinScore = 0.5
 	}
-	ev := &eventizer{camera: "file", thresholds: opts.Thresholds, idle: idle, publish: emit, gap: 2 * time.Second}
+	ev := &eventizer{camera: "file", thresholds: opts.Thresholds, idle: idle, publish: emit, gap: 2 * time.Second,
+		zones: opts.Scene.Zones}
 	var classifyErr error
 	submit := func(job *clipJob) bool {
 		defer releaseJob(job)
 		if job.quiet {
 			ev.flush()
+			return true
+		}
+		if ev.zoneEvents(job) {
 			return true
 		}
 		c, err := opts.Classifier.Classify(ctx, job.data)
@@ -74,6 +83,7 @@ func AnalyzeFile(ctx context.Context, path string, opts AnalyzeOptions, emit fun
 		return st, err
 	}
 	proc.now = func() time.Time { return time.Unix(0, 0) }
+	proc.scene = track.NewScene(opts.Scene)
 	src := source.New(source.Config{Input: path, Camera: "file",
 		Decoder: demux.DecoderConfig{MotionVectors: true, Pixels: true, Threads: opts.Threads}})
 	err = src.Run(ctx, func(fr *media.Frame) error {

@@ -5,17 +5,23 @@ import (
 	"errors"
 	"log/slog"
 	"math"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/mvwatch/mvwatch/demux"
 	"github.com/mvwatch/mvwatch/ingest"
+	"github.com/mvwatch/mvwatch/internal/bus"
 	"github.com/mvwatch/mvwatch/internal/config"
+	"github.com/mvwatch/mvwatch/internal/decodelimit"
 	"github.com/mvwatch/mvwatch/internal/media"
 	"github.com/mvwatch/mvwatch/internal/queue"
 	"github.com/mvwatch/mvwatch/internal/source"
+	"github.com/mvwatch/mvwatch/internal/track"
 	"github.com/mvwatch/mvwatch/mvextract"
+
+	"github.com/mvwatch/mvwatch/internal/event"
 )
 
 // Classifier is what cameras need from inference: one clip tensor in, one decision out. Calls come from
@@ -30,7 +36,7 @@ type cameraDeps struct {
 	classifier Classifier
 	thresholds config.Thresholds
 	idleLabels map[string]bool
-	publish    func(Event) // the service's event writer; must not block for long
+	publish    func(event.Event) // hands an event to the bus; never blocks
 	metrics    *Metrics
 	log        *slog.Logger
 	// onAccessUnit, when set, sees every access unit (the restream server). It must not block.
@@ -39,6 +45,13 @@ type cameraDeps struct {
 	onRemove func(camera string)
 	// jobQueue is the number of clips a camera may have waiting for inference; more are dropped.
 	jobQueue int
+	// dialContext, when set, opens cameras' connections (the camera policy's dialer).
+	dialContext func(ctx context.Context, network, address string) (net.Conn, error)
+	// limits and limitMetrics bound each camera's stream (config decode section).
+	limits       decodelimit.Limits
+	limitMetrics *decodelimit.Metrics
+	// eventGap is the eventizer's gap.
+	eventGap time.Duration
 }
 
 // cameraRunner runs one RTSP camera: its source (internal/source) pulls, reconnects and decodes, the
@@ -60,9 +73,13 @@ type cameraRunner struct {
 	hwChecked                bool
 
 	mu     sync.Mutex
-	state  CameraState
+	state  bus.CameraState
 	frames atomic.Uint64
 	last   atomic.Int64 // unix nanoseconds of the last decoded frame
+
+	// ev turns the classifications into events. It belongs to inferLoop while it runs; a replacement
+	// runner takes it over once the old one's inferLoop has returned (Fleet.Replace).
+	ev *eventizer
 
 	cancel  context.CancelFunc // ends inferLoop
 	stopSrc context.CancelFunc // ends the source's run
@@ -70,12 +87,13 @@ type cameraRunner struct {
 	srcDone chan struct{}      // closed when the source's run returns
 }
 
-// startCamera starts a runner for cfg; stop ends it.
-func startCamera(cfg config.Camera, deps *cameraDeps) (*cameraRunner, error) {
+// newCamera builds a runner for cfg; start runs it and stop ends it.
+func newCamera(cfg config.Camera, deps *cameraDeps) (*cameraRunner, error) {
 	r := &cameraRunner{cfg: cfg, deps: deps, log: deps.log.With("camera", cfg.Name), done: make(chan struct{}), srcDone: make(chan struct{})}
-	r.state = CameraState{Name: cfg.Name, Phase: PhaseStarting, Since: time.Now()}
+	r.state = bus.CameraState{Name: cfg.Name, Phase: bus.PhaseStarting, Since: time.Now()}
 	qo := queue.Options{}
 	if m := deps.metrics; m != nil {
+		m.InitCamera(cfg.Name)
 		qo.Drops = m.QueueDrops.WithLabelValues("inference", cfg.Name)
 		qo.Depth = m.QueueDepth.WithLabelValues("inference", cfg.Name)
 	}
@@ -84,8 +102,8 @@ func startCamera(cfg config.Camera, deps *cameraDeps) (*cameraRunner, error) {
 	if err != nil {
 		return nil, err
 	}
+	proc.scene = track.NewScene(track.ConfigFor(cfg))
 	r.proc = proc
-	r.setPhase(PhaseStarting, "")
 	r.src = source.New(source.Config{
 		Input:           cfg.URL,
 		Camera:          cfg.Name,
@@ -96,25 +114,52 @@ func startCamera(cfg config.Camera, deps *cameraDeps) (*cameraRunner, error) {
 		OnAccessUnit:    r.onAccessUnit,
 		OnDiscontinuity: r.proc.reset,
 		OnDecode:        r.onDecode,
+		DialContext:     deps.dialContext,
+		Limits:          deps.limits,
+		LimitMetrics:    deps.limitMetrics,
 	})
+	r.ev = &eventizer{camera: cfg.Name, thresholds: deps.thresholds, idle: deps.idleLabels,
+		publish: deps.publish, gap: deps.eventGap, zones: proc.scene.Zones()}
+	return r, nil
+}
+
+// start runs the camera's goroutines; from carries on the events of a camera this one replaces
+// (its open event stays open), nil for a new camera.
+func (r *cameraRunner) start(from *eventizer) {
+	if from != nil {
+		from.thresholds = r.deps.thresholds
+		from.setZones(r.ev.zones)
+		from.resume()
+		r.ev = from
+	}
+	r.setPhase(bus.PhaseStarting, "")
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
 	srcCtx, stopSrc := context.WithCancel(context.Background())
 	r.stopSrc = stopSrc
 	go r.inferLoop(ctx)
 	go r.runSource(srcCtx)
-	return r, nil
 }
 
 // stop ends the source (its decoder flushed into the processor), waits for the inference goroutine
 // and publishes the camera's open event.
 func (r *cameraRunner) stop() {
+	r.halt()
+	r.ev.flush()
+}
+
+// halt stops the camera like stop but keeps its open event unpublished, for a replacement runner to
+// take over (handOver).
+func (r *cameraRunner) halt() {
 	r.stopSrc()
 	<-r.srcDone
 	r.cancel()
 	<-r.done
-	r.setPhase(PhaseStopped, "")
+	r.setPhase(bus.PhaseStopped, "")
 }
+
+// handOver returns the eventizer of a halted runner.
+func (r *cameraRunner) handOver() *eventizer { return r.ev }
 
 // runSource pulls and decodes the camera until stop; a source that ends on its own has failed.
 func (r *cameraRunner) runSource(ctx context.Context) {
@@ -128,10 +173,10 @@ func (r *cameraRunner) runSource(ctx context.Context) {
 		reason = err.Error()
 	}
 	r.mu.Lock()
-	failed := r.state.Phase == PhaseFailed
+	failed := r.state.Phase == bus.PhaseFailed
 	r.mu.Unlock()
 	if !failed { // the client's own failure has set the phase and its reason already
-		r.setPhase(PhaseFailed, reason)
+		r.setPhase(bus.PhaseFailed, reason)
 	}
 }
 
@@ -139,18 +184,18 @@ func (r *cameraRunner) runSource(ctx context.Context) {
 func (r *cameraRunner) onClientState(st ingest.ClientState) {
 	switch st.State {
 	case ingest.StateStreaming:
-		r.setPhase(PhaseRunning, "")
+		r.setPhase(bus.PhaseRunning, "")
 	case ingest.StateBackoff:
-		r.setPhase(PhaseReconnecting, st.Reason)
+		r.setPhase(bus.PhaseReconnecting, st.Reason)
 	case ingest.StateConnecting:
 		r.mu.Lock()
-		first := r.state.Phase == PhaseStarting
+		first := r.state.Phase == bus.PhaseStarting
 		r.mu.Unlock()
 		if !first {
-			r.setPhase(PhaseReconnecting, st.Reason)
+			r.setPhase(bus.PhaseReconnecting, st.Reason)
 		}
 	case ingest.StateFailed:
-		r.setPhase(PhaseFailed, st.Reason)
+		r.setPhase(bus.PhaseFailed, st.Reason)
 	}
 	r.mu.Lock()
 	r.state.Reconnects = st.Reconnects
@@ -213,13 +258,18 @@ func (r *cameraRunner) onFrame(f *media.Frame) error {
 // inferLoop sends queued clips to the classifier and feeds the answers to the eventizer.
 func (r *cameraRunner) inferLoop(ctx context.Context) {
 	defer close(r.done)
-	ev := &eventizer{camera: r.cfg.Name, thresholds: r.deps.thresholds, idle: r.deps.idleLabels,
-		publish: r.deps.publish, gap: 2 * time.Second}
-	defer ev.flush()
+	ev := r.ev
+	first := true
 	for {
 		// An open event is complete when the scene goes quiet (the gate's marker) or, should the
-		// marker have been dropped, when no clip came for the gap.
-		wait, cancel := context.WithTimeout(ctx, ev.gap)
+		// marker have been dropped, when no clip came for the gap (a resumed stream gets longer for
+		// its first clip).
+		gap := ev.gap
+		if first && ev.resumed {
+			gap = ev.resumeWindow()
+		}
+		first = false
+		wait, cancel := context.WithTimeout(ctx, gap)
 		job, err := r.jobs.Pop(wait)
 		cancel()
 		if err != nil {
@@ -229,8 +279,10 @@ func (r *cameraRunner) inferLoop(ctx context.Context) {
 			ev.flush()
 			continue
 		}
-		if job.quiet {
-			ev.flush()
+		if job.quiet || ev.zoneEvents(job) {
+			if job.quiet {
+				ev.flush()
+			}
 			releaseJob(job)
 			continue
 		}
@@ -251,7 +303,7 @@ func (r *cameraRunner) inferLoop(ctx context.Context) {
 	}
 }
 
-func (r *cameraRunner) setPhase(p CameraPhase, reason string) {
+func (r *cameraRunner) setPhase(p bus.CameraPhase, reason string) {
 	r.mu.Lock()
 	if r.state.Phase != p || r.state.Reason != reason {
 		r.state.Phase, r.state.Reason, r.state.Since = p, reason, time.Now()
@@ -263,7 +315,7 @@ func (r *cameraRunner) setPhase(p CameraPhase, reason string) {
 }
 
 // State returns a snapshot of the camera's state.
-func (r *cameraRunner) State() CameraState {
+func (r *cameraRunner) State() bus.CameraState {
 	r.mu.Lock()
 	st := r.state
 	r.mu.Unlock()

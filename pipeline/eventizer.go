@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/mvwatch/mvwatch/internal/config"
+	"github.com/mvwatch/mvwatch/internal/event"
+	"github.com/mvwatch/mvwatch/internal/track"
 )
 
 // Classification is the model's decision on one clip.
@@ -61,23 +63,66 @@ type eventizer struct {
 	camera     string
 	thresholds config.Thresholds
 	idle       map[string]bool
-	publish    func(Event)
+	publish    func(event.Event)
+	// zones are the camera's zones (nil for none): they name an event's zones and decide its alert.
+	zones *track.ZoneSet
 	// gap is how far apart two clips may be and still extend the same event.
 	gap time.Duration
 
-	open    *Event
+	open    *openEvent
 	openEnd time.Duration // PTS of the last frame of the clip that last extended the open event
 	// cand is a clip of another label seen while an event is open: the start of the next event if a
 	// second clip of its label follows, otherwise a blip.
-	cand    *Event
+	cand    *openEvent
 	candEnd time.Duration
 	// last is the last published event, for the tail rule.
-	last      Event
+	last      event.Event
 	published bool
+	// resumed is set when a replacement runner took the eventizer over (Fleet.Replace): the new stream's
+	// PTS start afresh, so the next clip is placed by wall-clock time instead.
+	resumed bool
 }
+
+// openEvent is an event the eventizer is still building (its open event or candidate), with what the
+// eventizer knows about it that the event does not carry.
+type openEvent struct {
+	event.Event
+	// zoneMask has bit i set for the camera's zone i touched so far (finishZones turns it into the
+	// event's Zones and NoAlert when the event is published).
+	zoneMask uint64
+	// boxed is set when the keyframe shows a track's box.
+	boxed bool
+}
+
+// setZones gives the eventizer a replaced camera's zones: the zones that its open event and candidate
+// touched keep their names (a zone renamed or removed is forgotten).
+func (e *eventizer) setZones(zones *track.ZoneSet) {
+	for _, ev := range []*openEvent{e.open, e.cand} {
+		if ev != nil {
+			ev.zoneMask = remapZones(ev.zoneMask, e.zones, zones)
+		}
+	}
+	e.zones = zones
+}
+
+// resumeWindow is how long after an open event's end the first clip of a replaced camera's new stream
+// may start and still continue it: the gap plus the time to reconnect.
+func (e *eventizer) resumeWindow() time.Duration { return 2 * e.gap }
+
+// resume marks the eventizer as taken over by a new stream of the same camera.
+func (e *eventizer) resume() { e.resumed = true }
 
 // observe takes the classification of the next clip.
 func (e *eventizer) observe(job *clipJob, c Classification) {
+	if e.resumed {
+		e.resumed = false
+		if e.open != nil && job.start.Sub(e.open.End) <= e.resumeWindow() {
+			e.openEnd = job.startPTS
+		}
+		if e.cand != nil && job.start.Sub(e.cand.End) <= e.resumeWindow() {
+			e.candEnd = job.startPTS
+		}
+	}
 	isIdle := e.idle[c.Label]
 	job.verdict(isIdle && c.Score >= e.thresholds.MinScoreFor(c.Label))
 	active := !isIdle && c.Score >= e.thresholds.MinScoreFor(c.Label) &&
@@ -116,6 +161,15 @@ func (e *eventizer) observe(job *clipJob, c Classification) {
 	}
 }
 
+// zoneEvents publishes a job's zone events (enter, leave, dwell): they are complete as they come and
+// are published apart from the model's events. It reports whether the job carried any.
+func (e *eventizer) zoneEvents(job *clipJob) bool {
+	for _, ev := range job.zoneEvents {
+		e.publish(ev)
+	}
+	return len(job.zoneEvents) > 0
+}
+
 // switchTo publishes the open event and makes the candidate, which ends at end, the open one.
 func (e *eventizer) switchTo(end time.Duration) {
 	cand := e.cand
@@ -125,29 +179,44 @@ func (e *eventizer) switchTo(end time.Duration) {
 }
 
 // newEvent starts an event at job's clip.
-func (e *eventizer) newEvent(job *clipJob, c Classification) *Event {
-	ev := &Event{
-		ID:        NewEventID(job.start),
+func (e *eventizer) newEvent(job *clipJob, c Classification) *openEvent {
+	ev := &openEvent{Event: event.Event{
+		ID:        event.NewEventID(job.start),
 		Camera:    e.camera,
 		Label:     c.Label,
 		Score:     c.Score,
 		Start:     job.start,
 		End:       job.end,
 		ExitStage: c.ExitStage,
-	}
-	if job.thumb != nil {
-		var buf bytes.Buffer
-		if err := jpeg.Encode(&buf, job.thumb, &jpeg.Options{Quality: 80}); err == nil {
-			ev.AttachKeyframe(buf.Bytes())
-		}
-	}
+		Tracks:    mergeTracks(nil, job.tracks),
+	}, zoneMask: job.zoneMask}
+	keyframe(ev, job)
 	return ev
 }
 
+// keyframe attaches the job's picture to ev as its keyframe JPEG, with the job's tracks drawn.
+func keyframe(ev *openEvent, job *clipJob) {
+	if job.thumb == nil {
+		return
+	}
+	drawBoxes(job.thumb, job.tracks) // the job's own copy of the frame, rewritten for every clip
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, job.thumb, &jpeg.Options{Quality: 80}); err == nil {
+		ev.AttachKeyframe(buf.Bytes())
+		ev.boxed = len(job.tracks) > 0
+	}
+}
+
 // extend adds job's clip to ev.
-func (e *eventizer) extend(ev *Event, job *clipJob, c Classification) {
-	ev.End = job.end
-	ev.Score = max(ev.Score, c.Score)
+func (e *eventizer) extend(ev *openEvent, job *clipJob, c Classification) {
+	ev.Extend(job.end, c.Score)
+	ev.zoneMask |= job.zoneMask
+	ev.Tracks = mergeTracks(ev.Tracks, job.tracks)
+	if !ev.boxed && len(job.tracks) > 0 {
+		// The event opened before its object was tracked: the first clip with a track gives the
+		// keyframe, so the snapshot shows the box.
+		keyframe(ev, job)
+	}
 }
 
 // flush publishes the open event and a pending candidate, if any: the scene went quiet or the camera
@@ -167,7 +236,8 @@ func (e *eventizer) publishOpen() {
 	if e.open == nil {
 		return
 	}
-	ev := *e.open
+	ev := e.open.Event
+	finishZones(&ev, e.open.zoneMask, e.zones)
 	e.open = nil
 	if e.published && ev.Label == e.last.Label && e.last.Score >= confidentScore && ev.Score < confidentScore &&
 		ev.Start.Sub(e.last.End) <= tailWindow {

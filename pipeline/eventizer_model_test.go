@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/mvwatch/mvwatch/internal/event"
 )
 
 // crossingGraph is one box of w x h pixels crossing the scripted scene's idle background left to right
@@ -42,7 +44,7 @@ func TestOneCrossingIsOneEvent(t *testing.T) {
 			path := filepath.Join(dir, strings.ReplaceAll(c.name, " ", "-")+".264")
 			c.build(t, path)
 			evs, _ := analyzeEvents(t, m, path, true)
-			var objects []Event
+			var objects []event.Event
 			for _, ev := range evs {
 				if strings.HasPrefix(ev.Label, "object_") || ev.Label == "multi_object" {
 					objects = append(objects, ev)

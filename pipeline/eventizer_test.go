@@ -7,12 +7,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mvwatch/mvwatch/internal/config"
+
+	"github.com/mvwatch/mvwatch/internal/event"
 )
 
 func TestEventizerMergesSplitsAndFlushes(t *testing.T) {
-	var got []Event
+	var got []event.Event
 	e := &eventizer{camera: "c", thresholds: config.Thresholds{MinScore: 0.5, Labels: map[string]float64{"pan": 0.8}},
-		idle: map[string]bool{"idle": true}, publish: func(ev Event) { got = append(got, ev) }, gap: 2 * time.Second}
+		idle: map[string]bool{"idle": true}, publish: func(ev event.Event) { got = append(got, ev) }, gap: 2 * time.Second}
 	t0 := time.Unix(1000, 0)
 	clip := func(i int) *clipJob { // clip i covers [i, i+1) seconds
 		s := time.Duration(i) * time.Second
@@ -46,11 +48,11 @@ func TestEventizerMergesSplitsAndFlushes(t *testing.T) {
 
 // eventizerFor returns an eventizer with the default thresholds (0.5) and the events it published, and
 // clip(i, label, score) to feed it clip i covering [i/2, i/2+0.5) s.
-func eventizerFor(t *testing.T) (*eventizer, *[]Event, func(i int, label string, score float64)) {
+func eventizerFor(t *testing.T) (*eventizer, *[]event.Event, func(i int, label string, score float64)) {
 	t.Helper()
-	var got []Event
+	var got []event.Event
 	e := &eventizer{camera: "c", thresholds: config.Thresholds{MinScore: 0.5}, idle: map[string]bool{"idle": true},
-		publish: func(ev Event) { got = append(got, ev) }, gap: 2 * time.Second}
+		publish: func(ev event.Event) { got = append(got, ev) }, gap: 2 * time.Second}
 	t0 := time.Unix(1000, 0)
 	clip := func(i int, label string, score float64) {
 		s := time.Duration(i) * 500 * time.Millisecond
@@ -127,9 +129,9 @@ func TestEventizerOneCrossingIsOneEvent(t *testing.T) {
 }
 
 func TestEventizerExposureAdaptationRaisesNothing(t *testing.T) {
-	var got []Event
+	var got []event.Event
 	e := &eventizer{camera: "c", thresholds: config.Thresholds{MinScore: 0.5}, idle: map[string]bool{"idle": true},
-		publish: func(ev Event) { got = append(got, ev) }, gap: 2 * time.Second}
+		publish: func(ev event.Event) { got = append(got, ev) }, gap: 2 * time.Second}
 	t0 := time.Unix(1000, 0)
 	clip := func(i int, label string, shift float64) {
 		s := time.Duration(i) * time.Second

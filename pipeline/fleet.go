@@ -2,16 +2,25 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
+	"net"
 	"sort"
 	"sync"
 	"time"
 
+	"github.com/mvwatch/mvwatch/internal/bus"
 	"github.com/mvwatch/mvwatch/internal/config"
+	"github.com/mvwatch/mvwatch/internal/decodelimit"
+	"github.com/mvwatch/mvwatch/internal/event"
+	"github.com/mvwatch/mvwatch/internal/media"
+	"github.com/mvwatch/mvwatch/mvextract"
 )
 
-// Fleet runs the set of cameras and implements CameraManager for the HTTP API: cameras can be added
-// and removed at run time, each with its own runner, so a failing camera never stops the others.
+// Fleet runs the set of cameras of one worker and serves camera commands (bus.Cameras): cameras can be
+// added, replaced and removed at run time, each with its own runner, so a failing camera never stops
+// the others. Its events go to the bus.
 type Fleet struct {
 	gate config.Gate
 	deps *cameraDeps
@@ -22,8 +31,92 @@ type Fleet struct {
 	closed  bool
 }
 
-func newFleet(gate config.Gate, deps *cameraDeps) *Fleet {
-	return &Fleet{gate: gate, deps: deps, cams: map[string]config.Camera{}, runners: map[string]*cameraRunner{}}
+// FleetOptions configures a Fleet.
+type FleetOptions struct {
+	// Bus receives every event the cameras emit. Required.
+	Bus bus.Bus
+	// Limits bound each camera's stream before it reaches the decoder (config decode section). It
+	// defaults to decodelimit.FromConfig of the default config.
+	Limits decodelimit.Limits
+	// LimitMetrics, when set, counts cameras failed by a limit and throttled access units.
+	LimitMetrics *decodelimit.Metrics
+	// Classifier runs the model on clips. Required.
+	Classifier Classifier
+	// Features is the feature configuration the model takes (Model.Features).
+	Features mvextract.FeatureSpec
+	// Gate is the gate configuration cameras inherit.
+	Gate config.Gate
+	// Thresholds are the event score thresholds.
+	Thresholds config.Thresholds
+	// IdleLabels are the model labels that are no event. It defaults to {"idle"}.
+	IdleLabels []string
+	// Metrics, when set, receives the cameras' metrics.
+	Metrics *Metrics
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// OnAccessUnit, when set, sees every access unit of every camera (the restream server). It must
+	// not block.
+	OnAccessUnit func(camera string, au media.AccessUnit)
+	// OnRemove, when set, is called after a camera is removed at run time.
+	OnRemove func(camera string)
+	// JobQueue is the number of clips a camera may have waiting for inference; more are dropped. It
+	// defaults to 4.
+	JobQueue int
+	// EventGap is how far apart two clips may be and still extend the same event; an open event is
+	// published once no clip came for this long. It defaults to 2 seconds.
+	EventGap time.Duration
+	// DialContext, when set, opens the cameras' TCP connections (the camera policy's dialer, which
+	// refuses denied addresses after name resolution). It defaults to the RTSP client's.
+	DialContext func(ctx context.Context, network, address string) (net.Conn, error)
+}
+
+// NewFleet returns an empty fleet; Add starts cameras and Close stops them all.
+func NewFleet(opts FleetOptions) (*Fleet, error) {
+	if opts.Bus == nil || opts.Classifier == nil {
+		return nil, errors.New("pipeline: FleetOptions needs Bus and Classifier")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.JobQueue <= 0 {
+		opts.JobQueue = 4
+	}
+	if opts.EventGap <= 0 {
+		opts.EventGap = 2 * time.Second
+	}
+	if len(opts.IdleLabels) == 0 {
+		opts.IdleLabels = []string{"idle"}
+	}
+	idle := map[string]bool{}
+	for _, l := range opts.IdleLabels {
+		idle[l] = true
+	}
+	log := opts.Logger
+	b := opts.Bus
+	if opts.Limits == (decodelimit.Limits{}) {
+		opts.Limits = decodelimit.FromConfig(config.Default().Decode)
+	}
+	deps := &cameraDeps{
+		features:   opts.Features,
+		classifier: opts.Classifier,
+		thresholds: opts.Thresholds,
+		idleLabels: idle,
+		publish: func(ev event.Event) {
+			if !b.PublishEvent(ev) {
+				log.Error("event queue full, event dropped", "camera", ev.Camera, "label", ev.Label)
+			}
+		},
+		metrics:      opts.Metrics,
+		log:          log,
+		onAccessUnit: opts.OnAccessUnit,
+		onRemove:     opts.OnRemove,
+		jobQueue:     opts.JobQueue,
+		dialContext:  opts.DialContext,
+		limits:       opts.Limits,
+		limitMetrics: opts.LimitMetrics,
+		eventGap:     opts.EventGap,
+	}
+	return &Fleet{gate: opts.Gate, deps: deps, cams: map[string]config.Camera{}, runners: map[string]*cameraRunner{}}, nil
 }
 
 // List returns the cameras sorted by name.
@@ -44,13 +137,21 @@ func (f *Fleet) Get(name string) (config.Camera, error) {
 	defer f.mu.Unlock()
 	c, ok := f.cams[name]
 	if !ok {
-		return config.Camera{}, fmt.Errorf("%w: %q", ErrCameraNotFound, name)
+		return config.Camera{}, fmt.Errorf("%w: %q", bus.ErrCameraNotFound, name)
 	}
 	return c, nil
 }
 
 // Add validates cam and starts it (unless it is disabled).
-func (f *Fleet) Add(_ context.Context, cam config.Camera) error {
+func (f *Fleet) Add(_ context.Context, cam config.Camera) error { return f.put(cam, false) }
+
+// Replace swaps a camera's configuration in one step: the new runner is built first (a bad
+// configuration leaves the old camera running), then the old one stops and hands its open event to the
+// new one, which carries it on. The camera is never missing from List, Get or State.
+func (f *Fleet) Replace(_ context.Context, cam config.Camera) error { return f.put(cam, true) }
+
+// put adds a new camera (replace false) or replaces a configured one.
+func (f *Fleet) put(cam config.Camera, replace bool) error {
 	if err := cam.Validate(f.gate); err != nil {
 		return err
 	}
@@ -59,22 +160,38 @@ func (f *Fleet) Add(_ context.Context, cam config.Camera) error {
 	if f.closed {
 		return fmt.Errorf("camera %q: the service is shutting down", cam.Name)
 	}
-	if _, ok := f.cams[cam.Name]; ok {
-		return fmt.Errorf("%w: %q", ErrCameraExists, cam.Name)
+	switch _, exists := f.cams[cam.Name]; {
+	case replace && !exists:
+		return fmt.Errorf("%w: %q", bus.ErrCameraNotFound, cam.Name)
+	case !replace && exists:
+		return fmt.Errorf("%w: %q", bus.ErrCameraExists, cam.Name)
+	}
+	var next *cameraRunner
+	if cam.IsEnabled() {
+		var err error
+		if next, err = newCamera(cam, f.deps); err != nil {
+			return fmt.Errorf("camera %q: %w", cam.Name, err)
+		}
+	}
+	var open *eventizer
+	if old := f.runners[cam.Name]; old != nil {
+		if next != nil {
+			old.halt()
+			open = old.handOver()
+		} else {
+			old.stop() // disabled now: the open event is complete
+		}
 	}
 	f.cams[cam.Name] = cam
-	if !cam.IsEnabled() {
+	delete(f.runners, cam.Name)
+	if next == nil {
 		if f.deps.metrics != nil {
-			f.deps.metrics.SetCameraState(cam.Name, PhaseDisabled)
+			f.deps.metrics.SetCameraState(cam.Name, bus.PhaseDisabled)
 		}
 		return nil
 	}
-	r, err := startCamera(cam, f.deps)
-	if err != nil {
-		delete(f.cams, cam.Name)
-		return fmt.Errorf("camera %q: %w", cam.Name, err)
-	}
-	f.runners[cam.Name] = r
+	next.start(open)
+	f.runners[cam.Name] = next
 	return nil
 }
 
@@ -83,7 +200,7 @@ func (f *Fleet) Remove(_ context.Context, name string) error {
 	f.mu.Lock()
 	if _, ok := f.cams[name]; !ok {
 		f.mu.Unlock()
-		return fmt.Errorf("%w: %q", ErrCameraNotFound, name)
+		return fmt.Errorf("%w: %q", bus.ErrCameraNotFound, name)
 	}
 	r := f.runners[name]
 	delete(f.cams, name)
@@ -102,16 +219,16 @@ func (f *Fleet) Remove(_ context.Context, name string) error {
 }
 
 // State returns a camera's state.
-func (f *Fleet) State(name string) (CameraState, error) {
+func (f *Fleet) State(name string) (bus.CameraState, error) {
 	f.mu.Lock()
 	c, ok := f.cams[name]
 	r := f.runners[name]
 	f.mu.Unlock()
 	if !ok {
-		return CameraState{}, fmt.Errorf("%w: %q", ErrCameraNotFound, name)
+		return bus.CameraState{}, fmt.Errorf("%w: %q", bus.ErrCameraNotFound, name)
 	}
 	if r == nil {
-		return CameraState{Name: c.Name, Phase: PhaseDisabled, Since: time.Time{}}, nil
+		return bus.CameraState{Name: c.Name, Phase: bus.PhaseDisabled, Since: time.Time{}}, nil
 	}
 	return r.State(), nil
 }
@@ -136,4 +253,4 @@ func (f *Fleet) Close() {
 	wg.Wait()
 }
 
-var _ CameraManager = (*Fleet)(nil)
+var _ bus.Cameras = (*Fleet)(nil)

@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"math"
-	"sort"
 	"time"
 
 	"github.com/mvwatch/mvwatch/internal/config"
@@ -258,10 +257,4 @@ func (g *Gate) SkipRatio() float64 {
 		return 0
 	}
 	return float64(g.skipped) / float64(g.frames)
-}
-
-func median(v []float64) float64 {
-	s := append([]float64(nil), v...)
-	sort.Float64s(s)
-	return s[len(s)/2]
 }

@@ -14,6 +14,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mvwatch/mvwatch/internal/config"
+
+	"github.com/mvwatch/mvwatch/internal/event"
 )
 
 // The gate corpus: clips on which the motion gate is known to have lost events (issue 13), built
@@ -136,18 +138,18 @@ func loadShippedModel(t *testing.T) *Model {
 }
 
 // analyzeEvents runs AnalyzeFile and returns its events and stats.
-func analyzeEvents(t *testing.T, m *Model, path string, gate bool) ([]Event, AnalyzeStats) {
+func analyzeEvents(t *testing.T, m *Model, path string, gate bool) ([]event.Event, AnalyzeStats) {
 	t.Helper()
 	g := config.DefaultGate()
 	g.Enabled = &gate
-	var evs []Event
+	var evs []event.Event
 	st, err := AnalyzeFile(context.Background(), path, AnalyzeOptions{Classifier: m, Features: m.Features, Gate: g,
-		Thresholds: config.Thresholds{MinScore: 0.5}}, func(ev Event) { evs = append(evs, ev) })
+		Thresholds: config.Thresholds{MinScore: 0.5}}, func(ev event.Event) { evs = append(evs, ev) })
 	require.NoError(t, err)
 	return evs, st
 }
 
-func describe(evs []Event) string {
+func describe(evs []event.Event) string {
 	var b strings.Builder
 	epoch := time.Unix(0, 0)
 	for _, ev := range evs {
@@ -192,7 +194,7 @@ func TestGateCorpusEventsEqualUngated(t *testing.T) {
 	}
 }
 
-func labels(evs []Event) []string {
+func labels(evs []event.Event) []string {
 	out := make([]string, 0, len(evs))
 	for _, ev := range evs {
 		out = append(out, ev.Label)

@@ -7,6 +7,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/mvwatch/mvwatch/internal/bus"
 )
 
 // Metric label names.
@@ -15,18 +17,12 @@ const (
 	labelQueue    = "queue"
 	labelDecision = "decision"
 	labelStage    = "stage"
-	labelLabel    = "label"
 	labelState    = "state"
-	labelWebhook  = "webhook"
-	labelResult   = "result"
-	labelRoute    = "route"
-	labelCode     = "code"
-	labelKind     = "kind"
 )
 
-// Metrics holds every mvwatch metric. NewMetrics registers them on an injected registry; the stages
-// (or the code that wires them) feed them. Camera labels carry only the configured camera name, never
-// a URL. docs/grafana-dashboard.json charts these names.
+// Metrics holds the camera workers' metrics (the event service's packages own theirs). NewMetrics
+// registers them on an injected registry; the worker (and the model, for the inference series) feeds
+// them. Camera labels carry only the configured camera name, never a URL. docs/grafana-dashboard.json charts these names.
 type Metrics struct {
 	// FramesDecoded counts decoded frames: mvwatch_frames_decoded_total{camera}.
 	FramesDecoded *prometheus.CounterVec
@@ -64,42 +60,13 @@ type Metrics struct {
 	// GateSkipRatio is the fraction of frames the gate skipped since the camera started:
 	// mvwatch_gate_skip_ratio{camera}.
 	GateSkipRatio *prometheus.GaugeVec
-
-	// Events counts emitted events: mvwatch_events_total{camera,label}.
-	Events *prometheus.CounterVec
-	// EventLatency is the time from a clip's end to its event being stored:
-	// mvwatch_event_latency_seconds.
-	EventLatency prometheus.Histogram
-	// StoreWriteSeconds is the time of one durable event write: mvwatch_store_write_seconds.
-	StoreWriteSeconds prometheus.Histogram
-	// EventUpdates counts stage results written onto stored events, by kind ("caption", "thumbnail")
-	// and result ("stored", "failed"): mvwatch_event_updates_total{kind,result}.
-	EventUpdates *prometheus.CounterVec
-
-	// WebhookDeliveries counts webhook POSTs by final result ("delivered", "failed"):
-	// mvwatch_webhook_deliveries_total{webhook,result}.
-	WebhookDeliveries *prometheus.CounterVec
-	// WebhookRetries counts retried webhook POSTs: mvwatch_webhook_retries_total{webhook}.
-	WebhookRetries *prometheus.CounterVec
-	// WebhookDrops counts events a full webhook queue dropped: mvwatch_webhook_dropped_total{webhook}.
-	WebhookDrops *prometheus.CounterVec
-
-	// SSESubscribers is the number of live-event subscribers: mvwatch_sse_subscribers.
-	SSESubscribers prometheus.Gauge
-	// SSEDrops counts events dropped for slow live subscribers: mvwatch_sse_dropped_total.
-	SSEDrops prometheus.Counter
-
-	// HTTPRequests counts API requests: mvwatch_http_requests_total{route,code}.
-	HTTPRequests *prometheus.CounterVec
-	// HTTPSeconds is the API request duration: mvwatch_http_request_seconds{route}.
-	HTTPSeconds *prometheus.HistogramVec
 }
 
 // latencyBuckets span 100 µs to about 6.5 s.
 var latencyBuckets = prometheus.ExponentialBuckets(0.0001, 2, 17)
 
 // CameraStates lists the camera states that CameraState exports.
-var CameraStates = []CameraPhase{PhaseStarting, PhaseRunning, PhaseReconnecting, PhaseFailed, PhaseStopped, PhaseDisabled}
+var CameraStates = []bus.CameraPhase{bus.PhaseStarting, bus.PhaseRunning, bus.PhaseReconnecting, bus.PhaseFailed, bus.PhaseStopped, bus.PhaseDisabled}
 
 // NewMetrics creates the metrics and registers them on reg (never the global registry).
 func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
@@ -116,34 +83,23 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		return prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, labels)
 	}
 	m := &Metrics{
-		FramesDecoded:     cv("mvwatch_frames_decoded_total", "Frames decoded.", labelCamera),
-		PacketsLost:       cv("mvwatch_packets_lost_total", "RTP packets lost.", labelCamera),
-		Reconnects:        cv("mvwatch_reconnects_total", "Source reconnections.", labelCamera),
-		HWAccelFallbacks:  cv("mvwatch_hwaccel_fallbacks_total", "Hardware decoders that fell back to software.", labelCamera),
-		CameraState:       gv("mvwatch_camera_state", "1 for the camera's current state, 0 for the others.", labelCamera, labelState),
-		DecodeSeconds:     hv("mvwatch_decode_seconds", "Time to decode one frame.", labelCamera),
-		ExtractSeconds:    hv("mvwatch_extract_seconds", "Time to extract motion-vector and residual features of one frame.", labelCamera),
-		InferenceSeconds:  h("mvwatch_inference_seconds", "Time of one inference batch.", latencyBuckets),
-		BatchSize:         h("mvwatch_inference_batch_size", "Clips per inference batch.", []float64{1, 2, 4, 8, 16, 32, 64, 128}),
-		EarlyExits:        cv("mvwatch_early_exits_total", "Clips by the model stage whose exit decided them.", labelStage),
-		QueueDepth:        gv("mvwatch_queue_depth", "Items in a bounded queue.", labelQueue, labelCamera),
-		QueueDrops:        cv("mvwatch_queue_dropped_total", "Items dropped by a full bounded queue.", labelQueue, labelCamera),
-		GateFrames:        cv("mvwatch_gate_frames_total", "Frames by motion-gate decision (pass or skip).", labelCamera, labelDecision),
-		GateSkipRatio:     gv("mvwatch_gate_skip_ratio", "Fraction of frames the motion gate skipped.", labelCamera),
-		Events:            cv("mvwatch_events_total", "Events emitted.", labelCamera, labelLabel),
-		EventLatency:      h("mvwatch_event_latency_seconds", "Time from a clip's end to its event being stored.", latencyBuckets),
-		StoreWriteSeconds: h("mvwatch_store_write_seconds", "Time of one durable event write.", latencyBuckets),
-		EventUpdates:      cv("mvwatch_event_updates_total", "Caption and thumbnail results written onto stored events.", labelKind, labelResult),
-		WebhookDeliveries: cv("mvwatch_webhook_deliveries_total", "Webhook deliveries by final result.", labelWebhook, labelResult),
-		WebhookRetries:    cv("mvwatch_webhook_retries_total", "Webhook POSTs retried.", labelWebhook),
-		WebhookDrops:      cv("mvwatch_webhook_dropped_total", "Events dropped by a full webhook queue.", labelWebhook),
-		SSESubscribers:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "mvwatch_sse_subscribers", Help: "Live-event subscribers."}),
-		SSEDrops:          prometheus.NewCounter(prometheus.CounterOpts{Name: "mvwatch_sse_dropped_total", Help: "Events dropped for slow live-event subscribers."}),
-		HTTPRequests:      cv("mvwatch_http_requests_total", "HTTP API requests.", labelRoute, labelCode),
-		HTTPSeconds:       hv("mvwatch_http_request_seconds", "HTTP API request duration.", labelRoute),
+		FramesDecoded:    cv("mvwatch_frames_decoded_total", "Frames decoded.", labelCamera),
+		PacketsLost:      cv("mvwatch_packets_lost_total", "RTP packets lost.", labelCamera),
+		Reconnects:       cv("mvwatch_reconnects_total", "Source reconnections.", labelCamera),
+		HWAccelFallbacks: cv("mvwatch_hwaccel_fallbacks_total", "Hardware decoders that fell back to software.", labelCamera),
+		CameraState:      gv("mvwatch_camera_state", "1 for the camera's current state, 0 for the others.", labelCamera, labelState),
+		DecodeSeconds:    hv("mvwatch_decode_seconds", "Time to decode one frame.", labelCamera),
+		ExtractSeconds:   hv("mvwatch_extract_seconds", "Time to extract motion-vector and residual features of one frame.", labelCamera),
+		InferenceSeconds: h("mvwatch_inference_seconds", "Time of one inference batch.", latencyBuckets),
+		BatchSize:        h("mvwatch_inference_batch_size", "Clips per inference batch.", []float64{1, 2, 4, 8, 16, 32, 64, 128}),
+		EarlyExits:       cv("mvwatch_early_exits_total", "Clips by the model stage whose exit decided them.", labelStage),
+		QueueDepth:       gv("mvwatch_queue_depth", "Items in a bounded queue.", labelQueue, labelCamera),
+		QueueDrops:       cv("mvwatch_queue_dropped_total", "Items dropped by a full bounded queue.", labelQueue, labelCamera),
+		GateFrames:       cv("mvwatch_gate_frames_total", "Frames by motion-gate decision (pass or skip).", labelCamera, labelDecision),
+		GateSkipRatio:    gv("mvwatch_gate_skip_ratio", "Fraction of frames the motion gate skipped.", labelCamera),
 	}
 	var errs []error
-	for _, c := range m.collectors() {
+	for _, c := range m.Collectors() {
 		if err := reg.Register(c); err != nil {
 			errs = append(errs, err)
 		}
@@ -154,14 +110,12 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	return m, nil
 }
 
-// collectors lists every metric of m.
-func (m *Metrics) collectors() []prometheus.Collector {
+// Collectors lists every metric of m.
+func (m *Metrics) Collectors() []prometheus.Collector {
 	return []prometheus.Collector{
 		m.FramesDecoded, m.PacketsLost, m.Reconnects, m.HWAccelFallbacks, m.CameraState,
 		m.DecodeSeconds, m.ExtractSeconds, m.InferenceSeconds, m.BatchSize, m.EarlyExits,
-		m.QueueDepth, m.QueueDrops, m.GateFrames, m.GateSkipRatio, m.Events, m.EventLatency,
-		m.StoreWriteSeconds, m.EventUpdates, m.WebhookDeliveries, m.WebhookRetries, m.WebhookDrops,
-		m.SSESubscribers, m.SSEDrops, m.HTTPRequests, m.HTTPSeconds,
+		m.QueueDepth, m.QueueDrops, m.GateFrames, m.GateSkipRatio,
 	}
 }
 
@@ -174,7 +128,7 @@ func RegisterRuntimeCollectors(reg prometheus.Registerer) error {
 }
 
 // SetCameraState sets camera's state gauge: 1 for state, 0 for the other CameraStates.
-func (m *Metrics) SetCameraState(camera string, state CameraPhase) {
+func (m *Metrics) SetCameraState(camera string, state bus.CameraPhase) {
 	for _, s := range CameraStates {
 		v := 0.0
 		if s == state {
@@ -199,6 +153,28 @@ func (m *Metrics) ObserveGate(camera string, d GateDecision) {
 	m.GateSkipRatio.WithLabelValues(camera).Set(d.SkipRatio)
 }
 
+// InitCamera creates a camera's series at zero, so that dashboards and alerts see them before the
+// first frame, reconnect or fallback.
+func (m *Metrics) InitCamera(camera string) {
+	m.FramesDecoded.WithLabelValues(camera)
+	m.PacketsLost.WithLabelValues(camera)
+	m.Reconnects.WithLabelValues(camera)
+	m.HWAccelFallbacks.WithLabelValues(camera)
+	m.DecodeSeconds.WithLabelValues(camera)
+	m.ExtractSeconds.WithLabelValues(camera)
+	m.GateFrames.WithLabelValues(camera, "pass")
+	m.GateFrames.WithLabelValues(camera, "skip")
+	m.GateSkipRatio.WithLabelValues(camera)
+	m.SetCameraState(camera, bus.PhaseStarting)
+}
+
+// InitStages creates the early-exit series of a model with n stages at zero.
+func (m *Metrics) InitStages(n int) {
+	for i := range n {
+		m.EarlyExits.WithLabelValues(strconv.Itoa(i))
+	}
+}
+
 // ForgetCamera deletes every series of a removed camera.
 func (m *Metrics) ForgetCamera(camera string) {
 	l := prometheus.Labels{labelCamera: camera}
@@ -213,5 +189,4 @@ func (m *Metrics) ForgetCamera(camera string) {
 	m.QueueDrops.DeletePartialMatch(l)
 	m.GateFrames.DeletePartialMatch(l)
 	m.GateSkipRatio.DeletePartialMatch(l)
-	m.Events.DeletePartialMatch(l)
 }

@@ -7,6 +7,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
+
+	"github.com/mvwatch/mvwatch/internal/bus"
 )
 
 func TestMetricsRegisterOnInjectedRegistry(t *testing.T) {
@@ -19,13 +21,12 @@ func TestMetricsRegisterOnInjectedRegistry(t *testing.T) {
 	require.NoError(t, RegisterRuntimeCollectors(reg))
 
 	m.FramesDecoded.WithLabelValues("door").Add(3)
-	m.SetCameraState("door", PhaseRunning)
-	m.SetCameraState("door", PhaseReconnecting)
+	m.SetCameraState("door", bus.PhaseRunning)
+	m.SetCameraState("door", bus.PhaseReconnecting)
 	m.ObserveEarlyExit(0)
 	m.ObserveEarlyExit(0)
 	m.ObserveEarlyExit(2)
 	m.BatchSize.Observe(3)
-	m.Events.WithLabelValues("door", "person").Inc()
 	m.ObserveGate("door", GateDecision{Pass: false, SkipRatio: 0.75})
 	m.ObserveGate("door", GateDecision{Pass: true, SkipRatio: 0.6})
 
@@ -42,9 +43,6 @@ mvwatch_camera_state{camera="door",state="stopped"} 0
 # TYPE mvwatch_early_exits_total counter
 mvwatch_early_exits_total{stage="0"} 2
 mvwatch_early_exits_total{stage="2"} 1
-# HELP mvwatch_events_total Events emitted.
-# TYPE mvwatch_events_total counter
-mvwatch_events_total{camera="door",label="person"} 1
 # HELP mvwatch_frames_decoded_total Frames decoded.
 # TYPE mvwatch_frames_decoded_total counter
 mvwatch_frames_decoded_total{camera="door"} 3
@@ -68,12 +66,12 @@ mvwatch_inference_batch_size_bucket{le="128"} 1
 mvwatch_inference_batch_size_bucket{le="+Inf"} 1
 mvwatch_inference_batch_size_sum 3
 mvwatch_inference_batch_size_count 1
-`), "mvwatch_camera_state", "mvwatch_early_exits_total", "mvwatch_events_total", "mvwatch_frames_decoded_total",
+`), "mvwatch_camera_state", "mvwatch_early_exits_total", "mvwatch_frames_decoded_total",
 		"mvwatch_gate_frames_total", "mvwatch_gate_skip_ratio", "mvwatch_inference_batch_size"))
 
 	// Removing a camera removes its series.
 	m.ForgetCamera("door")
-	n, err := testutil.GatherAndCount(reg, "mvwatch_frames_decoded_total", "mvwatch_camera_state", "mvwatch_events_total")
+	n, err := testutil.GatherAndCount(reg, "mvwatch_frames_decoded_total", "mvwatch_camera_state")
 	require.NoError(t, err)
 	require.Zero(t, n)
 	// Lint the metric names and help texts.

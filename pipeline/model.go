@@ -3,12 +3,18 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/mvwatch/mvwatch/inference"
 	"github.com/mvwatch/mvwatch/internal/config"
 	"github.com/mvwatch/mvwatch/mvextract"
 )
+
+// DefaultModelDir is where the shipped MFCD-Net lives, relative to the repository or the binary's
+// folder.
+const DefaultModelDir = "models/mfcd"
 
 // ModelOptions configures LoadModel.
 type ModelOptions struct {
@@ -60,6 +66,7 @@ func LoadModel(dir string, opts ModelOptions) (*Model, error) {
 	// The classifier applies the manifest's normalisation when the graph does not.
 	ccfg := inference.ClassifierConfig{Precision: prec, MaxBatch: maxBatch, IntraOpThreads: opts.Inference.Threads}
 	if m := opts.Metrics; m != nil {
+		m.InitStages(len(man.Stages))
 		ccfg.Hooks = inference.ClassifierHooks{
 			Batch: func(n int, d time.Duration) {
 				m.BatchSize.Observe(float64(n))
@@ -115,4 +122,24 @@ func (m *Model) Labels() []string { return m.Manifest.Labels }
 func (m *Model) Close() {
 	m.batcher.Close()
 	m.cls.Close()
+}
+
+// ResolveModelDir finds the model directory: dir when it holds a manifest, else its "mfcd"
+// subfolder. Only the default directories (config.DefaultModelDir and DefaultModelDir) also look for
+// the shipped model next to the working directory and the binary; any other directory without a
+// manifest is an error, never a silent fallback to the shipped model.
+func ResolveModelDir(dir string) (string, error) {
+	candidates := []string{dir, filepath.Join(dir, "mfcd")}
+	if filepath.Clean(dir) == config.DefaultModelDir || filepath.Clean(dir) == DefaultModelDir {
+		candidates = append(candidates, DefaultModelDir)
+		if exe, err := os.Executable(); err == nil {
+			candidates = append(candidates, filepath.Join(filepath.Dir(exe), "..", DefaultModelDir))
+		}
+	}
+	for _, c := range candidates {
+		if _, err := os.Stat(filepath.Join(c, "manifest.json")); err == nil {
+			return c, nil
+		}
+	}
+	return "", fmt.Errorf("model directory %q: no manifest.json in it or in %s", dir, filepath.Join(dir, "mfcd"))
 }

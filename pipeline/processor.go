@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"github.com/mvwatch/mvwatch/internal/config"
+	"github.com/mvwatch/mvwatch/internal/event"
 	"github.com/mvwatch/mvwatch/internal/media"
+	"github.com/mvwatch/mvwatch/internal/track"
 	"github.com/mvwatch/mvwatch/mvextract"
 )
 
@@ -35,6 +37,12 @@ type clipJob struct {
 	// proc and session route the model's verdict on the clip back to the gate that passed it.
 	proc    *processor
 	session uint64
+	// zoneMask has bit i set when a tracked object was in the camera's zone i during the clip; tracks
+	// are the objects followed during it.
+	zoneMask uint64
+	tracks   []event.EventTrack
+	// zoneEvents, when not empty, makes the job no clip but zone events to publish as they are.
+	zoneEvents []event.Event
 }
 
 // verdict hands the model's verdict on the job's clip (idle or not) back to the gate that passed it. It
@@ -71,7 +79,11 @@ type processor struct {
 	ex      *mvextract.Extractor
 	clipper *mvextract.Clipper
 	gate    *Gate
-	metrics *Metrics
+	// scene masks the motion field and follows the moving objects (internal/track).
+	scene    *track.Scene
+	zoneRing []uint64 // zone mask of the last span+1 pushed frames, by pushed index
+	seen     []seenTrack
+	metrics  *Metrics
 	// submit hands a job to inference; it must not block, and returns false when the job was dropped
 	// (the caller then releases it).
 	submit func(*clipJob) bool
@@ -117,6 +129,8 @@ func newProcessor(camera string, spec mvextract.FeatureSpec, gate config.Gate, m
 		lastPass: -1,
 		span:     (cc.Length-1)*cc.Step + 1,
 		lumaRing: make([]float64, (cc.Length-1)*cc.Step+2),
+		zoneRing: make([]uint64, (cc.Length-1)*cc.Step+2),
+		scene:    track.NewScene(track.Config{}),
 	}, nil
 }
 
@@ -152,6 +166,8 @@ func (p *processor) reset() {
 	p.clipper.Reset()
 	p.prevSparse = p.prevSparse[:0]
 	p.intraRef = 0
+	p.scene.Reset()
+	p.seen = p.seen[:0]
 	p.session++
 	p.pushed, p.lastPass, p.sent = 0, -1, false
 }
@@ -161,10 +177,6 @@ func (p *processor) frame(f *media.Frame) error {
 	if !p.anchored {
 		p.anchor, p.anchorPTS, p.anchored = p.now(), f.PTS, true
 	}
-	diff := p.sparseDiff(f)
-	if f.PictType == 'I' {
-		diff = p.intraExcess(diff)
-	}
 	// Residuals cost a motion compensation per frame, but they are computed while the gate is closed
 	// too: the clip in which the gate opens holds frames from before it, and they must be the frames an
 	// ungated camera would give the model (about 18% more decode+extract time on an idle camera; the
@@ -173,6 +185,12 @@ func (p *processor) frame(f *media.Frame) error {
 	ft, err := p.ex.Process(f)
 	if err != nil {
 		return fmt.Errorf("camera %s: %w", p.camera, err)
+	}
+	// Masks first: neither the gate nor the model nor the tracker sees motion inside them.
+	sf := p.scene.Frame(ft)
+	diff := p.sparseDiff(f, p.scene.MaskRaster())
+	if f.PictType == 'I' {
+		diff = p.intraExcess(diff)
 	}
 	p.confirmVerdicts()
 	d := p.gate.Observe(f.PTS, mvEnergy(ft), diff)
@@ -184,6 +202,7 @@ func (p *processor) frame(f *media.Frame) error {
 	k := p.pushed
 	p.pushed++
 	p.lumaRing[k%len(p.lumaRing)] = p.luma
+	p.observeScene(k, sf)
 	if d.Pass {
 		p.lastPass = k
 	}
@@ -204,6 +223,7 @@ func (p *processor) frame(f *media.Frame) error {
 			p.sent = false
 			job := jobPool.Get().(*clipJob)
 			job.quiet, job.proc = true, nil
+			job.zoneEvents = job.zoneEvents[:0]
 			if !p.submit(job) {
 				releaseJob(job)
 			}
@@ -213,7 +233,9 @@ func (p *processor) frame(f *media.Frame) error {
 	p.sent = true
 	job := jobPool.Get().(*clipJob)
 	job.quiet = false
+	job.zoneEvents = job.zoneEvents[:0]
 	job.proc, job.session = p, p.session
+	p.clipScene(job, k)
 	job.data = append(job.data[:0], clip.Data...)
 	job.startPTS = clip.Frames[0].PTS
 	job.endPTS = clip.Frames[len(clip.Frames)-1].PTS
@@ -253,12 +275,15 @@ func (p *processor) wall(pts time.Duration) time.Time {
 }
 
 // sparseDiff returns the mean absolute luma difference to the previous frame on a sparse grid: a cheap
-// change energy (lights, tamper, scene changes) next to the motion vectors' energy.
-func (p *processor) sparseDiff(f *media.Frame) float64 {
+// change energy (lights, tamper, scene changes) next to the motion vectors' energy. Grid points in
+// masked cells (mask on the motion field's grid of mvextract.GridCell pixels; nil for none) count as
+// unchanged.
+func (p *processor) sparseDiff(f *media.Frame, mask []bool) float64 {
 	if f.Y == nil {
 		return 0
 	}
 	cols, rows := f.Width/activityStep, f.Height/activityStep
+	fieldCols := (f.Width + mvextract.GridCell - 1) / mvextract.GridCell
 	n := cols * rows
 	had := len(p.prevSparse) == n
 	if !had {
@@ -273,6 +298,12 @@ func (p *processor) sparseDiff(f *media.Frame) float64 {
 			d := int(v) - int(p.prevSparse[i])
 			if d < 0 {
 				d = -d
+			}
+			if mask != nil {
+				x, y := c*activityStep+activityStep/2, r*activityStep+activityStep/2
+				if m := (y/mvextract.GridCell)*fieldCols + x/mvextract.GridCell; m < len(mask) && mask[m] {
+					d = 0
+				}
 			}
 			sum += d
 			level += int(v)

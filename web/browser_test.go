@@ -20,7 +20,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mvwatch/mvwatch/ingest"
+	"github.com/mvwatch/mvwatch/internal/app"
 	"github.com/mvwatch/mvwatch/internal/config"
+	"github.com/mvwatch/mvwatch/internal/event"
 	"github.com/mvwatch/mvwatch/internal/testcam"
 	"github.com/mvwatch/mvwatch/mvextract"
 	"github.com/mvwatch/mvwatch/pipeline"
@@ -62,7 +64,7 @@ func findChromium(t *testing.T) string {
 
 // startService runs the real service on random ports with n built-in test cameras playing the scripted
 // scene over real RTSP.
-func startService(t *testing.T, cls pipeline.Classifier, n int) *pipeline.Service {
+func startService(t *testing.T, cls pipeline.Classifier, n int) *app.App {
 	t.Helper()
 	cfg := config.Default()
 	cfg.Listen.HTTP, cfg.Listen.RTSP = "127.0.0.1:0", "127.0.0.1:0"
@@ -78,7 +80,7 @@ func startService(t *testing.T, cls pipeline.Classifier, n int) *pipeline.Servic
 		t.Cleanup(cam.Close)
 		cfg.Cameras = append(cfg.Cameras, config.Camera{Name: fmt.Sprintf("testcam%d", i), URL: cam.URL(), Zone: "front yard"})
 	}
-	svc, err := pipeline.NewService(pipeline.ServiceOptions{Config: cfg, Classifier: cls,
+	svc, err := app.New(app.Options{Config: cfg, Classifier: cls,
 		Features: mvextract.FeatureSpec{Clip: mvextract.ClipConfig{Length: 4, Width: 16, Height: 16}},
 		Registry: prometheus.NewRegistry(), Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
@@ -88,7 +90,7 @@ func startService(t *testing.T, cls pipeline.Classifier, n int) *pipeline.Servic
 }
 
 // apiStatus is the status of an authenticated API GET.
-func apiStatus(t *testing.T, svc *pipeline.Service, path string) int {
+func apiStatus(t *testing.T, svc *app.App, path string) int {
 	t.Helper()
 	req, err := http.NewRequest("GET", "http://"+svc.HTTPAddr()+path, nil)
 	require.NoError(t, err)
@@ -101,7 +103,7 @@ func apiStatus(t *testing.T, svc *pipeline.Service, path string) int {
 }
 
 // apiJSON decodes an authenticated API GET.
-func apiJSON(t *testing.T, svc *pipeline.Service, path string, v any) {
+func apiJSON(t *testing.T, svc *app.App, path string, v any) {
 	t.Helper()
 	req, err := http.NewRequest("GET", "http://"+svc.HTTPAddr()+path, nil)
 	require.NoError(t, err)
@@ -254,7 +256,7 @@ func TestDashboardInBrowser(t *testing.T) {
 			cls.burst()
 			burstAt = time.Now()
 		}
-		page, err := svc.Store().Query(pipeline.EventQuery{Limit: 1})
+		page, err := svc.Store().Query(event.Query{Limit: 1})
 		return err == nil && len(page.Events) > 0
 	}, 30*time.Second, 50*time.Millisecond, "a first event")
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mvwatch/mvwatch/internal/config"
+	"github.com/mvwatch/mvwatch/internal/event"
 	"github.com/mvwatch/mvwatch/pipeline"
 )
 
@@ -25,7 +26,7 @@ type analyzedEvent struct {
 
 func runAnalyze(args []string) int {
 	fs := flag.NewFlagSet("analyze", flag.ContinueOnError)
-	modelDir := fs.String("model", defaultModelDir, "model directory")
+	modelDir := fs.String("model", pipeline.DefaultModelDir, "model directory")
 	precision := fs.String("precision", "fp32", "model precision: fp32 or int8")
 	gate := fs.Bool("gate", true, "motion gate: skip inference on idle stretches")
 	minScore := fs.Float64("min-score", 0.5, "lowest score that becomes an event")
@@ -45,15 +46,9 @@ func runAnalyze(args []string) int {
 		fmt.Fprintf(os.Stderr, "mvwatch analyze: -precision: %v\n", err)
 		return 2
 	}
-	dir, err := resolveModelDir(*modelDir)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "mvwatch analyze: %v\n", err)
-		return 2
-	}
-	model, err := pipeline.LoadModel(dir, pipeline.ModelOptions{Precision: *precision})
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "mvwatch analyze: model: %v\n", err)
-		return 1
+	model, code := openModel("analyze", *modelDir, *precision)
+	if model == nil {
+		return code
 	}
 	defer model.Close()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -65,7 +60,7 @@ func runAnalyze(args []string) int {
 	st, err := pipeline.AnalyzeFile(ctx, fs.Arg(0), pipeline.AnalyzeOptions{
 		Classifier: model, Features: model.Features, Gate: gcfg, Threads: *threads,
 		Thresholds: config.Thresholds{MinScore: *minScore},
-	}, func(ev pipeline.Event) {
+	}, func(ev event.Event) {
 		_ = enc.Encode(analyzedEvent{Label: ev.Label, Score: ev.Score, Start: ev.Start.Sub(epoch).Seconds(),
 			End: ev.End.Sub(epoch).Seconds(), ExitStage: ev.ExitStage})
 	})

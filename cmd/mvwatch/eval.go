@@ -17,7 +17,7 @@ import (
 func runEval(args []string) int {
 	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
 	manifest := fs.String("manifest", "testdata/realfootage/manifest.json", "real-footage manifest")
-	modelDir := fs.String("model", defaultModelDir, "model directory")
+	modelDir := fs.String("model", pipeline.DefaultModelDir, "model directory")
 	precision := fs.String("precision", "fp32", "model precision: fp32 or int8")
 	gate := fs.Bool("gate", true, "motion gate, as in mvwatch analyze")
 	minScore := fs.Float64("min-score", 0.5, "lowest score that becomes an event")
@@ -42,15 +42,9 @@ func runEval(args []string) int {
 		fmt.Fprintf(os.Stderr, "mvwatch eval: %v\n", err)
 		return 1
 	}
-	dir, err := resolveModelDir(*modelDir)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "mvwatch eval: %v\n", err)
-		return 2
-	}
-	model, err := pipeline.LoadModel(dir, pipeline.ModelOptions{Precision: *precision})
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "mvwatch eval: model: %v\n", err)
-		return 1
+	model, code := openModel("eval", *modelDir, *precision)
+	if model == nil {
+		return code
 	}
 	defer model.Close()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

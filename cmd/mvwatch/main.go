@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"sort"
+
+	"github.com/mvwatch/mvwatch/internal/buildinfo"
 )
 
 func main() {
@@ -20,16 +22,18 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"extract":   {"write per-frame motion vectors (CSV, .npy) and residual tensors of a file or RTSP URL", runExtract},
-		"testcam":   {"start the built-in RTSP test camera", runTestcam},
-		"live":      {"live extraction from RTSP cameras (the built-in test camera by default), a summary per second", runLive},
-		"serve":     {"watch cameras: events, HTTP API, live events, metrics, RTSP restream", runServe},
-		"analyze":   {"run the pipeline over a file, events as JSON lines", runAnalyze},
-		"eval":      {"score the pipeline on the real-footage set: eval -manifest testdata/realfootage/manifest.json", runEval},
-		"bench":     {"benchmarks: bench extract|serve|caption|thumbnail", runBench},
-		"caption":   {"caption one event JSON file with speculative decoding (models/caption)", runCaption},
-		"thumbnail": {"render an event thumbnail from a caption: thumbnail [--steps auto|N] [--scheduler NAME] [--out file.png] \"PROMPT\"", runThumbnail},
-		"features":  {"write model-input clips (float32 .npy [N, C, T, H, W] of motion and residual) of a file or RTSP URL", runFeatures},
+		"extract":    {"write per-frame motion vectors (CSV, .npy) and residual tensors of a file or RTSP URL", runExtract},
+		"testcam":    {"start the built-in RTSP test camera", runTestcam},
+		"live":       {"live extraction from RTSP cameras (the built-in test camera by default), a summary per second", runLive},
+		"serve":      {"watch cameras: events, HTTP API, live events, metrics, RTSP restream", runServe},
+		"analyze":    {"run the pipeline over a file, events as JSON lines", runAnalyze},
+		"eval":       {"score the pipeline on the real-footage set: eval -manifest testdata/realfootage/manifest.json", runEval},
+		"bench":      {"benchmarks: bench extract|serve|caption|thumbnail", runBench},
+		"caption":    {"caption one event JSON file with speculative decoding (models/caption)", runCaption},
+		"thumbnail":  {"render an event thumbnail from a caption: thumbnail [--steps auto|N] [--scheduler NAME] [--out file.png] \"PROMPT\"", runThumbnail},
+		"version":    {"print the version, VCS revision and Go version", runVersion},
+		"hash-token": {"make a user's token and its config entry (hashes only): hash-token -user NAME [-role viewer|admin]", runHashToken},
+		"features":   {"write model-input clips (float32 .npy [N, C, T, H, W] of motion and residual) of a file or RTSP URL", runFeatures},
 	}
 }
 
@@ -57,4 +61,9 @@ func usage() {
 	for _, name := range names {
 		fmt.Fprintf(os.Stderr, "  %-8s %s\n", name, commands()[name].summary)
 	}
+}
+
+func runVersion([]string) int {
+	fmt.Println(buildinfo.Get())
+	return 0
 }

@@ -17,7 +17,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/mvwatch/mvwatch/pipeline"
+	"github.com/mvwatch/mvwatch/internal/event"
+	evstore "github.com/mvwatch/mvwatch/internal/store"
 )
 
 // TestServeSIGTERMKeepsEvents runs the real `mvwatch serve` (default: the built-in camera playing the
@@ -36,7 +37,7 @@ func TestServeSIGTERMKeepsEvents(t *testing.T) {
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
-	defer cmd.Process.Kill()
+	defer func() { _ = cmd.Process.Kill() }()
 
 	addrRE := regexp.MustCompile(`API http://(\S+)`)
 	lines := bufio.NewScanner(stdout)
@@ -58,14 +59,14 @@ func TestServeSIGTERMKeepsEvents(t *testing.T) {
 	res, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	var mu sync.Mutex
-	var seen []pipeline.Event
+	var seen []event.Event
 	gotCaption := make(chan struct{}, 1)
 	go func() {
 		defer res.Body.Close()
 		sc := bufio.NewScanner(res.Body)
 		for sc.Scan() {
 			if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
-				var ev pipeline.Event
+				var ev event.Event
 				if json.Unmarshal([]byte(data), &ev) == nil {
 					mu.Lock()
 					seen = append(seen, ev)
@@ -88,7 +89,7 @@ func TestServeSIGTERMKeepsEvents(t *testing.T) {
 	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
 	require.NoError(t, cmd.Wait(), "serve exits cleanly on SIGTERM")
 
-	st, err := pipeline.OpenStore(store, pipeline.StoreOptions{})
+	st, err := evstore.Open(store, evstore.Options{})
 	require.NoError(t, err)
 	defer st.Close()
 	mu.Lock()

@@ -1,5 +1,6 @@
 // Package buildinfo says which mvwatch this is: the version (set at link time with
-// -ldflags "-X github.com/mvwatch/mvwatch/internal/buildinfo.version=v1.2.3", else the module version,
+// -ldflags "-X github.com/mvwatch/mvwatch/internal/buildinfo.version=v1.2.3" (and .revision), else the
+// module version,
 // else "devel"), the VCS revision and time Go recorded, and the Go version. It backs `mvwatch version`
 // and the mvwatch_build_info metric.
 package buildinfo
@@ -12,8 +13,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// version is set at link time; empty means "ask the build info".
-var version string
+// version and revision are set at link time (make build does, from git); empty means "ask the build
+// info" (go build stamps it unless -buildvcs=false).
+var version, revision string
 
 // Info describes the running binary.
 type Info struct {
@@ -26,7 +28,7 @@ type Info struct {
 
 // Get returns the running binary's build information.
 func Get() Info {
-	info := Info{Version: version, Revision: "unknown", GoVersion: runtime.Version()}
+	info := Info{Version: version, Revision: revision, GoVersion: runtime.Version()}
 	bi, ok := debug.ReadBuildInfo()
 	if ok {
 		if info.Version == "" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
@@ -35,7 +37,9 @@ func Get() Info {
 		for _, s := range bi.Settings {
 			switch s.Key {
 			case "vcs.revision":
-				info.Revision = s.Value
+				if info.Revision == "" {
+					info.Revision = s.Value
+				}
 			case "vcs.time":
 				info.Time = s.Value
 			case "vcs.modified":
@@ -45,6 +49,9 @@ func Get() Info {
 	}
 	if info.Version == "" {
 		info.Version = "devel"
+	}
+	if info.Revision == "" {
+		info.Revision = "unknown"
 	}
 	return info
 }

@@ -83,11 +83,16 @@ func CheckCameraURL(raw string) error {
 	return checkURL(raw, CameraSchemes...)
 }
 
-func validateCameras(p *problems, cams []Camera) {
+func validateCameras(p *problems, cams []Camera, policy CameraPolicy) {
 	names := map[string]int{}
 	for i, cam := range cams {
 		path := fmt.Sprintf("cameras[%d]", i)
 		p.addAll(path, cam.problems())
+		if CheckCameraURL(cam.URL) == nil {
+			if err := policy.CheckURL(cam.URL); err != nil {
+				p.bad(path+".url", "%v", err)
+			}
+		}
 		if j, dup := names[cam.Name]; dup && cam.Name != "" {
 			p.bad(path+".name", "duplicate camera name %q (also cameras[%d])", cam.Name, j)
 		}

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -14,9 +15,22 @@ var ErrInvalid = errors.New("invalid config")
 type Config struct {
 	// Listen holds the listen addresses.
 	Listen Listen `yaml:"listen" json:"listen"`
-	// APIToken, when set, is the bearer token every HTTP route except /healthz and /metrics requires.
-	// It defaults to empty (no authentication). Env: MVWATCH_API_TOKEN. Never logged or rendered.
+	// APIToken, when set, is a bearer token with the admin role (the form from before users existed:
+	// prefer users, whose tokens are stored hashed). On the restream it is the password of any user
+	// name. It defaults to empty. Env: MVWATCH_API_TOKEN. Never logged or rendered.
 	APIToken string `yaml:"api_token" json:"api_token,omitempty"`
+	// Users lists who may use the HTTP API and the restream, each with a role and a hashed token. With
+	// neither users nor api_token, nothing authenticates and HTTP and RTSP listen on loopback only. It
+	// defaults to none.
+	Users []User `yaml:"users" json:"users,omitempty"`
+	// HTTP holds the HTTP server's limits.
+	HTTP HTTP `yaml:"http" json:"http"`
+	// CameraPolicy limits the camera URLs the config and the API accept.
+	CameraPolicy CameraPolicy `yaml:"camera_policy" json:"camera_policy"`
+	// PublicURL is where operators and webhook receivers reach this mvwatch (https://nvr.example.com):
+	// webhooks then carry absolute keyframe_ref and thumbnail_ref URLs. It defaults to empty (API
+	// paths). http or https, no query.
+	PublicURL string `yaml:"public_url" json:"public_url,omitempty"`
 	// ModelDir is the folder holding the ONNX model and its manifest. It defaults to "models".
 	// Env: MVWATCH_MODEL_DIR. Flag: -model.
 	ModelDir string `yaml:"model_dir" json:"model_dir"`
@@ -28,6 +42,8 @@ type Config struct {
 	Gate Gate `yaml:"gate" json:"gate"`
 	// Store holds the embedded event store settings.
 	Store Store `yaml:"store" json:"store"`
+	// Decode bounds what each camera may make the decoder allocate and do (decode limits).
+	Decode Decode `yaml:"decode" json:"decode"`
 	// Webhooks lists alerting endpoints that receive events as JSON POSTs. It defaults to none.
 	Webhooks []Webhook `yaml:"webhooks" json:"webhooks,omitempty"`
 	// Captions configures the event caption stage (speculative decoding, package llmgen).
@@ -46,8 +62,6 @@ type Config struct {
 
 // Defaults.
 const (
-	DefaultHTTPAddr    = ":8080"
-	DefaultRTSPAddr    = ":8554"
 	DefaultModelDir    = "models"
 	DefaultStorePath   = "mvwatch.db"
 	DefaultStoreMaxAge = 30 * 24 * time.Hour
@@ -71,18 +85,24 @@ const MaxQueue = 100000
 func Default() *Config {
 	c := &Config{}
 	c.applyDefaults()
+	c.Listen.applyDefaults(c.AuthConfigured())
 	return c
 }
 
 func (c *Config) applyDefaults() {
-	c.Listen.applyDefaults()
+	c.HTTP.applyDefaults()
+	c.CameraPolicy.applyDefaults()
 	setStr(&c.ModelDir, DefaultModelDir)
 	c.Inference.applyDefaults()
 	c.Thresholds.applyDefaults()
 	c.Gate = c.Gate.WithDefaults(DefaultGate())
 	c.Store.applyDefaults()
+	c.Decode.applyDefaults()
 	c.Captions.applyDefaults()
 	c.Thumbnails.applyDefaults()
+	for i := range c.Users {
+		c.Users[i].applyDefaults()
+	}
 	c.MQTT.applyDefaults()
 	c.Log.applyDefaults()
 	for i := range c.Webhooks {
@@ -99,6 +119,16 @@ func (c *Config) validate(p *problems) {
 	if hasSpace(c.APIToken) {
 		p.bad("api_token", "must not contain white space")
 	}
+	validateUsers(p, c.Users)
+	c.HTTP.validate(p)
+	c.CameraPolicy.validate(p)
+	if c.PublicURL != "" {
+		if err := checkURL(c.PublicURL, "http", "https"); err != nil {
+			p.bad("public_url", "%v", err)
+		} else if strings.ContainsAny(c.PublicURL, "?#") {
+			p.bad("public_url", "must not have a query or fragment")
+		}
+	}
 	if c.ModelDir == "" {
 		p.bad("model_dir", "must not be empty")
 	}
@@ -106,13 +136,18 @@ func (c *Config) validate(p *problems) {
 	c.Thresholds.validate(p)
 	p.addAll("gate", c.Gate.problems())
 	c.Store.validate(p)
+	c.Decode.validate(p)
 	c.Captions.validate(p)
 	c.Thumbnails.validate(p)
 	c.MQTT.validate(p)
 	c.Log.validate(p)
 	validateWebhooks(p, c.Webhooks)
-	validateCameras(p, c.Cameras)
+	validateCameras(p, c.Cameras, c.CameraPolicy)
 }
+
+// AuthConfigured reports whether any credential is configured (api_token or users): the HTTP API
+// and the restream then require one.
+func (c *Config) AuthConfigured() bool { return c.APIToken != "" || len(c.Users) > 0 }
 
 func setStr(p *string, def string) {
 	if *p == "" {

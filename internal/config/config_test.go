@@ -88,8 +88,9 @@ func TestParseEmptyGivesDefaults(t *testing.T) {
 		cfg, err := Parse("c.yaml", []byte(in), Options{})
 		require.NoError(t, err, "%q", in)
 		require.Equal(t, Default(), cfg)
-		require.Equal(t, ":8080", cfg.Listen.HTTP)
-		require.Equal(t, ":8554", cfg.Listen.RTSP)
+		require.Equal(t, "127.0.0.1:8080", cfg.Listen.HTTP, "no credential: loopback only")
+		require.Equal(t, "127.0.0.1:8554", cfg.Listen.RTSP)
+		require.Equal(t, "127.0.0.1:8000", cfg.Listen.RTSPUDP)
 		require.Equal(t, DefaultStoreMaxAge, cfg.Store.MaxAge.D())
 		require.Equal(t, DefaultMaxEvents, *cfg.Store.MaxEvents)
 		require.Equal(t, "cpu", cfg.Inference.Provider)
@@ -131,6 +132,13 @@ var configErrorCases = []struct {
 	{"retries", "webhooks:\n  - url: http://h/x\n    max_retries: -1\n", "c.yaml:3: webhooks[0].max_retries: must be 0..100"},
 	{"provider", "inference:\n  provider: tpu\n", `c.yaml:2: inference.provider: must be cpu, cuda or openvino, not "tpu"`},
 	{"store", "store:\n  max_events: -3\n", "c.yaml:2: store.max_events: must not be negative"},
+	{"decode width", "decode:\n  max_width: 100000\n", "c.yaml:2: decode.max_width: must be 16..16384, not 100000"},
+	{"decode refs", "decode:\n  max_ref_frames: 99\n", "c.yaml:2: decode.max_ref_frames: must be 1..16, not 99"},
+	{"decode pixels", "decode:\n  max_pixels: -1\n", "c.yaml:2: decode.max_pixels: must be 256..268435456, not -1"},
+	{"decode au", "decode:\n  max_access_unit_bytes: 99999999\n", "c.yaml:2: decode.max_access_unit_bytes: must be 65536..8388608, not 99999999"},
+	{"decode queue", "decode:\n  max_queue_bytes: 70000\n", "c.yaml:2: decode.max_queue_bytes: must be max_access_unit_bytes (4194304)..1073741824, not 70000"},
+	{"decode fps", "decode:\n  max_fps: 5000\n", "c.yaml:2: decode.max_fps: must be 1..1000, not 5000"},
+	{"decode margin", "decode:\n  fps_margin: 0.5\n", "c.yaml:2: decode.fps_margin: must be 1..100, not 0.5"},
 	{"duplicate key", "model_dir: a\nmodel_dir: b\n", `c.yaml:2: mapping key "model_dir" already defined at line 1`},
 	{"caption queue", "captions:\n  enabled: true\n  queue: -1\n", "c.yaml:3: captions.queue: must be 1..100000, not -1"},
 	{"caption field", "captions:\n  draft: x\n", `c.yaml:2: captions: unknown field "draft"`},
@@ -142,6 +150,8 @@ var configErrorCases = []struct {
 	{"thumbnail queue", "thumbnails:\n  queue: 1000001\n", "c.yaml:2: thumbnails.queue: must be 1..100000, not 1000001"},
 	{"scene", "cameras:\n  - name: a\n    url: rtsp://h/x\n    scene: moon\n", `c.yaml:4: cameras[0].scene: must be street, driveway, park, not "moon"`},
 	{"zone length", "cameras:\n  - name: a\n    url: rtsp://h/x\n    zone: " + strings.Repeat("z", 65) + "\n", "c.yaml:4: cameras[0].zone: must be at most 64 bytes, not 65"},
+	{"public url", "public_url: ftp://nvr\n", `c.yaml:1: public_url: scheme must be one of http, https, not "ftp"`},
+	{"public url query", "public_url: https://nvr/?a=1\n", "c.yaml:1: public_url: must not have a query or fragment"},
 	{"mqtt scheme", "mqtt:\n  url: http://broker:1883\n", `c.yaml:2: mqtt.url: scheme must be one of mqtt, tcp, mqtts, ssl, not "http"`},
 	{"mqtt qos", "mqtt:\n  url: mqtt://b\n  qos: 3\n", "c.yaml:3: mqtt.qos: must be 0, 1 or 2"},
 	{"mqtt off delay", "mqtt:\n  url: mqtt://b\n  off_delay: 2h\n", "c.yaml:3: mqtt.off_delay: must be 1s..1h, not 2h0m0s"},
@@ -283,6 +293,9 @@ func FuzzParse(f *testing.F) {
 	for _, tc := range checkCases {
 		f.Add([]byte(tc.in))
 	}
+	for _, tc := range lockErrorCases {
+		f.Add([]byte(tc.in))
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg, err := Parse("c.yaml", data, Options{})
 		if err != nil {
@@ -328,6 +341,10 @@ func TestExampleConfigParses(t *testing.T) {
 	require.Equal(t, *def.Store.MaxEvents, *cfg.Store.MaxEvents)
 	require.Equal(t, def.Captions, cfg.Captions, "the example documents the caption defaults")
 	require.Equal(t, def.Thumbnails, cfg.Thumbnails, "the example documents the thumbnail defaults")
+	require.Equal(t, def.Decode, cfg.Decode, "the example documents the decode limits' defaults")
 	require.Equal(t, "front door", cfg.Cameras[0].Zone)
 	require.Equal(t, "driveway", cfg.Cameras[0].Scene)
+	require.Len(t, cfg.Cameras[0].Zones, 2)
+	require.Equal(t, 5*time.Second, cfg.Cameras[0].Zones[0].Dwell.D())
+	require.Len(t, cfg.Cameras[0].MaskShapes(), 1)
 }

@@ -60,6 +60,7 @@ func Parse(name string, data []byte, opts Options) (*Config, error) {
 		applyEnv(p, cfg, opts.LookupEnv)
 	}
 	applyFlags(p, cfg, opts.Flags)
+	cfg.Listen.applyDefaults(cfg.AuthConfigured())
 	cfg.validate(p)
 	if err := p.err(); err != nil {
 		return nil, err

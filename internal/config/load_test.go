@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -86,7 +87,7 @@ func TestParseAcceptsBounds(t *testing.T) {
 		"inference:\n  threads: 256\n  max_wait: 10s\n",
 		"listen:\n  http: 127.0.0.1:0\n  rtsp: '[::1]:65535'\n",
 		"cameras:\n  - name: a\n    url: rtsps://u:p@h:65535/x?token=t\n    zone: \"Café — entrée\"\n",
-		"cameras:\n  - name: a\n    url: rtsp://[fe80::1]:554/x\n",
+		"cameras:\n  - name: a\n    url: rtsp://[fd00::1]:554/x\n",
 		"webhooks:\n  - url: http://h:1/x\n    timeout: 10m\n",
 		"gate:\n  min_hold: 1h\n",
 		"store:\n  max_age: 0s\n",
@@ -108,7 +109,7 @@ func TestErrorsJoined(t *testing.T) {
 	require.ErrorAs(t, err, &ce)
 	var all []string
 	for _, e := range ce.Unwrap() {
-		if e != ErrInvalid {
+		if !errors.Is(e, ErrInvalid) {
 			all = strings.Split(e.Error(), "\n")
 		}
 	}

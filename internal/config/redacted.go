@@ -17,12 +17,24 @@ const redactedMark = redact.Mark
 func redactURL(raw string) string { return redact.URL(raw) }
 
 // Redacted returns a copy of c (sharing only its pointer fields) with every secret (API token, webhook
-// secrets, passwords and query values in URLs) replaced, safe to log or render.
+// secrets, users' RTSP digests, passwords and query values in URLs) replaced, safe to log or render.
 func (c *Config) Redacted() *Config {
 	r := *c
 	if r.APIToken != "" {
 		r.APIToken = redactedMark
 	}
+	r.Users = make([]User, len(c.Users))
+	for i, u := range c.Users {
+		u.RTSPDigestMD5 = "" // equivalent to the token for RTSP Digest
+		r.Users[i] = u
+	}
+	if c.Users == nil {
+		r.Users = nil
+	}
+	r.HTTP.AllowedHosts = slices.Clone(c.HTTP.AllowedHosts)
+	r.CameraPolicy.Schemes = slices.Clone(c.CameraPolicy.Schemes)
+	r.CameraPolicy.Ports = slices.Clone(c.CameraPolicy.Ports)
+	r.CameraPolicy.DenyNetworks = slices.Clone(c.CameraPolicy.DenyNetworks)
 	r.Webhooks = make([]Webhook, len(c.Webhooks))
 	for i, w := range c.Webhooks {
 		w.URL = redactURL(w.URL)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mvwatch/mvwatch/internal/config"
+	"github.com/mvwatch/mvwatch/internal/event"
 	"github.com/mvwatch/mvwatch/pipeline"
 )
 
@@ -45,7 +46,7 @@ func (a PipelineAnalyzer) Analyze(ctx context.Context, path string) ([]Event, pi
 	st, err := pipeline.AnalyzeFile(ctx, path, pipeline.AnalyzeOptions{
 		Classifier: a.Model, Features: a.Model.Features, Gate: gcfg, Threads: a.Threads,
 		Thresholds: config.Thresholds{MinScore: minScore},
-	}, func(ev pipeline.Event) {
+	}, func(ev event.Event) {
 		events = append(events, Event{Label: ev.Label, Score: ev.Score,
 			Start: ev.Start.Sub(epoch).Seconds(), End: ev.End.Sub(epoch).Seconds()})
 	})

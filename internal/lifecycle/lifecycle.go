@@ -12,9 +12,10 @@ import (
 var ErrClosed = errors.New("lifecycle: group closed")
 
 // Group owns goroutines that share one context, derived from a parent at NewGroup: Go starts one,
-// Close cancels the context and waits for all of them. A goroutine should return nil when its
-// context ends; the errors it returns otherwise are joined by Close. Safe for concurrent use; the
-// zero value is not usable.
+// Close cancels the context and waits for all of them, returning their errors joined. A goroutine
+// may simply return its context's error when that context ends: an error that only reports the end
+// of the Group's context (context.Canceled or context.DeadlineExceeded, once it has ended) is not
+// kept. Safe for concurrent use; the zero value is not usable.
 type Group struct {
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -45,13 +46,18 @@ func (g *Group) Go(fn func(ctx context.Context) error) error {
 	g.wg.Add(1)
 	go func() {
 		defer g.wg.Done()
-		if err := fn(g.ctx); err != nil {
+		if err := fn(g.ctx); err != nil && !g.ended(err) {
 			g.mu.Lock()
 			g.errs = append(g.errs, err)
 			g.mu.Unlock()
 		}
 	}()
 	return nil
+}
+
+// ended reports whether err only says that the Group's context has ended.
+func (g *Group) ended(err error) bool {
+	return g.ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded))
 }
 
 // Close cancels the Group's context, waits for every goroutine started by Go and returns their

@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -46,6 +47,30 @@ func TestCloseJoinsErrors(t *testing.T) {
 	require.ErrorIs(t, err, errA)
 	require.ErrorIs(t, err, errB)
 	require.Equal(t, err.Error(), g.Close().Error(), "a second Close returns the same")
+}
+
+func TestCloseDropsTheEndOfItsContext(t *testing.T) {
+	g := NewGroup(context.Background())
+	require.NoError(t, g.Go(func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }))
+	require.NoError(t, g.Go(func(ctx context.Context) error {
+		<-ctx.Done()
+		return fmt.Errorf("pop: %w", ctx.Err())
+	}))
+	require.NoError(t, g.Close())
+
+	// The parent's deadline ends the Group's context too.
+	parent, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+	defer cancel()
+	g = NewGroup(parent)
+	require.NoError(t, g.Go(func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }))
+	require.NoError(t, g.Close())
+
+	// A cancellation error while the context is live is a real error.
+	g = NewGroup(context.Background())
+	require.NoError(t, g.Go(func(context.Context) error { return context.Canceled }))
+	require.Eventually(t, func() bool { g.mu.Lock(); defer g.mu.Unlock(); return len(g.errs) == 1 },
+		5*time.Second, time.Millisecond)
+	require.ErrorIs(t, g.Close(), context.Canceled)
 }
 
 func TestCloseReturnsASingleErrorAsIs(t *testing.T) {

@@ -20,7 +20,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 
-	"github.com/mvwatch/mvwatch/pipeline"
+	"github.com/mvwatch/mvwatch/internal/bus"
+	"github.com/mvwatch/mvwatch/internal/event"
 )
 
 // TestMosquittoTLSWithPassword runs Debian's mosquitto (scripts/setup.sh installs it) with TLS and a
@@ -94,12 +95,12 @@ listener %s 127.0.0.1
 	cfg := mqttConfig("mqtts://" + tlsAddr)
 	cfg.Username, cfg.Password, cfg.CAFile = "mvwatch", "pa ss", ca
 	f := &fleet{}
-	f.set(pipeline.CameraState{Name: "door", Phase: pipeline.PhaseRunning, Since: time.Now()})
+	f.set(bus.CameraState{Name: "door", Phase: bus.PhaseRunning, Since: time.Now()})
 	p := newPublisher(t, cfg, f, nil)
 	require.NoError(t, p.Start(t.Context()))
 	rec.eventually(t, "mvwatch/availability", "online")
 	rec.eventually(t, "mvwatch/door/connected", "ON")
-	p.PublishEvent(pipeline.Event{ID: "e1", Camera: "door", Label: "zoom", End: time.Now()})
+	p.PublishEvent(event.Event{ID: "e1", Camera: "door", Label: "zoom", End: time.Now()})
 	rec.eventually(t, "mvwatch/door/zoom", "ON")
 	require.Equal(t, 1.0, testutil.ToFloat64(p.m.connected))
 

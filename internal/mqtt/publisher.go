@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -17,10 +18,11 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/mvwatch/mvwatch/internal/bus"
 	"github.com/mvwatch/mvwatch/internal/config"
+	"github.com/mvwatch/mvwatch/internal/event"
 	"github.com/mvwatch/mvwatch/internal/queue"
 	"github.com/mvwatch/mvwatch/internal/redact"
-	"github.com/mvwatch/mvwatch/pipeline"
 )
 
 // Options are what a Publisher needs besides its config.
@@ -29,7 +31,7 @@ type Options struct {
 	Labels []string
 	// States returns the cameras' current states; the publisher polls it every StateInterval to
 	// publish camera state and keep discovery in step with the camera set. It defaults to none.
-	States func() []pipeline.CameraState
+	States func() []bus.CameraState
 	// StateInterval is how often States is polled. It defaults to 2s.
 	StateInterval time.Duration
 	// Version is reported to Home Assistant as the devices' software version.
@@ -64,7 +66,7 @@ type Publisher struct {
 type labelKey struct{ camera, label string }
 
 type cameraView struct {
-	phase  pipeline.CameraPhase
+	phase  bus.CameraPhase
 	reason string
 }
 
@@ -242,13 +244,18 @@ func (p *Publisher) Close() {
 // PublishEvent sends a new event: its JSON on <prefix>/events, its label's binary sensor ON (OFF again
 // off_delay after the camera's last event with that label ended) and its keyframe as the camera's
 // snapshot. It never blocks.
-func (p *Publisher) PublishEvent(ev pipeline.Event) {
+func (p *Publisher) PublishEvent(ev event.Event) {
 	b, err := json.Marshal(ev)
 	if err != nil {
 		p.log.Warn("mqtt: event not encodable", "event", ev.ID, "err", err)
 		return
 	}
 	p.queue.Push(message{kind: kindEvent, topic: p.prefix + "/events", payload: b})
+	if ev.NoAlert || (len(p.opts.Labels) > 0 && !slices.Contains(p.opts.Labels, ev.Label)) {
+		// A zone's label rule keeps it from alerting, or the label (a zone event) has no sensor: the
+		// event is on the events topic only.
+		return
+	}
 	offAt := time.Now()
 	if ev.End.After(offAt) {
 		offAt = ev.End
@@ -313,7 +320,7 @@ type cameraStatePayload struct {
 
 // pollStates publishes the state of every camera whose phase or reason changed, the discovery
 // configs of new cameras, and clears those of removed ones.
-func (p *Publisher) pollStates(states []pipeline.CameraState) {
+func (p *Publisher) pollStates(states []bus.CameraState) {
 	seen := map[string]bool{}
 	var msgs []message
 	p.mu.Lock()
@@ -355,7 +362,7 @@ func (p *Publisher) pollStates(states []pipeline.CameraState) {
 func (p *Publisher) stateMessages(name string, v cameraView, since time.Time) []message {
 	b, _ := json.Marshal(cameraStatePayload{Camera: name, State: string(v.phase), Reason: v.reason, Since: since})
 	conn := off
-	if v.phase == pipeline.PhaseRunning {
+	if v.phase == bus.PhaseRunning {
 		conn = on
 	}
 	return []message{

@@ -2,6 +2,7 @@ package mqtt
 
 import (
 	"encoding/json"
+	"io"
 	"net"
 	"os"
 	"regexp"
@@ -20,8 +21,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/mvwatch/mvwatch/internal/bus"
 	"github.com/mvwatch/mvwatch/internal/config"
-	"github.com/mvwatch/mvwatch/pipeline"
+	"github.com/mvwatch/mvwatch/internal/event"
 )
 
 // broker is an embedded mochi-mqtt broker on a loopback port; users, when given, must authenticate.
@@ -118,11 +120,11 @@ func mqttConfig(url string) config.MQTT {
 // fleet is a mutable camera set for the publisher's States poll.
 type fleet struct {
 	mu     sync.Mutex
-	states []pipeline.CameraState
+	states []bus.CameraState
 }
 
-func (f *fleet) set(s ...pipeline.CameraState) { f.mu.Lock(); f.states = s; f.mu.Unlock() }
-func (f *fleet) get() []pipeline.CameraState {
+func (f *fleet) set(s ...bus.CameraState) { f.mu.Lock(); f.states = s; f.mu.Unlock() }
+func (f *fleet) get() []bus.CameraState {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return slices.Clone(f.states)
@@ -145,8 +147,8 @@ func TestPublishesStateEventsAndDiscovery(t *testing.T) {
 	rec := record(t, addr, "", "")
 	f := &fleet{}
 	since := time.Now().UTC().Truncate(time.Second)
-	f.set(pipeline.CameraState{Name: "door", Phase: pipeline.PhaseRunning, Since: since},
-		pipeline.CameraState{Name: "yard", Phase: pipeline.PhaseReconnecting, Since: since,
+	f.set(bus.CameraState{Name: "door", Phase: bus.PhaseRunning, Since: since},
+		bus.CameraState{Name: "yard", Phase: bus.PhaseReconnecting, Since: since,
 			Reason: "dial rtsp://admin:hunter2@10.0.0.9:554/s?token=s3cret: connection refused"})
 	reg := prometheus.NewPedanticRegistry()
 	p := newPublisher(t, mqttConfig("mqtt://"+addr), f, reg)
@@ -165,13 +167,13 @@ func TestPublishesStateEventsAndDiscovery(t *testing.T) {
 
 	// An event: JSON on the events topic, its label ON, the keyframe as the snapshot; OFF after off_delay.
 	jpeg := []byte("\xff\xd8\xff\xe0 a keyframe")
-	ev := pipeline.Event{ID: pipeline.NewEventID(time.Now()), Camera: "door", Label: "object_right", Score: 0.9,
+	ev := event.Event{ID: event.NewEventID(time.Now()), Camera: "door", Label: "object_right", Score: 0.9,
 		Start: time.Now().Add(-2 * time.Second), End: time.Now(), Keyframe: jpeg}
 	p.PublishEvent(ev)
 	rec.eventually(t, "mvwatch/door/object_right", "ON")
 	rec.eventually(t, "mvwatch/door/snapshot", string(jpeg))
 	got, _ := rec.last("mvwatch/events")
-	var back pipeline.Event
+	var back event.Event
 	require.NoError(t, json.Unmarshal([]byte(got), &back))
 	require.Equal(t, ev.ID, back.ID)
 	require.Equal(t, "object_right", back.Label)
@@ -179,6 +181,13 @@ func TestPublishesStateEventsAndDiscovery(t *testing.T) {
 	rec.eventually(t, "mvwatch/door/object_right", "OFF")
 	require.GreaterOrEqual(t, time.Since(onAt), 500*time.Millisecond, "OFF came before off_delay")
 	require.Equal(t, 2, rec.count("mvwatch/door/object_right"), "one ON, one OFF")
+
+	// An event a zone keeps from alerting, and a zone event, reach the events topic only.
+	p.PublishEvent(event.Event{ID: "quiet", Camera: "door", Label: "zoom", End: time.Now(), NoAlert: true})
+	p.PublishEvent(event.Event{ID: "enter", Camera: "door", Label: "zone_enter", End: time.Now()})
+	require.Eventually(t, func() bool { return rec.count("mvwatch/events") >= 3 }, 10*time.Second, 20*time.Millisecond)
+	require.Zero(t, rec.count("mvwatch/door/zoom"))
+	require.Zero(t, rec.count("mvwatch/door/zone_enter"))
 
 	// No secret anywhere in what was published.
 	for topic, payloads := range rec.all() {
@@ -195,7 +204,7 @@ func TestPublishesStateEventsAndDiscovery(t *testing.T) {
 		10*time.Second, 20*time.Millisecond)
 
 	// A removed camera's entities are cleared with empty retained payloads.
-	f.set(pipeline.CameraState{Name: "door", Phase: pipeline.PhaseRunning, Since: since})
+	f.set(bus.CameraState{Name: "door", Phase: bus.PhaseRunning, Since: since})
 	rec.eventually(t, "homeassistant/camera/mvwatch_yard_snapshot/config", "")
 	rec.eventually(t, "mvwatch/yard/state", "")
 
@@ -222,22 +231,71 @@ func TestMetricsFromStart(t *testing.T) {
 	}
 }
 
-// TestLastWillAndReconnect drops the publisher's connection at the broker: the broker publishes the last
-// will ("offline"), paho reconnects by itself and the publisher announces "online" again.
+// TestLastWillAndReconnect cuts the publisher's TCP connection (a proxy between it and the broker drops
+// every connection, as a crash or a cut cable would): the broker publishes the last will ("offline"),
+// paho reconnects by itself and the publisher announces "online" again.
 func TestLastWillAndReconnect(t *testing.T) {
-	srv, addr := broker(t, "", nil)
+	_, addr := broker(t, "", nil)
 	rec := record(t, addr, "", "")
-	p := newPublisher(t, mqttConfig("mqtt://"+addr), &fleet{}, nil)
+	px := newCutProxy(t, addr)
+	p := newPublisher(t, mqttConfig("mqtt://"+px.addr()), &fleet{}, nil)
 	require.NoError(t, p.Start(t.Context()))
 	rec.eventually(t, "mvwatch/availability", "online")
-	cl, ok := srv.Clients.Get("mvwatch")
-	require.True(t, ok)
-	require.NoError(t, cl.Net.Conn.Close()) // an abrupt drop, as a crash or a cut cable
+	px.cut()
 	// paho reconnects within milliseconds, so look at the sequence rather than the latest value.
 	require.Eventually(t, func() bool {
 		return slices.Equal(rec.all()["mvwatch/availability"], []string{"online", "offline", "online"})
 	}, 10*time.Second, 20*time.Millisecond, "availability: %v", rec.all()["mvwatch/availability"])
 	require.GreaterOrEqual(t, testutil.ToFloat64(p.m.connections), 2.0)
+}
+
+// cutProxy forwards TCP connections to a target; cut closes every open one.
+type cutProxy struct {
+	ln    net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+	wg    sync.WaitGroup
+}
+
+func newCutProxy(t *testing.T, target string) *cutProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	p := &cutProxy{ln: ln}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", target)
+			if err != nil {
+				_ = c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, up)
+			p.mu.Unlock()
+			p.wg.Add(2)
+			go func() { defer p.wg.Done(); _, _ = io.Copy(up, c); _ = up.Close() }()
+			go func() { defer p.wg.Done(); _, _ = io.Copy(c, up); _ = c.Close() }()
+		}
+	}()
+	t.Cleanup(func() { _ = ln.Close(); p.cut(); p.wg.Wait() })
+	return p
+}
+
+func (p *cutProxy) addr() string { return p.ln.Addr().String() }
+
+func (p *cutProxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		_ = c.Close()
+	}
+	p.conns = nil
 }
 
 // TestBrokerLaterAndCredentials starts the publisher before its broker exists, with credentials from the
@@ -251,7 +309,7 @@ func TestBrokerLaterAndCredentials(t *testing.T) {
 
 	p := newPublisher(t, mqttConfig("mqtt://cam:right@"+addr), &fleet{}, nil)
 	require.NoError(t, p.Start(t.Context()))
-	p.PublishEvent(pipeline.Event{ID: "e1", Camera: "door", Label: "zoom", End: time.Now()})
+	p.PublishEvent(event.Event{ID: "e1", Camera: "door", Label: "zoom", End: time.Now()})
 
 	bad := mqttConfig("mqtt://" + addr)
 	bad.ClientID, bad.Username, bad.Password = "intruder", "cam", "wrong"

@@ -19,7 +19,7 @@ type bitReader struct {
 
 func (r *bitReader) fail(what string, err error) {
 	if r.err == nil {
-		r.err = fmt.Errorf("%w: %s at bit %d: %v", ErrCorrupt, what, r.pos, err)
+		r.err = fmt.Errorf("%w: %s at bit %d: %w", ErrCorrupt, what, r.pos, err)
 	}
 }
 

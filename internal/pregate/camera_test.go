@@ -58,7 +58,7 @@ func TestCameraSleepsAndReplaysTheGOP(t *testing.T) {
 	results := pushAll(c, aus)
 	decoded := requireDecodable(t, results)
 
-	var wakeAt int = -1
+	wakeAt := -1
 	for i, r := range results {
 		require.NoError(t, r.Err)
 		require.Empty(t, r.Fallback)

@@ -145,9 +145,9 @@ func NewH264Parser() *H264Parser {
 // ErrUnsupported, everything else ErrCorrupt.
 func mediacommonErr(what string, err error) error {
 	if strings.Contains(err.Error(), "not supported") {
-		return fmt.Errorf("%w: %s: %v", ErrUnsupported, what, err)
+		return fmt.Errorf("%w: %s: %w", ErrUnsupported, what, err)
 	}
-	return fmt.Errorf("%w: %s: %v", ErrCorrupt, what, err)
+	return fmt.Errorf("%w: %s: %w", ErrCorrupt, what, err)
 }
 
 // AccessUnit parses the NAL units (without start codes) of one access unit: parameter sets update

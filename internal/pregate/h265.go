@@ -219,7 +219,7 @@ func (p *H265Parser) AccessUnit(nalus [][]byte) (Picture, error) {
 			}
 			pic.LumaSamples = h.lumaSamples
 			pic.IDR = pic.IDR || typ >= h265.NALUType_BLA_W_LP
-			pic.Reference = pic.Reference || !(typ < 16 && typ%2 == 0)
+			pic.Reference = pic.Reference || typ >= 16 || typ%2 != 0
 			lastQP, lastType = h.SliceQP, h.PictureType()
 			pic.addSlice(lastType, lastQP, len(nalu))
 		case typ <= 31:

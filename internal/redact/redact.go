@@ -81,15 +81,14 @@ func byHand(raw string) string {
 	}
 	if hostEnd < len(rest) {
 		tail := rest[hostEnd:]
-		query, frag, hasFrag := strings.Cut(tail[1:], "#")
+		rest = rest[:hostEnd]
+		query, _, hasFrag := strings.Cut(tail[1:], "#")
 		if tail[0] == '#' {
-			query, frag, hasFrag = "", "", true
-			rest = rest[:hostEnd]
+			hasFrag = true // no query: all of tail is the fragment
 		} else {
-			rest = rest[:hostEnd] + "?" + redactQuery(query)
+			rest += "?" + redactQuery(query)
 		}
 		if hasFrag {
-			_ = frag
 			rest += "#" + Mark
 		}
 	}

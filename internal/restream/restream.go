@@ -15,7 +15,9 @@ import (
 
 	"github.com/bluenviron/gortsplib/v4"
 	"github.com/bluenviron/gortsplib/v4/pkg/base"
-	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
+	"golang.org/x/net/netutil"
+
+	mvauth "github.com/mvwatch/mvwatch/internal/auth"
 	"github.com/mvwatch/mvwatch/internal/media"
 )
 
@@ -27,15 +29,20 @@ var cameraName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 
 // Config configures a Server.
 type Config struct {
-	// Address is the RTSP (TCP) listen address. It defaults to ":8554".
+	// Address is the RTSP (TCP) listen address. It defaults to "127.0.0.1:8554".
 	Address string
-	// UDPRTPAddress and UDPRTCPAddress, when both set, enable the UDP transport (the RTP port must be
-	// even and the RTCP port the next one). They default to empty: TCP only.
-	UDPRTPAddress  string
-	UDPRTCPAddress string
-	// User and Pass, when User is set, are the credentials viewers must give.
-	User string
-	Pass string
+	// UDPAddress, when set, enables the UDP transport: RTP on this address, RTCP on the next port (the
+	// port must be even; 0 picks a free pair). It defaults to empty: TCP only.
+	UDPAddress string
+	// Users, when Enabled, are who may view: every request needs a user name and token (RTSP Basic,
+	// or Digest MD5 when every user has a digest HA1), any role. Nil: anyone may view (then keep the
+	// server on loopback).
+	Users *mvauth.Users
+	// Metrics, when set, counts refused viewers (mvwatch_auth_refused_total{reason="rtsp_credentials"}).
+	Metrics *mvauth.Metrics
+	// MaxConnections caps the open RTSP connections; more wait in the accept queue. It defaults to
+	// 256.
+	MaxConnections int
 	// WriteQueueSize is the number of RTP packets queued per viewer, a power of two; a slow viewer loses
 	// packets beyond it, the others do not. It defaults to 1024.
 	WriteQueueSize int
@@ -46,9 +53,10 @@ type Config struct {
 // Server is an RTSP server that republishes cameras to many viewers: the access units of one pull
 // per camera (WriteAccessUnit) are served at rtsp://HOST:PORT/<camera>.
 type Server struct {
-	cfg    Config
-	server *gortsplib.Server
-	addr   string
+	cfg     Config
+	server  *gortsplib.Server
+	addr    string
+	udpAddr string
 
 	mu      sync.Mutex
 	cameras map[string]*restreamCamera
@@ -69,7 +77,10 @@ const restreamGap = 100 * time.Millisecond
 // New returns a restream server; Start makes it listen.
 func New(cfg Config) *Server {
 	if cfg.Address == "" {
-		cfg.Address = ":8554"
+		cfg.Address = "127.0.0.1:8554"
+	}
+	if cfg.MaxConnections <= 0 {
+		cfg.MaxConnections = 256
 	}
 	if cfg.WriteQueueSize == 0 {
 		cfg.WriteQueueSize = 1024
@@ -82,24 +93,36 @@ func New(cfg Config) *Server {
 
 // Start opens the listeners.
 func (r *Server) Start() error {
+	udp, err := openUDPPair(r.cfg.UDPAddress)
+	if err != nil {
+		return fmt.Errorf("restream: %w", err)
+	}
 	r.server = &gortsplib.Server{
 		Handler:        r,
 		RTSPAddress:    r.cfg.Address,
-		UDPRTPAddress:  r.cfg.UDPRTPAddress,
-		UDPRTCPAddress: r.cfg.UDPRTCPAddress,
 		WriteQueueSize: r.cfg.WriteQueueSize,
 		Listen: func(network, address string) (net.Listener, error) {
 			ln, err := net.Listen(network, address)
-			if err == nil {
-				r.addr = ln.Addr().String()
+			if err != nil {
+				return nil, err
 			}
-			return ln, err
+			r.addr = ln.Addr().String()
+			return netutil.LimitListener(ln, r.cfg.MaxConnections), nil
 		},
+		ListenPacket: udp.listenPacket,
+	}
+	if udp != nil {
+		r.server.UDPRTPAddress, r.server.UDPRTCPAddress = udp.rtpAddr, udp.rtcpAddr
 	}
 	if err := r.server.Start(); err != nil {
+		udp.close()
 		return fmt.Errorf("restream: listen on %s: %w", r.cfg.Address, err)
 	}
-	r.cfg.Log.Info("restream listening", "addr", r.addr)
+	r.udpAddr = ""
+	if udp != nil {
+		r.udpAddr = udp.rtpAddr
+	}
+	r.cfg.Log.Info("restream listening", "addr", r.addr, "udp", r.udpAddr, "auth", r.cfg.Users.Enabled())
 	return nil
 }
 
@@ -122,6 +145,9 @@ func (r *Server) Close() {
 
 // Addr is the address the server listens on, host:port.
 func (r *Server) Addr() string { return r.addr }
+
+// UDPAddr is the UDP RTP address (RTCP: the next port), "" when UDP is off.
+func (r *Server) UDPAddr() string { return r.udpAddr }
 
 // URL is the rtsp:// address of a camera, without credentials.
 func (r *Server) URL(camera string) string { return "rtsp://" + r.addr + "/" + camera }
@@ -200,8 +226,8 @@ func (c *restreamCamera) close() {
 
 // streamFor returns the stream serving a request path, with the response to give.
 func (r *Server) streamFor(conn *gortsplib.ServerConn, req *base.Request, path string) (*base.Response, *gortsplib.ServerStream, error) {
-	if r.cfg.User != "" && !conn.VerifyCredentials(req, r.cfg.User, r.cfg.Pass) {
-		return &base.Response{StatusCode: base.StatusUnauthorized}, nil, liberrors.ErrServerAuth{}
+	if res, err := r.authenticate(conn, req); res != nil {
+		return res, nil, err
 	}
 	name := strings.TrimPrefix(path, "/")
 	r.mu.Lock()

@@ -4,8 +4,9 @@
 // lets EventSource, <img> and <video> authenticate, which cannot send an Authorization header, while
 // the token never reaches storage that the page's JavaScript can read.
 //
-// Authentication middleware accepts the cookie as a credential by calling Store.Lookup. Until it
-// does, Store.Bridge turns a valid cookie into the bearer header the API checks today.
+// Authentication middleware accepts the cookie as a credential by calling Store.Lookup (internal/app
+// plugs it into internal/auth's middleware, with CheckCSRF); the session keeps the user's name and
+// role from Options.Verify, never the token.
 //
 // CSRF: the cookie is SameSite=Strict, so other sites' requests carry none; in addition a
 // cookie-authenticated request that changes something must come from the same origin (Origin and
@@ -43,9 +44,9 @@ type Options struct {
 	// are refused and the handler reports that none is required.
 	Token string
 	// Verify, when set, checks a presented credential instead of comparing it with Token, and returns
-	// the session's role (a users/roles scheme plugs in here). Token must still be non-empty for
-	// logins to be required.
-	Verify func(credential string) (role string, ok bool)
+	// the user's name and role (internal/app plugs internal/auth's Users in here). With Verify set,
+	// logins are required whatever Token is.
+	Verify func(credential string) (name, role string, ok bool)
 	// TTL is how long a session lasts from login. It defaults to 12 hours.
 	TTL time.Duration
 	// MaxSessions bounds the sessions held; a login beyond it evicts the session closest to expiry.
@@ -59,12 +60,12 @@ type Options struct {
 
 // Session is an open browser session.
 type Session struct {
+	// Name is the user's name, as Verify returned it ("" for the API token).
+	Name string
 	// Role is what Verify returned at login (RoleAdmin for the API token).
 	Role string
 	// Expires is when the session ends.
 	Expires time.Time
-	// credential is what the browser logged in with; Bridge forwards it to the API.
-	credential string
 }
 
 // Store holds the open sessions in memory (a restart logs everyone out) and serves Path. It is safe
@@ -91,8 +92,8 @@ func New(opts Options) *Store {
 	return &Store{opts: opts, tokenHash: sha256.Sum256([]byte(opts.Token)), sessions: map[string]Session{}}
 }
 
-// Required reports whether the API needs a credential (a token is configured).
-func (s *Store) Required() bool { return s.opts.Token != "" }
+// Required reports whether the API needs a credential (a token or Verify is configured).
+func (s *Store) Required() bool { return s.opts.Token != "" || s.opts.Verify != nil }
 
 // Lookup returns the session whose cookie the request carries, if it is open and unexpired. This is
 // the call for authentication middleware: a request with no Authorization header but a session
@@ -129,6 +130,24 @@ var ErrNotJSON = errors.New("session: Content-Type must be application/json")
 // far as the browser says (Sec-Fetch-Site, Origin) and POST, PUT and PATCH must send JSON (or SDP).
 // Safe methods always pass.
 func CheckCSRF(r *http.Request) error {
+	if err := CheckOrigin(r); err != nil {
+		return err
+	}
+	switch r.Method {
+	case http.MethodPost, http.MethodPut, http.MethodPatch:
+		mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		// application/sdp is WHEP's offer (live view); no HTML form can send it either.
+		if err != nil || (mt != "application/json" && mt != "application/sdp") {
+			return ErrNotJSON
+		}
+	}
+	return nil
+}
+
+// CheckOrigin is CheckCSRF without the Content-Type rule, for middleware that enforces the body's
+// type itself (internal/auth's): a request that changes something must be same-origin as far as the
+// browser says (Sec-Fetch-Site, Origin). Safe methods always pass.
+func CheckOrigin(r *http.Request) error {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions:
 		return nil
@@ -142,65 +161,7 @@ func CheckCSRF(r *http.Request) error {
 			return ErrCrossSite
 		}
 	}
-	switch r.Method {
-	case http.MethodPost, http.MethodPut, http.MethodPatch:
-		mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-		// application/sdp is WHEP's offer (live view); no HTML form can send it either.
-		if err != nil || (mt != "application/json" && mt != "application/sdp") {
-			return ErrNotJSON
-		}
-	}
 	return nil
-}
-
-// Bridge authenticates requests that carry a session cookie and no Authorization header by adding the
-// bearer credential the session was opened with, after CheckCSRF; other requests pass unchanged (the
-// API answers 401 to those without a credential). It is the glue until the API's own middleware calls
-// Lookup.
-func (s *Store) Bridge(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Authorization") == "" && s.Required() {
-			if sess, ok := s.Lookup(r); ok {
-				if err := CheckCSRF(r); err != nil {
-					writeJSON(w, http.StatusForbidden, map[string]string{"error": err.Error()})
-					return
-				}
-				r = r.Clone(r.Context())
-				r.Header.Set("Authorization", "Bearer "+sess.credential)
-			}
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-// Authenticate serves next only to requests with a valid bearer credential (checked as a login's is)
-// or a session cookie (after CheckCSRF); others get 401 or 403. It guards routes outside the API's own
-// check (the live view) when a token is configured.
-func (s *Store) Authenticate(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !s.Required() {
-			next.ServeHTTP(w, r)
-			return
-		}
-		if auth := r.Header.Get("Authorization"); auth != "" {
-			const prefix = "Bearer "
-			if len(auth) > len(prefix) && strings.EqualFold(auth[:len(prefix)], prefix) {
-				if _, ok := s.verify(auth[len(prefix):]); ok {
-					next.ServeHTTP(w, r)
-					return
-				}
-			}
-		} else if _, ok := s.Lookup(r); ok {
-			if err := CheckCSRF(r); err != nil {
-				writeJSON(w, http.StatusForbidden, map[string]string{"error": err.Error()})
-				return
-			}
-			next.ServeHTTP(w, r)
-			return
-		}
-		w.Header().Set("WWW-Authenticate", `Bearer realm="mvwatch"`)
-		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "missing or wrong bearer token"})
-	})
 }
 
 // status is the body of GET and POST Path.
@@ -253,7 +214,7 @@ func (s *Store) login(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusConflict, map[string]string{"error": "this server needs no login (no API token is configured)"})
 		return
 	}
-	role, ok := s.verify(req.Token)
+	name, role, ok := s.verify(req.Token)
 	if !ok {
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "wrong token"})
 		return
@@ -264,7 +225,7 @@ func (s *Store) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.opts.Now()
-	sess := Session{Role: role, Expires: now.Add(s.opts.TTL), credential: req.Token}
+	sess := Session{Name: name, Role: role, Expires: now.Add(s.opts.TTL)}
 	s.add(id, sess, now)
 	http.SetCookie(w, &http.Cookie{
 		Name: CookieName, Value: id, Path: "/", Expires: sess.Expires, MaxAge: int(s.opts.TTL / time.Second),
@@ -287,12 +248,12 @@ func (s *Store) logout(w http.ResponseWriter, r *http.Request) {
 }
 
 // verify checks a credential with Verify, or against Token in constant time.
-func (s *Store) verify(credential string) (string, bool) {
+func (s *Store) verify(credential string) (name, role string, ok bool) {
 	if s.opts.Verify != nil {
 		return s.opts.Verify(credential)
 	}
 	got := sha256.Sum256([]byte(credential))
-	return RoleAdmin, subtle.ConstantTimeCompare(got[:], s.tokenHash[:]) == 1
+	return "", RoleAdmin, subtle.ConstantTimeCompare(got[:], s.tokenHash[:]) == 1
 }
 
 // add stores a session, dropping expired ones and, when full, the one closest to expiry.

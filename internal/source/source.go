@@ -11,12 +11,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/mvwatch/mvwatch/demux"
 	"github.com/mvwatch/mvwatch/ingest"
+	"github.com/mvwatch/mvwatch/internal/decodelimit"
 	"github.com/mvwatch/mvwatch/internal/media"
 )
 
@@ -27,12 +29,21 @@ type Config struct {
 	Input string
 	// Camera names the source in log lines and client metrics. It defaults to "camera".
 	Camera string
-	// Decoder configures the decoder.
+	// Decoder configures the decoder. For a camera, Threads defaults to 1: each camera's decoder is
+	// single-threaded, so one camera takes at most one core whatever it sends.
 	Decoder demux.DecoderConfig
 	// Log receives the source's log lines. It defaults to slog.Default().
 	Log *slog.Logger
 
 	// The fields below apply to camera URLs only.
+
+	// Limits bound what the camera may make the decoder allocate and do (decodelimit): every SPS,
+	// from the SDP and in-band, is checked before the decoder sees it, and a camera over a limit
+	// fails for good with the violation as its reason, its decoder freed at once; access units
+	// over the camera's rate are dropped (Throttle). Zero fields take decodelimit's defaults.
+	Limits decodelimit.Limits
+	// LimitMetrics, when set, counts limit failures and throttled access units.
+	LimitMetrics *decodelimit.Metrics
 
 	// Transport is the RTSP transport: "tcp", "udp" or "auto". It defaults to the client's default.
 	Transport string
@@ -57,6 +68,9 @@ type Config struct {
 	// OnDecode, when set, is called after every access unit sent to the decoder, on the delivery
 	// goroutine.
 	OnDecode func(DecodeInfo)
+	// DialContext opens the camera's TCP connection (the camera policy's dialer, which refuses denied
+	// addresses after name resolution). It defaults to the client's.
+	DialContext func(ctx context.Context, network, address string) (net.Conn, error)
 }
 
 // DecodeInfo describes one access unit's trip through the decoder.
@@ -71,9 +85,10 @@ type DecodeInfo struct {
 type Source struct {
 	cfg Config
 
-	mu     sync.Mutex // guards client and stats
-	client *ingest.Client
-	stats  demux.Stats
+	mu        sync.Mutex // guards client and stats
+	client    *ingest.Client
+	stats     demux.Stats
+	throttled uint64
 }
 
 // New returns a source for cfg; Run decodes it.
@@ -120,6 +135,14 @@ func (s *Source) ClientState() ingest.ClientState {
 	return c.State()
 }
 
+// Throttled is the number of access units dropped because the camera sent faster than its rate
+// allows (Config.Limits); meaningful once Run has returned.
+func (s *Source) Throttled() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.throttled
+}
+
 // Stats returns the decoder's counters once Run has returned.
 func (s *Source) Stats() demux.Stats {
 	s.mu.Lock()
@@ -157,15 +180,28 @@ func (s *Source) runCamera(ctx context.Context, fn func(*media.Frame) error) err
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 
-	d := &camDecoder{cfg: &s.cfg, fn: fn, cancel: cancel}
+	if s.cfg.Decoder.Threads <= 0 {
+		s.cfg.Decoder.Threads = 1
+	}
+	limits := s.cfg.Limits.WithDefaults()
+	s.cfg.LimitMetrics.Camera(s.cfg.Camera)
+	d := &camDecoder{cfg: &s.cfg, fn: fn, cancel: cancel,
+		check: decodelimit.NewChecker(limits, s.cfg.LimitMetrics), throttle: decodelimit.NewThrottle(limits)}
+	// The SDP's parameter sets are checked with a checker of their own: it runs on the client's
+	// goroutine, while d.check belongs to the delivery goroutine.
+	sdpCheck := decodelimit.NewChecker(limits, s.cfg.LimitMetrics)
 	failed := make(chan ingest.ClientState, 1)
 	client := ingest.NewClient(ingest.ClientConfig{
-		URL:          s.cfg.Input,
-		Camera:       s.cfg.Camera,
-		Transport:    s.cfg.Transport,
-		QueueSize:    s.cfg.QueueSize,
-		OnAccessUnit: d.onAccessUnit,
-		Log:          s.cfg.Log,
+		URL:                s.cfg.Input,
+		Camera:             s.cfg.Camera,
+		Transport:          s.cfg.Transport,
+		QueueSize:          s.cfg.QueueSize,
+		MaxQueueBytes:      limits.MaxQueueBytes,
+		MaxAccessUnitBytes: limits.MaxAccessUnitBytes,
+		CheckParams:        sdpCheck.Check,
+		DialContext:        s.cfg.DialContext,
+		OnAccessUnit:       d.onAccessUnit,
+		Log:                s.cfg.Log,
 		OnStateChange: func(st ingest.ClientState) {
 			if s.cfg.OnState != nil {
 				s.cfg.OnState(st)
@@ -203,6 +239,9 @@ loop:
 	_ = client.Close() // after Close no delivery runs, so the decoder is ours alone
 	stats, fnErr := d.finish()
 	s.setStats(stats)
+	s.mu.Lock()
+	s.throttled = d.throttle.Dropped()
+	s.mu.Unlock()
 	if fnErr != nil {
 		return fnErr
 	}
@@ -222,12 +261,14 @@ type camDecoder struct {
 	fn     func(*media.Frame) error
 	cancel context.CancelCauseFunc
 
-	mu      sync.Mutex // guards everything below between delivery and Run's idle check
-	dec     *demux.Decoder
-	codec   media.Codec
-	lastAU  time.Time
-	err     error // the first error that ends the run
-	decErrs int
+	mu       sync.Mutex // guards everything below between delivery and Run's idle check
+	check    *decodelimit.Checker
+	throttle *decodelimit.Throttle
+	dec      *demux.Decoder
+	codec    media.Codec
+	lastAU   time.Time
+	err      error // the first error that ends the run
+	decErrs  int
 }
 
 // idleFor is how long no access unit came since the last one was handled, 0 before the first.
@@ -253,8 +294,27 @@ func (d *camDecoder) onAccessUnit(au media.AccessUnit) {
 	if d.err != nil {
 		return
 	}
+	// Bounded by construction: the parameter sets are checked before the decoder (or anyone
+	// downstream) sees them; a camera over a limit fails and its decoder's memory goes at once.
+	if err := d.check.Check(au.Codec, au.NALUs); err != nil {
+		d.cfg.Log.Error("camera over a decode limit", "camera", d.cfg.Camera, "reason", err)
+		if d.dec != nil {
+			d.dec.Close()
+			d.dec = nil
+		}
+		d.fail(err)
+		return
+	}
 	if d.cfg.OnAccessUnit != nil {
 		d.cfg.OnAccessUnit(au)
+	}
+	if !d.throttle.Admit(time.Now(), d.check.FPS(), au.RandomAccess) {
+		d.cfg.LimitMetrics.Throttled(d.cfg.Camera, 1)
+		if n := d.throttle.Dropped(); n == 1 || n%1000 == 0 {
+			d.cfg.Log.Warn("camera sends faster than its frame rate allows, access units dropped", "camera", d.cfg.Camera,
+				"rate", d.throttle.Rate(d.check.FPS()), "dropped", n)
+		}
+		return
 	}
 	if au.Discontinuity && d.dec != nil {
 		// A new session: drain the old one's pictures and reset the decoder; timestamps and

@@ -2,6 +2,7 @@ package testcam
 
 import (
 	"context"
+	"errors"
 	"io"
 	"os/exec"
 	"slices"
@@ -35,7 +36,7 @@ func TestGenerateAndConcat(t *testing.T) {
 	var aus []media.AccessUnit
 	for {
 		au, err := c.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		require.NoError(t, err)

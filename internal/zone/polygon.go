@@ -41,8 +41,14 @@ type Point struct{ X, Y float64 }
 // first. Edge i runs from vertex i to vertex i+1 (the last edge back to vertex 0).
 type Polygon []Point
 
-// Box is an axis-aligned rectangle [X0, X1) x [Y0, Y1) in normalised coordinates.
-type Box struct{ X0, Y0, X1, Y1 float64 }
+// Box is an axis-aligned rectangle [X0, X1) x [Y0, Y1) in normalised coordinates. In JSON it is
+// {"x0": ..., "y0": ..., "x1": ..., "y1": ...}.
+type Box struct {
+	X0 float64 `json:"x0"`
+	Y0 float64 `json:"y0"`
+	X1 float64 `json:"x1"`
+	Y1 float64 `json:"y1"`
+}
 
 // Area returns the box's area, 0 for an empty box.
 func (b Box) Area() float64 { return max(b.X1-b.X0, 0) * max(b.Y1-b.Y0, 0) }
@@ -76,7 +82,7 @@ func FromPairs(pairs [][]float64) (Polygon, error) {
 func Parse(data []byte) (Polygon, error) {
 	var pairs [][]float64
 	if err := json.Unmarshal(data, &pairs); err != nil {
-		return nil, fmt.Errorf("%w: want [[x, y], ...]: %v", ErrInvalid, err)
+		return nil, fmt.Errorf("%w: want [[x, y], ...]: %w", ErrInvalid, err)
 	}
 	return FromPairs(pairs)
 }

@@ -1,0 +1,506 @@
+// Package app is mvwatch's one assembly: it builds the camera worker (pipeline.Fleet and the RTSP
+// restream), the bus between them and the event service (store, live hub, webhooks, enrichment, HTTP
+// API) from a validated config, starts them in order, and closes each exactly once in reverse.
+// `mvwatch serve` and `mvwatch bench serve` both use it.
+//
+// Life cycle: New builds and registers metrics but starts nothing; Start listens and starts every
+// goroutine (a failed Start closes what it started and leaks nothing); Close shuts down gracefully and
+// joins every goroutine; Wait blocks until Close has finished.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/mvwatch/mvwatch/internal/api"
+	"github.com/mvwatch/mvwatch/internal/auth"
+	"github.com/mvwatch/mvwatch/internal/bus"
+	"github.com/mvwatch/mvwatch/internal/config"
+	"github.com/mvwatch/mvwatch/internal/decodelimit"
+	"github.com/mvwatch/mvwatch/internal/enrich"
+	"github.com/mvwatch/mvwatch/internal/httpserver"
+	"github.com/mvwatch/mvwatch/internal/livehub"
+	"github.com/mvwatch/mvwatch/internal/liveview"
+	"github.com/mvwatch/mvwatch/internal/media"
+	"github.com/mvwatch/mvwatch/internal/mqtt"
+	"github.com/mvwatch/mvwatch/internal/queue"
+	"github.com/mvwatch/mvwatch/internal/restream"
+	"github.com/mvwatch/mvwatch/internal/session"
+	"github.com/mvwatch/mvwatch/internal/store"
+	"github.com/mvwatch/mvwatch/internal/webhook"
+	"github.com/mvwatch/mvwatch/mvextract"
+	"github.com/mvwatch/mvwatch/pipeline"
+)
+
+// Options configures an App.
+type Options struct {
+	// Config is the validated configuration. Required.
+	Config *config.Config
+	// Role is what to run. It defaults to RoleBoth. A worker-only and an events-only App talk through
+	// a Bus given to both (in one process, a shared bus.Local; across processes, the next issue's NATS
+	// bus).
+	Role Role
+	// Bus connects the worker and the event service. It defaults to an in-process bus.Local, which
+	// the App owns: Close closes it and the writer stores what it still holds. A Bus given here is not
+	// closed; events still in it at Close stay there (for the next consumer).
+	Bus bus.Bus
+	// Classifier runs the model on clips. Required for the worker.
+	Classifier pipeline.Classifier
+	// Features is the feature configuration the model takes (pipeline.Model.Features).
+	Features mvextract.FeatureSpec
+	// IdleLabels are the model labels that are no event. It defaults to {"idle"}.
+	IdleLabels []string
+	// Registry receives every metric and serves /metrics. Required.
+	Registry *prometheus.Registry
+	// WorkerMetrics are the camera worker's metrics, registered on Registry. It defaults to
+	// pipeline.NewMetrics(Registry); pass them when something else (the model) feeds them too.
+	WorkerMetrics *pipeline.Metrics
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// EventQueue bounds the events waiting to be stored. It defaults to 4096.
+	EventQueue int
+	// EventGap is how far apart two clips may be and still extend the same event
+	// (pipeline.FleetOptions.EventGap). It defaults to 2 seconds.
+	EventGap time.Duration
+	// Captions, when set, captions every stored event (enrich.Open). The App owns it: Close (or a
+	// failed New or Start) closes it.
+	Captions *enrich.Captions
+	// Thumbnails, when set, draws a thumbnail for every stored event. The App owns it like Captions.
+	Thumbnails *enrich.Thumbnails
+	// Labels are the model's event labels (idle ones excluded), for MQTT's per-label sensors. It
+	// defaults to none.
+	Labels []string
+	// Version is reported to MQTT / Home Assistant. It defaults to empty.
+	Version string
+	// LoadConfig loads the config file again, as at start: SIGHUP (Serve) and POST
+	// /api/v1/config/reload use it with ReloadFile. It defaults to nil: no reload.
+	LoadConfig func() (*config.Config, error)
+}
+
+// App is one mvwatch process: see the package documentation.
+type App struct {
+	opts Options
+	cfg  *config.Config
+	log  *slog.Logger
+	role Role
+	bus  bus.Bus
+	// users and authM authenticate the API (events) and the restream (worker).
+	users *auth.Users
+	authM *auth.Metrics
+
+	// The worker.
+	wmetrics *pipeline.Metrics
+	fleet    *pipeline.Fleet
+	restream *restream.Server
+	live     *liveview.Hub // the dashboard's WebRTC live view; nil unless both roles run here
+
+	// The event service.
+	metrics  *metrics
+	storeM   *store.Metrics
+	store    *store.Store
+	hub      *livehub.Hub
+	sessions *session.Store // the dashboard's browser sessions
+	webhooks *webhook.Sink
+	apiM     *api.Metrics
+	api      *api.API
+	captions *enrich.Captions
+	thumbs   *enrich.Thumbnails
+	mqtt     *mqtt.Publisher // nil unless mqtt.url is set
+	// updateMu makes a stage's store write and its live update one step, so that live "update"s
+	// arrive in store order and each carries what earlier ones had (a caption and a thumbnail
+	// finishing together would otherwise race).
+	updateMu sync.Mutex
+	// fileCfg is the config as last loaded from the file (Reload compares against it); reloadMu
+	// serialises reloads.
+	fileCfg  *config.Config
+	reloadMu sync.Mutex
+	http     *http.Server
+	httpLn   net.Listener
+
+	// closers undo what Start started, in reverse order.
+	closers  []func() error
+	served   chan struct{} // closed when the HTTP server's goroutine returns
+	started  bool
+	stopOnce sync.Once
+	stopErr  error
+	done     chan struct{}
+}
+
+// New builds an App and registers its metrics; it starts nothing.
+func New(opts Options) (_ *App, err error) {
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, closeStages(opts.Captions, opts.Thumbnails))
+		}
+	}()
+	if opts.Role == "" {
+		opts.Role = RoleBoth
+	}
+	if opts.Config == nil || opts.Registry == nil {
+		return nil, errors.New("app: Options needs Config and Registry")
+	}
+	if !opts.Role.worker() && !opts.Role.events() {
+		return nil, fmt.Errorf("app: unknown role %q (want both, worker or events)", opts.Role)
+	}
+	if opts.Role != RoleBoth && opts.Bus == nil {
+		return nil, fmt.Errorf("app: role %s needs a Bus shared with the other role", opts.Role)
+	}
+	if opts.Role.worker() && opts.Classifier == nil {
+		return nil, errors.New("app: the worker needs a Classifier")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	cfg := opts.Config
+	a := &App{opts: opts, cfg: cfg, fileCfg: cfg, log: opts.Logger, role: opts.Role, done: make(chan struct{}),
+		captions: opts.Captions, thumbs: opts.Thumbnails}
+	if a.users, err = auth.FromConfig(cfg); err != nil {
+		return nil, err
+	}
+	if a.authM, err = auth.NewMetrics(opts.Registry); err != nil {
+		return nil, err
+	}
+	a.wmetrics = opts.WorkerMetrics
+	if a.wmetrics == nil && (opts.Role.worker() || opts.Bus == nil) { // the worker's, and the own bus's queue series
+		if a.wmetrics, err = pipeline.NewMetrics(opts.Registry); err != nil {
+			return nil, err
+		}
+	}
+	a.bus = opts.Bus
+	if a.bus == nil {
+		a.bus = bus.NewLocal(bus.LocalOptions{EventQueue: opts.EventQueue, Queue: queue.Options{
+			Drops: a.wmetrics.QueueDrops.WithLabelValues("events", ""),
+			Depth: a.wmetrics.QueueDepth.WithLabelValues("events", ""),
+		}})
+	}
+	if opts.Role.events() {
+		if err := a.newEvents(); err != nil {
+			return nil, err
+		}
+	}
+	if opts.Role.worker() {
+		a.restream = restream.New(restream.Config{Address: cfg.Listen.RTSP, UDPAddress: udpAddress(cfg.Listen.RTSPUDP),
+			Users: a.users, Metrics: a.authM, Log: a.log})
+		if opts.Role.events() { // the live view is served by this process's HTTP server
+			if a.live, err = liveview.New(liveview.Config{Log: a.log}); err != nil {
+				return nil, err
+			}
+		}
+		limitMetrics, err := decodelimit.NewMetrics(opts.Registry)
+		if err != nil {
+			return nil, err
+		}
+		a.fleet, err = pipeline.NewFleet(pipeline.FleetOptions{
+			Bus: a.bus, Limits: decodelimit.FromConfig(cfg.Decode), LimitMetrics: limitMetrics, Classifier: opts.Classifier, Features: opts.Features, Gate: cfg.Gate,
+			Thresholds: cfg.Thresholds, IdleLabels: opts.IdleLabels, Metrics: a.wmetrics, Logger: a.log, EventGap: opts.EventGap,
+			DialContext: (&net.Dialer{Timeout: 10 * time.Second, Control: cfg.CameraPolicy.DialControl}).DialContext,
+			OnAccessUnit: func(camera string, au media.AccessUnit) {
+				_ = a.restream.WriteAccessUnit(camera, au) // a camera without viewers is no error worth a log line
+				if a.live != nil {
+					a.live.WriteAccessUnit(camera, au)
+				}
+			},
+			OnRemove: func(camera string) {
+				a.restream.RemoveCamera(camera)
+				if a.live != nil {
+					a.live.RemoveCamera(camera)
+				}
+				if a.metrics != nil {
+					a.metrics.forgetCamera(camera)
+				}
+			},
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+// newEvents builds the event service's parts; none starts a goroutine.
+func (a *App) newEvents() error {
+	reg := a.opts.Registry
+	var err error
+	if a.metrics, err = newMetrics(reg); err != nil {
+		return err
+	}
+	if a.storeM, err = store.NewMetrics(reg); err != nil {
+		return err
+	}
+	hm, err := livehub.NewMetrics(reg)
+	if err != nil {
+		return err
+	}
+	a.hub = livehub.New(256, hm)
+	a.sessions = newSessions(a.users)
+	wm, err := webhook.NewMetrics(reg)
+	if err != nil {
+		return err
+	}
+	a.webhooks = webhook.New(a.cfg.Webhooks, webhook.Options{Metrics: wm, Logger: a.log, PublicURL: a.cfg.PublicURL})
+	if a.apiM, err = api.NewMetrics(reg); err != nil {
+		return err
+	}
+	for _, kind := range []string{"caption", "thumbnail"} {
+		for _, r := range []string{"stored", "failed"} {
+			a.metrics.updates.WithLabelValues(kind, r)
+		}
+	}
+	for _, c := range a.cfg.Cameras {
+		a.metrics.initCamera(c.Name, a.opts.Labels)
+	}
+	if a.cfg.MQTT.Enabled() {
+		a.mqtt, err = mqtt.New(a.cfg.MQTT, mqtt.Options{Labels: a.opts.Labels, States: a.cameraStates,
+			Version: a.opts.Version, Logger: a.log, Registerer: reg})
+		if err != nil {
+			return fmt.Errorf("mqtt: %w", err)
+		}
+	}
+	return nil
+}
+
+// cameraStates lists every camera's state, for MQTT.
+func (a *App) cameraStates() []bus.CameraState {
+	cams := a.bus.Cameras()
+	var out []bus.CameraState
+	for _, c := range cams.List() {
+		if st, err := cams.State(c.Name); err == nil {
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
+// closeStages closes the stages that are set.
+func closeStages(c *enrich.Captions, t *enrich.Thumbnails) error {
+	var errs []error
+	if c != nil {
+		errs = append(errs, c.Close())
+	}
+	if t != nil {
+		errs = append(errs, t.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Start opens the store, listens on the HTTP and RTSP addresses and starts the event writer, the
+// webhooks, the stages and the configured cameras. A camera that fails to start is logged and shown as
+// failed; the others run. When Start fails it has closed everything (the stages too) and left no
+// goroutine behind; Close then returns at once.
+func (a *App) Start() (err error) {
+	if a.started {
+		return errors.New("app: Start called twice")
+	}
+	a.started = true
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, a.shutdown())
+		}
+	}()
+	// The stages are closed last in shutdown order (after the writer, before the store).
+	a.closers = append(a.closers, func() error { return closeStages(a.captions, a.thumbs) })
+	a.warnOpen()
+	if a.role.events() {
+		if err := a.startEvents(); err != nil {
+			return err
+		}
+	}
+	if a.role.worker() {
+		if err := a.restream.Start(); err != nil {
+			return fmt.Errorf("rtsp restream: %w", err)
+		}
+		a.closers = append(a.closers, func() error { a.restream.Close(); return nil })
+		if a.live != nil {
+			a.closers = append(a.closers, a.live.Close) // after the cameras (closers run in reverse)
+		}
+		a.bus.ServeCameras(a.fleet)
+		a.closers = append(a.closers, func() error { a.fleet.Close(); return nil })
+		for _, cam := range a.startCameras() {
+			if err := a.fleet.Add(context.Background(), cam); err != nil {
+				a.log.Error("camera not started", "camera", cam.Name, "err", err)
+			}
+		}
+	}
+	return nil
+}
+
+// warnOpen warns when no credential is configured and the API or the restream listens beyond
+// loopback.
+func (a *App) warnOpen() {
+	if a.cfg.AuthConfigured() {
+		return
+	}
+	if (a.role.events() && !httpserver.IsLoopback(a.cfg.Listen.HTTP)) || (a.role.worker() && !httpserver.IsLoopback(a.cfg.Listen.RTSP)) {
+		a.log.Warn("no users or api_token configured: the HTTP API and the restream are open to anyone who can reach them",
+			"http", a.cfg.Listen.HTTP, "rtsp", a.cfg.Listen.RTSP)
+	}
+}
+
+// udpAddress maps listen.rtsp_udp to the restream's UDPAddress (config.UDPOff: none).
+func udpAddress(a string) string {
+	if a == config.UDPOff {
+		return ""
+	}
+	return a
+}
+
+// startEvents starts the event service: store, stages, webhooks, HTTP server and event writer.
+func (a *App) startEvents() error {
+	so := store.Options{Logger: a.log, Metrics: a.storeM}
+	if a.cfg.Store.MaxAge != nil {
+		so.MaxAge = a.cfg.Store.MaxAge.D()
+	}
+	if a.cfg.Store.MaxEvents != nil {
+		so.MaxEvents = *a.cfg.Store.MaxEvents
+	}
+	st, err := store.Open(a.cfg.Store.Path, so)
+	if err != nil {
+		return err
+	}
+	a.store = st
+	// Closed after everything that writes to it (closers run in reverse).
+	a.closers = append([]func() error{st.Close}, a.closers...)
+	cams := a.bus.Cameras()
+	if cams != nil {
+		cams = savedCameras{Cameras: cams, store: st}
+	}
+	a.api = api.New(api.Options{
+		Users:        a.users,
+		AuthMetrics:  a.authM,
+		AllowedHosts: a.cfg.HTTP.AllowedHosts,
+		CameraPolicy: a.cfg.CameraPolicy,
+		Cameras:      cams,
+		Events:       st,
+		Hub:          a.hub,
+		Gatherer:     a.opts.Registry,
+		Metrics:      a.apiM,
+		Gate:         a.cfg.Gate,
+		Logger:       a.log,
+		Reload:       a.reloadHandler(),
+		Session:      a.sessions,
+		SessionAuth:  a.sessionIdentity,
+		LiveView:     a.liveHandler(),
+	})
+	a.webhooks.Start()
+	a.closers = append(a.closers, func() error { a.webhooks.Close(); return nil })
+	if a.mqtt != nil {
+		if err := a.mqtt.Start(context.Background()); err != nil {
+			return fmt.Errorf("mqtt: %w", err)
+		}
+		a.closers = append(a.closers, func() error { a.mqtt.Close(); return nil })
+	}
+	if a.thumbs != nil {
+		a.thumbs.Start(a.onThumbnail)
+	}
+	if a.captions != nil {
+		if err := a.captions.Start(a.onCaption); err != nil {
+			return err
+		}
+	}
+	hc := httpserver.Config{MaxConnections: a.cfg.HTTP.MaxConnections, Log: a.log,
+		Handler: httpserver.Streams(a.cfg.HTTP.MaxSSESubscribers, httpserver.IsEventStream("/api/v1/events/live"), nil, a.handler())}
+	ln, err := httpserver.Listen(a.cfg.Listen.HTTP, hc)
+	if err != nil {
+		return err
+	}
+	a.httpLn = ln
+	a.http = httpserver.New(hc)
+	a.served = make(chan struct{})
+	go func() {
+		defer close(a.served)
+		if err := a.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.log.Error("http server", "err", err)
+		}
+	}()
+	a.closers = append(a.closers, a.closeHTTP)
+	ctx, cancel := context.WithCancel(context.Background())
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		a.writeEvents(ctx)
+	}()
+	a.closers = append(a.closers, func() error {
+		if a.opts.Bus == nil {
+			a.bus.Close() // our own bus: the writer drains what the cameras published, then returns
+		} else {
+			cancel()
+		}
+		<-writerDone
+		cancel()
+		return nil
+	})
+	return nil
+}
+
+// closeHTTP ends the live streams (so the server can shut down), stops the server and joins its
+// goroutine.
+func (a *App) closeHTTP() error {
+	a.hub.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := a.http.Shutdown(ctx)
+	<-a.served
+	return err
+}
+
+// HTTPAddr is the address the API listens on (useful with port 0); empty before Start.
+func (a *App) HTTPAddr() string {
+	if a.httpLn == nil {
+		return ""
+	}
+	return a.httpLn.Addr().String()
+}
+
+// RTSPAddr is the address of the restream server; empty without a worker.
+func (a *App) RTSPAddr() string {
+	if a.restream == nil {
+		return ""
+	}
+	return a.restream.Addr()
+}
+
+// Fleet returns the cameras (nil without a worker).
+func (a *App) Fleet() *pipeline.Fleet { return a.fleet }
+
+// Store returns the event store (nil before Start and without the event service).
+func (a *App) Store() *store.Store { return a.store }
+
+// Close shuts down gracefully, in this order: cameras stop and publish their open events, the writer
+// stores every queued event, the HTTP server (live streams first) stops, the webhooks drain, the
+// restream stops, the caption and thumbnail stages stop (events still queued there keep no caption or
+// thumbnail) and the store closes. Everything is closed exactly once; later calls return the same
+// error.
+func (a *App) Close() error {
+	return a.shutdown()
+}
+
+func (a *App) shutdown() error {
+	a.stopOnce.Do(func() {
+		defer close(a.done)
+		if !a.started {
+			a.stopErr = closeStages(a.captions, a.thumbs)
+			return
+		}
+		var errs []error
+		for i := len(a.closers) - 1; i >= 0; i-- {
+			errs = append(errs, a.closers[i]())
+		}
+		a.closers = nil
+		a.stopErr = errors.Join(errs...)
+	})
+	return a.stopErr
+}
+
+// Wait blocks until Close (or a failed Start) has finished and returns its error.
+func (a *App) Wait() error {
+	<-a.done
+	return a.stopErr
+}
