@@ -1,6 +1,7 @@
 package app
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -52,9 +53,9 @@ func (a *App) sessionIdentity(r *http.Request) (auth.Identity, bool, error) {
 	if err := session.CheckOrigin(r); err != nil {
 		return auth.Identity{}, false, err
 	}
-	role, err := auth.ParseRole(s.Role)
+	role, err := auth.ParseRole(s.Role) // always parses: the role is auth's own, from newSessions
 	if err != nil {
-		return auth.Identity{}, false, nil
+		return auth.Identity{}, false, fmt.Errorf("session role: %w", err)
 	}
 	return auth.Identity{Name: s.Name, Role: role}, true, nil
 }

@@ -128,7 +128,7 @@ func Middleware(o Options, next http.Handler) http.Handler {
 				return
 			}
 		}
-		if needsJSON(r.Method) && !isJSON(r.Header.Get("Content-Type")) && !(o.SDP != nil && o.SDP(r) && isSDP(r.Header.Get("Content-Type"))) {
+		if needsJSON(r.Method) && !o.bodyTypeAllowed(r) {
 			o.Metrics.refused(RefusedContentType)
 			writeError(w, http.StatusUnsupportedMediaType, "this needs Content-Type: application/json")
 			return
@@ -182,6 +182,12 @@ func isJSON(ct string) bool {
 		return false
 	}
 	return mt == "application/json" || (strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"))
+}
+
+// bodyTypeAllowed reports whether a request's Content-Type is JSON, or SDP where o.SDP allows it.
+func (o Options) bodyTypeAllowed(r *http.Request) bool {
+	ct := r.Header.Get("Content-Type")
+	return isJSON(ct) || (o.SDP != nil && o.SDP(r) && isSDP(ct))
 }
 
 // isSDP reports application/sdp, parameters allowed.
