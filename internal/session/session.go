@@ -200,7 +200,11 @@ type loginRequest struct {
 
 func (s *Store) login(w http.ResponseWriter, r *http.Request) {
 	if err := CheckCSRF(r); err != nil {
-		writeJSON(w, http.StatusForbidden, map[string]string{"error": err.Error()})
+		code := http.StatusForbidden
+		if errors.Is(err, ErrNotJSON) {
+			code = http.StatusUnsupportedMediaType // as the API answers any other body that is not JSON
+		}
+		writeJSON(w, code, map[string]string{"error": err.Error()})
 		return
 	}
 	var req loginRequest

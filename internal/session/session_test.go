@@ -126,7 +126,7 @@ func TestLogin(t *testing.T) {
 		{"empty token", `{"token":""}`, nil, http.StatusBadRequest},
 		{"not JSON", `token=s3cret`, nil, http.StatusBadRequest},
 		{"unknown field", `{"token":"s3cret","admin":true}`, nil, http.StatusBadRequest},
-		{"form post", `{"token":"s3cret"}`, map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, http.StatusForbidden},
+		{"form post", `{"token":"s3cret"}`, map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, http.StatusUnsupportedMediaType},
 		{"cross-site", `{"token":"s3cret"}`, map[string]string{"Sec-Fetch-Site": "cross-site"}, http.StatusForbidden},
 		{"other origin", `{"token":"s3cret"}`, map[string]string{"Origin": "https://evil.example"}, http.StatusForbidden},
 		{"right token", `{"token":"s3cret"}`, nil, http.StatusOK},
