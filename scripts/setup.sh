@@ -5,6 +5,7 @@
 #   - FFmpeg 5.1 development libraries, the ffmpeg CLI (fixtures, benchmark baseline) and ffmpeg-doc
 #     (FFmpeg's extract_mvs.c example, an independent route in tests), through apt;
 #   - mosquitto, the MQTT broker of the integration test of internal/mqtt, through apt;
+#   - chromium, the real browser of the dashboard's browser tests (web/), through apt;
 #   - the ONNX Runtime 1.30 CPU shared library, taken from the npm package onnxruntime-node
 #     (the only registry here that ships the C library), into third_party/onnxruntime/ (gitignored);
 #   - the Go modules.
@@ -24,6 +25,7 @@ command -v ffmpeg >/dev/null || need_apt+=(ffmpeg)
 [ -f /usr/share/doc/ffmpeg/examples/extract_mvs.c ] || need_apt+=(ffmpeg-doc)
 command -v gcc >/dev/null || need_apt+=(gcc)
 [ -x /usr/sbin/mosquitto ] || need_apt+=(mosquitto) # a real MQTT broker for internal/mqtt's integration test
+command -v chromium >/dev/null || need_apt+=(chromium) # the real browser of web/'s browser tests (chromedp)
 command -v npm >/dev/null || [ -f "$ORT_LIB" ] || need_apt+=(npm)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing with apt: ${need_apt[*]}"

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -69,7 +70,25 @@ type Options struct {
 	// Reload, when set, reloads the config file and applies it (POST /api/v1/config/reload, as
 	// SIGHUP does). It defaults to nil: the route answers 404 (no config file, or no cameras here).
 	Reload func(ctx context.Context) (config.Diff, error)
+	// Session, when set, serves the browser session route (/api/v1/session: GET reports, POST logs in
+	// with a token, DELETE logs out; internal/session's Store). The route is public: a login brings its
+	// own credential. Nil: the route answers 404.
+	Session http.Handler
+	// SessionAuth, when set, authenticates requests without an Authorization header by their session
+	// cookie (auth.Options.Session).
+	SessionAuth func(r *http.Request) (auth.Identity, bool, error)
+	// LiveView, when set, serves the cameras' WebRTC live view (WHEP: POST
+	// /api/v1/cameras/{name}/whep with an application/sdp offer, DELETE
+	// /api/v1/cameras/{name}/whep/{session}; internal/liveview's Hub.Handler(LivePrefix)). Both need
+	// a viewer. Nil: the routes answer 404.
+	LiveView http.Handler
 }
+
+// SessionPath is the browser session route (internal/session's Path).
+const SessionPath = "/api/v1/session"
+
+// LivePrefix is the prefix of the live view's WHEP routes: LivePrefix + "{name}/whep".
+const LivePrefix = "/api/v1/cameras/"
 
 // API is the HTTP API (an http.Handler): cameras CRUD and state, event queries, live events as
 // Server-Sent Events, keyframes, thumbnails, health, readiness and metrics. docs/openapi.yaml documents it.
@@ -100,7 +119,8 @@ func New(opts Options) *API {
 		opts.Logger = slog.Default()
 	}
 	a := &API{opts: opts, mux: http.NewServeMux()}
-	a.guard = auth.Middleware(auth.Options{Users: opts.Users, Metrics: opts.AuthMetrics, AllowedHosts: opts.AllowedHosts},
+	a.guard = auth.Middleware(auth.Options{Users: opts.Users, Metrics: opts.AuthMetrics, AllowedHosts: opts.AllowedHosts,
+		Public: isPublic, Need: need, Session: opts.SessionAuth, SDP: isWHEPOffer},
 		http.HandlerFunc(a.route))
 	a.handle("GET /healthz", a.healthz)
 	a.handle("GET /readyz", a.readyz)
@@ -118,6 +138,11 @@ func New(opts Options) *API {
 	a.handle("GET /api/v1/events/{id}/keyframe", a.keyframe)
 	a.handle("GET /api/v1/events/{id}/thumbnail", a.thumbnail)
 	a.handle("POST /api/v1/config/reload", a.reloadConfig)
+	a.handle("GET "+SessionPath, a.session)
+	a.handle("POST "+SessionPath, a.session)
+	a.handle("DELETE "+SessionPath, a.session)
+	a.handle("POST /api/v1/cameras/{name}/whep", a.liveView)
+	a.handle("DELETE /api/v1/cameras/{name}/whep/{session}", a.liveView)
 	if opts.Metrics != nil {
 		opts.Metrics.initRoutes(a.routes)
 	}
@@ -127,6 +152,53 @@ func New(opts Options) *API {
 func (a *API) handle(pattern string, h http.HandlerFunc) {
 	a.mux.HandleFunc(pattern, h)
 	a.routes = append(a.routes, pattern)
+}
+
+// isPublic reports the routes anyone may call without a credential: /healthz, /metrics and the
+// session route (a login brings its own credential).
+func isPublic(r *http.Request) bool {
+	return auth.PublicHealth(r) || r.URL.Path == SessionPath
+}
+
+// need is auth.NeedByMethod, except that the live view (WHEP offers and their end) needs a viewer.
+func need(r *http.Request) auth.Role {
+	if isWHEP(r.URL.Path) {
+		return auth.RoleViewer
+	}
+	return auth.NeedByMethod(r)
+}
+
+// isWHEPOffer reports a WHEP offer, whose body is SDP.
+func isWHEPOffer(r *http.Request) bool {
+	return r.Method == http.MethodPost && isWHEP(r.URL.Path)
+}
+
+// isWHEP matches LivePrefix + "{name}/whep" and LivePrefix + "{name}/whep/{session}".
+func isWHEP(p string) bool {
+	rest, ok := strings.CutPrefix(p, LivePrefix)
+	if !ok {
+		return false
+	}
+	parts := strings.Split(rest, "/")
+	return (len(parts) == 2 || len(parts) == 3) && parts[0] != "" && parts[1] == "whep"
+}
+
+// session serves SessionPath with Options.Session.
+func (a *API) session(w http.ResponseWriter, r *http.Request) {
+	if a.opts.Session == nil {
+		writeError(w, http.StatusNotFound, "no browser sessions here")
+		return
+	}
+	a.opts.Session.ServeHTTP(w, r)
+}
+
+// liveView serves the WHEP routes with Options.LiveView.
+func (a *API) liveView(w http.ResponseWriter, r *http.Request) {
+	if a.opts.LiveView == nil {
+		writeError(w, http.StatusNotFound, "no live view here (the cameras run in another process)")
+		return
+	}
+	a.opts.LiveView.ServeHTTP(w, r)
 }
 
 // Routes returns the registered patterns ("GET /healthz", ...).

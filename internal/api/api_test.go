@@ -26,6 +26,7 @@ import (
 
 	"github.com/mvwatch/mvwatch/internal/event"
 	"github.com/mvwatch/mvwatch/internal/livehub"
+	"github.com/mvwatch/mvwatch/internal/session"
 	"github.com/mvwatch/mvwatch/internal/store"
 
 	"github.com/mvwatch/mvwatch/internal/event/eventtest"
@@ -148,6 +149,7 @@ func newAPIFixture(t *testing.T, token string) *apiFixture {
 	f.api = New(Options{
 		Users: users, Cameras: f.cams, Events: f.store, Hub: f.hub, Gatherer: f.reg, Metrics: f.metrics,
 		Ready: func() error { f.mu.Lock(); defer f.mu.Unlock(); return f.ready }, Heartbeat: 50 * time.Millisecond,
+		Session: session.New(session.Options{Token: token}),
 	})
 	f.srv = httptest.NewServer(f.api)
 	t.Cleanup(func() {

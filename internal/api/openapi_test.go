@@ -28,6 +28,7 @@ const openAPIPath = "../../docs/openapi.yaml"
 func init() {
 	openapi3filter.RegisterBodyDecoder("image/jpeg", openapi3filter.FileBodyDecoder)
 	openapi3filter.RegisterBodyDecoder("image/png", openapi3filter.FileBodyDecoder)
+	openapi3filter.RegisterBodyDecoder("application/sdp", openapi3filter.FileBodyDecoder)
 }
 
 func loadOpenAPI(t *testing.T, serverURL string) (*openapi3.T, routers.Router) {
@@ -116,6 +117,14 @@ func TestOpenAPIValidatesRealTraffic(t *testing.T) {
 		{method: "GET", path: "/api/v1/events/" + ev.ID + "/thumbnail", want: 200},
 		{method: "GET", path: "/api/v1/events/" + ev.ID + "/thumbnail", want: 401, noAuth: true},
 		{method: "GET", path: "/api/v1/events/" + event.NewEventID(eventtest.T0) + "/thumbnail", want: 404},
+		{method: "GET", path: "/api/v1/session", want: 200, noAuth: true},
+		{method: "POST", path: "/api/v1/session", body: `{"token":"wrong"}`, want: 401, noAuth: true},
+		{method: "POST", path: "/api/v1/session", body: `{"token":"tok-abcdef"}`, want: 200, noAuth: true},
+		{method: "POST", path: "/api/v1/session", body: `{"token":"tok-abcdef"}`, ct: "text/plain", want: 415, noAuth: true},
+		{method: "DELETE", path: "/api/v1/session", want: 204, noAuth: true},
+		{method: "POST", path: "/api/v1/cameras/door/whep", body: "v=0", ct: "application/sdp", want: 401, noAuth: true},
+		{method: "POST", path: "/api/v1/cameras/door/whep", body: "v=0", ct: "application/sdp", want: 404},
+		{method: "DELETE", path: "/api/v1/cameras/door/whep/abc", want: 404},
 	}
 	ctx := context.Background()
 	auth := openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}

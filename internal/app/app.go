@@ -28,10 +28,12 @@ import (
 	"github.com/mvwatch/mvwatch/internal/enrich"
 	"github.com/mvwatch/mvwatch/internal/httpserver"
 	"github.com/mvwatch/mvwatch/internal/livehub"
+	"github.com/mvwatch/mvwatch/internal/liveview"
 	"github.com/mvwatch/mvwatch/internal/media"
 	"github.com/mvwatch/mvwatch/internal/mqtt"
 	"github.com/mvwatch/mvwatch/internal/queue"
 	"github.com/mvwatch/mvwatch/internal/restream"
+	"github.com/mvwatch/mvwatch/internal/session"
 	"github.com/mvwatch/mvwatch/internal/store"
 	"github.com/mvwatch/mvwatch/internal/webhook"
 	"github.com/mvwatch/mvwatch/mvextract"
@@ -98,12 +100,14 @@ type App struct {
 	wmetrics *pipeline.Metrics
 	fleet    *pipeline.Fleet
 	restream *restream.Server
+	live     *liveview.Hub // the dashboard's WebRTC live view; nil unless both roles run here
 
 	// The event service.
 	metrics  *metrics
 	storeM   *store.Metrics
 	store    *store.Store
 	hub      *livehub.Hub
+	sessions *session.Store // the dashboard's browser sessions
 	webhooks *webhook.Sink
 	apiM     *api.Metrics
 	api      *api.API
@@ -185,6 +189,11 @@ func New(opts Options) (_ *App, err error) {
 	if opts.Role.worker() {
 		a.restream = restream.New(restream.Config{Address: cfg.Listen.RTSP, UDPAddress: udpAddress(cfg.Listen.RTSPUDP),
 			Users: a.users, Metrics: a.authM, Log: a.log})
+		if opts.Role.events() { // the live view is served by this process's HTTP server
+			if a.live, err = liveview.New(liveview.Config{Log: a.log}); err != nil {
+				return nil, err
+			}
+		}
 		limitMetrics, err := decodelimit.NewMetrics(opts.Registry)
 		if err != nil {
 			return nil, err
@@ -196,9 +205,15 @@ func New(opts Options) (_ *App, err error) {
 			DialContext: (&net.Dialer{Timeout: 10 * time.Second, Control: cfg.CameraPolicy.DialControl}).DialContext,
 			OnAccessUnit: func(camera string, au media.AccessUnit) {
 				_ = a.restream.WriteAccessUnit(camera, au) // a camera without viewers is no error worth a log line
+				if a.live != nil {
+					a.live.WriteAccessUnit(camera, au)
+				}
 			},
 			OnRemove: func(camera string) {
 				a.restream.RemoveCamera(camera)
+				if a.live != nil {
+					a.live.RemoveCamera(camera)
+				}
 				if a.metrics != nil {
 					a.metrics.forgetCamera(camera)
 				}
@@ -226,6 +241,7 @@ func (a *App) newEvents() error {
 		return err
 	}
 	a.hub = livehub.New(256, hm)
+	a.sessions = newSessions(a.users)
 	wm, err := webhook.NewMetrics(reg)
 	if err != nil {
 		return err
@@ -303,6 +319,9 @@ func (a *App) Start() (err error) {
 			return fmt.Errorf("rtsp restream: %w", err)
 		}
 		a.closers = append(a.closers, func() error { a.restream.Close(); return nil })
+		if a.live != nil {
+			a.closers = append(a.closers, a.live.Close) // after the cameras (closers run in reverse)
+		}
 		a.bus.ServeCameras(a.fleet)
 		a.closers = append(a.closers, func() error { a.fleet.Close(); return nil })
 		for _, cam := range a.startCameras() {
@@ -367,6 +386,9 @@ func (a *App) startEvents() error {
 		Gate:         a.cfg.Gate,
 		Logger:       a.log,
 		Reload:       a.reloadHandler(),
+		Session:      a.sessions,
+		SessionAuth:  a.sessionIdentity,
+		LiveView:     a.liveHandler(),
 	})
 	a.webhooks.Start()
 	a.closers = append(a.closers, func() error { a.webhooks.Close(); return nil })
@@ -385,7 +407,7 @@ func (a *App) startEvents() error {
 		}
 	}
 	hc := httpserver.Config{MaxConnections: a.cfg.HTTP.MaxConnections, Log: a.log,
-		Handler: httpserver.Streams(a.cfg.HTTP.MaxSSESubscribers, httpserver.IsEventStream("/api/v1/events/live"), nil, a.api)}
+		Handler: httpserver.Streams(a.cfg.HTTP.MaxSSESubscribers, httpserver.IsEventStream("/api/v1/events/live"), nil, a.handler())}
 	ln, err := httpserver.Listen(a.cfg.Listen.HTTP, hc)
 	if err != nil {
 		return err

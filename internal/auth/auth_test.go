@@ -2,6 +2,7 @@ package auth_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -276,4 +277,67 @@ mvwatch_auth_refused_total{reason="unsupported_media_type"} 2
 	require.Empty(t, problems)
 	var nilMetrics *auth.Metrics
 	nilMetrics.RefusedRTSPCredentials() // no metrics: no panic
+}
+
+// TestMiddlewareSession: Options.Session authenticates requests without an Authorization header (its
+// identity's role decides), its error refuses them (403), a bearer header is checked alone, and SDP
+// bodies pass only where Options.SDP says.
+func TestMiddlewareSession(t *testing.T) {
+	var errCross = errors.New("cross-site request refused")
+	session := func(r *http.Request) (auth.Identity, bool, error) {
+		switch c, _ := r.Cookie("s"); {
+		case c == nil:
+			return auth.Identity{}, false, nil
+		case r.Header.Get("Origin") != "":
+			return auth.Identity{}, false, errCross
+		case c.Value == "viewer":
+			return auth.Identity{Name: "vera", Role: auth.RoleViewer}, true, nil
+		}
+		return auth.Identity{Name: "adam", Role: auth.RoleAdmin}, true, nil
+	}
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, _ := auth.FromContext(r.Context())
+		_, _ = io.WriteString(w, id.Name)
+	})
+	h := auth.Middleware(auth.Options{Users: testUsers(t, ""), Session: session,
+		SDP: func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/whep") }}, ok)
+	serve := func(method, path, cookie, ct, origin, bearer string) (int, string) {
+		req := httptest.NewRequest(method, path, strings.NewReader("{}"))
+		if cookie != "" {
+			req.AddCookie(&http.Cookie{Name: "s", Value: cookie})
+		}
+		if ct != "" {
+			req.Header.Set("Content-Type", ct)
+		}
+		if origin != "" {
+			req.Header.Set("Origin", origin)
+		}
+		if bearer != "" {
+			req.Header.Set("Authorization", "Bearer "+bearer)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Code, rec.Body.String()
+	}
+	code, body := serve("GET", "/api/v1/cameras", "viewer", "", "", "")
+	require.Equal(t, http.StatusOK, code)
+	require.Equal(t, "vera", body)
+	code, _ = serve("GET", "/api/v1/cameras", "", "", "", "")
+	require.Equal(t, http.StatusUnauthorized, code)
+	code, _ = serve("POST", "/api/v1/cameras", "viewer", "application/json", "", "")
+	require.Equal(t, http.StatusForbidden, code, "a viewer's session cannot add a camera")
+	code, _ = serve("POST", "/api/v1/cameras", "admin", "application/json", "", "")
+	require.Equal(t, http.StatusOK, code)
+	code, body = serve("POST", "/api/v1/cameras", "admin", "application/json", "http://evil.example", "")
+	require.Equal(t, http.StatusForbidden, code)
+	require.Contains(t, body, errCross.Error())
+	code, _ = serve("POST", "/api/v1/cameras", "admin", "text/plain", "", "")
+	require.Equal(t, http.StatusUnsupportedMediaType, code)
+	code, _ = serve("GET", "/api/v1/cameras", "admin", "", "", "wrong")
+	require.Equal(t, http.StatusUnauthorized, code, "a wrong bearer token is not rescued by the cookie")
+
+	code, _ = serve("POST", "/api/v1/cameras/x/whep", "admin", "application/sdp", "", "")
+	require.Equal(t, http.StatusOK, code)
+	code, _ = serve("POST", "/api/v1/cameras", "admin", "application/sdp", "", "")
+	require.Equal(t, http.StatusUnsupportedMediaType, code, "SDP only where Options.SDP says")
 }

@@ -29,6 +29,14 @@ type Options struct {
 	// AllowedHosts lists the host names (besides IP addresses and localhost) an open API (no
 	// credential configured) answers to; see Middleware. It defaults to none.
 	AllowedHosts []string
+	// Session, when set, authenticates a request without an Authorization header by its browser
+	// session (internal/session's cookie, looked up by internal/app): ok false means it has none (401
+	// as without a token); a non-nil err refuses it (403), such as a cross-site request that changes
+	// something. The identity's role is the user's (from Users, at login).
+	Session func(r *http.Request) (id Identity, ok bool, err error)
+	// SDP reports the requests whose body is an SDP offer (application/sdp, the live view's WHEP)
+	// instead of JSON. No browser sends that type cross-site without a CORS preflight either.
+	SDP func(r *http.Request) bool
 }
 
 // PublicHealth reports the liveness and metrics routes, which probes and scrapers call without a
@@ -51,13 +59,15 @@ func NeedByMethod(r *http.Request) Role {
 //
 //   - every response carries security headers (nosniff, no framing, no referrer, a CSP and a
 //     same-origin resource policy);
-//   - a request that is not public needs `Authorization: Bearer <token>` of a user (401 otherwise,
-//     with WWW-Authenticate) whose role is at least Need(r) (403 otherwise); with no credential
+//   - a request that is not public needs `Authorization: Bearer <token>` of a user, or without that
+//     header a browser session (Options.Session) (401 otherwise, with WWW-Authenticate), whose role
+//     is at least Need(r) (403 otherwise); with no credential
 //     configured everyone is Anonymous, an admin;
 //   - with no credential configured, a request whose Host is a DNS name other than localhost and
 //     AllowedHosts is refused (403): an open API listens on loopback, and a web page that rebinds its
 //     own name to 127.0.0.1 (DNS rebinding) would otherwise be same-origin with it;
-//   - POST, PUT and PATCH need Content-Type application/json (415 otherwise). Browsers send a
+//   - POST, PUT and PATCH need Content-Type application/json (application/sdp where Options.SDP
+//     says so; 415 otherwise). Browsers send a
 //     cross-site form or no-cors fetch only with text/plain, form or multipart types and no
 //     preflight, so a page cannot make a visitor's browser change anything; a JSON POST from another
 //     origin needs a CORS preflight, which this API never grants.
@@ -94,7 +104,19 @@ func Middleware(o Options, next http.Handler) http.Handler {
 				return
 			}
 			var err error
-			if id, err = o.Users.Token(bearer(r)); err != nil {
+			id, err = o.Users.Token(bearer(r))
+			if err != nil && o.Session != nil && r.Header.Get("Authorization") == "" {
+				sid, ok, serr := o.Session(r)
+				if serr != nil {
+					o.Metrics.refused(RefusedForbidden)
+					writeError(w, http.StatusForbidden, serr.Error())
+					return
+				}
+				if ok {
+					id, err = sid, nil
+				}
+			}
+			if err != nil {
 				o.Metrics.refused(RefusedUnauthorized)
 				h.Set("WWW-Authenticate", `Bearer realm="mvwatch"`)
 				writeError(w, http.StatusUnauthorized, "missing or wrong bearer token")
@@ -106,7 +128,7 @@ func Middleware(o Options, next http.Handler) http.Handler {
 				return
 			}
 		}
-		if needsJSON(r.Method) && !isJSON(r.Header.Get("Content-Type")) {
+		if needsJSON(r.Method) && !o.bodyTypeAllowed(r) {
 			o.Metrics.refused(RefusedContentType)
 			writeError(w, http.StatusUnsupportedMediaType, "this needs Content-Type: application/json")
 			return
@@ -160,6 +182,18 @@ func isJSON(ct string) bool {
 		return false
 	}
 	return mt == "application/json" || (strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"))
+}
+
+// bodyTypeAllowed reports whether a request's Content-Type is JSON, or SDP where o.SDP allows it.
+func (o Options) bodyTypeAllowed(r *http.Request) bool {
+	ct := r.Header.Get("Content-Type")
+	return isJSON(ct) || (o.SDP != nil && o.SDP(r) && isSDP(ct))
+}
+
+// isSDP reports application/sdp, parameters allowed.
+func isSDP(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && mt == "application/sdp"
 }
 
 func writeError(w http.ResponseWriter, code int, msg string) {

@@ -19,8 +19,10 @@ const module = "github.com/mvwatch/mvwatch/"
 // included). A new package needs a floor here; pick the lowest one above everything it imports.
 //
 //	0  leaves: plain value types and one-concern helpers, stdlib only (buildinfo: and prometheus;
-//	   httpserver: and x/net's connection limit)
-//	1  config (yaml, and the leaves redact and zone)
+//	   httpserver: and x/net's connection limit); browser sessions (session); the dashboard's
+//	   embedded files and their handler (web)
+//	1  config (yaml, and the leaves redact and zone); the WebRTC live view (liveview, pion/webrtc on
+//	   media, queue and lifecycle)
 //	2  what builds on config alone: the event value type (it uses config's camera-name rule), logging,
 //	   auth (users, roles, the HTTP middleware)
 //	3  stages that touch the outside world: RTSP ingest, FFmpeg demux, pure-Go MV extraction, ONNX
@@ -38,9 +40,9 @@ const module = "github.com/mvwatch/mvwatch/"
 var floors = map[string]int{
 	"internal/media": 0, "internal/queue": 0, "internal/backoff": 0, "internal/redact": 0, "internal/bpe": 0,
 	"internal/lifecycle": 0, "internal/peer": 0, "internal/zone": 0, "internal/buildinfo": 0,
-	"internal/httpserver": 0,
-	"internal/config":     1,
-	"internal/event":      2, "internal/event/eventtest": 3, "internal/logging": 2, "internal/decodelimit": 2,
+	"internal/httpserver": 0, "internal/session": 0, "web": 0,
+	"internal/config": 1, "internal/liveview": 1,
+	"internal/event": 2, "internal/event/eventtest": 3, "internal/logging": 2, "internal/decodelimit": 2,
 	"internal/auth": 2,
 	"ingest":        3, "demux": 3, "mvextract": 3, "inference": 3, "internal/pregate": 3,
 	"llmgen": 4, "diffusion": 4, "internal/track": 4,
