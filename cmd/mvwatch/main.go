@@ -28,7 +28,7 @@ func commands() map[string]command {
 		"serve":      {"watch cameras: events, HTTP API, live events, metrics, RTSP restream", runServe},
 		"analyze":    {"run the pipeline over a file, events as JSON lines", runAnalyze},
 		"eval":       {"score the pipeline on the real-footage set: eval -manifest testdata/realfootage/manifest.json", runEval},
-		"bench":      {"benchmarks: bench extract|serve|caption|thumbnail", runBench},
+		"bench":      {"benchmarks: bench extract|serve|caption|thumbnail|soak", runBench},
 		"caption":    {"caption one event JSON file with speculative decoding (models/caption)", runCaption},
 		"thumbnail":  {"render an event thumbnail from a caption: thumbnail [--steps auto|N] [--scheduler NAME] [--out file.png] \"PROMPT\"", runThumbnail},
 		"version":    {"print the version, VCS revision and Go version", runVersion},
