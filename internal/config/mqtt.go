@@ -30,7 +30,9 @@ type MQTT struct {
 	// OffDelay is how long a camera-and-label binary sensor stays on after an event ends, 1s..1h. It
 	// defaults to 30s.
 	OffDelay Duration `yaml:"off_delay" json:"off_delay,omitempty"`
-	// QoS is the MQTT quality of service of every publication, 0..2. It defaults to 1.
+	// QoS is the MQTT quality of service of every publication, 0..2. It defaults to 0: retained state
+	// topics carry the current state anyway, and paho.mqtt.golang v1.5.1 races (go test -race) when it
+	// resends QoS 1/2 messages that were in flight at a reconnect.
 	QoS *int `yaml:"qos" json:"qos,omitempty"`
 	// CAFile is a PEM file of certificate authorities for a TLS broker. It defaults to the system pool.
 	CAFile string `yaml:"ca_file" json:"ca_file,omitempty"`
@@ -48,7 +50,7 @@ const (
 	DefaultMQTTTopicPrefix     = "mvwatch"
 	DefaultMQTTDiscoveryPrefix = "homeassistant"
 	DefaultMQTTOffDelay        = 30 * time.Second
-	DefaultMQTTQoS             = 1
+	DefaultMQTTQoS             = 0
 	DefaultMQTTQueue           = 1024
 )
 
