@@ -19,27 +19,39 @@ import (
 	"github.com/mvwatch/mvwatch/pipeline"
 )
 
+// dashboard is docs/grafana-dashboard.json, as far as the tests read it.
+type dashboard struct {
+	Title  string `json:"title"`
+	Panels []struct {
+		Title   string `json:"title"`
+		Type    string `json:"type"`
+		Targets []struct {
+			Expr string `json:"expr"`
+		} `json:"targets"`
+	} `json:"panels"`
+}
+
+func readDashboard(t *testing.T) dashboard {
+	t.Helper()
+	data, err := os.ReadFile("../../docs/grafana-dashboard.json")
+	require.NoError(t, err)
+	var dash dashboard
+	require.NoError(t, json.Unmarshal(data, &dash))
+	return dash
+}
+
+// dashboardMetricRE finds the metric names in a dashboard expression.
+var dashboardMetricRE = regexp.MustCompile(`\b(mvwatch|process|go)_[a-z_]+\b`)
+
 // TestGrafanaDashboardUsesRealMetrics checks that docs/grafana-dashboard.json charts only metrics that
 // the packages' NewMetrics, the caption and thumbnail stages (real models) or the Go/process collectors
 // register, and charts every one of the packages' metrics.
 func TestGrafanaDashboardUsesRealMetrics(t *testing.T) {
-	data, err := os.ReadFile("../../docs/grafana-dashboard.json")
-	require.NoError(t, err)
-	var dash struct {
-		Title  string `json:"title"`
-		Panels []struct {
-			Title   string `json:"title"`
-			Type    string `json:"type"`
-			Targets []struct {
-				Expr string `json:"expr"`
-			} `json:"targets"`
-		} `json:"panels"`
-	}
-	require.NoError(t, json.Unmarshal(data, &dash))
+	dash := readDashboard(t)
 	require.Equal(t, "mvwatch", dash.Title)
 
 	reg := prometheus.NewPedanticRegistry()
-	_, err = pipeline.NewMetrics(reg)
+	_, err := pipeline.NewMetrics(reg)
 	require.NoError(t, err)
 	require.NoError(t, pipeline.RegisterRuntimeCollectors(reg))
 	stageMetrics := &describingRegisterer{Registerer: reg, names: map[string]bool{}}
@@ -72,7 +84,6 @@ func TestGrafanaDashboardUsesRealMetrics(t *testing.T) {
 	}
 
 	used := map[string]bool{}
-	metricRE := regexp.MustCompile(`\b(mvwatch|process|go)_[a-z_]+\b`)
 	panels := 0
 	for _, p := range dash.Panels {
 		if p.Type == "row" {
@@ -81,7 +92,7 @@ func TestGrafanaDashboardUsesRealMetrics(t *testing.T) {
 		panels++
 		require.NotEmpty(t, p.Targets, "panel %q has no query", p.Title)
 		for _, tg := range p.Targets {
-			names := metricRE.FindAllString(tg.Expr, -1)
+			names := dashboardMetricRE.FindAllString(tg.Expr, -1)
 			require.NotEmpty(t, names, "panel %q: %s", p.Title, tg.Expr)
 			for _, n := range names {
 				base := n

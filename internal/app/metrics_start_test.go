@@ -1,12 +1,10 @@
 package app
 
 import (
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -26,35 +24,17 @@ import (
 // histogram's _bucket/_sum/_count as its family name).
 func dashboardMetrics(t *testing.T) []string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "docs", "grafana-dashboard.json"))
-	require.NoError(t, err)
-	var doc any
-	require.NoError(t, json.Unmarshal(b, &doc))
-	name := regexp.MustCompile(`\b(mvwatch|process|go)_[a-z0-9_]+`)
 	set := map[string]bool{}
-	var walk func(any)
-	walk = func(v any) {
-		switch x := v.(type) {
-		case map[string]any:
-			for k, e := range x {
-				if s, ok := e.(string); ok && k == "expr" {
-					for _, m := range name.FindAllString(s, -1) {
-						for _, suf := range []string{"_bucket", "_sum", "_count"} {
-							m = strings.TrimSuffix(m, suf)
-						}
-						set[m] = true
-					}
-				} else {
-					walk(e)
+	for _, p := range readDashboard(t).Panels {
+		for _, tg := range p.Targets {
+			for _, m := range dashboardMetricRE.FindAllString(tg.Expr, -1) {
+				for _, suf := range []string{"_bucket", "_sum", "_count"} {
+					m = strings.TrimSuffix(m, suf)
 				}
-			}
-		case []any:
-			for _, e := range x {
-				walk(e)
+				set[m] = true
 			}
 		}
 	}
-	walk(doc)
 	out := make([]string, 0, len(set))
 	for m := range set {
 		out = append(out, m)

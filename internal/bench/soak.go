@@ -16,6 +16,7 @@ import (
 
 	"github.com/mvwatch/mvwatch/ingest"
 	"github.com/mvwatch/mvwatch/internal/app"
+	"github.com/mvwatch/mvwatch/internal/bus"
 	"github.com/mvwatch/mvwatch/internal/config"
 	"github.com/mvwatch/mvwatch/internal/testcam"
 	"github.com/mvwatch/mvwatch/pipeline"
@@ -128,7 +129,7 @@ func Soak(cfg SoakConfig) error {
 	scfg := config.Default()
 	scfg.Listen.HTTP, scfg.Listen.RTSP, scfg.Listen.RTSPUDP = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	scfg.Store.Path = filepath.Join(cfg.Dir, "soak.db")
-	scfg.Captions.Enabled, scfg.Thumbnails.Enabled = ptr(false), ptr(false)
+	scfg.Captions.Enabled, scfg.Thumbnails.Enabled = new(false), new(false)
 	for i := range cfg.Cameras {
 		cam, err := newCam("127.0.0.1:0", nil)
 		if err != nil {
@@ -188,7 +189,7 @@ func Soak(cfg SoakConfig) error {
 		s := SoakSample{Seconds: time.Since(start).Seconds(), RSSMB: rssMB(), HeapMB: float64(ms.HeapInuse) / (1 << 20),
 			Goroutines: runtime.NumGoroutine(), Events: counterSum(reg, "mvwatch_events_total")}
 		for _, c := range svc.Fleet().List() {
-			if st, err := svc.Fleet().State(c.Name); err == nil && st.Phase == "running" {
+			if st, err := svc.Fleet().State(c.Name); err == nil && st.Phase == bus.PhaseRunning {
 				s.Running++
 			}
 		}
@@ -251,5 +252,3 @@ func Soak(cfg SoakConfig) error {
 	}
 	return nil
 }
-
-func ptr[T any](v T) *T { return &v }
