@@ -17,6 +17,7 @@ import (
 	"github.com/mvwatch/mvwatch/internal/decodelimit"
 	"github.com/mvwatch/mvwatch/internal/media"
 	"github.com/mvwatch/mvwatch/internal/queue"
+	"github.com/mvwatch/mvwatch/internal/redact"
 	"github.com/mvwatch/mvwatch/internal/source"
 	"github.com/mvwatch/mvwatch/internal/track"
 	"github.com/mvwatch/mvwatch/mvextract"
@@ -74,10 +75,12 @@ type cameraRunner struct {
 	lastCounters             time.Time
 	hwChecked                bool
 
-	mu     sync.Mutex
-	state  bus.CameraState
-	frames atomic.Uint64
-	last   atomic.Int64 // unix nanoseconds of the last decoded frame
+	mu      sync.Mutex
+	state   bus.CameraState
+	history []bus.PhaseChange // ring of the last bus.HistoryLen changes, oldest first
+	secrets redact.Secrets    // of the camera's URL, scrubbed from the reasons
+	frames  atomic.Uint64
+	last    atomic.Int64 // unix nanoseconds of the last decoded frame
 
 	// ev turns the classifications into events. It belongs to inferLoop while it runs; a replacement
 	// runner takes it over once the old one's inferLoop has returned (Fleet.Replace).
@@ -93,6 +96,7 @@ type cameraRunner struct {
 func newCamera(cfg config.Camera, deps *cameraDeps) (*cameraRunner, error) {
 	r := &cameraRunner{cfg: cfg, deps: deps, log: deps.log.With("camera", cfg.Name), done: make(chan struct{}), srcDone: make(chan struct{})}
 	r.state = bus.CameraState{Name: cfg.Name, Phase: bus.PhaseStarting, Since: time.Now()}
+	r.secrets = redact.NewSecrets(cfg.URL)
 	qo := queue.Options{}
 	if m := deps.metrics; m != nil {
 		m.InitCamera(cfg.Name)
@@ -312,7 +316,11 @@ func (r *cameraRunner) inferLoop(ctx context.Context) {
 }
 
 func (r *cameraRunner) setPhase(p bus.CameraPhase, reason string) {
+	reason = r.secrets.Scrub(reason)
 	r.mu.Lock()
+	if r.state.Phase != p {
+		r.record(bus.PhaseChange{At: time.Now(), From: r.state.Phase, To: p, Reason: reason})
+	}
 	if r.state.Phase != p || r.state.Reason != reason {
 		r.state.Phase, r.state.Reason, r.state.Since = p, reason, time.Now()
 	}
@@ -322,10 +330,30 @@ func (r *cameraRunner) setPhase(p bus.CameraPhase, reason string) {
 	}
 }
 
+// record adds a phase change to the history ring, dropping the oldest beyond bus.HistoryLen. r.mu is held.
+func (r *cameraRunner) record(c bus.PhaseChange) {
+	if len(r.history) == bus.HistoryLen {
+		copy(r.history, r.history[1:])
+		r.history = r.history[:bus.HistoryLen-1]
+	}
+	r.history = append(r.history, c)
+}
+
+// takeHistory starts r's history with that of old, the halted runner it replaces (before r starts).
+func (r *cameraRunner) takeHistory(old *cameraRunner) {
+	old.mu.Lock()
+	h := append([]bus.PhaseChange(nil), old.history...)
+	old.mu.Unlock()
+	r.mu.Lock()
+	r.history = h
+	r.mu.Unlock()
+}
+
 // State returns a snapshot of the camera's state.
 func (r *cameraRunner) State() bus.CameraState {
 	r.mu.Lock()
 	st := r.state
+	st.History = append([]bus.PhaseChange(nil), r.history...)
 	r.mu.Unlock()
 	st.FramesDecoded = r.frames.Load()
 	st.GateOpen = r.proc.gateOpen.Load()

@@ -185,6 +185,7 @@ func (f *Fleet) put(cam config.Camera, replace bool) error {
 		if next != nil {
 			old.halt()
 			open = old.handOver()
+			next.takeHistory(old) // the reconnect history carries on under the new configuration
 		} else {
 			old.stop() // disabled now: the open event is complete
 		}

@@ -106,7 +106,9 @@ func (m *memCameras) State(name string) (bus.CameraState, error) {
 		return bus.CameraState{}, err
 	}
 	st := bus.CameraState{Name: name, Phase: bus.PhaseRunning, Since: eventtest.T0, FramesDecoded: 42, SkipRatio: 0.9,
-		PreGate: &bus.PreGateState{Asleep: true, WakeUps: 2, AccessUnits: 900, BufferedAccessUnits: 12, BufferedBytes: 4096, DecodeFraction: 0.1}}
+		PreGate: &bus.PreGateState{Asleep: true, WakeUps: 2, AccessUnits: 900, BufferedAccessUnits: 12, BufferedBytes: 4096, DecodeFraction: 0.1},
+		History: []bus.PhaseChange{{At: eventtest.T0.Add(-time.Minute), From: bus.PhaseStarting, To: bus.PhaseReconnecting, Reason: "dial tcp: connection refused"},
+			{At: eventtest.T0, From: bus.PhaseReconnecting, To: bus.PhaseRunning}}}
 	if !c.IsEnabled() {
 		st.Phase = bus.PhaseDisabled
 	}

@@ -18,13 +18,33 @@ type CameraView struct {
 	State *bus.CameraState `json:"state,omitempty"`
 }
 
-func (a *API) view(r *http.Request, c config.Camera) CameraView {
+// view is c as r's identity may see it. The list leaves each state's history out (it is the fleet
+// view's poll, at hundreds of cameras); one camera's view has it.
+func (a *API) view(r *http.Request, c config.Camera, history bool) CameraView {
 	v := CameraView{Camera: c.Redacted()}
 	if st, err := a.opts.Cameras.State(c.Name); err == nil {
-		st.Reason = auth.Reason(r.Context(), st.Reason) // a viewer never learns what answered
+		if !history {
+			st.History = nil
+		}
+		st = visibleState(r, st)
 		v.State = &st
 	}
 	return v
+}
+
+// visibleState is st as r's identity may see it: a viewer never learns what answered at the camera's
+// address, in the state's reason or in its history's.
+func visibleState(r *http.Request, st bus.CameraState) bus.CameraState {
+	st.Reason = auth.Reason(r.Context(), st.Reason)
+	if len(st.History) > 0 {
+		h := make([]bus.PhaseChange, len(st.History))
+		for i, c := range st.History {
+			c.Reason = auth.Reason(r.Context(), c.Reason)
+			h[i] = c
+		}
+		st.History = h
+	}
+	return st
 }
 
 func (a *API) listCameras(w http.ResponseWriter, r *http.Request) {
@@ -33,7 +53,7 @@ func (a *API) listCameras(w http.ResponseWriter, r *http.Request) {
 		Cameras []CameraView `json:"cameras"`
 	}{Cameras: make([]CameraView, 0, len(cams))}
 	for _, c := range cams {
-		out.Cameras = append(out.Cameras, a.view(r, c))
+		out.Cameras = append(out.Cameras, a.view(r, c, false))
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -44,7 +64,7 @@ func (a *API) getCamera(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, a.view(r, c))
+	writeJSON(w, http.StatusOK, a.view(r, c, true))
 }
 
 func (a *API) cameraState(w http.ResponseWriter, r *http.Request) {
@@ -53,8 +73,7 @@ func (a *API) cameraState(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	st.Reason = auth.Reason(r.Context(), st.Reason)
-	writeJSON(w, http.StatusOK, st)
+	writeJSON(w, http.StatusOK, visibleState(r, st))
 }
 
 // readCamera decodes and validates a camera from the request body, writing the error response itself.
@@ -96,7 +115,7 @@ func (a *API) addCamera(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Location", "/api/v1/cameras/"+c.Name)
-	writeJSON(w, http.StatusCreated, a.view(r, c))
+	writeJSON(w, http.StatusCreated, a.view(r, c, true))
 }
 
 // replaceCamera replaces a camera's configuration atomically (bus.Cameras.Replace): the camera is
@@ -115,7 +134,7 @@ func (a *API) replaceCamera(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, a.view(r, c))
+	writeJSON(w, http.StatusOK, a.view(r, c, true))
 }
 
 func (a *API) removeCamera(w http.ResponseWriter, r *http.Request) {

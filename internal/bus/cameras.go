@@ -51,6 +51,21 @@ type CameraState struct {
 	SkipRatio float64 `json:"skip_ratio"`
 	// PreGate is the pre-decode gate's state; nil when it is off or before the first access unit.
 	PreGate *PreGateState `json:"pregate,omitempty"`
+	// History is the camera's last state changes, oldest first, at most HistoryLen of them: its
+	// reconnect history, with each change's reason (redacted: never a credential).
+	History []PhaseChange `json:"history,omitempty"`
+}
+
+// HistoryLen is how many state changes a camera's History keeps; older ones are dropped.
+const HistoryLen = 32
+
+// PhaseChange is one change of a camera's phase.
+type PhaseChange struct {
+	At   time.Time   `json:"at"`
+	From CameraPhase `json:"from"`
+	To   CameraPhase `json:"to"`
+	// Reason says why (the new phase's reason); empty for a camera that came up.
+	Reason string `json:"reason,omitempty"`
 }
 
 // PreGateState is what the API reports of a camera's pre-decode gate (package pregate).
