@@ -3,6 +3,7 @@ import { h, fill } from './dom.js';
 import * as api from './api.js';
 import * as live from './live.js';
 import * as fleet from './fleetstate.js';
+import * as role from './role.js';
 import { render as renderFleet } from './fleet.js';
 import { renderTimeline, renderEvent } from './events.js';
 import { renderCamera, renderForm } from './camera.js';
@@ -13,15 +14,26 @@ const nav = document.getElementById('nav');
 const logoutBtn = document.getElementById('logout');
 const pill = document.getElementById('live');
 
+// Routes; those wrapped in admin() show anyone else a page saying they are an admin's.
 const ROUTES = [
   [/^\/$/, 'fleet', () => renderFleet],
   [/^\/events$/, 'events', () => renderTimeline],
   [/^\/events\/([0-9a-f]+)$/, 'events', (m, p) => { p.id = m[1]; return renderEvent; }],
-  [/^\/cameras\/new$/, 'new', () => renderForm],
-  [/^\/cameras\/([A-Za-z0-9_-]+)\/edit$/, 'fleet', (m, p) => { p.name = m[1]; return renderForm; }],
-  [/^\/cameras\/([A-Za-z0-9_-]+)\/zones$/, 'fleet', (m, p) => { p.name = m[1]; return renderZones; }],
+  [/^\/cameras\/new$/, 'new', () => admin(renderForm)],
+  [/^\/cameras\/([A-Za-z0-9_-]+)\/edit$/, 'fleet', (m, p) => { p.name = m[1]; return admin(renderForm); }],
+  [/^\/cameras\/([A-Za-z0-9_-]+)\/zones$/, 'fleet', (m, p) => { p.name = m[1]; return admin(renderZones); }],
   [/^\/cameras\/([A-Za-z0-9_-]+)$/, 'fleet', (m, p) => { p.name = m[1]; return renderCamera; }],
 ];
+
+/** admin(view) is view for an admin, and a page saying so for anyone else. */
+function admin(view) {
+  if (role.isAdmin()) return view;
+  return (main) => {
+    main.append(h('h1', {}, 'Admins only'), h('p', { id: 'admin-only' }, 'Adding, editing and removing cameras and drawing zones and masks need an admin\'s session.'),
+      h('p', {}, h('a', { href: '#/' }, 'Back to the fleet')));
+    return null;
+  };
+}
 
 let cleanup = null;
 let signedIn = false;
@@ -54,6 +66,7 @@ async function route() {
 async function enter() {
   signedIn = true;
   nav.hidden = false;
+  document.getElementById('nav-new').hidden = !role.isAdmin();
   logoutBtn.hidden = !canLogout;
   live.start(pill);
   await fleet.start();
@@ -84,7 +97,7 @@ function showLogin(message) {
     e.preventDefault();
     err.textContent = '';
     try {
-      await api.login(token.value);
+      role.set(await api.login(token.value));
       token.value = '';
       canLogout = true;
       await enter();
@@ -109,6 +122,7 @@ window.addEventListener('hashchange', route);
   try {
     const s = await api.session();
     canLogout = s.auth_required;
+    role.set(s);
     if (s.authenticated) await enter();
     else showLogin();
   } catch (e) {

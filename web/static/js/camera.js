@@ -5,6 +5,7 @@ import * as live from './live.js';
 import * as fleet from './fleetstate.js';
 import { eventItem } from './events.js';
 import { play } from './liveview.js';
+import { isAdmin } from './role.js';
 
 export function renderCamera(main, { name }) {
   const head = h('h1', {}, name);
@@ -29,12 +30,13 @@ export function renderCamera(main, { name }) {
       liveMsg.textContent = s.pc.connectionState === 'connected' ? 'Live (WebRTC, no transcoding)' : `Live video ${s.pc.connectionState}`;
     });
   }, (e) => { liveMsg.textContent = `No live video: ${e.message}`; video.hidden = true; });
+  const historyBox = h('ol', { class: 'history', id: 'camera-history' });
   main.append(head,
-    h('div', { class: 'actions' },
+    isAdmin() ? h('div', { class: 'actions', id: 'camera-admin' },
       h('a', { href: `#/cameras/${encodeURIComponent(name)}/edit`, id: 'edit-camera' }, 'Edit'),
       h('a', { href: `#/cameras/${encodeURIComponent(name)}/zones`, id: 'edit-zones' }, 'Zones and masks'),
       h('button', { type: 'button', class: 'ghost', id: 'remove-camera', onclick: () => { confirmBox.hidden = false; } }, 'Remove…'),
-      confirmBox),
+      confirmBox) : null,
     err,
     h('div', { class: 'grid2' }, stateBox, h('div', {}, liveBox, snap)),
     h('h2', {}, 'Recent events ', h('a', { href: `#/events?camera=${encodeURIComponent(name)}`, class: 'muted' }, '(all)')),
@@ -80,10 +82,22 @@ export function renderCamera(main, { name }) {
       h('dt', {}, 'Transport'), h('dd', {}, cam.transport, ' · decoder ', cam.hwaccel),
       h('dt', {}, 'Zone'), h('dd', {}, cam.zone || '–', cam.scene ? ` · scene ${cam.scene}` : ''),
       h('dt', {}, 'Enabled'), h('dd', {}, cam.enabled === false ? 'no' : 'yes')),
-    h('h2', {}, 'State changes seen'),
-    h('ol', { class: 'history' }, [...e.history].reverse().map((x) =>
-      h('li', {}, h('strong', {}, x.state), ` ${when(x.since)}`, x.reason ? h('span', { class: 'muted' }, ` · ${x.reason}`) : null))));
+    h('h2', {}, 'Reconnect history'), historyBox);
     setSnapshot(e.lastEvent);
+    loadHistory();
+  };
+
+  // The server's record of the camera's state changes (newest first here), refreshed with the fleet.
+  let historyAt = 0;
+  const loadHistory = async () => {
+    if (performance.now() - historyAt < 1500) return;
+    historyAt = performance.now();
+    let st;
+    try { st = await api.get(`/api/v1/cameras/${encodeURIComponent(name)}/state`); } catch { return; }
+    const changes = [...(st.history || [])].reverse();
+    fill(historyBox, changes.length ? changes.map((x) => h('li', {},
+      h('strong', {}, `${x.from} → ${x.to}`), ` ${when(x.at)}`, x.reason ? h('span', { class: 'muted' }, ` · ${x.reason}`) : null))
+      : h('li', { class: 'empty muted' }, 'No state changes yet.'));
   };
 
   api.events({ camera: name, limit: 20 }).then((page) => {

@@ -1,6 +1,7 @@
 // The fleet view: every camera, problems first, with filter, search and paging (usable at 500+).
 import { h, fill, ago, stateBadge, badge } from './dom.js';
 import * as fleet from './fleetstate.js';
+import { isAdmin } from './role.js';
 
 const PAGE = 50;
 const FILTERS = [
@@ -25,7 +26,7 @@ export function render(main) {
   main.append(
     h('h1', {}, 'Fleet'),
     summary,
-    h('div', { class: 'toolbar' }, search, h('a', { href: '#/cameras/new' }, '+ Add camera')),
+    h('div', { class: 'toolbar' }, search, isAdmin() ? h('a', { href: '#/cameras/new', id: 'add-camera' }, '+ Add camera') : null),
     h('table', { class: 'fleet', id: 'fleet' },
       h('thead', {}, h('tr', {}, ['Camera', 'State', 'fps', 'Frames', 'Gate', 'Reconnects', 'Last event', 'Zone']
         .map((t) => h('th', { scope: 'col' }, t)))),

@@ -1,13 +1,12 @@
 // The fleet as the pages see it: cameras polled from the API every few seconds (fps from the change in
-// frames_decoded), the last event of each camera from the recent events and the live stream, and the
-// state changes seen while the page is open.
+// frames_decoded) and the last event of each camera from the recent events and the live stream. (A
+// camera's state changes are the server's: its history, on the camera page.)
 import * as api from './api.js';
 import * as live from './live.js';
 
 const POLL_MS = 2000;
-const HISTORY = 20;
 
-/** name -> {cam, fps, lastEvent, history: [{state, reason, since}]} */
+/** name -> {cam, fps, lastEvent} */
 export const cameras = new Map();
 const listeners = new Set();
 let timer = null;
@@ -60,17 +59,12 @@ export async function poll() {
   for (const cam of list) {
     seen.add(cam.name);
     const prev = cameras.get(cam.name);
-    const entry = prev || { history: [], fps: 0, lastEvent: null };
+    const entry = prev || { fps: 0, lastEvent: null };
     const st = cam.state;
     if (prev && st && prev.cam.state) {
       const dt = (now - prev.at) / 1000;
       const df = st.frames_decoded - prev.cam.state.frames_decoded;
       entry.fps = dt > 0 && df >= 0 ? df / dt : 0;
-    }
-    const last = entry.history[entry.history.length - 1];
-    if (st && (!last || last.state !== st.state || last.since !== st.since)) {
-      entry.history.push({ state: st.state, reason: st.reason || '', since: st.since });
-      if (entry.history.length > HISTORY) entry.history.shift();
     }
     entry.cam = cam;
     entry.at = now;
