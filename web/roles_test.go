@@ -2,21 +2,15 @@ package web_test
 
 import (
 	"fmt"
-	"log/slog"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
-	"github.com/mvwatch/mvwatch/ingest"
-	"github.com/mvwatch/mvwatch/internal/app"
 	"github.com/mvwatch/mvwatch/internal/auth"
 	"github.com/mvwatch/mvwatch/internal/config"
 	"github.com/mvwatch/mvwatch/internal/testcam"
-	"github.com/mvwatch/mvwatch/mvextract"
 )
 
 // TestRolesInBrowser: a viewer's session sees the fleet and the camera page but no admin control (add,
@@ -24,25 +18,14 @@ import (
 // refuses the viewer's mutations made with its session cookie; an admin's session has the controls.
 func TestRolesInBrowser(t *testing.T) {
 	ctx := browser(t, 60*time.Second)
-	cfg := config.Default()
-	cfg.Listen.HTTP, cfg.Listen.RTSP = "127.0.0.1:0", "127.0.0.1:0"
-	cfg.Store.Path = filepath.Join(t.TempDir(), "events.db")
+	cfg := testConfig(t)
 	cfg.Users = []config.User{
 		{Name: "vera", Role: "viewer", TokenSHA256: auth.HashToken("viewer-token")},
 		{Name: "adam", Role: "admin", TokenSHA256: auth.HashToken("admin-token")},
 	}
-	src, err := ingest.NewAnnexBSource(testcam.SceneClip(), ingest.AnnexBOptions{Loop: true, FrameRate: testcam.SceneFrameRate})
-	require.NoError(t, err)
-	cam := testcam.New(testcam.Config{Address: "127.0.0.1:0", Path: "/testcam0", Source: src})
-	require.NoError(t, cam.Start())
-	t.Cleanup(cam.Close)
+	cam := startCamera(t, testcam.SceneClip(), testcam.SceneFrameRate, "/testcam0")
 	cfg.Cameras = []config.Camera{{Name: "testcam0", URL: cam.URL()}}
-	svc, err := app.New(app.Options{Config: cfg, Classifier: &burstClassifier{},
-		Features: mvextract.FeatureSpec{Clip: mvextract.ClipConfig{Length: 4, Width: 16, Height: 16}},
-		Registry: prometheus.NewRegistry(), Logger: slog.New(slog.DiscardHandler)})
-	require.NoError(t, err)
-	require.NoError(t, svc.Start())
-	t.Cleanup(func() { require.NoError(t, svc.Close()) })
+	svc := serve(t, cfg)
 	base := "http://" + svc.HTTPAddr() + "/"
 
 	const adminControls = `#nav-new:not([hidden]), #add-camera, #camera-admin, #edit-camera, #edit-zones, #remove-camera`

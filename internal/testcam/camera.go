@@ -63,6 +63,7 @@ type Camera struct {
 	first     media.AccessUnit
 	closeOnce sync.Once
 	sent      atomic.Uint64
+	epoch     atomic.Int64 // unix nanoseconds at which the first access unit's PTS was due
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -143,6 +144,16 @@ func (c *Camera) Sent() uint64 { return c.sent.Load() }
 // Dropped is the number of RTP packets dropped because a reader's write queue was full.
 func (c *Camera) Dropped() uint64 { return c.server.Dropped() }
 
+// Epoch is the wall-clock time the first access unit was sent at, once a reader plays (the zero time
+// before): an access unit with presentation time p is sent at Epoch() + p - the first's (real-time
+// pace), which is what a glass-to-glass measure compares a displayed picture with.
+func (c *Camera) Epoch() time.Time {
+	if ns := c.epoch.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
+}
+
 // run sends the source's access units, paced on their presentation times, until the source ends or
 // the camera closes.
 func (c *Camera) run() {
@@ -158,6 +169,7 @@ func (c *Camera) run() {
 		maxPTS  = c.first.PTS
 		timer   = time.NewTimer(0)
 	)
+	c.epoch.Store(start.UnixNano())
 	defer timer.Stop()
 	au := c.first
 	for {
