@@ -155,6 +155,7 @@ func TestLiveLatencyInBrowser(t *testing.T) {
 		time.Sleep(window) // a fixed measuring window, not a wait for a condition
 		return (processCPU(t) - c0).Seconds() / time.Since(w0).Seconds()
 	}
+	require.Equal(t, 1, svc.LiveViewers("stamp"))
 	one := measure()
 	for range 4 {
 		tab, cancelTab := chromedp.NewContext(ctx)
@@ -162,6 +163,7 @@ func TestLiveLatencyInBrowser(t *testing.T) {
 		do(t, tab, chromedp.Navigate(base+"#/cameras/stamp"), visible("#live-video"), poll(`(() => { const v = document.getElementById('live-video');
 			return !!v && v.readyState >= 2 && v.currentTime > 0.5; })()`))
 	}
+	require.Eventually(t, func() bool { return svc.LiveViewers("stamp") == 5 }, 10*time.Second, 50*time.Millisecond, "5 viewers")
 	five := measure()
 	t.Logf("service CPU: 1 viewer %.2f%% of a core, 5 viewers %.2f%%: %.2f%% of a core per added viewer",
 		100*one, 100*five, 100*(five-one)/4)

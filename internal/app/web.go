@@ -26,6 +26,14 @@ func (a *App) handler() http.Handler {
 	})
 }
 
+// LiveViewers is the number of the dashboard's live viewers of camera (0 without a live view here).
+func (a *App) LiveViewers(camera string) int {
+	if a.live == nil {
+		return 0
+	}
+	return a.live.Viewers(camera)
+}
+
 // newSessions builds the browser session store on the users: a login's token is checked as a bearer
 // token is, and the session keeps the user's name and role. With no credential configured, logins
 // are not needed (the API is open).
