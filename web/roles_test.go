@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"fmt"
+	"os"
 	"testing"
 	"time"
 
@@ -27,6 +28,7 @@ func TestRolesInBrowser(t *testing.T) {
 	cfg.Cameras = []config.Camera{{Name: "testcam0", URL: cam.URL()}}
 	svc := serve(t, cfg)
 	base := "http://" + svc.HTTPAddr() + "/"
+	shots := screenshots{on: os.Getenv("MVWATCH_SCREENSHOTS") == "1"}
 
 	const adminControls = `#nav-new:not([hidden]), #add-camera, #camera-admin, #edit-camera, #edit-zones, #remove-camera`
 	count := func(sel string) int {
@@ -45,8 +47,9 @@ func TestRolesInBrowser(t *testing.T) {
 	// The viewer: the fleet, the camera page with its live video and history, no admin control.
 	login("viewer-token")
 	require.Zero(t, count(adminControls), "admin controls in the viewer's fleet")
-	do(t, ctx, goTo("#/cameras/testcam0", "#camera-state dl"), visible("#camera-history li"))
+	do(t, ctx, goTo("#/cameras/testcam0", "#camera-state dl"), visible("#camera-history li"), visible("#live-video"), shots.take("camera-viewer"))
 	require.Zero(t, count(adminControls), "admin controls on the viewer's camera page")
+	require.NotContains(t, run(t, ctx, chromedp.Text(css("#main"))), "null")
 	for _, route := range []string{"#/cameras/new", "#/cameras/testcam0/edit", "#/cameras/testcam0/zones"} {
 		do(t, ctx, goTo(route, "#admin-only"))
 		require.Zero(t, count(`#camera-form, #zones-overlay`), route)

@@ -31,12 +31,12 @@ export function renderCamera(main, { name }) {
     });
   }, (e) => { liveMsg.textContent = `No live video: ${e.message}`; video.hidden = true; });
   const historyBox = h('ol', { class: 'history', id: 'camera-history' });
-  main.append(head,
-    isAdmin() ? h('div', { class: 'actions', id: 'camera-admin' },
+  const adminBox = isAdmin() ? [h('div', { class: 'actions', id: 'camera-admin' },
       h('a', { href: `#/cameras/${encodeURIComponent(name)}/edit`, id: 'edit-camera' }, 'Edit'),
       h('a', { href: `#/cameras/${encodeURIComponent(name)}/zones`, id: 'edit-zones' }, 'Zones and masks'),
       h('button', { type: 'button', class: 'ghost', id: 'remove-camera', onclick: () => { confirmBox.hidden = false; } }, 'Remove…'),
-      confirmBox) : null,
+      confirmBox)] : [];
+  main.append(head, ...adminBox,
     err,
     h('div', { class: 'grid2' }, stateBox, h('div', {}, liveBox, snap)),
     h('h2', {}, 'Recent events ', h('a', { href: `#/events?camera=${encodeURIComponent(name)}`, class: 'muted' }, '(all)')),
