@@ -273,6 +273,41 @@ func TestGOPBuffer(t *testing.T) {
 	require.Equal(t, 1, b.Len())
 }
 
+// TestGOPWindow: a window buffer keeps whole GOPs back to the last IDR at or before newest - window,
+// drops the oldest GOPs (not everything) to stay within its bound, and Since finds a clip's IDR.
+func TestGOPWindow(t *testing.T) {
+	s := time.Second
+	b := NewGOPWindow(1000, 3*s)
+	// GOPs of 1 s: IDR every 10 units of 100 ms, 10 bytes each.
+	for i := 0; i < 60; i++ {
+		require.True(t, b.Push(Unit{IDR: i%10 == 0, PTS: time.Duration(i) * 100 * time.Millisecond, Bytes: 10}))
+	}
+	// Newest IDR at 5 s: the buffer starts at the IDR at or before 2 s.
+	require.Equal(t, 2*s, b.Units()[0].PTS)
+	require.True(t, b.Units()[0].IDR)
+	require.Equal(t, 40, b.Len())
+	require.Equal(t, 400, b.Bytes())
+	require.Zero(t, b.Drops(), "GOPs older than the window are released, not dropped")
+	got := b.Since(3500 * time.Millisecond)
+	require.Equal(t, 3*s, got[0].PTS)
+	require.Equal(t, 2*s, b.Since(0)[0].PTS, "before the buffer: from its first IDR")
+
+	// Bigger units: the oldest GOPs go to make room, the newest stay.
+	for i := 60; i < 70; i++ {
+		require.True(t, b.Push(Unit{IDR: i%10 == 0, PTS: time.Duration(i) * 100 * time.Millisecond, Bytes: 80}))
+	}
+	require.LessOrEqual(t, b.Bytes(), 1000)
+	require.Equal(t, 6*s, b.Units()[len(b.Units())-10].PTS)
+	require.Positive(t, b.Drops())
+	require.Zero(t, b.Overflows())
+	require.True(t, b.Units()[0].IDR)
+
+	// One GOP over the bound empties it.
+	require.False(t, b.Push(Unit{PTS: 7 * s, Bytes: 2000}))
+	require.Equal(t, uint64(1), b.Overflows())
+	require.Zero(t, b.Len())
+}
+
 func TestCameraKeyframeCheckWakes(t *testing.T) {
 	s := measureScene{name: "day crf", codec: CodecH264, args: crfArgs}
 	aus := readAccessUnits(t, CodecH264, encode(t, s.codec, s.graph(), s.args...))

@@ -15,7 +15,8 @@
 //     then learns only from quiet pictures, never from motion; wake and sleep thresholds differ
 //     (hysteresis) and it stays awake for a hold after the last motion picture. I pictures are
 //     neutral by default.
-//   - GOPBuffer keeps the access units since the last IDR, bounded in bytes, and counts
+//   - GOPBuffer keeps the access units since the last IDR (or, NewGOPWindow, whole GOPs over a window:
+//     the event clips' pre-roll buffer in internal/clip), bounded in bytes, and counts
 //     overflows and the units they drop.
 //   - Camera combines the three for one camera: Push returns what to decode now; State is a
 //     snapshot (asleep/awake, wake-ups, units and bytes buffered, decoded/skipped, fallbacks by
