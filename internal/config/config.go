@@ -44,6 +44,8 @@ type Config struct {
 	PreGate PreGate `yaml:"pregate" json:"pregate"`
 	// Store holds the embedded event store settings.
 	Store Store `yaml:"store" json:"store"`
+	// Clips records each event's coded video (pre-roll to post-roll) as an MP4 file.
+	Clips Clips `yaml:"clips" json:"clips"`
 	// Decode bounds what each camera may make the decoder allocate and do (decode limits).
 	Decode Decode `yaml:"decode" json:"decode"`
 	// Webhooks lists alerting endpoints that receive events as JSON POSTs. It defaults to none.
@@ -100,6 +102,7 @@ func (c *Config) applyDefaults() {
 	c.Gate = c.Gate.WithDefaults(DefaultGate())
 	c.PreGate.applyDefaults()
 	c.Store.applyDefaults()
+	c.Clips.applyDefaults()
 	c.Decode.applyDefaults()
 	c.Captions.applyDefaults()
 	c.Thumbnails.applyDefaults()
@@ -140,6 +143,7 @@ func (c *Config) validate(p *problems) {
 	p.addAll("gate", c.Gate.problems())
 	c.PreGate.validate(p)
 	c.Store.validate(p)
+	c.Clips.validate(p)
 	c.Decode.validate(p)
 	c.Captions.validate(p)
 	c.Thumbnails.validate(p)
