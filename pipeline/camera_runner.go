@@ -13,6 +13,7 @@ import (
 	"github.com/mvwatch/mvwatch/demux"
 	"github.com/mvwatch/mvwatch/ingest"
 	"github.com/mvwatch/mvwatch/internal/bus"
+	"github.com/mvwatch/mvwatch/internal/clip"
 	"github.com/mvwatch/mvwatch/internal/config"
 	"github.com/mvwatch/mvwatch/internal/decodelimit"
 	"github.com/mvwatch/mvwatch/internal/media"
@@ -55,6 +56,8 @@ type cameraDeps struct {
 	eventGap time.Duration
 	// pregate is the pre-decode gate in front of each camera's decoder; nil for none.
 	pregate *source.PreGate
+	// clips records every event's video; nil for none.
+	clips *clip.Service
 }
 
 // cameraRunner runs one RTSP camera: its source (internal/source) pulls, reconnects and decodes, the
@@ -69,6 +72,7 @@ type cameraRunner struct {
 	src  *source.Source
 	proc *processor
 	jobs *queue.Queue[*clipJob]
+	rec  *clip.Recorder // nil without clips
 
 	// Owned by the delivery goroutine: the client counters already added to the metrics.
 	lostSeen, reconnectsSeen uint64
@@ -128,6 +132,10 @@ func newCamera(cfg config.Camera, deps *cameraDeps) (*cameraRunner, error) {
 	})
 	r.ev = &eventizer{camera: cfg.Name, thresholds: deps.thresholds, idle: deps.idleLabels,
 		publish: deps.publish, gap: deps.eventGap, zones: proc.scene.Zones()}
+	if deps.clips != nil {
+		r.rec = deps.clips.Recorder(cfg.Name)
+		r.ev.clips = r.rec
+	}
 	return r, nil
 }
 
@@ -138,6 +146,8 @@ func (r *cameraRunner) start(from *eventizer) {
 		from.thresholds = r.deps.thresholds
 		from.setZones(r.ev.zones)
 		from.resume()
+		// The old stream's clips ended with it (endClips); the new stream records the next ones.
+		from.clips = r.ev.clips
 		r.ev = from
 	}
 	r.setPhase(bus.PhaseStarting, "")
@@ -158,6 +168,14 @@ func (r *cameraRunner) start(from *eventizer) {
 func (r *cameraRunner) stop() {
 	r.halt()
 	r.ev.flush()
+	r.endClips()
+}
+
+// endClips finishes the camera's recordings with what they hold, once its source has stopped.
+func (r *cameraRunner) endClips() {
+	if r.rec != nil {
+		r.rec.Close()
+	}
 }
 
 // halt stops the camera like stop but keeps its open event unpublished, for a replacement runner to
@@ -216,6 +234,9 @@ func (r *cameraRunner) onClientState(st ingest.ClientState) {
 
 // onAccessUnit runs on the client's delivery goroutine, before the unit is decoded.
 func (r *cameraRunner) onAccessUnit(au media.AccessUnit) {
+	if r.rec != nil {
+		r.rec.Push(au)
+	}
 	if r.deps.onAccessUnit != nil {
 		r.deps.onAccessUnit(r.cfg.Name, au)
 	}

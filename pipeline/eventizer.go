@@ -81,6 +81,16 @@ type eventizer struct {
 	// resumed is set when a replacement runner took the eventizer over (Fleet.Replace): the new stream's
 	// PTS start afresh, so the next clip is placed by wall-clock time instead.
 	resumed bool
+	// clips, when set, records each event's video (internal/clip): begun when an event or candidate
+	// opens, ended when it is published, discarded when it never is.
+	clips clipRecorder
+}
+
+// clipRecorder is what the eventizer needs of a camera's clip recorder (clip.Recorder).
+type clipRecorder interface {
+	Begin(id string, startPTS time.Duration, start time.Time)
+	End(id string, endPTS time.Duration)
+	Discard(id string)
 }
 
 // openEvent is an event the eventizer is still building (its open event or candidate), with what the
@@ -92,6 +102,8 @@ type openEvent struct {
 	zoneMask uint64
 	// boxed is set when the keyframe shows a track's box.
 	boxed bool
+	// endPTS is the stream time of the event's last frame so far (its clip's end).
+	endPTS time.Duration
 }
 
 // setZones gives the eventizer a replaced camera's zones: the zones that its open event and candidate
@@ -150,6 +162,7 @@ func (e *eventizer) observe(job *clipJob, c Classification) {
 	case c.Label == e.open.Label && !isIdle && c.Score >= continueRatio*e.thresholds.MinScoreFor(c.Label):
 		e.extend(e.open, job, c)
 		e.openEnd = job.endPTS
+		e.discard(e.cand) // a blip inside the event
 		e.cand = nil
 	case !active:
 		// Idle or weak: the event stays open until the gap passes or a clip continues it.
@@ -157,6 +170,7 @@ func (e *eventizer) observe(job *clipJob, c Classification) {
 		e.extend(e.cand, job, c)
 		e.switchTo(job.endPTS)
 	default:
+		e.discard(e.cand)
 		e.cand, e.candEnd = e.newEvent(job, c), job.endPTS
 	}
 }
@@ -189,9 +203,19 @@ func (e *eventizer) newEvent(job *clipJob, c Classification) *openEvent {
 		End:       job.end,
 		ExitStage: c.ExitStage,
 		Tracks:    mergeTracks(nil, job.tracks),
-	}, zoneMask: job.zoneMask}
+	}, zoneMask: job.zoneMask, endPTS: job.endPTS}
 	keyframe(ev, job)
+	if e.clips != nil {
+		e.clips.Begin(ev.ID, job.startPTS, job.start)
+	}
 	return ev
+}
+
+// discard drops the clip of an event or candidate that will never be published.
+func (e *eventizer) discard(ev *openEvent) {
+	if ev != nil && e.clips != nil {
+		e.clips.Discard(ev.ID)
+	}
 }
 
 // keyframe attaches the job's picture to ev as its keyframe JPEG, with the job's tracks drawn.
@@ -210,6 +234,7 @@ func keyframe(ev *openEvent, job *clipJob) {
 // extend adds job's clip to ev.
 func (e *eventizer) extend(ev *openEvent, job *clipJob, c Classification) {
 	ev.Extend(job.end, c.Score)
+	ev.endPTS = job.endPTS
 	ev.zoneMask |= job.zoneMask
 	ev.Tracks = mergeTracks(ev.Tracks, job.tracks)
 	if !ev.boxed && len(job.tracks) > 0 {
@@ -238,12 +263,17 @@ func (e *eventizer) publishOpen() {
 	}
 	ev := e.open.Event
 	finishZones(&ev, e.open.zoneMask, e.zones)
+	open := e.open
 	e.open = nil
 	if e.published && ev.Label == e.last.Label && e.last.Score >= confidentScore && ev.Score < confidentScore &&
 		ev.Start.Sub(e.last.End) <= tailWindow {
 		e.last.End = ev.End // the tail of the last event: later tails count from its end
+		e.discard(open)
 		return
 	}
 	e.last, e.published = ev, true
+	if e.clips != nil {
+		e.clips.End(ev.ID, open.endPTS)
+	}
 	e.publish(ev)
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mvwatch/mvwatch/internal/bus"
+	"github.com/mvwatch/mvwatch/internal/clip"
 	"github.com/mvwatch/mvwatch/internal/config"
 	"github.com/mvwatch/mvwatch/internal/decodelimit"
 	"github.com/mvwatch/mvwatch/internal/event"
@@ -72,6 +73,9 @@ type FleetOptions struct {
 	// every camera's decoder, after the decode limits. It defaults to nil: every access unit is
 	// decoded.
 	PreGate *config.PreGate
+	// Clips, when set, records a clip of every model event (not zone events) from its pre-roll to its
+	// post-roll (internal/clip). A replaced camera's clips end at the replacement. It defaults to nil.
+	Clips *clip.Service
 }
 
 // NewFleet returns an empty fleet; Add starts cameras and Close stops them all.
@@ -119,6 +123,7 @@ func NewFleet(opts FleetOptions) (*Fleet, error) {
 		limits:       opts.Limits,
 		limitMetrics: opts.LimitMetrics,
 		eventGap:     opts.EventGap,
+		clips:        opts.Clips,
 	}
 	if opts.PreGate != nil {
 		deps.pregate = sourcePreGate(*opts.PreGate, opts.Metrics)
@@ -184,6 +189,7 @@ func (f *Fleet) put(cam config.Camera, replace bool) error {
 	if old := f.runners[cam.Name]; old != nil {
 		if next != nil {
 			old.halt()
+			old.endClips()
 			open = old.handOver()
 			next.takeHistory(old) // the reconnect history carries on under the new configuration
 		} else {
