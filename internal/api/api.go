@@ -10,6 +10,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -32,6 +33,16 @@ type EventReader interface {
 	Thumbnail(id string) ([]byte, error)
 }
 
+// ClipReader is what the API needs from the clip store (internal/clip's Store implements it; the
+// API links no FFmpeg, so it knows the store only by this interface).
+type ClipReader interface {
+	// Open returns the clip of event id and its file information; the error wraps
+	// event.ErrNotFound when there is none.
+	Open(id string) (*os.File, os.FileInfo, error)
+	// Has reports whether event id has a clip.
+	Has(id string) bool
+}
+
 // Options configures the HTTP API.
 type Options struct {
 	// Users verifies bearer tokens and roles: reads need a viewer, mutations an admin, /healthz and
@@ -50,6 +61,9 @@ type Options struct {
 	Cameras bus.Cameras
 	// Events reads stored events. Required.
 	Events EventReader
+	// Clips, when set, serves the events' MP4 clips (GET /api/v1/events/{id}/clip) and sets
+	// clip_ref on the events that have one. Nil: the route answers 404 for every event.
+	Clips ClipReader
 	// Hub feeds /api/v1/events/live. Required.
 	Hub *livehub.Hub
 	// Gatherer serves /metrics. It defaults to an empty registry.
@@ -137,6 +151,7 @@ func New(opts Options) *API {
 	a.handle("GET /api/v1/events/{id}", a.getEvent)
 	a.handle("GET /api/v1/events/{id}/keyframe", a.keyframe)
 	a.handle("GET /api/v1/events/{id}/thumbnail", a.thumbnail)
+	a.handle("GET /api/v1/events/{id}/clip", a.clip)
 	a.handle("POST /api/v1/config/reload", a.reloadConfig)
 	a.handle("GET "+SessionPath, a.session)
 	a.handle("POST "+SessionPath, a.session)

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -120,7 +121,41 @@ func (m *memCameras) State(name string) (bus.CameraState, error) {
 	return st, nil
 }
 
+// dirClips is a folder of <id>.mp4 files, the API's ClipReader in tests (internal/clip's Store links
+// FFmpeg, which the API test does not need).
+type dirClips struct{ dir string }
+
+func (d dirClips) path(id string) string { return filepath.Join(d.dir, id+".mp4") }
+
+func (d dirClips) Open(id string) (*os.File, os.FileInfo, error) {
+	f, err := os.Open(d.path(id))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil, fmt.Errorf("clip %s: %w", id, event.ErrNotFound)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		_ = f.Close()
+		return nil, nil, err
+	}
+	return f, fi, nil
+}
+
+func (d dirClips) Has(id string) bool {
+	_, err := os.Stat(d.path(id))
+	return err == nil
+}
+
+// putClip stores a fake clip for event id.
+func (f *apiFixture) putClip(t *testing.T, id string, data []byte) {
+	t.Helper()
+	require.NoError(t, os.WriteFile(f.clips.path(id), data, 0o600))
+}
+
 type apiFixture struct {
+	clips   dirClips
 	srv     *httptest.Server
 	api     *API
 	store   *store.Store
@@ -136,7 +171,7 @@ type apiFixture struct {
 
 func newAPIFixture(t *testing.T, token string) *apiFixture {
 	t.Helper()
-	f := &apiFixture{token: token, reg: prometheus.NewPedanticRegistry()}
+	f := &apiFixture{token: token, reg: prometheus.NewPedanticRegistry(), clips: dirClips{dir: t.TempDir()}}
 	var err error
 	f.metrics, err = NewMetrics(f.reg)
 	require.NoError(t, err)
@@ -149,7 +184,7 @@ func newAPIFixture(t *testing.T, token string) *apiFixture {
 	users, err := auth.New(nil, token) // token: an admin's (config api_token)
 	require.NoError(t, err)
 	f.api = New(Options{
-		Users: users, Cameras: f.cams, Events: f.store, Hub: f.hub, Gatherer: f.reg, Metrics: f.metrics,
+		Users: users, Cameras: f.cams, Events: f.store, Hub: f.hub, Gatherer: f.reg, Metrics: f.metrics, Clips: f.clips,
 		Ready: func() error { f.mu.Lock(); defer f.mu.Unlock(); return f.ready }, Heartbeat: 50 * time.Millisecond,
 		Session: session.New(session.Options{Token: token}),
 	})
@@ -362,6 +397,45 @@ func TestAPIEvents(t *testing.T) {
 	require.Equal(t, eventtest.JPEG, body)
 	code, _, _ = f.do(t, "GET", event.KeyframePath(evs[1].ID), "")
 	require.Equal(t, 404, code)
+}
+
+// TestAPIClip: an event's clip is served as video/mp4 with Range requests, the event carries its
+// clip_ref once it is stored, and an event without one answers 404 with a JSON error.
+func TestAPIClip(t *testing.T) {
+	f := newAPIFixture(t, "tok-abcdef")
+	ev := eventtest.New("door", "person", 0.91, eventtest.T0)
+	f.publish(t, ev)
+	code, _, body := f.do(t, "GET", "/api/v1/events/"+ev.ID+"/clip", "")
+	require.Equal(t, http.StatusNotFound, code)
+	var e struct{ Error string }
+	require.NoError(t, json.Unmarshal(body, &e))
+	require.Contains(t, e.Error, "no clip for event "+ev.ID)
+	_, _, body = f.do(t, "GET", "/api/v1/events/"+ev.ID, "")
+	require.NotContains(t, string(body), "clip_ref")
+
+	clip := bytes.Repeat([]byte("0123456789"), 1000)
+	f.putClip(t, ev.ID, clip)
+	code, hdr, body := f.do(t, "GET", "/api/v1/events/"+ev.ID+"/clip", "")
+	require.Equal(t, http.StatusOK, code)
+	require.Equal(t, "video/mp4", hdr.Get("Content-Type"))
+	require.Equal(t, "bytes", hdr.Get("Accept-Ranges"))
+	require.Equal(t, clip, body)
+	code, hdr, body = f.do(t, "GET", "/api/v1/events/"+ev.ID+"/clip", "", "Range", "bytes=10-19")
+	require.Equal(t, http.StatusPartialContent, code)
+	require.Equal(t, "bytes 10-19/10000", hdr.Get("Content-Range"))
+	require.Equal(t, "0123456789", string(body))
+	code, _, _ = f.do(t, "GET", "/api/v1/events/"+ev.ID+"/clip", "", "Authorization", "")
+	require.Equal(t, http.StatusUnauthorized, code, "the clip needs the same credential as the event")
+
+	var got event.Event
+	_, _, body = f.do(t, "GET", "/api/v1/events/"+ev.ID, "")
+	require.NoError(t, json.Unmarshal(body, &got))
+	require.Equal(t, event.ClipPath(ev.ID), got.ClipRef)
+	var page event.Page
+	_, _, body = f.do(t, "GET", "/api/v1/events?camera=door", "")
+	require.NoError(t, json.Unmarshal(body, &page))
+	require.Len(t, page.Events, 1)
+	require.Equal(t, event.ClipPath(ev.ID), page.Events[0].ClipRef)
 }
 
 func TestAPIErrorResponsesAreJSON(t *testing.T) {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -78,6 +79,9 @@ func (a *API) queryEvents(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
+	for i := range page.Events {
+		a.clipRef(&page.Events[i])
+	}
 	writeJSON(w, http.StatusOK, page)
 }
 
@@ -92,7 +96,42 @@ func (a *API) getEvent(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
+	a.clipRef(&ev)
 	writeJSON(w, http.StatusOK, ev)
+}
+
+// clipRef sets the event's clip_ref when its clip is stored.
+func (a *API) clipRef(ev *event.Event) {
+	if a.opts.Clips != nil && a.opts.Clips.Has(ev.ID) {
+		ev.ClipRef = event.ClipPath(ev.ID)
+	}
+}
+
+// clip serves the event's MP4 clip with Range support (http.ServeContent); 404 with a JSON error while
+// it is still being recorded (the post-roll, the remux) or when it has none.
+func (a *API) clip(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if !event.ValidID(id) {
+		writeError(w, http.StatusNotFound, "no event "+strconv.Quote(id))
+		return
+	}
+	if a.opts.Clips == nil {
+		writeError(w, http.StatusNotFound, "no clip for event "+id+": clips are not recorded here")
+		return
+	}
+	f, fi, err := a.opts.Clips.Open(id)
+	if errors.Is(err, event.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "no clip for event "+id+" (yet: it is stored a post-roll after the event ends)")
+		return
+	}
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	defer f.Close()
+	w.Header().Set("Content-Type", "video/mp4")
+	w.Header().Set("Cache-Control", "private, max-age=86400")
+	http.ServeContent(w, r, id+".mp4", fi.ModTime(), f)
 }
 
 func (a *API) keyframe(w http.ResponseWriter, r *http.Request) {

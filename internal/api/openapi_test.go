@@ -73,6 +73,7 @@ func TestOpenAPIValidatesRealTraffic(t *testing.T) {
 	f.publish(t, inZone)
 	_, err := f.store.SetThumbnail(context.Background(), ev.ID, eventtest.PNG(t, 32, 32))
 	require.NoError(t, err)
+	f.putClip(t, ev.ID, []byte("not really an mp4"))
 
 	type call struct {
 		method, path, body string
@@ -117,6 +118,9 @@ func TestOpenAPIValidatesRealTraffic(t *testing.T) {
 		{method: "GET", path: "/api/v1/events/" + ev.ID + "/thumbnail", want: 200},
 		{method: "GET", path: "/api/v1/events/" + ev.ID + "/thumbnail", want: 401, noAuth: true},
 		{method: "GET", path: "/api/v1/events/" + event.NewEventID(eventtest.T0) + "/thumbnail", want: 404},
+		{method: "GET", path: "/api/v1/events/" + ev.ID + "/clip", want: 200},
+		{method: "GET", path: "/api/v1/events/" + ev.ID + "/clip", want: 401, noAuth: true},
+		{method: "GET", path: "/api/v1/events/" + event.NewEventID(eventtest.T0) + "/clip", want: 404},
 		{method: "GET", path: "/api/v1/session", want: 200, noAuth: true},
 		{method: "POST", path: "/api/v1/session", body: `{"token":"wrong"}`, want: 401, noAuth: true},
 		{method: "POST", path: "/api/v1/session", body: `{"token":"tok-abcdef"}`, want: 200, noAuth: true},

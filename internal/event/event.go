@@ -68,6 +68,10 @@ type Event struct {
 	NoAlert bool `json:"no_alert,omitempty"`
 	// Tracks are the objects followed during the event, from the motion vectors.
 	Tracks []EventTrack `json:"tracks,omitempty"`
+	// ClipRef is the API path of the event's MP4 clip (issue 16), set by the API when the clip is
+	// stored; empty while it is still being recorded, or when there is none. It is not stored with
+	// the event.
+	ClipRef string `json:"clip_ref,omitempty"`
 	// Keyframe is the JPEG itself; stores keep it apart from the event (see AttachKeyframe).
 	Keyframe []byte `json:"-"`
 }
@@ -126,6 +130,9 @@ func KeyframePath(id string) string { return "/api/v1/events/" + id + "/keyframe
 
 // ThumbnailPath returns the API path that serves the thumbnail of event id.
 func ThumbnailPath(id string) string { return "/api/v1/events/" + id + "/thumbnail" }
+
+// ClipPath returns the API path that serves the clip of event id.
+func ClipPath(id string) string { return "/api/v1/events/" + id + "/clip" }
 
 // AttachKeyframe sets the event's keyframe JPEG and its KeyframeRef. Set ID first.
 func (e *Event) AttachKeyframe(jpeg []byte) {
