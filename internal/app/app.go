@@ -23,6 +23,7 @@ import (
 	"github.com/mvwatch/mvwatch/internal/api"
 	"github.com/mvwatch/mvwatch/internal/auth"
 	"github.com/mvwatch/mvwatch/internal/bus"
+	"github.com/mvwatch/mvwatch/internal/clip"
 	"github.com/mvwatch/mvwatch/internal/config"
 	"github.com/mvwatch/mvwatch/internal/decodelimit"
 	"github.com/mvwatch/mvwatch/internal/enrich"
@@ -101,6 +102,7 @@ type App struct {
 	fleet    *pipeline.Fleet
 	restream *restream.Server
 	live     *liveview.Hub // the dashboard's WebRTC live view; nil unless both roles run here
+	clips    *clip.Service // event clips; nil when off
 
 	// The event service.
 	metrics  *metrics
@@ -198,10 +200,14 @@ func New(opts Options) (_ *App, err error) {
 		if err != nil {
 			return nil, err
 		}
+		if err := a.newClips(); err != nil {
+			return nil, err
+		}
 		a.fleet, err = pipeline.NewFleet(pipeline.FleetOptions{
 			Bus: a.bus, Limits: decodelimit.FromConfig(cfg.Decode), LimitMetrics: limitMetrics, Classifier: opts.Classifier, Features: opts.Features, Gate: cfg.Gate,
 			Thresholds: cfg.Thresholds, IdleLabels: opts.IdleLabels, Metrics: a.wmetrics, Logger: a.log, EventGap: opts.EventGap,
 			PreGate:     &cfg.PreGate,
+			Clips:       a.clips,
 			DialContext: (&net.Dialer{Timeout: 10 * time.Second, Control: cfg.CameraPolicy.DialControl}).DialContext,
 			OnAccessUnit: func(camera string, au media.AccessUnit) {
 				_ = a.restream.WriteAccessUnit(camera, au) // a camera without viewers is no error worth a log line
@@ -243,6 +249,9 @@ func (a *App) Start() (err error) {
 	// The stages are closed last in shutdown order (after the writer, before the store).
 	a.closers = append(a.closers, func() error { return closeStages(a.captions, a.thumbs) })
 	a.warnOpen()
+	if err := a.startClips(); err != nil { // before the API (which serves them) and the cameras
+		return err
+	}
 	if a.role.events() {
 		if err := a.startEvents(); err != nil {
 			return err

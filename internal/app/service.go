@@ -112,6 +112,7 @@ func (a *App) startEvents() error {
 		CameraPolicy: a.cfg.CameraPolicy,
 		Cameras:      cams,
 		Events:       st,
+		Clips:        a.clipReader(),
 		Hub:          a.hub,
 		Gatherer:     a.opts.Registry,
 		Metrics:      a.apiM,

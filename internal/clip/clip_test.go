@@ -167,6 +167,26 @@ func TestRecorderDiscardAndWait(t *testing.T) {
 	require.ErrorIs(t, err, event.ErrNotFound)
 }
 
+// TestStalledStream: a closed event whose stream stops before the post-roll came is written with what
+// it has, a post-roll and a second later.
+func TestStalledStream(t *testing.T) {
+	svc, _ := newService(t, config.Clips{PostRoll: config.Duration(200 * time.Millisecond)})
+	rec := svc.Recorder("front")
+	defer rec.Close()
+	src := testStream(t)
+	id := event.NewEventID(time.Now())
+	for i := 0; i < 45; i++ {
+		au, err := src.Next()
+		require.NoError(t, err)
+		rec.Push(au)
+		if i == 35 {
+			rec.Begin(id, au.PTS, time.Now())
+		}
+	}
+	rec.End(id, 3*time.Second) // the post-roll would end at 3.2 s; the stream stopped at 3 s
+	require.Eventually(t, func() bool { return svc.Store().Has(id) }, 5*time.Second, 10*time.Millisecond)
+}
+
 // TestBurstStaysWithinBound: a burst of events on several cameras at once never makes the clip
 // folder hold more than clips.max_bytes of clips (the file being written aside), deletes the oldest
 // first, keeps the newest, and counts what it deleted.

@@ -44,10 +44,16 @@ type recording struct {
 	waitKey bool
 	// full is set once the duration or size bound stopped the recording.
 	full bool
-	// ended is set by End: the recording finishes once the stream reaches until.
-	ended bool
-	until time.Duration
+	// ended is set by End: the recording finishes once the stream reaches until, or (a stream that
+	// stalled or ended) once the post-roll and stallSlack have passed on the clock since endedAt.
+	ended   bool
+	until   time.Duration
+	endedAt time.Time
 }
+
+// stallSlack is how much longer than the post-roll a closed recording waits for access units of a
+// stream that stopped sending before it is finished with what it has.
+const stallSlack = time.Second
 
 func newRecorder(svc *Service, camera string) *Recorder {
 	return &Recorder{svc: svc, camera: camera,
@@ -139,7 +145,7 @@ func (r *Recorder) End(id string, endPTS time.Duration) {
 		if rec.id != id {
 			continue
 		}
-		rec.ended, rec.until = true, endPTS+r.svc.cfg.PostRoll.D()
+		rec.ended, rec.until, rec.endedAt = true, endPTS+r.svc.cfg.PostRoll.D(), time.Now()
 		if n := len(rec.units); rec.full || (n > 0 && rec.units[n-1].PTS >= rec.until) {
 			// The post-roll is already there (the event closed after the gap): cut what lies past it.
 			for n > 1 && rec.units[n-1].PTS > rec.until {
@@ -152,6 +158,23 @@ func (r *Recorder) End(id string, endPTS time.Duration) {
 		}
 		return
 	}
+}
+
+// expire finishes the closed recordings whose stream stopped before their post-roll came (see
+// stallSlack). The Service calls it periodically.
+func (r *Recorder) expire(now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	keep := r.recs[:0]
+	for _, rec := range r.recs {
+		if rec.ended && now.Sub(rec.endedAt) > r.svc.cfg.PostRoll.D()+stallSlack {
+			r.finish(rec)
+			continue
+		}
+		keep = append(keep, rec)
+	}
+	clear(r.recs[len(keep):])
+	r.recs = keep
 }
 
 // Discard forgets the recording of event id (an event that was never published).
@@ -177,6 +200,7 @@ func (r *Recorder) Close() {
 	r.finishAll()
 	r.buf.Reset()
 	r.closed = true
+	r.svc.forget(r)
 }
 
 // Buffered returns the buffer's units and bytes (for tests and state).

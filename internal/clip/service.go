@@ -42,10 +42,12 @@ type Service struct {
 	store   *Store
 	q       *queue.Queue[*job]
 
-	// writing counts the jobs submitted and not yet written, for Flush.
-	mu      sync.Mutex
-	pending int
-	idle    *sync.Cond
+	// pending counts the jobs submitted and not yet written, for Flush; recorders are the cameras'
+	// open recorders, for the stall check.
+	mu        sync.Mutex
+	pending   int
+	idle      *sync.Cond
+	recorders map[*Recorder]struct{}
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -68,6 +70,7 @@ func New(opts Options) (*Service, error) {
 	}
 	s := &Service{cfg: opts.Config.WithDefaults(), dir: opts.Dir, metrics: opts.Metrics, log: opts.Logger}
 	s.idle = sync.NewCond(&s.mu)
+	s.recorders = map[*Recorder]struct{}{}
 	s.q = queue.New[*job](writeQueue, queue.Options{Drops: opts.Metrics.QueueDrops, Depth: opts.Metrics.QueueDepth})
 	return s, nil
 }
@@ -97,8 +100,34 @@ func (s *Service) Start() error {
 // Store returns the clip store (nil before Start).
 func (s *Service) Store() *Store { return s.store }
 
-// Recorder returns a new recorder for camera.
-func (s *Service) Recorder(camera string) *Recorder { return newRecorder(s, camera) }
+// Recorder returns a new recorder for camera; Close it when the camera stops.
+func (s *Service) Recorder(camera string) *Recorder {
+	r := newRecorder(s, camera)
+	s.mu.Lock()
+	s.recorders[r] = struct{}{}
+	s.mu.Unlock()
+	return r
+}
+
+func (s *Service) forget(r *Recorder) {
+	s.mu.Lock()
+	delete(s.recorders, r)
+	s.mu.Unlock()
+}
+
+// expire finishes the recordings of streams that stopped before their post-roll came.
+func (s *Service) expire() {
+	s.mu.Lock()
+	rs := make([]*Recorder, 0, len(s.recorders))
+	for r := range s.recorders {
+		rs = append(rs, r)
+	}
+	s.mu.Unlock()
+	now := time.Now()
+	for _, r := range rs {
+		r.expire(now)
+	}
+}
 
 // submit queues a finished recording; a full queue drops it (counted).
 func (s *Service) submit(j *job) {
@@ -132,14 +161,19 @@ func (s *Service) Flush() {
 	s.mu.Unlock()
 }
 
-// run writes queued recordings and runs the age retention until Close.
+// run writes queued recordings, finishes stalled ones every second and runs the age retention, until
+// Close.
 func (s *Service) run(ctx context.Context) {
 	defer close(s.done)
-	tick := time.NewTicker(pruneInterval)
-	defer tick.Stop()
+	lastPrune, lastExpire := time.Now(), time.Now()
 	for {
-		select {
-		case <-ctx.Done():
+		wait, cancel := context.WithTimeout(ctx, time.Second)
+		j, err := s.q.Pop(wait)
+		cancel()
+		if err == nil {
+			s.write(j)
+		}
+		if ctx.Err() != nil {
 			for { // what the cameras finished while stopping
 				j, ok := s.q.TryPop()
 				if !ok {
@@ -147,16 +181,15 @@ func (s *Service) run(ctx context.Context) {
 				}
 				s.write(j)
 			}
-		case <-tick.C:
+		}
+		if time.Since(lastExpire) >= time.Second {
+			lastExpire = time.Now()
+			s.expire()
+		}
+		if time.Since(lastPrune) >= pruneInterval {
+			lastPrune = time.Now()
 			if _, err := s.store.Prune(); err != nil {
 				s.log.Error("clip retention failed", "err", err)
-			}
-		default:
-			wait, cancel := context.WithTimeout(ctx, pruneInterval)
-			j, err := s.q.Pop(wait)
-			cancel()
-			if err == nil {
-				s.write(j)
 			}
 		}
 	}
