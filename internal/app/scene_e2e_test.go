@@ -105,10 +105,17 @@ func TestServeScriptedScene(t *testing.T) {
 	require.NoError(t, json.Unmarshal(body, &page))
 	require.Equal(t, []string{"object_right", "pan"}, collapse(page.Events))
 
+	// Every event keeps its coded video: a clip from before its start to after its end (issue 16).
+	for _, ev := range page.Events {
+		p := requireEventClip(t, svc, ev)
+		require.Greater(t, p.Duration, ev.End.Sub(ev.Start).Seconds(), "the clip covers the event")
+	}
+
 	_, body = apiGet(t, svc, "/metrics", false)
 	for _, m := range []string{`mvwatch_events_total{camera="scene",label="object_right"}`, `mvwatch_events_total{camera="scene",label="pan"}`,
 		`mvwatch_gate_frames_total{camera="scene",decision="skip"}`, `mvwatch_inference_batch_size_count`,
-		`mvwatch_pregate_access_units_total{camera="scene",outcome="decoded"}`, `mvwatch_pregate_awake{camera="scene"}`} {
+		`mvwatch_pregate_access_units_total{camera="scene",outcome="decoded"}`, `mvwatch_pregate_awake{camera="scene"}`,
+		`mvwatch_clips_written_total`, `mvwatch_clips_stored_bytes`} {
 		require.Contains(t, string(body), m)
 	}
 	st, err := svc.Fleet().State("scene")
