@@ -293,8 +293,28 @@ func TestDashboardInBrowser(t *testing.T) {
 	cls.burst()
 	do(t, ctx, visible("#timeline li.new"), imageLoaded("#timeline li.new img.thumb"))
 	require.Equal(t, "object_left", run(t, ctx, chromedp.Text(css("#timeline li.new .label"))))
-	do(t, ctx, shots.take("events"), click("#timeline li.new a"), visible("#event-keyframe"), imageLoaded("#event-keyframe"),
-		shots.take("event"))
+	do(t, ctx, shots.take("events"), click("#timeline li.new a"), visible("#event-keyframe"), imageLoaded("#event-keyframe"))
+	// Its clip plays (stored a post-roll after the event; the page asks until it is): the video's
+	// time advances and a decoded frame is not blank; the track boxes' canvas lies over it.
+	evID := run(t, ctx, chromedp.Evaluate[string](`location.hash.split('/').pop()`))
+	do(t, ctx, visible("#event-clip"), poll(`(() => {
+			const v = document.getElementById('event-clip');
+			if (!v || v.readyState < 2 || v.currentTime < 1 || v.videoWidth === 0) return false;
+			const c = document.createElement('canvas'); c.width = 64; c.height = 36;
+			const g = c.getContext('2d'); g.drawImage(v, 0, 0, 64, 36);
+			const d = g.getImageData(0, 0, 64, 36).data;
+			let lo = 255, hi = 0;
+			for (let i = 0; i < d.length; i += 4) { const y = 0.3 * d[i] + 0.59 * d[i + 1] + 0.11 * d[i + 2]; lo = Math.min(lo, y); hi = Math.max(hi, y); }
+			return hi - lo > 40;
+		})()`), visible("#event-boxes"), imageLoaded("#event-keyframe"), shots.take("event"))
+	clip := run(t, ctx, chromedp.Evaluate[[]float64](`(() => { const v = document.getElementById('event-clip');
+		return [v.currentTime, v.duration, v.videoWidth, v.videoHeight]; })()`))
+	t.Logf("event clip in the browser: played to %.2f s of %.2f s, %gx%g", clip[0], clip[1], clip[2], clip[3])
+	require.Positive(t, clip[1])
+	require.Equal(t, []float64{448, 256}, clip[2:], "the clip has the camera's picture size")
+	var withClip event.Event
+	apiJSON(t, svc, "/api/v1/events/"+evID, &withClip)
+	require.Equal(t, event.ClipPath(evID), withClip.ClipRef)
 
 	// The camera page: state, reconnects and the latest keyframe.
 	// And its live video over WebRTC: time advances and a decoded frame is not blank.
