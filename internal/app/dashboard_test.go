@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mvwatch/mvwatch/internal/api"
+	"github.com/mvwatch/mvwatch/internal/clip"
 	"github.com/mvwatch/mvwatch/internal/livehub"
 	"github.com/mvwatch/mvwatch/internal/store"
 	"github.com/mvwatch/mvwatch/internal/webhook"
@@ -165,9 +166,11 @@ func everyCollector(t *testing.T) []prometheus.Collector {
 	require.NoError(t, err)
 	am, err := api.NewMetrics(reg)
 	require.NoError(t, err)
+	cm, err := clip.NewMetrics(reg)
+	require.NoError(t, err)
 	var out []prometheus.Collector
 	for _, cs := range [][]prometheus.Collector{wm.Collectors(), em.collectors(), sm.Collectors(), hm.Collectors(),
-		whm.Collectors(), am.Collectors()} {
+		whm.Collectors(), am.Collectors(), cm.Collectors()} {
 		out = append(out, cs...)
 	}
 	return out
