@@ -24,6 +24,7 @@ import (
 	"github.com/mvwatch/mvwatch/internal/config"
 	"github.com/mvwatch/mvwatch/internal/event"
 	"github.com/mvwatch/mvwatch/internal/testcam"
+	"github.com/mvwatch/mvwatch/internal/zone"
 	"github.com/mvwatch/mvwatch/mvextract"
 	"github.com/mvwatch/mvwatch/pipeline"
 )
@@ -315,6 +316,31 @@ func TestDashboardInBrowser(t *testing.T) {
 	var withClip event.Event
 	apiJSON(t, svc, "/api/v1/events/"+evID, &withClip)
 	require.Equal(t, event.ClipPath(evID), withClip.ClipRef)
+	// An event with a tracked object: its box is drawn over the playing clip (yellow on the canvas).
+	tracked := withClip
+	tracked.ID, tracked.ClipRef = event.NewEventID(withClip.Start.Add(time.Millisecond)), ""
+	tracked.Tracks = []event.EventTrack{{ID: 7, Box: zone.Box{X0: 0.3, Y0: 0.3, X1: 0.6, Y1: 0.7}, Direction: "right", Speed: 0.2, Seconds: 1.5}}
+	require.NoError(t, svc.Store().Publish(context.Background(), tracked))
+	f, _, err := svc.Clips().Store().Open(evID)
+	require.NoError(t, err)
+	_, err = svc.Clips().Store().Put(tracked.ID, func(path string) error {
+		data, err := io.ReadAll(f)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(path, data, 0o600)
+	})
+	require.NoError(t, f.Close())
+	require.NoError(t, err)
+	do(t, ctx, goTo("#/events/"+tracked.ID, "#event-clip"), poll(`(() => {
+			const v = document.getElementById('event-clip'), c = document.getElementById('event-boxes');
+			if (!v || v.currentTime < 0.5 || !c.width) return false;
+			const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+			let yellow = 0;
+			for (let i = 0; i < d.length; i += 4) if (d[i] > 200 && d[i + 1] > 180 && d[i + 2] < 80 && d[i + 3] > 200) yellow++;
+			return yellow > 100;
+		})()`), shots.take("event-tracked"))
+	require.Contains(t, run(t, ctx, chromedp.Text(css("#event-media"))), "Track boxes (1")
 
 	// The camera page: state, reconnects and the latest keyframe.
 	// And its live video over WebRTC: time advances and a decoded frame is not blank.
