@@ -318,3 +318,25 @@ func TestStoreRetention(t *testing.T) {
 	_, err = os.Stat(filepath.Join(dir, ".tmp-crashed.mp4"))
 	require.ErrorIs(t, err, os.ErrNotExist)
 }
+
+// TestMetricsStartAtZero: every failure reason and deletion reason exists from the start.
+func TestMetricsStartAtZero(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	m, err := NewMetrics(reg)
+	require.NoError(t, err)
+	require.NoError(t, testutil.CollectAndCompare(m.Failed, strings.NewReader(`# HELP mvwatch_clips_failed_total Event recordings that became no clip, by reason.
+# TYPE mvwatch_clips_failed_total counter
+mvwatch_clips_failed_total{reason="mux"} 0
+mvwatch_clips_failed_total{reason="no_keyframe"} 0
+mvwatch_clips_failed_total{reason="queue_full"} 0
+mvwatch_clips_failed_total{reason="store"} 0
+mvwatch_clips_failed_total{reason="too_large"} 0
+mvwatch_clips_failed_total{reason="too_many"} 0
+`)))
+	require.Equal(t, 2, testutil.CollectAndCount(m.Deleted))
+	problems, err := testutil.GatherAndLint(reg)
+	require.NoError(t, err)
+	require.Empty(t, problems)
+	_, err = NewMetrics(reg)
+	require.Error(t, err, "registered twice")
+}

@@ -7,8 +7,8 @@
 // through a bounded queue (drop and count) to the Service's one writer goroutine, which remuxes it to
 // MP4 without re-encoding (demux.WriteMP4: the only cgo, in demux) into the Store: a folder of
 // <event id>.mp4 files written atomically (temporary file, fsync, rename), with retention by age and
-// total size like the event store's; a burst of events deletes the oldest clips first, so the folder
-// never holds more than its bound.
+// total size like the event store's; a burst of events deletes the oldest clips first, so the stored
+// clips never exceed their bound (the one being written waits beside them as a temporary file).
 //
 // Each clip carries its time base in its tags: "comment" is the wall-clock time of its first
 // picture (RFC 3339, nanoseconds), "title" the event id, so a clip's time 0 maps to the event's
