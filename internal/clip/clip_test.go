@@ -22,6 +22,7 @@ import (
 	"github.com/mvwatch/mvwatch/ingest"
 	"github.com/mvwatch/mvwatch/internal/config"
 	"github.com/mvwatch/mvwatch/internal/event"
+	"github.com/mvwatch/mvwatch/internal/media"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -339,4 +340,45 @@ mvwatch_clips_failed_total{reason="too_many"} 0
 	require.Empty(t, problems)
 	_, err = NewMetrics(reg)
 	require.Error(t, err, "registered twice")
+}
+
+// BenchmarkPush is the per-access-unit cost of the pre-roll buffer on the delivery goroutine (no
+// event open: a camera's usual state).
+func BenchmarkPush(b *testing.B) {
+	m, err := NewMetrics(prometheus.NewRegistry())
+	require.NoError(b, err)
+	svc, err := New(Options{Config: config.Clips{}, Dir: b.TempDir(), Metrics: m, Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(b, err)
+	src, err := ingest.OpenAnnexB(filepath.Join("..", "testcam", "clip", "testcam.264"), ingest.AnnexBOptions{Loop: true, FrameRate: 15})
+	require.NoError(b, err)
+	rec := svc.Recorder("front")
+	b.ReportAllocs()
+	for b.Loop() {
+		au, _ := src.Next()
+		rec.Push(au)
+	}
+}
+
+// BenchmarkWriteClip is the writer's cost for one 10 s clip of the test camera (640x360, 15 fps):
+// remux to MP4, fsync, rename.
+func BenchmarkWriteClip(b *testing.B) {
+	m, err := NewMetrics(prometheus.NewRegistry())
+	require.NoError(b, err)
+	svc, err := New(Options{Config: config.Clips{}, Dir: b.TempDir(), Metrics: m, Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(b, err)
+	require.NoError(b, svc.Start())
+	defer svc.Close()
+	src, err := ingest.OpenAnnexB(filepath.Join("..", "testcam", "clip", "testcam.264"), ingest.AnnexBOptions{Loop: true, FrameRate: 15})
+	require.NoError(b, err)
+	var aus []media.AccessUnit
+	for len(aus) < 150 {
+		au, _ := src.Next()
+		aus = append(aus, au)
+	}
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		svc.write(&job{id: event.NewEventID(time.Unix(int64(i), 0)), camera: "front", aus: aus, first: time.Now()})
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(svc.Store().Bytes())/float64(svc.Store().Len()), "bytes/clip")
 }
