@@ -198,10 +198,9 @@ func TestBurstStaysWithinBound(t *testing.T) {
 	dir := svc.Store().Dir()
 	var over atomic.Int64
 	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
+	watched := make(chan struct{})
 	go func() { // watch the folder throughout the burst
-		defer wg.Done()
+		defer close(watched)
 		for {
 			select {
 			case <-stop:
@@ -222,6 +221,7 @@ func TestBurstStaysWithinBound(t *testing.T) {
 		}
 	}()
 	var ids []string
+	var wg sync.WaitGroup // the cameras
 	base := time.Now().Add(-time.Hour)
 	for c := 0; c < 4; c++ {
 		wg.Add(1)
@@ -254,14 +254,11 @@ func TestBurstStaysWithinBound(t *testing.T) {
 			rec.Close()
 		}()
 	}
-	time.Sleep(10 * time.Millisecond)
-	// Wait for the cameras, then the writer.
-	for svc.q.Len() > 0 || testutil.ToFloat64(m.Written)+failed(m) < 1 {
-		time.Sleep(time.Millisecond)
-	}
-	close(stop)
+	// Wait for the cameras, then the writer, then stop watching.
 	wg.Wait()
 	svc.Flush()
+	close(stop)
+	<-watched
 	written := testutil.ToFloat64(m.Written)
 	require.Positive(t, written)
 	require.Zero(t, over.Load(), "the clip folder held %d bytes, more than its bound %d", over.Load(), bound)
@@ -277,14 +274,6 @@ func TestBurstStaysWithinBound(t *testing.T) {
 	require.False(t, svc.Store().Has(ids[0]), "the oldest went first")
 	t.Logf("burst: %d events, %.0f written, %.0f deleted for room, %.0f dropped (queue full), %d clips = %d bytes on disk (bound %d)",
 		len(ids), written, deleted, testutil.ToFloat64(m.Failed.WithLabelValues(FailQueueFull)), svc.Store().Len(), disk, bound)
-}
-
-func failed(m *Metrics) float64 {
-	n := 0.0
-	for _, r := range failReasons {
-		n += testutil.ToFloat64(m.Failed.WithLabelValues(r))
-	}
-	return n
 }
 
 // TestStoreRetention: clips of events older than MaxAge go at Prune, and at reopening; temporary
