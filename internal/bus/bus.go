@@ -75,7 +75,8 @@ func AssignsCameras(b Bus) bool {
 // CameraSeeder is implemented by a camera surface backed by a shared camera set (NATS key-value):
 // the event service seeds it with the configured cameras at start.
 type CameraSeeder interface {
-	// SeedCameras adds each of cams that the set does not hold yet; cameras already in the set
-	// (added or changed through the API, from another node) are kept as they are.
+	// SeedCameras adds each of cams that the set does not hold, and writes each that it holds with
+	// another config (cams are the file's cameras with this node's API changes applied, the
+	// desired set); cameras in the set that cams does not name are kept.
 	SeedCameras(ctx context.Context, cams []config.Camera) error
 }

@@ -40,7 +40,7 @@ type BusConfig struct {
 	LeaseTTL time.Duration
 	// KeepOnNATSLoss keeps a worker's cameras running while NATS is away (AssignerConfig).
 	KeepOnNATSLoss bool
-	// StateInterval is how often a worker writes its cameras' states. It defaults to 2 s.
+	// StateInterval is how often a worker writes its cameras' states. It defaults to 1 s.
 	StateInterval time.Duration
 	// AckWait is how long an event delivered to the event service may stay unacknowledged before
 	// it is delivered again (a node that died holding it). It defaults to 10 s.
@@ -111,7 +111,7 @@ func OpenBus(ctx context.Context, c *Conn, m *Metrics, cfg BusConfig) (_ *Bus, e
 		cfg.Logger = slog.Default()
 	}
 	if cfg.StateInterval <= 0 {
-		cfg.StateInterval = 2 * time.Second
+		cfg.StateInterval = time.Second
 	}
 	if cfg.AckWait <= 0 {
 		cfg.AckWait = 10 * time.Second
@@ -614,7 +614,8 @@ func (c natsCameras) State(name string) (bus.CameraState, error) {
 	return st, nil
 }
 
-// SeedCameras implements bus.CameraSeeder: each camera not in the set yet is added.
+// SeedCameras implements bus.CameraSeeder: each camera not in the set, or in it with another
+// config, is written.
 func (c natsCameras) SeedCameras(ctx context.Context, cams []config.Camera) error {
 	var errs []error
 	for _, cam := range cams {
@@ -623,10 +624,10 @@ func (c natsCameras) SeedCameras(ctx context.Context, cams []config.Camera) erro
 			errs = append(errs, err)
 			continue
 		}
-		if _, err := c.b.cams.Update(ctx, cam.Name, data, 0); err != nil {
-			if errors.Is(err, jetstream.ErrKeyExists) {
-				continue
-			}
+		if have, err := c.Get(cam.Name); err == nil && sameCamera(have, cam) {
+			continue
+		}
+		if _, err := c.b.cams.Put(ctx, cam.Name, data); err != nil {
 			errs = append(errs, err)
 			continue
 		}

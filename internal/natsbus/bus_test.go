@@ -202,11 +202,14 @@ func TestBusCamerasLeasedAcrossNodes(t *testing.T) {
 	require.ErrorIs(t, cams.Remove(ctx, "cam1"), bus.ErrCameraNotFound)
 	require.Eventually(t, func() bool { return len(f2.names()) == 3 }, 10*time.Second, 50*time.Millisecond)
 
-	// Seeding keeps what the set has and adds what it lacks.
+	// Seeding writes what differs and adds what the set lacks; the others stay.
 	seeder := cams.(bus.CameraSeeder)
 	require.NoError(t, seeder.SeedCameras(ctx, []config.Camera{{Name: "cam0", URL: "rtsp://127.0.0.1:8554/z"}, {Name: "cam9", URL: "rtsp://127.0.0.1:8554/z"}}))
 	c0, err := cams.Get("cam0")
 	require.NoError(t, err)
-	require.Equal(t, "rtsp://127.0.0.1:8554/y", c0.URL)
+	require.Equal(t, "rtsp://127.0.0.1:8554/z", c0.URL)
+	require.Eventually(t, func() bool { c, err := f2.Get("cam0"); return err == nil && c.URL == "rtsp://127.0.0.1:8554/z" },
+		10*time.Second, 50*time.Millisecond)
 	require.Eventually(t, func() bool { return len(f2.names()) == 4 }, 10*time.Second, 50*time.Millisecond)
+	require.Len(t, cams.List(), 4, "cam2, cam3 kept")
 }
