@@ -277,9 +277,11 @@ func poll(t *testing.T, d time.Duration, what string, f func() bool) {
 type topology struct {
 	// events, w1, w2 are each node's extra serve arguments (NATS flags).
 	events, w1, w2 []string
-	// restartEvents restarts what the events node's kill took down besides the node (nothing:
-	// the embedded server is the node's own).
-	extra func()
+	// config is added to every node's config file (e.g. nats.replicas).
+	config string
+	// together starts the workers with the events node (a cluster of embedded servers needs a
+	// majority up before any of them serves JetStream), not after its API is up.
+	together bool
 }
 
 // fleetRun is the whole fleet scenario on a topology.
@@ -296,26 +298,36 @@ func fleetRun(t *testing.T, bin string, top topology) {
 	}
 	dir := t.TempDir()
 	base := "captions: {enabled: false}\nthumbnails: {enabled: false}\nlisten: {rtsp_udp: \"off\"}\n"
+	base += top.config
 	evCfg := filepath.Join(dir, "events.yaml")
 	require.NoError(t, os.WriteFile(evCfg, []byte(base+"cameras:\n"+camYAML.String()), 0o600))
 	wCfg := filepath.Join(dir, "worker.yaml")
 	require.NoError(t, os.WriteFile(wCfg, []byte(base), 0o600))
+	for _, n := range []string{"events", "w1", "w2"} { // each node's data directory (store, NATS)
+		require.NoError(t, os.Mkdir(filepath.Join(dir, n), 0o700))
+	}
 	model := filepath.Join("..", "..", "models", "mfcd")
 	common := []string{"-http", "127.0.0.1:0", "-rtsp", "127.0.0.1:0", "-model", model}
 
 	events := newNode(t, "events", bin, append(append([]string{"serve", "--role", "events", "-config", evCfg,
-		"-store", filepath.Join(dir, "events.db")}, common...), top.events...), nil)
+		"-store", filepath.Join(dir, "events", "events.db")}, common...), top.events...), nil)
 	w1 := newNode(t, "w1", bin, append(append([]string{"serve", "--role", "worker", "-config", wCfg, "-node", "w1",
-		"-store", filepath.Join(dir, "w1.db")}, common...), top.w1...), nil)
+		"-store", filepath.Join(dir, "w1", "w1.db")}, common...), top.w1...), nil)
 	w2 := newNode(t, "w2", bin, append(append([]string{"serve", "--role", "worker", "-config", wCfg, "-node", "w2",
-		"-store", filepath.Join(dir, "w2.db")}, common...), top.w2...), nil)
+		"-store", filepath.Join(dir, "w2", "w2.db")}, common...), top.w2...), nil)
 	begin := time.Now()
 	events.start()
+	if top.together {
+		w1.start()
+		w2.start()
+	}
 	// A worker refuses to start without NATS (a clear error, no silent wait): start them once the
-	// events node (its embedded server, or the cluster) is up.
-	poll(t, 60*time.Second, "the events node's API", func() bool { return events.apiAddr() != "" })
-	w1.start()
-	w2.start()
+	// events node (its embedded server) is up.
+	poll(t, 90*time.Second, "the events node's API", func() bool { return events.apiAddr() != "" })
+	if !top.together {
+		w1.start()
+		w2.start()
+	}
 	var nodes map[string]string
 	poll(t, 60*time.Second, "4 cameras running, 2 on each worker", func() bool {
 		var err error
@@ -379,9 +391,6 @@ func fleetRun(t *testing.T, bin string, top topology) {
 
 	// kill -9 the events node (and its embedded server) and start it again.
 	events.kill9()
-	if top.extra != nil {
-		top.extra()
-	}
 	time.Sleep(2 * time.Second) // the worker buffers meanwhile
 	events.start()
 	poll(t, 60*time.Second, "the events node's API again", func() bool { return events.apiAddr() != "" })
@@ -437,6 +446,77 @@ func TestFleetEmbeddedServer(t *testing.T) {
 	url := "nats://" + addr
 	fleetRun(t, bin, topology{
 		events: []string{"-nats-listen", addr, "-node", "events"},
+		w1:     []string{"-nats-url", url},
+		w2:     []string{"-nats-url", url},
+	})
+}
+
+// long skips a fleet variant unless MVWATCH_LONG=1 (each takes 30 to 60 s of three processes).
+func long(t *testing.T) {
+	if os.Getenv("MVWATCH_LONG") != "1" {
+		t.Skip("MVWATCH_LONG=1 runs this fleet variant")
+	}
+}
+
+// TestFleetClusterOfThreeEmbeddedServers: each node runs an embedded server, the three clustered
+// with routes, streams and buckets with 3 replicas; each node connects in-process to its own. The
+// worker's kill -9 takes one server down (two keep the majority); the events node's takes a second
+// one (no majority: the last worker buffers its events until the events node is back).
+func TestFleetClusterOfThreeEmbeddedServers(t *testing.T) {
+	long(t)
+	bin := buildMvwatch(t)
+	client := []string{freePort(t), freePort(t), freePort(t)}
+	route := []string{freePort(t), freePort(t), freePort(t)}
+	args := func(i int) []string {
+		var others []string
+		for j, r := range route {
+			if j != i {
+				others = append(others, "nats-route://"+r)
+			}
+		}
+		return []string{"-nats-listen", client[i], "-nats-cluster-listen", route[i], "-nats-cluster", strings.Join(others, ",")}
+	}
+	fleetRun(t, bin, topology{
+		events:   append(args(0), "-node", "events"),
+		w1:       args(1),
+		w2:       args(2),
+		config:   "nats: {replicas: 3}\n",
+		together: true,
+	})
+}
+
+// TestFleetStandaloneNATSServer: the three nodes connect to a real standalone nats-server built
+// from the module (JetStream on, its own store); no node runs a server.
+func TestFleetStandaloneNATSServer(t *testing.T) {
+	long(t)
+	bin := buildMvwatch(t)
+	srvBin := filepath.Join(t.TempDir(), "nats-server")
+	cmd := exec.Command("go", "build", "-o", srvBin, "github.com/nats-io/nats-server/v2")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "go build nats-server: %s", out)
+	addr := freePort(t)
+	host, port, err := net.SplitHostPort(addr)
+	require.NoError(t, err)
+	srv := exec.Command(srvBin, "-js", "-sd", t.TempDir(), "-a", host, "-p", port)
+	logf, err := os.Create(filepath.Join(t.TempDir(), "nats-server.log"))
+	require.NoError(t, err)
+	defer logf.Close()
+	srv.Stdout, srv.Stderr = logf, logf
+	require.NoError(t, srv.Start())
+	t.Cleanup(func() {
+		_ = srv.Process.Kill()
+		_ = srv.Wait()
+	})
+	poll(t, 20*time.Second, "nats-server listening", func() bool {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+	url := "nats://" + addr
+	fleetRun(t, bin, topology{
+		events: []string{"-nats-url", url, "-node", "events"},
 		w1:     []string{"-nats-url", url},
 		w2:     []string{"-nats-url", url},
 	})
