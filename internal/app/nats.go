@@ -65,7 +65,7 @@ func openNATS(ctx context.Context, cfg *config.Config, role Role, reg prometheus
 		return nil, err
 	}
 	if nc.Listen != "" {
-		sc := natsbus.ServerConfig{DataDir: nc.StoreDir, Name: node, Listen: nc.Listen, ClusterName: nc.ClusterName,
+		sc := natsbus.ServerConfig{DataDir: cfg.NATSStoreDir(), Name: node, Listen: nc.Listen, ClusterName: nc.ClusterName,
 			ClusterListen: nc.ClusterListen, Routes: nc.Routes, User: nc.User, Password: nc.Password, Token: nc.Token,
 			SyncAlways: nc.SyncAlways, Logger: log}
 		if nc.NKeySeed != "" {
@@ -79,7 +79,7 @@ func openNATS(ctx context.Context, cfg *config.Config, role Role, reg prometheus
 			}
 			sc.NKeys = []string{pub}
 		}
-		if err := os.MkdirAll(nc.StoreDir, 0o700); err != nil {
+		if err := os.MkdirAll(cfg.NATSStoreDir(), 0o700); err != nil {
 			return nil, fmt.Errorf("nats store: %w", err)
 		}
 		if n.server, err = natsbus.StartServer(sc); err != nil {
@@ -94,7 +94,7 @@ func openNATS(ctx context.Context, cfg *config.Config, role Role, reg prometheus
 		if err != nil {
 			return nil, err
 		}
-		log.Info("embedded NATS server ready", "clients", n.server.ClientURL(), "routes", n.server.ClusterURL(), "store", nc.StoreDir)
+		log.Info("embedded NATS server ready", "clients", n.server.ClientURL(), "routes", n.server.ClusterURL(), "store", cfg.NATSStoreDir())
 	}
 	cc := natsbus.ConnConfig{URL: nc.URL, User: nc.User, Password: nc.Password, Token: nc.Token, NKeySeed: nc.NKeySeed,
 		Name: fmt.Sprintf("mvwatch %s %s", role, node), Logger: log}

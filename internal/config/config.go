@@ -91,7 +91,6 @@ func Default() *Config {
 	c := &Config{}
 	c.applyDefaults()
 	c.Listen.applyDefaults(c.AuthConfigured())
-	c.NATS.applyDefaults(c.Store.Path)
 	return c
 }
 
@@ -111,6 +110,7 @@ func (c *Config) applyDefaults() {
 		c.Users[i].applyDefaults()
 	}
 	c.MQTT.applyDefaults()
+	c.NATS.applyDefaults()
 	c.Log.applyDefaults()
 	for i := range c.Webhooks {
 		c.Webhooks[i].applyDefaults(i)

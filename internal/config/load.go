@@ -66,7 +66,6 @@ func Parse(name string, data []byte, opts Options) (*Config, error) {
 	}
 	applyFlags(p, cfg, opts.Flags)
 	cfg.Listen.applyDefaults(cfg.AuthConfigured())
-	cfg.NATS.applyDefaults(cfg.Store.Path) // after the flags: its store sits next to store.path
 	cfg.validate(p)
 	if err := p.err(); err != nil {
 		return nil, err

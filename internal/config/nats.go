@@ -35,8 +35,8 @@ type NATS struct {
 	ClusterListen string   `yaml:"cluster_listen" json:"cluster_listen,omitempty"`
 	Routes        []string `yaml:"routes" json:"routes,omitempty"`
 	ClusterName   string   `yaml:"cluster_name" json:"cluster_name,omitempty"`
-	// StoreDir is the embedded server's JetStream storage. It defaults to "nats" next to
-	// store.path (the data directory).
+	// StoreDir is the embedded server's JetStream storage. It defaults to empty: "nats" next to
+	// store.path, the data directory (Config.NATSStoreDir).
 	StoreDir string `yaml:"store_dir" json:"store_dir,omitempty"`
 	// SyncAlways makes the embedded server fsync every write before acknowledging it (see
 	// natsbus.ServerConfig.SyncAlways). It defaults to false.
@@ -65,10 +65,15 @@ const (
 // Enabled reports whether NATS is configured (a URL or an embedded server).
 func (n NATS) Enabled() bool { return n.URL != "" || n.Listen != "" }
 
-func (n *NATS) applyDefaults(storePath string) {
-	if n.StoreDir == "" {
-		n.StoreDir = filepath.Join(filepath.Dir(storePath), DefaultNATSStoreDir)
+// NATSStoreDir is nats.store_dir, or "nats" next to store.path when it is empty (the default).
+func (c *Config) NATSStoreDir() string {
+	if c.NATS.StoreDir != "" {
+		return c.NATS.StoreDir
 	}
+	return filepath.Join(filepath.Dir(c.Store.Path), DefaultNATSStoreDir)
+}
+
+func (n *NATS) applyDefaults() {
 	if n.Replicas == 0 {
 		n.Replicas = DefaultNATSReplicas
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"sort"
 	"sync"
 	"time"
@@ -45,7 +46,8 @@ type BusConfig struct {
 	// AckWait is how long an event delivered to the event service may stay unacknowledged before
 	// it is delivered again (a node that died holding it). It defaults to 10 s.
 	AckWait time.Duration
-	// Gate is the default motion gate, for validating cameras added through Cameras.
+	// Gate is the default motion gate, for validating cameras added through Cameras. It defaults
+	// to config.DefaultGate().
 	Gate config.Gate
 	// OnPublished, when set, is called with the id of each event the stream acknowledged.
 	OnPublished func(id string)
@@ -115,6 +117,9 @@ func OpenBus(ctx context.Context, c *Conn, m *Metrics, cfg BusConfig) (_ *Bus, e
 	}
 	if cfg.AckWait <= 0 {
 		cfg.AckWait = 10 * time.Second
+	}
+	if reflect.DeepEqual(cfg.Gate, config.Gate{}) {
+		cfg.Gate = config.DefaultGate()
 	}
 	if cfg.Worker && !validName(cfg.Node) {
 		return nil, fmt.Errorf("natsbus: node id %q is not 1..64 of [A-Za-z0-9_-]", cfg.Node)

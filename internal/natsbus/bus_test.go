@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 
 	"github.com/mvwatch/mvwatch/internal/bus"
@@ -212,4 +213,46 @@ func TestBusCamerasLeasedAcrossNodes(t *testing.T) {
 		10*time.Second, 50*time.Millisecond)
 	require.Eventually(t, func() bool { return len(f2.names()) == 4 }, 10*time.Second, 50*time.Millisecond)
 	require.Len(t, cams.List(), 4, "cam2, cam3 kept")
+}
+
+// TestBusWorkerKeepsCamerasThroughOutage: a worker whose server goes away keeps running its cameras
+// (KeepOnNATSLoss) and buffers events up to its bound, dropping (and counting) beyond it; when the
+// server is back (same store and port) the buffered events reach the event service.
+func TestBusWorkerKeepsCamerasThroughOutage(t *testing.T) {
+	dir, addr := t.TempDir(), freeAddr(t)
+	s := startServer(t, ServerConfig{DataDir: dir, Listen: addr})
+	m, err := NewMetrics(nil)
+	require.NoError(t, err)
+	c := connect(t, ConnConfig{URL: s.ClientURL(), ReconnectWait: 50 * time.Millisecond}, m)
+	w, err := OpenBus(ctxT(t, 10*time.Second), c, m, BusConfig{Node: "w1", Worker: true, KeepOnNATSLoss: true,
+		LeaseTTL: 1500 * time.Millisecond, StateInterval: 100 * time.Millisecond, Logger: discardLog(),
+		Publisher: PublisherConfig{Buffer: 5, AckTimeout: 300 * time.Millisecond}})
+	require.NoError(t, err)
+	defer w.Close()
+	f := newFakeFleet()
+	w.ServeCameras(f)
+	require.NoError(t, w.Cameras().Add(ctxT(t, 5*time.Second), config.Camera{Name: "door", URL: "rtsp://127.0.0.1:8554/x"}))
+	require.Eventually(t, func() bool { return len(f.names()) == 1 }, 10*time.Second, 50*time.Millisecond)
+
+	s.Shutdown()
+	time.Sleep(2 * time.Second) // past the lease TTL
+	require.Equal(t, []string{"door"}, f.names(), "cameras kept while NATS is away")
+	accepted := 0
+	for i := range 8 {
+		if w.PublishEvent(testEvent("door", i)) {
+			accepted++
+		}
+	}
+	require.LessOrEqual(t, accepted, 6, "bounded: the buffer and at most one batch in flight")
+	require.Positive(t, testutil.ToFloat64(m.dropped.WithLabelValues(DropFull)))
+
+	s2 := startServer(t, ServerConfig{DataDir: dir, Listen: addr})
+	e := openBus(t, s2, BusConfig{Events: true})
+	ctx := ctxT(t, 30*time.Second)
+	for range accepted {
+		d, err := e.NextDelivery(ctx)
+		require.NoError(t, err)
+		d.Done(nil)
+	}
+	require.Equal(t, []string{"door"}, f.names())
 }
