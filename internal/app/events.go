@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -62,7 +63,15 @@ func (m *metrics) forgetCamera(camera string) {
 // a bus.AckBus (NATS) each event is acknowledged once stored.
 func (a *App) writeEvents(ctx context.Context) {
 	if ab, ok := a.bus.(bus.AckBus); ok {
-		a.writeDeliveries(ctx, ab)
+		var wg sync.WaitGroup
+		for range ackWriters {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				a.writeDeliveries(ctx, ab)
+			}()
+		}
+		wg.Wait()
 		return
 	}
 	for {
@@ -76,6 +85,10 @@ func (a *App) writeEvents(ctx context.Context) {
 		_ = a.write(ev) // logged; the in-process bus has no redelivery
 	}
 }
+
+// ackWriters is how many events the writer stores at once from an AckBus (the store batches
+// concurrent writes into one fsync; each camera's events stay in order, see bus.AckBus).
+const ackWriters = 8
 
 // writeDeliveries is writeEvents on a bus that wants an acknowledgement: each event is acknowledged
 // only after the store's durable write (a failed write is delivered again), and a redelivered event

@@ -50,7 +50,9 @@ type Delivery struct {
 
 // AckBus is a Bus whose events are acknowledged by the event service once they are durably
 // stored (NATS JetStream), so that none is lost between a worker and the store. The event service
-// takes events with NextDelivery instead of NextEvent.
+// takes events with NextDelivery instead of NextEvent, from several goroutines at once if it likes
+// (one camera's next event comes only after Done of its previous one, so each camera's stay in
+// order while different cameras' writes share the store's fsync).
 type AckBus interface {
 	Bus
 	// NextDelivery waits for the next event, like NextEvent, and returns it with its

@@ -46,6 +46,9 @@ type BusConfig struct {
 	// AckWait is how long an event delivered to the event service may stay unacknowledged before
 	// it is delivered again (a node that died holding it). It defaults to 10 s.
 	AckWait time.Duration
+	// Concurrency is how many events the event service may hold at once (unacknowledged, each
+	// camera's in stream order), so that concurrent store writes share an fsync. It defaults to 8.
+	Concurrency int
 	// Gate is the default motion gate, for validating cameras added through Cameras. It defaults
 	// to config.DefaultGate().
 	Gate config.Gate
@@ -118,6 +121,9 @@ func OpenBus(ctx context.Context, c *Conn, m *Metrics, cfg BusConfig) (_ *Bus, e
 	if cfg.AckWait <= 0 {
 		cfg.AckWait = 10 * time.Second
 	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 8
+	}
 	if reflect.DeepEqual(cfg.Gate, config.Gate{}) {
 		cfg.Gate = config.DefaultGate()
 	}
@@ -164,7 +170,7 @@ func OpenBus(ctx context.Context, c *Conn, m *Metrics, cfg BusConfig) (_ *Bus, e
 	}
 	if cfg.Events {
 		if b.consumer, err = StartConsumer(ctx, c, m, ConsumerConfig{Stream: EventsStream, Durable: StoreConsumer,
-			AckWait: cfg.AckWait, Handler: b.handle, Logger: cfg.Logger}); err != nil {
+			AckWait: cfg.AckWait, Handler: b.handle, Logger: cfg.Logger, Concurrency: cfg.Concurrency}); err != nil {
 			return nil, err
 		}
 	}
