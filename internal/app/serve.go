@@ -101,11 +101,11 @@ func Serve(ctx context.Context, cfg *config.Config, opts ServeOptions) error {
 	if err := a.Start(); err != nil {
 		return err
 	}
-	switch {
-	case role == RoleBoth:
+	switch role {
+	case RoleBoth:
 		fmt.Fprintf(opts.Out, "mvwatch serving: API http://%s  live events http://%s/api/v1/events/live  metrics http://%s/metrics  restream rtsp://%s/<camera>\n",
 			a.HTTPAddr(), a.HTTPAddr(), a.HTTPAddr(), a.RTSPAddr())
-	case role == RoleEvents:
+	case RoleEvents:
 		fmt.Fprintf(opts.Out, "mvwatch serving (role events): API http://%s  live events http://%s/api/v1/events/live  metrics http://%s/metrics\n",
 			a.HTTPAddr(), a.HTTPAddr(), a.HTTPAddr())
 	default:
