@@ -62,6 +62,7 @@ type node struct {
 	mu        sync.Mutex
 	cmd       *exec.Cmd
 	api       string          // the events node's API host:port
+	metrics   string          // host:port of /metrics
 	published map[string]bool // event ids the stream acknowledged, from the log
 	started   map[string]time.Time
 	exited    chan struct{}
@@ -82,7 +83,10 @@ func newNode(t *testing.T, name, bin string, args, env []string) *node {
 	return &node{t: t, name: name, bin: bin, args: args, env: env, log: f, published: map[string]bool{}, started: map[string]time.Time{}}
 }
 
-var apiRE = regexp.MustCompile(`API http://(\S+)`)
+var (
+	apiRE     = regexp.MustCompile(`API http://(\S+)`)
+	metricsRE = regexp.MustCompile(`metrics http://(\S+)/metrics`)
+)
 
 // start starts the process and reads its output.
 func (n *node) start() {
@@ -124,6 +128,9 @@ func (n *node) line(l string) {
 	defer n.mu.Unlock()
 	if m := apiRE.FindStringSubmatch(l); m != nil {
 		n.api = m[1]
+	}
+	if m := metricsRE.FindStringSubmatch(l); m != nil {
+		n.metrics = m[1]
 	}
 	var rec struct {
 		Msg    string `json:"msg"`
@@ -422,6 +429,17 @@ func fleetRun(t *testing.T, bin string, top topology) {
 		}
 		return n >= after+2
 	})
+
+	// The worker's own /metrics shows the bus: every camera held, events published.
+	w2.mu.Lock()
+	maddr := w2.metrics
+	w2.mu.Unlock()
+	res, err := http.Get("http://" + maddr + "/metrics")
+	require.NoError(t, err)
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	require.Contains(t, string(body), fmt.Sprintf("mvwatch_bus_cameras_owned %d\n", cameras))
+	require.Regexp(t, `mvwatch_bus_published_total [1-9]`, string(body))
 
 	// Stop the last worker cleanly (its open events are sent), then compare.
 	w2.stop()

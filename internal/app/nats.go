@@ -4,15 +4,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/nats-io/nkeys"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/mvwatch/mvwatch/internal/config"
+	"github.com/mvwatch/mvwatch/internal/httpserver"
 	"github.com/mvwatch/mvwatch/internal/natsbus"
 	"github.com/mvwatch/mvwatch/internal/redact"
 )
@@ -150,4 +155,46 @@ func (n *natsNode) close() {
 	if n.server != nil {
 		n.server.Shutdown()
 	}
+}
+
+// workerHTTP is a worker's small HTTP server: /metrics (the worker's and the bus's series) and
+// /healthz, public as on the events node's API; a worker serves no API.
+type workerHTTP struct {
+	srv    *http.Server
+	ln     net.Listener
+	served chan struct{}
+}
+
+// serveWorkerHTTP listens on listen.http and serves the worker's metrics.
+func serveWorkerHTTP(cfg *config.Config, reg *prometheus.Registry, log *slog.Logger) (*workerHTTP, error) {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	hc := httpserver.Config{MaxConnections: cfg.HTTP.MaxConnections, Log: log, Handler: mux}
+	ln, err := httpserver.Listen(cfg.Listen.HTTP, hc)
+	if err != nil {
+		return nil, fmt.Errorf("worker metrics: %w", err)
+	}
+	w := &workerHTTP{srv: httpserver.New(hc), ln: ln, served: make(chan struct{})}
+	go func() {
+		defer close(w.served)
+		if err := w.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("worker metrics server", "err", err)
+		}
+	}()
+	return w, nil
+}
+
+// Addr is the address it listens on.
+func (w *workerHTTP) Addr() string { return w.ln.Addr().String() }
+
+// close stops the server and joins its goroutine.
+func (w *workerHTTP) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = w.srv.Shutdown(ctx)
+	<-w.served
 }

@@ -109,7 +109,13 @@ func Serve(ctx context.Context, cfg *config.Config, opts ServeOptions) error {
 		fmt.Fprintf(opts.Out, "mvwatch serving (role events): API http://%s  live events http://%s/api/v1/events/live  metrics http://%s/metrics\n",
 			a.HTTPAddr(), a.HTTPAddr(), a.HTTPAddr())
 	default:
-		fmt.Fprintf(opts.Out, "mvwatch serving (role worker, node %s): restream rtsp://%s/<camera>\n", NodeName(cfg.NATS), a.RTSPAddr())
+		wh, err := serveWorkerHTTP(cfg, reg, log)
+		if err != nil {
+			return errors.Join(err, a.Close())
+		}
+		defer wh.close()
+		fmt.Fprintf(opts.Out, "mvwatch serving (role worker, node %s): metrics http://%s/metrics  restream rtsp://%s/<camera>\n",
+			NodeName(cfg.NATS), wh.Addr(), a.RTSPAddr())
 	}
 	if node != nil && node.server != nil && node.server.ClientURL() != "" {
 		fmt.Fprintf(opts.Out, "mvwatch NATS: %s\n", node.server.ClientURL())
