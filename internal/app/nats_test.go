@@ -3,7 +3,9 @@ package app
 import (
 	"context"
 	"net"
+	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +15,7 @@ import (
 
 	"github.com/mvwatch/mvwatch/internal/config"
 	"github.com/mvwatch/mvwatch/internal/natsbus"
+	"github.com/mvwatch/mvwatch/mvextract"
 )
 
 func natsConfig(t *testing.T) *config.Config {
@@ -83,4 +86,78 @@ func TestOpenNATSBadInput(t *testing.T) {
 	require.ErrorIs(t, err, natsbus.ErrStreamConflict)
 	require.ErrorContains(t, err, "storage")
 	require.Less(t, time.Since(start), 10*time.Second, "no retry on a conflict")
+}
+
+// natsBusFor opens a bus of role on s (in-process), closed at the test's end after its App.
+func natsBusFor(t *testing.T, s *natsbus.Server, role Role, node string) *natsbus.Bus {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, err := natsbus.Connect(ctx, natsbus.ConnConfig{Server: s, Logger: quietLogger()}, nil)
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	b, err := natsbus.OpenBus(ctx, c, nil, natsbus.BusConfig{Node: node, Worker: role.worker(), Events: role.events(),
+		KeepOnNATSLoss: true, Logger: quietLogger()})
+	require.NoError(t, err)
+	t.Cleanup(b.Close) // after the App's Close (cleanups run in reverse)
+	return b
+}
+
+// TestRolesOverNATS: a worker App and an events App, each on its own NATS bus over one embedded
+// server: the events node seeds its configured camera into the camera set, the worker leases and
+// runs it, its events are stored (acknowledged after the write), the API shows the camera running
+// on the worker's node, and a camera added through the events node's API runs on the worker. Then
+// one App with both roles on one NATS bus does the same alone.
+func TestRolesOverNATS(t *testing.T) {
+	cam := startTestCamera(t, "127.0.0.1:0")
+	defer cam.Close()
+	s, err := natsbus.StartServer(natsbus.ServerConfig{DataDir: t.TempDir(), Logger: quietLogger()})
+	require.NoError(t, err)
+	t.Cleanup(s.Shutdown) // after the buses' cleanups
+	features := mvextract.FeatureSpec{Clip: mvextract.ClipConfig{Length: 4, Width: 16, Height: 16}}
+
+	ecfg := testConfig(t)
+	ecfg.Webhooks = nil
+	ecfg.Cameras = []config.Camera{{Name: "door", URL: cam.URL()}}
+	events, err := New(Options{Config: ecfg, Role: RoleEvents, Bus: natsBusFor(t, s, RoleEvents, "events"),
+		Registry: prometheus.NewRegistry(), Logger: quietLogger()})
+	require.NoError(t, err)
+	require.NoError(t, events.Start())
+	defer events.Close()
+	worker, err := New(Options{Config: testConfig(t), Role: RoleWorker, Bus: natsBusFor(t, s, RoleWorker, "w1"),
+		Classifier: &alternatingClassifier{}, Registry: prometheus.NewRegistry(), Logger: quietLogger(), Features: features})
+	require.NoError(t, err)
+	require.NoError(t, worker.Start())
+	defer worker.Close()
+
+	require.Eventually(t, func() bool { n, err := events.Store().Count(); return err == nil && n >= 2 }, 30*time.Second,
+		20*time.Millisecond, "the worker's events stored by the event service")
+	require.Eventually(t, func() bool {
+		_, body := apiGet(t, events, "/api/v1/cameras/door/state", true)
+		return strings.Contains(string(body), `"node":"w1"`) && strings.Contains(string(body), `"state":"running"`)
+	}, 20*time.Second, 50*time.Millisecond, "the camera shown running on w1")
+	code := apiDo(t, events, http.MethodPost, "/api/v1/cameras", `{"name":"yard","url":"`+cam.URL()+`"}`)
+	require.Equal(t, http.StatusCreated, code)
+	require.Eventually(t, func() bool { _, err := worker.Fleet().Get("yard"); return err == nil }, 20*time.Second,
+		50*time.Millisecond, "the added camera runs on the worker")
+	_, err = worker.ReloadFile(context.Background())
+	require.Error(t, err, "a NATS worker's cameras come from the camera set")
+	require.NoError(t, worker.Close())
+	require.NoError(t, events.Close())
+
+	// Both roles in one App over NATS (serve with nats.listen on a single node).
+	s2, err := natsbus.StartServer(natsbus.ServerConfig{DataDir: t.TempDir(), Logger: quietLogger()})
+	require.NoError(t, err)
+	t.Cleanup(s2.Shutdown)
+	bcfg := testConfig(t)
+	bcfg.Webhooks = nil
+	bcfg.Cameras = []config.Camera{{Name: "door", URL: cam.URL()}}
+	both, err := New(Options{Config: bcfg, Bus: natsBusFor(t, s2, RoleBoth, "n1"), Classifier: &alternatingClassifier{},
+		Registry: prometheus.NewRegistry(), Logger: quietLogger(), Features: features})
+	require.NoError(t, err)
+	require.NoError(t, both.Start())
+	defer both.Close()
+	require.Eventually(t, func() bool { n, err := both.Store().Count(); return err == nil && n >= 2 }, 30*time.Second,
+		20*time.Millisecond, "events stored through the stream")
+	require.NoError(t, both.Close())
 }
