@@ -401,6 +401,16 @@ func fleetRun(t *testing.T, bin string, top topology) {
 	t.Logf("w1 killed: its cameras started on w2 after %v, shown running there by the API after %v",
 		moved.Round(time.Millisecond), shown.Round(time.Millisecond))
 	require.Less(t, moved, 10*time.Second, "takeover")
+	// The events node's metrics show the fleet's camera states too.
+	poll(t, 10*time.Second, "mvwatch_bus_camera_state on the events node", func() bool {
+		res, err := http.Get("http://" + events.apiAddr() + "/metrics")
+		if err != nil {
+			return false
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		return strings.Count(string(b), `node="w2",state="running"} 1`) == cameras
+	})
 	before := len(w2.publishedIDs())
 	poll(t, 60*time.Second, "events go on after the worker's kill", func() bool {
 		ids := stored()

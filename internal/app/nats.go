@@ -130,6 +130,11 @@ func openNATS(ctx context.Context, cfg *config.Config, role Role, reg prometheus
 	if err != nil {
 		return nil, err
 	}
+	if role.events() {
+		if err := reg.Register(n.bus.Collector()); err != nil {
+			return nil, fmt.Errorf("nats metrics: %w", err)
+		}
+	}
 	return n, nil
 }
 

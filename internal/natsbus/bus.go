@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mvwatch/mvwatch/internal/bus"
 	"github.com/mvwatch/mvwatch/internal/config"
@@ -652,3 +653,28 @@ var (
 	_ bus.Assigning    = (*Bus)(nil)
 	_ bus.CameraSeeder = natsCameras{}
 )
+
+// stateDesc is mvwatch_bus_camera_state.
+var stateDesc = prometheus.NewDesc("mvwatch_bus_camera_state",
+	"1 for each camera of the fleet-wide camera set, with the state and node its worker last reported (state \"unknown\", node \"\" before any report).",
+	[]string{"camera", "state", "node"}, nil)
+
+// Collector returns the fleet-wide camera state metric, mvwatch_bus_camera_state{camera,state,node},
+// read from the camera set and the states its workers last wrote (no NATS request per scrape).
+func (b *Bus) Collector() prometheus.Collector { return stateCollector{b} }
+
+type stateCollector struct{ b *Bus }
+
+func (c stateCollector) Describe(ch chan<- *prometheus.Desc) { ch <- stateDesc }
+
+func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
+	c.b.mu.RLock()
+	defer c.b.mu.RUnlock()
+	for name := range c.b.camCache {
+		state, node := "unknown", ""
+		if st, ok := c.b.stateMemo[name]; ok {
+			state, node = string(st.Phase), st.Node
+		}
+		ch <- prometheus.MustNewConstMetric(stateDesc, prometheus.GaugeValue, 1, name, state, node)
+	}
+}

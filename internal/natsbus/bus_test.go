@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 
@@ -189,6 +190,24 @@ func TestBusCamerasLeasedAcrossNodes(t *testing.T) {
 	st, err := cams.State(f1.names()[0])
 	require.NoError(t, err)
 	require.Equal(t, "w1", st.Node)
+	reg := prometheus.NewRegistry()
+	require.NoError(t, reg.Register(api.Collector()))
+	require.Eventually(t, func() bool {
+		n, err := testutil.GatherAndCount(reg, "mvwatch_bus_camera_state")
+		return err == nil && n == 4
+	}, 5*time.Second, 50*time.Millisecond)
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	nodes := map[string]string{}
+	for _, m := range mfs[0].GetMetric() {
+		l := map[string]string{}
+		for _, p := range m.GetLabel() {
+			l[p.GetName()] = p.GetValue()
+		}
+		require.Equal(t, "running", l["state"])
+		nodes[l["camera"]] = l["node"]
+	}
+	require.Equal(t, "w1", nodes[st.Name])
 
 	// A worker leaves: the other runs all four.
 	w1.Close()
