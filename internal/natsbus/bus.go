@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"reflect"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -88,6 +89,9 @@ type Bus struct {
 	mu        sync.RWMutex
 	camCache  map[string]config.Camera
 	stateMemo map[string]bus.CameraState
+	// owners is the events node's view of the leases (watched): camera -> holder and the time of
+	// the lease's last write; a lease older than the TTL has expired.
+	owners map[string]leaseSeen
 
 	// The worker's side, once ServeCameras was called.
 	fleetMu  sync.Mutex // serialises changes to the fleet
@@ -97,6 +101,12 @@ type Bus struct {
 
 	closeOnce sync.Once
 	closed    chan struct{}
+}
+
+// leaseSeen is one camera lease as the watcher last saw it.
+type leaseSeen struct {
+	node string
+	at   time.Time
 }
 
 // wireEvent is an event on the stream: the event's JSON and its keyframe (which event.Event keeps
@@ -136,7 +146,7 @@ func OpenBus(ctx context.Context, c *Conn, m *Metrics, cfg BusConfig) (_ *Bus, e
 	}
 	b := &Bus{cfg: cfg, conn: c, m: m, log: cfg.Logger.With("component", "nats-bus", "node", cfg.Node),
 		deliveries: make(chan bus.Delivery), camCache: map[string]config.Camera{},
-		stateMemo: map[string]bus.CameraState{}, owned: map[string]bool{}, closed: make(chan struct{})}
+		stateMemo: map[string]bus.CameraState{}, owners: map[string]leaseSeen{}, owned: map[string]bool{}, closed: make(chan struct{})}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	defer func() {
 		if err != nil {
@@ -158,6 +168,11 @@ func OpenBus(ctx context.Context, c *Conn, m *Metrics, cfg BusConfig) (_ *Bus, e
 	}
 	if err := b.watchStates(ctx); err != nil {
 		return nil, err
+	}
+	if cfg.Events {
+		if err := b.watchLeases(ctx); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.Worker {
 		pc := cfg.Publisher
@@ -261,6 +276,45 @@ func (b *Bus) watchStates(ctx context.Context) error {
 			b.stateMemo[e.Key()] = st
 		}
 	})
+}
+
+// watchLeases keeps owners: the API's camera states then need no NATS request (and answer at once
+// while NATS is away, from what was seen last).
+func (b *Bus) watchLeases(ctx context.Context) error {
+	w, err := b.leases.kv.Watch(b.ctx, "cam.*")
+	if err != nil {
+		return fmt.Errorf("natsbus: watch leases: %w", err)
+	}
+	return b.watch(ctx, w, func(e jetstream.KeyValueEntry) {
+		cam := strings.TrimPrefix(e.Key(), "cam.")
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		if e.Operation() != jetstream.KeyValuePut {
+			delete(b.owners, cam)
+			return
+		}
+		var v Lease
+		if json.Unmarshal(e.Value(), &v) == nil {
+			b.owners[cam] = leaseSeen{node: v.Node, at: e.Created()}
+		}
+	})
+}
+
+// owner returns camera's lease holder: from the watched leases on the events node (expired after
+// the TTL without a renewal), else from the bucket.
+func (b *Bus) owner(camera string) (string, error) {
+	if b.cfg.Events {
+		b.mu.RLock()
+		l, ok := b.owners[camera]
+		b.mu.RUnlock()
+		if !ok || time.Since(l.at) > b.leases.ttl {
+			return "", nil
+		}
+		return l.node, nil
+	}
+	ctx, cancel := context.WithTimeout(b.ctx, 2*time.Second)
+	defer cancel()
+	return b.leases.Owner(ctx, camera)
 }
 
 func sameCamera(a, b config.Camera) bool {
@@ -606,9 +660,7 @@ func (c natsCameras) State(name string) (bus.CameraState, error) {
 	if err != nil {
 		return bus.CameraState{}, err
 	}
-	ctx, cancel := context.WithTimeout(c.b.ctx, 2*time.Second)
-	defer cancel()
-	owner, err := c.b.leases.Owner(ctx, name)
+	owner, err := c.b.owner(name)
 	if err != nil {
 		return bus.CameraState{}, fmt.Errorf("camera %q: state unknown (NATS): %w", name, err)
 	}
