@@ -13,7 +13,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
+	"github.com/mvwatch/mvwatch/internal/bus"
 	"github.com/mvwatch/mvwatch/internal/config"
+	"github.com/mvwatch/mvwatch/internal/event"
 	"github.com/mvwatch/mvwatch/internal/natsbus"
 	"github.com/mvwatch/mvwatch/mvextract"
 )
@@ -160,4 +162,67 @@ func TestRolesOverNATS(t *testing.T) {
 	require.Eventually(t, func() bool { n, err := both.Store().Count(); return err == nil && n >= 2 }, 30*time.Second,
 		20*time.Millisecond, "events stored through the stream")
 	require.NoError(t, both.Close())
+}
+
+// ackBus is a bus.AckBus fed by the test: each delivery's Done result comes back on done.
+type ackBus struct {
+	*bus.Local
+	in   chan bus.Delivery
+	done chan error
+}
+
+func (b *ackBus) NextDelivery(ctx context.Context) (bus.Delivery, error) {
+	select {
+	case d := <-b.in:
+		return d, nil
+	case <-ctx.Done():
+		return bus.Delivery{}, ctx.Err()
+	}
+}
+
+func (b *ackBus) deliver(ev event.Event, redelivered bool) error {
+	b.in <- bus.Delivery{Event: ev, Redelivered: redelivered, Done: func(err error) { b.done <- err }}
+	return <-b.done
+}
+
+// TestWriterAcksAfterStoreAndSkipsStoredRedelivery: on an AckBus the writer acknowledges an event
+// after the store has it; a redelivery of a stored event is acknowledged without a second write, so
+// the caption it got meanwhile stays; a redelivery the store lacks is stored.
+func TestWriterAcksAfterStoreAndSkipsStoredRedelivery(t *testing.T) {
+	b := &ackBus{Local: bus.NewLocal(bus.LocalOptions{}), in: make(chan bus.Delivery), done: make(chan error)}
+	defer b.Close()
+	cfg := testConfig(t)
+	cfg.Webhooks = nil
+	a, err := New(Options{Config: cfg, Role: RoleEvents, Bus: b, Registry: prometheus.NewRegistry(), Logger: quietLogger()})
+	require.NoError(t, err)
+	require.NoError(t, a.Start())
+	defer a.Close()
+	t0 := time.Date(2026, 12, 3, 7, 0, 0, 0, time.UTC)
+	ev := event.Event{ID: event.NewEventID(t0), Camera: "door", Label: "person", Score: 0.9, Start: t0, End: t0.Add(time.Second)}
+	require.NoError(t, b.deliver(ev, false))
+	got, err := a.Store().Get(ev.ID)
+	require.NoError(t, err, "stored before the acknowledgement")
+	require.Equal(t, ev.Label, got.Label)
+	_, err = a.Store().SetCaption(context.Background(), ev.ID, "a person at the door")
+	require.NoError(t, err)
+
+	require.NoError(t, b.deliver(ev, true), "a redelivery is acknowledged")
+	got, err = a.Store().Get(ev.ID)
+	require.NoError(t, err)
+	require.Equal(t, "a person at the door", got.Caption, "not written again")
+	n, err := a.Store().Count()
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+
+	ev2 := ev
+	ev2.ID = event.NewEventID(t0.Add(time.Second))
+	require.NoError(t, b.deliver(ev2, true))
+	n, err = a.Store().Count()
+	require.NoError(t, err)
+	require.Equal(t, 2, n, "a redelivery the store lacks is stored")
+
+	bad := ev
+	bad.ID = ""
+	require.Error(t, b.deliver(bad, false), "a failed write is not acknowledged")
+	require.NoError(t, a.Close())
 }
