@@ -20,6 +20,21 @@ var benchCommands = map[string]func(args []string) int{
 	"caption":   runBenchCaption,
 	"thumbnail": runBenchThumbnail,
 	"soak":      runBenchSoak,
+	"nats":      runBenchNATS,
+}
+
+func runBenchNATS(args []string) int {
+	fs := flag.NewFlagSet("bench nats", flag.ContinueOnError)
+	cfg := bench.NATSConfig{Out: os.Stdout, Log: os.Stderr}
+	fs.IntVar(&cfg.Events, "events", 5000, "events through the stream in the throughput runs")
+	fs.StringVar(&cfg.Cameras, "cameras", "100,500,1000", "camera counts of the lease runs")
+	fs.StringVar(&cfg.Workers, "workers", "1,2", "worker counts of the lease runs")
+	fs.DurationVar(&cfg.Hold, "hold", 15*time.Second, "time each lease run holds every camera, counting lost leases")
+	fs.Usage = func() { fmt.Fprintln(fs.Output(), bench.NATSUsage); fs.PrintDefaults() }
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	return exitCode("nats", bench.NATS(cfg))
 }
 
 func runBenchSoak(args []string) int {

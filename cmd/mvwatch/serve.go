@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/mvwatch/mvwatch/ingest"
@@ -26,17 +27,33 @@ func runServe(args []string) int {
 	precision := fs.String("precision", "", "model precision: fp32 or int8 (overrides the config; default fp32)")
 	testCams := fs.Int("testcams", 1, "built-in test cameras to start when the config has no cameras")
 	verbose := fs.Bool("v", false, "debug logging (log.level: debug)")
+	role := fs.String("role", "both", "what this process runs: both (one node), worker (cameras only) or events (store, API, webhooks, enrichment); worker and events need NATS")
+	natsURL := fs.String("nats-url", "", "NATS server URL(s), comma separated (overrides nats.url)")
+	natsListen := fs.String("nats-listen", "", "start an embedded NATS server with JetStream listening on host:port (overrides nats.listen; default: none)")
+	natsClusterListen := fs.String("nats-cluster-listen", "", "the embedded server's cluster route listener host:port (overrides nats.cluster_listen)")
+	natsCluster := fs.String("nats-cluster", "", "comma-separated nats-route://host:port routes to the other embedded servers (overrides nats.routes)")
+	node := fs.String("node", "", "this node's id in the fleet, unique (overrides nats.node; default: the host name)")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: mvwatch serve [flags]\n\nWatches RTSP cameras, serves the HTTP API, live events, metrics and the RTSP restream.")
+		fmt.Fprintln(fs.Output(), "usage: mvwatch serve [flags]\n\nWatches RTSP cameras, serves the HTTP API, live events, metrics and the RTSP restream.\n"+
+			"With --role worker or events, nodes share cameras and events through NATS JetStream (nats: section, -nats-* flags).")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	var routes []string
+	if *natsCluster != "" {
+		for _, r := range strings.Split(*natsCluster, ",") {
+			if r = strings.TrimSpace(r); r != "" {
+				routes = append(routes, r)
+			}
+		}
+	}
 	// Defaults, the file, MVWATCH_* and the flags, validated together (again on SIGHUP).
 	load := func() (*config.Config, error) {
 		cfg, err := config.Load(*configPath, config.Options{LookupEnv: os.LookupEnv, Flags: config.Flags{
-			HTTP: *httpAddr, RTSP: *rtspAddr, ModelDir: *modelFlag, StorePath: *storePath, Precision: *precision}})
+			HTTP: *httpAddr, RTSP: *rtspAddr, ModelDir: *modelFlag, StorePath: *storePath, Precision: *precision,
+			NATSURL: *natsURL, NATSListen: *natsListen, NATSClusterListen: *natsClusterListen, Node: *node, NATSRoutes: routes}})
 		if err != nil {
 			return nil, err
 		}
@@ -63,7 +80,7 @@ func runServe(args []string) int {
 	}
 	logging.Install(log)
 
-	if len(cfg.Cameras) == 0 {
+	if len(cfg.Cameras) == 0 && app.Role(*role) == app.RoleBoth {
 		for i := range *testCams {
 			src, err := ingest.NewAnnexBSource(testcam.SceneClip(), ingest.AnnexBOptions{Loop: true, FrameRate: testcam.SceneFrameRate})
 			if err != nil {
@@ -89,7 +106,7 @@ func runServe(args []string) int {
 	if *configPath == "" {
 		load = nil // nothing to reload: the built-in test cameras
 	}
-	if err := app.Serve(ctx, cfg, app.ServeOptions{Logger: log, Out: os.Stdout, Reload: hup, LoadConfig: load}); err != nil {
+	if err := app.Serve(ctx, cfg, app.ServeOptions{Logger: log, Out: os.Stdout, Reload: hup, LoadConfig: load, Role: app.Role(*role)}); err != nil {
 		fmt.Fprintf(os.Stderr, "mvwatch serve: %v\n", err)
 		return 1
 	}

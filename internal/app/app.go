@@ -46,12 +46,14 @@ type Options struct {
 	// Config is the validated configuration. Required.
 	Config *config.Config
 	// Role is what to run. It defaults to RoleBoth. A worker-only and an events-only App talk through
-	// a Bus given to both (in one process, a shared bus.Local; across processes, the next issue's NATS
-	// bus).
+	// a Bus given to both (in one process, a shared bus.Local; across processes, a natsbus.Bus each).
 	Role Role
 	// Bus connects the worker and the event service. It defaults to an in-process bus.Local, which
 	// the App owns: Close closes it and the writer stores what it still holds. A Bus given here is not
-	// closed; events still in it at Close stay there (for the next consumer).
+	// closed; events still in it at Close stay there (for the next consumer). On a bus.AckBus
+	// (natsbus.Bus) the writer acknowledges each event after the store's write; a bus.Assigning bus
+	// runs the cameras it assigns instead of the config's, which the event service seeds into a
+	// bus.CameraSeeder's camera set.
 	Bus bus.Bus
 	// Classifier runs the model on clips. Required for the worker.
 	Classifier pipeline.Classifier
@@ -267,6 +269,9 @@ func (a *App) Start() (err error) {
 		}
 		a.bus.ServeCameras(a.fleet)
 		a.closers = append(a.closers, func() error { a.fleet.Close(); return nil })
+		if bus.AssignsCameras(a.bus) {
+			return nil // the bus adds the cameras this worker leases (NATS)
+		}
 		for _, cam := range a.startCameras() {
 			if err := a.fleet.Add(context.Background(), cam); err != nil {
 				a.log.Error("camera not started", "camera", cam.Name, "err", err)

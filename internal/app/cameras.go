@@ -80,6 +80,9 @@ func (a *App) Reload(ctx context.Context, next *config.Config) (config.Diff, err
 	if a.fleet == nil {
 		return config.Diff{}, errors.New("reload: this process runs no cameras")
 	}
+	if bus.AssignsCameras(a.bus) {
+		return config.Diff{}, errors.New("reload: the cameras come from the NATS camera set (change them through the API)")
+	}
 	a.reloadMu.Lock()
 	defer a.reloadMu.Unlock()
 	want := next

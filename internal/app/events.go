@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -58,8 +59,21 @@ func (m *metrics) forgetCamera(camera string) {
 }
 
 // writeEvents takes each event from the bus, stores it durably, then fans it out to live subscribers,
-// webhooks and the enrichment stages. It returns when the bus is closed and drained, or ctx ends.
+// webhooks and the enrichment stages. It returns when the bus is closed and drained, or ctx ends. On
+// a bus.AckBus (NATS) each event is acknowledged once stored.
 func (a *App) writeEvents(ctx context.Context) {
+	if ab, ok := a.bus.(bus.AckBus); ok {
+		var wg sync.WaitGroup
+		for range ackWriters {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				a.writeDeliveries(ctx, ab)
+			}()
+		}
+		wg.Wait()
+		return
+	}
 	for {
 		ev, err := a.bus.NextEvent(ctx)
 		if err != nil {
@@ -68,15 +82,42 @@ func (a *App) writeEvents(ctx context.Context) {
 			}
 			return
 		}
-		a.write(ev)
+		_ = a.write(ev) // logged; the in-process bus has no redelivery
 	}
 }
 
-// write stores one event and passes it on.
-func (a *App) write(ev event.Event) {
+// ackWriters is how many events the writer stores at once from an AckBus (the store batches
+// concurrent writes into one fsync; each camera's events stay in order, see bus.AckBus).
+const ackWriters = 8
+
+// writeDeliveries is writeEvents on a bus that wants an acknowledgement: each event is acknowledged
+// only after the store's durable write (a failed write is delivered again), and a redelivered event
+// the store already holds is acknowledged without being stored or sent on again (the store keeps
+// the caption and thumbnail it may have got since).
+func (a *App) writeDeliveries(ctx context.Context, ab bus.AckBus) {
+	for {
+		d, err := ab.NextDelivery(ctx)
+		if err != nil {
+			if !errors.Is(err, bus.ErrClosed) && ctx.Err() == nil {
+				a.log.Error("event bus", "err", err)
+			}
+			return
+		}
+		if d.Redelivered {
+			if _, err := a.store.Get(d.Event.ID); err == nil {
+				d.Done(nil)
+				continue
+			}
+		}
+		d.Done(a.write(d.Event))
+	}
+}
+
+// write stores one event and passes it on. It returns the store's error.
+func (a *App) write(ev event.Event) error {
 	if err := a.store.Publish(context.Background(), ev); err != nil {
 		a.log.Error("event not stored", "camera", ev.Camera, "err", err)
-		return
+		return err
 	}
 	a.metrics.events.WithLabelValues(ev.Camera, ev.Label).Inc()
 	a.metrics.latency.Observe(time.Since(ev.End).Seconds())
@@ -87,6 +128,7 @@ func (a *App) write(ev event.Event) {
 	a.hub.Publish(ev)
 	_ = a.webhooks.Publish(context.Background(), ev) // fails only once closed, after the writer
 	a.enrich(ev)
+	return nil
 }
 
 // enrich submits a stored event to the caption and thumbnail stages; neither waits. Both start from

@@ -29,11 +29,16 @@ type ServeOptions struct {
 	Reload <-chan os.Signal
 	// LoadConfig loads the config again for Reload, as the command loaded it at start.
 	LoadConfig func() (*config.Config, error)
+	// Role is what this process runs. It defaults to RoleBoth: everything, with the in-process bus
+	// unless the config's nats section names a server (nats.url) or starts one (nats.listen).
+	// RoleWorker and RoleEvents need NATS.
+	Role Role
 }
 
 // Serve is `mvwatch serve`: it loads the model and the enrichment stages that cfg (validated, model
-// directories resolved) names, runs an App with every role until ctx ends, then shuts it down
-// gracefully (open events flushed and stored).
+// directories resolved) names, joins NATS when the role or the config asks for it, runs an App with
+// opts.Role until ctx ends, then shuts it down gracefully (open events flushed and stored, or sent
+// to the stream), then leaves NATS.
 func Serve(ctx context.Context, cfg *config.Config, opts ServeOptions) error {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -58,23 +63,63 @@ func Serve(ctx context.Context, cfg *config.Config, opts ServeOptions) error {
 		return fmt.Errorf("model: %w", err)
 	}
 	defer model.Close()
-	captions, thumbnails, err := enrich.Open(cfg, reg, log)
-	if err != nil {
-		return err
+	role := opts.Role
+	if role == "" {
+		role = RoleBoth
 	}
-	a, err := New(Options{
-		Config: cfg, Classifier: model, Features: model.Features, Registry: reg, WorkerMetrics: metrics, Logger: log,
+	if !role.worker() && !role.events() {
+		return fmt.Errorf("unknown role %q (want both, worker or events)", role)
+	}
+	// One node without NATS configured: the in-process bus, no server and no port. Otherwise every
+	// role goes through NATS (an embedded server with nats.listen, or nats.url).
+	var node *natsNode
+	if role != RoleBoth || cfg.NATS.Enabled() {
+		if node, err = openNATS(ctx, cfg, role, reg, log); err != nil {
+			return fmt.Errorf("nats: %w", err)
+		}
+		defer node.close() // after the App (deferred below, run first)
+	}
+	var captions *enrich.Captions
+	var thumbnails *enrich.Thumbnails
+	if role.events() {
+		if captions, thumbnails, err = enrich.Open(cfg, reg, log); err != nil {
+			return err
+		}
+	}
+	o := Options{
+		Config: cfg, Role: role, Classifier: model, Features: model.Features, Registry: reg, WorkerMetrics: metrics, Logger: log,
 		Captions: captions, Thumbnails: thumbnails, Labels: eventLabels(model.Labels(), nil), Version: buildinfo.Get().Version,
 		LoadConfig: opts.LoadConfig,
-	})
+	}
+	if node != nil {
+		o.Bus = node.bus
+	}
+	a, err := New(o)
 	if err != nil {
 		return err
 	}
 	if err := a.Start(); err != nil {
 		return err
 	}
-	fmt.Fprintf(opts.Out, "mvwatch serving: API http://%s  live events http://%s/api/v1/events/live  metrics http://%s/metrics  restream rtsp://%s/<camera>\n",
-		a.HTTPAddr(), a.HTTPAddr(), a.HTTPAddr(), a.RTSPAddr())
+	switch role {
+	case RoleBoth:
+		fmt.Fprintf(opts.Out, "mvwatch serving: API http://%s  live events http://%s/api/v1/events/live  metrics http://%s/metrics  restream rtsp://%s/<camera>\n",
+			a.HTTPAddr(), a.HTTPAddr(), a.HTTPAddr(), a.RTSPAddr())
+	case RoleEvents:
+		fmt.Fprintf(opts.Out, "mvwatch serving (role events): API http://%s  live events http://%s/api/v1/events/live  metrics http://%s/metrics\n",
+			a.HTTPAddr(), a.HTTPAddr(), a.HTTPAddr())
+	default:
+		wh, err := serveWorkerHTTP(cfg, reg, log)
+		if err != nil {
+			return errors.Join(err, a.Close())
+		}
+		defer wh.close()
+		fmt.Fprintf(opts.Out, "mvwatch serving (role worker, node %s): metrics http://%s/metrics  restream rtsp://%s/<camera>\n",
+			NodeName(cfg.NATS), wh.Addr(), a.RTSPAddr())
+	}
+	if node != nil && node.server != nil && node.server.ClientURL() != "" {
+		fmt.Fprintf(opts.Out, "mvwatch NATS: %s\n", node.server.ClientURL())
+	}
 	for done := false; !done; {
 		select {
 		case <-ctx.Done():

@@ -102,6 +102,15 @@ func (a *App) startEvents() error {
 	// Closed after everything that writes to it (closers run in reverse).
 	a.closers = append([]func() error{st.Close}, a.closers...)
 	cams := a.bus.Cameras()
+	if seeder, ok := cams.(bus.CameraSeeder); ok {
+		// A shared camera set (NATS): the configured cameras join it unless it has them already.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := seeder.SeedCameras(ctx, a.startCameras())
+		cancel()
+		if err != nil {
+			a.log.Error("configured cameras not all added to the camera set", "err", err)
+		}
+	}
 	if cams != nil {
 		cams = savedCameras{Cameras: cams, store: st}
 	}

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/mvwatch/mvwatch/internal/config"
 	"github.com/mvwatch/mvwatch/internal/event"
 )
 
@@ -33,4 +34,51 @@ type Bus interface {
 	Cameras() Cameras
 	// Close stops accepting events; NextEvent drains what is queued.
 	Close()
+}
+
+// Delivery is one event taken from an AckBus, with the acknowledgement the bus waits for.
+type Delivery struct {
+	// Event is the worker's event.
+	Event event.Event
+	// Redelivered reports that the bus may have delivered this event before (a lost
+	// acknowledgement, a restarted event service): the store may hold it already.
+	Redelivered bool
+	// Done reports the outcome: nil once the event is durably stored (the bus then acknowledges it
+	// and never delivers it again), an error to have it delivered again later. Call it once.
+	Done func(error)
+}
+
+// AckBus is a Bus whose events are acknowledged by the event service once they are durably
+// stored (NATS JetStream), so that none is lost between a worker and the store. The event service
+// takes events with NextDelivery instead of NextEvent, from several goroutines at once if it likes
+// (one camera's next event comes only after Done of its previous one, so each camera's stay in
+// order while different cameras' writes share the store's fsync).
+type AckBus interface {
+	Bus
+	// NextDelivery waits for the next event, like NextEvent, and returns it with its
+	// acknowledgement.
+	NextDelivery(ctx context.Context) (Delivery, error)
+}
+
+// Assigning is implemented by a bus that decides which cameras a worker runs (NATS: camera leases
+// over a fleet-wide camera set). The worker then starts no camera of its own: the bus adds and
+// removes cameras on the fleet given to ServeCameras.
+type Assigning interface {
+	// AssignsCameras reports whether the bus assigns the cameras.
+	AssignsCameras() bool
+}
+
+// AssignsCameras reports whether b assigns the worker's cameras (see Assigning).
+func AssignsCameras(b Bus) bool {
+	a, ok := b.(Assigning)
+	return ok && a.AssignsCameras()
+}
+
+// CameraSeeder is implemented by a camera surface backed by a shared camera set (NATS key-value):
+// the event service seeds it with the configured cameras at start.
+type CameraSeeder interface {
+	// SeedCameras adds each of cams that the set does not hold, and writes each that it holds with
+	// another config (cams are the file's cameras with this node's API changes applied, the
+	// desired set); cameras in the set that cams does not name are kept.
+	SeedCameras(ctx context.Context, cams []config.Camera) error
 }

@@ -37,6 +37,9 @@ const (
 type CameraState struct {
 	Name  string      `json:"name"`
 	Phase CameraPhase `json:"state"`
+	// Node is the worker node that runs the camera, across processes (NATS); empty in one process
+	// and while no worker holds the camera.
+	Node string `json:"node,omitempty"`
 	// Reason explains a failed or reconnecting state; it never contains the camera URL.
 	Reason string `json:"reason,omitempty"`
 	// Since is when the camera entered Phase.

@@ -59,6 +59,9 @@ type Config struct {
 	// MQTT publishes events and camera state to an MQTT broker, with Home Assistant discovery. It
 	// defaults to off.
 	MQTT MQTT `yaml:"mqtt" json:"mqtt"`
+	// NATS connects the nodes of a fleet (serve --role worker|events) through NATS JetStream. It
+	// defaults to off: one process, in-process bus.
+	NATS NATS `yaml:"nats" json:"nats"`
 	// Cameras lists the RTSP cameras to watch. It defaults to none (the serve command then runs its
 	// built-in test cameras).
 	Cameras []Camera `yaml:"cameras" json:"cameras"`
@@ -110,6 +113,7 @@ func (c *Config) applyDefaults() {
 		c.Users[i].applyDefaults()
 	}
 	c.MQTT.applyDefaults()
+	c.NATS.applyDefaults()
 	c.Log.applyDefaults()
 	for i := range c.Webhooks {
 		c.Webhooks[i].applyDefaults(i)
@@ -148,6 +152,7 @@ func (c *Config) validate(p *problems) {
 	c.Captions.validate(p)
 	c.Thumbnails.validate(p)
 	c.MQTT.validate(p)
+	c.NATS.validate(p)
 	c.Log.validate(p)
 	validateWebhooks(p, c.Webhooks)
 	validateCameras(p, c.Cameras, c.CameraPolicy)

@@ -29,6 +29,11 @@ type Flags struct {
 	StorePath string
 	// Precision overrides inference.precision (flag -precision).
 	Precision string
+	// NATSURL, NATSListen, NATSClusterListen and Node override nats.url, nats.listen,
+	// nats.cluster_listen and nats.node (flags -nats-url, -nats-listen, -nats-cluster-listen,
+	// -node); NATSRoutes, when not nil, nats.routes (flag -nats-cluster).
+	NATSURL, NATSListen, NATSClusterListen, Node string
+	NATSRoutes                                   []string
 }
 
 // Load reads the YAML file at path ("" for none: the defaults), then applies defaults, the
@@ -77,6 +82,12 @@ var envOverrides = []struct {
 	{"MVWATCH_RTSP_ADDR", "listen.rtsp", func(c *Config, v string) error { c.Listen.RTSP = v; return nil }},
 	{"MVWATCH_API_TOKEN", "api_token", func(c *Config, v string) error { c.APIToken = v; return nil }},
 	{"MVWATCH_MQTT_PASSWORD", "mqtt.password", func(c *Config, v string) error { c.MQTT.Password = v; return nil }},
+	{"MVWATCH_NATS_URL", "nats.url", func(c *Config, v string) error { c.NATS.URL = v; return nil }},
+	{"MVWATCH_NATS_USER", "nats.user", func(c *Config, v string) error { c.NATS.User = v; return nil }},
+	{"MVWATCH_NATS_PASSWORD", "nats.password", func(c *Config, v string) error { c.NATS.Password = v; return nil }},
+	{"MVWATCH_NATS_TOKEN", "nats.token", func(c *Config, v string) error { c.NATS.Token = v; return nil }},
+	{"MVWATCH_NATS_NKEY_SEED", "nats.nkey_seed", func(c *Config, v string) error { c.NATS.NKeySeed = v; return nil }},
+	{"MVWATCH_NODE", "nats.node", func(c *Config, v string) error { c.NATS.Node = v; return nil }},
 	{"MVWATCH_LOG_FORMAT", "log.format", func(c *Config, v string) error { c.Log.Format = v; return nil }},
 	{"MVWATCH_LOG_LEVEL", "log.level", func(c *Config, v string) error { c.Log.Level = v; return nil }},
 	{"MVWATCH_MODEL_DIR", "model_dir", func(c *Config, v string) error { c.ModelDir = v; return nil }},
@@ -127,6 +138,10 @@ func applyFlags(p *problems, c *Config, f Flags) {
 		{"-model", "model_dir", f.ModelDir, &c.ModelDir},
 		{"-store", "store.path", f.StorePath, &c.Store.Path},
 		{"-precision", "inference.precision", f.Precision, &c.Inference.Precision},
+		{"-nats-url", "nats.url", f.NATSURL, &c.NATS.URL},
+		{"-nats-listen", "nats.listen", f.NATSListen, &c.NATS.Listen},
+		{"-nats-cluster-listen", "nats.cluster_listen", f.NATSClusterListen, &c.NATS.ClusterListen},
+		{"-node", "nats.node", f.Node, &c.NATS.Node},
 	} {
 		if o.val == "" {
 			continue
@@ -134,5 +149,9 @@ func applyFlags(p *problems, c *Config, f Flags) {
 		*o.dst = o.val
 		p.pos[o.path] = "flag " + o.flag
 		delete(p.typed, o.path)
+	}
+	if f.NATSRoutes != nil {
+		c.NATS.Routes = f.NATSRoutes
+		p.pos["nats.routes"] = "flag -nats-cluster"
 	}
 }

@@ -49,6 +49,7 @@ func (c *Config) Redacted() *Config {
 		r.Cameras[i] = cam.Redacted()
 	}
 	r.MQTT = c.MQTT.redacted()
+	r.NATS = c.NATS.redacted()
 	r.Thresholds.Labels = maps.Clone(c.Thresholds.Labels)
 	return &r
 }

@@ -47,7 +47,7 @@ var floors = map[string]int{
 	"ingest":        3, "demux": 3, "mvextract": 3, "inference": 3, "internal/pregate": 3,
 	"llmgen": 4, "diffusion": 4, "internal/track": 4, "internal/clip": 4,
 	"internal/source": 5, "internal/restream": 5,
-	"internal/bus": 6, "internal/testcam": 6, "internal/natsbus": 6,
+	"internal/bus": 6, "internal/testcam": 6, "internal/natsbus": 7,
 	"pipeline":       7,
 	"internal/store": 8, "internal/livehub": 8, "internal/webhook": 8, "internal/enrich": 8, "internal/mqtt": 8,
 	"internal/api": 9,

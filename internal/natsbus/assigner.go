@@ -85,6 +85,22 @@ func (l *Leases) Owners(ctx context.Context) (map[string]string, error) {
 	return out, nil
 }
 
+// Owner returns the node holding camera's lease, "" when none does.
+func (l *Leases) Owner(ctx context.Context, camera string) (string, error) {
+	e, err := l.kv.Get(ctx, "cam."+camera)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("natsbus: lease of %s: %w", camera, err)
+	}
+	var v Lease
+	if err := json.Unmarshal(e.Value(), &v); err != nil {
+		return "", fmt.Errorf("natsbus: lease of %s: %w", camera, err)
+	}
+	return v.Node, nil
+}
+
 // Nodes returns the worker nodes with a live heartbeat.
 func (l *Leases) Nodes(ctx context.Context) ([]string, error) {
 	keys, err := listKeys(ctx, l.kv, "node.*")

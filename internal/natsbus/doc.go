@@ -41,6 +41,9 @@
 //	mvwatch_camera_state  camera name -> the state JSON its worker last reported (phase, reason,
 //	                 node); read with mvwatch_leases (no lease: not running anywhere).
 //
+// Bus (OpenBus) puts these behind the bus seam: bus.Bus and bus.AckBus for the app's roles (serve
+// --role worker|events, or both on NATS), with the camera set, leases and states as bus.Cameras.
+//
 // Readers of a stream: a durable Consumer (explicit acks after the handler; shared by the nodes
 // doing the same work) for the store, webhooks and enrichment; a Tail (ordered ephemeral consumer,
 // no acks) for what every node shows live.

@@ -224,3 +224,13 @@ func (s *States) List(ctx context.Context) (map[string][]byte, error) {
 	}
 	return out, nil
 }
+
+// Watch returns a watcher of every state change (initial values first, then a nil entry, then
+// updates and deletions) until ctx ends or Stop.
+func (s *States) Watch(ctx context.Context) (jetstream.KeyWatcher, error) {
+	w, err := s.kv.WatchAll(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("natsbus: watch states: %w", err)
+	}
+	return w, nil
+}

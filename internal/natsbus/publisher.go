@@ -29,6 +29,9 @@ type PublisherConfig struct {
 	AckTimeout time.Duration
 	// Logger receives refusals (rate limited). It defaults to slog.Default().
 	Logger *slog.Logger
+	// OnAck, when set, is called with the message id of each message the stream acknowledged
+	// (stored, or a duplicate of one stored), from the sending goroutine; it must not block.
+	OnAck func(msgID string)
 }
 
 // Publisher publishes messages to JetStream without ever blocking its caller: Publish puts the
@@ -254,6 +257,9 @@ func (p *Publisher) send(batch []pending, acked *int, lastLog *time.Time) []pend
 			p.m.published.Inc()
 			if ack.Duplicate {
 				p.m.duplicates.Inc()
+			}
+			if p.cfg.OnAck != nil {
+				p.cfg.OnAck(batch[i].id)
 			}
 		case err := <-f.Err():
 			if refused(err) {
