@@ -45,7 +45,7 @@ var floors = map[string]int{
 	"internal/event": 2, "internal/event/eventtest": 3, "internal/logging": 2, "internal/decodelimit": 2,
 	"internal/auth": 2,
 	"ingest":        3, "demux": 3, "mvextract": 3, "inference": 3, "internal/pregate": 3,
-	"llmgen": 4, "diffusion": 4, "internal/track": 4,
+	"llmgen": 4, "diffusion": 4, "internal/track": 4, "models/trackclass": 0,
 	"internal/source": 5, "internal/restream": 5,
 	"internal/bus": 6, "internal/testcam": 6, "internal/natsbus": 6,
 	"pipeline":       7,
