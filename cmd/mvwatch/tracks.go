@@ -22,7 +22,9 @@ func runTracks(args []string) int {
 	manifest := fs.String("eval", "", "instead of dumping a file: score track classes on this real-footage manifest")
 	committedOnly := fs.Bool("committed-only", false, "with -eval: only the clips committed to the repository")
 	jsonOut := fs.String("json", "", "with -eval: also write the report as JSON to this file")
+	cache := fs.String("cache", "", "with -eval: folder for the H.264 re-encodes (default: <manifest dir>/cache/h264, as mvwatch eval)")
 	noClass := fs.Bool("no-class", false, "leave tracks without a class (no classifier)")
+	names := fs.Bool("feature-names", false, "print the feature names in the classifier's input order (JSON) and exit")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: mvwatch tracks [-o out.jsonl] FILE\n       mvwatch tracks -eval testdata/realfootage/manifest.json\n\n"+
 			"Runs the compressed-domain tracker (internal/track) over FILE and writes each confirmed track as a JSON\n"+
@@ -32,6 +34,11 @@ func runTracks(args []string) int {
 	}
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if *names {
+		b, _ := json.Marshal(track.FeatureNames)
+		fmt.Println(string(b))
+		return 0
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -46,7 +53,7 @@ func runTracks(args []string) int {
 			fmt.Fprintf(os.Stderr, "mvwatch tracks: %v\n", err)
 			return 1
 		}
-		rep, err := evaluate.EvaluateTrackClasses(ctx, m, cfg, evaluate.Options{CommittedOnly: *committedOnly,
+		rep, err := evaluate.EvaluateTrackClasses(ctx, m, cfg, evaluate.Options{CommittedOnly: *committedOnly, CacheDir: *cache,
 			Log: func(format string, a ...any) { fmt.Fprintf(os.Stderr, "mvwatch tracks: "+format+"\n", a...) }})
 		if err == nil {
 			err = evaluate.WriteClassMarkdown(os.Stdout, rep)

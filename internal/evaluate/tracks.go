@@ -37,6 +37,20 @@ type TrackRecord struct {
 	Height int `json:"height"`
 	// Boxes are the track's boxes in the frames where it was detected and reported.
 	Boxes []TrackBox `json:"boxes"`
+	// Prefixes are the track's features as they stood early in its life (the first frame it was
+	// reported with at least PrefixHits[i] detections): what a live event sees of a track that is still
+	// going on.
+	Prefixes []TrackPrefix `json:"prefixes,omitempty"`
+}
+
+// PrefixHits are the detection counts at which DumpTracks records a track's features so far.
+var PrefixHits = []int{5, 10, 20, 40}
+
+// TrackPrefix is a track's features at some point of its life.
+type TrackPrefix struct {
+	Hits     int                `json:"hits"`
+	T        float64            `json:"t"`
+	Features map[string]float64 `json:"features"`
 }
 
 // TrackBox is a track's box in one frame.
@@ -56,17 +70,23 @@ func DumpTracks(ctx context.Context, path string, cfg track.Config, emit func(Tr
 	ex := mvextract.NewExtractor(mvextract.ExtractorConfig{})
 	defer ex.Close()
 	boxes := map[uint64][]TrackBox{}
+	prefixes := map[uint64][]TrackPrefix{}
 	var w, h, frames int
 	var buf []float64
+	named := func(t *track.Track) map[string]float64 {
+		buf = t.Features(buf)
+		m := make(map[string]float64, track.NumFeatures)
+		for i, name := range track.FeatureNames {
+			m[name] = buf[i]
+		}
+		return m
+	}
 	finish := func(t track.Track) error {
 		rec := TrackRecord{ID: t.ID, Start: t.First.Seconds(), End: t.Last.Seconds(), Hits: t.Hits,
 			Class: t.Class, ClassScore: t.ClassScore, Width: w, Height: h,
-			Features: make(map[string]float64, track.NumFeatures), Boxes: boxes[t.ID]}
-		buf = t.Features(buf)
-		for i, name := range track.FeatureNames {
-			rec.Features[name] = buf[i]
-		}
+			Features: named(&t), Boxes: boxes[t.ID], Prefixes: prefixes[t.ID]}
 		delete(boxes, t.ID)
+		delete(prefixes, t.ID)
 		if rec.Boxes == nil {
 			rec.Boxes = []TrackBox{}
 		}
@@ -81,10 +101,14 @@ func DumpTracks(ctx context.Context, path string, cfg track.Config, emit func(Tr
 		}
 		w, h = ft.Width, ft.Height
 		sf := scene.Frame(ft)
-		for _, t := range sf.Tracks {
+		for i := range sf.Tracks {
+			t := &sf.Tracks[i]
 			if t.Missed == 0 && t.Last == sf.PTS {
 				boxes[t.ID] = append(boxes[t.ID], TrackBox{Frame: frames, T: sf.PTS.Seconds(),
 					Box: [4]float64{t.Box.X0, t.Box.Y0, t.Box.X1, t.Box.Y1}})
+			}
+			if k := len(prefixes[t.ID]); k < len(PrefixHits) && t.Hits >= PrefixHits[k] {
+				prefixes[t.ID] = append(prefixes[t.ID], TrackPrefix{Hits: t.Hits, T: sf.PTS.Seconds(), Features: named(t)})
 			}
 		}
 		frames++
