@@ -16,6 +16,8 @@ import (
 //	log_w_px, log_h_px    mean log of the box's width and height in pixels
 //	w_norm, h_norm        mean width and height as fractions of the picture
 //	log_aspect            mean log(width / height)
+//	log_elongation        mean log(extent along the motion / extent across it), from the aspect and the
+//	                      direction of the vectors: a car is longer along its way, a walker taller
 //	log_area_norm         mean log of the box's area as a fraction of the picture
 //	std_log_w, std_log_h  how much the box's width and height vary (standard deviation of their logs)
 //	speed_rel             log(1 + speed in box sizes per second): the mean vector's length over sqrt(area)
@@ -31,13 +33,13 @@ import (
 //	log_dwell             log(1 + seconds followed)
 //	hit_rate              detections / frames alive
 var FeatureNames = []string{
-	"log_w_px", "log_h_px", "w_norm", "h_norm", "log_aspect", "log_area_norm", "std_log_w", "std_log_h",
+	"log_w_px", "log_h_px", "w_norm", "h_norm", "log_aspect", "log_elongation", "log_area_norm", "std_log_w", "std_log_h",
 	"speed_rel", "speed_norm", "dir_consistency", "spread_rel", "spread_px", "fill",
 	"log_residual", "residual_ratio", "log_hits", "log_dwell", "hit_rate",
 }
 
 // NumFeatures is len(FeatureNames).
-const NumFeatures = 19
+const NumFeatures = 20
 
 // observation is what a frame's detections of one track say about its vectors.
 type observation struct {
@@ -62,6 +64,7 @@ type classStats struct {
 	frames                   float64 // frames alive
 	logW, logH, logW2, logH2 float64
 	wn, hn, logAspect, logA  float64
+	elong, nElong            float64
 	speedRel, speedNorm      float64
 	ux, uy, nDir             float64
 	spreadRel, spreadPx      float64
@@ -89,7 +92,10 @@ func (s *classStats) add(o observation, b zone.Box, tr *tracker) {
 		s.spreadPx += spread
 		s.spreadRel += spread / (m + 1)
 		if m > 0 {
-			s.ux, s.uy, s.nDir = s.ux+mx/m, s.uy+my/m, s.nDir+1
+			ux, uy := mx/m, my/m
+			s.ux, s.uy, s.nDir = s.ux+ux, s.uy+uy, s.nDir+1
+			s.elong += (ux*ux - uy*uy) * (lw - lh)
+			s.nElong++
 		}
 		if dt := tr.frameDt.Seconds(); dt > 0 {
 			s.speedRel += math.Log1p(m / dt / math.Sqrt(wpx*hpx))
@@ -156,6 +162,7 @@ func (s *classStats) absorb(o *classStats) {
 	s.wn, s.hn, s.logAspect, s.logA = s.wn+o.wn, s.hn+o.hn, s.logAspect+o.logAspect, s.logA+o.logA
 	s.speedRel, s.speedNorm = s.speedRel+o.speedRel, s.speedNorm+o.speedNorm
 	s.ux, s.uy, s.nDir = s.ux+o.ux, s.uy+o.uy, s.nDir+o.nDir
+	s.elong, s.nElong = s.elong+o.elong, s.nElong+o.nElong
 	s.spreadRel, s.spreadPx, s.fill = s.spreadRel+o.spreadRel, s.spreadPx+o.spreadPx, s.fill+o.fill
 	s.nRes, s.logRes, s.resRatio = s.nRes+o.nRes, s.logRes+o.logRes, s.resRatio+o.resRatio
 }
@@ -176,18 +183,21 @@ func (t *Track) Features(dst []float64) []float64 {
 	mw, mh := s.logW/n, s.logH/n
 	dst[0], dst[1] = mw, mh
 	dst[2], dst[3] = s.wn/n, s.hn/n
-	dst[4], dst[5] = s.logAspect/n, s.logA/n
-	dst[6], dst[7] = math.Sqrt(max(s.logW2/n-mw*mw, 0)), math.Sqrt(max(s.logH2/n-mh*mh, 0))
-	dst[8], dst[9] = s.speedRel/n, s.speedNorm/n
+	dst[4], dst[6] = s.logAspect/n, s.logA/n
+	if s.nElong > 0 {
+		dst[5] = s.elong / s.nElong
+	}
+	dst[7], dst[8] = math.Sqrt(max(s.logW2/n-mw*mw, 0)), math.Sqrt(max(s.logH2/n-mh*mh, 0))
+	dst[9], dst[10] = s.speedRel/n, s.speedNorm/n
 	if s.nDir > 0 {
-		dst[10] = math.Hypot(s.ux, s.uy) / s.nDir
+		dst[11] = math.Hypot(s.ux, s.uy) / s.nDir
 	}
-	dst[11], dst[12], dst[13] = s.spreadRel/n, s.spreadPx/n, s.fill/n
+	dst[12], dst[13], dst[14] = s.spreadRel/n, s.spreadPx/n, s.fill/n
 	if s.nRes > 0 {
-		dst[14], dst[15] = s.logRes/s.nRes, s.resRatio/s.nRes
+		dst[15], dst[16] = s.logRes/s.nRes, s.resRatio/s.nRes
 	}
-	dst[16] = math.Log1p(float64(t.Hits))
-	dst[17] = math.Log1p(t.Dwell().Seconds())
-	dst[18] = float64(t.Hits) / max(s.frames, 1)
+	dst[17] = math.Log1p(float64(t.Hits))
+	dst[18] = math.Log1p(t.Dwell().Seconds())
+	dst[19] = float64(t.Hits) / max(s.frames, 1)
 	return dst
 }
