@@ -34,7 +34,7 @@ func TestTrackClassRegression(t *testing.T) {
 	}{
 		"road_topdown":                {9, "0/0/0", "0/5/4", "0/0/0", "0/5/4"},
 		"street_residential_exposure": {5, "0/0/0", "0/3/1", "0/1/0", "0/4/1"},
-		"dashcam_highway_5s":          {4, "", "", "", "1/1/2"},
+		"dashcam_highway_5s":          {4, "", "", "", "0/0/4"},
 	}
 	row := func(m map[string]int) string {
 		return fmt.Sprintf("%d/%d/%d", m[track.ClassPerson], m[track.ClassVehicle], m[track.ClassOther])
