@@ -20,7 +20,7 @@ const module = "github.com/mvwatch/mvwatch/"
 //
 //	0  leaves: plain value types and one-concern helpers, stdlib only (buildinfo: and prometheus;
 //	   httpserver: and x/net's connection limit); browser sessions (session); the dashboard's
-//	   embedded files and their handler (web)
+//	   embedded files and their handler (web); the embedded track class model (models/trackclass)
 //	1  config (yaml, and the leaves redact and zone); the WebRTC live view (liveview, pion/webrtc on
 //	   media, queue and lifecycle)
 //	2  what builds on config alone: the event value type (it uses config's camera-name rule), logging,
