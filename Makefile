@@ -81,6 +81,18 @@ train-mfcd: $(VENV)/.stamp
 	nice -n 10 $(VENV)/bin/python -m training.mfcd train --data $(MFCD_DATA) --out models/mfcd --work training/out/mfcd
 	$(VENV)/bin/python -m training.mfcd report --model models/mfcd --out docs/MODELS.md
 
+# Object class per track (issue 14): the training clips (scripts/fetch-trainfootage.sh) re-encoded to the
+# evaluation's camera profile in 6 variants, their tracks (mvwatch tracks), raw-RGB teacher labels, a tiny MLP
+# (fixed seed) into models/trackclass/ (model.json, embedded by Go, and the forward-pass fixture). CPU only,
+# about 2 minutes on 2 cores. Then: go run ./cmd/mvwatch tracks -eval testdata/realfootage/manifest.json.
+TRACKCLASS_WORK := training/out/trackclass
+.PHONY: train-trackclass
+train-trackclass: $(VENV)/.stamp
+	$(GO) build -buildvcs=false -trimpath -o bin/mvwatch ./cmd/mvwatch
+	nice -n 10 $(VENV)/bin/python -m training.trackclass dump --work $(TRACKCLASS_WORK) --mvwatch bin/mvwatch
+	nice -n 10 $(VENV)/bin/python -m training.trackclass label --work $(TRACKCLASS_WORK)
+	nice -n 10 $(VENV)/bin/python -m training.trackclass train --work $(TRACKCLASS_WORK) --out models/trackclass
+
 # Event thumbnails (issue 6): the diffusion model into models/thumbnail, the step predictor's prompt sets,
 # its labels (ladder method, one file per scheduler, 2 jobs) and the predictor into models/steppredictor.
 # CPU only, about 16 + 25 + 5 minutes on 2 cores. Training is a wall-clock budget (--minutes), so the

@@ -30,7 +30,8 @@ type seenTrack struct {
 
 // eventTrack converts a track for an event.
 func eventTrack(t track.Track) event.EventTrack {
-	return event.EventTrack{ID: t.ID, Box: t.Box, Direction: t.Direction(), Speed: t.Speed(), Seconds: t.Dwell().Seconds()}
+	return event.EventTrack{ID: t.ID, Box: t.Box, Direction: t.Direction(), Speed: t.Speed(), Seconds: t.Dwell().Seconds(),
+		Class: t.Class, ClassScore: t.ClassScore}
 }
 
 // observeScene runs the camera's scene on the frame's features (masking them in place) and records

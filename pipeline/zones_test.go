@@ -92,6 +92,9 @@ func TestZoneRestrictsAlerts(t *testing.T) {
 	require.False(t, crossing.NoAlert)
 	require.NotEmpty(t, crossing.Tracks)
 	require.Equal(t, "right", crossing.Tracks[0].Direction)
+	// Its track carries an object class from its compressed-domain features (docs/MODELS.md).
+	require.Contains(t, event.TrackClasses, crossing.Tracks[0].Class)
+	require.Greater(t, crossing.Tracks[0].ClassScore, 1.0/3)
 	// The keyframe shows the box drawn: red pixels along its edge.
 	img, err := jpeg.Decode(bytes.NewReader(crossing.Keyframe))
 	require.NoError(t, err)

@@ -33,6 +33,7 @@ func commands() map[string]command {
 		"thumbnail":  {"render an event thumbnail from a caption: thumbnail [--steps auto|N] [--scheduler NAME] [--out file.png] \"PROMPT\"", runThumbnail},
 		"version":    {"print the version, VCS revision and Go version", runVersion},
 		"hash-token": {"make a user's token and its config entry (hashes only): hash-token -user NAME [-role viewer|admin]", runHashToken},
+		"tracks":     {"the tracker's confirmed tracks of a file with their class features (JSON lines), or -eval their classes on the real-footage set", runTracks},
 		"features":   {"write model-input clips (float32 .npy [N, C, T, H, W] of motion and residual) of a file or RTSP URL", runFeatures},
 	}
 }

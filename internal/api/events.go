@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -20,7 +21,10 @@ var (
 // parseEventQuery reads the query parameters shared by /events and /events/live.
 func parseEventQuery(r *http.Request) (event.Query, error) {
 	v := r.URL.Query()
-	q := event.Query{Camera: v.Get("camera"), Label: v.Get("label"), Zone: v.Get("zone"), Cursor: v.Get("cursor")}
+	q := event.Query{Camera: v.Get("camera"), Label: v.Get("label"), Zone: v.Get("zone"), Class: v.Get("class"), Cursor: v.Get("cursor")}
+	if q.Class != "" && !slices.Contains(event.TrackClasses, q.Class) {
+		return q, fmt.Errorf("class: want one of %v, got %q", event.TrackClasses, q.Class)
+	}
 	var err error
 	parseTime := func(name string) time.Time {
 		s := v.Get(name)

@@ -44,7 +44,7 @@ func (a *API) liveEvents(w http.ResponseWriter, r *http.Request) {
 	sent := map[string]bool{}
 	if last := r.Header.Get("Last-Event-ID"); event.ValidID(last) {
 		page, err := a.opts.Events.Query(event.Query{Cursor: last, Ascending: true, Camera: q.Camera, Label: q.Label,
-			Zone: q.Zone, MinScore: q.MinScore, Limit: 1000})
+			Zone: q.Zone, Class: q.Class, MinScore: q.MinScore, Limit: 1000})
 		if err == nil {
 			for _, ev := range page.Events {
 				if writeSSE(w, ev, false) != nil {

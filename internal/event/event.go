@@ -91,7 +91,14 @@ type EventTrack struct {
 	Speed float64 `json:"speed"`
 	// Seconds is how long it was followed.
 	Seconds float64 `json:"seconds"`
+	// Class is the object's class from its compressed-domain features (TrackClasses), empty when
+	// unknown; ClassScore is its probability.
+	Class      string  `json:"class,omitempty"`
+	ClassScore float64 `json:"class_score,omitempty"`
 }
+
+// TrackClasses are the object classes a track may carry.
+var TrackClasses = []string{"person", "vehicle", "other"}
 
 // NewEventID returns a new event ID for an event starting at start: 16 hex digits of the start time in
 // Unix nanoseconds then 8 random hex digits, so IDs sort by start time.
@@ -169,6 +176,11 @@ func (e *Event) Validate() error {
 	case len(e.Tracks) > MaxEventTracks:
 		return bad("%d tracks, more than %d", len(e.Tracks), MaxEventTracks)
 	}
+	for _, t := range e.Tracks {
+		if t.Class != "" && !slices.Contains(TrackClasses, t.Class) {
+			return bad("track %d: class %q is not one of %v", t.ID, t.Class, TrackClasses)
+		}
+	}
 	for _, z := range e.Zones {
 		if !config.ValidName(z) {
 			return bad("zone %q is not a valid zone name", z)
@@ -185,6 +197,8 @@ type Query struct {
 	Camera, Label string
 	// Zone keeps events whose Zones include it.
 	Zone string
+	// Class keeps events with a track of this class.
+	Class string
 	// MinScore keeps events with Score >= MinScore.
 	MinScore float64
 	// Limit is the page size. It defaults to 100 and is capped at 1000.
@@ -202,11 +216,20 @@ type Page struct {
 	NextCursor string `json:"next_cursor,omitempty"`
 }
 
-// Matches reports whether e passes q's camera, label, zone and score filters (not its time range or
+// Matches reports whether e passes q's camera, label, zone, class and score filters (not its time range or
 // cursor).
 func (q Query) Matches(e Event) bool {
 	return (q.Camera == "" || e.Camera == q.Camera) && (q.Label == "" || e.Label == q.Label) && e.Score >= q.MinScore &&
-		(q.Zone == "" || slices.Contains(e.Zones, q.Zone))
+		(q.Zone == "" || slices.Contains(e.Zones, q.Zone)) && (q.Class == "" || e.hasClass(q.Class))
+}
+
+func (e Event) hasClass(class string) bool {
+	for _, t := range e.Tracks {
+		if t.Class == class {
+			return true
+		}
+	}
+	return false
 }
 
 // Extend merges a later clip that ended at end with the given score into the event: the event lasts

@@ -45,6 +45,7 @@ func TestValidate(t *testing.T) {
 		"stage":    func(e *Event) { e.ExitStage = -1 },
 		"keyframe": func(e *Event) { e.Keyframe = []byte("GIF89a") },
 		"caption":  func(e *Event) { e.Caption = strings.Repeat("a", MaxCaptionBytes+1) },
+		"class":    func(e *Event) { e.Tracks = []EventTrack{{ID: 1, Class: "dog"}} },
 	} {
 		e := valid()
 		mutate(&e)
@@ -66,6 +67,12 @@ func TestMergeAndUpdateRules(t *testing.T) {
 	require.True(t, Query{Camera: "door", Label: "person", MinScore: 0.95}.Matches(e))
 	require.False(t, Query{Camera: "yard"}.Matches(e))
 	require.False(t, Query{MinScore: 0.96}.Matches(e))
+	require.False(t, Query{Class: "person"}.Matches(e), "no tracks")
+	e.Tracks = []EventTrack{{ID: 1, Class: "vehicle"}, {ID: 2, Class: "person"}}
+	require.NoError(t, e.Validate())
+	require.True(t, Query{Class: "person"}.Matches(e))
+	require.False(t, Query{Class: "other"}.Matches(e))
+	e.Tracks = nil
 
 	require.NoError(t, CheckCaption("a person at the door"))
 	require.ErrorIs(t, CheckCaption(strings.Repeat("a", MaxCaptionBytes+1)), ErrInvalidEvent)

@@ -20,7 +20,7 @@ const module = "github.com/mvwatch/mvwatch/"
 //
 //	0  leaves: plain value types and one-concern helpers, stdlib only (buildinfo: and prometheus;
 //	   httpserver: and x/net's connection limit); browser sessions (session); the dashboard's
-//	   embedded files and their handler (web)
+//	   embedded files and their handler (web); the embedded track class model (models/trackclass)
 //	1  config (yaml, and the leaves redact and zone); the WebRTC live view (liveview, pion/webrtc on
 //	   media, queue and lifecycle)
 //	2  what builds on config alone: the event value type (it uses config's camera-name rule), logging,
@@ -45,7 +45,7 @@ var floors = map[string]int{
 	"internal/event": 2, "internal/event/eventtest": 3, "internal/logging": 2, "internal/decodelimit": 2,
 	"internal/auth": 2,
 	"ingest":        3, "demux": 3, "mvextract": 3, "inference": 3, "internal/pregate": 3,
-	"llmgen": 4, "diffusion": 4, "internal/track": 4, "internal/clip": 4,
+	"llmgen": 4, "diffusion": 4, "internal/track": 4, "internal/clip": 4, "models/trackclass": 0,
 	"internal/source": 5, "internal/restream": 5,
 	"internal/bus": 6, "internal/testcam": 6, "internal/natsbus": 7,
 	"pipeline":       7,

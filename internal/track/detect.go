@@ -28,6 +28,10 @@ type Detection struct {
 	// motion, in pixels per frame toward the reference (mvextract's sign).
 	Blocks           int
 	MotionX, MotionY float64
+	// Cells is how many moving field cells the component holds, and sq the sum of their squared
+	// displacements (relative to the global motion): with Motion, the spread of its vectors.
+	Cells int
+	sq    float64
 }
 
 // detector turns a motion field into detections; it keeps its buffers.
@@ -134,7 +138,7 @@ func (d *detector) components(fld *mvextract.Field) []Detection {
 		d.label[start] = next
 		c0, r0, c1, r1 := d.cols, d.rows, -1, -1
 		size := 0
-		var sx, sy float64
+		var sx, sy, sq float64
 		var nv int
 		for len(d.stack) > 0 {
 			i := int(d.stack[len(d.stack)-1])
@@ -145,8 +149,8 @@ func (d *detector) components(fld *mvextract.Field) []Detection {
 			for rr := r * BlockCells; rr < min((r+1)*BlockCells, fld.Rows); rr++ {
 				for cc := c * BlockCells; cc < min((c+1)*BlockCells, fld.Cols); cc++ {
 					if k := rr*fld.Cols + cc; d.cells[k] {
-						sx += float64(fld.DX[k] - d.gx)
-						sy += float64(fld.DY[k] - d.gy)
+						vx, vy := float64(fld.DX[k]-d.gx), float64(fld.DY[k]-d.gy)
+						sx, sy, sq = sx+vx, sy+vy, sq+vx*vx+vy*vy
 						nv++
 					}
 				}
@@ -167,7 +171,7 @@ func (d *detector) components(fld *mvextract.Field) []Detection {
 		if size < minBlocks {
 			continue
 		}
-		det := Detection{Blocks: size, Box: zone.Box{
+		det := Detection{Blocks: size, Cells: nv, sq: sq, Box: zone.Box{
 			X0: float64(c0) * bpx / w, Y0: float64(r0) * bpx / h,
 			X1: min(float64(c1+1)*bpx/w, 1), Y1: min(float64(r1+1)*bpx/h, 1),
 		}}

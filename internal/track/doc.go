@@ -9,6 +9,11 @@
 //   - objects: connected components of moving blocks after a morphological cleanup, as boxes;
 //   - tracks: boxes associated from frame to frame (IoU, then centroid distance) with an id, direction,
 //     speed and dwell, and the enter, leave and dwell events of tracks in zones.
+//   - classes: each track's compressed-domain features, summed over its life (Track.Features:
+//     box size and shape, speed, the spread of its vectors, the residual inside its box), give it an
+//     object class, person, vehicle or other, by a small model trained on real footage (Classifier;
+//     the shipped one is embedded from models/trackclass).
 //
-// It is pure Go and imports only the motion-vector stage (mvextract) and the zone geometry leaf.
+// It is pure Go and imports only the motion-vector stage (mvextract), the zone geometry leaf and the
+// embedded class model.
 package track

@@ -2,6 +2,7 @@ package track
 
 import (
 	"context"
+	"math"
 	"path/filepath"
 	"testing"
 
@@ -54,3 +55,5 @@ func runScene(t *testing.T, path string, cfg Config) []decodedFrame {
 	require.NoError(t, err)
 	return out
 }
+
+func exp(v float64) float64 { return math.Exp(v) }

@@ -28,6 +28,10 @@ type Config struct {
 	Zones *ZoneSet
 	// Threshold is the motion threshold in pixels per frame. It defaults to DefaultThreshold.
 	Threshold float32
+	// Classifier gives each track an object class. It defaults to DefaultClassifier; NoClass turns
+	// classes off.
+	Classifier *Classifier
+	NoClass    bool
 }
 
 // ZoneEventKind says what a track did in a zone.
@@ -66,6 +70,8 @@ type Frame struct {
 	Zones uint64
 	// Events are the zone events of this frame.
 	Events []ZoneEvent
+	// Ended are the confirmed tracks that ended in this frame, with their final class.
+	Ended []Track
 }
 
 // Scene follows the moving objects of one camera: masks, detection, tracking and zones. It is not safe
@@ -83,6 +89,14 @@ type Scene struct {
 func NewScene(cfg Config) *Scene {
 	if cfg.Threshold <= 0 {
 		cfg.Threshold = DefaultThreshold
+	}
+	if cfg.Classifier == nil && !cfg.NoClass {
+		// The embedded model is checked by the package's tests; should it fail to load, tracks carry
+		// no class rather than the scene failing.
+		cfg.Classifier, _ = DefaultClassifier()
+	}
+	if cfg.NoClass {
+		cfg.Classifier = nil
 	}
 	return &Scene{cfg: cfg, det: detector{threshold: cfg.Threshold}}
 }
@@ -115,7 +129,7 @@ func (s *Scene) Frame(ft *mvextract.Features) *Frame {
 	s.Mask(ft)
 	out := &s.out
 	out.PTS, out.Zones = ft.PTS, 0
-	out.Tracks, out.Events, out.Detections = out.Tracks[:0], out.Events[:0], out.Detections[:0]
+	out.Tracks, out.Events, out.Detections, out.Ended = out.Tracks[:0], out.Events[:0], out.Detections[:0], out.Ended[:0]
 	if ft.Field == nil || len(ft.Field.DX) == 0 {
 		return out
 	}
@@ -129,19 +143,64 @@ func (s *Scene) Frame(ft *mvextract.Features) *Frame {
 			dets, intra = nil, true
 		}
 	}
-	s.tr.w, s.tr.h = float64(ft.Width), float64(ft.Height)
+	s.tr.w, s.tr.h, s.tr.cell = float64(ft.Width), float64(ft.Height), float64(ft.Field.Cell)
 	out.Detections = append(out.Detections, dets...)
 	s.tr.step(ft.PTS, dets, intra)
+	s.residuals(ft)
 	for _, t := range s.tr.ended {
 		s.leaveAll(t)
+		if t.Confirmed() {
+			s.classify(t)
+			out.Ended = append(out.Ended, *t)
+		}
 	}
 	for _, t := range s.tr.tracks {
 		if !t.Confirmed() || t.Missed > reportMissed {
 			continue
 		}
+		s.classify(t)
 		s.zones(t, ft.PTS)
 		out.Zones |= t.in
 		out.Tracks = append(out.Tracks, *t)
+	}
+	return out
+}
+
+// residuals records the luma residual inside the box of every track detected in this frame.
+func (s *Scene) residuals(ft *mvextract.Features) {
+	if !ft.HasResidual || !ft.HasReference || len(ft.Residual) < ft.Width*ft.Height {
+		return
+	}
+	frameMean := -1.0
+	for _, t := range s.tr.tracks {
+		if t.Missed != 0 || t.Last != ft.PTS {
+			continue
+		}
+		if frameMean < 0 {
+			frameMean = meanAbsResidual(ft)
+		}
+		t.stats.addResidual(t.Box, ft, frameMean)
+	}
+}
+
+// classify sets t's class from its features so far.
+func (s *Scene) classify(t *Track) {
+	if s.cfg.Classifier == nil {
+		return
+	}
+	var buf [NumFeatures]float64
+	t.Class, t.ClassScore = s.cfg.Classifier.Classify(t.Features(buf[:0]))
+}
+
+// Active returns the confirmed tracks that have not ended, with their class (for the end of a
+// stream: they never end otherwise).
+func (s *Scene) Active() []Track {
+	var out []Track
+	for _, t := range s.tr.tracks {
+		if t.Confirmed() {
+			s.classify(t)
+			out = append(out, *t)
+		}
 	}
 	return out
 }

@@ -52,6 +52,13 @@ type Track struct {
 	VX, VY float64
 	// Hits counts the frames with a detection; Missed the frames in a row without one.
 	Hits, Missed int
+	// Class is the object class a Classifier gave the track from its features so far (person,
+	// vehicle or other), and ClassScore its probability; empty and 0 without a classifier.
+	Class      string
+	ClassScore float64
+
+	// stats accumulates the compressed-domain features the class is computed from (Features).
+	stats classStats
 
 	lastPTS time.Duration // PTS of the last update (detection or coast)
 	// mx, my are the recent mean motion of the track's detections (EMA, pixels per frame); confirmed
@@ -130,6 +137,7 @@ type tracker struct {
 	nextID uint64
 	ended  []*Track // tracks that ended in the last step
 	w, h   float64  // frame size in pixels
+	cell   float64  // motion-field cell side in pixels
 	// lastPTS is the previous frame's PTS and frameDt the interval to it: the time the motion vectors
 	// of a frame span (one frame: no B-frames in the field's past part of a P-frame).
 	lastPTS, frameDt time.Duration
@@ -156,6 +164,7 @@ func (tr *tracker) step(pts time.Duration, dets []Detection, intra bool) {
 		if t.merged {
 			continue
 		}
+		t.stats.frames++
 		if !tMatched[i] {
 			t.rawOK = false
 			t.Box = t.predicted(pts)
@@ -176,7 +185,10 @@ func (tr *tracker) step(pts time.Duration, dets []Detection, intra bool) {
 			continue
 		}
 		tr.nextID++
-		tr.tracks = append(tr.tracks, &Track{ID: tr.nextID, Box: d.Box, First: pts, Last: pts, Hits: 1, lastPTS: pts, mx: d.MotionX, my: d.MotionY, firstBox: d.Box})
+		nt := &Track{ID: tr.nextID, Box: d.Box, First: pts, Last: pts, Hits: 1, lastPTS: pts, mx: d.MotionX, my: d.MotionY, firstBox: d.Box}
+		nt.stats.frames = 1
+		nt.stats.add(observationOf(d), d.Box, tr)
+		tr.tracks = append(tr.tracks, nt)
 	}
 }
 
@@ -209,6 +221,7 @@ func (tr *tracker) mergeOverlapping() {
 			}
 			keep.in |= drop.in
 			keep.dwelt |= drop.dwelt
+			keep.stats.absorb(&drop.stats)
 			drop.merged = true
 		}
 	}
@@ -232,6 +245,7 @@ func (tr *tracker) associate(pts time.Duration, dets []Detection, tMatched, dMat
 		wide := zone.Box{X0: p.X0 - mw, Y0: p.Y0 - mh, X1: p.X1 + mw, Y1: p.Y1 + mh}
 		var u zone.Box
 		var mx, my, wsum float64
+		var o observation
 		for j, d := range dets {
 			if dMatched[j] || IoU(wide, d.Box) == 0 {
 				continue
@@ -244,10 +258,12 @@ func (tr *tracker) associate(pts time.Duration, dets []Detection, tMatched, dMat
 			dMatched[j] = true
 			w := float64(d.Blocks)
 			mx, my, wsum = mx+w*d.MotionX, my+w*d.MotionY, wsum+w
+			o.merge(observationOf(d))
 		}
 		if wsum > 0 {
 			tMatched[i] = true
-			tr.update(t, pts, u, mx/wsum, my/wsum)
+			o.box = u
+			tr.update(t, pts, u, mx/wsum, my/wsum, o)
 		}
 	}
 	for i, t := range tr.tracks {
@@ -269,13 +285,14 @@ func (tr *tracker) associate(pts time.Duration, dets []Detection, tMatched, dMat
 		}
 		if best >= 0 {
 			tMatched[i], dMatched[best] = true, true
-			tr.update(t, pts, dets[best].Box, dets[best].MotionX, dets[best].MotionY)
+			tr.update(t, pts, dets[best].Box, dets[best].MotionX, dets[best].MotionY, observationOf(dets[best]))
 		}
 	}
 }
 
-// update moves track t to box b, detected at pts with mean motion (mx, my).
-func (tr *tracker) update(t *Track, pts time.Duration, b zone.Box, mx, my float64) {
+// update moves track t to box b, detected at pts with mean motion (mx, my); o describes the
+// detections' vectors for the track's features.
+func (tr *tracker) update(t *Track, pts time.Duration, b zone.Box, mx, my float64, o observation) {
 	if dt := tr.frameDt.Seconds(); dt > 0 {
 		// The velocity is the object's own motion vectors (it moved by minus them since the previous
 		// frame), not the box's displacement: a box that grows while the object enters the picture, or
@@ -316,6 +333,7 @@ func (tr *tracker) update(t *Track, pts time.Duration, b zone.Box, mx, my float6
 	t.Box, t.Last, t.lastPTS = b, pts, pts
 	t.Hits++
 	t.Missed = 0
+	t.stats.add(o, b, tr)
 	if !t.confirmed && t.Hits >= confirmHits && math.Hypot(t.mx, t.my) >= coherentMotion {
 		// The box must also have gone somewhere: a flickering spot of noise vectors stays put.
 		fx, fy := centre(t.firstBox)

@@ -9,7 +9,7 @@ import pytest
 from training.common.cli import dispatch
 
 
-@pytest.mark.parametrize("package", ["mfcd", "caption"])
+@pytest.mark.parametrize("package", ["mfcd", "caption", "trackclass"])
 def test_every_model_command_imports_and_has_a_main(package):
     commands = importlib.import_module(f"training.{package}.__main__").COMMANDS
     assert commands
