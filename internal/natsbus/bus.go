@@ -54,6 +54,9 @@ type BusConfig struct {
 	// Gate is the default motion gate, for validating cameras added through Cameras. It defaults
 	// to config.DefaultGate().
 	Gate config.Gate
+	// Clips, when set, opens the clip bucket (ClipsBucket): a worker puts its stored clips there
+	// (Clips().StartUploads, Submit), the events node reads them (Clips().OpenClip, Has).
+	Clips *ClipsConfig
 	// OnPublished, when set, is called with the id of each event the stream acknowledged.
 	OnPublished func(id string)
 	// Logger defaults to slog.Default().
@@ -79,6 +82,7 @@ type Bus struct {
 
 	pub      *Publisher
 	consumer *Consumer
+	clips    *Clips
 	// deliveries carries events from the consumer's handler to NextDelivery.
 	deliveries chan bus.Delivery
 
@@ -162,6 +166,11 @@ func OpenBus(ctx context.Context, c *Conn, m *Metrics, cfg BusConfig) (_ *Bus, e
 	}
 	if b.leases, err = OpenLeases(ctx, c, cfg.LeaseTTL, replicas); err != nil {
 		return nil, err
+	}
+	if cfg.Clips != nil {
+		if b.clips, err = OpenClips(ctx, c, replicas, *cfg.Clips); err != nil {
+			return nil, err
+		}
 	}
 	if err := b.watchCameras(ctx); err != nil {
 		return nil, err
@@ -532,6 +541,9 @@ func (b *Bus) putState(ctx context.Context, fleet bus.Cameras, name string) {
 	}
 }
 
+// Clips returns the clip bucket (nil unless BusConfig.Clips was set).
+func (b *Bus) Clips() *Clips { return b.clips }
+
 // Cameras implements bus.Bus: the fleet-wide camera set.
 func (b *Bus) Cameras() bus.Cameras { return natsCameras{b} }
 
@@ -557,6 +569,9 @@ func (b *Bus) Close() {
 		}
 		if b.consumer != nil {
 			b.consumer.Close()
+		}
+		if b.clips != nil {
+			b.clips.Close(ctx)
 		}
 		b.cancel()
 		b.wg.Wait()
