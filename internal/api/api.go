@@ -8,9 +8,10 @@ package api
 
 import (
 	"context"
+	"errors"
+	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -33,14 +34,58 @@ type EventReader interface {
 	Thumbnail(id string) ([]byte, error)
 }
 
-// ClipReader is what the API needs from the clip store (internal/clip's Store implements it; the
-// API links no FFmpeg, so it knows the store only by this interface).
+// ClipReader is what the API needs from a clip store (internal/clip's Store on the node that
+// records the clips, natsbus.Clips on an events node that reads them from the NATS clip bucket; the
+// API links no FFmpeg and no NATS, so it knows them only by this interface).
 type ClipReader interface {
-	// Open returns the clip of event id and its file information; the error wraps
-	// event.ErrNotFound when there is none.
-	Open(id string) (*os.File, os.FileInfo, error)
+	// OpenClip returns the clip of event id, seekable (http.ServeContent answers Range requests
+	// from it), and its modification time; the error wraps event.ErrNotFound when there is none.
+	// Close the clip.
+	OpenClip(ctx context.Context, id string) (io.ReadSeekCloser, time.Time, error)
 	// Has reports whether event id has a clip.
 	Has(id string) bool
+}
+
+// FirstClips reads each clip from the first of readers that has it (nil interfaces are skipped; pass no typed nil): the
+// node's own clip store, then the clip bucket that other workers' clips reach. It returns nil when
+// every reader is nil.
+func FirstClips(readers ...ClipReader) ClipReader {
+	var rs firstClips
+	for _, r := range readers {
+		if r != nil {
+			rs = append(rs, r)
+		}
+	}
+	switch len(rs) {
+	case 0:
+		return nil
+	case 1:
+		return rs[0]
+	}
+	return rs
+}
+
+type firstClips []ClipReader
+
+func (rs firstClips) Has(id string) bool {
+	for _, r := range rs {
+		if r.Has(id) {
+			return true
+		}
+	}
+	return false
+}
+
+func (rs firstClips) OpenClip(ctx context.Context, id string) (io.ReadSeekCloser, time.Time, error) {
+	var err error
+	for _, r := range rs {
+		var c io.ReadSeekCloser
+		var at time.Time
+		if c, at, err = r.OpenClip(ctx, id); err == nil || !errors.Is(err, event.ErrNotFound) {
+			return c, at, err
+		}
+	}
+	return nil, time.Time{}, err
 }
 
 // Options configures the HTTP API.

@@ -127,20 +127,20 @@ type dirClips struct{ dir string }
 
 func (d dirClips) path(id string) string { return filepath.Join(d.dir, id+".mp4") }
 
-func (d dirClips) Open(id string) (*os.File, os.FileInfo, error) {
+func (d dirClips) OpenClip(_ context.Context, id string) (io.ReadSeekCloser, time.Time, error) {
 	f, err := os.Open(d.path(id))
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil, fmt.Errorf("clip %s: %w", id, event.ErrNotFound)
+		return nil, time.Time{}, fmt.Errorf("clip %s: %w", id, event.ErrNotFound)
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, time.Time{}, err
 	}
 	fi, err := f.Stat()
 	if err != nil {
 		_ = f.Close()
-		return nil, nil, err
+		return nil, time.Time{}, err
 	}
-	return f, fi, nil
+	return f, fi.ModTime(), nil
 }
 
 func (d dirClips) Has(id string) bool {

@@ -123,7 +123,7 @@ func (a *API) clip(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no clip for event "+id+": clips are not recorded here")
 		return
 	}
-	f, fi, err := a.opts.Clips.Open(id)
+	f, modTime, err := a.opts.Clips.OpenClip(r.Context(), id)
 	if errors.Is(err, event.ErrNotFound) {
 		writeError(w, http.StatusNotFound, "no clip for event "+id+" (yet: it is stored a post-roll after the event ends)")
 		return
@@ -135,7 +135,7 @@ func (a *API) clip(w http.ResponseWriter, r *http.Request) {
 	defer f.Close()
 	w.Header().Set("Content-Type", "video/mp4")
 	w.Header().Set("Cache-Control", "private, max-age=86400")
-	http.ServeContent(w, r, id+".mp4", fi.ModTime(), f)
+	http.ServeContent(w, r, id+".mp4", modTime, f)
 }
 
 func (a *API) keyframe(w http.ResponseWriter, r *http.Request) {

@@ -114,6 +114,9 @@ func openNATS(ctx context.Context, cfg *config.Config, role Role, reg prometheus
 		Publisher: natsbus.PublisherConfig{Buffer: nc.PublishBuffer, Logger: log},
 		LeaseTTL:  nc.LeaseTTL.D(), KeepOnNATSLoss: true, Gate: cfg.Gate, Logger: log,
 		OnPublished: func(id string) { log.Info("event published", "component", "nats-bus", "event", id) }}
+	if bc.Clips, err = natsClips(cfg, reg, log); err != nil {
+		return nil, err
+	}
 	// A cluster still electing its leaders answers "unavailable" for a while: retry that, not a
 	// stream made with other settings.
 	deadline := time.Now().Add(time.Minute)
@@ -136,6 +139,22 @@ func openNATS(ctx context.Context, cfg *config.Config, role Role, reg prometheus
 		}
 	}
 	return n, nil
+}
+
+// natsClips sizes the clip bucket from the clips section (nil when clips are off): every node of a
+// fleet should have the same one, as the bucket's limits follow the node that opened it last.
+func natsClips(cfg *config.Config, reg prometheus.Registerer, log *slog.Logger) (*natsbus.ClipsConfig, error) {
+	cl := cfg.Clips.WithDefaults()
+	if !cl.IsEnabled() {
+		return nil, nil
+	}
+	m, err := natsbus.NewClipMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	cc := &natsbus.ClipsConfig{MaxBytes: *cl.MaxBytes, TTL: cl.MaxAge.D(), MaxClipBytes: natsbus.ClipObjectLimit(cl.MaxClipBytes),
+		Metrics: m, Logger: log}
+	return cc, nil
 }
 
 func redactAll(urls []string) []string {

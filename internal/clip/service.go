@@ -27,6 +27,10 @@ type Options struct {
 	Dir string
 	// Metrics are the clips' metrics (NewMetrics). Required.
 	Metrics *Metrics
+	// OnStored, when set, is called on the writer goroutine with each clip just stored (fsync'd
+	// and renamed into place): a NATS worker hands it to the clip bucket's uploader. It must not
+	// block.
+	OnStored func(id, camera string)
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -41,6 +45,8 @@ type Service struct {
 	log     *slog.Logger
 	store   *Store
 	q       *queue.Queue[*job]
+	// onStored is Options.OnStored (nil: none).
+	onStored func(id, camera string)
 
 	// pending counts the jobs submitted and not yet written, for Flush; recorders are the cameras'
 	// open recorders, for the stall check.
@@ -68,7 +74,7 @@ func New(opts Options) (*Service, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	s := &Service{cfg: opts.Config.WithDefaults(), dir: opts.Dir, metrics: opts.Metrics, log: opts.Logger}
+	s := &Service{cfg: opts.Config.WithDefaults(), dir: opts.Dir, metrics: opts.Metrics, log: opts.Logger, onStored: opts.OnStored}
 	s.idle = sync.NewCond(&s.mu)
 	s.recorders = map[*Recorder]struct{}{}
 	s.q = queue.New[*job](writeQueue, queue.Options{Drops: opts.Metrics.QueueDrops, Depth: opts.Metrics.QueueDepth})
@@ -213,6 +219,9 @@ func (s *Service) write(j *job) {
 	case err == nil:
 		s.metrics.Written.Inc()
 		s.metrics.WriteSeconds.Observe(time.Since(start).Seconds())
+		if s.onStored != nil {
+			s.onStored(j.id, j.camera)
+		}
 		return
 	case muxErr != nil:
 		s.metrics.Failed.WithLabelValues(FailMux).Inc()

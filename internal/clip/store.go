@@ -1,8 +1,10 @@
 package clip
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -249,6 +251,15 @@ func (s *Store) Open(id string) (*os.File, os.FileInfo, error) {
 		return nil, nil, fmt.Errorf("clip %s: %w", id, err)
 	}
 	return f, fi, nil
+}
+
+// OpenClip is Open for the API (api.ClipReader): the clip, seekable, and its modification time.
+func (s *Store) OpenClip(_ context.Context, id string) (io.ReadSeekCloser, time.Time, error) {
+	f, fi, err := s.Open(id)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	return f, fi.ModTime(), nil
 }
 
 // Has reports whether event id has a clip.
