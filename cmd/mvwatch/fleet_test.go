@@ -305,6 +305,7 @@ func fleetRun(t *testing.T, bin string, top topology) {
 	}
 	dir := t.TempDir()
 	base := "captions: {enabled: false}\nthumbnails: {enabled: false}\nlisten: {rtsp_udp: \"off\"}\n"
+	base += "clips: {max_bytes: 268435456}\n" // the clip bucket's bound (and each worker's clip folder's)
 	base += top.config
 	evCfg := filepath.Join(dir, "events.yaml")
 	require.NoError(t, os.WriteFile(evCfg, []byte(base+"cameras:\n"+camYAML.String()), 0o600))
@@ -365,6 +366,10 @@ func fleetRun(t *testing.T, bin string, top topology) {
 		}
 		return in(w1.publishedIDs()) && in(w2.publishedIDs())
 	})
+
+	// The events node, which records no clip, serves a worker's clip from the clip bucket: clip_ref
+	// on the event, the MP4 whole and by Range, h264 with a duration for ffprobe.
+	checkClip(t, events.apiAddr())
 
 	// kill -9 a worker: its cameras run on the other within 10 s (w2 started them: its log), and
 	// the events node's API shows them running there.
@@ -478,6 +483,66 @@ func fleetRun(t *testing.T, bin string, top topology) {
 	t.Logf("%d events published and stored exactly once (w1 %d, w2 %d), in %v", len(want), len(w1.publishedIDs()),
 		len(w2.publishedIDs()), time.Since(begin).Round(time.Second))
 	events.stop()
+}
+
+// checkClip waits for a stored event with a clip_ref, fetches its clip from the API at addr and
+// checks it with ffprobe.
+func checkClip(t *testing.T, addr string) {
+	t.Helper()
+	began := time.Now()
+	var ref string
+	poll(t, 60*time.Second, "an event with a clip_ref on the events node", func() bool {
+		var page event.Page
+		if err := getJSON(addr, "/api/v1/events?limit=100", &page); err != nil {
+			return false
+		}
+		for _, ev := range page.Events {
+			if ev.ClipRef != "" {
+				ref = ev.ClipRef
+				return true
+			}
+		}
+		return false
+	})
+	res, err := http.Get("http://" + addr + ref)
+	require.NoError(t, err)
+	clip, err := io.ReadAll(res.Body)
+	res.Body.Close()
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, res.StatusCode, "%s: %s", ref, clip)
+	require.Equal(t, "video/mp4", res.Header.Get("Content-Type"))
+	req, err := http.NewRequest("GET", "http://"+addr+ref, nil)
+	require.NoError(t, err)
+	req.Header.Set("Range", "bytes=100-199")
+	res, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	part, err := io.ReadAll(res.Body)
+	res.Body.Close()
+	require.NoError(t, err)
+	require.Equal(t, http.StatusPartialContent, res.StatusCode)
+	require.Equal(t, clip[100:200], part)
+	path := filepath.Join(t.TempDir(), "clip.mp4")
+	require.NoError(t, os.WriteFile(path, clip, 0o600))
+	out, err := exec.Command("/usr/bin/ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+		"stream=codec_name:format=duration", "-of", "json", path).Output()
+	require.NoError(t, err, "ffprobe")
+	var probe struct {
+		Streams []struct {
+			Codec string `json:"codec_name"`
+		} `json:"streams"`
+		Format struct {
+			Duration string `json:"duration"`
+		} `json:"format"`
+	}
+	require.NoError(t, json.Unmarshal(out, &probe), "%s", out)
+	require.Len(t, probe.Streams, 1)
+	require.Equal(t, "h264", probe.Streams[0].Codec)
+	var dur float64
+	_, err = fmt.Sscan(probe.Format.Duration, &dur)
+	require.NoError(t, err)
+	require.Positive(t, dur)
+	t.Logf("clip %s from the events node: %d bytes, h264, %.2f s (waited %v)", ref, len(clip), dur,
+		time.Since(began).Round(time.Millisecond))
 }
 
 // TestFleetEmbeddedServer: the events node runs the embedded NATS server on a loopback port; the

@@ -404,9 +404,12 @@ func (cl *Clips) put(ctx context.Context, id, camera string, size int64, open fu
 		if err != nil {
 			return err
 		}
-		_, err = cl.obs.Put(ctx, jetstream.ObjectMeta{Name: id, Description: "event clip of camera " + camera,
+		info, err := cl.obs.Put(ctx, jetstream.ObjectMeta{Name: id, Description: "event clip of camera " + camera,
 			Metadata: map[string]string{"camera": camera}}, r)
 		_ = r.Close()
+		if err == nil {
+			cl.seen(info) // at once, for the next makeRoom (the watcher brings the server's time)
+		}
 		if err == nil || attempt > 0 || !errBucketFull(err) || cl.cfg.MaxBytes <= 0 {
 			if err != nil {
 				return fmt.Errorf("natsbus: put clip %s: %w", id, err)

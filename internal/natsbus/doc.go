@@ -41,6 +41,17 @@
 //	mvwatch_camera_state  camera name -> the state JSON its worker last reported (phase, reason,
 //	                 node); read with mvwatch_leases (no lease: not running anywhere).
 //
+// Object store
+//
+//	MVWATCH_CLIPS    event id -> the event's MP4 clip (stream OBJ_MVWATCH_CLIPS: file storage,
+//	                 TTL clips.max_age, max bytes clips.max_bytes, discard new). A worker puts each clip
+//	                 its clip store wrote (Clips.Submit: a bounded queue, never blocking; transient
+//	                 failures retried with backoff; a put refused for the bound deletes the oldest
+//	                 clips and is tried once more); an events node serves them (Clips.OpenClip, Has
+//	                 from the watched index). Guarantees: the bucket never exceeds its max bytes; every
+//	                 clip that does not reach it is counted by reason. Checked at open like the
+//	                 streams (ErrStreamConflict).
+//
 // Bus (OpenBus) puts these behind the bus seam: bus.Bus and bus.AckBus for the app's roles (serve
 // --role worker|events, or both on NATS), with the camera set, leases and states as bus.Cameras.
 //
