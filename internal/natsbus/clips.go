@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -159,7 +160,7 @@ type Clips struct {
 
 	loads chan struct{} // bounds concurrent reads (each holds up to MaxClipBytes)
 
-	up     *uploader
+	up     atomic.Pointer[uploader] // set by StartUploads
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	once   sync.Once
@@ -470,8 +471,8 @@ func (cl *Clips) makeRoom(ctx context.Context, id string, size int64) error {
 // dropped) and the index watcher. It is safe to call more than once.
 func (cl *Clips) Close(ctx context.Context) {
 	cl.once.Do(func() {
-		if cl.up != nil {
-			cl.up.close(ctx)
+		if u := cl.up.Load(); u != nil {
+			u.close(ctx)
 		}
 		cl.cancel()
 		cl.wg.Wait()

@@ -49,7 +49,10 @@ func (cl *Clips) StartUploads(src ClipSource) {
 		q: queue.New[clipJob](cl.cfg.Queue, queue.Options{Drops: cl.m.dropped.WithLabelValues(ClipDropFull), Depth: cl.m.queue})}
 	u.ctx, u.abort = context.WithCancel(context.Background())
 	u.popCtx, u.stopPop = context.WithCancel(u.ctx)
-	cl.up = u
+	if !cl.up.CompareAndSwap(nil, u) {
+		u.abort() // started already
+		return
+	}
 	go u.run()
 }
 
@@ -57,7 +60,7 @@ func (cl *Clips) StartUploads(src ClipSource) {
 // bucket. It never blocks: a full queue drops it (counted in
 // mvwatch_bus_clip_puts_dropped_total{reason="full"}) and returns false.
 func (cl *Clips) Submit(id, camera string) bool {
-	u := cl.up
+	u := cl.up.Load()
 	if u == nil {
 		return false
 	}
