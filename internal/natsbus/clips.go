@@ -101,6 +101,10 @@ func ensureClipBucket(ctx context.Context, js jetstream.JetStream, cfg ClipsConf
 		if errors.Is(err, jetstream.ErrBucketExists) || errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
 			return ensureClipBucket(ctx, js, cfg, replicas) // another node created it meanwhile
 		}
+		if err != nil && strings.Contains(err.Error(), "insufficient storage") {
+			return nil, fmt.Errorf("natsbus: create bucket %s: %w (clips.max_bytes, %d, does not fit in the NATS server's JetStream storage: lower it, or give the server more)",
+				ClipsBucket, err, cfg.MaxBytes)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("natsbus: create bucket %s: %w", ClipsBucket, err)
 		}

@@ -122,8 +122,10 @@ func (u *uploader) upload(j clipJob) {
 			reason = ClipDropGone
 		case errors.Is(err, ErrClipTooLarge):
 			reason = ClipDropTooLarge
-		case errors.As(err, &apiErr):
-			reason = ClipDropRefused // the bucket said no (over its bound, ...): asking again will not help
+		case errBucketFull(err) || errors.As(err, &apiErr) && apiErr.Code != 503:
+			// The bucket said no (over its bound after making room, ...): asking again will not
+			// help. A 503 that is not the bound (a cluster electing its leader) is worth a retry.
+			reason = ClipDropRefused
 		case u.ctx.Err() != nil:
 			reason = ClipDropClosed
 		case attempt >= putAttempts:
