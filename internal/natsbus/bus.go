@@ -549,8 +549,9 @@ func (b *Bus) Cameras() bus.Cameras { return natsCameras{b} }
 
 // Close stops the leases (the cameras are removed from the fleet and their leases given up, so
 // other workers take them at once), sends what the publish buffer holds (for up to 10 s), stops the
-// consumer (events delivered and not acknowledged come again) and the watchers. It is safe to call
-// more than once.
+// consumer (events delivered and not acknowledged come again), the clip bucket's uploads (the clips
+// queued are put within the same 10 s, the rest counted) and the watchers. It is safe to call more
+// than once.
 func (b *Bus) Close() {
 	b.closeOnce.Do(func() {
 		close(b.closed)
