@@ -455,6 +455,7 @@ func fleetRun(t *testing.T, bin string, top topology) {
 	res.Body.Close()
 	require.Contains(t, string(body), fmt.Sprintf("mvwatch_bus_cameras_owned %d\n", cameras))
 	require.Regexp(t, `mvwatch_bus_published_total [1-9]`, string(body))
+	require.Regexp(t, `mvwatch_bus_clips_put_total [1-9]`, string(body), "clips put into the clip bucket")
 
 	// Stop the last worker cleanly (its open events are sent), then compare.
 	w2.stop()
