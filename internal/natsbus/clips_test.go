@@ -145,6 +145,10 @@ mvwatch_bus_clip_puts_dropped_total{reason="refused"} 0
 mvwatch_bus_clip_puts_dropped_total{reason="too_large"} 0
 `), "mvwatch_bus_clip_puts_dropped_total"))
 
+	problems, err := testutil.GatherAndLint(reg)
+	require.NoError(t, err)
+	require.Empty(t, problems, "the checks of promtool check metrics")
+
 	// A clip the worker's store deleted before its turn is counted, not retried.
 	gone := clipIDs(3)[2]
 	require.True(t, worker.Submit(gone, "cam1"))
