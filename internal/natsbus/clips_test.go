@@ -68,7 +68,11 @@ func openClips(t *testing.T, c *Conn, cfg ClipsConfig) *Clips {
 	}
 	cl, err := OpenClips(ctxT(t, 20*time.Second), c, 1, cfg)
 	require.NoError(t, err)
-	t.Cleanup(func() { cl.Close(context.Background()) })
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		cl.Close(ctx)
+	})
 	return cl
 }
 
@@ -274,4 +278,31 @@ func TestClipTooLarge(t *testing.T) {
 	require.Eventually(t, func() bool { return worker.Has(id) }, 10*time.Second, 10*time.Millisecond)
 	_, _, err = worker.OpenClip(context.Background(), id)
 	require.ErrorIs(t, err, ErrClipTooLarge)
+}
+
+// A worker whose NATS server goes away keeps its clips queued and retries (backoff) until the
+// server is back; the clip then reaches the bucket and no drop is counted.
+func TestClipPutSurvivesOutage(t *testing.T) {
+	addr := freeAddr(t)
+	cfg := ServerConfig{DataDir: t.TempDir(), Listen: addr}
+	s := startServer(t, cfg)
+	wm, err := NewClipMetrics(nil)
+	require.NoError(t, err)
+	worker := openClips(t, connect(t, ConnConfig{URL: "nats://" + addr}, nil), ClipsConfig{MaxBytes: 16 << 20, Metrics: wm})
+	dir := clipDir{t.TempDir()}
+	worker.StartUploads(dir.open)
+	id := clipIDs(1)[0]
+	dir.write(t, id, randomBytes(200_000))
+	s.Shutdown()
+	require.True(t, worker.Submit(id, "cam1"))
+	require.Eventually(t, func() bool { return testutil.ToFloat64(wm.retries) >= 2 }, 20*time.Second, 10*time.Millisecond,
+		"puts retried while NATS is away")
+	startServer(t, cfg)
+	require.Eventually(t, func() bool { return testutil.ToFloat64(wm.put) == 1 }, 60*time.Second, 20*time.Millisecond,
+		"the clip put once NATS is back")
+	for _, r := range []string{ClipDropFull, ClipDropRefused, ClipDropFailed, ClipDropGone} {
+		require.Zero(t, testutil.ToFloat64(wm.dropped.WithLabelValues(r)), r)
+	}
+	events := openClips(t, connect(t, ConnConfig{URL: "nats://" + addr}, nil), ClipsConfig{MaxBytes: 16 << 20})
+	require.True(t, events.Has(id))
 }

@@ -19,8 +19,10 @@ import (
 // information; an error when it is gone.
 type ClipSource func(id string) (*os.File, os.FileInfo, error)
 
-// putAttempts bounds the tries of one clip put that fails for a transient reason (NATS away, a
-// timeout): about a minute and a half of backoff, then it is dropped (counted "failed").
+// putAttempts bounds the tries of one clip put that fails for a transient reason while NATS is
+// connected (a timeout, a cluster electing its leader): about a minute and a half of backoff, then
+// it is dropped (counted "failed"). While the connection is down the uploader waits for it without
+// counting attempts: the queue bounds what waits (further clips are dropped as "full").
 const putAttempts = 8
 
 // uploader is the worker's one goroutine putting stored clips into the bucket, from a bounded
@@ -105,7 +107,17 @@ func (u *uploader) run() {
 func (u *uploader) upload(j clipJob) {
 	cl := u.cl
 	bo := backoff.Backoff{Initial: 250 * time.Millisecond, Max: 20 * time.Second, Jitter: backoff.EqualJitter}
-	for attempt := 1; ; attempt++ {
+	// While the connection is down, look again often: the put goes as soon as NATS is back.
+	away := backoff.Backoff{Initial: 100 * time.Millisecond, Max: time.Second, Jitter: backoff.EqualJitter}
+	for attempt := 1; ; {
+		if !cl.conn.nc.IsConnected() { // NATS away: wait for it (the queue bounds what waits)
+			cl.m.retries.Inc()
+			if !u.pause(&away) {
+				cl.m.dropped.WithLabelValues(ClipDropClosed).Inc()
+				return
+			}
+			continue
+		}
 		start := time.Now()
 		size, err := u.put(j)
 		if err == nil {
@@ -137,12 +149,20 @@ func (u *uploader) upload(j clipJob) {
 			return
 		}
 		cl.m.retries.Inc()
-		t := time.NewTimer(bo.Next())
-		select {
-		case <-t.C:
-		case <-u.ctx.Done():
-			t.Stop()
-		}
+		attempt++
+		u.pause(&bo)
+	}
+}
+
+// pause waits bo's next pause; false when Close aborted it.
+func (u *uploader) pause(bo *backoff.Backoff) bool {
+	t := time.NewTimer(bo.Next())
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-u.ctx.Done():
+		return false
 	}
 }
 
@@ -159,7 +179,7 @@ func (u *uploader) put(j clipJob) (int64, error) {
 	if size > u.cl.cfg.MaxClipBytes {
 		return 0, fmt.Errorf("clip %s: %w: %d bytes, bound %d", j.id, ErrClipTooLarge, size, u.cl.cfg.MaxClipBytes)
 	}
-	ctx, cancel := context.WithTimeout(u.ctx, 30*time.Second+time.Duration(size/(1<<20))*time.Second)
+	ctx, cancel := context.WithTimeout(u.ctx, 10*time.Second+time.Duration(size/(1<<20))*time.Second)
 	defer cancel()
 	err = u.cl.put(ctx, j.id, j.camera, size, func() (io.ReadCloser, error) {
 		f, _, err := u.src(j.id)
