@@ -259,6 +259,9 @@ func (a *App) Start() (err error) {
 			return err
 		}
 	}
+	if err := a.startEnrichJobs(); err != nil { // NATS: this node's stages run the work queue's jobs
+		return err
+	}
 	if a.role.worker() {
 		if err := a.restream.Start(); err != nil {
 			return fmt.Errorf("rtsp restream: %w", err)
