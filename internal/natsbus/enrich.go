@@ -34,6 +34,9 @@ const (
 	// DefaultEnrichMaxDeliver is how often a job (or a result) is tried before it is counted as
 	// failed and removed.
 	DefaultEnrichMaxDeliver = 5
+	// enrichInHand is how many jobs one node holds unacknowledged: few, so that the jobs spread
+	// over the nodes and none waits in a busy node's hands past its ack wait.
+	enrichInHand = 2
 )
 
 // EnrichConsumer is the durable consumer name that every node running kind's jobs shares
@@ -158,7 +161,7 @@ func (b *Bus) ServeEnrich(ctx context.Context, kind string, cfg EnrichConfig, ru
 		return b.lastAttempt(kind, job.Event.ID, m, cfg.MaxDeliver, err)
 	}
 	return StartConsumer(ctx, b.conn, b.m, ConsumerConfig{Stream: EnrichStream, Durable: durable, FilterSubject: subj,
-		AckWait: cfg.AckWait, RetryDelay: cfg.RetryDelay, MaxDeliver: cfg.MaxDeliver, MaxAckPending: 16,
+		AckWait: cfg.AckWait, RetryDelay: cfg.RetryDelay, MaxDeliver: cfg.MaxDeliver, MaxAckPending: enrichInHand,
 		Handler: handler, Logger: b.cfg.Logger})
 }
 
