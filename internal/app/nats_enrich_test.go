@@ -66,7 +66,8 @@ func TestEnrichmentOnTheNATSWorkQueue(t *testing.T) {
 	// An enrichment-capable worker joins (serve --role worker -enrich).
 	wreg := prometheus.NewRegistry()
 	caps, thumbs := openShippedStages(t, wreg)
-	enricher, err := New(Options{Config: testConfig(t), Role: RoleWorker, Bus: natsBusFor(t, s, RoleWorker, "gpu1"),
+	breg := prometheus.NewRegistry() // the enrichment node's bus metrics
+	enricher, err := New(Options{Config: testConfig(t), Role: RoleWorker, Bus: natsBusWithMetrics(t, s, "gpu1", breg),
 		Classifier: &alternatingClassifier{}, Registry: wreg, Logger: quietLogger(), Captions: caps, Thumbnails: thumbs,
 		Features: mvextract.FeatureSpec{Clip: mvextract.ClipConfig{Length: 4, Width: 16, Height: 16}}})
 	require.NoError(t, err)
@@ -103,11 +104,24 @@ func TestEnrichmentOnTheNATSWorkQueue(t *testing.T) {
 	ack, err := insp.JetStream().PublishMsg(ctx, msg)
 	require.NoError(t, err)
 	require.True(t, ack.Duplicate, "message id = event id + kind")
-	// ... and run again anyway (past the duplicate window), its result is not stored twice.
+	// ... and a job run again anyway (another message id) sends a result the stream already
+	// holds under its id (<event id>.caption.result): stored once.
 	msg.Header.Set(jetstream.MsgIDHeader, "again-"+ev1.ID)
 	_, err = insp.JetStream().PublishMsg(ctx, msg)
 	require.NoError(t, err)
-	eventually(t, 60*time.Second, func() bool { return testutil.ToFloat64(updates.WithLabelValues("caption", "duplicate")) == 1 },
+	eventually(t, 60*time.Second, func() bool {
+		return gatheredWith(t, breg, "mvwatch_bus_enrich_jobs_total", map[string]string{"kind": "caption", "result": "done"}) == 3
+	}, "the job run again")
+	require.Equal(t, 1.0, gatheredWith(t, breg, "mvwatch_bus_publish_duplicates_total", nil), "its result a duplicate in the stream")
+	// A result delivered again (an acknowledgement lost, or past the duplicate window) is
+	// recognised by the events node and not written twice.
+	res, err := json.Marshal(natsbus.EnrichResult{Kind: natsbus.KindCaption, EventID: ev1.ID, Text: "another caption"})
+	require.NoError(t, err)
+	rmsg := &nats.Msg{Subject: natsbus.EnrichResultsSubject, Data: res, Header: nats.Header{}}
+	rmsg.Header.Set(jetstream.MsgIDHeader, "again-result-"+ev1.ID)
+	_, err = insp.JetStream().PublishMsg(ctx, rmsg)
+	require.NoError(t, err)
+	eventually(t, 20*time.Second, func() bool { return testutil.ToFloat64(updates.WithLabelValues("caption", "duplicate")) == 1 },
 		"the repeated result recognised")
 	require.Equal(t, 2.0, stored("caption"), "stored once per event")
 	again, err := events.Store().Get(ev1.ID)
@@ -133,4 +147,48 @@ func TestEnrichmentOnTheNATSWorkQueue(t *testing.T) {
 	require.Equal(t, 4, ups, "one live update per stored result")
 	require.NoError(t, enricher.Close())
 	require.NoError(t, events.Close())
+}
+
+// natsBusWithMetrics opens a worker's bus on s with its metrics on reg, closed at the test's end
+// after its App.
+func natsBusWithMetrics(t *testing.T, s *natsbus.Server, node string, reg prometheus.Registerer) *natsbus.Bus {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	m, err := natsbus.NewMetrics(reg)
+	require.NoError(t, err)
+	c, err := natsbus.Connect(ctx, natsbus.ConnConfig{Server: s, Logger: quietLogger()}, m)
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	b, err := natsbus.OpenBus(ctx, c, m, natsbus.BusConfig{Node: node, Worker: true, KeepOnNATSLoss: true, Logger: quietLogger()})
+	require.NoError(t, err)
+	t.Cleanup(b.Close)
+	return b
+}
+
+// gatheredWith returns the value of the counter name in reg whose labels include labels (0 when
+// absent).
+func gatheredWith(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) float64 {
+	t.Helper()
+	fams, err := reg.Gather()
+	require.NoError(t, err)
+	for _, f := range fams {
+		if f.GetName() != name {
+			continue
+		}
+	next:
+		for _, m := range f.GetMetric() {
+			have := map[string]string{}
+			for _, l := range m.GetLabel() {
+				have[l.GetName()] = l.GetValue()
+			}
+			for k, v := range labels {
+				if have[k] != v {
+					continue next
+				}
+			}
+			return m.GetCounter().GetValue()
+		}
+	}
+	return 0
 }

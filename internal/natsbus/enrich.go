@@ -180,8 +180,13 @@ func (b *Bus) runJob(ctx context.Context, job EnrichJob, run EnrichFunc) error {
 	msg.Header.Set(jetstream.MsgIDHeader, EnrichResultID(job.Event.ID, job.Kind))
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if _, err := b.conn.js.PublishMsg(pctx, msg); err != nil {
+	ack, err := b.conn.js.PublishMsg(pctx, msg)
+	if err != nil {
 		return fmt.Errorf("enrichment result of %s not published: %w", job.Event.ID, err)
+	}
+	b.m.published.Inc()
+	if ack.Duplicate { // the job ran before (its result already in the stream): stored once
+		b.m.duplicates.Inc()
 	}
 	b.m.enrichJobs.WithLabelValues(job.Kind, JobDone).Inc()
 	return nil
