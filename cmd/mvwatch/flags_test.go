@@ -23,6 +23,7 @@ func TestServeAndAnalyzeRejectBadFlags(t *testing.T) {
 		{"-model", typo, "-store", store},
 		{"-http", "8080", "-store", store},
 		{"-rtsp", ":70000", "-store", store},
+		{"-enrich=maybe", "-store", store},
 	} {
 		require.Equal(t, 2, runServe(args), "serve %v", args)
 	}

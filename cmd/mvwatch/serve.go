@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -33,6 +35,15 @@ func runServe(args []string) int {
 	natsClusterListen := fs.String("nats-cluster-listen", "", "the embedded server's cluster route listener host:port (overrides nats.cluster_listen)")
 	natsCluster := fs.String("nats-cluster", "", "comma-separated nats-route://host:port routes to the other embedded servers (overrides nats.routes)")
 	node := fs.String("node", "", "this node's id in the fleet, unique (overrides nats.node; default: the host name)")
+	var enrichFlag *bool
+	fs.BoolFunc("enrich", "-enrich (or =true): run caption and thumbnail jobs from the NATS work queue on this node (a worker too); =false: leave them to other nodes (overrides nats.enrich; default: true on the events node)", func(v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return errors.New("want true or false")
+		}
+		enrichFlag = &b
+		return nil
+	})
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: mvwatch serve [flags]\n\nWatches RTSP cameras, serves the HTTP API, live events, metrics and the RTSP restream.\n"+
 			"With --role worker or events, nodes share cameras and events through NATS JetStream (nats: section, -nats-* flags).")
@@ -53,7 +64,7 @@ func runServe(args []string) int {
 	load := func() (*config.Config, error) {
 		cfg, err := config.Load(*configPath, config.Options{LookupEnv: os.LookupEnv, Flags: config.Flags{
 			HTTP: *httpAddr, RTSP: *rtspAddr, ModelDir: *modelFlag, StorePath: *storePath, Precision: *precision,
-			NATSURL: *natsURL, NATSListen: *natsListen, NATSClusterListen: *natsClusterListen, Node: *node, NATSRoutes: routes}})
+			NATSURL: *natsURL, NATSListen: *natsListen, NATSClusterListen: *natsClusterListen, Node: *node, NATSRoutes: routes, Enrich: enrichFlag}})
 		if err != nil {
 			return nil, err
 		}

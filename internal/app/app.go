@@ -73,8 +73,9 @@ type Options struct {
 	// EventGap is how far apart two clips may be and still extend the same event
 	// (pipeline.FleetOptions.EventGap). It defaults to 2 seconds.
 	EventGap time.Duration
-	// Captions, when set, captions every stored event (enrich.Open). The App owns it: Close (or a
-	// failed New or Start) closes it.
+	// Captions, when set, captions every stored event (enrich.Open). On a NATS bus it runs the
+	// caption jobs of the MVWATCH_ENRICH work queue instead, whatever the role (the events node
+	// queues them). The App owns it: Close (or a failed New or Start) closes it.
 	Captions *enrich.Captions
 	// Thumbnails, when set, draws a thumbnail for every stored event. The App owns it like Captions.
 	Thumbnails *enrich.Thumbnails
@@ -258,6 +259,9 @@ func (a *App) Start() (err error) {
 		if err := a.startEvents(); err != nil {
 			return err
 		}
+	}
+	if err := a.startEnrichJobs(); err != nil { // NATS: this node's stages run the work queue's jobs
+		return err
 	}
 	if a.role.worker() {
 		if err := a.restream.Start(); err != nil {

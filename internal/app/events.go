@@ -12,6 +12,7 @@ import (
 	"github.com/mvwatch/mvwatch/internal/bus"
 	"github.com/mvwatch/mvwatch/internal/config"
 	"github.com/mvwatch/mvwatch/internal/event"
+	"github.com/mvwatch/mvwatch/internal/natsbus"
 )
 
 // metrics are the event path's own metrics (the store, hub, webhooks and API own theirs).
@@ -21,7 +22,8 @@ type metrics struct {
 	// latency is the time from a clip's end to its event being stored: mvwatch_event_latency_seconds.
 	latency prometheus.Histogram
 	// updates counts stage results written onto stored events, by kind ("caption", "thumbnail") and
-	// result ("stored", "failed"): mvwatch_event_updates_total{kind,result}.
+	// result ("stored", "failed", and "duplicate": a work-queue result the event already had):
+	// mvwatch_event_updates_total{kind,result}.
 	updates *prometheus.CounterVec
 }
 
@@ -104,7 +106,10 @@ func (a *App) writeDeliveries(ctx context.Context, ab bus.AckBus) {
 			return
 		}
 		if d.Redelivered {
-			if _, err := a.store.Get(d.Event.ID); err == nil {
+			if stored, err := a.store.Get(d.Event.ID); err == nil {
+				// Stored before a crash or a lost ack: its enrichment jobs may not have been
+				// queued; queue what it lacks again (the stream's message ids make it once).
+				a.requeue(stored)
 				d.Done(nil)
 				continue
 			}
@@ -133,8 +138,13 @@ func (a *App) write(ev event.Event) error {
 
 // enrich submits a stored event to the caption and thumbnail stages; neither waits. Both start from
 // the event itself (the thumbnail prompt comes from the label, not the caption), so they run side by
-// side.
+// side. On NATS they are jobs on the MVWATCH_ENRICH work queue instead (enqueue), which any
+// enrichment node runs.
 func (a *App) enrich(ev event.Event) {
+	if q := a.enrichQueue(); q != nil {
+		a.enqueue(q, ev, a.cfg.Captions.IsEnabled(), a.cfg.Thumbnails.IsEnabled())
+		return
+	}
 	if a.captions == nil && a.thumbs == nil {
 		return
 	}
@@ -147,22 +157,160 @@ func (a *App) enrich(ev event.Event) {
 	}
 }
 
+// enrichQueue is the work queue of enrichment jobs that a NATS bus offers (natsbus.Bus): the
+// events node submits jobs and stores their results, any node with the stages runs them.
+type enrichQueue interface {
+	SubmitEnrich(job natsbus.EnrichJob) bool
+	ServeEnrich(ctx context.Context, kind string, cfg natsbus.EnrichConfig, run natsbus.EnrichFunc) (*natsbus.Consumer, error)
+	ServeEnrichResults(ctx context.Context, cfg natsbus.EnrichConfig, apply natsbus.ResultFunc) (*natsbus.Consumer, error)
+}
+
+// enrichQueue returns the bus's work queue, nil on the in-process bus (whose stages run here).
+func (a *App) enrichQueue() enrichQueue {
+	q, _ := a.bus.(enrichQueue)
+	return q
+}
+
+// enqueue submits ev's caption and/or thumbnail jobs (never waiting; a full buffer drops and
+// counts), with the camera's zone and scene as the config has them now.
+func (a *App) enqueue(q enrichQueue, ev event.Event, caption, thumbnail bool) {
+	if !caption && !thumbnail {
+		return
+	}
+	cam, _ := a.bus.Cameras().Get(ev.Camera) // a camera removed since: no zone, the default scene
+	ev.Keyframe = nil
+	if caption {
+		q.SubmitEnrich(natsbus.EnrichJob{Kind: natsbus.KindCaption, Event: ev, Place: captionZone(cam.Zone, ev.Zones)})
+	}
+	if thumbnail {
+		q.SubmitEnrich(natsbus.EnrichJob{Kind: natsbus.KindThumbnail, Event: ev, Place: cam.Scene})
+	}
+}
+
+// requeue submits again the jobs a stored (redelivered) event still lacks the results of.
+func (a *App) requeue(stored event.Event) {
+	if q := a.enrichQueue(); q != nil {
+		a.enqueue(q, stored, a.cfg.Captions.IsEnabled() && stored.Caption == "",
+			a.cfg.Thumbnails.IsEnabled() && stored.ThumbnailRef == "")
+	}
+}
+
+// startEnrichJobs makes this node run the work queue's jobs of each stage it has (NATS only; a
+// worker too when nats.enrich is on). The consumers stop before the stages close.
+func (a *App) startEnrichJobs() error {
+	q := a.enrichQueue()
+	if q == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	serve := func(kind string, run natsbus.EnrichFunc) error {
+		c, err := q.ServeEnrich(ctx, kind, natsbus.EnrichConfig{}, run)
+		if err != nil {
+			return fmt.Errorf("enrichment jobs (%s): %w", kind, err)
+		}
+		a.closers = append(a.closers, func() error { c.Close(); return nil })
+		a.log.Info("running enrichment jobs from the work queue", "kind", kind)
+		return nil
+	}
+	if a.captions != nil {
+		if err := serve(natsbus.KindCaption, a.captionJob); err != nil {
+			return err
+		}
+	}
+	if a.thumbs != nil {
+		if err := serve(natsbus.KindThumbnail, a.thumbnailJob); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// captionJob runs one caption job of the work queue.
+func (a *App) captionJob(_ context.Context, job natsbus.EnrichJob) (natsbus.EnrichResult, error) {
+	text, err := a.captions.Caption(job.Event, job.Place)
+	return natsbus.EnrichResult{Text: text}, err
+}
+
+// thumbnailJob runs one thumbnail job of the work queue.
+func (a *App) thumbnailJob(ctx context.Context, job natsbus.EnrichJob) (natsbus.EnrichResult, error) {
+	png, err := a.thumbs.Render(ctx, job.Event, job.Place)
+	return natsbus.EnrichResult{PNG: png}, err
+}
+
+// startEnrichResults makes the events node store the results of the work queue's jobs (NATS only).
+// The consumer stops before the live hub and the store close.
+func (a *App) startEnrichResults() error {
+	q := a.enrichQueue()
+	if q == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	c, err := q.ServeEnrichResults(ctx, natsbus.EnrichConfig{}, a.applyResult)
+	if err != nil {
+		return fmt.Errorf("enrichment results: %w", err)
+	}
+	a.closers = append(a.closers, func() error { c.Close(); return nil })
+	return nil
+}
+
+// applyResult stores a job's result on its event through the stages' own update path (count, live
+// update). A result the event already has (a redelivery after a lost ack) is acknowledged without
+// a second write; an event that retention removed meanwhile is counted as failed and acknowledged;
+// a failed write is returned, so that the result comes again.
+func (a *App) applyResult(_ context.Context, r natsbus.EnrichResult) error {
+	stored, err := a.store.Get(r.EventID)
+	if errors.Is(err, event.ErrNotFound) {
+		a.metrics.updates.WithLabelValues(r.Kind, "failed").Inc()
+		a.log.Warn("enrichment result for an event no longer stored", "kind", r.Kind, "event", r.EventID)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	switch r.Kind {
+	case natsbus.KindCaption:
+		if stored.Caption != "" {
+			a.metrics.updates.WithLabelValues(r.Kind, "duplicate").Inc()
+			return nil
+		}
+		return a.storeCaption(r.EventID, r.Text)
+	case natsbus.KindThumbnail:
+		if stored.ThumbnailRef != "" {
+			a.metrics.updates.WithLabelValues(r.Kind, "duplicate").Inc()
+			return nil
+		}
+		return a.storeThumbnail(r.EventID, r.PNG)
+	}
+	a.log.Warn("enrichment result of an unknown kind, dropped", "kind", r.Kind, "event", r.EventID)
+	return nil
+}
+
 // onCaption stores a caption on its event and sends the updated event to live subscribers. It runs on
 // the caption stage's worker.
-func (a *App) onCaption(id, text string) {
+func (a *App) onCaption(id, text string) { _ = a.storeCaption(id, text) }
+
+// storeCaption is onCaption, returning the store's error.
+func (a *App) storeCaption(id, text string) error {
 	a.updateMu.Lock() // store order is publish order (see updateMu)
 	defer a.updateMu.Unlock()
 	ev, err := a.store.SetCaption(context.Background(), id, text)
 	a.updated("caption", ev, err)
+	return err
 }
 
 // onThumbnail stores a thumbnail with its event and sends the updated event to live subscribers. It
 // runs on the thumbnail stage's worker.
-func (a *App) onThumbnail(id string, png []byte) {
+func (a *App) onThumbnail(id string, png []byte) { _ = a.storeThumbnail(id, png) }
+
+// storeThumbnail is onThumbnail, returning the store's error.
+func (a *App) storeThumbnail(id string, png []byte) error {
 	a.updateMu.Lock()
 	defer a.updateMu.Unlock()
 	ev, err := a.store.SetThumbnail(context.Background(), id, png)
 	a.updated("thumbnail", ev, err)
+	return err
 }
 
 // updated counts a stage's result and, once stored, sends the updated event live.

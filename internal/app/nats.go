@@ -65,7 +65,8 @@ func openNATS(ctx context.Context, cfg *config.Config, role Role, reg prometheus
 			n.close()
 		}
 	}()
-	m, err := natsbus.NewMetrics(reg, natsbus.StoreConsumer)
+	m, err := natsbus.NewMetrics(reg, natsbus.StoreConsumer, natsbus.EnrichResultsConsumer,
+		natsbus.EnrichConsumer(natsbus.KindCaption), natsbus.EnrichConsumer(natsbus.KindThumbnail))
 	if err != nil {
 		return nil, err
 	}

@@ -81,7 +81,13 @@ func Serve(ctx context.Context, cfg *config.Config, opts ServeOptions) error {
 	}
 	var captions *enrich.Captions
 	var thumbnails *enrich.Thumbnails
-	if role.events() {
+	// The stages run where enrichment runs: the event service in one process; on NATS every node
+	// with nats.enrich (default: the events node), taking jobs from the MVWATCH_ENRICH work queue.
+	runsEnrichment := role.events()
+	if node != nil {
+		runsEnrichment = cfg.NATS.RunsEnrichment(role.events())
+	}
+	if runsEnrichment {
 		if captions, thumbnails, err = enrich.Open(cfg, reg, log); err != nil {
 			return err
 		}

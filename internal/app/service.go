@@ -44,7 +44,7 @@ func (a *App) newEvents() error {
 		return err
 	}
 	for _, kind := range []string{"caption", "thumbnail"} {
-		for _, r := range []string{"stored", "failed"} {
+		for _, r := range []string{"stored", "failed", "duplicate"} {
 			a.metrics.updates.WithLabelValues(kind, r)
 		}
 	}
@@ -180,7 +180,8 @@ func (a *App) startEvents() error {
 		cancel()
 		return nil
 	})
-	return nil
+	// On NATS: the results of the work queue's caption and thumbnail jobs (stopped first).
+	return a.startEnrichResults()
 }
 
 // closeHTTP ends the live streams (so the server can shut down), stops the server and joins its

@@ -34,6 +34,8 @@ type Flags struct {
 	// -node); NATSRoutes, when not nil, nats.routes (flag -nats-cluster).
 	NATSURL, NATSListen, NATSClusterListen, Node string
 	NATSRoutes                                   []string
+	// Enrich, when not nil, overrides nats.enrich (flag -enrich).
+	Enrich *bool
 }
 
 // Load reads the YAML file at path ("" for none: the defaults), then applies defaults, the
@@ -153,5 +155,11 @@ func applyFlags(p *problems, c *Config, f Flags) {
 	if f.NATSRoutes != nil {
 		c.NATS.Routes = f.NATSRoutes
 		p.pos["nats.routes"] = "flag -nats-cluster"
+	}
+	if f.Enrich != nil {
+		v := *f.Enrich
+		c.NATS.Enrich = &v
+		p.pos["nats.enrich"] = "flag -enrich"
+		delete(p.typed, "nats.enrich")
 	}
 }

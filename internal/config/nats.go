@@ -52,6 +52,20 @@ type NATS struct {
 	// LeaseTTL is the camera lease TTL: a dead worker's cameras run elsewhere within about 1.7 times
 	// it. It defaults to 5s (1s..1m).
 	LeaseTTL Duration `yaml:"lease_ttl" json:"lease_ttl,omitempty"`
+	// Enrich makes this node run caption and thumbnail jobs from the MVWATCH_ENRICH work queue
+	// (with the models of the captions and thumbnails sections), whatever its role; false leaves
+	// them to other nodes (an events node then only queues them). It defaults to true on the
+	// events node (role events or both) and false on a worker. Flag: -enrich (true or false).
+	Enrich *bool `yaml:"enrich" json:"enrich,omitempty"`
+}
+
+// RunsEnrichment reports whether a node that is (or is not) the events node runs enrichment jobs:
+// nats.enrich when set, else events.
+func (n NATS) RunsEnrichment(events bool) bool {
+	if n.Enrich != nil {
+		return *n.Enrich
+	}
+	return events
 }
 
 // NATS defaults.

@@ -35,3 +35,20 @@ func TestNATSSection(t *testing.T) {
 		require.ErrorContains(t, err, want)
 	}
 }
+
+// TestNATSEnrich: nats.enrich defaults to the events node; the file sets it for any node and the
+// -enrich flag overrides the file.
+func TestNATSEnrich(t *testing.T) {
+	def := Default().NATS
+	require.True(t, def.RunsEnrichment(true), "the events node by default")
+	require.False(t, def.RunsEnrichment(false), "not a worker by default")
+	cfg, err := Parse("c.yaml", []byte("nats:\n  url: nats://10.0.0.1:4222\n  enrich: true\n"), Options{})
+	require.NoError(t, err)
+	require.True(t, cfg.NATS.RunsEnrichment(false), "a worker with nats.enrich: true")
+	off := false
+	cfg, err = Parse("c.yaml", []byte("nats:\n  url: nats://10.0.0.1:4222\n  enrich: true\n"), Options{Flags: Flags{Enrich: &off}})
+	require.NoError(t, err)
+	require.False(t, cfg.NATS.RunsEnrichment(true), "-enrich=false: an events node that only queues jobs")
+	_, err = Parse("c.yaml", []byte("nats:\n  enrich: maybe\n"), Options{})
+	require.ErrorContains(t, err, "nats.enrich")
+}

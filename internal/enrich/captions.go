@@ -65,9 +65,28 @@ func (s *Captions) Start(deliver func(id, text string)) error {
 // Submit queues ev for a caption without blocking; zone is its camera's zone. It reports whether the
 // event was queued (a full queue drops and counts it).
 func (s *Captions) Submit(ev event.Event, zone string) bool {
+	return s.captioner.Submit(captionInput(ev, zone))
+}
+
+// Caption captions ev now, on the caller's goroutine (calls are serialised with the worker's); zone
+// is its camera's zone. It is what a node running caption jobs from the NATS work queue calls.
+// An empty caption is an error.
+func (s *Captions) Caption(ev event.Event, zone string) (string, error) {
+	cp := s.captioner.Caption(captionInput(ev, zone))
+	switch {
+	case cp.Err != nil:
+		return "", fmt.Errorf("captions: %w", cp.Err)
+	case cp.Text == "":
+		return "", fmt.Errorf("captions: empty caption for %s (finish %s)", ev.ID, cp.Finish)
+	}
+	return cp.Text, nil
+}
+
+// captionInput is the captioner's view of ev.
+func captionInput(ev event.Event, zone string) llmgen.Event {
 	in := llmgen.DetectionEvent(ev.Camera, zone, ev.Label, ev.Start, ev.End.Sub(ev.Start), ev.Score)
 	in.ID = ev.ID
-	return s.captioner.Submit(in)
+	return in
 }
 
 // onCaption runs on the captioner's worker for every dequeued event.

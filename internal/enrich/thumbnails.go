@@ -1,6 +1,7 @@
 package enrich
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -70,9 +71,26 @@ func NewThumbnails(cfg config.Thumbnails, reg prometheus.Registerer, log *slog.L
 // prompt is diffusion.EventPrompt's (label, scene, day or night at the event's start); the seed is a
 // hash of the event ID.
 func (s *Thumbnails) Submit(ev event.Event, scene string) bool {
+	return s.thumb.Submit(thumbnailJob(ev, scene))
+}
+
+// Render draws ev's thumbnail now, on the caller's goroutine (the same prompt and seed as Submit's,
+// so the same picture); scene is its camera's scene. It is what a node running thumbnail jobs from
+// the NATS work queue calls; ctx cancels it.
+func (s *Thumbnails) Render(ctx context.Context, ev event.Event, scene string) ([]byte, error) {
+	th := s.thumb.Render(ctx, thumbnailJob(ev, scene))
+	if th.Err != nil {
+		return nil, fmt.Errorf("thumbnails: %w", th.Err)
+	}
+	return th.PNG, nil
+}
+
+// thumbnailJob is the thumbnailer's job for ev: the prompt from its label, scene and time of day,
+// the seed a hash of its ID.
+func thumbnailJob(ev event.Event, scene string) diffusion.ThumbnailJob {
 	h := fnv.New64a()
 	h.Write([]byte(ev.ID))
-	return s.thumb.Submit(diffusion.ThumbnailJob{ID: ev.ID, Prompt: diffusion.EventPrompt(ev.Label, scene, ev.Start), Seed: h.Sum64()})
+	return diffusion.ThumbnailJob{ID: ev.ID, Prompt: diffusion.EventPrompt(ev.Label, scene, ev.Start), Seed: h.Sum64()}
 }
 
 // onThumbnail runs on the Thumbnailer's worker for every finished job.

@@ -83,6 +83,8 @@ type Bus struct {
 	pub      *Publisher
 	consumer *Consumer
 	clips    *Clips
+	// enrichPub sends the events node's enrichment jobs (SubmitEnrich).
+	enrichPub *Publisher
 	// deliveries carries events from the consumer's handler to NextDelivery.
 	deliveries chan bus.Delivery
 
@@ -194,6 +196,17 @@ func OpenBus(ctx context.Context, c *Conn, m *Metrics, cfg BusConfig) (_ *Bus, e
 		}
 	}
 	if cfg.Events {
+		pc := cfg.Publisher
+		if pc.Logger == nil {
+			pc.Logger = cfg.Logger
+		}
+		pc.OnAck = nil
+		// The jobs' buffer has series of its own (the events' are the worker's).
+		em := *m
+		em.dropped, em.buffer, em.inFlight = m.enrichDropped, m.enrichBuffer, m.enrichFlight
+		if b.enrichPub, err = NewPublisher(c, &em, pc); err != nil {
+			return nil, err
+		}
 		if b.consumer, err = StartConsumer(ctx, c, m, ConsumerConfig{Stream: EventsStream, Durable: StoreConsumer,
 			AckWait: cfg.AckWait, Handler: b.handle, Logger: cfg.Logger, Concurrency: cfg.Concurrency}); err != nil {
 			return nil, err
@@ -566,6 +579,11 @@ func (b *Bus) Close() {
 		if b.pub != nil {
 			if err := b.pub.Close(ctx); err != nil {
 				b.log.Warn("events left unsent at close", "err", err)
+			}
+		}
+		if b.enrichPub != nil {
+			if err := b.enrichPub.Close(ctx); err != nil {
+				b.log.Warn("enrichment jobs left unsent at close", "err", err)
 			}
 		}
 		if b.consumer != nil {

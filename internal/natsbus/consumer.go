@@ -56,6 +56,10 @@ type ConsumerConfig struct {
 	RetryDelay time.Duration
 	// Replicas is the consumer's replica count in a cluster (0: the stream's).
 	Replicas int
+	// MaxDeliver bounds how often a message is delivered (a handler that keeps failing); the
+	// handler sees Msg.Delivered and decides what to do with the last attempt. It defaults to 0:
+	// no bound.
+	MaxDeliver int
 	// Handler handles each message (required).
 	Handler Handler
 	// Concurrency is how many messages are handled at once (so that a store batching concurrent
@@ -123,7 +127,7 @@ func (k *Consumer) ensure(ctx context.Context) (jetstream.Consumer, error) {
 		Durable:       k.cfg.Durable,
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       k.cfg.AckWait,
-		MaxDeliver:    -1,
+		MaxDeliver:    maxDeliver(k.cfg.MaxDeliver),
 		MaxAckPending: k.cfg.MaxAckPending,
 		FilterSubject: k.cfg.FilterSubject,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
@@ -133,6 +137,14 @@ func (k *Consumer) ensure(ctx context.Context) (jetstream.Consumer, error) {
 		return nil, fmt.Errorf("natsbus: consumer %s on %s: %w", k.cfg.Durable, k.cfg.Stream, err)
 	}
 	return cons, nil
+}
+
+// maxDeliver is the server's MaxDeliver for n (0 or less: -1, no bound).
+func maxDeliver(n int) int {
+	if n <= 0 {
+		return -1
+	}
+	return n
 }
 
 // Close stops taking messages, waits for the handler running now (its context is cancelled) and

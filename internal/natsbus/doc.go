@@ -7,7 +7,9 @@
 //
 //	mvwatch.events.<camera>   each event and each event update of a camera (payload: the event JSON;
 //	                          header Nats-Msg-Id: the event id, or the id of the update)
-//	mvwatch.enrich.<kind>     enrichment jobs (kind: caption, thumbnail, ...)
+//	mvwatch.enrich.<kind>     enrichment jobs (kind: caption, thumbnail; payload EnrichJob JSON,
+//	                          message id EnrichJobID: <event id>.<kind>)
+//	mvwatch.enrich.results    their results (EnrichResult JSON, message id <event id>.<kind>.result)
 //
 // Streams
 //
@@ -24,6 +26,12 @@
 //	MVWATCH_ENRICH  subjects mvwatch.enrich.*, file storage, work-queue retention (a job is removed
 //	                once acknowledged), max age 24 h, discard new. Guarantees: each job goes to one
 //	                consumer of a durable (any node can run it) and stays until a handler succeeded.
+//	                The events node submits jobs (Bus.SubmitEnrich: bounded buffer, never blocks,
+//	                stored once per message id); nodes that run enrichment share the durables
+//	                enrich-<kind> (Bus.ServeEnrich: a job is acknowledged only once its result is
+//	                stored by the stream, retried up to MaxDeliver times, then counted failed and
+//	                removed); the events node stores results with the durable enrich-results
+//	                (Bus.ServeEnrichResults: acknowledged after the store's write).
 //
 // Key-value buckets
 //

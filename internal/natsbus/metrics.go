@@ -38,7 +38,27 @@ type Metrics struct {
 	leaseLosses   prometheus.Counter
 	leaseErrors   prometheus.Counter
 	liveNodes     prometheus.Gauge
+	// The enrichment work queue (enrich.go).
+	enrichJobs    *prometheus.CounterVec
+	enrichDropped *prometheus.CounterVec
+	enrichBuffer  prometheus.Gauge
+	enrichFlight  prometheus.Gauge
 }
+
+// Results of mvwatch_bus_enrich_jobs_total.
+const (
+	// JobSubmitted: the events node put the job in its bounded publish buffer.
+	JobSubmitted = "submitted"
+	// JobDropped: the buffer was full or closed (the stream's refusals are counted by reason in
+	// mvwatch_bus_enrich_dropped_total).
+	JobDropped = "dropped"
+	// JobDone: an enrichment node ran the job and published its result.
+	JobDone = "done"
+	// JobRetried: an attempt failed; the job is delivered again (to any enrichment node).
+	JobRetried = "retried"
+	// JobFailed: the last allowed attempt failed (MaxDeliver); the job is removed.
+	JobFailed = "failed"
+)
 
 // NewMetrics creates the bus metrics and registers them on reg (nil: not registered, for tests).
 // consumers names the durable consumers whose per-consumer series should exist from the start
@@ -81,6 +101,23 @@ func NewMetrics(reg prometheus.Registerer, consumers ...string) (*Metrics, error
 			Help: "Failed lease bucket operations (renewals, claims, scans)."}),
 		liveNodes: prometheus.NewGauge(prometheus.GaugeOpts{Name: "mvwatch_bus_live_nodes",
 			Help: "Worker nodes with a live heartbeat, as this node last saw them."}),
+		enrichJobs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mvwatch_bus_enrich_jobs_total",
+			Help: "Enrichment jobs on the MVWATCH_ENRICH work queue, by kind and result (submitted, dropped: on the events node; done, retried, failed: on the node that ran them)."},
+			[]string{"kind", "result"}),
+		enrichDropped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mvwatch_bus_enrich_dropped_total",
+			Help: "Enrichment jobs not put on the work queue, by reason (full buffer, refused by the stream, closed)."}, []string{"reason"}),
+		enrichBuffer: prometheus.NewGauge(prometheus.GaugeOpts{Name: "mvwatch_bus_enrich_buffer",
+			Help: "Enrichment jobs waiting in the events node's publish buffer."}),
+		enrichFlight: prometheus.NewGauge(prometheus.GaugeOpts{Name: "mvwatch_bus_enrich_in_flight",
+			Help: "Enrichment jobs sent and not yet acknowledged by the stream."}),
+	}
+	for _, r := range []string{DropFull, DropRefused, DropClosed} {
+		m.enrichDropped.WithLabelValues(r)
+	}
+	for _, k := range []string{KindCaption, KindThumbnail} {
+		for _, r := range []string{JobSubmitted, JobDropped, JobDone, JobRetried, JobFailed} {
+			m.enrichJobs.WithLabelValues(k, r)
+		}
 	}
 	for _, r := range []string{DropFull, DropRefused, DropClosed} {
 		m.dropped.WithLabelValues(r)
@@ -95,7 +132,8 @@ func NewMetrics(reg prometheus.Registerer, consumers ...string) (*Metrics, error
 	}
 	for _, c := range []prometheus.Collector{m.published, m.duplicates, m.retries, m.dropped, m.buffer,
 		m.inFlight, m.consumed, m.handlerErrors, m.redelivered, m.connected, m.reconnects, m.disconnects,
-		m.camerasOwned, m.leaseClaims, m.leaseReleases, m.leaseLosses, m.leaseErrors, m.liveNodes} {
+		m.camerasOwned, m.leaseClaims, m.leaseReleases, m.leaseLosses, m.leaseErrors, m.liveNodes,
+		m.enrichJobs, m.enrichDropped, m.enrichBuffer, m.enrichFlight} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("natsbus: register metrics: %w", err)
 		}

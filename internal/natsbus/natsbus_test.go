@@ -80,7 +80,9 @@ func TestMetricsPresentAtZero(t *testing.T) {
 	for _, want := range []string{"mvwatch_bus_published_total", "mvwatch_bus_publish_dropped_total",
 		"mvwatch_bus_publish_buffer", "mvwatch_bus_consumed_total", "mvwatch_bus_handler_errors_total",
 		"mvwatch_bus_redelivered_total", "mvwatch_bus_connected", "mvwatch_bus_reconnects_total",
-		"mvwatch_bus_cameras_owned", "mvwatch_bus_lease_losses_total", "mvwatch_bus_live_nodes"} {
+		"mvwatch_bus_cameras_owned", "mvwatch_bus_lease_losses_total", "mvwatch_bus_live_nodes",
+		"mvwatch_bus_enrich_jobs_total", "mvwatch_bus_enrich_dropped_total", "mvwatch_bus_enrich_buffer",
+		"mvwatch_bus_enrich_in_flight"} {
 		assert.True(t, names[want], want)
 	}
 	assert.Equal(t, 3, testutil.CollectAndCount(reg, "mvwatch_bus_publish_dropped_total"), "one series per reason")
