@@ -267,64 +267,6 @@ func natsEvents(cfg NATSConfig, withStore bool) (natsEventsRun, error) {
 		P50Ms: q(0.5), P99Ms: q(0.99)}, nil
 }
 
-// benchFleet is a worker's fleet that runs nothing: it records the cameras the bus gives it.
-type benchFleet struct {
-	mu   sync.Mutex
-	cams map[string]config.Camera
-}
-
-func (f *benchFleet) List() []config.Camera {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	out := make([]config.Camera, 0, len(f.cams))
-	for _, c := range f.cams {
-		out = append(out, c)
-	}
-	return out
-}
-
-func (f *benchFleet) Get(name string) (config.Camera, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	c, ok := f.cams[name]
-	if !ok {
-		return config.Camera{}, bus.ErrCameraNotFound
-	}
-	return c, nil
-}
-
-func (f *benchFleet) Add(_ context.Context, c config.Camera) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.cams[c.Name] = c
-	return nil
-}
-
-func (f *benchFleet) Replace(ctx context.Context, c config.Camera) error { return f.Add(ctx, c) }
-
-func (f *benchFleet) Remove(_ context.Context, name string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if _, ok := f.cams[name]; !ok {
-		return bus.ErrCameraNotFound
-	}
-	delete(f.cams, name)
-	return nil
-}
-
-func (f *benchFleet) State(name string) (bus.CameraState, error) {
-	if _, err := f.Get(name); err != nil {
-		return bus.CameraState{}, err
-	}
-	return bus.CameraState{Name: name, Phase: bus.PhaseRunning}, nil
-}
-
-func (f *benchFleet) count() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return len(f.cams)
-}
-
 // natsLeases adds cameras to the camera set and measures how long workers take to hold them all,
 // then holds them for cfg.Hold and counts the camera changes (a lease lost moves a camera).
 func natsLeases(cfg NATSConfig, workers, cameras int) (natsLeaseRun, error) {
@@ -344,10 +286,10 @@ func natsLeases(cfg NATSConfig, workers, cameras int) (natsLeaseRun, error) {
 			return natsLeaseRun{}, err
 		}
 	}
-	fleets := make([]*benchFleet, workers)
+	fleets := make([]*bus.MemCameras, workers)
 	start := time.Now()
 	for i := range fleets {
-		fleets[i] = &benchFleet{cams: map[string]config.Camera{}}
+		fleets[i] = bus.NewMemCameras()
 		w, err := s.bus(natsbus.BusConfig{Node: fmt.Sprintf("w%d", i+1), Worker: true})
 		if err != nil {
 			return natsLeaseRun{}, err
@@ -357,7 +299,7 @@ func natsLeases(cfg NATSConfig, workers, cameras int) (natsLeaseRun, error) {
 	total := func() int {
 		n := 0
 		for _, f := range fleets {
-			n += f.count()
+			n += f.Len()
 		}
 		return n
 	}
@@ -387,7 +329,7 @@ func natsLeases(cfg NATSConfig, workers, cameras int) (natsLeaseRun, error) {
 		}
 	}
 	for _, f := range fleets {
-		r.PerWorker = append(r.PerWorker, f.count())
+		r.PerWorker = append(r.PerWorker, f.Len())
 	}
 	r.Losses = len(lost)
 	r.Held = r.Losses == 0 && total() == cameras
@@ -395,10 +337,10 @@ func natsLeases(cfg NATSConfig, workers, cameras int) (natsLeaseRun, error) {
 }
 
 // balanced reports whether every fleet holds its fair share.
-func balanced(fleets []*benchFleet, cameras int) bool {
+func balanced(fleets []*bus.MemCameras, cameras int) bool {
 	share := (cameras + len(fleets) - 1) / len(fleets)
 	for _, f := range fleets {
-		if n := f.count(); n > share || n < cameras/len(fleets) {
+		if n := f.Len(); n > share || n < cameras/len(fleets) {
 			return false
 		}
 	}

@@ -36,19 +36,17 @@ func (c *Counts) add(o Counts) {
 }
 
 // Precision is Matched/Events, or -1 when there were no events.
-func (c Counts) Precision() float64 {
-	if c.Events == 0 {
-		return -1
-	}
-	return float64(c.Matched) / float64(c.Events)
-}
+func (c Counts) Precision() float64 { return share(c.Matched, c.Events) }
 
 // Recall is Found/Entries, or -1 when there were no entries.
-func (c Counts) Recall() float64 {
-	if c.Entries == 0 {
+func (c Counts) Recall() float64 { return share(c.Found, c.Entries) }
+
+// share is num/den, or -1 when den is 0 (nothing to score).
+func share(num, den int) float64 {
+	if den == 0 {
 		return -1
 	}
-	return float64(c.Found) / float64(c.Entries)
+	return float64(num) / float64(den)
 }
 
 // ClipResult scores one clip.

@@ -150,20 +150,10 @@ type ClassCounts struct {
 }
 
 // Precision is Correct / Predicted (-1 when nothing was predicted).
-func (c ClassCounts) Precision() float64 {
-	if c.Predicted == 0 {
-		return -1
-	}
-	return float64(c.Correct) / float64(c.Predicted)
-}
+func (c ClassCounts) Precision() float64 { return share(c.Correct, c.Predicted) }
 
 // Recall is Correct / Truth (-1 when there is no truth).
-func (c ClassCounts) Recall() float64 {
-	if c.Truth == 0 {
-		return -1
-	}
-	return float64(c.Correct) / float64(c.Truth)
-}
+func (c ClassCounts) Recall() float64 { return share(c.Correct, c.Truth) }
 
 // ClipTracks is the class score of one clip.
 type ClipTracks struct {

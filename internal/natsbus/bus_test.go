@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -17,77 +16,6 @@ import (
 	"github.com/mvwatch/mvwatch/internal/config"
 	"github.com/mvwatch/mvwatch/internal/event"
 )
-
-// fakeFleet is a worker's fleet: the cameras the bus adds run at once.
-type fakeFleet struct {
-	mu   sync.Mutex
-	cams map[string]config.Camera
-}
-
-func newFakeFleet() *fakeFleet { return &fakeFleet{cams: map[string]config.Camera{}} }
-
-func (f *fakeFleet) List() []config.Camera {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []config.Camera
-	for _, c := range f.cams {
-		out = append(out, c)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
-}
-
-func (f *fakeFleet) names() []string {
-	var out []string
-	for _, c := range f.List() {
-		out = append(out, c.Name)
-	}
-	return out
-}
-
-func (f *fakeFleet) Get(name string) (config.Camera, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	c, ok := f.cams[name]
-	if !ok {
-		return config.Camera{}, bus.ErrCameraNotFound
-	}
-	return c, nil
-}
-
-func (f *fakeFleet) Add(_ context.Context, c config.Camera) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if _, ok := f.cams[c.Name]; ok {
-		return bus.ErrCameraExists
-	}
-	f.cams[c.Name] = c
-	return nil
-}
-
-func (f *fakeFleet) Replace(_ context.Context, c config.Camera) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.cams[c.Name] = c
-	return nil
-}
-
-func (f *fakeFleet) Remove(_ context.Context, name string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if _, ok := f.cams[name]; !ok {
-		return bus.ErrCameraNotFound
-	}
-	delete(f.cams, name)
-	return nil
-}
-
-func (f *fakeFleet) State(name string) (bus.CameraState, error) {
-	if _, err := f.Get(name); err != nil {
-		return bus.CameraState{}, err
-	}
-	return bus.CameraState{Name: name, Phase: bus.PhaseRunning, Since: time.Now()}, nil
-}
 
 func openBus(t *testing.T, s *Server, cfg BusConfig) *Bus {
 	t.Helper()
@@ -164,7 +92,7 @@ func TestBusEventsAckedAfterDone(t *testing.T) {
 func TestBusCamerasLeasedAcrossNodes(t *testing.T) {
 	s := startServer(t, ServerConfig{})
 	api := openBus(t, s, BusConfig{Events: true, Gate: config.DefaultGate()})
-	f1, f2 := newFakeFleet(), newFakeFleet()
+	f1, f2 := bus.NewMemCameras(), bus.NewMemCameras()
 	w1 := openBus(t, s, BusConfig{Node: "w1", Worker: true})
 	w2 := openBus(t, s, BusConfig{Node: "w2", Worker: true})
 	w1.ServeCameras(f1)
@@ -176,8 +104,8 @@ func TestBusCamerasLeasedAcrossNodes(t *testing.T) {
 	}
 	require.ErrorIs(t, cams.Add(ctx, config.Camera{Name: "cam0", URL: "rtsp://127.0.0.1:8554/x"}), bus.ErrCameraExists)
 	require.Len(t, cams.List(), 4)
-	require.Eventually(t, func() bool { return len(f1.names()) == 2 && len(f2.names()) == 2 }, 10*time.Second, 50*time.Millisecond,
-		"split: %v %v", f1.names(), f2.names())
+	require.Eventually(t, func() bool { return len(f1.Names()) == 2 && len(f2.Names()) == 2 }, 10*time.Second, 50*time.Millisecond,
+		"split: %v %v", f1.Names(), f2.Names())
 	require.Eventually(t, func() bool {
 		for _, c := range cams.List() {
 			st, err := cams.State(c.Name)
@@ -187,7 +115,7 @@ func TestBusCamerasLeasedAcrossNodes(t *testing.T) {
 		}
 		return true
 	}, 10*time.Second, 50*time.Millisecond)
-	st, err := cams.State(f1.names()[0])
+	st, err := cams.State(f1.Names()[0])
 	require.NoError(t, err)
 	require.Equal(t, "w1", st.Node)
 	reg := prometheus.NewRegistry()
@@ -211,8 +139,8 @@ func TestBusCamerasLeasedAcrossNodes(t *testing.T) {
 
 	// A worker leaves: the other runs all four.
 	w1.Close()
-	require.Empty(t, f1.names())
-	require.Eventually(t, func() bool { return len(f2.names()) == 4 }, 10*time.Second, 50*time.Millisecond)
+	require.Empty(t, f1.Names())
+	require.Eventually(t, func() bool { return len(f2.Names()) == 4 }, 10*time.Second, 50*time.Millisecond)
 
 	// A change reaches the fleet that runs the camera; a removal stops it.
 	require.NoError(t, cams.Replace(ctx, config.Camera{Name: "cam0", URL: "rtsp://127.0.0.1:8554/y"}))
@@ -220,7 +148,7 @@ func TestBusCamerasLeasedAcrossNodes(t *testing.T) {
 		10*time.Second, 50*time.Millisecond)
 	require.NoError(t, cams.Remove(ctx, "cam1"))
 	require.ErrorIs(t, cams.Remove(ctx, "cam1"), bus.ErrCameraNotFound)
-	require.Eventually(t, func() bool { return len(f2.names()) == 3 }, 10*time.Second, 50*time.Millisecond)
+	require.Eventually(t, func() bool { return len(f2.Names()) == 3 }, 10*time.Second, 50*time.Millisecond)
 
 	// Seeding writes what differs and adds what the set lacks; the others stay.
 	seeder := cams.(bus.CameraSeeder)
@@ -230,7 +158,7 @@ func TestBusCamerasLeasedAcrossNodes(t *testing.T) {
 	require.Equal(t, "rtsp://127.0.0.1:8554/z", c0.URL)
 	require.Eventually(t, func() bool { c, err := f2.Get("cam0"); return err == nil && c.URL == "rtsp://127.0.0.1:8554/z" },
 		10*time.Second, 50*time.Millisecond)
-	require.Eventually(t, func() bool { return len(f2.names()) == 4 }, 10*time.Second, 50*time.Millisecond)
+	require.Eventually(t, func() bool { return len(f2.Names()) == 4 }, 10*time.Second, 50*time.Millisecond)
 	require.Len(t, cams.List(), 4, "cam2, cam3 kept")
 }
 
@@ -248,14 +176,14 @@ func TestBusWorkerKeepsCamerasThroughOutage(t *testing.T) {
 		Publisher: PublisherConfig{Buffer: 5, InFlight: 1, AckTimeout: 300 * time.Millisecond}})
 	require.NoError(t, err)
 	defer w.Close()
-	f := newFakeFleet()
+	f := bus.NewMemCameras()
 	w.ServeCameras(f)
 	require.NoError(t, w.Cameras().Add(ctxT(t, 5*time.Second), config.Camera{Name: "door", URL: "rtsp://127.0.0.1:8554/x"}))
-	require.Eventually(t, func() bool { return len(f.names()) == 1 }, 10*time.Second, 50*time.Millisecond)
+	require.Eventually(t, func() bool { return len(f.Names()) == 1 }, 10*time.Second, 50*time.Millisecond)
 
 	s.Shutdown()
 	time.Sleep(2 * time.Second) // past the lease TTL
-	require.Equal(t, []string{"door"}, f.names(), "cameras kept while NATS is away")
+	require.Equal(t, []string{"door"}, f.Names(), "cameras kept while NATS is away")
 	accepted := 0
 	for i := range 8 {
 		if w.PublishEvent(testEvent("door", i)) {
@@ -275,5 +203,5 @@ func TestBusWorkerKeepsCamerasThroughOutage(t *testing.T) {
 		require.NoError(t, err)
 		d.Done(nil)
 	}
-	require.Equal(t, []string{"door"}, f.names())
+	require.Equal(t, []string{"door"}, f.Names())
 }
