@@ -169,7 +169,15 @@ func (d *Decoder) openDecoder(id astiav.CodecID, params *astiav.CodecParameters,
 	if d.cfg.MotionVectors {
 		d.cc.SetFlags2(d.cc.Flags2().Add(astiav.CodecFlag2ExportMvs))
 	}
-	if err := d.cc.Open(d.codec, nil); err != nil {
+	var opts *astiav.Dictionary
+	if d.cfg.SkipLoopFilter {
+		opts = astiav.NewDictionary()
+		defer opts.Free()
+		if err := opts.Set("skip_loop_filter", "all", 0); err != nil {
+			return fmt.Errorf("demux: %s decoder option: %w", d.codec.Name(), err)
+		}
+	}
+	if err := d.cc.Open(d.codec, opts); err != nil {
 		return fmt.Errorf("demux: open %s decoder: %w", d.codec.Name(), err)
 	}
 	d.pkt = astiav.AllocPacket()

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"slices"
 	"time"
@@ -32,6 +33,10 @@ type AnnexBOptions struct {
 	// Codec of the stream. It defaults to media.CodecH264. H.265 streams get PTS in decoding order (their
 	// picture order counts are not parsed), which is right for streams without B-frames.
 	Codec media.Codec
+	// Start is the index of the access unit the stream begins at, moved back to the random-access
+	// unit at or before it (so a decoder can start there); timestamps start at that unit's. Several
+	// cameras looping one file at different Starts show it at different phases. It defaults to 0.
+	Start int
 }
 
 // AnnexBSource is an AUSource over a raw H.264 (or H.265) Annex-B byte stream held in memory. Access units come in
@@ -92,7 +97,11 @@ func NewAnnexBSource(data []byte, opts AnnexBOptions) (*AnnexBSource, error) {
 	if len(aus) == 0 {
 		return nil, fmt.Errorf("annex-b stream has no coded pictures")
 	}
-	return &AnnexBSource{aus: aus, frameDur: dur, loop: opts.Loop}, nil
+	next := min(max(opts.Start, 0), len(aus)-1)
+	for next > 0 && !aus[next].RandomAccess {
+		next--
+	}
+	return &AnnexBSource{aus: aus, frameDur: dur, loop: opts.Loop, next: next}, nil
 }
 
 // ParseAnnexB splits an H.264 Annex-B byte stream into access units in decoding order, with PTS in
@@ -315,4 +324,23 @@ func assignPTS(pics []annexBPicture, frameDur time.Duration) []media.AccessUnit 
 		start = end
 	}
 	return aus
+}
+
+// PhasedSources returns a function that parses data into a new looping AnnexBSource on each call,
+// each one starting at a random access unit drawn with seed (moved back to its keyframe, see
+// AnnexBOptions.Start): many test cameras playing one clip at different phases. With seed 0 every
+// source starts at opts.Start. Not safe for concurrent use.
+func PhasedSources(data []byte, opts AnnexBOptions, seed uint64) func() (*AnnexBSource, error) {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	opts.Loop = true
+	return func() (*AnnexBSource, error) {
+		src, err := NewAnnexBSource(data, opts)
+		if err != nil || seed == 0 {
+			return src, err
+		}
+		// One pass over the clip costs little next to serving it, so the length comes from a parse.
+		o := opts
+		o.Start = rng.IntN(src.Len())
+		return NewAnnexBSource(data, o)
+	}
 }

@@ -131,6 +131,34 @@ func TestAnnexBLoopKeepsTimeIncreasing(t *testing.T) {
 	require.Equal(t, time.Duration(3*src.Len()-1)*src.FrameDuration(), maxPTS)
 }
 
+func TestAnnexBStartAtPhase(t *testing.T) {
+	whole := defaultSource(t, true)
+	first, err := whole.Next()
+	require.NoError(t, err)
+	// 45 is inside the second GOP (IDRs at 0, 30, 60, ...): the stream starts at the IDR at 30.
+	src, err := NewAnnexBSource(testcam.DefaultClip(), AnnexBOptions{Loop: true, Start: 45})
+	require.NoError(t, err)
+	au, err := src.Next()
+	require.NoError(t, err)
+	require.True(t, au.RandomAccess)
+	require.Equal(t, 30*src.FrameDuration(), au.PTS-first.PTS)
+	last := au.PTS
+	for i := 1; i < 2*src.Len(); i++ {
+		au, err = src.Next()
+		require.NoError(t, err)
+		if au.RandomAccess {
+			require.Greater(t, au.PTS, last, "an IDR never goes back in time across the loop")
+			last = au.PTS
+		}
+	}
+	// Out-of-range starts are clamped, not refused.
+	src, err = NewAnnexBSource(testcam.DefaultClip(), AnnexBOptions{Start: 1 << 20})
+	require.NoError(t, err)
+	au, err = src.Next()
+	require.NoError(t, err)
+	require.True(t, au.RandomAccess)
+}
+
 // encodeClip makes a short H.264 stream with the ffmpeg CLI.
 func encodeClip(t *testing.T, x264Params string, extra ...string) []byte {
 	t.Helper()

@@ -552,6 +552,7 @@ func (c *Client) session(ctx context.Context, u *base.URL, q *queue.Queue[media.
 			return
 		}
 		c.queuedBytes.Add(int64(auSize))
+		au.Arrived = time.Now()
 		if q.Push(au) {
 			queued.Store(true)
 			first, resync = false, false

@@ -33,6 +33,8 @@ type AnalyzeOptions struct {
 	// H.264/H.265 file, which is then read access unit by access unit as a camera is. It defaults to
 	// nil: every frame is decoded.
 	PreGate *config.PreGate
+	// OnWake, when set with PreGate, sees every pre-gate wake-up (source.Config.OnWake).
+	OnWake func(source.Wake)
 }
 
 // AnalyzeStats summarises an AnalyzeFile run.
@@ -96,6 +98,7 @@ func AnalyzeFile(ctx context.Context, path string, opts AnalyzeOptions, emit fun
 	if opts.PreGate != nil {
 		sc.PreGate = sourcePreGate(*opts.PreGate, nil)
 		sc.OnGap = proc.gap
+		sc.OnWake = opts.OnWake
 	}
 	src := source.New(sc)
 	err = src.Run(ctx, func(fr *media.Frame) error {

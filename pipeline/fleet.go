@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime"
 	"sort"
 	"sync"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/mvwatch/mvwatch/internal/decodelimit"
 	"github.com/mvwatch/mvwatch/internal/event"
 	"github.com/mvwatch/mvwatch/internal/media"
+	"github.com/mvwatch/mvwatch/internal/source"
 	"github.com/mvwatch/mvwatch/mvextract"
 )
 
@@ -127,6 +129,10 @@ func NewFleet(opts FleetOptions) (*Fleet, error) {
 	}
 	if opts.PreGate != nil {
 		deps.pregate = sourcePreGate(*opts.PreGate, opts.Metrics)
+		if deps.pregate != nil {
+			// The sleeping cameras' keyframe checks share a few open decoders (Close frees them).
+			deps.pregate.Decoders = source.NewKeyframeDecoders(2 * runtime.NumCPU())
+		}
 	}
 	return &Fleet{gate: opts.Gate, deps: deps, cams: map[string]config.Camera{}, runners: map[string]*cameraRunner{}}, nil
 }
@@ -265,6 +271,9 @@ func (f *Fleet) Close() {
 		}()
 	}
 	wg.Wait()
+	if f.deps.pregate != nil && f.deps.pregate.Decoders != nil {
+		f.deps.pregate.Decoders.Close()
+	}
 }
 
 var _ bus.Cameras = (*Fleet)(nil)

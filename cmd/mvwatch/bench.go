@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -20,6 +21,7 @@ var benchCommands = map[string]func(args []string) int{
 	"caption":   runBenchCaption,
 	"thumbnail": runBenchThumbnail,
 	"soak":      runBenchSoak,
+	"wake":      runBenchWake,
 	"nats":      runBenchNATS,
 }
 
@@ -96,6 +98,21 @@ func runBenchExtract(args []string) int {
 	return exitCode("extract", bench.Extract(cfg))
 }
 
+func runBenchWake(args []string) int {
+	fs := flag.NewFlagSet("bench wake", flag.ContinueOnError)
+	cfg := bench.WakeConfig{Out: os.Stdout, Log: os.Stderr}
+	fs.StringVar(&cfg.Size, "size", "1280x720", "scene picture size")
+	fs.IntVar(&cfg.FPS, "fps", 15, "scene frame rate")
+	fs.IntVar(&cfg.Crossings, "crossings", 8, "object crossings per scene")
+	fs.Uint64Var(&cfg.Seed, "seed", 1, "seed of the crossings' times")
+	fs.StringVar(&cfg.ModelDir, "model", pipeline.DefaultModelDir, "model directory")
+	fs.Usage = func() { fmt.Fprintln(fs.Output(), bench.WakeUsage); fs.PrintDefaults() }
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	return exitCode("wake", bench.Wake(cfg))
+}
+
 func runBenchServe(args []string) int {
 	fs := flag.NewFlagSet("bench serve", flag.ContinueOnError)
 	cfg := bench.ServeConfig{Out: os.Stdout, Log: os.Stderr}
@@ -107,9 +124,30 @@ func runBenchServe(args []string) int {
 	fs.StringVar(&cfg.Configs, "configs", "pregate,gate,plain", "configurations to compare: pregate (pre-decode gate + motion gate), gate (motion gate alone), plain")
 	fs.IntVar(&cfg.CrossingEvery, "crossing-every", 20, "seconds between the test scene's 2 s object crossings (the clip's length)")
 	fs.StringVar(&cfg.ModelDir, "model", pipeline.DefaultModelDir, "model directory")
+	inProcess := fs.Bool("cameras-in-process", false, "serve the test cameras from this process instead of a child `mvwatch testcam` (their CPU then counts)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
+	fs.Uint64Var(&cfg.PhaseSeed, "phase-seed", 1, "start each test camera at a random keyframe drawn with this seed (0: all cameras in step)")
 	fs.Usage = func() { fmt.Fprintln(fs.Output(), bench.ServeUsage); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if !*inProcess {
+		exe, err := os.Executable()
+		if err != nil {
+			return exitCode("serve", err)
+		}
+		cfg.CameraCommand = []string{exe, "testcam"}
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return exitCode("serve", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return exitCode("serve", err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	return exitCode("serve", bench.Serve(cfg))
 }

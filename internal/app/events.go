@@ -32,7 +32,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mvwatch_events_total", Help: "Events emitted."},
 			[]string{"camera", "label"}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "mvwatch_event_latency_seconds",
-			Help: "Time from a clip's end to its event being stored.", Buckets: prometheus.ExponentialBuckets(0.0001, 2, 17)}),
+			Help: "Time from a clip's end to its event being stored.", // 1 ms to 60 s in steps of a third: an event is stored once the eventizer's
+			// gap has passed after its last clip, seconds after its end.
+			Buckets: prometheus.ExponentialBucketsRange(0.001, 60, 40)}),
 		updates: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mvwatch_event_updates_total",
 			Help: "Caption and thumbnail results written onto stored events."}, []string{"kind", "result"}),
 	}

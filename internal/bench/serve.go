@@ -48,6 +48,10 @@ type serveRun struct {
 	Events         float64 `json:"events"`
 	LatencyP50     float64 `json:"event_latency_p50_s"`
 	LatencyP99     float64 `json:"event_latency_p99_s"`
+	// Throttled and IngestDropped are the access units the decode-rate throttle and the ingest
+	// queues dropped during the window, all cameras together.
+	Throttled      float64 `json:"throttled_access_units"`
+	IngestDropped  float64 `json:"ingest_dropped_access_units"`
 	RSSPerCameraMB float64 `json:"rss_per_camera_mb"`
 	CPUSecondsPerS float64 `json:"cpu_seconds_per_s"`
 }
@@ -73,12 +77,20 @@ type ServeConfig struct {
 	CrossingEvery int
 	// ModelDir is the model directory. It defaults to pipeline.DefaultModelDir.
 	ModelDir string
+	// CameraCommand, when set, runs the test cameras in a child process instead of this one: it is
+	// the command (`mvwatch testcam` with its path first), to which -n, -file, -phase-seed and
+	// -control are added. The measured process then does only what `mvwatch serve` does.
+	CameraCommand []string
+	// PhaseSeed, when not 0, starts each test camera at a random keyframe of the scene (drawn with
+	// this seed), so that crossings fall at random phases as in a real fleet; 0 runs every camera in
+	// step (all crossings at once).
+	PhaseSeed uint64
 	// Out receives the report (one line per run, then one JSON line); Log the progress.
 	Out, Log io.Writer
 }
 
 // ServeUsage describes `mvwatch bench serve`.
-const ServeUsage = "usage: mvwatch bench serve [flags]\n\nRuns N built-in test cameras (a mostly idle scene: a static picture with sensor noise and one\nobject crossing every 20 s) through the whole serving pipeline in this process and reports how many\nstay real time with the pre-decode gate and the motion gate (pregate), the motion gate alone (gate) and\nplain decoding (plain), next to the decode limit of ffmpeg -threads 1 -flags2 +export_mvs on the same\nclip; then inference throughput at batch 1, 4, 8."
+const ServeUsage = "usage: mvwatch bench serve [flags]\n\nRuns N built-in test cameras (a mostly idle scene: a static picture with sensor noise and one\nobject crossing every 20 s, each camera at a random phase, served by a child `mvwatch testcam`)\nthrough the whole serving pipeline in this process and reports how many stay real time with the\npre-decode gate and the motion gate (pregate), the motion gate alone (gate) and plain decoding\n(plain), next to the decode limit of ffmpeg -threads 1 -flags2 +export_mvs on the same clip; then\ninference throughput at batch 1, 4, 8."
 
 // Serve runs the serving benchmark: for each camera count and configuration, that many built-in test
 // cameras through one internal/app assembly, as `mvwatch serve` runs them.
@@ -123,13 +135,13 @@ func Serve(cfg ServeConfig) error {
 			return fmt.Errorf("bad camera count %q", s)
 		}
 		for _, c := range cfgs {
-			r, err := serveOnce(clip, model, dir, n, c, cfg.Warmup, cfg.Duration)
+			r, err := serveOnce(clip, model, dir, n, c, cfg)
 			if err != nil {
 				return err
 			}
 			runs = append(runs, r)
-			fmt.Fprintf(cfg.Out, "cameras=%-3d %-12s realtime=%-3d fps min/mean %5.1f/%5.1f (sent %4.1f) decoded=%4.0f%% skip=%4.0f%% clips=%5.0f events=%4.0f latency p50/p99 %.2f/%.2fs rss/camera %.1f MB cpu %.2f s/s\n",
-				r.Cameras, r.Config, r.Realtime, r.MinFPS, r.MeanFPS, r.SentFPS, 100*r.DecodeFraction, 100*r.SkipRatio, r.Clips, r.Events, r.LatencyP50, r.LatencyP99, r.RSSPerCameraMB, r.CPUSecondsPerS)
+			fmt.Fprintf(cfg.Out, "cameras=%-3d %-12s realtime=%-3d fps min/mean %5.1f/%5.1f (sent %4.1f) decoded=%4.0f%% skip=%4.0f%% clips=%5.0f events=%4.0f latency p50/p99 %.2f/%.2fs rss/camera %.1f MB cpu %.2f s/s throttled=%.0f ingest-dropped=%.0f\n",
+				r.Cameras, r.Config, r.Realtime, r.MinFPS, r.MeanFPS, r.SentFPS, 100*r.DecodeFraction, 100*r.SkipRatio, r.Clips, r.Events, r.LatencyP50, r.LatencyP99, r.RSSPerCameraMB, r.CPUSecondsPerS, r.Throttled, r.IngestDropped)
 			if c == cfgs[0] && r.Realtime > best {
 				best = r.Realtime // the most cameras the default configuration held at once
 			}
@@ -171,35 +183,66 @@ func generateIdleScene(path, size string, fps, period int) error {
 	return nil
 }
 
-func serveOnce(clip, modelDir, dir string, n int, bc benchConfig, warmup, duration time.Duration) (serveRun, error) {
+// benchCameras is the test cameras of one run, in this process (testcam.Fleet) or in a child
+// (testcam.RemoteFleet).
+type benchCameras interface {
+	URLs() []string
+	Stats() (testcam.FleetStats, error)
+}
+
+// closingCameras is a benchCameras to close at the end of the run.
+type closingCameras struct {
+	benchCameras
+	close func()
+}
+
+func (c closingCameras) Close() { c.close() }
+
+// startBenchCameras starts n test cameras looping clip, as sc says (child process, phases).
+func startBenchCameras(clip string, n int, sc ServeConfig) (closingCameras, error) {
+	if len(sc.CameraCommand) > 0 {
+		args := append(sc.CameraCommand[1:len(sc.CameraCommand):len(sc.CameraCommand)], "-n", strconv.Itoa(n), "-file", clip,
+			"-phase-seed", strconv.FormatUint(sc.PhaseSeed, 10), "-control")
+		cmd := exec.Command(sc.CameraCommand[0], args...)
+		cmd.Stderr = sc.Log
+		r, err := testcam.StartRemoteFleet(cmd)
+		if err != nil {
+			return closingCameras{}, err
+		}
+		return closingCameras{r, func() { _ = r.Close() }}, nil
+	}
+	data, err := os.ReadFile(clip)
+	if err != nil {
+		return closingCameras{}, err
+	}
+	next := ingest.PhasedSources(data, ingest.AnnexBOptions{}, sc.PhaseSeed)
+	f, err := testcam.StartFleet(n, func(int) (testcam.Source, error) { return next() }, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return closingCameras{}, err
+	}
+	return closingCameras{f, f.Close}, nil
+}
+
+func serveOnce(clip, modelDir, dir string, n int, bc benchConfig, sc ServeConfig) (serveRun, error) {
 	gate := bc.Gate
+	warmup, duration := sc.Warmup, sc.Duration
 	res := serveRun{Cameras: n, Config: bc.Name, Gate: gate, PreGate: bc.PreGate}
 	log := slog.New(slog.DiscardHandler)
 	runtime.GC()
 	rss0 := rssMB()
-	var cams []*testcam.Camera
-	defer func() {
-		for _, c := range cams {
-			c.Close()
-		}
-	}()
 	cfg := config.Default()
 	cfg.Listen.HTTP, cfg.Listen.RTSP, cfg.Listen.RTSPUDP = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	cfg.Store.Path = filepath.Join(dir, fmt.Sprintf("bench-%d-%s.db", n, strings.ReplaceAll(bc.Name, "+", "-")))
 	cfg.Gate.Enabled = &gate
 	pregate := bc.PreGate
 	cfg.PreGate.Enabled = &pregate
-	for i := range n {
-		src, err := ingest.OpenAnnexB(clip, ingest.AnnexBOptions{Loop: true})
-		if err != nil {
-			return res, err
-		}
-		cam := testcam.New(testcam.Config{Address: "127.0.0.1:0", Source: src, Log: log})
-		if err := cam.Start(); err != nil {
-			return res, err
-		}
-		cams = append(cams, cam)
-		cfg.Cameras = append(cfg.Cameras, config.Camera{Name: fmt.Sprintf("cam%d", i), URL: cam.URL()})
+	cams, err := startBenchCameras(clip, n, sc)
+	if err != nil {
+		return res, err
+	}
+	defer cams.Close()
+	for i, u := range cams.URLs() {
+		cfg.Cameras = append(cfg.Cameras, config.Camera{Name: fmt.Sprintf("cam%d", i), URL: u})
 	}
 	reg := prometheus.NewRegistry()
 	metrics, err := pipeline.NewMetrics(reg)
@@ -223,20 +266,27 @@ func serveOnce(clip, modelDir, dir string, n int, bc benchConfig, warmup, durati
 
 	time.Sleep(warmup)
 	states0 := make([]bus.CameraState, n)
-	sent0 := make([]uint64, n)
 	for i := range n {
 		states0[i], _ = svc.Fleet().State(fmt.Sprintf("cam%d", i))
-		sent0[i] = cams[i].Sent()
+	}
+	stats0, err := cams.Stats()
+	if err != nil {
+		return res, err
 	}
 	cpu0 := cpuSeconds()
 	clips0 := counterSum(reg, "mvwatch_early_exits_total")
+	throttled0, dropped0 := counterSum(reg, "mvwatch_decode_throttled_access_units_total"), counterSum(reg, "mvwatch_ingest_access_units_dropped_total")
 	time.Sleep(duration)
 	cpu1 := cpuSeconds()
+	stats1, err := cams.Stats()
+	if err != nil {
+		return res, err
+	}
 	res.MinFPS = math.Inf(1)
 	for i := range n {
 		st, _ := svc.Fleet().State(fmt.Sprintf("cam%d", i))
 		got := float64(st.FramesDecoded - states0[i].FramesDecoded)
-		sent := float64(cams[i].Sent() - sent0[i])
+		sent := float64(stats1.Sent[i] - stats0.Sent[i])
 		fps := got / duration.Seconds()
 		res.MinFPS = min(res.MinFPS, fps)
 		res.MeanFPS += fps / float64(n)
@@ -246,13 +296,15 @@ func serveOnce(clip, modelDir, dir string, n int, bc benchConfig, warmup, durati
 		if st.PreGate != nil && states0[i].PreGate != nil {
 			res.PreGateWakeUps += float64(st.PreGate.WakeUps+st.PreGate.KeyframeWakeUps-states0[i].PreGate.WakeUps-states0[i].PreGate.KeyframeWakeUps) / float64(n)
 		}
-		if benchKeptUp(states0[i], st, sent, cams[i].Dropped() > 0) {
+		if benchKeptUp(states0[i], st, sent, stats1.Dropped[i] > stats0.Dropped[i]) {
 			res.Realtime++
 		}
 	}
 	res.RSSPerCameraMB = (rssMB() - rss0) / float64(n)
 	res.CPUSecondsPerS = (cpu1 - cpu0) / duration.Seconds()
 	res.Clips = counterSum(reg, "mvwatch_early_exits_total") - clips0
+	res.Throttled = counterSum(reg, "mvwatch_decode_throttled_access_units_total") - throttled0
+	res.IngestDropped = counterSum(reg, "mvwatch_ingest_access_units_dropped_total") - dropped0
 	res.Events = counterSum(reg, "mvwatch_events_total")
 	res.LatencyP50, res.LatencyP99 = histogramQuantile(reg, "mvwatch_event_latency_seconds", 0.5), histogramQuantile(reg, "mvwatch_event_latency_seconds", 0.99)
 	return res, nil

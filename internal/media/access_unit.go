@@ -26,4 +26,8 @@ type AccessUnit struct {
 	// after a reconnect): it is a random-access unit, the parameter sets may have changed, and a
 	// decoder should be flushed before it. PTS keeps increasing across sessions.
 	Discontinuity bool
+	// Arrived is when the unit's last packet came off the network (zero for units not read from a
+	// network). Rate limits judge a camera by it: a unit delivered late, behind a slow decode, did
+	// not arrive late.
+	Arrived time.Time
 }

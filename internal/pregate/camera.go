@@ -315,20 +315,39 @@ func (c *Camera) Awake() bool {
 	return c.awake
 }
 
-// KeyframeChecked records the slow-change check of a keyframe decoded on its own while the camera
-// slept (see the package documentation), before that IDR is pushed. changed says the check found
-// the scene changed (light, tamper, an object the frame-level signals missed): the learned floors
-// belong to the old scene, so they are forgotten and the camera wakes; the next Push, that IDR's,
-// hands the decoder the buffered GOP before it too, so nothing since the previous keyframe is lost.
-func (c *Camera) KeyframeChecked(changed bool) {
+// KeyframeChange is the outcome of a sleeping camera's keyframe check.
+type KeyframeChange int
+
+const (
+	// KeyframeUnchanged: the keyframe looks like the last one.
+	KeyframeUnchanged KeyframeChange = iota
+	// KeyframeContent: part of the picture changed (an object the frame-level signals missed).
+	// The camera wakes; its floors, learned from the same scene, stay.
+	KeyframeContent
+	// KeyframeLight: the whole picture's brightness moved (a light, tamper, a drift). The floors
+	// belong to the old scene: they are forgotten and learned again, and the camera wakes.
+	KeyframeLight
+)
+
+// KeyframeChecked records the slow-change check of the keyframe at pts, decoded on its own while
+// the camera slept (see the package documentation), before that IDR is pushed. On a change the
+// camera wakes, and the next Push, that IDR's, hands the decoder the buffered GOP before it too,
+// so nothing since the previous keyframe is lost. A content change holds the camera awake as a
+// motion picture at pts would (Hold, then quiet pictures); a light change also resets the floors.
+func (c *Camera) KeyframeChecked(change KeyframeChange, pts time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.kfChecks++
 	outcome := "unchanged"
-	if changed {
+	switch change {
+	case KeyframeContent:
+		c.gate.Wake(pts)
+	case KeyframeLight:
+		c.gate.Reset()
+	}
+	if change != KeyframeUnchanged {
 		c.kfWakeUps++
 		outcome = "changed"
-		c.gate.Reset()
 		c.replayOld = true
 	}
 	if c.metrics != nil {

@@ -327,7 +327,7 @@ func TestCameraKeyframeCheckWakes(t *testing.T) {
 	}
 	require.Positive(t, asleepAt)
 	require.False(t, c.Awake())
-	c.KeyframeChecked(false)
+	c.KeyframeChecked(KeyframeUnchanged, framePTS(i))
 	// An unchanged keyframe keeps the camera asleep: its IDR releases the old GOP.
 	r := c.Push(aus[i], framePTS(i))
 	require.False(t, r.Awake)
@@ -337,7 +337,7 @@ func TestCameraKeyframeCheckWakes(t *testing.T) {
 		require.False(t, c.Push(aus[i], framePTS(i)).Awake)
 	}
 	gopStart := i - c.State().BufferedUnits
-	c.KeyframeChecked(true)
+	c.KeyframeChecked(KeyframeContent, framePTS(i))
 	r = c.Push(aus[i], framePTS(i))
 	require.True(t, r.Awake, "a changed keyframe wakes the camera")
 	require.True(t, r.Resumed)
@@ -347,4 +347,38 @@ func TestCameraKeyframeCheckWakes(t *testing.T) {
 	st := c.State()
 	require.Equal(t, uint64(2), st.KeyframeChecks)
 	require.Equal(t, uint64(1), st.KeyframeWakeUps)
+
+	// A content change keeps the learned floors: the quiet scene puts the camera back to sleep
+	// once the hold after that keyframe has passed, with no new warm-up (3 s).
+	woke := framePTS(i)
+	for i++; i < len(aus) && c.Awake(); i++ {
+		c.Push(aus[i], framePTS(i))
+	}
+	require.False(t, c.Awake(), "asleep again")
+	slept := framePTS(i - 1)
+	require.GreaterOrEqual(t, slept-woke, 2*time.Second, "held for the default hold")
+	require.Less(t, slept-woke, 2*time.Second+time.Second, "no warm-up: the floors stayed")
+
+}
+
+func TestCameraKeyframeLightResetsFloors(t *testing.T) {
+	s := measureScene{name: "day crf", codec: CodecH264, args: crfArgs}
+	aus := readAccessUnits(t, CodecH264, encode(t, s.codec, s.graph(), s.args...))
+	c, err := NewCamera("cam1", Config{Codec: CodecH264}, nil)
+	require.NoError(t, err)
+	idr := func(i int) bool { return h264.IsRandomAccess(aus[i]) }
+	i := 0
+	for ; i < len(aus) && (c.Awake() || !idr(i)); i++ {
+		c.Push(aus[i], framePTS(i))
+	}
+	require.Less(t, i, len(aus), "asleep at an IDR")
+	c.KeyframeChecked(KeyframeLight, framePTS(i))
+	woke := framePTS(i)
+	require.True(t, c.Push(aus[i], framePTS(i)).Awake)
+	for i++; i < len(aus) && c.Awake(); i++ {
+		c.Push(aus[i], framePTS(i))
+	}
+	// The floors were forgotten: the camera stays awake through a whole new warm-up (3 s).
+	require.GreaterOrEqual(t, framePTS(i-1)-woke, 3*time.Second)
+	require.Equal(t, uint64(1), c.State().KeyframeWakeUps)
 }

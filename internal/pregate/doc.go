@@ -52,6 +52,9 @@
 // each GOP's IDR on a second, keyframe-only decoder, so the main decoder's replay stays continuous,
 // compares it with the previous keyframe and reports the outcome with KeyframeChecked before it
 // pushes that IDR; a change wakes the camera and that Push hands out the GOP before the IDR as well.
+// A content change (some blocks) keeps the learned floors and holds the camera awake as a motion
+// picture would; a light change (the mean luma) forgets them, so they are learned again. The
+// checks of many cameras share a few open decoders (internal/source's KeyframeDecoders).
 // Result.Resumed tells the worker that the decode follows released units, so the frames' reader
 // starts its motion fields and clips again. Left: when the decoded-domain gate has seen a static
 // scene for long while the pre-gate stays awake (the scene changed for good), calling ResetGate

@@ -14,6 +14,7 @@ import (
 	"github.com/pion/rtp"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/mvwatch/mvwatch/demux"
@@ -374,4 +375,35 @@ func TestHostileCameras(t *testing.T) {
 	for reason, want := range map[string]float64{"dimensions": 3, "ref_frames": 1, "sps_invalid": 1, "pixels": 0} {
 		require.Equal(t, want, counterValue(t, reg, "mvwatch_decode_limit_failures_total", map[string]string{"reason": reason}), reason)
 	}
+}
+
+// TestSlowDecodeIsNotAFlood: a camera sending in real time whose frames are handled slowly for a
+// while (a replayed GOP, a loaded machine) has a backlog that leaves the delivery queue in a
+// burst; the rate throttle judges the units by their arrival, so none of them is dropped. Judged
+// by delivery time, the 8 s backlog (120 units) overran the throttle's 2 s burst at twice 15 fps.
+func TestSlowDecodeIsNotAFlood(t *testing.T) {
+	cam := serve(t, loopClip(t), false)
+	var frames atomic.Int64
+	stall := make(chan struct{})
+	s := New(Config{Input: cam.URL(), Camera: "slow", Decoder: workerDecoder,
+		Limits: decodelimit.Limits{FPSMargin: 2}})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- s.Run(ctx, func(*media.Frame) error {
+			if frames.Add(1) == 1 {
+				<-stall // the first frame's handling takes as long as the test says
+			}
+			return nil
+		})
+	}()
+	require.Eventually(t, func() bool { return cam.Sent() >= 120 }, 20*time.Second, 10*time.Millisecond, "8 s of pictures sent meanwhile")
+	close(stall)
+	sent := cam.Sent()
+	ok := assert.Eventually(t, func() bool { return uint64(frames.Load()) >= sent-5 }, 10*time.Second, 10*time.Millisecond,
+		"the backlog is decoded")
+	cancel()
+	<-done // the run ends with the cancel
+	require.Zero(t, s.Throttled(), "no unit of a real-time camera is throttled")
+	require.True(t, ok, "%d of %d frames", frames.Load(), sent)
 }

@@ -28,6 +28,9 @@ type PreGate struct {
 	// LumaShift is the mean-luma change, in grey levels, that makes the keyframe check wake the
 	// camera. It defaults to 12 (the pixel gate's exposure rule).
 	LumaShift float64
+	// Decoders, when set, lends the keyframe check an open decoder shared with other cameras; nil
+	// opens one per check.
+	Decoders *KeyframeDecoders
 }
 
 // DefaultLumaShift is PreGate.LumaShift's default.
@@ -107,27 +110,28 @@ func (g *preGate) keyframe(f *media.Frame) {
 	}
 }
 
-// changed compares a checked keyframe with the reference: the scene changed when its mean luma
-// moved by LumaShift or more since the reference (a light, tamper, a slow drift), or when enough
-// blocks changed their mean by as much since the last keyframe (an object the frame-level signals
-// missed, a pan). The keyframe becomes the block reference; the first one the luma reference too.
-func (g *preGate) changed(f *media.Frame) bool {
+// changed compares a checked keyframe with the reference: the light changed when its mean luma
+// moved by LumaShift or more since the reference (a light, tamper, a slow drift), the content
+// when enough blocks changed their mean by as much since the last keyframe (an object the
+// frame-level signals missed, a pan). The keyframe becomes the block reference; the first one the
+// luma reference too.
+func (g *preGate) changed(f *media.Frame) pregate.KeyframeChange {
 	luma, ok := meanLuma(f)
 	if !ok {
-		return false
+		return pregate.KeyframeUnchanged
 	}
 	cur := blockMeans(nil, f)
 	prev := g.blocks
 	g.blocks = cur
 	if !g.hasRef {
 		g.ref, g.hasRef = luma, true
-		return false
+		return pregate.KeyframeUnchanged
 	}
 	if math.Abs(luma-g.ref) >= g.cfg.LumaShift {
-		return true
+		return pregate.KeyframeLight
 	}
 	if len(prev) != len(cur) {
-		return false
+		return pregate.KeyframeUnchanged
 	}
 	n := 0
 	for i := range cur {
@@ -135,7 +139,10 @@ func (g *preGate) changed(f *media.Frame) bool {
 			n++
 		}
 	}
-	return n >= max(minChangedBlocks, len(cur)/1000)
+	if n >= max(minChangedBlocks, len(cur)/1000) {
+		return pregate.KeyframeContent
+	}
+	return pregate.KeyframeUnchanged
 }
 
 // meanLuma is a frame's mean luma on a sparse grid; false for a frame without pixels.
@@ -204,10 +211,14 @@ func (d *camDecoder) gated(au media.AccessUnit) bool {
 	if au.Discontinuity {
 		cam.Discontinuity()
 	}
-	if au.RandomAccess && !cam.Awake() && g.checkDue() {
-		d.checkKeyframe(cam, au)
+	wasAwake, byKeyframe := cam.Awake(), false
+	if au.RandomAccess && !wasAwake && g.checkDue() {
+		byKeyframe = d.checkKeyframe(cam, au)
 	}
 	res := cam.Push(au.NALUs, au.PTS)
+	if !wasAwake && res.Awake && len(res.Decode) > 0 && d.cfg.OnWake != nil {
+		d.cfg.OnWake(Wake{PTS: au.PTS, ReplayFrom: res.Decode[0].PTS, Units: len(res.Decode), Keyframe: byKeyframe, Fallback: res.Fallback})
+	}
 	if res.Resumed {
 		// Units were released undecoded: hand on what the decoder still holds from before the gap,
 		// then tell the frames' reader that the next frame does not follow the last one.
@@ -233,23 +244,23 @@ func (d *camDecoder) gated(au media.AccessUnit) bool {
 
 // checkKeyframe decodes a sleeping camera's IDR on a decoder of its own, so the main decoder's state
 // (and a replay that continues it) is never disturbed, and tells the camera whether the scene
-// changed. A failure only skips the check.
-func (d *camDecoder) checkKeyframe(cam *pregate.Camera, au media.AccessUnit) {
+// changed, which it returns. A failure only skips the check.
+func (d *camDecoder) checkKeyframe(cam *pregate.Camera, au media.AccessUnit) bool {
 	g := d.pg
 	start := time.Now()
-	// A decoder of its own for each check, closed right after: pixels only, in software, on one
-	// thread. Opening one adds about a third to the IDR's decode (BenchmarkKeyframeCheck: 2.3 against
-	// 1.7 ms for the scene's 448x256 IDR on a loaded core), once per GOP; in exchange a sleeping
-	// camera holds no decoder memory between checks (hundreds of sleeping cameras, a few checks at
-	// a time).
-	cfg := d.cfg.Decoder
-	cfg.MotionVectors, cfg.Pixels, cfg.HWAccel, cfg.Threads = false, true, demux.HWNone, 1
-	kf, err := demux.NewDecoder(au.Codec, cfg)
-	if err != nil {
-		return
+	// A decoder of its own for the check (lent by the shared set, or opened for it), drained right
+	// after: a sleeping camera holds no decoder memory between checks.
+	var kf *demux.Decoder
+	var err error
+	if g.cfg.Decoders != nil {
+		kf, err = g.cfg.Decoders.get(au.Codec)
+	} else {
+		kf, err = demux.NewDecoder(au.Codec, keyframeDecoderConfig(d.cfg.Decoder))
 	}
-	defer kf.Close()
-	changed, got := false, false
+	if err != nil {
+		return false
+	}
+	changed, got := pregate.KeyframeUnchanged, false
 	look := func(f *media.Frame) error {
 		if !got {
 			got = true
@@ -258,15 +269,21 @@ func (d *camDecoder) checkKeyframe(cam *pregate.Camera, au media.AccessUnit) {
 		return nil
 	}
 	err = kf.Decode(au, look)
-	if err == nil {
-		err = kf.Flush(look)
+	if ferr := kf.Flush(look); err == nil {
+		err = ferr
+	}
+	if g.cfg.Decoders != nil {
+		g.cfg.Decoders.put(au.Codec, kf, err == nil)
+	} else {
+		kf.Close()
 	}
 	if d.cfg.OnDecode != nil {
 		d.cfg.OnDecode(DecodeInfo{Took: time.Since(start), Stats: d.dec.Stats(), HW: d.dec.HW()})
 	}
 	if err == nil && got {
-		cam.KeyframeChecked(changed)
+		cam.KeyframeChecked(changed, au.PTS)
 	}
+	return err == nil && got && changed != pregate.KeyframeUnchanged
 }
 
 // isAnnexB reports whether path names a raw H.264 or H.265 stream, which the pre-gate can read

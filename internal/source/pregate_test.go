@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/mvwatch/mvwatch/demux"
 	"github.com/mvwatch/mvwatch/ingest"
 	"github.com/mvwatch/mvwatch/internal/media"
 	"github.com/mvwatch/mvwatch/internal/pregate"
@@ -41,9 +42,11 @@ func runFileWakes(t *testing.T, path string, pg *PreGate) ([]time.Duration, []wa
 	var wakes []wake
 	var lastAU time.Duration
 	pending := false
+	var woke []Wake
 	s := New(Config{Input: path, Camera: "cam", Decoder: withPixels, PreGate: pg,
 		OnAccessUnit: func(au media.AccessUnit) { lastAU = au.PTS },
-		OnGap:        func() { wakes, pending = append(wakes, wake{at: lastAU}), true }})
+		OnGap:        func() { wakes, pending = append(wakes, wake{at: lastAU}), true },
+		OnWake:       func(w Wake) { woke = append(woke, w) }})
 	require.NoError(t, s.Run(context.Background(), func(f *media.Frame) error {
 		pts = append(pts, f.PTS)
 		if pending {
@@ -53,6 +56,25 @@ func runFileWakes(t *testing.T, path string, pg *PreGate) ([]time.Duration, []wa
 	}))
 	st, ok := s.PreGateState()
 	require.Equal(t, pg != nil, ok)
+	// Every resume after a gap is a reported wake-up at the same unit, replaying from the first
+	// frame the reader got (these clips have no B-frames); a wake inside a GOP has no gap.
+	require.GreaterOrEqual(t, len(woke), len(wakes))
+	j := 0
+	for _, g := range wakes {
+		for j < len(woke) && woke[j].PTS != g.at {
+			j++
+		}
+		require.Less(t, j, len(woke), "the resume at %v was reported by OnWake", g.at)
+		require.InDelta(t, g.from.Seconds(), woke[j].ReplayFrom.Seconds(), 0.001) // the decoder's time base rounds
+		require.Positive(t, woke[j].Units)
+	}
+	var kf uint64
+	for _, w := range woke {
+		if w.Keyframe {
+			kf++
+		}
+	}
+	require.Equal(t, st.KeyframeWakeUps, kf, "keyframe wake-ups reported as such")
 	return pts, wakes, st
 }
 
@@ -64,11 +86,13 @@ func writeTemp(t *testing.T, name string, data []byte) string {
 	return p
 }
 
-func TestPreGateIdleSceneSleepsAndKeepsOrder(t *testing.T) {
+// idleThenScene writes 20 s of an idle camera (the scene's first frame with sensor noise), then the
+// scene, and returns its path.
+func idleThenScene(t *testing.T) string {
+	t.Helper()
 	if _, err := exec.LookPath("ffmpeg"); err != nil {
 		t.Skip("ffmpeg CLI not found")
 	}
-	// 20 s of an idle camera (the scene's first frame with sensor noise), then the scene.
 	graph := "[0:v]split=2[a][b];[a]trim=end_frame=1,loop=loop=299:size=1:start=0,setpts=N/15/TB,noise=alls=4:allf=t[idle];" +
 		"[b]setpts=PTS-STARTPTS[scene];[idle][scene]concat=n=2:v=1,setpts=N/15/TB[out]"
 	cmd := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-i", sceneClip, "-filter_complex", graph,
@@ -76,7 +100,27 @@ func TestPreGateIdleSceneSleepsAndKeepsOrder(t *testing.T) {
 		"-x264-params", "keyint=30:min-keyint=30:scenecut=0:bframes=0", "-f", "h264", "-")
 	data, err := cmd.Output()
 	require.NoError(t, err)
-	path := writeTemp(t, "idle.264", data)
+	return writeTemp(t, "idle.264", data)
+}
+
+func TestPreGateSharedKeyframeDecoders(t *testing.T) {
+	path := idleThenScene(t)
+	own, ownWakes, ownSt := runFileWakes(t, path, &PreGate{})
+	pool := NewKeyframeDecoders(1)
+	shared, sharedWakes, sharedSt := runFileWakes(t, path, &PreGate{Decoders: pool})
+	require.Positive(t, sharedSt.KeyframeChecks)
+	// A lent decoder, drained after each check, decides exactly as a fresh one per check.
+	require.Equal(t, own, shared)
+	require.Equal(t, ownWakes, sharedWakes)
+	require.Equal(t, ownSt.KeyframeChecks, sharedSt.KeyframeChecks)
+	require.Equal(t, ownSt.KeyframeWakeUps, sharedSt.KeyframeWakeUps)
+	require.Equal(t, 1, pool.Idle(), "one decoder served every check and was kept")
+	pool.Close()
+	require.Zero(t, pool.Idle())
+}
+
+func TestPreGateIdleSceneSleepsAndKeepsOrder(t *testing.T) {
+	path := idleThenScene(t)
 	plain, _, _ := runFileFrames(t, path, nil)
 	gated, wakes, st := runFileWakes(t, path, &PreGate{})
 	gaps := len(wakes)
@@ -182,4 +226,40 @@ func TestPreGateFallsBackOnBadInput(t *testing.T) {
 			require.InDelta(t, since(plain), since(gated), 2, "plain decoding from unit %d on", c.from)
 		})
 	}
+}
+
+func TestKeyframeDecoderSkipsTheLoopFilterOnly(t *testing.T) {
+	data, err := os.ReadFile(sceneClip)
+	require.NoError(t, err)
+	aus, err := ingest.ParseAnnexB(data, 15)
+	require.NoError(t, err)
+	decodeY := func(cfg demux.DecoderConfig) []byte {
+		d, err := demux.NewDecoder(media.CodecH264, cfg)
+		require.NoError(t, err)
+		defer d.Close()
+		var y []byte
+		keep := func(f *media.Frame) error {
+			if y == nil {
+				y = make([]byte, 0, f.Width*f.Height)
+				for r := range f.Height {
+					y = append(y, f.Y[r*f.YStride:r*f.YStride+f.Width]...)
+				}
+			}
+			return nil
+		}
+		require.NoError(t, d.Decode(aus[0], keep))
+		require.NoError(t, d.Flush(keep))
+		require.NotNil(t, y)
+		return y
+	}
+	full := decodeY(demux.DecoderConfig{Pixels: true, Threads: 1})
+	fast := decodeY(keyframeDecoderConfig(demux.DecoderConfig{}))
+	require.NotEqual(t, full, fast, "the deblocking filter was skipped")
+	var sum int
+	for i := range full {
+		sum += max(int(full[i])-int(fast[i]), int(fast[i])-int(full[i]))
+	}
+	mad := float64(sum) / float64(len(full))
+	t.Logf("mean |difference| without the loop filter: %.3f grey levels", mad)
+	require.Less(t, mad, 1.0, "block means, which the check compares, hardly move")
 }

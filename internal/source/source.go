@@ -21,6 +21,7 @@ import (
 	"github.com/mvwatch/mvwatch/ingest"
 	"github.com/mvwatch/mvwatch/internal/decodelimit"
 	"github.com/mvwatch/mvwatch/internal/media"
+	"github.com/mvwatch/mvwatch/internal/pregate"
 )
 
 // Config configures a Source. Only Input is required.
@@ -81,6 +82,23 @@ type Config struct {
 	// access units it released undecoded: the frames before the gap have been handed to the frame
 	// callback, and the next frame (an IDR's) does not follow the last one. PTS keeps increasing.
 	OnGap func()
+	// OnWake, when set, is called on the delivery goroutine when the pre-gate wakes a sleeping camera
+	// (motion in the bitstream, or a keyframe check that found the scene changed), before the woken
+	// units are decoded: how long a wake-up takes to follow what happened in front of the camera.
+	OnWake func(Wake)
+}
+
+// Wake describes one pre-gate wake-up.
+type Wake struct {
+	// PTS is the live access unit's at which the camera woke; ReplayFrom the first unit handed to
+	// the decoder with it (the buffered GOP's IDR, or the previous GOP's after a keyframe check).
+	PTS, ReplayFrom time.Duration
+	// Units is the number of units decoded at once to catch up, the live one included.
+	Units int
+	// Keyframe is true when the keyframe check woke the camera rather than the bitstream signals.
+	Keyframe bool
+	// Fallback is set when the camera woke because it fell back to plain decoding.
+	Fallback pregate.FallbackReason
 }
 
 // DecodeInfo describes one access unit's trip through the decoder.
@@ -380,7 +398,13 @@ func (d *camDecoder) onAccessUnit(au media.AccessUnit) {
 	if d.cfg.OnAccessUnit != nil {
 		d.cfg.OnAccessUnit(au)
 	}
-	if !d.throttle.Admit(time.Now(), d.check.FPS(), au.RandomAccess) {
+	// The rate is judged on arrival: units queued behind a slow decode (a replayed GOP) arrive in
+	// real time and leave the queue in a burst.
+	arrived := au.Arrived
+	if arrived.IsZero() {
+		arrived = time.Now()
+	}
+	if !d.throttle.Admit(arrived, d.check.FPS(), au.RandomAccess) {
 		d.cfg.LimitMetrics.Throttled(d.cfg.Camera, 1)
 		if n := d.throttle.Dropped(); n == 1 || n%1000 == 0 {
 			d.cfg.Log.Warn("camera sends faster than its frame rate allows, access units dropped", "camera", d.cfg.Camera,
