@@ -161,6 +161,34 @@ func (c *Clipper) Reset() {
 	c.acc.prev.valid, c.acc.anchor.valid = false, false
 }
 
+// Skip accounts for n frames that were never decoded (the pre-decode gate slept through them), so
+// that later clips are cut where a run that decoded every frame would cut them: a gap does not
+// shift the clip grid, and the model sees the same clips with the pre-decode gate as without it. A
+// skipped frame that a coming clip samples is all zero (no motion, no residual: the gate slept
+// because the scene was still) and named FrameInfo{Index: -1} with the PTS it would have had,
+// after + i*period for the i-th (from 1). Clips that would end inside the skipped frames are not
+// cut. The accumulation restarts, as after Reset.
+func (c *Clipper) Skip(n int, after, period time.Duration) {
+	c.acc.prev.valid, c.acc.anchor.valid = false, false
+	if n <= 0 {
+		return
+	}
+	ch, p := c.channels, c.plane
+	for i := max(0, n-c.span); i < n; i++ { // only the last span frames can be in a coming clip
+		k := c.pushed + i
+		if !c.needed(k) {
+			continue
+		}
+		slot := k % c.span
+		c.infos[slot] = FrameInfo{Index: -1, PTS: after + time.Duration(i+1)*period}
+		clear(c.ring[slot*ch*p : (slot+1)*ch*p])
+	}
+	c.pushed += n
+	for c.next+c.span-1 < c.pushed {
+		c.next += c.cfg.Stride
+	}
+}
+
 // Push adds the next frame's features. It returns a clip when this frame completes one, nil otherwise.
 func (c *Clipper) Push(f *Features) (*Clip, error) {
 	fld := f.Field

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -276,5 +277,92 @@ func TestClipperChroma(t *testing.T) {
 				require.InDelta(t, 8.0/128, res[i], 1e-6)
 			}
 		}
+	}
+}
+
+// TestClipperSkipKeepsTheGrid checks that frames skipped undecoded keep the clip grid of a stream
+// decoded in full: clips start where they would have, skipped frames sampled by a clip are zero and
+// named Index -1 at their would-be PTS, and clips that would end inside the skipped frames are not cut.
+func TestClipperSkipKeepsTheGrid(t *testing.T) {
+	const period = 100 * time.Millisecond
+	for _, tc := range []struct {
+		length, stride, step int
+		skipAfter, skip      int // frames 0..skipAfter-1 decoded, then skip frames not, then the rest to 24
+	}{
+		{4, 4, 1, 6, 3},  // the gap inside one clip
+		{4, 4, 1, 5, 11}, // longer than two clips
+		{3, 1, 2, 4, 2},  // overlapping clips with a step
+		{2, 5, 2, 3, 1},  // a gap between clips
+	} {
+		full, err := NewClipper(ClipConfig{Length: tc.length, Stride: tc.stride, Step: tc.step, Width: 4, Height: 4})
+		require.NoError(t, err)
+		gapped, err := NewClipper(full.Config())
+		require.NoError(t, err)
+		type cut struct {
+			first   int
+			indices []int
+			res     []float32
+		}
+		collect := func(cl *Clipper, n int) *cut {
+			f := synthFeatures(t, n, 'P', 32, 16, 0, 0, int16(n+1))
+			f.PTS = time.Duration(n) * period
+			clip, err := cl.Push(f)
+			require.NoError(t, err)
+			if clip == nil {
+				return nil
+			}
+			c := &cut{first: int(clip.Frames[0].PTS / period)}
+			for tt, fi := range clip.Frames {
+				c.indices = append(c.indices, fi.Index)
+				c.res = append(c.res, clip.Data[(ChannelResidual*tc.length+tt)*16])
+			}
+			return c
+		}
+		var want, got []*cut
+		for n := 0; n < 24; n++ {
+			if c := collect(full, n); c != nil {
+				want = append(want, c)
+			}
+			if n >= tc.skipAfter && n < tc.skipAfter+tc.skip {
+				continue
+			}
+			if n == tc.skipAfter+tc.skip {
+				gapped.Skip(tc.skip, time.Duration(tc.skipAfter-1)*period, period)
+			}
+			if c := collect(gapped, n); c != nil {
+				got = append(got, c)
+			}
+		}
+		// Every clip of the gapped run is one of the full run's, at the same place.
+		byFirst := map[int]*cut{}
+		for _, c := range want {
+			byFirst[c.first] = c
+		}
+		for _, c := range got {
+			w, ok := byFirst[c.first]
+			require.True(t, ok, "%+v: a clip at frame %d that the full run does not cut", tc, c.first)
+			for tt := range c.indices {
+				n := c.first + tt*tc.step
+				if n >= tc.skipAfter && n < tc.skipAfter+tc.skip {
+					require.Equal(t, -1, c.indices[tt], "%+v: skipped frame %d", tc, n)
+					require.Zero(t, c.res[tt], "%+v: skipped frame %d is still", tc, n)
+					continue
+				}
+				require.Equal(t, w.indices[tt], c.indices[tt], "%+v", tc)
+				require.Equal(t, w.res[tt], c.res[tt], "%+v", tc)
+			}
+		}
+		// The gapped run cuts every full-run clip that does not end inside the gap.
+		end := func(c *cut) int { return c.first + (tc.length-1)*tc.step }
+		var wantFirsts, gotFirsts []int
+		for _, c := range want {
+			if e := end(c); e < tc.skipAfter || e >= tc.skipAfter+tc.skip {
+				wantFirsts = append(wantFirsts, c.first)
+			}
+		}
+		for _, c := range got {
+			gotFirsts = append(gotFirsts, c.first)
+		}
+		require.Equal(t, wantFirsts, gotFirsts, "%+v", tc)
 	}
 }

@@ -106,6 +106,11 @@ type processor struct {
 	lastPass int       // pushed index of the last frame the gate passed, -1 for none
 	span     int       // frames one clip spans
 	sent     bool      // the last clip the clipper cut was submitted
+	// lastPTS and period are the last frame's PTS and the spacing of the last two frames (0 until
+	// known); afterGap is set by gap until the next frame, which counts the frames slept through.
+	lastPTS  time.Duration
+	period   time.Duration
+	afterGap bool
 
 	vmu      sync.Mutex
 	verdicts []clipVerdict // written by verdict, drained by frame
@@ -170,16 +175,18 @@ func (p *processor) reset() {
 	p.seen = p.seen[:0]
 	p.session++
 	p.pushed, p.lastPass, p.sent = 0, -1, false
+	p.lastPTS, p.period, p.afterGap = 0, 0, false
 }
 
 // gap resumes after frames the pre-decode gate did not decode (PTS keeps increasing, the next
-// frame is an IDR's): motion vectors, residuals and clips start again, and an open event learns
-// that the scene went quiet. The wall-clock anchor, the gate's floor and the luma history stay, so
-// replayed frames keep their times and a light that changed while the camera slept still shows as
-// a luma shift in the first clip after the gap.
+// frame is an IDR's): motion vectors and residuals start again, and an open event learns that the
+// scene went quiet. The next frame counts the frames slept through (skip), so clips keep the grid
+// of a camera decoded in full. The wall-clock anchor, the gate's floor and the luma history stay,
+// so replayed frames keep their times and a light that changed while the camera slept still shows
+// as a luma shift in the first clip after the gap.
 func (p *processor) gap() {
 	p.ex.Reset()
-	p.clipper.Reset()
+	p.afterGap = true
 	if p.sent {
 		p.sent = false
 		job := jobPool.Get().(*clipJob)
@@ -190,11 +197,38 @@ func (p *processor) gap() {
 	}
 }
 
+// skip tells the clipper and the per-frame rings how many frames the pre-decode gate slept
+// through before f, from the PTS step and the frame spacing seen before the gap. Without a known
+// spacing the clips simply start again at f.
+func (p *processor) skip(f *media.Frame) {
+	p.afterGap = false
+	if p.period <= 0 || f.PTS <= p.lastPTS {
+		p.clipper.Reset()
+		return
+	}
+	n := int(math.Round(float64(f.PTS-p.lastPTS)/float64(p.period))) - 1
+	p.clipper.Skip(n, p.lastPTS, p.period)
+	// The rings hold the last span+1 frames: skipped frames keep the last luma seen (a light that
+	// changed meanwhile shows as a shift at f) and no zone.
+	for i := max(0, n-len(p.lumaRing)); i < n; i++ {
+		k := p.pushed + i
+		p.lumaRing[k%len(p.lumaRing)] = p.luma
+		p.zoneRing[k%len(p.zoneRing)] = 0
+	}
+	p.pushed += max(n, 0)
+}
+
 // frame processes one decoded frame.
 func (p *processor) frame(f *media.Frame) error {
 	if !p.anchored {
 		p.anchor, p.anchorPTS, p.anchored = p.now(), f.PTS, true
 	}
+	if p.afterGap {
+		p.skip(f)
+	} else if d := f.PTS - p.lastPTS; p.pushed > 0 && d > 0 {
+		p.period = d
+	}
+	p.lastPTS = f.PTS
 	// Residuals cost a motion compensation per frame, but they are computed while the gate is closed
 	// too: the clip in which the gate opens holds frames from before it, and they must be the frames an
 	// ungated camera would give the model (about 18% more decode+extract time on an idle camera; the
