@@ -56,7 +56,9 @@
 // picture would; a light change (the mean luma) forgets them, so they are learned again. The
 // checks of many cameras share a few open decoders (internal/source's KeyframeDecoders).
 // Result.Resumed tells the worker that the decode follows released units, so the frames' reader
-// starts its motion fields and clips again. Left: when the decoded-domain gate has seen a static
+// starts its motion fields again and counts the frames slept through from the PTS step, so that its
+// clips stay on the grid of a camera decoded in full (pipeline's processor, mvextract's
+// Clipper.Skip): the model then sees the same clips with the pre-gate as without it. Left: when the decoded-domain gate has seen a static
 // scene for long while the pre-gate stays awake (the scene changed for good), calling ResetGate
 // so the floors are learned again; event clips' pre-roll from the buffer.
 //
