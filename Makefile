@@ -68,7 +68,8 @@ $(VENV)/.stamp: training/requirements.txt
 test-training: $(VENV)/.stamp
 	cd $(CURDIR) && nice $(VENV)/bin/python -m pytest -q -p no:cacheprovider -W ignore::DeprecationWarning training/tests
 
-# MFCD-Net (issue 3): camera-event dataset, features from the Go extractor, RGB teacher, distilled
+# MFCD-Net (issues 3, 13): camera-event dataset, features from the Go extractor, real training footage
+# labelled by a raw-domain teacher (fetched by scripts/fetch-trainfootage.sh), RGB teacher, distilled
 # early-exit student, ONNX (FP32 + INT8) into models/mfcd/, report into docs/MODELS.md. CPU only.
 MFCD_DATA := training/data/mfcd
 .PHONY: train-mfcd
@@ -77,6 +78,8 @@ train-mfcd: $(VENV)/.stamp
 	$(GO) build -buildvcs=false -trimpath -o bin/mvwatch ./cmd/mvwatch
 	nice -n 10 $(VENV)/bin/python -m training.mfcd dataset --out $(MFCD_DATA) --per-class 80,15,25,15 --jobs 2
 	nice -n 10 $(VENV)/bin/python -m training.mfcd features --data $(MFCD_DATA) --mvwatch bin/mvwatch --jobs 2
+	scripts/fetch-trainfootage.sh
+	nice -n 10 $(VENV)/bin/python -m training.mfcd real --data $(MFCD_DATA) --mvwatch bin/mvwatch --jobs 2
 	rm -f training/out/mfcd/teacher.pt
 	nice -n 10 $(VENV)/bin/python -m training.mfcd train --data $(MFCD_DATA) --out models/mfcd --work training/out/mfcd
 	$(VENV)/bin/python -m training.mfcd report --model models/mfcd --out docs/MODELS.md

@@ -42,12 +42,21 @@ const (
 // lightLabels are the labels that mean a change of the whole picture's light, subject to minLightShift.
 var lightLabels = map[string]bool{"illumination": true, "tamper": true}
 
+// objectLabels are the labels of objects moving. Clips of any of them continue one object event, so a
+// crossing that the model calls object_right, then multi_object while the object fills the view, is
+// one event. The event takes the label of its most confident clip.
+var objectLabels = map[string]bool{"object_left": true, "object_right": true, "multi_object": true}
+
+// sameEvent reports whether a clip labelled b continues an event labelled a.
+func sameEvent(a, b string) bool { return a == b || objectLabels[a] && objectLabels[b] }
+
 // eventizer turns one camera's stream of clip classifications into events, so that one crossing is
 // one event:
 //
 //   - A clip whose label is not an idle label and that scores at least its threshold opens an event;
 //     for illumination and tamper its mean luma must also have moved by minLightShift grey levels.
-//   - Clips of the open event's label scoring at least continueRatio x the threshold extend it
+//   - Clips of the open event's label (any object label for an object event: objectLabels) scoring
+//     at least continueRatio x the threshold extend it
 //     (hysteresis), also across idle or weak clips, as long as no more than gap separates them (merging).
 //   - A clip of another label ends the open event only when a second clip of that label follows within
 //     the gap; the new label's event then starts at its first clip. A single clip of another label
@@ -159,14 +168,14 @@ func (e *eventizer) observe(job *clipJob, c Classification) {
 		return
 	}
 	switch {
-	case c.Label == e.open.Label && !isIdle && c.Score >= continueRatio*e.thresholds.MinScoreFor(c.Label):
+	case sameEvent(e.open.Label, c.Label) && !isIdle && c.Score >= continueRatio*e.thresholds.MinScoreFor(c.Label):
 		e.extend(e.open, job, c)
 		e.openEnd = job.endPTS
 		e.discard(e.cand) // a blip inside the event
 		e.cand = nil
 	case !active:
 		// Idle or weak: the event stays open until the gap passes or a clip continues it.
-	case e.cand != nil && e.cand.Label == c.Label && job.startPTS-e.candEnd <= e.gap:
+	case e.cand != nil && sameEvent(e.cand.Label, c.Label) && job.startPTS-e.candEnd <= e.gap:
 		e.extend(e.cand, job, c)
 		e.switchTo(job.endPTS)
 	default:
@@ -233,6 +242,9 @@ func keyframe(ev *openEvent, job *clipJob) {
 
 // extend adds job's clip to ev.
 func (e *eventizer) extend(ev *openEvent, job *clipJob, c Classification) {
+	if c.Label != ev.Label && c.Score > ev.Score {
+		ev.Label = c.Label // another object label, more confident than any clip so far
+	}
 	ev.Extend(job.end, c.Score)
 	ev.endPTS = job.endPTS
 	ev.zoneMask |= job.zoneMask
@@ -265,7 +277,7 @@ func (e *eventizer) publishOpen() {
 	finishZones(&ev, e.open.zoneMask, e.zones)
 	open := e.open
 	e.open = nil
-	if e.published && ev.Label == e.last.Label && e.last.Score >= confidentScore && ev.Score < confidentScore &&
+	if e.published && sameEvent(e.last.Label, ev.Label) && e.last.Score >= confidentScore && ev.Score < confidentScore &&
 		ev.Start.Sub(e.last.End) <= tailWindow {
 		e.last.End = ev.End // the tail of the last event: later tails count from its end
 		e.discard(open)

@@ -31,7 +31,7 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 from PIL import Image, ImageFilter
 
-DATASET_VERSION = "mfcd-events-v2"
+DATASET_VERSION = "mfcd-events-v3"
 
 LABELS = [
     "idle",
@@ -49,6 +49,9 @@ LABELS = [
 
 # Frames per video. Three 8-frame windows at stride 8.
 NUM_FRAMES = 24
+# The largest auto-exposure drift over one idle clip (a gain of 1 +- this): the documented level below
+# which exposure adaptation is idle, not illumination.
+IDLE_EXPOSURE = 0.10
 # A window gets the video's label when it overlaps the event interval by this many frames.
 MIN_OVERLAP = 3
 
@@ -292,6 +295,12 @@ def render(label, rng, bgs, w, h):
 
     noise_sigma = rng.uniform(1.0, 4.0)
     noise_bank = rng.normal(0, noise_sigma, size=(4, h, w, 1)).astype(np.float32)
+    # Auto-exposure adapting (half the idle clips): a smooth gain drift of at most IDLE_EXPOSURE over
+    # the clip (about 3-13 grey levels on a mid-grey scene) is still idle; drawn last so the rest of
+    # the clip renders as before.
+    if label == "idle" and rng.random() < 0.5:
+        drift = rng.uniform(0.02, IDLE_EXPOSURE) * (1 if rng.random() < 0.5 else -1)
+        gains = np.geomspace(1.0, 1.0 + drift, n)
 
     for t in range(n):
         if cut is not None and t >= cut:

@@ -11,7 +11,7 @@ import sys
 from training.mfcd import dataset
 
 DESCRIPTIONS = {
-    "idle": "static view: sensor noise, often a swaying patch (foliage in wind)",
+    "idle": "static view: sensor noise, often a swaying patch (foliage in wind); in half the clips auto-exposure drifting by 2-10% over the clip",
     "object_left": "one textured object (blob, box or person shape) crossing right to left",
     "object_right": "one object crossing left to right",
     "multi_object": "3-5 objects moving in both directions",
@@ -213,6 +213,19 @@ def main(argv=None, prog=None):
     if "val_encoder" in ds:
         w(f"- validation grid (no value shared with training or test): {grid(ds['val_encoder'])}.")
     w(f"- held-out grid (no value shared with training or validation): {grid(tt_)}.")
+    real = ds.get("real_train_windows") or 0
+    if real:
+        w("")
+        w(f"**Real training footage** (`training/mfcd/real.py`): {real} more training windows from the 7 public clips of")
+        w("`training/realfootage/train_manifest.json` (licence and commit per clip; fetched by")
+        w("`scripts/fetch-trainfootage.sh`, disjoint from the evaluation set `testdata/realfootage`), each clip")
+        w("re-encoded 4 times with settings drawn from the training grid (2 mirrored), and labelled by a")
+        w("raw-domain teacher that sees the decoded pictures: feature tracking (Lucas-Kanade + a RANSAC similarity)")
+        w("for pan/zoom/shake on the moving-camera clips, background subtraction and Farneback flow inside the")
+        w("foreground blobs for object_left/object_right/multi_object on the fixed ones; windows its rules cannot")
+        w("place are dropped. The RGB teacher trains on these labels too, so its soft labels carry the real")
+        w("footage into the student. No validation or test window is real: the synthetic splits above stay as")
+        w("they were, and the real-footage evaluation (section \"Real-footage evaluation\") is separate.")
     w("")
     w("### Input and manifest")
     w("")
@@ -243,9 +256,15 @@ def main(argv=None, prog=None):
     w("")
     w("### What the model cannot do")
     w("")
-    w("- It has only seen synthetic events over still photographs: real scenes have moving backgrounds")
-    w("  (traffic, water, crowds), people that deform, shadows and night-time IR. Expect lower accuracy on")
-    w("  real cameras until it is retrained on labelled real clips with the same recipe.")
+    if real:
+        w("- Its real training footage is 7 clips (about 2 minutes), all busy: crowds, traffic, a forward-moving")
+        w("  and a handheld camera. No real idle, light, tamper or defocus window was in training (the teacher")
+        w("  labels only object and camera motion), and the teacher's labels are weak (a crowd's shadow is an")
+        w("  object, two cars merged are one).")
+    else:
+        w("- It has only seen synthetic events over still photographs: real scenes have moving backgrounds")
+        w("  (traffic, water, crowds), people that deform, shadows and night-time IR. Expect lower accuracy on")
+        w("  real cameras until it is retrained on labelled real clips with the same recipe.")
     w("- One label per 8-frame window (about 0.3-0.8 s): it cannot say where in the frame something happens,")
     w("  count objects, or track them; overlapping events (a pan while an object moves) get one label.")
     w("- A covered lens that stays covered looks like an idle scene in the compressed domain (no motion, no")

@@ -27,6 +27,10 @@ FLIP_SWAP = {LABELS.index("object_left"): LABELS.index("object_right"),
 FLIP_NEGATE = [0]
 
 
+# Real windows' video ids are offset so they never collide with the synthetic videos' indices.
+REAL_VIDEO_OFFSET = 1_000_000
+
+
 def log(*a):
     print(time.strftime("%H:%M:%S"), *a, file=sys.stderr, flush=True)
 
@@ -225,6 +229,10 @@ def main(argv=None, prog=None):
     ap.add_argument("--teacher-only", action="store_true")
     ap.add_argument("--head-grid", type=int, default=2,
                     help="exit heads pool to a grid x grid map (1: global average pooling)")
+    ap.add_argument("--real", default="",
+                    help="teacher-labelled real training windows (default <data>/train_real.npz, made by `real`)")
+    ap.add_argument("--no-real", action="store_true",
+                    help="train on the synthetic renders alone (the ablation of the real footage)")
     ap.add_argument("--reuse-student", action="store_true",
                     help="load <work>/student.pt instead of training (re-export and re-evaluate only)")
     args = ap.parse_args(argv)
@@ -234,6 +242,18 @@ def main(argv=None, prog=None):
     os.makedirs(args.out, exist_ok=True)
     t0 = time.time()
     splits = {s: load(args.data, s) for s in ("train", "val", "test", "test_iid")}
+    real_windows = 0
+    if not args.no_real:
+        path = args.real or os.path.join(args.data, "train_real.npz")
+        if not os.path.exists(path):
+            sys.exit(f"{path} is missing: run `python -m training.mfcd real` first, or pass --no-real")
+        z = np.load(path)
+        real = {k: z[k] for k in z.files}
+        real["video"] = real["video"] + REAL_VIDEO_OFFSET
+        real_windows = len(real["y"])
+        splits["train"] = {k: np.concatenate([splits["train"][k], real[k]]) for k in splits["train"]}
+        log(f"real training windows from {path}: {real_windows}, per class "
+            f"{np.bincount(real['y'], minlength=len(LABELS)).tolist()}")
     for s, d in splits.items():
         log(s, {k: v.shape for k, v in d.items()})
 
@@ -340,6 +360,8 @@ def main(argv=None, prog=None):
         "windows": {s: int(len(d["y"])) for s, d in splits.items()},
         "videos": {s: sum(1 for v in vj["videos"] if v["split"] == s) for s in splits},
         "backgrounds": {s: [os.path.basename(b.rstrip("/")) for b in bs] for s, bs in vj["backgrounds"].items()},
+        "real_train_windows": real_windows,
+        "real_train_manifest": "training/realfootage/train_manifest.json" if real_windows else None,
         "train_encoder": dataset.TRAIN_ENC, "val_encoder": dataset.VAL_ENC, "test_encoder": dataset.TEST_ENC,
     }
     manifest["eval"] = {
