@@ -337,12 +337,18 @@ def render(label, rng, bgs, w, h):
     return np.stack(frames), interval
 
 
+def rate_args(rate):
+    """The x264 rate-control arguments of a grid's ("crf", n) or ("bitrate", kbit/s) entry."""
+    mode, value = rate
+    if mode == "crf":
+        return ["-crf", str(value)]
+    return ["-b:v", f"{value}k", "-maxrate", f"{value}k", "-bufsize", f"{2 * value}k"]
+
+
 def encode(frames, path, fps, enc):
     """Encodes uint8 RGB frames [T,H,W,3] to an H.264 MP4 with the ffmpeg CLI (libx264)."""
     t, h, w, _ = frames.shape
-    mode, value = enc["rate"]
-    rate = ["-crf", str(value)] if mode == "crf" else ["-b:v", f"{value}k", "-maxrate", f"{value}k",
-                                                         "-bufsize", f"{2 * value}k"]
+    rate = rate_args(enc["rate"])
     cmd = ["ffmpeg", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24",
            "-s", f"{w}x{h}", "-r", str(fps), "-i", "-", "-c:v", "libx264", "-preset", enc["preset"],
            "-g", str(enc["gop"]), "-bf", str(enc["bframes"]), *rate, "-pix_fmt", "yuv420p",

@@ -46,6 +46,7 @@ import cv2
 import numpy as np
 
 from training.mfcd import dataset, features
+from training.trackclass import teacher
 
 MANIFEST = "training/realfootage/train_manifest.json"
 VARIANTS = 4
@@ -74,9 +75,7 @@ def variants(name, seed):
 
 def encode(src, dst, enc):
     """Re-encodes src with one training-grid setting (ffmpeg CLI, libx264, one thread: reproducible)."""
-    mode, value = enc["rate"]
-    rate = ["-crf", str(value)] if mode == "crf" else ["-b:v", f"{value}k", "-maxrate", f"{value}k",
-                                                         "-bufsize", f"{2 * value}k"]
+    rate = dataset.rate_args(enc["rate"])
     vf = f"fps={enc['fps']},scale={enc['width']}:-2,format=yuv420p"
     if enc["mirrored"]:
         vf = "hflip," + vf
@@ -88,15 +87,10 @@ def encode(src, dst, enc):
 
 def grey_frames(path):
     """Decodes path (frames in output order, as the extractor numbers them) to grey at LABEL_WIDTH."""
-    cap = cv2.VideoCapture(path)
     out = []
-    while True:
-        ok, f = cap.read()
-        if not ok:
-            break
+    for f in teacher.read_frames(path):
         h = int(round(f.shape[0] * LABEL_WIDTH / f.shape[1] / 2)) * 2
         out.append(cv2.cvtColor(cv2.resize(f, (LABEL_WIDTH, h), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2GRAY))
-    cap.release()
     return out
 
 
